@@ -1,0 +1,1 @@
+"""Command-line interface: ``main(argv) -> int`` in main.py, one module per verb."""

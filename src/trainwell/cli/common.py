@@ -1,0 +1,41 @@
+"""Helpers shared by verbs: config arguments, output formats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_config_args(p: argparse.ArgumentParser, recipe: bool = True) -> None:
+    """CONFIG [key=value ...] [--recipe NAME]: the way every verb that takes a config accepts it."""
+    p.add_argument("config", nargs="?", help="YAML or JSON config file (omit for defaults)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optimizer.lr=1e-4")
+    if recipe:
+        p.add_argument("--recipe", help="start from a named recipe (see `trainwell recipes ls`)")
+
+
+def split_config_args(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """argparse cannot tell 'CONFIG' from a first override: an argument with '=' is an override."""
+    config, overrides = args.config, list(args.overrides)
+    if config and "=" in config:
+        overrides.insert(0, config)
+        config = None
+    return config, overrides
+
+
+def load_from_args(args: argparse.Namespace) -> Any:
+    from trainwell.config import load_config
+
+    config, overrides = split_config_args(args)
+    return load_config(config, overrides, recipe=getattr(args, "recipe", None))
+
+
+def add_format(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
+    p.add_argument("--format", choices=choices, default=choices[0], help="output format")
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,78 @@
+"""``trainwell`` entry point. Each verb lives in its own module exposing ``register(subparsers)``;
+modules must not import torch at import time, so ``trainwell --help`` stays fast.
+
+A deliberate user mistake (TrainwellError) prints its problems and returns the error's exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# (verb module) in the order `--help` lists them. Add a verb by adding its module here.
+VERBS: tuple[str, ...] = (
+    "train_cmd",
+    "recommend_cmd",
+    "recipes_cmd",
+    "lint_cmd",
+    "doctor_cmd",
+    "lr_find_cmd",
+    "batch_find_cmd",
+    "tune_cmd",
+    "report_cmd",
+    "export_cmd",
+    "import_cmd",
+    "config_cmd",
+    "schedule_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainwell",
+        description="Train PyTorch models well: validated configs, recommended hyperparameters with reasons, "
+        "an engine that resumes exactly, LR and batch finders, search, diagnosis and reports.",
+    )
+    from trainwell import __version__
+
+    parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    for name in VERBS:
+        try:
+            module = importlib.import_module(f"trainwell.cli.{name}")
+        except ModuleNotFoundError as exc:  # verbs still being built this session; removed before release
+            if exc.name == f"trainwell.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from trainwell.errors import TrainwellError
+
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    try:
+        code: int = args.run(args)
+        return code
+    except TrainwellError as exc:
+        print(f"trainwell: error: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("trainwell: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,156 @@
+"""Load, save, override and validate configs. ``load_config`` is the one way in.
+
+A config can come from YAML or JSON, from a recipe, from a plain dict, and from ``key.path=value``
+overrides; each problem in any of them is collected into one ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from trainwell.config.rules import CONFIG_RULES
+from trainwell.config.schema import Config
+from trainwell.config.structure import check_ranges, from_dict, to_dict
+from trainwell.errors import ConfigError, Problem
+from trainwell.registry import did_you_mean
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file into a dict; a missing or malformed file is a ConfigError."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(problems=[Problem(str(p), "config file must exist", str(p), "check the path")])
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(problems=[Problem(str(p), "must be valid YAML or JSON", str(exc).splitlines()[0], "fix the syntax")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(problems=[Problem(str(p), "must hold a mapping at the top level", type(data).__name__, "write key: value pairs")])
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any, Problem | None]:
+    """'optimizer.lr=1e-4' -> (['optimizer', 'lr'], 1e-4, None); a malformed one returns a Problem."""
+    import yaml
+
+    if "=" not in text:
+        return [], None, Problem(text, "an override must look like key.path=value", text, "e.g. optimizer.lr=1e-4")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value, None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], problems: list[Problem]) -> dict[str, Any]:
+    """Set each dotted override into a nested dict; unknown paths become problems with did-you-mean."""
+    for text in overrides:
+        keys, value, problem = parse_override(text)
+        if problem:
+            problems.append(problem)
+            continue
+        node: dict[str, Any] = data
+        cls: Any = Config
+        ok = True
+        for i, key in enumerate(keys):
+            names = [f.name for f in dataclasses.fields(cls)] if cls is not None else None
+            if names is not None and key not in names:
+                problems.append(Problem(".".join(keys), "is not a known config key", value, did_you_mean(key, names)))
+                ok = False
+                break
+            if i == len(keys) - 1:
+                break
+            sub = node.get(key)
+            if not isinstance(sub, dict):
+                sub = {}
+                node[key] = sub
+            node = sub
+            ftype = next((f.type for f in dataclasses.fields(cls) if f.name == key), None) if cls else None
+            cls = _nested_class(cls, key) if ftype is not None else None
+        if ok:
+            node[keys[-1]] = value
+    return data
+
+
+def _nested_class(cls: type, key: str) -> type | None:
+    from trainwell.config.structure import hints
+
+    tp = hints(cls).get(key)
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
+
+
+def validate(config: Config, total_steps: int | None = None) -> list[Problem]:
+    """Every problem with a typed config: field ranges, then each registered cross-field rule."""
+    problems: list[Problem] = []
+    check_ranges(config, "", problems)
+    for _, rule in CONFIG_RULES.items():
+        try:
+            problems.extend(rule(config, total_steps))
+        except (TypeError, AttributeError):
+            # A field of the wrong type was already reported by conversion; this rule cannot judge it.
+            continue
+    return problems
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] = ()) -> Config:  # type: ignore[assignment]
+    """Build and validate a Config; raises one ConfigError listing every problem."""
+    problems: list[Problem] = []
+    data = apply_overrides(_deep_copy(data), list(overrides), problems)
+    config = from_dict(Config, data, "", problems)
+    problems.extend(validate(config))
+    ConfigError.collect(problems)
+    return config
+
+
+def load_config(source: str | Path | dict[str, Any] | Config | None = None, overrides: list[str] = (), recipe: str | None = None) -> Config:  # type: ignore[assignment]
+    """The one way to get a Config: from a file, dict, Config or nothing (defaults), an optional recipe
+    as the base layer, and dotted overrides on top."""
+    base: dict[str, Any] = {}
+    if recipe:
+        from trainwell.recipes.catalog import recipe_dict
+
+        base = recipe_dict(recipe)
+    if isinstance(source, Config):
+        layer = to_dict(source)
+    elif isinstance(source, dict):
+        layer = source
+    elif source is None:
+        layer = {}
+    else:
+        layer = read_mapping(source)
+    return config_from_dict(_merge(base, layer), overrides)
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    out = _deep_copy(base)
+    for k, v in layer.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(data, default=list))
+
+
+def dump(config: Config, fmt: str = "yaml") -> str:
+    """Serialise a config as YAML (key order as in the schema) or JSON."""
+    data = to_dict(config)
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    p = Path(path)
+    p.write_text(dump(config, "json" if p.suffix == ".json" else "yaml"), encoding="utf-8")

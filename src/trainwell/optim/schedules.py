@@ -1,0 +1,203 @@
+"""LR schedules as pure functions of the step: ``f(step, total_steps, warmup_steps, **kw) -> multiplier``.
+
+The engine applies them through ``torch.optim.lr_scheduler.LambdaLR``, so the multiplier scales each
+group's own LR. Decay formulas match Hugging Face's ``get_*_schedule_with_warmup``; warmup differs on
+purpose: HF's first update runs at lr = 0 (transformers#34754), ours at peak / (warmup + 1), rising
+linearly to the peak. ``step``, ``multistep`` and ``exponential`` count in epochs, like the guides'
+recipes (ResNet-50: milestones [30, 60, 90] epochs), using ``steps_per_epoch``.
+
+``reduce_on_plateau`` is the one metric-driven schedule: its multiplier is constant 1 and the engine
+drives torch's ReduceLROnPlateau from the evaluation metric.
+
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from typing import Any
+
+from trainwell.registry import Registry
+
+Schedule = Callable[..., float]
+SCHEDULES: Registry[Schedule] = Registry("schedule")
+METRIC_DRIVEN = frozenset({"reduce_on_plateau"})
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """Linear warmup that starts above zero: 1/(w+1), 2/(w+1), ..., w/(w+1), then 1."""
+    return (step + 1) / (warmup_steps + 1)
+
+
+def _progress(step: int, total: int, warmup: int) -> float:
+    return (step - warmup) / max(1, total - warmup)
+
+
+def _floor(value: float, min_lr_ratio: float) -> float:
+    return min_lr_ratio + (1.0 - min_lr_ratio) * value
+
+
+def _warm(fn: Callable[..., float]) -> Callable[..., float]:
+    """Wrap a decay-only formula so the warmup phase comes first (for the epoch-based schedules)."""
+
+    def wrapped(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
+        if step < warmup_steps:
+            return warmup_factor(step, warmup_steps)
+        return fn(step, total_steps, warmup_steps, **kw)
+
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+@SCHEDULES.decorator("constant")
+def constant(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
+    """Fixed LR; no warmup."""
+    return 1.0
+
+
+@SCHEDULES.decorator("constant_with_warmup")
+def constant_with_warmup(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
+    """Linear warmup, then the peak LR."""
+    return warmup_factor(step, warmup_steps) if step < warmup_steps else 1.0
+
+
+@SCHEDULES.decorator("linear")
+def linear(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, **kw: Any) -> float:
+    """Warmup, then linear decay to min_lr_ratio x peak at the last step (HF 'linear')."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    return _floor(max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps)), min_lr_ratio)
+
+
+@SCHEDULES.decorator("cosine")
+def cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, cycles: float | None = None, **kw: Any) -> float:
+    """Warmup, then half a cosine down to min_lr_ratio x peak (HF 'cosine' / 'cosine_with_min_lr')."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    waves = 0.5 if cycles is None else cycles
+    p = _progress(step, total_steps, warmup_steps)
+    return _floor(max(0.0, 0.5 * (1.0 + math.cos(math.pi * 2.0 * waves * p))), min_lr_ratio)
+
+
+@SCHEDULES.decorator("cosine_with_restarts")
+def cosine_with_restarts(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, cycles: float | None = None, **kw: Any) -> float:
+    """Warmup, then `cycles` cosine decays with hard restarts (HF 'cosine_with_restarts')."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    n = 1.0 if cycles is None else cycles
+    p = _progress(step, total_steps, warmup_steps)
+    if p >= 1.0:
+        return min_lr_ratio
+    return _floor(max(0.0, 0.5 * (1.0 + math.cos(math.pi * ((n * p) % 1.0)))), min_lr_ratio)
+
+
+@SCHEDULES.decorator("polynomial")
+def polynomial(step: int, total_steps: int, warmup_steps: int, power: float = 1.0, lr_end: float = 1e-7, base_lr: float = 1.0, **kw: Any) -> float:
+    """Warmup, then (peak - lr_end) x remaining^power + lr_end (HF 'polynomial')."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    end = min(lr_end, base_lr)  # HF raises when lr_end > lr; validation prevents it, this keeps the function total
+    if step > total_steps:
+        return end / base_lr
+    remaining = 1.0 - (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return ((base_lr - end) * remaining**power + end) / base_lr
+
+
+@SCHEDULES.decorator("inverse_sqrt")
+def inverse_sqrt(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
+    """Warmup, then 1/sqrt(step) decay with timescale = warmup (HF 'inverse_sqrt'; 10k when no warmup)."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    timescale = warmup_steps or 10_000
+    shift = timescale - warmup_steps
+    return 1.0 / math.sqrt((step + shift) / timescale)
+
+
+@SCHEDULES.decorator("warmup_stable_decay")
+def warmup_stable_decay(step: int, total_steps: int, warmup_steps: int, decay_ratio: float = 0.1, decay_type: str = "cosine", min_lr_ratio: float = 0.0, **kw: Any) -> float:
+    """Warmup, a flat stable phase, then a decay over the last decay_ratio of steps (HF 'warmup_stable_decay')."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    decay_steps = max(1, int(round(decay_ratio * total_steps)))
+    stable_end = max(warmup_steps, total_steps - decay_steps)
+    if step < stable_end:
+        return 1.0
+    p = min(1.0, (step - stable_end) / decay_steps)
+    shapes = {"cosine": 0.5 * (1.0 + math.cos(math.pi * p)), "linear": 1.0 - p, "1-sqrt": 1.0 - math.sqrt(p)}
+    return _floor(max(0.0, shapes[decay_type]), min_lr_ratio)
+
+
+def _epoch(step: int, steps_per_epoch: int) -> int:
+    return step // max(1, steps_per_epoch)
+
+
+@SCHEDULES.decorator("step")
+@_warm
+def step_decay(step: int, total_steps: int, warmup_steps: int, step_size: int = 30, gamma: float = 0.1, steps_per_epoch: int = 1, **kw: Any) -> float:
+    """Multiply by gamma every step_size epochs (torch StepLR)."""
+    return float(gamma ** (_epoch(step, steps_per_epoch) // step_size))
+
+
+@SCHEDULES.decorator("multistep")
+@_warm
+def multistep(step: int, total_steps: int, warmup_steps: int, milestones: tuple[int, ...] = (30, 60, 90), gamma: float = 0.1, steps_per_epoch: int = 1, **kw: Any) -> float:
+    """Multiply by gamma at each milestone epoch (torch MultiStepLR)."""
+    return float(gamma ** bisect.bisect_right(list(milestones), _epoch(step, steps_per_epoch)))
+
+
+@SCHEDULES.decorator("exponential")
+@_warm
+def exponential(step: int, total_steps: int, warmup_steps: int, gamma: float = 0.95, steps_per_epoch: int = 1, **kw: Any) -> float:
+    """Multiply by gamma every epoch (torch ExponentialLR; 004 uses gamma 0.95)."""
+    return float(gamma ** _epoch(step, steps_per_epoch))
+
+
+@SCHEDULES.decorator("one_cycle")
+def one_cycle(step: int, total_steps: int, warmup_steps: int, div_factor: float = 25.0, final_div_factor: float = 1e4, **kw: Any) -> float:
+    """Cosine up from peak/div_factor over the warmup, then cosine down to that / final_div_factor (torch OneCycleLR)."""
+    start = 1.0 / div_factor
+    end = start / final_div_factor
+    up_end = max(1.0, float(warmup_steps) - 1.0)
+    last = max(up_end + 1.0, float(total_steps) - 1.0)
+
+    def anneal(a: float, b: float, pct: float) -> float:
+        return b + (a - b) / 2.0 * (math.cos(math.pi * min(1.0, pct)) + 1.0)
+
+    if step <= up_end:
+        return anneal(start, 1.0, step / up_end)
+    return anneal(1.0, end, (step - up_end) / (last - up_end))
+
+
+@SCHEDULES.decorator("reduce_on_plateau")
+def reduce_on_plateau(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
+    """Metric-driven: the engine lowers the LR by plateau_factor after plateau_patience flat evaluations."""
+    return 1.0
+
+
+def schedule_kwargs(schedule_cfg: Any, steps_per_epoch: int, base_lr: float) -> dict[str, Any]:
+    """The keyword arguments every schedule function receives, from a ScheduleConfig."""
+    from trainwell.config.structure import to_dict
+
+    kw = to_dict(schedule_cfg)
+    kw.pop("name")
+    kw.pop("warmup")
+    kw["milestones"] = tuple(kw["milestones"])
+    kw.update(steps_per_epoch=steps_per_epoch, base_lr=base_lr)
+    return kw
+
+
+def resolve_warmup(warmup: float, total_steps: int) -> int:
+    """schedule.warmup as a step count: a value < 1 is a ratio of total steps."""
+    return int(round(warmup * total_steps)) if warmup < 1 else int(warmup)
+
+
+def multipliers(name: str, total_steps: int, warmup: float, schedule_cfg: Any = None, steps_per_epoch: int = 1, base_lr: float = 1.0) -> list[float]:
+    """The multiplier at every step 0..total_steps-1: for `trainwell schedule`, plots and tests."""
+    from trainwell.config.schema import ScheduleConfig
+
+    fn = SCHEDULES.get(name, "schedule.name")
+    kw = schedule_kwargs(schedule_cfg or ScheduleConfig(name=name), steps_per_epoch, base_lr)
+    w = resolve_warmup(warmup, total_steps)
+    return [fn(s, total_steps, w, **kw) for s in range(total_steps)]

@@ -1,0 +1,61 @@
+"""What a task supplies to the engine: a model, datasets and a metric.
+
+A dataset item is ``(inputs, target)``; ``inputs`` is a tensor or a dict of tensors (passed to the model
+as keyword arguments, the Hugging Face convention). A model may return logits or an object with
+``.logits``. ``metrics(logits, targets)`` receives the whole validation set at once and returns plain
+floats keyed without the ``val_`` prefix (the engine adds it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
+    from torch.utils.data import Dataset
+
+Kind = Literal["classification", "binary", "regression"]
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What the recommender needs to know about a task (001/004 tables are keyed by these)."""
+
+    model: str = "mlp"  # mlp | cnn | resnet | transformer | vit | rnn | llm
+    mode: str = "scratch"  # scratch | finetune | frozen
+    dataset_size: int | None = None
+    num_classes: int | None = None
+    imbalance: float | None = None  # largest class count / smallest class count
+
+
+@dataclass
+class Task:
+    name: str
+    model: torch.nn.Module
+    train_data: Dataset[Any]
+    val_data: Dataset[Any] | None
+    kind: Kind = "classification"
+    num_classes: int | None = None
+    class_counts: list[int] | None = None  # per-class training counts, for class_weights: auto
+    metrics: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None = None
+    collate_fn: Callable[[list[Any]], Any] | None = None
+    facts: TaskFacts = field(default_factory=TaskFacts)
+
+
+def classification_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """Accuracy and macro-F1 (the latter matters on imbalanced sets such as emotion)."""
+    import torch
+
+    preds = logits.argmax(dim=-1)
+    acc = (preds == targets).float().mean().item()
+    classes = int(max(int(logits.shape[-1]), int(targets.max().item()) + 1))
+    f1s = []
+    for c in range(classes):
+        tp = ((preds == c) & (targets == c)).sum().item()
+        fp = ((preds == c) & (targets != c)).sum().item()
+        fn = ((preds != c) & (targets == c)).sum().item()
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return {"accuracy": acc, "f1_macro": float(torch.tensor(f1s).mean().item()) if f1s else 0.0}
