@@ -29,7 +29,7 @@ class TaskSpec:
 TASKS: Registry[TaskSpec] = Registry("task")
 for spec in (
     TaskSpec("digits", "trainwell.tasks.digits:build", "sklearn 8x8 digits (1797 images, 10 classes) with an MLP; needs nothing beyond pip",
-             TaskFacts("mlp", "scratch", 1437, 10, 1.1), {"hidden": 128, "dropout": 0.1}),
+             TaskFacts("mlp", "scratch", 1437, 10, 1.1), {"hidden": 128, "layers": 1, "dropout": 0.1}),
     TaskSpec("fashion-mnist", "trainwell.tasks.fashion_mnist:build", "Fashion-MNIST 28x28 (60k train, 10 classes) with a small CNN",
              TaskFacts("cnn", "scratch", 60000, 10, 1.0), {"channels": 32, "dropout": 0.2},
              "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist"),

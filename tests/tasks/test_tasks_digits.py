@@ -1,0 +1,40 @@
+"""The default task: a seeded stratified split, train-only standardisation and an MLP from model options."""
+
+from __future__ import annotations
+
+import torch
+
+from trainwell.config import load_config
+from trainwell.tasks.catalog import build_task
+
+
+def test_digits_split_is_stratified_and_seeded() -> None:
+    a = build_task(load_config({"seed": 3}))
+    b = build_task(load_config({"seed": 3}))
+    c = build_task(load_config({"seed": 4}))
+    assert len(a.train_data) + len(a.val_data) == 1797
+    assert abs(len(a.val_data) - 0.2 * 1797) <= 10
+    assert torch.equal(a.val_data.tensors[1], b.val_data.tensors[1])
+    assert not torch.equal(a.val_data.tensors[0], c.val_data.tensors[0])
+    # every class is in the validation split, roughly 20 % of each
+    val_counts = torch.bincount(a.val_data.tensors[1], minlength=10)
+    assert int(val_counts.min()) >= 30
+    assert a.class_counts is not None and sum(a.class_counts) == len(a.train_data)
+
+
+def test_digits_standardised_on_train_split_only() -> None:
+    task = build_task(load_config({"data": {"val_fraction": 0.3}}))
+    x_train = task.train_data.tensors[0]
+    assert x_train.dtype == torch.float32
+    assert torch.allclose(x_train.mean(0), torch.zeros(64), atol=1e-4)
+    # the validation split uses the training statistics, so its mean is not forced to zero
+    assert task.val_data.tensors[0].mean(0).abs().max() > 1e-3
+
+
+def test_digits_model_options_and_limit() -> None:
+    task = build_task(load_config({"model": {"hidden": 16, "layers": 2, "dropout": 0.0}, "data": {"limit": 50}}))
+    assert len(task.train_data) == 50
+    assert set(task.train_data.tensors[1].tolist()) == set(range(10))  # a small limit still sees every class
+    widths = [m.out_features for m in task.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [16, 16, 10]
+    assert task.facts.dataset_size == 50
