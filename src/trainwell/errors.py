@@ -79,10 +79,7 @@ class MissingDependencyError(TrainwellError):
     def __init__(self, package: str, extra: str, feature: str) -> None:
         self.package = package
         self.extra = extra
-        super().__init__(
-            f"{feature} needs the optional package '{package}', which is not installed. "
-            f"Fix: pip install 'trainwell[{extra}]'"
-        )
+        super().__init__(f"{feature} needs the optional package '{package}', which is not installed. Fix: pip install 'trainwell[{extra}]'")
 
 
 class TrainingError(TrainwellError):

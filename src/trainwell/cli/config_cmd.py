@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from trainwell.cli.common import add_config_args, load_from_args, print_json
 
@@ -53,7 +54,7 @@ def _fields(args: argparse.Namespace) -> int:
         print_json([{"field": f, "default": d, "help": h} for f, h, d in rows])
     else:
         for f, h, d in rows:
-            print(f"{f:<32} {str(d):<14} {h}")
+            print(f"{f:<32} {d!s:<14} {h}")
     return 0
 
 
@@ -64,7 +65,10 @@ def _lister(kind: str):  # type: ignore[no-untyped-def]
         from trainwell.optim.schedules import SCHEDULES
         from trainwell.tasks.catalog import TASKS
 
-        registry = {"optimizers": OPTIMIZERS, "schedules": SCHEDULES, "losses": LOSSES, "tasks": TASKS}[kind]
+        from trainwell.registry import Registry
+
+        registries: dict[str, Registry[Any]] = {"optimizers": OPTIMIZERS, "schedules": SCHEDULES, "losses": LOSSES, "tasks": TASKS}
+        registry = registries[kind]
         for name in registry.names():
             print(f"{name:<24} {registry.describe(name)}")
         return 0

@@ -6,6 +6,7 @@ Rules are registered so tests can enumerate them, and so every one of them runs 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 
@@ -20,12 +21,6 @@ CONFIG_RULES: Registry[ConfigRule] = Registry("config rule")
 # (early stopping keeps the *worst* checkpoint), so it is an error, not a warning.
 _HIGHER_IS_BETTER = re.compile(r"(acc|accuracy|f1|auc|precision|recall|bleu|rouge|map|iou|r2|score)", re.I)
 _LOWER_IS_BETTER = re.compile(r"(loss|error|perplexity|ppl|mse|mae|rmse|wer|cer)", re.I)
-
-
-def warmup_steps(config: Config, total_steps: int) -> int:
-    """Resolve schedule.warmup (ratio < 1, count >= 1) to a step count."""
-    w = config.schedule.warmup
-    return int(round(w * total_steps)) if w < 1 else int(w)
 
 
 def expected_mode(metric: str) -> str | None:
@@ -59,10 +54,18 @@ def _warmup(config: Config, total: int | None) -> list[Problem]:
         total = config.training.max_steps
     if total is None or config.schedule.warmup < 1:
         return []
-    w = warmup_steps(config, total)
+    from trainwell.optim.schedules import resolve_warmup
+
+    w = resolve_warmup(config.schedule.warmup, total)
     if w >= total:
-        return [Problem("schedule.warmup", f"warmup steps must be fewer than the {total} total steps", config.schedule.warmup,
-                        f"use a ratio such as 0.1, or fewer than {total} steps")]
+        return [
+            Problem(
+                "schedule.warmup",
+                f"warmup steps must be fewer than the {total} total steps",
+                config.schedule.warmup,
+                f"use a ratio such as 0.1, or fewer than {total} steps",
+            )
+        ]
     return []
 
 
@@ -72,17 +75,32 @@ def _load_best(config: Config, total: int | None) -> list[Problem]:
     if not ck.load_best_at_end:
         return []
     if ev.strategy == "no" or ck.strategy == "no":
-        return [Problem("checkpoint.load_best_at_end", "needs evaluation.strategy and checkpoint.strategy other than 'no'",
-                        f"evaluation.strategy={ev.strategy}, checkpoint.strategy={ck.strategy}",
-                        "enable both, or set checkpoint.load_best_at_end: false")]
+        return [
+            Problem(
+                "checkpoint.load_best_at_end",
+                "needs evaluation.strategy and checkpoint.strategy other than 'no'",
+                f"evaluation.strategy={ev.strategy}, checkpoint.strategy={ck.strategy}",
+                "enable both, or set checkpoint.load_best_at_end: false",
+            )
+        ]
     if ev.strategy != ck.strategy:
-        return [Problem("checkpoint.strategy", "must equal evaluation.strategy when load_best_at_end is true",
-                        f"checkpoint.strategy={ck.strategy}, evaluation.strategy={ev.strategy}",
-                        f"set checkpoint.strategy: {ev.strategy}")]
+        return [
+            Problem(
+                "checkpoint.strategy",
+                "must equal evaluation.strategy when load_best_at_end is true",
+                f"checkpoint.strategy={ck.strategy}, evaluation.strategy={ev.strategy}",
+                f"set checkpoint.strategy: {ev.strategy}",
+            )
+        ]
     if ck.every % ev.every != 0:
-        return [Problem("checkpoint.every", "must be a multiple of evaluation.every when load_best_at_end is true",
-                        f"checkpoint.every={ck.every}, evaluation.every={ev.every}",
-                        f"set checkpoint.every: {ev.every}")]
+        return [
+            Problem(
+                "checkpoint.every",
+                "must be a multiple of evaluation.every when load_best_at_end is true",
+                f"checkpoint.every={ck.every}, evaluation.every={ev.every}",
+                f"set checkpoint.every: {ev.every}",
+            )
+        ]
     return []
 
 
@@ -91,36 +109,59 @@ def _needs_eval(config: Config, total: int | None) -> list[Problem]:
     problems = []
     if config.evaluation.strategy == "no":
         if config.schedule.name == "reduce_on_plateau":
-            problems.append(Problem("schedule.name", "reduce_on_plateau needs evaluation to watch a metric", "reduce_on_plateau",
-                                    "set evaluation.strategy: steps or epoch, or pick another schedule"))
+            problems.append(
+                Problem(
+                    "schedule.name",
+                    "reduce_on_plateau needs evaluation to watch a metric",
+                    "reduce_on_plateau",
+                    "set evaluation.strategy: steps or epoch, or pick another schedule",
+                )
+            )
         if config.early_stopping.patience is not None:
-            problems.append(Problem("early_stopping.patience", "early stopping needs evaluation", config.early_stopping.patience,
-                                    "set evaluation.strategy: steps or epoch, or early_stopping.patience: null"))
+            problems.append(
+                Problem(
+                    "early_stopping.patience",
+                    "early stopping needs evaluation",
+                    config.early_stopping.patience,
+                    "set evaluation.strategy: steps or epoch, or early_stopping.patience: null",
+                )
+            )
     return problems
 
 
 @CONFIG_RULES.decorator("plateau-no-warmup", "reduce_on_plateau is metric-driven and takes no warmup")
 def _plateau_warmup(config: Config, total: int | None) -> list[Problem]:
     if config.schedule.name == "reduce_on_plateau" and config.schedule.warmup > 0:
-        return [Problem("schedule.warmup", "reduce_on_plateau does not combine with warmup", config.schedule.warmup,
-                        "set schedule.warmup: 0, or use cosine with warmup")]
+        return [
+            Problem(
+                "schedule.warmup",
+                "reduce_on_plateau does not combine with warmup",
+                config.schedule.warmup,
+                "set schedule.warmup: 0, or use cosine with warmup",
+            )
+        ]
     return []
 
 
 @CONFIG_RULES.decorator("one-cycle-ratio", "one_cycle's warmup is its pct_start, a ratio")
 def _one_cycle(config: Config, total: int | None) -> list[Problem]:
     if config.schedule.name == "one_cycle" and not 0 < config.schedule.warmup < 1:
-        return [Problem("schedule.warmup", "one_cycle needs a warmup ratio in (0, 1) (its pct_start)", config.schedule.warmup,
-                        "set schedule.warmup: 0.3 (torch's OneCycleLR default)")]
+        return [
+            Problem(
+                "schedule.warmup",
+                "one_cycle needs a warmup ratio in (0, 1) (its pct_start)",
+                config.schedule.warmup,
+                "set schedule.warmup: 0.3 (torch's OneCycleLR default)",
+            )
+        ]
     return []
 
 
 @CONFIG_RULES.decorator("milestones-sorted", "multistep milestones increase")
 def _milestones(config: Config, total: int | None) -> list[Problem]:
     m = config.schedule.milestones
-    if config.schedule.name == "multistep" and (not m or any(b <= a for a, b in zip(m, m[1:])) or m[0] < 1):
-        return [Problem("schedule.milestones", "must be a non-empty, strictly increasing list of epochs >= 1", m,
-                        "e.g. [30, 60, 90]")]
+    if config.schedule.name == "multistep" and (not m or any(b <= a for a, b in itertools.pairwise(m)) or m[0] < 1):
+        return [Problem("schedule.milestones", "must be a non-empty, strictly increasing list of epochs >= 1", m, "e.g. [30, 60, 90]")]
     return []
 
 
@@ -128,8 +169,14 @@ def _milestones(config: Config, total: int | None) -> list[Problem]:
 def _nesterov(config: Config, total: int | None) -> list[Problem]:
     opt = config.optimizer
     if opt.nesterov and (opt.name != "sgd" or opt.momentum <= 0):
-        return [Problem("optimizer.nesterov", "needs optimizer.name: sgd and momentum > 0",
-                        f"name={opt.name}, momentum={opt.momentum}", "set nesterov: false, or use sgd with momentum 0.9")]
+        return [
+            Problem(
+                "optimizer.nesterov",
+                "needs optimizer.name: sgd and momentum > 0",
+                f"name={opt.name}, momentum={opt.momentum}",
+                "set nesterov: false, or use sgd with momentum 0.9",
+            )
+        ]
     return []
 
 
@@ -137,8 +184,14 @@ def _nesterov(config: Config, total: int | None) -> list[Problem]:
 def _metric_mode(config: Config, total: int | None) -> list[Problem]:
     want = expected_mode(config.evaluation.metric)
     if want and want != config.evaluation.mode:
-        return [Problem("evaluation.mode", f"{config.evaluation.metric} is better when {'higher' if want == 'max' else 'lower'}",
-                        config.evaluation.mode, f"set evaluation.mode: {want}")]
+        return [
+            Problem(
+                "evaluation.mode",
+                f"{config.evaluation.metric} is better when {'higher' if want == 'max' else 'lower'}",
+                config.evaluation.mode,
+                f"set evaluation.mode: {want}",
+            )
+        ]
     return []
 
 
@@ -146,8 +199,14 @@ def _metric_mode(config: Config, total: int | None) -> list[Problem]:
 def _fp16(config: Config, total: int | None) -> list[Problem]:
     t = config.training
     if t.precision == "fp16" and t.device in ("cpu", "mps"):
-        return [Problem("training.precision", f"fp16 with loss scaling needs CUDA, not {t.device}", "fp16",
-                        "use precision: bf16 (supported on CPU) or fp32")]
+        return [
+            Problem(
+                "training.precision",
+                f"fp16 with loss scaling needs CUDA, not {t.device}",
+                "fp16",
+                "use precision: bf16 (supported on CPU) or fp32",
+            )
+        ]
     return []
 
 
@@ -155,13 +214,21 @@ def _fp16(config: Config, total: int | None) -> list[Problem]:
 def _lr_find(config: Config, total: int | None) -> list[Problem]:
     lf = config.lr_find
     if lf.min_lr >= lf.max_lr:
-        return [Problem("lr_find", "`min_lr < max_lr` must hold", f"min_lr={lf.min_lr}, max_lr={lf.max_lr}", "e.g. min_lr: 1e-7, max_lr: 10")]
+        return [
+            Problem("lr_find", "`min_lr < max_lr` must hold", f"min_lr={lf.min_lr}, max_lr={lf.max_lr}", "e.g. min_lr: 1e-7, max_lr: 10")
+        ]
     return []
 
 
 @CONFIG_RULES.decorator("class-weights-loss", "class weights apply to classification losses")
 def _class_weights(config: Config, total: int | None) -> list[Problem]:
     if config.loss.class_weights != "none" and config.loss.name in ("mse",):
-        return [Problem("loss.class_weights", "only applies to classification losses", config.loss.class_weights,
-                        "set loss.class_weights: none, or use cross_entropy or focal")]
+        return [
+            Problem(
+                "loss.class_weights",
+                "only applies to classification losses",
+                config.loss.class_weights,
+                "set loss.class_weights: none, or use cross_entropy or focal",
+            )
+        ]
     return []

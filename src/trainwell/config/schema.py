@@ -33,7 +33,9 @@ def fld(default: Any, help: str, **rules: Any) -> Any:
 @dataclass
 class DataConfig:
     path: str | None = fld(None, "dataset file or folder for tasks that read files (fashion-mnist, text-classification, tabular)")
-    val_fraction: float = fld(0.2, "share of the training data held out for validation when the task has no validation split", gt=0.0, lt=1.0)
+    val_fraction: float = fld(
+        0.2, "share of the training data held out for validation when the task has no validation split", gt=0.0, lt=1.0
+    )
     limit: int | None = fld(None, "use at most this many training examples (for quick runs and tests)", ge=1)
     num_workers: int = fld(0, "DataLoader worker processes; 0 loads in the main process", ge=0)
     options: dict[str, Any] = fld({}, "task-specific data options, e.g. {max_length: 64} for text-classification")
@@ -66,7 +68,9 @@ class ScheduleConfig:
     name: str = fld("cosine", "LR schedule (see `trainwell config schedules`)")
     warmup: float = fld(0.1, "warmup length: < 1 is a ratio of total steps, >= 1 is a step count", ge=0.0)
     min_lr_ratio: float = fld(0.0, "floor of cosine/linear/WSD decay as a fraction of the peak LR", ge=0.0, le=1.0)
-    cycles: float | None = fld(None, "cosine: number of cosine waves (default 0.5); cosine_with_restarts: number of restarts (default 1)", gt=0.0)
+    cycles: float | None = fld(
+        None, "cosine: number of cosine waves (default 0.5); cosine_with_restarts: number of restarts (default 1)", gt=0.0
+    )
     power: float = fld(1.0, "polynomial decay power", gt=0.0)
     lr_end: float = fld(1e-7, "polynomial decay: LR reached at the end", ge=0.0)
     decay_ratio: float = fld(0.1, "warmup_stable_decay: share of total steps spent decaying", gt=0.0, le=1.0)
@@ -86,7 +90,9 @@ class BatchConfig:
     size: int = fld(32, "per-step (micro-)batch size", ge=1)
     accumulation: int = fld(1, "micro-batches per optimizer step; effective batch = size x accumulation", ge=1)
     auto_find: bool = fld(False, "find the largest batch that fits before training (then hard-code it)")
-    memory_budget_mb: float | None = fld(None, "batch finder: memory budget in MB (required on CPU; on CUDA the limit is the real OOM)", gt=0.0)
+    memory_budget_mb: float | None = fld(
+        None, "batch finder: memory budget in MB (required on CPU; on CUDA the limit is the real OOM)", gt=0.0
+    )
     keep_effective: bool = fld(True, "batch finder: keep the effective batch by raising accumulation; false rescales the LR instead")
     eval_size: int | None = fld(None, "evaluation batch size; null uses 2 x size", ge=1)
 
@@ -95,7 +101,9 @@ class BatchConfig:
 class LossConfig:
     name: str = fld("cross_entropy", "loss: cross_entropy, focal, mse, bce_with_logits")
     label_smoothing: float = fld(0.0, "cross-entropy label smoothing", ge=0.0, lt=1.0)
-    class_weights: Literal["none", "auto"] | list[float] = fld("none", "'auto' = inverse class frequency of the training labels, or an explicit list")
+    class_weights: Literal["none", "auto"] | list[float] = fld(
+        "none", "'auto' = inverse class frequency of the training labels, or an explicit list"
+    )
     focal_gamma: float = fld(2.0, "focal loss focusing parameter", ge=0.0)
     focal_alpha: Literal["none", "auto"] | list[float] = fld("none", "focal loss per-class weights: 'none', 'auto' or a list")
 
@@ -178,9 +186,13 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "length, clipping, precision, device"})
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig, metadata={"help": "evaluation cadence and monitored metric"})
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata={"help": "logging cadence and sinks"})
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig, metadata={"help": "early stopping on the monitored metric"})
+    early_stopping: EarlyStoppingConfig = field(
+        default_factory=EarlyStoppingConfig, metadata={"help": "early stopping on the monitored metric"}
+    )
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig, metadata={"help": "checkpoint cadence and rotation"})
-    lr_find: LRFindConfig = field(default_factory=LRFindConfig, metadata={"help": "LR range test settings (used when optimizer.lr is 'find')"})
+    lr_find: LRFindConfig = field(
+        default_factory=LRFindConfig, metadata={"help": "LR range test settings (used when optimizer.lr is 'find')"}
+    )
     doctor: DoctorConfig = field(default_factory=DoctorConfig, metadata={"help": "live training diagnostics"})
     tune: TuneConfig = field(default_factory=TuneConfig, metadata={"help": "hyperparameter search settings"})
     report: bool = fld(True, "write report.html into the run folder at the end of training")

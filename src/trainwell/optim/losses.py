@@ -30,12 +30,24 @@ def class_weights(spec: str | Sequence[float], labels_count: Sequence[int] | Non
         return None
     if spec == "auto":
         if labels_count is None:
-            raise ConfigError(problems=[Problem(field, "'auto' needs the training labels' class counts", spec, "give explicit weights, or a classification task")])
+            raise ConfigError(
+                problems=[
+                    Problem(
+                        field, "'auto' needs the training labels' class counts", spec, "give explicit weights, or a classification task"
+                    )
+                ]
+            )
         counts = torch.tensor(list(labels_count), dtype=torch.float32).clamp(min=1)
         return counts.sum() / (len(counts) * counts)
     weights = torch.tensor(list(spec), dtype=torch.float32)
     if labels_count is not None and len(weights) != len(labels_count):
-        raise ConfigError(problems=[Problem(field, f"needs one weight per class ({len(labels_count)})", list(spec), f"give {len(labels_count)} weights or 'auto'")])
+        raise ConfigError(
+            problems=[
+                Problem(
+                    field, f"needs one weight per class ({len(labels_count)})", list(spec), f"give {len(labels_count)} weights or 'auto'"
+                )
+            ]
+        )
     return weights
 
 
@@ -55,8 +67,9 @@ def _focal_module() -> type:
             log_p = F.log_softmax(logits.float(), dim=-1)
             log_pt = log_p.gather(-1, target.unsqueeze(-1)).squeeze(-1)
             loss = -((1.0 - log_pt.exp()) ** self.gamma) * log_pt
-            if self.alpha is not None:
-                loss = loss * self.alpha[target]
+            alpha = self.alpha
+            if isinstance(alpha, torch.Tensor):
+                loss = loss * alpha[target]
             return loss.mean()
 
     return FocalLoss

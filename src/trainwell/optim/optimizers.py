@@ -46,27 +46,80 @@ class OptimizerInfo:
 OPTIMIZERS: Registry[OptimizerInfo] = Registry("optimizer")
 _ADAM_ARGS = ("lr", "betas", "eps", "weight_decay")
 for info in (
-    OptimizerInfo("adamw", "torch.optim:AdamW", "adam", _ADAM_ARGS, True, (1e-5, 1e-3),
-                  "001 §Learning Rate: AdamW 1e-5–5e-4 fine-tuning, 1e-4–1e-3 from scratch", supports_fused=True),
-    OptimizerInfo("adam", "torch.optim:Adam", "adam", _ADAM_ARGS, False, (1e-5, 1e-3),
-                  "001 §Learning Rate: Adam 1e-4–1e-3; 004 §Transfer Learning: 10x lower when fine-tuning", supports_fused=True),
-    OptimizerInfo("sgd", "torch.optim:SGD", "sgd", ("lr", "momentum", "nesterov", "weight_decay"), False, (1e-4, 0.1),
-                  "001 §Learning Rate: SGD+momentum 0.001–0.1; 004 §LR ranges: 1e-4 when fine-tuning", supports_fused=True),
-    OptimizerInfo("rmsprop", "torch.optim:RMSprop", "rmsprop", ("lr", "momentum", "eps", "weight_decay"), False, (1e-4, 1e-2),
-                  "004 §Optimizer Comparison: RMSprop 1e-3–1e-2"),
-    OptimizerInfo("adafactor", "torch.optim:Adafactor", "adafactor", ("lr", "weight_decay"), True, (1e-5, 1e-2),
-                  "001 §Optimizer Choice: Adafactor for very large models; 003 §Optimizer"),
-    OptimizerInfo("lion", "pytorch_optimizer:Lion", "lion", ("lr", "betas", "weight_decay"), True, (1e-6, 3e-4),
-                  "001 §Optimizer Choice: Lion for memory-bound models; Chen et al. 2023: LR 3-10x below AdamW", extra="optim"),
-    OptimizerInfo("lamb", "pytorch_optimizer:Lamb", "lamb", _ADAM_ARGS, True, (1e-4, 1e-2),
-                  "001 §Batch Size: LAMB for very large batches (You et al. 2020)", extra="optim"),
+    OptimizerInfo(
+        "adamw",
+        "torch.optim:AdamW",
+        "adam",
+        _ADAM_ARGS,
+        True,
+        (1e-5, 1e-3),
+        "001 §Learning Rate: AdamW 1e-5–5e-4 fine-tuning, 1e-4–1e-3 from scratch",
+        supports_fused=True,
+    ),
+    OptimizerInfo(
+        "adam",
+        "torch.optim:Adam",
+        "adam",
+        _ADAM_ARGS,
+        False,
+        (1e-5, 1e-3),
+        "001 §Learning Rate: Adam 1e-4–1e-3; 004 §Transfer Learning: 10x lower when fine-tuning",
+        supports_fused=True,
+    ),
+    OptimizerInfo(
+        "sgd",
+        "torch.optim:SGD",
+        "sgd",
+        ("lr", "momentum", "nesterov", "weight_decay"),
+        False,
+        (1e-4, 0.1),
+        "001 §Learning Rate: SGD+momentum 0.001–0.1; 004 §LR ranges: 1e-4 when fine-tuning",
+        supports_fused=True,
+    ),
+    OptimizerInfo(
+        "rmsprop",
+        "torch.optim:RMSprop",
+        "rmsprop",
+        ("lr", "momentum", "eps", "weight_decay"),
+        False,
+        (1e-4, 1e-2),
+        "004 §Optimizer Comparison: RMSprop 1e-3–1e-2",
+    ),
+    OptimizerInfo(
+        "adafactor",
+        "torch.optim:Adafactor",
+        "adafactor",
+        ("lr", "weight_decay"),
+        True,
+        (1e-5, 1e-2),
+        "001 §Optimizer Choice: Adafactor for very large models; 003 §Optimizer",
+    ),
+    OptimizerInfo(
+        "lion",
+        "pytorch_optimizer:Lion",
+        "lion",
+        ("lr", "betas", "weight_decay"),
+        True,
+        (1e-6, 3e-4),
+        "001 §Optimizer Choice: Lion for memory-bound models; Chen et al. 2023: LR 3-10x below AdamW",
+        extra="optim",
+    ),
+    OptimizerInfo(
+        "lamb",
+        "pytorch_optimizer:Lamb",
+        "lamb",
+        _ADAM_ARGS,
+        True,
+        (1e-4, 1e-2),
+        "001 §Batch Size: LAMB for very large batches (You et al. 2020)",
+        extra="optim",
+    ),
 ):
     OPTIMIZERS.register(info.name, info, info.source)
 
 
 def build_optimizer(cfg: OptimizerConfig, groups: list[dict[str, Any]], lr: float) -> torch.optim.Optimizer:
     """Construct the optimizer named in ``cfg`` over prepared parameter groups (see param_groups.py)."""
-    import torch
 
     info = OPTIMIZERS.get(cfg.name, "optimizer.name")
     cls = info.load()

@@ -82,7 +82,9 @@ def cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float =
 
 
 @SCHEDULES.decorator("cosine_with_restarts")
-def cosine_with_restarts(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, cycles: float | None = None, **kw: Any) -> float:
+def cosine_with_restarts(
+    step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, cycles: float | None = None, **kw: Any
+) -> float:
     """Warmup, then `cycles` cosine decays with hard restarts (HF 'cosine_with_restarts')."""
     if step < warmup_steps:
         return warmup_factor(step, warmup_steps)
@@ -94,7 +96,9 @@ def cosine_with_restarts(step: int, total_steps: int, warmup_steps: int, min_lr_
 
 
 @SCHEDULES.decorator("polynomial")
-def polynomial(step: int, total_steps: int, warmup_steps: int, power: float = 1.0, lr_end: float = 1e-7, base_lr: float = 1.0, **kw: Any) -> float:
+def polynomial(
+    step: int, total_steps: int, warmup_steps: int, power: float = 1.0, lr_end: float = 1e-7, base_lr: float = 1.0, **kw: Any
+) -> float:
     """Warmup, then (peak - lr_end) x remaining^power + lr_end (HF 'polynomial')."""
     if step < warmup_steps:
         return warmup_factor(step, warmup_steps)
@@ -116,11 +120,19 @@ def inverse_sqrt(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> f
 
 
 @SCHEDULES.decorator("warmup_stable_decay")
-def warmup_stable_decay(step: int, total_steps: int, warmup_steps: int, decay_ratio: float = 0.1, decay_type: str = "cosine", min_lr_ratio: float = 0.0, **kw: Any) -> float:
+def warmup_stable_decay(
+    step: int,
+    total_steps: int,
+    warmup_steps: int,
+    decay_ratio: float = 0.1,
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0.0,
+    **kw: Any,
+) -> float:
     """Warmup, a flat stable phase, then a decay over the last decay_ratio of steps (HF 'warmup_stable_decay')."""
     if step < warmup_steps:
         return warmup_factor(step, warmup_steps)
-    decay_steps = max(1, int(round(decay_ratio * total_steps)))
+    decay_steps = max(1, round(decay_ratio * total_steps))
     stable_end = max(warmup_steps, total_steps - decay_steps)
     if step < stable_end:
         return 1.0
@@ -135,14 +147,24 @@ def _epoch(step: int, steps_per_epoch: int) -> int:
 
 @SCHEDULES.decorator("step")
 @_warm
-def step_decay(step: int, total_steps: int, warmup_steps: int, step_size: int = 30, gamma: float = 0.1, steps_per_epoch: int = 1, **kw: Any) -> float:
+def step_decay(
+    step: int, total_steps: int, warmup_steps: int, step_size: int = 30, gamma: float = 0.1, steps_per_epoch: int = 1, **kw: Any
+) -> float:
     """Multiply by gamma every step_size epochs (torch StepLR)."""
     return float(gamma ** (_epoch(step, steps_per_epoch) // step_size))
 
 
 @SCHEDULES.decorator("multistep")
 @_warm
-def multistep(step: int, total_steps: int, warmup_steps: int, milestones: tuple[int, ...] = (30, 60, 90), gamma: float = 0.1, steps_per_epoch: int = 1, **kw: Any) -> float:
+def multistep(
+    step: int,
+    total_steps: int,
+    warmup_steps: int,
+    milestones: tuple[int, ...] = (30, 60, 90),
+    gamma: float = 0.1,
+    steps_per_epoch: int = 1,
+    **kw: Any,
+) -> float:
     """Multiply by gamma at each milestone epoch (torch MultiStepLR)."""
     return float(gamma ** bisect.bisect_right(list(milestones), _epoch(step, steps_per_epoch)))
 
@@ -190,10 +212,12 @@ def schedule_kwargs(schedule_cfg: Any, steps_per_epoch: int, base_lr: float) -> 
 
 def resolve_warmup(warmup: float, total_steps: int) -> int:
     """schedule.warmup as a step count: a value < 1 is a ratio of total steps."""
-    return int(round(warmup * total_steps)) if warmup < 1 else int(warmup)
+    return round(warmup * total_steps) if warmup < 1 else int(warmup)
 
 
-def multipliers(name: str, total_steps: int, warmup: float, schedule_cfg: Any = None, steps_per_epoch: int = 1, base_lr: float = 1.0) -> list[float]:
+def multipliers(
+    name: str, total_steps: int, warmup: float, schedule_cfg: Any = None, steps_per_epoch: int = 1, base_lr: float = 1.0
+) -> list[float]:
     """The multiplier at every step 0..total_steps-1: for `trainwell schedule`, plots and tests."""
     from trainwell.config.schema import ScheduleConfig
 

