@@ -1,0 +1,50 @@
+"""Evaluation over the whole validation set: val_loss plus the task's metrics, each prefixed val_."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from trainwell.engine.batches import forward_logits, move_to_device
+from trainwell.engine.precision import PrecisionStrategy
+from trainwell.engine.step import items_in
+
+MetricsFn = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    loader: Any,
+    loss_fn: Callable[..., torch.Tensor],
+    precision: PrecisionStrategy,
+    device: torch.device,
+    metrics_fn: MetricsFn | None,
+) -> dict[str, float]:
+    """Per-item mean loss over the set and the task's metrics on all logits at once. Restores train mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    items = 0
+    logits_all, targets_all = [], []
+    try:
+        for inputs, target in loader:
+            inputs, target = move_to_device(inputs, device), move_to_device(target, device)
+            with precision.autocast():
+                logits = forward_logits(model, inputs)
+                loss = loss_fn(logits, target)
+            n = items_in(target)
+            loss_sum += loss.double() * n
+            items += n
+            if metrics_fn is not None:
+                logits_all.append(logits.float())
+                targets_all.append(target)
+    finally:
+        model.train(was_training)
+    metrics = {"val_loss": float(loss_sum.item()) / max(1, items)}
+    if metrics_fn is not None and logits_all:
+        for key, value in metrics_fn(torch.cat(logits_all), torch.cat(targets_all)).items():
+            metrics[f"val_{key}"] = float(value)
+    return metrics

@@ -1,0 +1,59 @@
+"""The end of a run: restore the best weights when asked, and build summary.json."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trainwell.engine import checkpoint as ckpt
+
+if TYPE_CHECKING:
+    from trainwell.engine.loop import Stop, Trainer
+
+
+def restore_best(trainer: Trainer) -> bool:
+    """Load the best checkpoint's weights into the model when checkpoint.load_best_at_end is set."""
+    best = trainer.stopper.best_step
+    if not trainer.config.checkpoint.load_best_at_end or best is None:
+        return False
+    path = ckpt.step_dir(trainer.ckpt_root, best)
+    if not path.is_dir():
+        return False
+    trainer.c.model.load_state_dict(ckpt.load_model_weights(path, trainer.c.device))
+    return True
+
+
+def final_metrics(history: list[dict[str, Any]], step: int | None) -> dict[str, Any]:
+    """Validation metrics of the returned model: the evaluation at ``step``, else the last one."""
+    evals = [r for r in history if r.get("event") == "eval"]
+    chosen = next((r for r in evals if r["step"] == step), None) if step is not None else None
+    chosen = chosen or (evals[-1] if evals else None)
+    if chosen is None:
+        return {}
+    return {k: v for k, v in chosen.items() if k.startswith("val_")}
+
+
+def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[str, Any]:
+    s, es = trainer.state, trainer.stopper
+    loaded = restore_best(trainer) if status is None else False
+    wall = trainer._elapsed()
+    return {
+        "status": status or stop.status,
+        "stop_reason": stop.reason,
+        "best_metric": es.best,
+        "best_step": es.best_step,
+        "metric": es.metric,
+        "mode": es.mode,
+        "steps": s.step,
+        "total_steps": s.total_steps,
+        "epochs": s.epoch,
+        "wall_time_s": wall,
+        "samples": s.samples,
+        "samples_per_s": s.samples / wall if wall > 0 else None,
+        "loaded_best": loaded,
+        "nan_skips": s.nan_skips,
+        "overflow_skips": s.overflow_skips,
+        "resumed_from_step": trainer.resumed_from,
+        "device": str(trainer.c.device),
+        "precision": trainer.c.precision_choice.name,
+        "final": final_metrics(s.history, es.best_step if loaded else None),
+    }

@@ -1,0 +1,78 @@
+"""Where the engine calls the other subpackages: the LR and batch finders before training, the live
+doctor during it, the findings and the HTML report after it. Each import happens only when its
+feature is switched on, so a run that uses none of them never imports them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainwell.config.schema import Config
+from trainwell.engine.run_folder import write_json
+from trainwell.errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    import torch
+
+    from trainwell.engine.callbacks import Callback
+    from trainwell.tasks.base import Task
+
+
+def run_finders(config: Config, task: Task, device: torch.device, run_dir: Path) -> Config:
+    """Resolve batch.auto_find and optimizer.lr == 'find' into numbers; record what each finder did.
+
+    The returned config holds the found values, so the run folder's config.yaml reproduces the run
+    without running the finders again.
+    """
+    if config.batch.auto_find:
+        from trainwell.find.batch_finder import find_batch_for_training
+
+        config, record = find_batch_for_training(config, task, device)
+        write_json(run_dir / "batch_find.json", record)
+        config = copy.deepcopy(config)
+        config.batch.auto_find = False
+    if config.optimizer.lr == "find":
+        from trainwell.find.lr_finder import find_lr_for_training
+
+        lr, record = find_lr_for_training(config, task, device)
+        write_json(run_dir / "lr_find.json", record)
+        config = copy.deepcopy(config)
+        config.optimizer.lr = float(lr)
+    return config
+
+
+def live_doctor(config: Config) -> Callback | None:
+    if not config.doctor.live:
+        return None
+    from trainwell.doctor.live import LiveDoctor
+
+    doctor: Callback = LiveDoctor(config)
+    return doctor
+
+
+def write_findings(run_dir: Path, doctor: Any) -> None:
+    if doctor is None or not hasattr(doctor, "findings_json"):
+        return
+    findings = doctor.findings_json()
+    text = findings if isinstance(findings, str) else json.dumps(findings, indent=2, default=str)
+    (run_dir / "findings.json").write_text(text + "\n", encoding="utf-8")
+
+
+def write_report_if_asked(config: Config, run_dir: Path) -> str | None:
+    """Write report.html when config.report is set; returns a note when an optional extra is missing."""
+    if not config.report:
+        return None
+    from trainwell.report.html import write_report
+
+    try:
+        write_report(run_dir)
+    except MissingDependencyError as exc:  # the run itself is complete; say why there is no report
+        return str(exc)
+    return None
+
+
+def write_reasons(run_dir: Path, reasons: list[dict[str, Any]] | None) -> None:
+    if reasons:
+        write_json(run_dir / "reasons.json", reasons)

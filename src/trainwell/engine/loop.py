@@ -1,0 +1,248 @@
+"""The training loop, top to bottom: for each accumulation window, one step; after each step, log,
+evaluate, decide whether to stop, checkpoint. Everything else lives in a module named after it.
+
+Per step the loop does no file I/O and one host sync (see step.py); files are written at log,
+evaluation and checkpoint events only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from trainwell.config.schema import Config
+from trainwell.engine import checkpoint as ckpt
+from trainwell.engine import rng
+from trainwell.engine.callbacks import Callback, CallbackList
+from trainwell.engine.early_stopping import EarlyStopping
+from trainwell.engine.evaluate import evaluate
+from trainwell.engine.progress import ProgressBar, progress_enabled
+from trainwell.engine.run_folder import MetricsLog, read_records
+from trainwell.engine.sampler import EpochBatchSampler
+from trainwell.engine.setup import build_components, train_loader, val_loader
+from trainwell.engine.state import LogWindow, LoopState
+from trainwell.engine.step import StepOutcome, StepRunner
+from trainwell.errors import ConfigError, Problem, TrainingError
+from trainwell.registry import did_you_mean
+from trainwell.tasks.base import Task
+
+
+@dataclass(frozen=True)
+class Stop:
+    status: str  # completed | stopped | diverged
+    reason: str
+    save: bool = True  # checkpoint the final state (not after divergence: the last good one stays latest)
+
+
+class Trainer:
+    """Owns one run: built from a config and a task, optionally resumed from its run folder's latest checkpoint."""
+
+    def __init__(self, config: Config, task: Task, run_dir: Path, callbacks: Iterable[Callback] = (), resume: bool = False) -> None:
+        self.config, self.task, self.run_dir = config, task, run_dir
+        self.c = build_components(config, task)
+        self.state = LoopState(config, run_dir, self.c.model, self.c.optimizer, self.c.total_steps, self.c.steps_per_epoch)
+        ev = config.evaluation
+        self.stopper = EarlyStopping(ev.metric, ev.mode, config.early_stopping.patience, config.early_stopping.threshold)
+        self.sampler = EpochBatchSampler(len(task.train_data), config.batch.size, config.seed)  # type: ignore[arg-type]
+        self.val_loader = val_loader(config, task, self.c.device)
+        self.runner = StepRunner(
+            self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, config.training.max_grad_norm, self.c.device
+        )
+        self.window = LogWindow()
+        self.ckpt_root = run_dir / "checkpoints"
+        self.resumed_from = self._restore() if resume else None
+        if self.resumed_from is None:
+            rng.seed_everything(config.seed)  # the training stream starts at the seed, whatever setup consumed
+        self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from if resume else None)
+        self.state.history = read_records(self.log.path)
+        self.callbacks = CallbackList(callbacks)
+        self._last: StepOutcome | None = None
+        self._t0 = time.perf_counter()
+
+    # ---- resume -------------------------------------------------------------------------------
+    def _restore(self) -> int:
+        """Load the latest complete checkpoint; 0 when the run died before its first one."""
+        ckpt.clean_partial(self.ckpt_root)
+        latest = ckpt.latest_checkpoint(self.ckpt_root)
+        if latest is None:
+            rng.seed_everything(self.config.seed)
+            return 0
+        model_state, trainer = ckpt.load_checkpoint(latest.path, self.c.device)
+        self.c.model.load_state_dict(model_state)
+        self.c.optimizer.load_state_dict(trainer["optimizer"])
+        self.c.schedule.load_state_dict(trainer["schedule"])
+        self.c.precision.load_state_dict(trainer["precision"])
+        self.stopper.load_state_dict(trainer["early_stopping"])
+        self.window.load_state_dict(trainer["log_window"])
+        self.state.load_counters(trainer["counters"])
+        rng.restore(trainer["rng"])
+        return latest.step
+
+    def _save(self) -> None:
+        s = self.state
+        trainer = {
+            "optimizer": self.c.optimizer.state_dict(),
+            "schedule": self.c.schedule.state_dict(),
+            "precision": self.c.precision.state_dict(),
+            "early_stopping": self.stopper.state_dict(),
+            "log_window": self.window.state_dict(),
+            "counters": {**s.counters(), "elapsed": self._elapsed()},
+            "rng": rng.capture(),
+        }
+        meta = {"epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best}
+        ckpt.save_checkpoint(self.ckpt_root, s.step, self.c.model.state_dict(), trainer, meta)
+        ckpt.rotate(self.ckpt_root, self.config.checkpoint.keep, self.stopper.best_step)
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def fit(self) -> Stop:
+        """Train until the run's length, early stopping, a callback or the NaN policy ends it."""
+        self.callbacks.on_train_start(self.state)
+        self.progress = ProgressBar(self.state.total_steps, self.state.step, progress_enabled(self.config.logging.progress))
+        try:
+            while True:
+                if self.state.step >= self.state.total_steps:
+                    return Stop("completed", self._length_reason())
+                stop = self._epoch()
+                if stop is not None:
+                    return stop
+        finally:
+            self.progress.close()
+
+    def _epoch(self) -> Stop | None:
+        s, k = self.state, self.config.batch.accumulation
+        self.sampler.set_position(s.epoch_index, s.batch_index)
+        batches = iter(train_loader(self.config, self.task, self.sampler, s.epoch_index, self.c.device))
+        while True:
+            window = list(islice(batches, k))  # the last window of an epoch may be short
+            if window:
+                s.batch_index += len(window)
+            epoch_end = not window or s.batch_index >= self.c.batches_per_epoch
+            if epoch_end:
+                s.epoch_index, s.batch_index = s.epoch_index + 1, 0
+            if not window:
+                return None
+            stop = self._after_step(self.runner.run(window), epoch_end)
+            if stop is not None or epoch_end:
+                return stop
+
+    def _after_step(self, outcome: StepOutcome, epoch_end: bool) -> Stop | None:
+        s = self.state
+        s.step += 1
+        self._last = outcome
+        stop = self._account(outcome)
+        self.progress.advance()
+        final = s.step >= s.total_steps
+        if s.step % self.config.logging.every == 0 or final:
+            reason = self._log_train()
+            stop = stop or (Stop("stopped", reason) if reason else None)
+        improved = False
+        if self._eval_due(epoch_end) or (final and self.config.evaluation.strategy != "no"):
+            improved, eval_stop = self._evaluate()
+            stop = stop or eval_stop
+        if stop is None and final:
+            stop = Stop("completed", self._length_reason())
+        if self._checkpoint_due(epoch_end, improved, stop):
+            self._save()
+        return stop
+
+    def _account(self, outcome: StepOutcome) -> Stop | None:
+        """Counters, log sums and the NaN policy for one step."""
+        s = self.state
+        if outcome.status == "ok":
+            self.c.schedule.after_step()  # only after a real update: a skipped step must not advance warmup
+        if outcome.status != "nonfinite":
+            s.nan_skips_in_row = 0
+            s.overflow_skips += outcome.status == "overflow"
+            s.samples += outcome.items
+            self.window.add(outcome.loss, outcome.grad_norm)
+            return None
+        s.nan_skips += 1
+        s.nan_skips_in_row += 1
+        what = f"loss ({outcome.loss})" if not math.isfinite(outcome.loss) else f"gradient norm ({outcome.grad_norm})"
+        where = f"non-finite {what} at step {s.step} (epoch {s.epoch:.2f}, lr {outcome.lr:.3g})"
+        if self.config.training.nan_policy == "stop":
+            latest = ckpt.latest_checkpoint(self.ckpt_root)
+            kept = f"the last good checkpoint is {latest.path}" if latest else "no checkpoint was written yet"
+            raise TrainingError(
+                f"{where}; stopped by training.nan_policy: stop, and {kept}. Fix: lower optimizer.lr, keep "
+                "training.max_grad_norm set, use precision fp32 or bf16, or set training.nan_policy: skip"
+            )
+        if s.nan_skips_in_row >= self.config.training.max_nan_skips:
+            return Stop("diverged", f"{where}: {s.nan_skips_in_row} non-finite steps in a row reached training.max_nan_skips", save=False)
+        return None
+
+    # ---- events -------------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return self.state.elapsed + time.perf_counter() - self._t0
+
+    def _log_train(self) -> str | None:
+        s, w = self.state, self.window
+        if w.steps == 0 or self._last is None:
+            return None  # every step since the last record was skipped
+        record = {
+            "event": "train",
+            "step": s.step,
+            "epoch": s.epoch,
+            "lr": self._last.lr,
+            "loss": w.loss / w.steps,
+            "grad_norm": w.grad_norm / w.steps,
+            "samples": s.samples,
+            "time": self._elapsed(),
+        }
+        w.reset()
+        self._write(record)
+        return self.callbacks.on_log(s, record)
+
+    def _eval_due(self, epoch_end: bool) -> bool:
+        ev = self.config.evaluation
+        if ev.strategy == "steps":
+            return self.state.step % ev.every == 0
+        return ev.strategy == "epoch" and epoch_end and self.state.epoch_index % ev.every == 0
+
+    def _evaluate(self) -> tuple[bool, Stop | None]:
+        s = self.state
+        if self.val_loader is None or s.last_eval_step == s.step:
+            return False, None
+        metrics = evaluate(self.c.forward_model, self.val_loader, self.c.loss_fn, self.c.precision, self.c.device, self.task.metrics)
+        s.last_eval_step = s.step
+        self._write({"event": "eval", "step": s.step, "epoch": s.epoch, **metrics, "time": self._elapsed()})
+        value = self._monitored(metrics)
+        decision = self.stopper.update(value, s.step)
+        self.c.schedule.after_evaluate(value)
+        reason = self.callbacks.on_evaluate(s, metrics)
+        stop = Stop("stopped", decision.reason) if decision.stop else Stop("stopped", reason) if reason else None
+        return decision.improved, stop
+
+    def _monitored(self, metrics: dict[str, float]) -> float:
+        name = self.config.evaluation.metric
+        if name not in metrics:
+            raise ConfigError(
+                problems=[Problem("evaluation.metric", "must name a metric this task reports", name, did_you_mean(name, list(metrics)))]
+            )
+        return metrics[name]
+
+    def _checkpoint_due(self, epoch_end: bool, improved: bool, stop: Stop | None) -> bool:
+        ck = self.config.checkpoint
+        if ck.strategy == "no":
+            return False
+        if stop is not None:
+            return stop.save
+        if ck.strategy == "steps":
+            return improved or self.state.step % ck.every == 0
+        return improved or (epoch_end and self.state.epoch_index % ck.every == 0)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.log.write(record)
+        self.state.history.append(record)
+        self.progress.show(record)
+
+    def _length_reason(self) -> str:
+        t = self.config.training
+        if t.max_steps is not None:
+            return f"reached training.max_steps ({t.max_steps})"
+        return f"finished training.epochs ({t.epochs})"

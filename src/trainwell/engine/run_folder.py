@@ -1,0 +1,151 @@
+"""The run folder: resolved config, environment, metrics (JSONL, CSV, TensorBoard), summary.
+
+Files are written at log and evaluation events only, never per step. See docs/ARCHITECTURE.md for
+the layout every reader relies on.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from trainwell.config.io import save_config
+from trainwell.config.schema import Config
+
+METRICS = "metrics.jsonl"
+
+
+def new_run_dir(config: Config, run_dir: str | Path | None) -> Path:
+    """``run_dir`` when given, else ``output_dir/<task>-<UTC time>`` (with a suffix if it exists)."""
+    if run_dir is not None:
+        path = Path(run_dir)
+    else:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        task = config.task.replace(":", "-").replace(".", "-").replace("/", "-")
+        path = Path(config.output_dir) / f"{task}-{stamp}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = Path(config.output_dir) / f"{task}-{stamp}-{n}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON via a temporary file and rename, so a reader never sees half a file."""
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def git_revision(cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment(config: Config, device: str, precision: str, precision_reason: str) -> dict[str, Any]:
+    import torch
+
+    from trainwell import __version__
+
+    return {
+        "trainwell": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
+        "precision": precision,
+        "precision_reason": precision_reason,
+        "git_revision": git_revision(),
+        "seed": config.seed,
+        "command": " ".join(sys.argv),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def write_config(run_dir: Path, config: Config) -> None:
+    save_config(config, run_dir / "config.yaml")
+
+
+class MetricsLog:
+    """Appends records to metrics.jsonl (and TensorBoard when enabled); writes metrics.csv on close."""
+
+    def __init__(self, run_dir: Path, tensorboard: str, resume_step: int | None = None) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / METRICS
+        if resume_step is not None:
+            truncate_after(self.path, resume_step)
+        elif self.path.exists():
+            self.path.unlink()
+        self._fh = open(self.path, "a", encoding="utf-8")  # open for the whole run; closed in close()
+        self._tb = _tensorboard_writer(run_dir / "tb", tensorboard, resume_step)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+        if self._tb is not None:
+            prefix = "train/" if record.get("event") == "train" else "eval/"
+            for key, value in record.items():
+                if key not in ("event", "step", "time") and isinstance(value, (int, float)) and value is not None:
+                    self._tb.add_scalar(prefix + key, value, record["step"])
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._tb is not None:
+            self._tb.close()
+        write_csv(self.path, self.run_dir / "metrics.csv")
+
+
+def _tensorboard_writer(path: Path, toggle: str, resume_step: int | None) -> Any:
+    if toggle == "off":
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        if toggle == "on":
+            from trainwell.errors import MissingDependencyError
+
+            raise MissingDependencyError("tensorboard", "tensorboard", "logging.tensorboard: on") from None
+        return None
+    # purge_step drops the events a killed run wrote after its last checkpoint.
+    return SummaryWriter(str(path), purge_step=None if resume_step is None else resume_step + 1)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # a line cut short by a kill
+            continue
+    return rows
+
+
+def truncate_after(path: Path, step: int) -> None:
+    """Keep only the records up to ``step`` (the checkpoint a run resumes from)."""
+    rows = [r for r in read_records(path) if int(r.get("step", 0)) <= step]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def write_csv(jsonl: Path, out: Path) -> None:
+    rows = read_records(jsonl)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)

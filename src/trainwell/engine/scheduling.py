@@ -1,0 +1,77 @@
+"""The LR schedule during training: a step-driven LambdaLR over trainwell.optim.schedules, or torch's
+ReduceLROnPlateau for the one metric-driven schedule.
+
+The scheduler advances only after an update that really happened: when fp16 loss scaling or the NaN
+policy skips a step, the LR does not move (otherwise warmup would end early; HF Trainer does the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from trainwell.config.schema import Config
+from trainwell.optim.schedules import METRIC_DRIVEN, SCHEDULES, resolve_warmup, schedule_kwargs
+
+
+class StepSchedule:
+    """A pure multiplier f(step) applied through LambdaLR; ignores evaluations."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> None:
+        fn = SCHEDULES.get(config.schedule.name, "schedule.name")
+        kw = schedule_kwargs(config.schedule, steps_per_epoch, base_lr)
+        warmup = resolve_warmup(config.schedule.warmup, total_steps)
+
+        def multiplier(step: int) -> float:
+            return fn(step, total_steps, warmup, **kw)
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+
+    def after_step(self) -> None:
+        self.scheduler.step()
+
+    def after_evaluate(self, value: float) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state)
+
+
+class PlateauSchedule:
+    """ReduceLROnPlateau on the monitored metric: the LR drops after plateau_patience flat evaluations."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> None:
+        s = config.schedule
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=config.evaluation.mode,
+            factor=s.plateau_factor,
+            patience=s.plateau_patience,
+            threshold=config.early_stopping.threshold,
+            threshold_mode="abs",
+            min_lr=s.min_lr,
+        )
+
+    def after_step(self) -> None:
+        return None
+
+    def after_evaluate(self, value: float) -> None:
+        self.scheduler.step(value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state)
+
+
+LRSchedule = StepSchedule | PlateauSchedule
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> LRSchedule:
+    cls = PlateauSchedule if config.schedule.name in METRIC_DRIVEN else StepSchedule
+    return cls(optimizer, config, total_steps, steps_per_epoch, base_lr)

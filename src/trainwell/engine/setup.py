@@ -1,0 +1,114 @@
+"""Building the pieces a run needs from a config and a task: device, precision, optimizer, schedule,
+loss, data loaders, and the run's length. The config is validated again here with the real total
+number of steps (a warmup of 500 steps is fine in general and wrong for a 300-step run)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from trainwell.config.io import validate
+from trainwell.config.schema import Config
+from trainwell.engine.device import resolve_device
+from trainwell.engine.precision import PrecisionChoice, PrecisionStrategy, build_precision
+from trainwell.engine.sampler import EpochBatchSampler
+from trainwell.engine.scheduling import LRSchedule, build_schedule
+from trainwell.errors import ConfigError, Problem
+from trainwell.optim.losses import build_loss
+from trainwell.optim.optimizers import build_optimizer
+from trainwell.optim.param_groups import param_groups
+from trainwell.tasks.base import Task
+
+
+@dataclass
+class Components:
+    device: torch.device
+    precision: PrecisionStrategy
+    precision_choice: PrecisionChoice
+    model: torch.nn.Module  # the task's own module: what checkpoints save and train() returns
+    forward_model: torch.nn.Module  # the same module, or its torch.compile wrapper
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    loss_fn: torch.nn.Module
+    batches_per_epoch: int
+    steps_per_epoch: int
+    total_steps: int
+
+
+def run_length(config: Config, n_train: int) -> tuple[int, int, int]:
+    """(batches per epoch, optimizer steps per epoch, total steps). max_steps overrides epochs."""
+    batches = math.ceil(n_train / config.batch.size)
+    steps_per_epoch = math.ceil(batches / config.batch.accumulation)
+    total = config.training.max_steps or config.training.epochs * steps_per_epoch
+    return batches, steps_per_epoch, total
+
+
+def check_task(config: Config, task: Task) -> None:
+    problems = []
+    if len(task.train_data) == 0:  # type: ignore[arg-type]
+        problems.append(Problem("train_data", "must hold at least one example", 0, "check the dataset path or data.limit"))
+    if task.val_data is None and config.evaluation.strategy != "no":
+        problems.append(
+            Problem(
+                "evaluation.strategy",
+                "evaluation needs validation data, and this task has none",
+                config.evaluation.strategy,
+                "pass val_data, or set evaluation.strategy: no, early_stopping.patience: null and checkpoint.load_best_at_end: false",
+            )
+        )
+    if not isinstance(config.optimizer.lr, float):
+        problems.append(
+            Problem(
+                "optimizer.lr",
+                "must be a number once training starts",
+                config.optimizer.lr,
+                "set a number, or 'find' through trainwell.train",
+            )
+        )
+    ConfigError.collect(problems)
+
+
+def build_components(config: Config, task: Task) -> Components:
+    check_task(config, task)
+    batches, steps_per_epoch, total = run_length(config, len(task.train_data))  # type: ignore[arg-type]
+    ConfigError.collect(validate(config, total))
+    device = resolve_device(config.training.device)
+    precision, choice = build_precision(config.training.precision, device)
+    model = task.model.to(device)
+    lr = float(config.optimizer.lr)
+    optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
+    schedule = build_schedule(optimizer, config, total, steps_per_epoch, lr)
+    loss_fn = build_loss(config.loss, task.class_counts).to(device)
+    forward_model: Any = torch.compile(model) if config.training.compile else model
+    return Components(device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total)
+
+
+def train_loader(config: Config, task: Task, sampler: EpochBatchSampler, epoch: int, device: torch.device) -> Any:
+    """A loader for one epoch. Its own generator (seed + epoch) seeds workers without touching the
+    global RNG, so a resumed run draws exactly the random numbers the uninterrupted run drew."""
+    return torch.utils.data.DataLoader(
+        task.train_data,
+        batch_sampler=sampler,
+        collate_fn=task.collate_fn,
+        num_workers=config.data.num_workers,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(config.seed + epoch),
+    )
+
+
+def val_loader(config: Config, task: Task, device: torch.device) -> Any:
+    if task.val_data is None:
+        return None
+    size = config.batch.eval_size or 2 * config.batch.size
+    return torch.utils.data.DataLoader(
+        task.val_data,
+        batch_size=size,
+        shuffle=False,
+        collate_fn=task.collate_fn,
+        num_workers=config.data.num_workers,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(config.seed),
+    )
