@@ -1,0 +1,186 @@
+"""The LR range test (Smith 2015, "Cyclical Learning Rates"; 001 §Learning Rate): train for ~100 steps
+while the LR grows from ``lr_find.min_lr`` to ``max_lr``, record the loss, stop when it blows up, and
+put the model, optimizer and RNGs back exactly as they were.
+
+It runs the real thing: the config's model, data order (seeded), loss, optimizer with its parameter
+groups, precision strategy and gradient clipping, through the engine's own ``StepRunner``; only the
+LR is swept. Each sweep step is one micro-batch, so the test costs ``lr_find.steps`` forward/backward
+passes plus one restore; ``result.with_peak`` moves the answer to the configured effective batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from trainwell.find.curve import DebiasedEMA, diverged, sweep_lrs
+from trainwell.find.result import LRFindResult, analyze, with_peak
+
+if TYPE_CHECKING:
+    import torch
+    from torch.utils.data import Dataset
+
+    from trainwell.config.schema import Config
+    from trainwell.tasks.base import Task
+
+Progress = Callable[[int, int, float, float], None]  # (step, total, lr, loss)
+
+
+def _batches(data: Dataset[Any], batch_size: int, seed: int, collate_fn: Any, workers: int) -> Iterator[Any]:
+    """Seeded batches, epoch after epoch: the same data order the seed gives training."""
+    from torch.utils.data import DataLoader
+
+    from trainwell.engine.sampler import EpochBatchSampler
+
+    n = len(data)  # type: ignore[arg-type]
+    sampler = EpochBatchSampler(n, min(batch_size, n), seed)
+    loader = DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, num_workers=workers)
+    epoch = 0
+    while True:
+        sampler.set_position(epoch)
+        yield from loader
+        epoch += 1
+
+
+def _lr_scales(optimizer: torch.optim.Optimizer) -> list[float]:
+    """Each group's LR relative to the base, so discriminative LRs keep their ratios during the sweep."""
+    groups = optimizer.param_groups
+    if all("lr_scale" in g for g in groups):
+        return [float(g["lr_scale"]) for g in groups]
+    top = max(float(g["lr"]) for g in groups) or 1.0
+    return [float(g["lr"]) / top for g in groups]
+
+
+def _sweep(
+    runner: Any, batches: Iterator[Any], lrs: list[float], cfg: Any, progress: Progress | None
+) -> tuple[list[float], list[float], str | None]:
+    """Step through ``lrs``; returns (losses, smoothed, stop reason or None)."""
+    scales = _lr_scales(runner.optimizer)
+    smoother, best = DebiasedEMA(cfg.smoothing), math.inf
+    losses: list[float] = []
+    smoothed: list[float] = []
+    for i, lr in enumerate(lrs):
+        for group, scale in zip(runner.optimizer.param_groups, scales):
+            group["lr"] = lr * scale
+        outcome = runner.run([next(batches)])
+        losses.append(outcome.loss)
+        if outcome.status == "nonfinite":
+            smoothed.append(math.nan)
+            return losses, smoothed, f"non-finite loss or gradient at LR {lr:.3g} (step {i + 1})"
+        smoothed.append(smoother.update(outcome.loss))
+        if progress is not None:
+            progress(i + 1, len(lrs), lr, smoothed[-1])
+        if i > 0 and diverged(smoothed[-1], best, cfg.diverge_factor):
+            return (
+                losses,
+                smoothed,
+                f"smoothed loss {smoothed[-1]:.4g} > {cfg.diverge_factor:g} x best {best:.4g} at LR {lr:.3g} (step {i + 1})",
+            )
+        best = min(best, smoothed[-1])
+    return losses, smoothed, None
+
+
+def range_test(
+    config: Config,
+    model: torch.nn.Module,
+    train_data: Dataset[Any],
+    loss_fn: Callable[..., Any],
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    device: torch.device | str | None = None,
+    collate_fn: Any = None,
+    progress: Progress | None = None,
+) -> LRFindResult:
+    """Run the sweep on ``model`` and restore it (and ``optimizer``, when given) bit for bit afterwards.
+
+    Without ``optimizer`` one is built from the config (parameter groups included) and thrown away.
+    """
+    import torch
+
+    from trainwell.engine.device import resolve_device
+    from trainwell.engine.precision import build_precision
+    from trainwell.engine.step import StepRunner
+    from trainwell.find.state import restore, snapshot
+    from trainwell.optim.optimizers import build_optimizer
+    from trainwell.optim.param_groups import param_groups
+
+    cfg = config.lr_find
+    dev = torch.device(device) if device is not None else resolve_device(config.training.device)
+    started = time.perf_counter()
+    model.to(dev)
+    saved = snapshot(model, optimizer)
+    try:
+        opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, cfg.min_lr), cfg.min_lr)
+        precision, choice = build_precision(config.training.precision, dev)
+        runner = StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, dev)
+        lrs = sweep_lrs(cfg.min_lr, cfg.max_lr, cfg.steps, cfg.mode)
+        model.train()
+        batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)
+        losses, smoothed, stop = _sweep(runner, batches, lrs, cfg, progress)
+    finally:
+        restore(saved, model, optimizer)
+    result = analyze(
+        lrs[: len(losses)],
+        losses,
+        smoothed,
+        beta=cfg.smoothing,
+        rule=cfg.rule,
+        stop_reason=stop,
+        planned_steps=cfg.steps,
+        min_lr=cfg.min_lr,
+        max_lr=cfg.max_lr,
+    )
+    result.elapsed_s = time.perf_counter() - started
+    result.settings = {
+        "min_lr": cfg.min_lr,
+        "max_lr": cfg.max_lr,
+        "steps": cfg.steps,
+        "mode": cfg.mode,
+        "smoothing": cfg.smoothing,
+        "diverge_factor": cfg.diverge_factor,
+        "batch_size": config.batch.size,
+        "optimizer": config.optimizer.name,
+        "precision": choice.name,
+        "device": str(dev),
+    }
+    return with_peak(result, config)
+
+
+def lr_find(
+    config: Config, task: Task | None = None, device: torch.device | str | None = None, progress: Progress | None = None
+) -> LRFindResult:
+    """The range test for a config: builds the task (unless given) and its loss, then ``range_test``."""
+    from trainwell.optim.losses import build_loss
+    from trainwell.tasks.catalog import build_task
+
+    task = task or build_task(config)
+    loss_fn = build_loss(config.loss, task.class_counts)
+    if device is not None:
+        loss_fn = loss_fn.to(device)
+    else:
+        from trainwell.engine.device import resolve_device
+
+        loss_fn = loss_fn.to(resolve_device(config.training.device))
+    return range_test(config, task.model, task.train_data, loss_fn, device=device, collate_fn=task.collate_fn, progress=progress)
+
+
+def find_lr_for_training(config: Config, task: Task, device: torch.device | str) -> tuple[float, dict[str, Any]]:
+    """Engine hook for ``optimizer.lr: find``: the LR to train with and a JSON-able record of why.
+
+    The model comes back untouched. A curve with no descent at all is a TrainingError, not a guess.
+    """
+    from trainwell.errors import TrainingError
+
+    result = lr_find(config, task, device)
+    record = result.to_json()
+    if result.peak_lr is None:
+        raise TrainingError(
+            f"the LR range test found no LR to train with ({result.reason}; "
+            f"{'; '.join(result.reasons) or 'no reasons'}). Fix: set optimizer.lr to a number, "
+            "e.g. 1e-3 for adamw from scratch (001 §Learning Rate)"
+        )
+    record["used_lr"] = result.peak_lr
+    record["used_reason"] = f"optimizer.lr: find -> {result.peak_lr:.3g} ({result.reason}; peak: {result.peak_reason})"
+    return result.peak_lr, record

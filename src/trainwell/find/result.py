@@ -1,0 +1,122 @@
+"""The range test's result as data, and the pure analysis that turns a recorded curve into it.
+
+``analyze`` needs no torch: it smooths the recorded losses, runs every registered rule, picks the
+configured one, judges reliability and derives the peak LR for the configured schedule and batch.
+The finder records the curve; the CLI, the engine and the report only read this object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trainwell.find.curve import rule_beta, zero_lag
+from trainwell.find.rules import BAND, RULES, Pick, descent_region
+from trainwell.find.verdict import Curve, verdict
+
+if TYPE_CHECKING:
+    from trainwell.config.schema import Config
+
+# When the configured rule has no answer, fall back in this order (most robust first).
+FALLBACK = ("combined", "valley", "min_div10", "steepest")
+
+
+@dataclass
+class LRFindResult:
+    lrs: list[float]
+    losses: list[float]  # raw loss per step
+    smoothed: list[float]  # the causal debiased EMA the stop test read
+    curve: list[float]  # the zero-lag smoothing the rules read
+    stop_reason: str | None  # why the sweep ended early, or None when it ran every step
+    picks: dict[str, Pick | None]
+    rule: str  # the rule whose pick is the suggestion
+    suggested_lr: float | None
+    reason: str
+    reliable: bool
+    reasons: list[str]
+    peak_lr: float | None
+    peak_reason: str
+    elapsed_s: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, with_curve: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "suggested_lr": self.suggested_lr,
+            "rule": self.rule,
+            "reason": self.reason,
+            "rules": {name: (p.to_json() if p else None) for name, p in self.picks.items()},
+            "reliable": self.reliable,
+            "reasons": list(self.reasons),
+            "peak_lr": self.peak_lr,
+            "peak_reason": self.peak_reason,
+            "stopped_early": self.stop_reason,
+            "steps_run": len(self.losses),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "settings": dict(self.settings),
+        }
+        if with_curve:
+            out["curve"] = {"lr": self.lrs, "loss": self.losses, "smoothed": self.smoothed, "rule_curve": self.curve}
+        return out
+
+
+def choose(picks: dict[str, Pick | None], rule: str) -> tuple[str, Pick | None]:
+    """The configured rule's pick, or the first fallback that has one (its name says which)."""
+    for name in (rule, *FALLBACK):
+        if picks.get(name) is not None:
+            return name, picks[name]
+    return rule, None
+
+
+def analyze(
+    lrs: list[float],
+    losses: list[float],
+    smoothed: list[float],
+    *,
+    beta: float,
+    rule: str,
+    stop_reason: str | None,
+    planned_steps: int,
+    min_lr: float,
+    max_lr: float,
+) -> LRFindResult:
+    """Smooth, pick with every rule, choose, and judge. ``peak_lr`` is left for ``with_peak``."""
+    RULES.get(rule, "lr_find.rule")
+    curve = zero_lag(losses, rule_beta(beta, planned_steps)) if losses else []
+    picks = {name: fn(lrs, curve) for name, fn in RULES.items()}
+    used, pick = choose(picks, rule)
+    reliable, reasons = verdict(Curve(lrs, losses, curve, stop_reason, planned_steps, min_lr, max_lr, picks))
+    if pick is None:
+        why = "no rule found a descending region in the curve"
+    else:
+        why = f"{used}: {pick.reason}" + ("" if used == rule else f" (rule '{rule}' had no answer)")
+    return LRFindResult(lrs, losses, smoothed, curve, stop_reason, picks, used, pick.lr if pick else None, why, reliable, reasons, None, "")
+
+
+def _min_loss_lr(result: LRFindResult) -> float:
+    return result.lrs[descent_region(result.curve)[1]]
+
+
+def with_peak(result: LRFindResult, config: Config) -> LRFindResult:
+    """Fill ``peak_lr``: the suggestion moved to the configured effective batch and schedule.
+
+    The sweep steps on one micro-batch (``batch.size``) so it stays ~100 steps; training updates on
+    ``size x accumulation`` examples, so the LR moves by the scaling rule (optim/scaling.py). one_cycle
+    starts at peak / div_factor and stays near its peak only briefly, so Smith (2018, "A disciplined
+    approach...") takes its peak from the top of the descent: the upper end of 001's band, LR_min / 3.
+    """
+    from trainwell.optim.scaling import scale_lr
+
+    if result.suggested_lr is None:
+        result.peak_lr, result.peak_reason = None, "no suggestion, so no peak LR"
+        return result
+    lr, why = result.suggested_lr, ["the suggestion"]
+    if config.schedule.name == "one_cycle":
+        lr = max(lr, _min_loss_lr(result) / BAND[1])
+        why = [f"one_cycle: LR_min / {BAND[1]:g} (Smith 2018), the top of the descent"]
+    micro = config.batch.size
+    effective = micro * config.batch.accumulation
+    scaled = scale_lr(lr, micro, effective, config.optimizer.name)
+    if scaled.rule != "none":
+        why.append(f"swept at batch {micro}, trains at effective batch {effective}: {scaled.reason}")
+    result.peak_lr, result.peak_reason = scaled.lr, "; ".join(why)
+    return result
