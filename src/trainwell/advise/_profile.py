@@ -1,0 +1,85 @@
+"""What the recommender is told about a training job: the model family, how it is trained, the data and
+the hardware. Every rule's condition reads a Profile (and the decisions taken before it).
+
+Unknown facts stay ``None``; rules that need them fall through to a rule that does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from trainwell.errors import ConfigError, Problem
+from trainwell.registry import did_you_mean
+
+MODELS = ("mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm")
+MODES = ("scratch", "finetune", "frozen")
+DURATIONS = ("short", "standard", "long")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A training job as the guides' tables key it: model x mode x data size x budget x hardware."""
+
+    model: str = "mlp"  # mlp | cnn | resnet | transformer | vit | rnn | llm
+    mode: str = "scratch"  # scratch | finetune | frozen
+    dataset_size: int | None = None  # training examples
+    num_classes: int | None = None
+    imbalance: float | None = None  # largest class count / smallest class count
+    epochs: int | None = None  # the epoch budget; None lets the task table decide
+    duration: str | None = None  # short | standard | long, used when epochs is None
+    gpu_memory: float | None = None  # GB per device; None means unknown (or CPU)
+    gpus: int | None = None  # devices; None means unknown
+    bf16: bool | None = None  # hardware supports bf16; None means unknown
+    batch_size: int | None = None  # the effective batch you intend; the LR is rescaled to it
+    task: str | None = None  # built-in task name or 'pkg.module:function'
+
+    def __post_init__(self) -> None:
+        ConfigError.collect(self.problems())
+
+    def problems(self) -> list[Problem]:
+        """Every invalid fact, at once."""
+        found: list[Problem] = []
+        for name, choices in (("model", MODELS), ("mode", MODES)):
+            value = getattr(self, name)
+            if value not in choices:
+                found.append(Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices))))
+        if self.duration is not None and self.duration not in DURATIONS:
+            found.append(Problem("profile.duration", f"must be one of {', '.join(DURATIONS)}", self.duration, did_you_mean(self.duration, list(DURATIONS))))
+        for name in ("dataset_size", "num_classes", "epochs", "gpus", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                found.append(Problem(f"profile.{name}", f"`{name} >= 1` must hold (an integer)", value, f"give a positive integer or leave {name} out"))
+        if self.imbalance is not None and not self.imbalance >= 1:
+            found.append(Problem("profile.imbalance", "`imbalance >= 1` must hold (largest class / smallest class)", self.imbalance, "e.g. 1.0 for balanced, 12 for 1:12"))
+        if self.gpu_memory is not None and not self.gpu_memory > 0:
+            found.append(Problem("profile.gpu_memory", "`gpu_memory > 0` must hold (GB per device)", self.gpu_memory, "e.g. 16, 40 or 80"))
+        return found
+
+    @classmethod
+    def from_task(cls, name: str, **overrides: Any) -> Profile:
+        """The facts of built-in task ``name`` (trainwell.tasks.catalog.TASKS), with ``overrides`` on top."""
+        from trainwell.tasks.catalog import TASKS
+
+        facts = TASKS.get(name, "task").facts
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        ConfigError.collect(Problem(f"profile.{k}", "is not a profile fact", overrides[k], did_you_mean(k, sorted(known))) for k in unknown)
+        base: dict[str, Any] = {
+            "model": facts.model,
+            "mode": facts.mode,
+            "dataset_size": facts.dataset_size,
+            "num_classes": facts.num_classes,
+            "imbalance": facts.imbalance,
+            "task": name,
+        }
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    @property
+    def per_class(self) -> float | None:
+        """Training examples per class (004 keys SGD-vs-Adam on 5000+ per class)."""
+        if self.dataset_size is None or not self.num_classes:
+            return None
+        return self.dataset_size / self.num_classes

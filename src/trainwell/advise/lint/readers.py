@@ -1,0 +1,190 @@
+"""Dialect readers: detect which tool a config file belongs to and turn it into a ConfigView.
+
+Each dialect is registered with a ``detect(data) -> score`` and a ``read(view)``; the highest score
+wins, so adding a dialect never edits a chain of ifs. Readers never raise on odd values: a value
+they cannot interpret stays unknown, and keys outside the dialect's vocabulary are listed in
+``view.unknown`` for the runner to report as info.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from trainwell.advise.lint.view import ConfigView, Finding, describe_model, describe_optimizer, model_kind
+from trainwell.registry import Registry
+
+Converter = Callable[[Any], Any]
+# (fact, candidate keys (dotted paths), converter). The first key present wins.
+Table = tuple[tuple[str, tuple[str, ...], Converter], ...]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    title: str  # for people: "HF TrainingArguments / TRL"
+    detect: Callable[[dict[str, Any]], int]  # 0 = not this dialect, higher = more certain
+    read: Callable[[ConfigView], None]
+
+
+DIALECTS: Registry[Dialect] = Registry("config dialect")
+
+
+def get(data: Any, path: str) -> Any:
+    """Value at a dotted path of nested dicts, or None."""
+    node = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def apply_table(view: ConfigView, data: dict[str, Any], table: Table, prefix: str = "") -> set[str]:
+    """Set every fact the table finds (non-null values that convert); return the keys it consumed."""
+    used: set[str] = set()
+    for fact, keys, convert in table:
+        for key in keys:
+            value = get(data, key)
+            if value is None:
+                continue
+            used.add(key)
+            converted = convert(value)
+            if converted is not None and not view.known(fact):
+                view.set(fact, converted, prefix + key)
+            break
+    return used
+
+
+def strategy(value: Any) -> str | None:
+    """HF IntervalStrategy spelling ('steps', 'epoch', 'no'); 'best' counts as per-evaluation saving."""
+    text = str(value).lower().replace("intervalstrategy.", "").replace("savestrategy.", "")
+    return text if text in ("steps", "epoch", "no", "best") else None
+
+
+def precision_name(value: Any) -> str | None:
+    """fp32 / bf16 / fp16 / auto from the many spellings (32, '16-mixed', 'bf16-true', 'bfloat16', 'auto')."""
+    text = str(value).lower()
+    if text == "auto":
+        return "auto"
+    if "bf16" in text or "bfloat16" in text:
+        return "bf16"
+    if text in ("16", "16-mixed", "16-true", "fp16", "float16", "half"):
+        return "fp16"
+    if text in ("32", "32-true", "fp32", "float32", "64", "64-true", "no"):
+        return "fp32"
+    return None
+
+
+def unknown_keys(data: dict[str, Any], known: Iterable[str], prefix: str = "") -> list[str]:
+    """Top-level keys of ``data`` outside ``known``, with a path prefix for nested sections."""
+    vocabulary = set(known)
+    return [f"{prefix}{k}" for k in data if k not in vocabulary]
+
+
+def model_hints_from_keys(view: ConfigView, section: dict[str, Any], where: str) -> None:
+    """Guess the model kind from constructor arguments (nhead, num_attention_heads -> transformer)."""
+    if view.known("model_kind"):
+        return
+    keys = {str(k).lower() for k in section}
+    if keys & {"nhead", "num_heads", "n_head", "num_attention_heads", "num_decoder_layers", "d_model"}:
+        view.set("model_kind", "transformer", f"{where} (attention arguments)")
+        return
+    for key in ("class_path", "_target_", "_component_", "model_name", "name"):
+        value = section.get(key)
+        if isinstance(value, str) and model_kind(value):
+            describe_model(view, value, f"{where}.{key}")
+            return
+
+
+def read_model_name(view: ConfigView, data: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """Fill the model facts from the first name key present; a hub id ('org/name') means pretrained."""
+    for key in keys:
+        value = get(data, key)
+        if isinstance(value, str) and value:
+            describe_model(view, value, key)
+            if "/" in value or view.model_kind in ("llm", "transformer", "vit"):
+                view.set("pretrained", True, key)
+            return key
+    return None
+
+
+def read_optimizer_name(view: ConfigView, value: Any, source: str) -> None:
+    if isinstance(value, str) and value:
+        describe_optimizer(view, value, source)
+
+
+# --- trainwell's own configs ----------------------------------------------------------------------
+
+
+def _detect_trainwell(data: dict[str, Any]) -> int:
+    import dataclasses
+
+    from trainwell.config.schema import Config
+
+    names = {f.name for f in dataclasses.fields(Config)}
+    sections = {"optimizer", "schedule", "batch", "training", "evaluation", "checkpoint", "early_stopping", "loss", "lr_find"}
+    if not data or not set(data) <= names:
+        return 0
+    if any(isinstance(data.get(s), dict) for s in sections) or "task" in data:
+        return 90
+    return 20
+
+
+def _read_trainwell(view: ConfigView) -> None:
+    """Validate with trainwell's own rules first (each problem is an error finding), then map."""
+    from trainwell.config.io import validate
+    from trainwell.config.schema import Config
+    from trainwell.config.structure import from_dict
+    from trainwell.errors import Problem
+
+    problems: list[Problem] = []
+    config = from_dict(Config, dict(view.raw), "", problems)
+    problems.extend(validate(config))
+    for p in problems:
+        view.notes.append(Finding("trainwell-config", "error", f"{p.where}: {p.rule}", p.where, p.value, p.fix, "trainwell config schema"))
+    from trainwell.advise.lint.readers_tree import view_from_config
+
+    view_from_config(view, config)
+
+
+DIALECTS.register("trainwell", Dialect("trainwell", "trainwell config", _detect_trainwell, _read_trainwell))
+
+
+def _detect_nothing(data: dict[str, Any]) -> int:
+    return 1  # the fallback: every key unknown, so lint reports what it could not read
+
+
+def _read_nothing(view: ConfigView) -> None:
+    view.unknown = list(view.raw)
+    view.notes.append(
+        Finding(
+            "unknown-dialect",
+            "info",
+            "lint does not recognise this config's format; nothing was checked",
+            "",
+            sorted(view.raw)[:12],
+            "lint reads trainwell, HF TrainingArguments/TRL, LLaMA-Factory, axolotl, torchtune, LightningCLI and Hydra configs",
+            "trainwell lint",
+        )
+    )
+
+
+DIALECTS.register("unknown", Dialect("unknown", "unrecognised format", _detect_nothing, _read_nothing))
+
+
+def detect(data: dict[str, Any]) -> Dialect:
+    """The registered dialect with the highest score for this mapping (ties: the first name in sorted order)."""
+    # Import the modules that register the other dialects; here rather than at the top to avoid a cycle.
+    import trainwell.advise.lint.readers_flat
+    import trainwell.advise.lint.readers_tree  # noqa: F401
+
+    best: Dialect | None = None
+    best_score = 0
+    for _, dialect in DIALECTS.items():
+        score = dialect.detect(data)
+        if score > best_score:
+            best, best_score = dialect, score
+    assert best is not None  # "unknown" always scores 1
+    return best
