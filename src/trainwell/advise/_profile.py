@@ -44,15 +44,35 @@ class Profile:
         for name, choices in (("model", MODELS), ("mode", MODES)):
             value = getattr(self, name)
             if value not in choices:
-                found.append(Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices))))
+                found.append(
+                    Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices)))
+                )
         if self.duration is not None and self.duration not in DURATIONS:
-            found.append(Problem("profile.duration", f"must be one of {', '.join(DURATIONS)}", self.duration, did_you_mean(self.duration, list(DURATIONS))))
+            found.append(
+                Problem(
+                    "profile.duration",
+                    f"must be one of {', '.join(DURATIONS)}",
+                    self.duration,
+                    did_you_mean(self.duration, list(DURATIONS)),
+                )
+            )
         for name in ("dataset_size", "num_classes", "epochs", "gpus", "batch_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                found.append(Problem(f"profile.{name}", f"`{name} >= 1` must hold (an integer)", value, f"give a positive integer or leave {name} out"))
+                found.append(
+                    Problem(
+                        f"profile.{name}", f"`{name} >= 1` must hold (an integer)", value, f"give a positive integer or leave {name} out"
+                    )
+                )
         if self.imbalance is not None and not self.imbalance >= 1:
-            found.append(Problem("profile.imbalance", "`imbalance >= 1` must hold (largest class / smallest class)", self.imbalance, "e.g. 1.0 for balanced, 12 for 1:12"))
+            found.append(
+                Problem(
+                    "profile.imbalance",
+                    "`imbalance >= 1` must hold (largest class / smallest class)",
+                    self.imbalance,
+                    "e.g. 1.0 for balanced, 12 for 1:12",
+                )
+            )
         if self.gpu_memory is not None and not self.gpu_memory > 0:
             found.append(Problem("profile.gpu_memory", "`gpu_memory > 0` must hold (GB per device)", self.gpu_memory, "e.g. 16, 40 or 80"))
         return found

@@ -16,18 +16,42 @@ from trainwell.advise._rules_optim import FINETUNE, INF, S
 from trainwell.advise.rules import Draft, Match, rule
 
 # --- loss by class-imbalance ratio (004 §Loss Function Selection Guide) -------------------------------
-rule("loss.balanced", "loss", Match(imbalance=(0, 2)), {"loss.name": "cross_entropy", "loss.class_weights": "none"},
-     "balanced classes (ratio < 1:2): plain cross-entropy", "004 §Loss Function Selection Guide: balanced 1:1–1:2", {"imbalance": 1.0})
-rule("loss.slight-imbalance", "loss", Match(imbalance=(2, 5)), {"loss.name": "cross_entropy", "loss.class_weights": "none"},
-     "slight imbalance (1:2-1:5): cross-entropy still works and keeps plain accuracy; weighted CE is the option if rare classes matter",
-     "004 §Loss Function Selection Guide: slight imbalance 1:2–1:5", {"imbalance": 3.0})
-rule("loss.moderate-imbalance", "loss", Match(imbalance=(5, 10)), {"loss.name": "cross_entropy", "loss.class_weights": "auto"},
-     "moderate imbalance (1:5-1:10): cross-entropy weighted by inverse class frequency",
-     "004 §Loss Function Selection Guide: moderate imbalance 1:5–1:10 -> weighted CE", {"imbalance": 7.0})
-rule("loss.severe-imbalance", "loss", Match(imbalance=(10, INF)),
-     {"loss.name": "focal", "loss.focal_gamma": 2.0, "loss.focal_alpha": "auto"},
-     "severe imbalance (1:10+): focal loss, gamma 2, class weights as alpha",
-     "004 §Loss Function Selection Guide: severe 1:10+ -> Focal Loss; 004 §Focal Loss (gamma=2.0, alpha=class weights)", {"imbalance": 20.0})
+rule(
+    "loss.balanced",
+    "loss",
+    Match(imbalance=(0, 2)),
+    {"loss.name": "cross_entropy", "loss.class_weights": "none"},
+    "balanced classes (ratio < 1:2): plain cross-entropy",
+    "004 §Loss Function Selection Guide: balanced 1:1–1:2",
+    {"imbalance": 1.0},
+)
+rule(
+    "loss.slight-imbalance",
+    "loss",
+    Match(imbalance=(2, 5)),
+    {"loss.name": "cross_entropy", "loss.class_weights": "none"},
+    "slight imbalance (1:2-1:5): cross-entropy still works and keeps plain accuracy; weighted CE is the option if rare classes matter",
+    "004 §Loss Function Selection Guide: slight imbalance 1:2–1:5",
+    {"imbalance": 3.0},
+)
+rule(
+    "loss.moderate-imbalance",
+    "loss",
+    Match(imbalance=(5, 10)),
+    {"loss.name": "cross_entropy", "loss.class_weights": "auto"},
+    "moderate imbalance (1:5-1:10): cross-entropy weighted by inverse class frequency",
+    "004 §Loss Function Selection Guide: moderate imbalance 1:5–1:10 -> weighted CE",
+    {"imbalance": 7.0},
+)
+rule(
+    "loss.severe-imbalance",
+    "loss",
+    Match(imbalance=(10, INF)),
+    {"loss.name": "focal", "loss.focal_gamma": 2.0, "loss.focal_alpha": "auto"},
+    "severe imbalance (1:10+): focal loss, gamma 2, class weights as alpha",
+    "004 §Loss Function Selection Guide: severe 1:10+ -> Focal Loss; 004 §Focal Loss (gamma=2.0, alpha=class weights)",
+    {"imbalance": 20.0},
+)
 
 
 # --- precision by hardware (000 §4.3.1) ---------------------------------------------------------------
@@ -35,17 +59,42 @@ def _has_gpu(d: Draft) -> bool:
     return d.profile.gpu_memory is not None or bool(d.profile.gpus)
 
 
-rule("precision.bf16", "precision", Match(test=lambda d: d.profile.bf16 is True, test_doc="bf16 hardware"), {"training.precision": "bf16"},
-     "bf16 hardware (Ampere/Hopper, TPU): bf16 mixed precision, stable with fp32's range and no loss scaling",
-     "000 §4.3.1 Mixed Precision", {"bf16": True})
-rule("precision.fp16", "precision", Match(test=lambda d: d.profile.bf16 is False and _has_gpu(d), test_doc="GPU without bf16"),
-     {"training.precision": "fp16"}, "a GPU without bf16: fp16 with loss scaling is the next best", "000 §4.3.1 Mixed Precision",
-     {"bf16": False, "gpus": 1})
-rule("precision.fp32", "precision", Match(test=lambda d: d.profile.bf16 is False and not _has_gpu(d), test_doc="no bf16 and no GPU"),
-     {"training.precision": "fp32"}, "no mixed precision available: fp32", "000 §4.3.1 Mixed Precision: None (FP32)", {"bf16": False})
-rule("precision.auto", "precision", Match(), {"training.precision": "auto"},
-     "hardware unknown: resolved when training starts (bf16 where supported, else fp16 with loss scaling on CUDA, else fp32)",
-     "000 §4.3.1 Mixed Precision", {"model": "mlp"})
+rule(
+    "precision.bf16",
+    "precision",
+    Match(test=lambda d: d.profile.bf16 is True, test_doc="bf16 hardware"),
+    {"training.precision": "bf16"},
+    "bf16 hardware (Ampere/Hopper, TPU): bf16 mixed precision, stable with fp32's range and no loss scaling",
+    "000 §4.3.1 Mixed Precision",
+    {"bf16": True},
+)
+rule(
+    "precision.fp16",
+    "precision",
+    Match(test=lambda d: d.profile.bf16 is False and _has_gpu(d), test_doc="GPU without bf16"),
+    {"training.precision": "fp16"},
+    "a GPU without bf16: fp16 with loss scaling is the next best",
+    "000 §4.3.1 Mixed Precision",
+    {"bf16": False, "gpus": 1},
+)
+rule(
+    "precision.fp32",
+    "precision",
+    Match(test=lambda d: d.profile.bf16 is False and not _has_gpu(d), test_doc="no bf16 and no GPU"),
+    {"training.precision": "fp32"},
+    "no mixed precision available: fp32",
+    "000 §4.3.1 Mixed Precision: None (FP32)",
+    {"bf16": False},
+)
+rule(
+    "precision.auto",
+    "precision",
+    Match(),
+    {"training.precision": "auto"},
+    "hardware unknown: resolved when training starts (bf16 where supported, else fp16 with loss scaling on CUDA, else fp32)",
+    "000 §4.3.1 Mixed Precision",
+    {"model": "mlp"},
+)
 
 
 # --- evaluation and checkpoint cadence (003 §7 eval_steps by dataset size; 000 §4.2.1) ----------------
@@ -61,27 +110,55 @@ def _short_epochs(d: Draft) -> bool:
 
 def _per_epoch(d: Draft) -> dict[str, Any]:
     spe, size = d.steps_per_epoch, int(d.profile.dataset_size or 0)
-    return {"evaluation.strategy": "epoch", "evaluation.every": 1, "checkpoint.strategy": "epoch", "checkpoint.every": 1,
-            "_why": f"an epoch is {spe} steps, shorter than the {eval_interval(size)}-step interval for {size} examples"}
+    return {
+        "evaluation.strategy": "epoch",
+        "evaluation.every": 1,
+        "checkpoint.strategy": "epoch",
+        "checkpoint.every": 1,
+        "_why": f"an epoch is {spe} steps, shorter than the {eval_interval(size)}-step interval for {size} examples",
+    }
 
 
 def _by_steps(d: Draft) -> dict[str, Any]:
     n = eval_interval(int(d.profile.dataset_size or 0))
-    return {"evaluation.strategy": "steps", "evaluation.every": n, "checkpoint.strategy": "steps", "checkpoint.every": n,
-            "_why": f"an epoch is {d.steps_per_epoch} steps: every {n} steps for {d.profile.dataset_size} examples"}
+    return {
+        "evaluation.strategy": "steps",
+        "evaluation.every": n,
+        "checkpoint.strategy": "steps",
+        "checkpoint.every": n,
+        "_why": f"an epoch is {d.steps_per_epoch} steps: every {n} steps for {d.profile.dataset_size} examples",
+    }
 
 
-rule("cadence.unknown-size", "cadence", Match(test=lambda d: d.profile.dataset_size is None, test_doc="dataset size unknown"),
-     {"evaluation.strategy": "epoch", "evaluation.every": 1, "checkpoint.strategy": "epoch", "checkpoint.every": 1},
-     "dataset size unknown: evaluate and save once per epoch (checkpoints on the evaluation cadence, for load_best_at_end)",
-     "003 §7 Evaluation Strategy: epoch; 003 §8: save_steps same as eval_steps", {"model": "mlp"})
-rule("cadence.per-epoch", "cadence", Match(test=_short_epochs, test_doc="steps per epoch ≤ 003's interval"), _per_epoch,
-     "short epochs: evaluate and save once per epoch", "003 §7 Evaluation Strategy ('epoch' for short epochs); 003 §8 Checkpointing",
-     {"dataset_size": 1437}, "strategy = epoch, every = 1 (evaluation and checkpoint)")
-rule("cadence.steps", "cadence", Match(), _by_steps,
-     "long epochs: evaluate and save every 100/500/1000 steps for < 1k / 1k-10k / > 10k examples",
-     "003 §7 eval_steps recommendations; 000 §4.2.1 Evaluation Strategy 'Steps'; 003 §8 save_steps = eval_steps",
-     {"dataset_size": 100_000}, "strategy = steps, every = 100 / 500 / 1000 by dataset size")
+rule(
+    "cadence.unknown-size",
+    "cadence",
+    Match(test=lambda d: d.profile.dataset_size is None, test_doc="dataset size unknown"),
+    {"evaluation.strategy": "epoch", "evaluation.every": 1, "checkpoint.strategy": "epoch", "checkpoint.every": 1},
+    "dataset size unknown: evaluate and save once per epoch (checkpoints on the evaluation cadence, for load_best_at_end)",
+    "003 §7 Evaluation Strategy: epoch; 003 §8: save_steps same as eval_steps",
+    {"model": "mlp"},
+)
+rule(
+    "cadence.per-epoch",
+    "cadence",
+    Match(test=_short_epochs, test_doc="steps per epoch ≤ 003's interval"),
+    _per_epoch,
+    "short epochs: evaluate and save once per epoch",
+    "003 §7 Evaluation Strategy ('epoch' for short epochs); 003 §8 Checkpointing",
+    {"dataset_size": 1437},
+    "strategy = epoch, every = 1 (evaluation and checkpoint)",
+)
+rule(
+    "cadence.steps",
+    "cadence",
+    Match(),
+    _by_steps,
+    "long epochs: evaluate and save every 100/500/1000 steps for < 1k / 1k-10k / > 10k examples",
+    "003 §7 eval_steps recommendations; 000 §4.2.1 Evaluation Strategy 'Steps'; 003 §8 save_steps = eval_steps",
+    {"dataset_size": 100_000},
+    "strategy = steps, every = 100 / 500 / 1000 by dataset size",
+)
 
 
 # --- logging ≈ evaluation interval / 10 (000 §4.2.2) --------------------------------------------------
@@ -98,28 +175,67 @@ def _log_every(d: Draft) -> dict[str, Any]:
     return {"logging.every": every, "_why": f"{every} steps, a tenth of the {interval}-step evaluation interval"}
 
 
-rule("logging.tenth-of-eval", "logging", Match(test=lambda d: _eval_steps(d) is not None, test_doc="evaluation interval in steps known"),
-     _log_every, "logging every ≈ evaluation / 10 steps", "000 §4.2.2 Logging Steps", {"dataset_size": 1437}, "every = eval interval // 10")
-rule("logging.default", "logging", Match(), {"logging.every": 50},
-     "the evaluation interval in steps is unknown: every 50 steps (raise it if the console is noisy, aim for one line per 30-60 s)",
-     "000 §4.2.2 Logging Steps", {"model": "mlp"})
+rule(
+    "logging.tenth-of-eval",
+    "logging",
+    Match(test=lambda d: _eval_steps(d) is not None, test_doc="evaluation interval in steps known"),
+    _log_every,
+    "logging every ≈ evaluation / 10 steps",
+    "000 §4.2.2 Logging Steps",
+    {"dataset_size": 1437},
+    "every = eval interval // 10",
+)
+rule(
+    "logging.default",
+    "logging",
+    Match(),
+    {"logging.every": 50},
+    "the evaluation interval in steps is unknown: every 50 steps (raise it if the console is noisy, aim for one line per 30-60 s)",
+    "000 §4.2.2 Logging Steps",
+    {"model": "mlp"},
+)
 
 
 # --- the monitored metric ----------------------------------------------------------------------------
-rule("metric.f1-imbalanced", "metric", Match(imbalance=(5, INF)), {"evaluation.metric": "val_f1_macro", "evaluation.mode": "max"},
-     "imbalanced classes: monitor macro-F1 (accuracy rewards ignoring rare classes; the weighted loss is not comparable across weightings)",
-     "004 §Loss Functions: weighted CE / focal to prioritize rare classes", {"imbalance": 7.0})
-rule("metric.val-loss", "metric", Match(), {"evaluation.metric": "val_loss", "evaluation.mode": "min"},
-     "monitor validation loss (lower is better) for the best checkpoint and early stopping",
-     "000 §3.2 Early Stopping on the validation metric; 004 §Scheduler Usage: val_loss", {"model": "mlp"})
+rule(
+    "metric.f1-imbalanced",
+    "metric",
+    Match(imbalance=(5, INF)),
+    {"evaluation.metric": "val_f1_macro", "evaluation.mode": "max"},
+    "imbalanced classes: monitor macro-F1 (accuracy rewards ignoring rare classes; the weighted loss is not comparable across weightings)",
+    "004 §Loss Functions: weighted CE / focal to prioritize rare classes",
+    {"imbalance": 7.0},
+)
+rule(
+    "metric.val-loss",
+    "metric",
+    Match(),
+    {"evaluation.metric": "val_loss", "evaluation.mode": "min"},
+    "monitor validation loss (lower is better) for the best checkpoint and early stopping",
+    "000 §3.2 Early Stopping on the validation metric; 004 §Scheduler Usage: val_loss",
+    {"model": "mlp"},
+)
 
 
 # --- checkpoint rotation -----------------------------------------------------------------------------
-rule("checkpoints.keep-5-long", "checkpoints", Match(epochs=(10, INF)), {"checkpoint.keep": 5, "checkpoint.load_best_at_end": True},
-     "10+ epochs: keep the best 5 checkpoints and restore the best at the end",
-     "003 §8 Checkpointing: 10+ epochs keep 5; 000 §5.2: 3 to 5", {"epochs": 10})
-rule("checkpoints.keep-3", "checkpoints", Match(), {"checkpoint.keep": 3, "checkpoint.load_best_at_end": True},
-     "keep 3 checkpoints and restore the best at the end", "003 §8 Checkpointing: 5 epochs keep 3; 000 §5.2: 3 to 5", {"epochs": 5})
+rule(
+    "checkpoints.keep-5-long",
+    "checkpoints",
+    Match(epochs=(10, INF)),
+    {"checkpoint.keep": 5, "checkpoint.load_best_at_end": True},
+    "10+ epochs: keep the best 5 checkpoints and restore the best at the end",
+    "003 §8 Checkpointing: 10+ epochs keep 5; 000 §5.2: 3 to 5",
+    {"epochs": 10},
+)
+rule(
+    "checkpoints.keep-3",
+    "checkpoints",
+    Match(),
+    {"checkpoint.keep": 3, "checkpoint.load_best_at_end": True},
+    "keep 3 checkpoints and restore the best at the end",
+    "003 §8 Checkpointing: 5 epochs keep 3; 000 §5.2: 3 to 5",
+    {"epochs": 5},
+)
 
 
 # --- early stopping: patience by model size, in epochs, converted to evaluations -----------------------
@@ -133,26 +249,54 @@ def _patience(epochs_worth: int) -> Any:
     def effect(d: Draft) -> dict[str, Any]:
         per = evals_per_epoch(d)
         n = max(1, round(epochs_worth * per))
-        return {"early_stopping.patience": n, "early_stopping.threshold": 0.0,
-                "_why": f"{epochs_worth} epochs without improvement = {n} evaluations at {per:.3g} per epoch; threshold 0 (any improvement counts)"}
+        return {
+            "early_stopping.patience": n,
+            "early_stopping.threshold": 0.0,
+            "_why": f"{epochs_worth} epochs without improvement = {n} evaluations at {per:.3g} per epoch; threshold 0 (any improvement counts)",
+        }
 
     return effect
 
 
-rule("patience.003-short-finetune", "patience", Match(models=S({"transformer", "llm"}), modes=FINETUNE, epochs=(0, 11)),
-     {"early_stopping.patience": 3, "early_stopping.threshold": 0.0},
-     "a short fine-tuning budget: stop after 3 evaluations without improvement (threshold 0)",
-     "003 §For 10 Epochs: early_stopping_patience 3; 000 §3.2 threshold 0", {"model": "transformer", "mode": "finetune", "epochs": 5})
-rule("patience.transfer", "patience", Match(modes=S({"finetune", "frozen"})), _patience(10),
-     "transfer learning: 10 epochs of patience (low end of 10-15)", "004 §Early Stopping: transfer learning 10–15; 000 §3.2 threshold 0",
-     {"model": "resnet", "mode": "finetune"}, "patience = 10 epochs in evaluations")
-rule("patience.large-model", "patience", Match(models=S({"resnet", "vit", "transformer", "llm"})), _patience(15),
-     "a large model from scratch: 15 (000's 15 cycles, inside 004's 10-20 epochs for large models)",
-     "004 §Early Stopping: large models 10–20; 000 §3.2 Patience 15", {"model": "resnet"}, "patience = 15 epochs in evaluations")
-rule("patience.small-model", "patience", Match(), _patience(5),
-     "a small model: 5 epochs of patience (low end of 5-10, as 004's small-dataset CNN example)",
-     "004 §Early Stopping: small models 5–10; 004 §Small Dataset, Custom CNN: es_patience 5", {"model": "mlp"},
-     "patience = 5 epochs in evaluations")
+rule(
+    "patience.003-short-finetune",
+    "patience",
+    Match(models=S({"transformer", "llm"}), modes=FINETUNE, epochs=(0, 11)),
+    {"early_stopping.patience": 3, "early_stopping.threshold": 0.0},
+    "a short fine-tuning budget: stop after 3 evaluations without improvement (threshold 0)",
+    "003 §For 10 Epochs: early_stopping_patience 3; 000 §3.2 threshold 0",
+    {"model": "transformer", "mode": "finetune", "epochs": 5},
+)
+rule(
+    "patience.transfer",
+    "patience",
+    Match(modes=S({"finetune", "frozen"})),
+    _patience(10),
+    "transfer learning: 10 epochs of patience (low end of 10-15)",
+    "004 §Early Stopping: transfer learning 10–15; 000 §3.2 threshold 0",
+    {"model": "resnet", "mode": "finetune"},
+    "patience = 10 epochs in evaluations",
+)
+rule(
+    "patience.large-model",
+    "patience",
+    Match(models=S({"resnet", "vit", "transformer", "llm"})),
+    _patience(15),
+    "a large model from scratch: 15 (000's 15 cycles, inside 004's 10-20 epochs for large models)",
+    "004 §Early Stopping: large models 10–20; 000 §3.2 Patience 15",
+    {"model": "resnet"},
+    "patience = 15 epochs in evaluations",
+)
+rule(
+    "patience.small-model",
+    "patience",
+    Match(),
+    _patience(5),
+    "a small model: 5 epochs of patience (low end of 5-10, as 004's small-dataset CNN example)",
+    "004 §Early Stopping: small models 5–10; 004 §Small Dataset, Custom CNN: es_patience 5",
+    {"model": "mlp"},
+    "patience = 5 epochs in evaluations",
+)
 
 # --- seed --------------------------------------------------------------------------------------------
 rule("seed.42", "seed", Match(), {"seed": 42}, "a fixed seed for reproducibility", "000 §5.1 Reproducibility Seed", {"model": "mlp"})

@@ -14,14 +14,36 @@ from trainwell.advise._rules_optim import CONV, FINETUNE, INF, LIGHT, SCRATCH, S
 from trainwell.advise.rules import Draft, Match, rule
 
 # --- task --------------------------------------------------------------------------------------------
-CLOSEST_TASK = {"mlp": "digits", "cnn": "fashion-mnist", "resnet": "fashion-mnist", "vit": "fashion-mnist",
-                "transformer": "text-classification", "llm": "text-classification", "rnn": "text-classification"}
+CLOSEST_TASK = {
+    "mlp": "digits",
+    "cnn": "fashion-mnist",
+    "resnet": "fashion-mnist",
+    "vit": "fashion-mnist",
+    "transformer": "text-classification",
+    "llm": "text-classification",
+    "rnn": "text-classification",
+}
 
-rule("task.given", "task", Match(test=lambda d: d.profile.task is not None, test_doc="--task given"),
-     lambda d: {"task": d.profile.task}, "the task you named", "your profile (--task)", {"task": "digits"}, "task = --task")
-rule("task.closest-builtin", "task", Match(), lambda d: {"task": CLOSEST_TASK[d.profile.model]},
-     "no --task: the closest built-in task for this model family; replace it with 'pkg.module:function' for your own model",
-     "trainwell.tasks.catalog", {"model": "vit"}, "task = closest built-in for the model")
+rule(
+    "task.given",
+    "task",
+    Match(test=lambda d: d.profile.task is not None, test_doc="--task given"),
+    lambda d: {"task": d.profile.task},
+    "the task you named",
+    "your profile (--task)",
+    {"task": "digits"},
+    "task = --task",
+)
+rule(
+    "task.closest-builtin",
+    "task",
+    Match(),
+    lambda d: {"task": CLOSEST_TASK[d.profile.model]},
+    "no --task: the closest built-in task for this model family; replace it with 'pkg.module:function' for your own model",
+    "trainwell.tasks.catalog",
+    {"model": "vit"},
+    "task = closest built-in for the model",
+)
 
 
 # --- epochs ------------------------------------------------------------------------------------------
@@ -32,42 +54,132 @@ def _given_epochs(d: Draft) -> dict[str, Any]:
 def _by_duration(short: int, standard: int, long: int) -> Any:
     def effect(d: Draft) -> dict[str, Any]:
         pick = {"short": short, "standard": standard, "long": long}[d.profile.duration or "standard"]
-        return {"training.epochs": pick, "_why": f"{d.profile.duration or 'standard'} duration: {pick} epochs (short/standard/long = {short}/{standard}/{long})"}
+        return {
+            "training.epochs": pick,
+            "_why": f"{d.profile.duration or 'standard'} duration: {pick} epochs (short/standard/long = {short}/{standard}/{long})",
+        }
 
     return effect
 
 
-rule("epochs.given", "epochs", Match(test=lambda d: d.profile.epochs is not None, test_doc="--epochs given"), _given_epochs,
-     "your epoch budget", "your profile (--epochs)", {"epochs": 7}, "epochs = --epochs")
+rule(
+    "epochs.given",
+    "epochs",
+    Match(test=lambda d: d.profile.epochs is not None, test_doc="--epochs given"),
+    _given_epochs,
+    "your epoch budget",
+    "your profile (--epochs)",
+    {"epochs": 7},
+    "epochs = --epochs",
+)
 # (models, modes, dataset range, short/standard/long, why, source): one row of the epochs tables each.
 EPOCH_TABLE: tuple[tuple[str, frozenset[str], frozenset[str], tuple[float, float] | None, tuple[int, int, int], str, str], ...] = (
-    ("llm-sft", S({"llm"}), FINETUNE, None, (1, 2, 5), "LLM fine-tuning: 1 quick, 2 standard, 5 best quality",
-     "003 §When to Use Each Config"),
-    ("llm-pretrain", S({"llm"}), SCRATCH, None, (1, 1, 2), "pretraining on a very large corpus: about one pass",
-     "003 §Use 1 Epoch When: very large dataset (> 100k samples)"),
+    (
+        "llm-sft",
+        S({"llm"}),
+        FINETUNE,
+        None,
+        (1, 2, 5),
+        "LLM fine-tuning: 1 quick, 2 standard, 5 best quality",
+        "003 §When to Use Each Config",
+    ),
+    (
+        "llm-pretrain",
+        S({"llm"}),
+        SCRATCH,
+        None,
+        (1, 1, 2),
+        "pretraining on a very large corpus: about one pass",
+        "003 §Use 1 Epoch When: very large dataset (> 100k samples)",
+    ),
     ("bert-finetune", TF, FINETUNE, None, (1, 3, 5), "BERT-class fine-tuning: 3-5 epochs", "001 §Number of Epochs: BERT fine-tuning 3–5"),
-    ("vit-finetune", S({"vit"}), FINETUNE, None, (8, 30, 50), "ViT fine-tuning: 30 (where 001's 10-30 meets 004's 30-50)",
-     "001 §Number of Epochs: ViT fine-tuning 10–30; 004 §Training Duration: 30–50"),
-    ("vit-scratch", S({"vit"}), SCRATCH, None, (25, 100, 300), "ViT from scratch: 100-300",
-     "004 §Training Duration: ViT from scratch 100–200; 001 §Quick Reference: ViT 300 epochs"),
-    ("resnet-scratch", S({"resnet"}), SCRATCH, None, (23, 90, 300), "ResNet from scratch: 90-300", "001 §Number of Epochs: ImageNet 90–300"),
-    ("cnn-scratch", S({"cnn"}), SCRATCH, None, (13, 50, 100), "a custom CNN from scratch: 50-100", "004 §Training Duration: Custom CNN from scratch 50–100"),
-    ("frozen", S({"mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm"}), S({"frozen"}), None, (5, 20, 30),
-     "frozen backbone: 20-30", "004 §Training Duration: Transfer Learning, frozen backbone 20–30"),
-    ("finetune-small-data", S({"mlp", "cnn", "resnet", "rnn"}), FINETUNE, (0, SMALL_DATA), (5, 20, 30),
-     "small-dataset fine-tuning: 5-20", "001 §Number of Epochs: small dataset fine-tuning 5–20"),
-    ("transfer-finetune", S({"mlp", "cnn", "resnet", "rnn"}), FINETUNE, None, (8, 30, 50), "transfer fine-tuning: 30-50",
-     "004 §Training Duration: Transfer Learning, fine-tuning 30–50"),
-    ("scratch-default", S({"mlp", "rnn", "transformer"}), SCRATCH, None, (5, 20, 50),
-     "an upper limit of 20: early stopping ends training at the best point", "000 §5.3 Number of Epochs"),
+    (
+        "vit-finetune",
+        S({"vit"}),
+        FINETUNE,
+        None,
+        (8, 30, 50),
+        "ViT fine-tuning: 30 (where 001's 10-30 meets 004's 30-50)",
+        "001 §Number of Epochs: ViT fine-tuning 10–30; 004 §Training Duration: 30–50",
+    ),
+    (
+        "vit-scratch",
+        S({"vit"}),
+        SCRATCH,
+        None,
+        (25, 100, 300),
+        "ViT from scratch: 100-300",
+        "004 §Training Duration: ViT from scratch 100–200; 001 §Quick Reference: ViT 300 epochs",
+    ),
+    (
+        "resnet-scratch",
+        S({"resnet"}),
+        SCRATCH,
+        None,
+        (23, 90, 300),
+        "ResNet from scratch: 90-300",
+        "001 §Number of Epochs: ImageNet 90–300",
+    ),
+    (
+        "cnn-scratch",
+        S({"cnn"}),
+        SCRATCH,
+        None,
+        (13, 50, 100),
+        "a custom CNN from scratch: 50-100",
+        "004 §Training Duration: Custom CNN from scratch 50–100",
+    ),
+    (
+        "frozen",
+        S({"mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm"}),
+        S({"frozen"}),
+        None,
+        (5, 20, 30),
+        "frozen backbone: 20-30",
+        "004 §Training Duration: Transfer Learning, frozen backbone 20–30",
+    ),
+    (
+        "finetune-small-data",
+        S({"mlp", "cnn", "resnet", "rnn"}),
+        FINETUNE,
+        (0, SMALL_DATA),
+        (5, 20, 30),
+        "small-dataset fine-tuning: 5-20",
+        "001 §Number of Epochs: small dataset fine-tuning 5–20",
+    ),
+    (
+        "transfer-finetune",
+        S({"mlp", "cnn", "resnet", "rnn"}),
+        FINETUNE,
+        None,
+        (8, 30, 50),
+        "transfer fine-tuning: 30-50",
+        "004 §Training Duration: Transfer Learning, fine-tuning 30–50",
+    ),
+    (
+        "scratch-default",
+        S({"mlp", "rnn", "transformer"}),
+        SCRATCH,
+        None,
+        (5, 20, 50),
+        "an upper limit of 20: early stopping ends training at the best point",
+        "000 §5.3 Number of Epochs",
+    ),
 )
 for key, models, modes, data, (short, standard, long), why, source in EPOCH_TABLE:
     example: dict[str, Any] = {"model": sorted(models)[0], "mode": sorted(modes)[0]}
     if data is not None:
         example["dataset_size"] = 1000
-    rule(f"epochs.{key}", "epochs", Match(models=models, modes=modes, dataset=data), _by_duration(short, standard, long),
-         why + " (short = about a quarter of standard: trainwell's quick-experiment budget)", source, example,
-         f"epochs = {short} / {standard} / {long} for short / standard / long")
+    rule(
+        f"epochs.{key}",
+        "epochs",
+        Match(models=models, modes=modes, dataset=data),
+        _by_duration(short, standard, long),
+        why + " (short = about a quarter of standard: trainwell's quick-experiment budget)",
+        source,
+        example,
+        f"epochs = {short} / {standard} / {long} for short / standard / long",
+    )
 
 
 # --- budget: 003's epoch-budget table, for LLM fine-tuning (its setting: multi-epoch SFT) -------------
@@ -85,9 +197,15 @@ def _label(lo: int, hi: float) -> str:
 
 
 for (lo, hi), lr_, sched, warm, wd in BUDGET_TABLE:
-    rule(f"budget.003-{lo}-epochs", "budget", Match(models=S({"llm"}), modes=FINETUNE, epochs=(lo, hi)),
-         {"optimizer.lr": lr_, "_lr_batch": 64, "schedule.name": sched, "schedule.warmup": warm, "optimizer.weight_decay": wd},
-         f"LLM fine-tuning for {_label(lo, hi)} epochs: lower LR, more warmup and weight decay as the budget grows", "003 §Quick Reference Table", {"model": "llm", "mode": "finetune", "epochs": lo})
+    rule(
+        f"budget.003-{lo}-epochs",
+        "budget",
+        Match(models=S({"llm"}), modes=FINETUNE, epochs=(lo, hi)),
+        {"optimizer.lr": lr_, "_lr_batch": 64, "schedule.name": sched, "schedule.warmup": warm, "optimizer.weight_decay": wd},
+        f"LLM fine-tuning for {_label(lo, hi)} epochs: lower LR, more warmup and weight decay as the budget grows",
+        "003 §Quick Reference Table",
+        {"model": "llm", "mode": "finetune", "epochs": lo},
+    )
 
 
 # --- schedule and warmup -----------------------------------------------------------------------------
@@ -95,8 +213,11 @@ def _warmup_count(count: int) -> Any:
     def effect(d: Draft) -> dict[str, Any]:
         total = d.total_steps
         if total is None:
-            return {"schedule.name": "cosine", "schedule.warmup": 0.1,
-                    "_why": f"cosine with warmup; the guide's {count} steps need the run length, unknown here: 10 % of the steps (000)"}
+            return {
+                "schedule.name": "cosine",
+                "schedule.warmup": 0.1,
+                "_why": f"cosine with warmup; the guide's {count} steps need the run length, unknown here: 10 % of the steps (000)",
+            }
         steps = min(count, max(1, int(0.1 * total)))
         capped = "" if steps == count else f" (the guide's {count} capped at 10 % of the {total} steps, 000)"
         warmup: float = steps if steps >= 1 and steps < total else 0.1
@@ -109,51 +230,149 @@ def _no_epochs_given(d: Draft) -> bool:
     return d.profile.epochs is None and d.profile.duration is None
 
 
-rule("schedule.plateau-finetune", "schedule", Match(models=S({"mlp", "cnn", "resnet", "rnn"}), modes=FINETUNE, test=_no_epochs_given,
-                                                   test_doc="no --epochs or --duration (unknown duration)"),
-     {"schedule.name": "reduce_on_plateau", "schedule.warmup": 0.0, "schedule.plateau_patience": 5, "schedule.plateau_factor": 0.5,
-      "schedule.min_lr": 1e-6},
-     "fine-tuning with an unknown duration: let validation drive the LR (factor 0.5 after 5 flat evaluations, floor 1e-6)",
-     "001 §Scheduler Choice: fine-tuning, unknown duration -> ReduceLROnPlateau; 004 §Learning Rate Schedulers (factor 0.5, patience 5)",
-     {"model": "resnet", "mode": "finetune"})
-rule("schedule.gpt-warmup", "schedule", Match(models=S({"llm"}), modes=SCRATCH), _warmup_count(2000),
-     "GPT pretraining: cosine with 2000 warmup steps", "001 §Warmup Steps: GPT pretraining 2,000–4,000; 001 §Quick Reference",
-     {"model": "llm", "dataset_size": 10_000_000}, "cosine, warmup = min(2000, 10 % of steps)")
-rule("schedule.vit-scratch-warmup", "schedule", Match(models=S({"vit"}), modes=SCRATCH), _warmup_count(10_000),
-     "ViT from scratch: cosine with 10k warmup steps", "001 §Warmup Steps: ViT from scratch 10,000; 001 §Quick Reference",
-     {"model": "vit", "dataset_size": 1_281_167}, "cosine, warmup = min(10000, 10 % of steps)")
-rule("schedule.transformer-pretrain-warmup", "schedule", Match(models=TF, modes=SCRATCH), _warmup_count(10_000),
-     "transformer pretraining: cosine with 10k warmup steps", "001 §Warmup Steps: BERT pretraining ~10,000",
-     {"model": "transformer", "dataset_size": 100_000}, "cosine, warmup = min(10000, 10 % of steps)")
-rule("schedule.bert-finetune", "schedule", Match(models=TF, modes=FINETUNE, epochs=(0, 6)), {"schedule.name": "cosine", "schedule.warmup": 0.06},
-     "BERT-class fine-tuning for ≤ 5 epochs: cosine with 6 % warmup",
-     "001 §Quick Reference: BERT Fine-tuning (warmup 6 %); 001 §Warmup Steps: 6–10 %", {"model": "transformer", "mode": "finetune", "epochs": 3})
-rule("schedule.long-finetune", "schedule", Match(models=S({"transformer", "vit"}), modes=FINETUNE), {"schedule.name": "cosine", "schedule.warmup": 0.1},
-     "transformer fine-tuning for more epochs: cosine with 10 % warmup",
-     "000 §2.2.3 Warm-up Proportion 10 %; 003 §3: 10+ epochs 0.1", {"model": "vit", "mode": "finetune"})
-rule("schedule.frozen-constant", "schedule", Match(modes=S({"frozen"})), {"schedule.name": "constant", "schedule.warmup": 0.0},
-     "frozen backbone: only the head trains, a fixed LR suffices", "004 §Scheduler Strategies: Constant for transfer learning with a frozen backbone",
-     {"model": "cnn", "mode": "frozen"})
-rule("schedule.transfer-cosine", "schedule", Match(modes=FINETUNE), {"schedule.name": "cosine", "schedule.warmup": 0.0},
-     "transfer fine-tuning with a known budget: cosine annealing, no warmup",
-     "004 §Imbalanced Dataset, Transfer Learning: Cosine Annealing", {"model": "resnet", "mode": "finetune", "epochs": 30})
-rule("schedule.cosine-no-warmup", "schedule", Match(models=LIGHT | CONV, modes=SCRATCH), {"schedule.name": "cosine", "schedule.warmup": 0.0},
-     "a fixed epoch budget from scratch: cosine annealing; warmup is optional for CNNs/MLPs, so start without it",
-     "001 §Scheduler Choice: CNN, fixed epochs -> CosineAnnealingLR; 001 §Warmup Steps: for CNNs warmup is optional", {"model": "mlp"})
+rule(
+    "schedule.plateau-finetune",
+    "schedule",
+    Match(
+        models=S({"mlp", "cnn", "resnet", "rnn"}),
+        modes=FINETUNE,
+        test=_no_epochs_given,
+        test_doc="no --epochs or --duration (unknown duration)",
+    ),
+    {
+        "schedule.name": "reduce_on_plateau",
+        "schedule.warmup": 0.0,
+        "schedule.plateau_patience": 5,
+        "schedule.plateau_factor": 0.5,
+        "schedule.min_lr": 1e-6,
+    },
+    "fine-tuning with an unknown duration: let validation drive the LR (factor 0.5 after 5 flat evaluations, floor 1e-6)",
+    "001 §Scheduler Choice: fine-tuning, unknown duration -> ReduceLROnPlateau; 004 §Learning Rate Schedulers (factor 0.5, patience 5)",
+    {"model": "resnet", "mode": "finetune"},
+)
+rule(
+    "schedule.gpt-warmup",
+    "schedule",
+    Match(models=S({"llm"}), modes=SCRATCH),
+    _warmup_count(2000),
+    "GPT pretraining: cosine with 2000 warmup steps",
+    "001 §Warmup Steps: GPT pretraining 2,000–4,000; 001 §Quick Reference",
+    {"model": "llm", "dataset_size": 10_000_000},
+    "cosine, warmup = min(2000, 10 % of steps)",
+)
+rule(
+    "schedule.vit-scratch-warmup",
+    "schedule",
+    Match(models=S({"vit"}), modes=SCRATCH),
+    _warmup_count(10_000),
+    "ViT from scratch: cosine with 10k warmup steps",
+    "001 §Warmup Steps: ViT from scratch 10,000; 001 §Quick Reference",
+    {"model": "vit", "dataset_size": 1_281_167},
+    "cosine, warmup = min(10000, 10 % of steps)",
+)
+rule(
+    "schedule.transformer-pretrain-warmup",
+    "schedule",
+    Match(models=TF, modes=SCRATCH),
+    _warmup_count(10_000),
+    "transformer pretraining: cosine with 10k warmup steps",
+    "001 §Warmup Steps: BERT pretraining ~10,000",
+    {"model": "transformer", "dataset_size": 100_000},
+    "cosine, warmup = min(10000, 10 % of steps)",
+)
+rule(
+    "schedule.bert-finetune",
+    "schedule",
+    Match(models=TF, modes=FINETUNE, epochs=(0, 6)),
+    {"schedule.name": "cosine", "schedule.warmup": 0.06},
+    "BERT-class fine-tuning for ≤ 5 epochs: cosine with 6 % warmup",
+    "001 §Quick Reference: BERT Fine-tuning (warmup 6 %); 001 §Warmup Steps: 6–10 %",
+    {"model": "transformer", "mode": "finetune", "epochs": 3},
+)
+rule(
+    "schedule.long-finetune",
+    "schedule",
+    Match(models=S({"transformer", "vit"}), modes=FINETUNE),
+    {"schedule.name": "cosine", "schedule.warmup": 0.1},
+    "transformer fine-tuning for more epochs: cosine with 10 % warmup",
+    "000 §2.2.3 Warm-up Proportion 10 %; 003 §3: 10+ epochs 0.1",
+    {"model": "vit", "mode": "finetune"},
+)
+rule(
+    "schedule.frozen-constant",
+    "schedule",
+    Match(modes=S({"frozen"})),
+    {"schedule.name": "constant", "schedule.warmup": 0.0},
+    "frozen backbone: only the head trains, a fixed LR suffices",
+    "004 §Scheduler Strategies: Constant for transfer learning with a frozen backbone",
+    {"model": "cnn", "mode": "frozen"},
+)
+rule(
+    "schedule.transfer-cosine",
+    "schedule",
+    Match(modes=FINETUNE),
+    {"schedule.name": "cosine", "schedule.warmup": 0.0},
+    "transfer fine-tuning with a known budget: cosine annealing, no warmup",
+    "004 §Imbalanced Dataset, Transfer Learning: Cosine Annealing",
+    {"model": "resnet", "mode": "finetune", "epochs": 30},
+)
+rule(
+    "schedule.cosine-no-warmup",
+    "schedule",
+    Match(models=LIGHT | CONV, modes=SCRATCH),
+    {"schedule.name": "cosine", "schedule.warmup": 0.0},
+    "a fixed epoch budget from scratch: cosine annealing; warmup is optional for CNNs/MLPs, so start without it",
+    "001 §Scheduler Choice: CNN, fixed epochs -> CosineAnnealingLR; 001 §Warmup Steps: for CNNs warmup is optional",
+    {"model": "mlp"},
+)
 
 
 # --- clipping ----------------------------------------------------------------------------------------
-rule("clip.llm-sft", "clipping", Match(models=S({"llm"}), modes=FINETUNE), {"training.max_grad_norm": 0.3},
-     "LLM fine-tuning: max_grad_norm 0.3, tested stable for SFT", "003 §6 Gradient Clipping", {"model": "llm", "mode": "finetune"})
-rule("clip.transformer", "clipping", Match(models=S({"transformer", "vit", "llm"})), {"training.max_grad_norm": 1.0},
-     "transformers: always clip at 1.0, a cheap safety net", "001 §Gradient Clip Value: Transformers 1.0; 000 §3.3", {"model": "transformer"})
-rule("clip.rnn", "clipping", Match(models=S({"rnn"})), {"training.max_grad_norm": 1.0},
-     "RNNs/LSTMs explode without clipping: 1.0, the low end of 1.0-5.0", "001 §Gradient Clip Value: RNNs / LSTMs 1.0–5.0", {"model": "rnn"})
-rule("clip.cnn-off", "clipping", Match(models=CONV), {"training.max_grad_norm": None},
-     "CNNs with BatchNorm rarely need clipping, and a 1.0 cap would throttle SGD's large early gradients",
-     "001 §Gradient Clip Value: CNNs not usually needed", {"model": "cnn"})
-rule("clip.default", "clipping", Match(), {"training.max_grad_norm": 1.0},
-     "clip the gradient norm at 1.0 as a safety measure", "000 §3.3 Gradient Clipping; 001 §Practical Tuning Strategy", {"model": "mlp"})
+rule(
+    "clip.llm-sft",
+    "clipping",
+    Match(models=S({"llm"}), modes=FINETUNE),
+    {"training.max_grad_norm": 0.3},
+    "LLM fine-tuning: max_grad_norm 0.3, tested stable for SFT",
+    "003 §6 Gradient Clipping",
+    {"model": "llm", "mode": "finetune"},
+)
+rule(
+    "clip.transformer",
+    "clipping",
+    Match(models=S({"transformer", "vit", "llm"})),
+    {"training.max_grad_norm": 1.0},
+    "transformers: always clip at 1.0, a cheap safety net",
+    "001 §Gradient Clip Value: Transformers 1.0; 000 §3.3",
+    {"model": "transformer"},
+)
+rule(
+    "clip.rnn",
+    "clipping",
+    Match(models=S({"rnn"})),
+    {"training.max_grad_norm": 1.0},
+    "RNNs/LSTMs explode without clipping: 1.0, the low end of 1.0-5.0",
+    "001 §Gradient Clip Value: RNNs / LSTMs 1.0–5.0",
+    {"model": "rnn"},
+)
+rule(
+    "clip.cnn-off",
+    "clipping",
+    Match(models=CONV),
+    {"training.max_grad_norm": None},
+    "CNNs with BatchNorm rarely need clipping, and a 1.0 cap would throttle SGD's large early gradients",
+    "001 §Gradient Clip Value: CNNs not usually needed",
+    {"model": "cnn"},
+)
+rule(
+    "clip.default",
+    "clipping",
+    Match(),
+    {"training.max_grad_norm": 1.0},
+    "clip the gradient norm at 1.0 as a safety measure",
+    "000 §3.3 Gradient Clipping; 001 §Practical Tuning Strategy",
+    {"model": "mlp"},
+)
 
 
 # --- dropout (only where the task takes a `dropout` model option) ------------------------------------
@@ -168,17 +387,41 @@ def _task_option(option: str) -> Any:
 
 
 HAS_DROPOUT = _task_option("dropout")
-rule("dropout.transformer", "dropout", Match(models=S({"transformer", "vit", "llm"}), test=HAS_DROPOUT, test_doc="task has a dropout option"),
-     {"model.dropout": 0.1}, "transformer attention/FFN dropout 0.1", "001 §Dropout Rate: Transformer 0.1; 004 §Dropout: 0.1–0.2",
-     {"model": "transformer", "mode": "finetune"})
-rule("dropout.cnn", "dropout", Match(models=CONV, test=HAS_DROPOUT, test_doc="task has a dropout option"), {"model.dropout": 0.2},
-     "CNN dropout 0.2 (001's 0.1-0.2 meets 004's 0.25-0.3)", "001 §Dropout Rate: CNN 0.1–0.2; 004 §Dropout: conv 0.25–0.3", {"model": "cnn"})
-rule("dropout.fc", "dropout", Match(models=S({"mlp"}), test=HAS_DROPOUT, test_doc="task has a dropout option"),
-     {"model.dropout": 0.3},
-     "fully connected layers: 0.3, the low end of 0.3-0.5 (tune dropout last; 004's 0.5-0.7 is its overfitting fix)",
-     "001 §Dropout Rate: FC layers 0.3–0.5; 004 §Dropout: dense 0.5–0.7", {"model": "mlp"})
+rule(
+    "dropout.transformer",
+    "dropout",
+    Match(models=S({"transformer", "vit", "llm"}), test=HAS_DROPOUT, test_doc="task has a dropout option"),
+    {"model.dropout": 0.1},
+    "transformer attention/FFN dropout 0.1",
+    "001 §Dropout Rate: Transformer 0.1; 004 §Dropout: 0.1–0.2",
+    {"model": "transformer", "mode": "finetune"},
+)
+rule(
+    "dropout.cnn",
+    "dropout",
+    Match(models=CONV, test=HAS_DROPOUT, test_doc="task has a dropout option"),
+    {"model.dropout": 0.2},
+    "CNN dropout 0.2 (001's 0.1-0.2 meets 004's 0.25-0.3)",
+    "001 §Dropout Rate: CNN 0.1–0.2; 004 §Dropout: conv 0.25–0.3",
+    {"model": "cnn"},
+)
+rule(
+    "dropout.fc",
+    "dropout",
+    Match(models=S({"mlp"}), test=HAS_DROPOUT, test_doc="task has a dropout option"),
+    {"model.dropout": 0.3},
+    "fully connected layers: 0.3, the low end of 0.3-0.5 (tune dropout last; 004's 0.5-0.7 is its overfitting fix)",
+    "001 §Dropout Rate: FC layers 0.3–0.5; 004 §Dropout: dense 0.5–0.7",
+    {"model": "mlp"},
+)
 
 # --- freeze (feature extraction) ---------------------------------------------------------------------
-rule("freeze.backbone", "freeze", Match(modes=S({"frozen"}), test=_task_option("freeze_backbone"), test_doc="task has a freeze_backbone option"),
-     {"model.freeze_backbone": True}, "feature extraction: the pretrained backbone stays frozen, only the head trains",
-     "004 §LR Ranges by Model Type: Transfer (frozen) = feature extraction", {"model": "transformer", "mode": "frozen"})
+rule(
+    "freeze.backbone",
+    "freeze",
+    Match(modes=S({"frozen"}), test=_task_option("freeze_backbone"), test_doc="task has a freeze_backbone option"),
+    {"model.freeze_backbone": True},
+    "feature extraction: the pretrained backbone stays frozen, only the head trains",
+    "004 §LR Ranges by Model Type: Transfer (frozen) = feature extraction",
+    {"model": "transformer", "mode": "frozen"},
+)

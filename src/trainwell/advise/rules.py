@@ -169,8 +169,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("freeze", (), required=False, help="frozen backbone for feature extraction (when the task has the option)"),
     Stage("loss", ("loss.name",), help="loss by class-imbalance ratio (004)"),
     Stage("precision", ("training.precision",), help="precision by hardware (000 §4.3)"),
-    Stage("cadence", ("evaluation.strategy", "evaluation.every", "checkpoint.strategy", "checkpoint.every"),
-          help="evaluation and checkpoint cadence by dataset size and steps per epoch"),
+    Stage(
+        "cadence",
+        ("evaluation.strategy", "evaluation.every", "checkpoint.strategy", "checkpoint.every"),
+        help="evaluation and checkpoint cadence by dataset size and steps per epoch",
+    ),
     Stage("logging", ("logging.every",), help="logging ≈ evaluation / 10"),
     Stage("metric", ("evaluation.metric", "evaluation.mode"), help="the monitored metric"),
     Stage("checkpoints", ("checkpoint.keep", "checkpoint.load_best_at_end"), help="checkpoint rotation"),
