@@ -1,0 +1,213 @@
+"""``write_report(run_dir)``: the one-page story of a run, written to RUN_DIR/report.html.
+
+Order on the page: what happened (header cards), how it went (plots), what the doctor says, which values
+were used and why (config table), and how to run it again (environment, reproduce command). No torch
+import: the engine calls this at the end of every run, and ``trainwell report`` on a laptop without torch
+must work too.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from trainwell.report.page import badge, card, duration, esc, figure, finding_block, fmt, page, table
+from trainwell.report.rundata import RunData, best_eval, finite, flatten, load_run
+
+# Shown in the main config table even at their defaults: the values a reader checks first.
+KEY_FIELDS = (
+    "task", "seed", "optimizer.name", "optimizer.lr", "optimizer.weight_decay", "schedule.name", "schedule.warmup",
+    "batch.size", "batch.accumulation", "training.epochs", "training.max_steps", "training.max_grad_norm",
+    "training.precision", "evaluation.metric", "evaluation.mode", "early_stopping.patience", "loss.name",
+)  # fmt: skip
+
+
+def _best(run: RunData) -> tuple[Any, Any]:
+    """(best value, step) from the summary, else from the log."""
+    if finite(run.summary.get("best_metric")):
+        return run.summary["best_metric"], run.summary.get("best_step")
+    row = best_eval(run.evals, run.metric, run.mode)
+    return (row[run.metric], row["step"]) if row else (None, None)
+
+
+def _wall_time(run: RunData) -> Any:
+    if finite(run.summary.get("wall_time_s")):
+        return run.summary["wall_time_s"]
+    times = [r["time"] for r in (*run.train, *run.evals) if finite(r.get("time"))]
+    return max(times) - min(times) if len(times) > 1 else None
+
+
+def _length_note(summary: dict[str, Any]) -> str:
+    """'of 900 planned, 16 epochs': how far the run got against its plan."""
+    parts = []
+    if finite(summary.get("total_steps")):
+        parts.append(f"of {fmt(summary['total_steps'])} planned")
+    if finite(summary.get("epochs")):
+        parts.append(f"{float(summary['epochs']):.3g} epochs")
+    return ", ".join(parts)
+
+
+def _header(run: RunData) -> str:
+    status = str(run.summary.get("status") or "unfinished")
+    kind = {"completed": "ok", "stopped": "ok", "diverged": "bad", "failed": "bad"}.get(status, "warn")  # engine's Stop statuses
+    value, step = _best(run)
+    best = f"{fmt(value)}" if value is not None else "n/a"
+    steps = run.summary.get("steps", run.last_step)
+    cards = [
+        card("task", str(run.config.get("task", "unknown"))),
+        card(f"best {run.metric}", best, f"at step {fmt(step)} ({run.mode} is better)" if step is not None else ""),
+        card(
+            "duration",
+            duration(_wall_time(run)),
+            f"{run.summary['samples_per_s']:,.0f} samples/s" if finite(run.summary.get("samples_per_s")) else "",
+        ),
+        card("steps", fmt(steps) if steps is not None else "n/a", _length_note(run.summary)),
+    ]
+    final = run.summary.get("final")
+    if isinstance(final, dict) and final:
+        shown = [f"{k} {fmt(v)}" for k, v in final.items() if k != run.metric][:3]
+        value = final.get(run.metric)
+        cards.append(card(f"final model {run.metric}", fmt(value) if value is not None else "n/a", ", ".join(shown)))
+    reason = run.summary.get("stop_reason") or "no summary.json: the run did not finish (crashed or was killed)"
+    stop = f"<p>{badge(status, kind)} <strong>Why training stopped:</strong> {esc(reason)}</p>"
+    return stop + f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _plots(run: RunData) -> str:
+    from trainwell.report.runplots import ordered
+
+    blocks = []
+    for name, spec in ordered():
+        fig = spec.build(run)
+        if fig is not None:
+            blocks.append(figure(fig, alt=name, caption=spec.caption))
+    if not blocks:
+        return '<p class="note">Nothing to plot: metrics.jsonl has no train or eval rows yet.</p>'
+    return f'<div class="plots">{"".join(blocks)}</div>'
+
+
+def _diagnose(run: RunData) -> tuple[list[dict[str, Any]] | None, str]:
+    """Findings from findings.json, else from running the doctor on the folder now; (None, why) if neither."""
+    if run.findings is not None:
+        return run.findings, "from findings.json, written by the live doctor at the end of the run"
+    try:
+        from trainwell.doctor import diagnose  # type: ignore[attr-defined]
+    except ImportError:
+        return None, "The run has no findings.json and this trainwell has no doctor, so the run was not diagnosed."
+    from trainwell.errors import TrainwellError
+
+    try:
+        result = diagnose(run.run_dir)
+    except (TrainwellError, TypeError, ValueError) as exc:  # the report must not fail because a check did
+        return None, f"The doctor could not read this run: {exc}"
+    data = result.to_dict() if hasattr(result, "to_dict") else result
+    found = data.get("findings", []) if isinstance(data, dict) else data
+    return list(found), "diagnosed now by `trainwell doctor` (the run folder has no findings.json)"
+
+
+def _findings(run: RunData) -> str:
+    items, where = _diagnose(run)
+    if items is None:
+        return f'<p class="note">{esc(where)}</p>'
+    if not items:
+        return f'<p>{badge("healthy", "ok")} The doctor found nothing to fix. <span class="src">({esc(where)})</span></p>'
+    return "".join(finding_block(f) for f in items) + f'<p class="src">{esc(where)}</p>'
+
+
+def _defaults() -> dict[str, Any]:
+    try:
+        from trainwell.config import Config, to_dict
+    except ImportError:  # the report should still render beside an older/newer trainwell
+        return {}
+    return dict(flatten(to_dict(Config())))
+
+
+def _help() -> dict[str, str]:
+    from trainwell.config import Config, field_help
+
+    return {path: text for path, text, _ in field_help(Config)}
+
+
+def _config_row(key: str, value: Any, run: RunData, defaults: dict[str, Any], helps: dict[str, str]) -> list[str]:
+    why = run.reasons.get(key)
+    meaning = helps.get(key, "")
+    if why:
+        source = " · ".join(esc(why[k]) for k in ("rule", "source") if why.get(k))
+        reason = f'{badge("recommended", "ok")} <span class="why">{esc(why.get("why", ""))}</span>' + (
+            f'<div class="src">{source}</div>' if source else ""
+        )
+    elif key in defaults and defaults[key] != value:
+        reason = f'{badge("set", "info")} <span class="src">{esc(meaning)}</span>'
+    else:
+        reason = f'<span class="src">default · {esc(meaning)}</span>'
+    return [f'<span title="{esc(meaning)}">{esc(key)}</span>', esc(fmt(value)), reason]
+
+
+def _config(run: RunData) -> str:
+    if not run.config:
+        return '<p class="note">No config.yaml in the run folder.</p>'
+    defaults, helps = _defaults(), _help()
+    rows = flatten(run.config)
+    main = [(k, v) for k, v in rows if k in KEY_FIELDS or k in run.reasons or (k in defaults and defaults[k] != v)]
+    rest = [(k, v) for k, v in rows if (k, v) not in main]
+    header, cls = ("setting", "value", "why"), ("key", "val", "")
+    out = table(header, (_config_row(k, v, run, defaults, helps) for k, v in main), cls)
+    if rest:
+        inner = table(header, (_config_row(k, v, run, defaults, helps) for k, v in rest), cls)
+        out += f"<details><summary>{len(rest)} more settings at their defaults</summary>{inner}</details>"
+    n = sum(1 for k, _ in rows if k in run.reasons)
+    note = (
+        f"{n} value{'s' if n != 1 else ''} set by the recommender, each with its rule and source."
+        if n
+        else "No reasons.json: no value here came from `trainwell recommend`."
+    )
+    return f'<p class="src">{esc(note)}</p>' + out
+
+
+def _environment(run: RunData) -> str:
+    config_path = run.run_dir / "config.yaml"
+    command = f"trainwell train {shlex.quote(str(config_path))}"
+    out = f"<p>Reproduce this run (same config, seed and data order):</p><pre>{esc(command)}</pre>"
+    if run.environment:
+        rows = [[esc(k), esc(fmt(v))] for k, v in run.environment.items()]
+        out += table(("environment", "value"), rows, ("key", ""))
+    else:
+        out += '<p class="note">No environment.json in the run folder.</p>'
+    return out
+
+
+def render_run(run: RunData) -> str:
+    """The report's HTML for a loaded run (no files written)."""
+    sections = [
+        ("summary", "", _header(run)),
+        ("curves", "Curves", _plots(run)),
+        ("doctor", "Doctor's findings", _findings(run)),
+        ("config", "Config", _config(run)),
+        ("environment", "Environment and reproduce", _environment(run)),
+    ]
+    if run.notes:
+        sections.append(("notes", "What this report could not read", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in run.notes) + "</ul>"))
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    version = run.environment.get("trainwell") or _version()
+    footer = f"Written by trainwell {esc(version)} on {esc(stamp)} from {esc(run.run_dir)}."
+    task = run.config.get("task", "run")
+    return page(f"trainwell report — {task}", str(run.run_dir.resolve()), sections, footer)
+
+
+def _version() -> str:
+    from trainwell import __version__
+
+    return __version__
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write RUN_DIR/report.html (atomically) and return its path."""
+    run = load_run(run_dir)
+    out = run.run_dir / "report.html"
+    temp = out.with_name(".report.html.tmp")
+    temp.write_text(render_run(run), encoding="utf-8")
+    os.replace(temp, out)
+    return out

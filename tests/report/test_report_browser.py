@@ -1,0 +1,150 @@
+"""Open a generated report in headless Chromium, served over HTTP on 127.0.0.1, and check what a reader
+would see: the page renders, every image decodes, and nothing errs (JS errors, console.error, CSP
+violations, failed loads). Saves a screenshot to test-artifacts/report.png.
+
+No CDP client: the test injects a probe script at the top of <head> (before the page's CSP meta, which
+only governs what follows it) that records errors and image states into a hidden element, and reads it
+back from ``--dump-dom``. Skips when Chromium is not installed (.ci/run installs Debian's package).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainwell.report import write_report
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+WIDTH, MAX_HEIGHT = 1280, 6000
+
+PROBE = """<script>
+(function () {
+  var errors = [];
+  window.addEventListener('error', function (e) {
+    var t = e.target;
+    errors.push(t && t !== window ? 'load failed: ' + (t.tagName || '') + ' ' + String(t.src || t.href || '').slice(0, 80) : 'js: ' + e.message);
+  }, true);
+  window.addEventListener('unhandledrejection', function (e) { errors.push('promise: ' + e.reason); });
+  document.addEventListener('securitypolicyviolation', function (e) { errors.push('csp: ' + e.violatedDirective + ' ' + e.blockedURI); });
+  var original = console.error;
+  console.error = function () { errors.push('console: ' + Array.prototype.join.call(arguments, ' ')); original.apply(console, arguments); };
+  window.addEventListener('load', function () {
+    var imgs = Array.prototype.slice.call(document.images);
+    var out = document.createElement('pre');
+    out.id = 'tw-probe';
+    out.hidden = true;
+    out.textContent = JSON.stringify({
+      title: document.title,
+      images: imgs.length,
+      broken: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).map(function (i) { return i.alt; }),
+      errors: errors,
+      height: Math.ceil(document.body.getBoundingClientRect().height),
+      sections: document.querySelectorAll('section').length
+    });
+    document.body.appendChild(out);
+  });
+})();
+</script>"""
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A quiet HTTP server on 127.0.0.1 (free port) serving ``tmp_path/site``."""
+    site = tmp_path / "site"
+    site.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", site
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def with_probe(html: str) -> str:
+    """The page with the probe as the first thing in <head>."""
+    return html.replace("<head>", "<head>" + PROBE, 1)
+
+
+def open_in_chromium(url: str, profile: Path, screenshot: Path | None = None) -> tuple[dict[str, Any], str]:
+    """(probe result, browser log) for ``url``; writes a screenshot when asked."""
+    cmd = [
+        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        f"--user-data-dir={profile}", f"--window-size={WIDTH},{MAX_HEIGHT}", "--enable-logging=stderr", "--v=0", "--dump-dom",
+    ]  # fmt: skip
+    if screenshot is not None:
+        cmd.append(f"--screenshot={screenshot}")
+    proc = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=60, check=False)
+    match = re.search(r'<pre id="tw-probe"[^>]*>(.*?)</pre>', proc.stdout, re.S)
+    assert match, f"the probe did not report; chromium exit {proc.returncode}: {proc.stderr[-2000:]}"
+    import html
+
+    return json.loads(html.unescape(match.group(1))), proc.stderr
+
+
+def console_errors(log: str) -> list[str]:
+    """Lines where Chromium logged a page console message at error level or an uncaught exception."""
+    return [line for line in log.splitlines() if ":CONSOLE" in line and ("Uncaught" in line or "ERROR" in line.split("CONSOLE")[0])]
+
+
+def crop(png: Path, height: int) -> None:
+    """Trim the fixed-size window screenshot to the page's height (Chromium's CLI cannot shoot a full page)."""
+    from PIL import Image
+
+    with Image.open(png) as img:
+        cropped = img.crop((0, 0, img.width, min(img.height, max(200, height))))
+    cropped.save(png)
+
+
+def test_report_renders_in_chromium_with_every_image_and_no_errors(run_dir: Path, served: tuple[str, Path], tmp_path: Path) -> None:
+    base, site = served
+    report = write_report(run_dir)
+    html = report.read_text(encoding="utf-8")
+    (site / "report.html").write_text(with_probe(html), encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    result, log = open_in_chromium(f"{base}/report.html", tmp_path / "profile", screenshot=shot)
+    assert result["title"].startswith("trainwell report")
+    assert result["images"] == html.count("<img ") >= 4
+    assert result["broken"] == []
+    assert result["errors"] == []
+    assert console_errors(log) == []
+    assert result["sections"] >= 5
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    crop(shot, int(result["height"]))
+
+
+@pytest.mark.slow
+def test_probe_catches_a_broken_image_and_a_script_error(served: tuple[str, Path], tmp_path: Path) -> None:
+    """The check above can fail: a page with a bad image and a throwing script is caught by the same probe."""
+    base, site = served
+    bad = "<!DOCTYPE html><html><head><title>t</title></head><body><img alt='x' src='data:image/png;base64,AAAA'><script>undefinedCall()</script></body></html>"
+    (site / "bad.html").write_text(with_probe(bad), encoding="utf-8")
+    result, _ = open_in_chromium(f"{base}/bad.html", tmp_path / "profile")
+    assert result["broken"] == ["x"]
+    assert any("undefinedCall" in e for e in result["errors"])
