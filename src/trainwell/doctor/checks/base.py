@@ -1,0 +1,146 @@
+"""The check contract, the ``CHECKS`` registry, and the helpers checks share to pick their series.
+
+A check is a pure function ``History -> Finding | None``. It declares what it ``needs`` (so a log
+without that series skips it with a reason instead of failing), whether it makes sense ``live`` on a
+growing history, and which other findings it ``supersedes`` (a loss pinned at ln K is also flat; only
+the more specific finding is reported).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from trainwell.doctor.checks.thresholds import EDGE_FRACTION, MIN_POINTS, SMOOTH_FRACTION
+from trainwell.doctor.history import Finding, History, Point, Series, Severity
+from trainwell.doctor.signal import head_level, smooth
+from trainwell.registry import Registry
+
+Need = Callable[[History], str | None]  # returns why the check cannot run, or None
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    severity: Severity  # the usual severity; a finding may raise or lower its own
+    priority: int  # ranks findings of equal severity: lower comes first
+    run: Callable[[History], Finding | None]
+    needs: tuple[Need, ...]
+    source: str
+    live: bool = False
+    supersedes: tuple[str, ...] = ()
+    help: str = ""
+
+
+CHECKS: Registry[Check] = Registry("doctor check")
+
+
+def check(
+    name: str, severity: Severity, priority: int, source: str, needs: tuple[Need, ...] = (), live: bool = False, supersedes: tuple[str, ...] = ()
+) -> Callable[[Callable[[History], Finding | None]], Callable[[History], Finding | None]]:
+    """Register the decorated function as a check; its docstring's first line is its help."""
+
+    def wrap(fn: Callable[[History], Finding | None]) -> Callable[[History], Finding | None]:
+        summary = (fn.__doc__ or "").strip().split("\n")[0]
+        CHECKS.register(name, Check(name, severity, priority, fn, needs, source, live, supersedes, summary), summary)
+        return fn
+
+    return wrap
+
+
+# ---- what a check needs -------------------------------------------------------------------------
+
+
+def needs_train_loss(history: History) -> str | None:
+    n = len(history.train_loss.finite())
+    return None if n >= MIN_POINTS else f"needs >= {MIN_POINTS} finite train-loss points, the log has {n}"
+
+
+def needs_loss(history: History) -> str | None:
+    name, series = primary_loss(history)
+    return None if len(series) >= MIN_POINTS else f"needs >= {MIN_POINTS} finite loss points, the log has {len(series)}"
+
+
+def needs_eval(history: History) -> str | None:
+    found = monitored(history)
+    n = len(found[1]) if found else 0
+    return None if n >= MIN_POINTS - 1 else f"needs >= {MIN_POINTS - 1} finite evaluations, the log has {n}"
+
+
+def needs_lr(history: History) -> str | None:
+    return None if len(history.lr.finite()) >= MIN_POINTS else "needs a logged learning rate"
+
+
+# ---- which series a check reads ------------------------------------------------------------------
+
+_HIGHER_IS_BETTER = ("acc", "f1", "auc", "rouge", "bleu", "precision", "recall", "matthews", "exact", "map", "score", "reward")
+
+
+def mode_of(name: str) -> str:
+    """'max' for accuracy-like metrics, 'min' for losses, error rates and perplexities."""
+    return "max" if any(k in name for k in _HIGHER_IS_BETTER) and "loss" not in name else "min"
+
+
+def primary_loss(history: History) -> tuple[str, Series]:
+    """The train loss if logged, else the eval loss: the curve the LR symptoms (001) talk about."""
+    train = history.train_loss.finite()
+    if len(train) >= MIN_POINTS or not history.eval_loss:
+        return "train_loss", train
+    return "val_loss", history.eval_loss.finite()
+
+
+def monitored(history: History) -> tuple[str, Series, str] | None:
+    """The eval metric that early stopping watches: the configured one, else val_loss, else the first."""
+    names = [history.hints.metric] if history.hints.metric else []
+    names += ["val_loss", *sorted(k for k in history.eval if "loss" in k), *sorted(history.eval)]
+    for name in names:
+        if name in history.eval and history.eval[name].finite():
+            mode = history.hints.mode if name == history.hints.metric and history.hints.mode else mode_of(name)
+            return name, history.eval[name].finite(), mode
+    return None
+
+
+def start_level(values: list[float]) -> float:
+    return head_level(values, EDGE_FRACTION)
+
+
+def smoothed(series: Series) -> list[float]:
+    return smooth(series.values, SMOOTH_FRACTION)
+
+
+def peak_lr(history: History) -> float | None:
+    """The configured LR, else the highest logged one."""
+    if history.hints.lr:
+        return history.hints.lr
+    finite = history.lr.finite().values
+    return max(finite) if finite and max(finite) > 0 else None
+
+
+def lr_change(history: History, factor: float) -> str:
+    """A fix such as 'optimizer.lr: 3e-4 → 3e-5' (factor < 1 lowers the LR)."""
+    lr = peak_lr(history)
+    if lr is None:
+        verb = f"divide by {1 / factor:g}" if factor < 1 else f"multiply by {factor:g}"
+        return f"optimizer.lr: {verb} (the log does not record the LR)"
+    return f"optimizer.lr: {fmt(lr)} → {fmt(lr * factor)}"
+
+
+def fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2g}"
+
+
+def at(series: Series, index: int, name: str, label: str = "") -> Point:
+    return Point(name, series.steps[index], series.values[index], label)
+
+
+def unit(history: History) -> str:
+    return history.x_unit
+
+
+def finding(check_name: str, message: str, evidence: list[Point], fix: str, step: float | None = None, severity: Severity | None = None) -> Finding:
+    """A Finding carrying its check's registered severity and source unless told otherwise."""
+    spec = CHECKS.get(check_name)
+    return Finding(check_name, severity or spec.severity, message, tuple(evidence), fix, spec.source, step)

@@ -1,0 +1,172 @@
+"""Checks on what the run learned and how long it ran: overfitting onset, underfitting, still improving
+at the end, and saturating long before the end."""
+
+from __future__ import annotations
+
+import math
+
+from trainwell.doctor.checks import thresholds as t
+from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, monitored, needs_eval, needs_loss, smoothed
+from trainwell.doctor.history import Finding, History, Series, Severity
+from trainwell.doctor.signal import position, tail_level
+
+
+def _better(a: float, b: float, mode: str) -> bool:
+    return a < b if mode == "min" else a > b
+
+
+def _best_index(series: Series, mode: str) -> int:
+    best = 0
+    for i, v in enumerate(series.values):
+        if _better(v, series.values[best], mode):
+            best = i
+    return best
+
+
+def _worse_by(value: float, best: float, mode: str) -> float:
+    """Relative distance from the best value in the bad direction (positive = worse)."""
+    scale = abs(best) or 1.0
+    return (value - best) / scale if mode == "min" else (best - value) / scale
+
+
+def _train_at(history: History, step: float) -> float | None:
+    """The train loss nearest to ``step`` at or before it."""
+    train = history.train_loss.finite()
+    before = [v for s, v in zip(train.steps, train.values) if s <= step]
+    return before[-1] if before else (train.values[0] if train else None)
+
+
+def _length_fix(history: History, at_step: float, verb: str = "stop near") -> str:
+    """'training.epochs: 10 → 6' when the run counts epochs, else 'training.max_steps: N'."""
+    if history.x_unit == "epoch":
+        return f"training.epochs: {history.last_step:g} → {max(1, math.ceil(at_step)):g}"
+    return f"training.max_steps: {max(1, round(at_step)):g} ({verb} {history.x_unit} {at_step:g})"
+
+
+@check("overfitting", Severity.WARNING, 5, t.SOURCES["OVERFIT_RISE"], (needs_eval,), live=True, supersedes=("saturating", "still_improving"))
+def overfitting(history: History) -> Finding | None:
+    """The validation metric turns and keeps getting worse while the train loss still falls."""
+    name, series, mode = monitored(history)  # type: ignore[misc]  # needs_eval guarantees one
+    best = _best_index(series, mode)
+    after = series.values[best + 1 :]
+    limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
+    if len(after) < t.OVERFIT_MIN_AFTER or _worse_by(series.values[-1], series.values[best], mode) < limit:
+        return None
+    if sum(_worse_by(v, series.values[best], mode) >= limit for v in after) < t.OVERFIT_MIN_AFTER:
+        return None
+    best_step, last_step = series.steps[best], series.steps[-1]
+    train_then, train_now = _train_at(history, best_step), _train_at(history, last_step)
+    if train_then is not None and train_now is not None and train_now > train_then:
+        return None  # both got worse: that is divergence, not overfitting
+    evidence = [at(series, best, name, "best (turn)"), at(series, len(series) - 1, name, "last")]
+    gap = ""
+    if train_then is not None and train_now is not None and "loss" in name:
+        gap = f"; the val-train gap grew from {fmt(series.values[best] - train_then)} to {fmt(series.values[-1] - train_now)}"
+    message = (
+        f"overfitting from {history.x_unit} {best_step:g}: {name} was best at {fmt(series.values[best])} and ended at "
+        f"{fmt(series.values[-1])} ({_worse_by(series.values[-1], series.values[best], mode):+.0%} worse){gap}"
+    )
+    wd = history.hints.weight_decay
+    decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd * t.WEIGHT_DECAY_RAISE)}" if wd else "optimizer.weight_decay: 0.05"
+    fix = f"early_stopping.patience: {t.OVERFIT_PATIENCE} (or {_length_fix(history, best_step)}); {decay}"
+    return finding("overfitting", message, evidence, fix, step=best_step)
+
+
+def _tail_gain(series: Series, mode: str) -> tuple[float, float]:
+    """(share of the total improvement made in the last IMPROVING_TAIL of the run, total improvement)."""
+    sign = 1.0 if mode == "min" else -1.0
+    values = [sign * v for v in series.values]
+    total = values[0] - min(values)
+    cut = series.steps[0] + (1 - t.IMPROVING_TAIL) * (series.steps[-1] - series.steps[0])
+    before = [v for s, v in zip(series.steps, values) if s <= cut]
+    tail_best = min(values[len(before) :], default=before[-1])
+    return ((before[-1] - tail_best) / total if total > 0 else 0.0), total
+
+
+def improving_at_end(series: Series, mode: str) -> bool:
+    best = _best_index(series, mode)
+    share, _ = _tail_gain(series, mode)
+    return best >= len(series) - 2 and share >= t.IMPROVING_SHARE
+
+
+def _watched(history: History) -> tuple[str, Series, str]:
+    """The monitored eval metric when there are enough evaluations, else the smoothed train loss."""
+    found = monitored(history)
+    if found and len(found[1]) >= t.MIN_POINTS - 1:
+        return found
+    train = history.train_loss.finite()
+    return "train_loss", Series(train.steps, smoothed(train)), "min"
+
+
+@check("still_improving", Severity.INFO, 9, t.SOURCES["IMPROVING_TAIL"], (needs_loss,))
+def still_improving(history: History) -> Finding | None:
+    """The watched metric is still improving at the end: the run stopped too soon."""
+    name, series, mode = _watched(history)
+    if len(series) < t.MIN_POINTS - 1 or not improving_at_end(series, mode):
+        return None
+    share, _ = _tail_gain(series, mode)
+    cut_index = next(i for i, s in enumerate(series.steps) if position(s, series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL)
+    evidence = [at(series, cut_index, name, "last third starts"), at(series, len(series) - 1, name, "best, at the end")]
+    message = f"{name} is still improving at the end: the last third of the run brought {share:.0%} of its total improvement"
+    end = history.last_step
+    fix = f"training.epochs: {end:g} → {2 * end:g}" if history.x_unit == "epoch" else f"training.max_steps: {end:g} → {2 * end:g}"
+    if history.hints.epochs and history.x_unit == "step":
+        fix = f"training.epochs: {history.hints.epochs:g} → {2 * history.hints.epochs:g}"
+    return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
+
+
+@check("saturating", Severity.INFO, 10, t.SOURCES["SATURATE_FRACTION"], (needs_loss,))
+def saturating(history: History) -> Finding | None:
+    """The watched metric reached its plateau in the first 30% of the run: the rest was wasted."""
+    name, series, mode = _watched(history)
+    if len(series) < t.MIN_POINTS - 1:
+        return None
+    sign = 1.0 if mode == "min" else -1.0
+    values = [sign * v for v in series.values]
+    best, begin = min(values), values[0]
+    if begin - best < t.SATURATE_MIN_GAIN * abs(begin):
+        return None
+    line = best + (1 - t.SATURATE_LEVEL) * (begin - best)
+    reached = next(i for i, v in enumerate(values) if v <= line)
+    where = position(series.steps[reached], series.steps[0], series.steps[-1])
+    if where > t.SATURATE_FRACTION:
+        return None
+    evidence = [at(series, reached, name, f"{t.SATURATE_LEVEL:.0%} of the improvement"), at(series, len(series) - 1, name, "end")]
+    message = f"{name} plateaued {where:.0%} of the way through: {t.SATURATE_LEVEL:.0%} of its improvement came by {history.x_unit} {series.steps[reached]:g}"
+    stop_at = series.steps[0] + 1.5 * (series.steps[reached] - series.steps[0]) + 1
+    fix = f"{_length_fix(history, stop_at, 'about')}; or early_stopping.patience: 5"
+    return finding("saturating", message, evidence, fix, step=series.steps[reached])
+
+
+def _high(history: History, train_end: float, train_begin: float) -> str | None:
+    """Why the final train loss counts as high, or None."""
+    acc = next((s.finite() for k, s in history.train_metrics.items() if "accuracy" in k), None)
+    if acc:
+        final = tail_level(acc.values, t.EDGE_FRACTION)
+        return f"train accuracy {final:.2f} < {t.UNDERFIT_ACC}" if final < t.UNDERFIT_ACC else None
+    k = history.hints.num_classes
+    if k and train_end > t.UNDERFIT_CHANCE_FRACTION * math.log(k):
+        return f"train loss {fmt(train_end)} > half of ln({k})"
+    if train_begin > 0 and (train_begin - train_end) / train_begin < t.UNDERFIT_PROGRESS:
+        return f"train loss fell only {(train_begin - train_end) / train_begin:.0%} ({fmt(train_begin)} → {fmt(train_end)})"
+    return None
+
+
+@check("underfitting", Severity.WARNING, 8, t.SOURCES["UNDERFIT_GAP"], (needs_loss, needs_eval))
+def underfitting(history: History) -> Finding | None:
+    """Train and eval losses both stay high, with no generalisation gap, and have stopped improving."""
+    train, val = history.train_loss.finite(), history.eval_loss.finite()
+    if len(train) < 2 or len(val) < 2 or improving_at_end(val, "min"):
+        return None
+    train_end, train_begin = tail_level(train.values, t.EDGE_FRACTION), train.values[0]
+    val_end = tail_level(val.values, t.EDGE_FRACTION)
+    if train_end < (1 - t.UNDERFIT_GAP) * val_end:
+        return None
+    why = _high(history, train_end, train_begin)
+    if why is None:
+        return None
+    evidence = [at(train, len(train) - 1, "train_loss", "end"), at(val, len(val) - 1, "val_loss", "end")]
+    message = f"underfitting: {why}, and train loss {fmt(train_end)} is not below val loss {fmt(val_end)} (no capacity to spare)"
+    wd = history.hints.weight_decay
+    decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd / 10)}" if wd else "lower dropout (model.dropout) and weight decay"
+    return finding("underfitting", message, evidence, f"{lr_change(history, 2.0)}; {decay}", step=train.steps[-1])

@@ -1,0 +1,102 @@
+"""Checks for a run that does not learn: a flat loss, a plateau at chance level, a loss that collapses
+to exactly zero."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from trainwell.doctor.checks import thresholds as t
+from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, needs_loss, primary_loss, start_level
+from trainwell.doctor.history import Finding, History, Series, Severity
+from trainwell.doctor.signal import tail_level
+
+
+@check("flat_loss", Severity.CRITICAL, 3, t.SOURCES["FLAT_REL"], (needs_loss,), live=True)
+def flat_loss(history: History) -> Finding | None:
+    """The loss barely moves from start to end: the LR is far too low, or the model is not connected."""
+    name, series = primary_loss(history)
+    begin, end = start_level(series.values), tail_level(series.values, t.EDGE_FRACTION)
+    change = (begin - end) / abs(begin) if begin else 0.0
+    if abs(change) >= t.FLAT_REL:
+        return None
+    evidence = [at(series, 0, name, "start"), at(series, len(series) - 1, name, "end")]
+    message = (
+        f"{name} is flat: {fmt(begin)} at the start, {fmt(end)} at the end ({change:+.1%}); "
+        "the LR is too low, or the parameters are not updated (frozen, detached, zero LR scale)"
+    )
+    return finding("flat_loss", message, evidence, lr_change(history, t.LR_MULTIPLY), step=series.steps[0])
+
+
+def _chance_levels(history: History) -> list[tuple[float, str, float]]:
+    """(loss level, what it means, tolerance) for the chance levels this log could sit at."""
+    k = history.hints.num_classes
+    if k and k >= 2:
+        return [(math.log(k), f"ln({k}) for {k} classes", t.CHANCE_TOL_HINTED)]
+    levels = [(math.log(n), f"ln({n}): {n} classes assumed", t.CHANCE_TOL) for n in range(2, t.CHANCE_MAX_K + 1)]
+    # MSE of a constant 0.5 prediction on balanced 0/1 targets: the regression form of "predicts the prior".
+    levels.append((0.25, "0.25: MSE of predicting 0.5 for balanced 0/1 targets", t.CHANCE_TOL))
+    return levels
+
+
+def _plateau(series: Series) -> tuple[float, int] | None:
+    """(level, first index) of the last half when it is flat (spread < CHANCE_SPREAD of its level)."""
+    if len(series) < 2:
+        return None
+    start = len(series) // 2
+    tail = series.values[start:]
+    level = statistics.median(tail)
+    if level <= 0 or (max(tail) - min(tail)) > t.CHANCE_SPREAD * level and len(tail) > 2:
+        return None
+    return level, start
+
+
+def _accuracy_near_prior(history: History, k: float | None) -> bool | None:
+    """None when no accuracy is logged; else whether its last half sits within a margin of 1/K."""
+    acc = next((s.finite() for name, s in history.eval.items() if "accuracy" in name), None)
+    if not acc or k is None:
+        return None
+    tail = acc.values[len(acc) // 2 :]
+    return statistics.median(tail) <= 1 / k + t.CHANCE_ACC_MARGIN
+
+
+@check("chance_plateau", Severity.CRITICAL, 2, t.SOURCES["CHANCE_TOL"], supersedes=("flat_loss", "saturating", "underfitting", "still_improving"))
+def chance_plateau(history: History) -> Finding | None:
+    """The loss sits at the chance level (ln K for K classes): the model predicts the class prior."""
+    for name, series in (("train_loss", history.train_loss.finite()), ("val_loss", history.eval_loss.finite())):
+        plateau = _plateau(series)
+        if plateau is None:
+            continue
+        level, start = plateau
+        for chance, meaning, tol in _chance_levels(history):
+            if abs(level - chance) > tol * chance:
+                continue
+            k = round(math.exp(chance)) if "ln(" in meaning else 2
+            prior = _accuracy_near_prior(history, k)
+            corroborated = prior if prior is not None else (history.hints.num_classes is not None or len(series) >= t.MIN_POINTS)
+            if not corroborated:
+                continue
+            evidence = [at(series, start, name, "plateau starts"), at(series, len(series) - 1, name, f"chance = {fmt(chance)}")]
+            message = (
+                f"{name} plateaus at {fmt(level)} ≈ {meaning}: the model predicts the prior and learned nothing "
+                "(a collapsed fine-tune, labels not aligned with inputs, or an LR far off)"
+            )
+            fix = f"{lr_change(history, 1 / t.LR_DIVIDE)}; check that labels line up with inputs"
+            return finding("chance_plateau", message, evidence, fix, step=series.steps[start])
+    return None
+
+
+@check("zero_loss", Severity.CRITICAL, 5, t.SOURCES["ZERO_EPS"], supersedes=("flat_loss", "saturating"))
+def zero_loss(history: History) -> Finding | None:
+    """The train loss collapses to exactly 0 early: label leakage, or a degenerate task."""
+    series = history.train_loss.finite()
+    zeros = [i for i, v in enumerate(series.values) if abs(v) <= t.ZERO_EPS]
+    if not zeros or zeros[0] > t.ZERO_EARLY_FRACTION * len(series):
+        return None
+    evidence = [at(series, zeros[0], "train_loss", f"loss {series.values[zeros[0]]:g}")]
+    message = (
+        f"train_loss is 0 at {history.x_unit} {series.steps[zeros[0]]:g} ({len(zeros)} of {len(series)} logged values): "
+        "the target leaks into the inputs, the task is degenerate (one class), or the loss ignores every label"
+    )
+    fix = "no hyperparameter fixes this: check the data for a feature that copies the label and for a constant target; loss.name must match the task"
+    return finding("zero_loss", message, evidence, fix, step=series.steps[zeros[0]])

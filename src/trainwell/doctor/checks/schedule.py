@@ -1,0 +1,55 @@
+"""Checks on the schedule and the evaluation cadence: an LR that never decays, evaluations too sparse
+for early stopping to act."""
+
+from __future__ import annotations
+
+import math
+
+from trainwell.doctor.checks import thresholds as t
+from trainwell.doctor.checks.base import at, check, finding, fmt, monitored, needs_eval, needs_lr
+from trainwell.doctor.history import Finding, History, Severity
+
+
+@check("lr_never_decays", Severity.INFO, 11, t.SOURCES["LR_DECAY_MIN_RATIO"], (needs_lr,))
+def lr_never_decays(history: History) -> Finding | None:
+    """The learning rate stays at its peak to the end of the run: no schedule anneals it."""
+    if history.hints.schedule == "reduce_on_plateau":
+        return None  # a plateau schedule legitimately holds the LR until the metric stalls
+    if history.hints.planned_steps and history.last_step < (1 - t.EDGE_FRACTION) * history.hints.planned_steps:
+        return None  # a checkpoint copy of an unfinished run: the decay may still be ahead
+    lr = history.lr.finite()
+    peak_index = max(range(len(lr)), key=lr.values.__getitem__)
+    peak = lr.values[peak_index]
+    if peak <= 0 or min(lr.values[peak_index:]) < t.LR_DECAY_MIN_RATIO * peak:
+        return None
+    evidence = [at(lr, peak_index, "lr", "peak"), at(lr, len(lr) - 1, "lr", "end")]
+    message = f"the LR stays at {fmt(peak)} from {history.x_unit} {lr.steps[peak_index]:g} to the end: it never decays, so the run never anneals"
+    fix = f"schedule.name: {history.hints.schedule or 'constant'} → cosine"
+    return finding("lr_never_decays", message, evidence, fix, step=lr.steps[peak_index])
+
+
+@check("eval_too_sparse", Severity.INFO, 12, t.SOURCES["EVAL_TARGET_PER_PATIENCE"], (needs_eval,))
+def eval_too_sparse(history: History) -> Finding | None:
+    """Too few evaluations (or none late in the run) for early stopping and best-checkpoint choice to act."""
+    name, series, _ = monitored(history)  # type: ignore[misc]  # needs_eval guarantees one
+    patience = history.hints.patience or t.DEFAULT_PATIENCE
+    # Coverage of the logged run: a checkpoint copy of an unfinished run is judged on what it logged.
+    span = history.last_step - history.first_step
+    coverage = (series.steps[-1] - history.first_step) / span if span > 0 else 1.0
+    too_few = len(series) < patience + t.EVAL_SPARSE_MARGIN
+    if not too_few and coverage >= t.EVAL_COVERAGE:
+        return None
+    target = t.EVAL_TARGET_PER_PATIENCE * patience
+    every = max(1, math.floor(span / target)) if span > 0 else 1
+    if too_few:
+        assumed = "" if history.hints.patience else f" (patience {patience} assumed)"
+        message = f"{len(series)} evaluations: early stopping with patience {patience}{assumed} needs at least {patience + t.EVAL_SPARSE_MARGIN}"
+    else:
+        message = f"the last evaluation is at {history.x_unit} {series.steps[-1]:g}, {coverage:.0%} of the run: the rest was never evaluated"
+    severity = Severity.WARNING if history.hints.patience or coverage < t.EVAL_COVERAGE else Severity.INFO
+    current = f"{history.hints.eval_every:g}" if history.hints.eval_every else "?"
+    fix = f"evaluation.every: {current} → {every} (steps; about {target} evaluations)"
+    if history.x_unit == "epoch":
+        fix = f"evaluation.strategy: steps; evaluation.every: a fraction of an epoch (about {target} evaluations per run)"
+    evidence = [at(series, 0, name, "first evaluation"), at(series, len(series) - 1, name, "last evaluation")]
+    return finding("eval_too_sparse", message, evidence, fix, step=series.steps[-1], severity=severity)

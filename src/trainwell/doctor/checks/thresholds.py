@@ -1,0 +1,120 @@
+"""Every threshold a check uses, in one place, each with where it comes from.
+
+``SOURCES`` maps each constant's name to its source: a guide section (the files in
+``../shared/seeds``: 001 = hyperparameter tuning guide, 003 = multi-epoch fine-tuning guide, 004 =
+training-config guide) or the stated rationale when no guide gives a number. docs/doctor.md shows the
+same table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+# Shared evidence rules
+MIN_POINTS = 5
+SMOOTH_FRACTION = 0.05
+EDGE_FRACTION = 0.1
+# NaN / divergence
+DIVERGE_REGRESS = 0.5
+DIVERGE_RATIO = 1.5
+DIVERGE_TAIL = 3
+LR_DIVIDE = 10.0
+# Flat loss and chance level
+FLAT_REL = 0.02
+LR_MULTIPLY = 10.0
+CHANCE_TOL = 0.02
+CHANCE_TOL_HINTED = 0.03
+CHANCE_MAX_K = 10
+CHANCE_SPREAD = 0.05
+CHANCE_ACC_MARGIN = 0.1
+# Zero loss
+ZERO_EPS = 5e-5
+ZERO_EARLY_FRACTION = 0.25
+# Spikes and oscillation
+SPIKE_SKIP_FRACTION = 0.05
+SPIKE_WINDOW = 9
+SPIKE_RATIO = 2.0
+SPIKE_Z = 6.0
+SPIKE_NOISE_WINDOW = 21
+SPIKE_PROGRESS_FRACTION = 0.25
+OSC_SMOOTH_FRACTION = 0.1
+OSC_PROMINENCE = 0.2
+OSC_MIN_PEAKS = 2
+OSC_NOISE_Z = 4.0
+LR_MILD_DIVIDE = 2.0
+# Generalisation and length
+OVERFIT_MIN_AFTER = 2
+OVERFIT_RISE = 0.05
+OVERFIT_DROP = 0.02
+OVERFIT_PATIENCE = 3
+WEIGHT_DECAY_RAISE = 5.0
+UNDERFIT_ACC = 0.7
+UNDERFIT_GAP = 0.05
+UNDERFIT_PROGRESS = 0.5
+UNDERFIT_CHANCE_FRACTION = 0.5
+IMPROVING_TAIL = 0.34
+IMPROVING_SHARE = 0.1
+SATURATE_LEVEL = 0.95
+SATURATE_FRACTION = 0.3
+SATURATE_MIN_GAIN = 0.05
+# Schedule and evaluation cadence
+WARMUP_EARLY_FRACTION = 0.1
+WARMUP_RISE = 0.1
+WARMUP_MIN_FRACTION = 0.06
+WARMUP_PEAK = 0.95
+LR_DECAY_MIN_RATIO = 0.9
+DEFAULT_PATIENCE = 3
+EVAL_SPARSE_MARGIN = 2
+EVAL_COVERAGE = 0.5
+EVAL_TARGET_PER_PATIENCE = 4
+
+SOURCES: dict[str, str] = {
+    "MIN_POINTS": "rationale: fewer than 5 logged points cannot separate a trend from batch noise",
+    "SMOOTH_FRACTION": "rationale: a running median over 5% of the points removes single-batch outliers but keeps turns",
+    "EDGE_FRACTION": "rationale: start and end levels are medians over the first/last 10% of points (at least 2)",
+    "DIVERGE_REGRESS": "rationale: a run that gives back half of the progress it made has diverged, not wobbled",
+    "DIVERGE_RATIO": "rationale: the end level must also be 1.5x the best level, so noise near a floor is not divergence",
+    "DIVERGE_TAIL": "rationale: the last 3 points must all stay high (a sustained rise, not one spike)",
+    "LR_DIVIDE": "001 'Signs you have the wrong LR': loss explodes -> LR too high -> divide by 10; 004 step 3",
+    "FLAT_REL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: < 2% change start to end",
+    "LR_MULTIPLY": "001 'Signs you have the wrong LR': multiply by 10; 004 'Adjust LR': flat -> increase by 10x",
+    "CHANCE_TOL": "rationale: ln K for K <= 10 are >= 5% apart, so a 2% band names one K when K is inferred",
+    "CHANCE_TOL_HINTED": "rationale: with K known from the config a wider 3% band allows for label smoothing and noise",
+    "CHANCE_MAX_K": "rationale: beyond 10 classes ln K values crowd together and a match says little",
+    "CHANCE_SPREAD": "rationale: a plateau is the last half of the curve varying by < 5% of its level",
+    "CHANCE_ACC_MARGIN": "rationale: accuracy within 0.1 of 1/K (the prior of a balanced task) corroborates chance level",
+    "ZERO_EPS": "rationale: HF rounds logged losses to 4 decimals, so 0.0 means < 5e-5",
+    "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run is leakage, not memorisation",
+    "SPIKE_SKIP_FRACTION": "rationale: the first 5% of the run is warmup's domain (warmup_too_short)",
+    "SPIKE_WINDOW": "rationale: the local level is a running median over 9 logged points",
+    "SPIKE_RATIO": "001 'Gradient Clip Value': 'loss spikes suddenly (NaN or large jump)'; rationale: at least 2x the local level",
+    "SPIKE_Z": "rationale: 6 robust standard deviations above the local level, beyond ordinary batch noise",
+    "SPIKE_NOISE_WINDOW": "rationale: batch noise is measured (robust MAD) over the 21 logged points around each candidate",
+    "SPIKE_PROGRESS_FRACTION": "rationale: the jump must be at least 25% of the loss drop the run achieved, so blips near zero are ignored",
+    "OSC_SMOOTH_FRACTION": "rationale: the train loss is smoothed over 10% of its points before looking for swings",
+    "OSC_PROMINENCE": "001 'Loss oscillates but trends down'; 003 'Loss oscillates wildly'; rationale: swings of 20% of the curve's range",
+    "OSC_MIN_PEAKS": "rationale: two such swings make an oscillation; one is a bump",
+    "OSC_NOISE_Z": "rationale: a swing of the smoothed train loss must exceed 4 standard errors of what batch noise leaves after smoothing",
+    "LR_MILD_DIVIDE": "001 'Signs you have the wrong LR': oscillates -> slightly high -> mild reduction",
+    "OVERFIT_MIN_AFTER": "rationale: the turn needs at least 2 evaluations after the best one",
+    "OVERFIT_RISE": "003 'Warning Signs': validation loss increases while training loss decreases; rationale: >= 5% above the best",
+    "OVERFIT_DROP": "rationale: for higher-is-better metrics a 2% relative drop from the best",
+    "OVERFIT_PATIENCE": "003 'For Maximum Quality' config: early_stopping_patience 3",
+    "WEIGHT_DECAY_RAISE": "003 'Overfitting': add/increase weight decay (0.01 -> 0.05)",
+    "UNDERFIT_ACC": "004 'Train Baseline': underfitting = both accuracies low; rationale: train accuracy below 0.7",
+    "UNDERFIT_GAP": "003 'Underfitting (both losses high)': no generalisation gap, train loss >= 95% of eval loss",
+    "UNDERFIT_PROGRESS": "rationale: the train loss fell by less than half from its first logged value",
+    "UNDERFIT_CHANCE_FRACTION": "rationale: with K classes known, a final loss above half of ln K is still high",
+    "IMPROVING_TAIL": "001 'Number of Epochs': if val loss is still decreasing at the end, train longer; the end = the last third",
+    "IMPROVING_SHARE": "rationale: the last third of the run still delivered >= 10% of the total improvement",
+    "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the best value",
+    "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs",
+    "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",
+    "WARMUP_EARLY_FRACTION": "001 'Warmup Steps': early updates without warmup can be destructive; early = the first 10% of the run",
+    "WARMUP_RISE": "rationale: the early smoothed loss rising 10% above where it started is instability",
+    "WARMUP_MIN_FRACTION": "001 'Warmup Steps': warmup_steps = 6% of total steps",
+    "WARMUP_PEAK": "rationale: warmup ends when the logged LR first reaches 95% of its peak",
+    "LR_DECAY_MIN_RATIO": "001 'Scheduler Choice' and 'Number of Epochs' (train until the LR reaches eta_min); rationale: < 10% decay = never decayed",
+    "DEFAULT_PATIENCE": "003 'For Maximum Quality': early_stopping_patience 3 (the smallest patience the guides use)",
+    "EVAL_SPARSE_MARGIN": "rationale: early stopping needs patience evaluations after the best plus the best and one before it",
+    "EVAL_COVERAGE": "rationale: evaluations that stop before half of the run leave the rest unmonitored",
+    "EVAL_TARGET_PER_PATIENCE": "004 'Early Stopping' patience 5-15 with evaluation every epoch; rationale: 4x patience evaluations per run",
+}

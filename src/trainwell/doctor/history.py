@@ -1,0 +1,198 @@
+"""The doctor's data model: one ``History`` that every log reader produces, and the ``Finding`` each
+check returns.
+
+Readers differ in what they know (a Keras History has no steps, a Lightning CSV no LR unless a
+LearningRateMonitor ran, a trainer_state.json no config), so every field past ``source`` may be empty,
+and ``notes`` says what was missing. Checks skip themselves when their inputs are absent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+@dataclass
+class Series:
+    """Values logged at x positions (optimizer steps, or epochs when the log has no steps)."""
+
+    steps: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, step: float, value: float) -> None:
+        self.steps.append(float(step))
+        self.values.append(float(value))
+
+    def finite(self) -> Series:
+        """The same series without NaN/Inf points (the NaN check reads the raw one)."""
+        pairs = [(s, v) for s, v in zip(self.steps, self.values) if math.isfinite(v)]
+        return Series([s for s, _ in pairs], [v for _, v in pairs])
+
+    def sorted(self) -> Series:
+        """Ordered by step; a resumed run can log a step twice, the later record wins."""
+        latest = dict(zip(self.steps, self.values))
+        keys = sorted(latest)
+        return Series(keys, [latest[k] for k in keys])
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+
+@dataclass
+class RunHints:
+    """What the run's config or trainer state says, when the log carries one. None = unknown."""
+
+    num_classes: int | None = None
+    max_grad_norm: float | None = None
+    lr: float | None = None  # configured peak LR
+    warmup_steps: float | None = None
+    schedule: str | None = None
+    eval_every: float | None = None  # in the History's x unit
+    patience: int | None = None
+    planned_steps: float | None = None  # the run's intended length, in the x unit
+    epochs: float | None = None  # the run's intended epochs
+    metric: str | None = None  # the monitored metric, canonical name (val_loss, val_accuracy, ...)
+    mode: str | None = None  # "min" or "max"
+    weight_decay: float | None = None
+
+
+@dataclass
+class History:
+    """A training log normalised. Eval metric names are canonical: ``val_loss``, ``val_accuracy`` ...
+
+    ``x_unit`` is ``"step"`` (optimizer steps) or ``"epoch"`` (Keras-style per-epoch lists); every
+    series of one History shares it. ``epochs`` maps steps to epochs where the log says so.
+    """
+
+    source: str
+    path: str = ""
+    x_unit: str = "step"
+    train_loss: Series = field(default_factory=Series)
+    eval: dict[str, Series] = field(default_factory=dict)
+    train_metrics: dict[str, Series] = field(default_factory=dict)
+    lr: Series = field(default_factory=Series)
+    grad_norm: Series = field(default_factory=Series)
+    epochs: Series = field(default_factory=Series)
+    extra: dict[str, Series] = field(default_factory=dict)  # series no check reads (GAN losses, test_*)
+    hints: RunHints = field(default_factory=RunHints)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def eval_loss(self) -> Series:
+        return self.eval.get("val_loss", Series())
+
+    @property
+    def last_step(self) -> float:
+        """The furthest x any series reached (the run's logged length)."""
+        ends = [s.steps[-1] for s in self.all_series().values() if s.steps]
+        return max(ends) if ends else 0.0
+
+    @property
+    def first_step(self) -> float:
+        starts = [s.steps[0] for s in self.all_series().values() if s.steps]
+        return min(starts) if starts else 0.0
+
+    def all_series(self) -> dict[str, Series]:
+        out = {"train_loss": self.train_loss, "lr": self.lr, "grad_norm": self.grad_norm}
+        out.update(self.eval)
+        out.update({f"train_{k}" if not k.startswith("train_") else k: v for k, v in self.train_metrics.items()})
+        return {k: v for k, v in out.items() if v}
+
+    def finish(self) -> History:
+        """Sort every series by step and note what is missing; readers call this last."""
+        for name in ("train_loss", "lr", "grad_norm", "epochs"):
+            setattr(self, name, getattr(self, name).sorted())
+        for group in (self.eval, self.train_metrics, self.extra):
+            for key in list(group):
+                group[key] = group[key].sorted()
+                if not group[key]:
+                    del group[key]
+        if not self.train_loss:
+            self.notes.append("no train loss series: checks on the training curve are skipped")
+        if not self.eval:
+            self.notes.append("no evaluation metrics: overfitting and early-stopping checks are skipped")
+        return self
+
+
+class Severity(IntEnum):
+    """How urgently a finding needs action. Findings are ranked by this, highest first."""
+
+    INFO = 1  # the run worked; a change would save time or gain a little
+    WARNING = 2  # the run worked badly; the fix changes the result
+    CRITICAL = 3  # the run is broken: its model is not worth keeping
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Point:
+    """One piece of evidence: the value ``series`` had at ``step``, and what it shows."""
+
+    series: str
+    step: float
+    value: float
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"series": self.series, "step": self.step, "value": _json_number(self.value), "label": self.label}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check saw, the evidence for it, and the config change that addresses it."""
+
+    code: str
+    severity: Severity
+    message: str
+    evidence: tuple[Point, ...]
+    fix: str
+    source: str  # where the rule comes from: guide file and section, or the stated rationale
+    step: float | None = None  # where the problem starts, for plots and live warnings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "step": self.step,
+            "evidence": [p.to_dict() for p in self.evidence],
+            "fix": self.fix,
+            "source": self.source,
+        }
+
+
+@dataclass
+class Diagnosis:
+    """Every finding for one log, ranked most severe first; ``main_finding`` is the top one or None."""
+
+    history: History
+    findings: list[Finding]
+    notes: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)  # check name -> why it could not run
+
+    @property
+    def main_finding(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    def to_dict(self) -> dict[str, Any]:
+        main = self.main_finding
+        return {
+            "path": self.history.path,
+            "source": self.history.source,
+            "x_unit": self.history.x_unit,
+            "main_finding": main.code if main else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+            "skipped": self.skipped,
+        }
+
+
+def _json_number(value: float) -> float | str:
+    """JSON has no NaN/Inf; write them as strings so findings.json stays strict JSON."""
+    return value if math.isfinite(value) else str(value)

@@ -1,0 +1,94 @@
+"""Map the metric names every logger invents onto the doctor's few canonical ones.
+
+HF writes ``eval_loss``, Lightning ``valid_loss`` or ``val_loss_epoch``, TensorBoard ``eval/loss``,
+Keras ``val_loss``; all become ``val_loss``. Train-side names become ``train_loss``, ``lr`` or
+``grad_norm``; anything else is a train metric, an extra series, or bookkeeping to drop.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal
+
+Kind = Literal["train_loss", "lr", "grad_norm", "eval", "train_metric", "epoch", "step", "extra", "ignore"]
+
+_EVAL_PREFIXES = ("eval_", "val_", "valid_", "validation_", "dev_")
+_TRAIN_PREFIXES = ("train_", "training_")
+_SUFFIXES = ("_step", "_epoch")
+# Timing and throughput bookkeeping that HF, Lightning and Keras log next to the metrics.
+_BOOKKEEPING = re.compile(r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$)")
+_ALIASES = {"acc": "accuracy", "f1_score": "f1"}
+
+
+def _flat(name: str) -> str:
+    """'eval/loss' -> 'eval_loss', 'Train Loss' -> 'train_loss'."""
+    return re.sub(r"[/\s\-.]+", "_", name.strip().lower()).strip("_")
+
+
+def _strip_suffix(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def classify(raw: str) -> tuple[Kind, str]:
+    """(kind, canonical name) for one logged key."""
+    if raw.lower().startswith("lr-") or raw.lower().startswith("lr_"):  # Lightning LearningRateMonitor: lr-Adam, lr-SGD/pg1
+        return "lr", "lr"
+    name = _flat(raw)
+    if name in ("epoch", "epochs"):
+        return "epoch", "epoch"
+    if name in ("step", "global_step", "steps"):
+        return "step", "step"
+    if _BOOKKEEPING.search(name):
+        return "ignore", name
+    if name.startswith("test_"):
+        return "extra", name
+    for prefix in _EVAL_PREFIXES:
+        if name.startswith(prefix):
+            rest = _strip_suffix(name[len(prefix) :])
+            return "eval", "val_" + _ALIASES.get(rest, rest)
+    bare = name
+    for prefix in _TRAIN_PREFIXES:
+        if bare.startswith(prefix):
+            bare = bare[len(prefix) :]
+            break
+    bare = _strip_suffix(bare)
+    if bare == "loss":
+        return "train_loss", "train_loss"
+    if bare in ("lr", "learning_rate"):
+        return "lr", "lr"
+    if bare in ("grad_norm", "gradient_norm", "grad_norm_total"):
+        return "grad_norm", "grad_norm"
+    if "loss" in bare:  # G_loss, D_loss, physics terms: not the objective the checks reason about
+        return "extra", name
+    return "train_metric", _ALIASES.get(bare, bare)
+
+
+def to_float(value: Any) -> float | None:
+    """A logged value as a float; NaN/Inf survive (the NaN check needs them), junk becomes None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)  # also parses 'nan', 'inf', 'Infinity'
+        except ValueError:
+            return None
+    if isinstance(value, list) and len(value) == 1:  # Lightning sometimes logs one-element tensors
+        return to_float(value[0])
+    return None
+
+
+def percent_to_fraction(name: str, values: list[float]) -> tuple[list[float], bool]:
+    """Accuracy logged in percent (0..100) becomes a fraction, so chance and gap rules share one scale."""
+    finite = [v for v in values if math.isfinite(v)]
+    if ("accuracy" in name or name.endswith("acc")) and finite and 1.0 < max(finite) <= 100.0:
+        return [v / 100.0 for v in values], True
+    return values, False

@@ -1,0 +1,34 @@
+"""Log readers: each format registers a ``Reader`` (sniff + read) in ``READERS``; ``read_history``
+tries them in priority order. Importing this package imports no torch and no tensorboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainwell.doctor.history import History
+from trainwell.doctor.readers import hf, keras, lightning, tensorboard, trainwell_run
+from trainwell.doctor.readers.base import READERS, Reader
+from trainwell.errors import DataError, Problem
+
+__all__ = ["READERS", "Reader", "hf", "keras", "lightning", "read_history", "sniff_format", "tensorboard", "trainwell_run"]
+
+
+def sniff_format(path: str | Path) -> Reader | None:
+    """The first reader, by priority, that recognises ``path``."""
+    p = Path(path)
+    for _, reader in sorted(READERS.items(), key=lambda item: item[1].priority):
+        if reader.sniff(p):
+            return reader
+    return None
+
+
+def read_history(path: str | Path) -> History:
+    """Read any supported log into a History; an unknown file is a DataError listing the formats."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(problems=[Problem(str(p), "log file or folder must exist", str(p), "check the path")])
+    reader = sniff_format(p)
+    if reader is None:
+        formats = "; ".join(READERS.describe(name) for name in READERS.names())
+        raise DataError(problems=[Problem(str(p), "must be a supported training log", p.name, f"supported: {formats}")])
+    return reader.read(p)

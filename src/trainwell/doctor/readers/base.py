@@ -1,0 +1,118 @@
+"""The reader contract and the one helper every reader shares: collect raw ``(key, step, value)``
+records, then let ``naming.classify`` decide which become the train loss, LR, eval metrics ...
+
+A reader is a ``sniff(path) -> bool`` that never raises and a ``read(path) -> History`` that raises
+``DataError`` (with a Problem naming the file) only when nothing usable is in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainwell.doctor.history import History, Series
+from trainwell.doctor.naming import classify, percent_to_fraction, to_float
+from trainwell.errors import DataError, Problem
+from trainwell.registry import Registry
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One log format. ``priority``: lower sniffs first (a run folder also holds TensorBoard events)."""
+
+    name: str
+    priority: int
+    sniff: Callable[[Path], bool]
+    read: Callable[[Path], History]
+    help: str
+
+
+READERS: Registry[Reader] = Registry("log reader")
+
+# Which canonical slot a classified key fills; several raw keys can compete for one slot.
+_SLOTS = ("train_loss", "lr", "grad_norm")
+_MAX_JSON_BYTES = 200 * 2**20
+
+
+class Collector:
+    """Accumulates raw series by their logged name; ``build`` maps them onto a History."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Series] = {}
+
+    def add(self, key: str, step: float, value: Any) -> None:
+        number = to_float(value)
+        if number is not None:
+            self.raw.setdefault(key, Series()).add(step, number)
+
+    def add_record(self, record: dict[str, Any], step: float, skip: tuple[str, ...] = ()) -> None:
+        for key, value in record.items():
+            if key not in skip:
+                self.add(key, step, value)
+
+    def build(self, history: History) -> History:
+        slots: dict[str, list[tuple[str, Series]]] = {}
+        for key, series in self.raw.items():
+            kind, canon = classify(key)
+            if kind in ("ignore", "step"):
+                continue
+            if kind == "extra":
+                history.extra[canon] = series
+                continue
+            slot = kind if kind in (*_SLOTS, "epoch") else f"{kind}:{canon}"
+            slots.setdefault(slot, []).append((key, series))
+        for slot, candidates in slots.items():
+            # The most populated candidate wins (train_loss_step over train_loss_epoch); the rest are kept as extras.
+            candidates.sort(key=lambda kv: -len(kv[1]))
+            (key, series), rest = candidates[0], candidates[1:]
+            for other_key, other in rest:
+                history.extra[other_key] = other
+            self._place(history, slot, key, series)
+        return history.finish()
+
+    @staticmethod
+    def _place(history: History, slot: str, key: str, series: Series) -> None:
+        if slot == "epoch":
+            history.epochs = series
+        elif slot in _SLOTS:
+            setattr(history, slot, series)
+        else:
+            kind, canon = slot.split(":", 1)
+            values, scaled = percent_to_fraction(canon, series.values)
+            if scaled:
+                history.notes.append(f"{key} looks like a percentage; read as a fraction")
+            target = history.eval if kind == "eval" else history.train_metrics
+            target[canon] = Series(series.steps, values)
+
+
+def load_json(path: Path) -> Any:
+    """JSON with the NaN/Infinity tokens HF and Keras write (Python's json accepts them)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(problems=[Problem(str(path), "must be readable JSON", str(exc).splitlines()[0], "check the file")]) from None
+
+
+def peek_json(path: Path) -> Any:
+    """``load_json`` for sniffers: None instead of an error."""
+    # Sniffers must stay cheap and quiet: skip CSVs, event files and anything too big to be a log.
+    if not path.is_file() or path.suffix.lower() == ".csv" or "tfevents" in path.name or path.stat().st_size > _MAX_JSON_BYTES:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def positive(value: Any) -> float | None:
+    """A config number (PyYAML leaves '2e-5' as a string) if finite and > 0, else None."""
+    number = to_float(value)
+    return number if number is not None and math.isfinite(number) and number > 0 else None
+
+
+def register(reader: Reader) -> Reader:
+    return READERS.register(reader.name, reader, reader.help)

@@ -1,0 +1,82 @@
+"""Hugging Face ``trainer_state.json`` (also the copies under ``checkpoint-N/``): ``log_history`` holds
+train records (loss, learning_rate, grad_norm), eval records (eval_*), and one closing summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trainwell.doctor.history import History
+from trainwell.doctor.readers.base import Collector, Reader, load_json, peek_json, positive, register
+from trainwell.errors import DataError, Problem
+
+# Trainer-level keys in a log_history record that are not metrics.
+_SKIP = ("step", "epoch")
+
+
+def _state_file(path: Path) -> Path | None:
+    """The trainer_state.json a path names: the file itself, or the one in a folder's latest checkpoint."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        return None
+    if (path / "trainer_state.json").is_file():
+        return path / "trainer_state.json"
+    checkpoints = sorted(path.glob("checkpoint-*/trainer_state.json"), key=lambda p: _checkpoint_number(p.parent.name))
+    return checkpoints[-1] if checkpoints else None
+
+
+def _checkpoint_number(name: str) -> int:
+    tail = name.rpartition("-")[2]
+    return int(tail) if tail.isdigit() else -1
+
+
+def sniff(path: Path) -> bool:
+    found = _state_file(path)
+    data = peek_json(found) if found else None
+    return isinstance(data, dict) and isinstance(data.get("log_history"), list)
+
+
+def read(path: Path) -> History:
+    found = _state_file(path)
+    data = load_json(found) if found else None
+    if not isinstance(data, dict) or not isinstance(data.get("log_history"), list):
+        raise DataError(problems=[Problem(str(path), "must be a trainer_state.json with a log_history list", type(data).__name__)])
+    history = History(source="hf-trainer-state", path=str(found))
+    collector = Collector()
+    for index, record in enumerate(data["log_history"]):
+        if not isinstance(record, dict) or "train_runtime" in record:  # the closing summary averages the whole run
+            continue
+        step = positive(record.get("step")) or float(index + 1)
+        collector.add_record(record, step, skip=_SKIP)
+        collector.add("epoch", step, record.get("epoch"))
+    collector.build(history)
+    _hints(history, data)
+    return history
+
+
+def _hints(history: History, data: dict[str, Any]) -> None:
+    hints = history.hints
+    hints.planned_steps = positive(data.get("max_steps"))
+    hints.epochs = positive(data.get("num_train_epochs"))
+    # eval_steps is not read: HF records it even when evaluation runs per epoch; checks infer the cadence.
+    for callback in _callbacks(data):
+        args = callback.get("args", {}) if isinstance(callback, dict) else {}
+        if "early_stopping_patience" in args:
+            patience = positive(args["early_stopping_patience"])
+            hints.patience = int(patience) if patience else None
+    if not history.eval_loss and history.eval:
+        history.notes.append("no eval_loss in log_history: the first eval metric stands in for it where a check needs one")
+
+
+def _callbacks(data: dict[str, Any]) -> list[Any]:
+    stateful = data.get("stateful_callbacks")
+    if not isinstance(stateful, dict):
+        return []
+    entries = []
+    for value in stateful.values():
+        entries.extend(value if isinstance(value, list) else [value])
+    return entries
+
+
+READER = register(Reader("hf", 30, sniff, read, "Hugging Face trainer_state.json (file, output folder or checkpoint folder)"))

@@ -1,0 +1,77 @@
+"""Small, dependency-free signal helpers the checks share: robust smoothing, positions in the run,
+peak prominence. Pure functions over lists so that live mode and offline mode agree exactly."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+
+def odd_window(n: int, fraction: float, minimum: int = 3) -> int:
+    """An odd window of about ``fraction`` of ``n`` points, at least ``minimum`` (and at most n)."""
+    width = max(minimum, int(n * fraction))
+    width = min(width, n if n % 2 else n - 1)
+    return max(1, width if width % 2 else width - 1)
+
+
+def rolling_median(values: Sequence[float], window: int) -> list[float]:
+    """Centred running median; the median ignores single-batch outliers that a mean would smear."""
+    half = window // 2
+    n = len(values)
+    return [statistics.median(values[max(0, i - half) : min(n, i + half + 1)]) for i in range(n)]
+
+
+def smooth(values: Sequence[float], fraction: float) -> list[float]:
+    return rolling_median(values, odd_window(len(values), fraction)) if len(values) >= 3 else list(values)
+
+
+def head_level(values: Sequence[float], fraction: float) -> float:
+    """The median of the first ``fraction`` of the points (at least 2): where the curve started."""
+    k = max(2, int(len(values) * fraction))
+    return statistics.median(values[:k])
+
+
+def tail_level(values: Sequence[float], fraction: float) -> float:
+    """The median of the last ``fraction`` of the points (at least 2): where the curve ended."""
+    k = max(2, int(len(values) * fraction))
+    return statistics.median(values[-k:])
+
+
+def mad(values: Sequence[float]) -> float:
+    """Median absolute deviation, scaled to match a normal standard deviation."""
+    if not values:
+        return 0.0
+    centre = statistics.median(values)
+    return 1.4826 * statistics.median(abs(v - centre) for v in values)
+
+
+def position(step: float, first: float, last: float) -> float:
+    """Where ``step`` lies in the run, 0 at the first logged step and 1 at the last."""
+    return (step - first) / (last - first) if last > first else 1.0
+
+
+def prominent_peaks(values: Sequence[float], min_prominence: float) -> list[tuple[int, float]]:
+    """(index, prominence) of local maxima standing at least ``min_prominence`` above both valleys.
+
+    Topographic prominence: from a peak, walk each way until a higher point (or the end); the higher of
+    the two lowest points on those walks is the key col. A steady rise (overfitting) has no prominent
+    peak; a loss that goes up and comes back down does.
+    """
+    peaks = []
+    n = len(values)
+    for i in range(1, n - 1):
+        if not (values[i] > values[i - 1] and values[i] >= values[i + 1]):
+            continue
+        left = right = values[i]
+        j = i - 1
+        while j >= 0 and values[j] <= values[i]:
+            left = min(left, values[j])
+            j -= 1
+        j = i + 1
+        while j < n and values[j] <= values[i]:
+            right = min(right, values[j])
+            j += 1
+        prominence = values[i] - max(left, right)
+        if prominence >= min_prominence:
+            peaks.append((i, prominence))
+    return peaks
