@@ -11,4 +11,17 @@ from trainwell.doctor.checks import CHECKS, diagnose, run_checks
 from trainwell.doctor.history import Diagnosis, Finding, History, Point, RunHints, Series, Severity
 from trainwell.doctor.readers import READERS, read_history
 
-__all__ = ["CHECKS", "READERS", "Diagnosis", "Finding", "History", "Point", "RunHints", "Series", "Severity", "diagnose", "read_history", "run_checks"]
+__all__ = [
+    "CHECKS",
+    "READERS",
+    "Diagnosis",
+    "Finding",
+    "History",
+    "Point",
+    "RunHints",
+    "Series",
+    "Severity",
+    "diagnose",
+    "read_history",
+    "run_checks",
+]

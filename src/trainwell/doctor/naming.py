@@ -17,7 +17,9 @@ _EVAL_PREFIXES = ("eval_", "val_", "valid_", "validation_", "dev_")
 _TRAIN_PREFIXES = ("train_", "training_")
 _SUFFIXES = ("_step", "_epoch")
 # Timing and throughput bookkeeping that HF, Lightning and Keras log next to the metrics.
-_BOOKKEEPING = re.compile(r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$)")
+_BOOKKEEPING = re.compile(
+    r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$)"
+)
 _ALIASES = {"acc": "accuracy", "f1_score": "f1"}
 
 

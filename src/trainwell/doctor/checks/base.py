@@ -37,7 +37,13 @@ CHECKS: Registry[Check] = Registry("doctor check")
 
 
 def check(
-    name: str, severity: Severity, priority: int, source: str, needs: tuple[Need, ...] = (), live: bool = False, supersedes: tuple[str, ...] = ()
+    name: str,
+    severity: Severity,
+    priority: int,
+    source: str,
+    needs: tuple[Need, ...] = (),
+    live: bool = False,
+    supersedes: tuple[str, ...] = (),
 ) -> Callable[[Callable[[History], Finding | None]], Callable[[History], Finding | None]]:
     """Register the decorated function as a check; its docstring's first line is its help."""
 
@@ -58,7 +64,7 @@ def needs_train_loss(history: History) -> str | None:
 
 
 def needs_loss(history: History) -> str | None:
-    name, series = primary_loss(history)
+    _, series = primary_loss(history)
     return None if len(series) >= MIN_POINTS else f"needs >= {MIN_POINTS} finite loss points, the log has {len(series)}"
 
 
@@ -140,7 +146,9 @@ def unit(history: History) -> str:
     return history.x_unit
 
 
-def finding(check_name: str, message: str, evidence: list[Point], fix: str, step: float | None = None, severity: Severity | None = None) -> Finding:
+def finding(
+    check_name: str, message: str, evidence: list[Point], fix: str, step: float | None = None, severity: Severity | None = None
+) -> Finding:
     """A Finding carrying its check's registered severity and source unless told otherwise."""
     spec = CHECKS.get(check_name)
     return Finding(check_name, severity or spec.severity, message, tuple(evidence), fix, spec.source, step)

@@ -43,7 +43,9 @@ def _length_fix(history: History, at_step: float, verb: str = "stop near") -> st
     return f"training.max_steps: {max(1, round(at_step)):g} ({verb} {history.x_unit} {at_step:g})"
 
 
-@check("overfitting", Severity.WARNING, 5, t.SOURCES["OVERFIT_RISE"], (needs_eval,), live=True, supersedes=("saturating", "still_improving"))
+@check(
+    "overfitting", Severity.WARNING, 5, t.SOURCES["OVERFIT_RISE"], (needs_eval,), live=True, supersedes=("saturating", "still_improving")
+)
 def overfitting(history: History) -> Finding | None:
     """The validation metric turns and keeps getting worse while the train loss still falls."""
     name, series, mode = monitored(history)  # type: ignore[misc]  # needs_eval guarantees one

@@ -46,7 +46,7 @@ def _plateau(series: Series) -> tuple[float, int] | None:
     start = len(series) // 2
     tail = series.values[start:]
     level = statistics.median(tail)
-    if level <= 0 or (max(tail) - min(tail)) > t.CHANCE_SPREAD * level and len(tail) > 2:
+    if level <= 0 or (len(tail) > 2 and (max(tail) - min(tail)) > t.CHANCE_SPREAD * level):
         return None
     return level, start
 
@@ -60,7 +60,13 @@ def _accuracy_near_prior(history: History, k: float | None) -> bool | None:
     return statistics.median(tail) <= 1 / k + t.CHANCE_ACC_MARGIN
 
 
-@check("chance_plateau", Severity.CRITICAL, 2, t.SOURCES["CHANCE_TOL"], supersedes=("flat_loss", "saturating", "underfitting", "still_improving"))
+@check(
+    "chance_plateau",
+    Severity.CRITICAL,
+    2,
+    t.SOURCES["CHANCE_TOL"],
+    supersedes=("flat_loss", "saturating", "underfitting", "still_improving"),
+)
 def chance_plateau(history: History) -> Finding | None:
     """The loss sits at the chance level (ln K for K classes): the model predicts the class prior."""
     for name, series in (("train_loss", history.train_loss.finite()), ("val_loss", history.eval_loss.finite())):

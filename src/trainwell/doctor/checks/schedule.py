@@ -23,7 +23,9 @@ def lr_never_decays(history: History) -> Finding | None:
     if peak <= 0 or min(lr.values[peak_index:]) < t.LR_DECAY_MIN_RATIO * peak:
         return None
     evidence = [at(lr, peak_index, "lr", "peak"), at(lr, len(lr) - 1, "lr", "end")]
-    message = f"the LR stays at {fmt(peak)} from {history.x_unit} {lr.steps[peak_index]:g} to the end: it never decays, so the run never anneals"
+    message = (
+        f"the LR stays at {fmt(peak)} from {history.x_unit} {lr.steps[peak_index]:g} to the end: it never decays, so the run never anneals"
+    )
     fix = f"schedule.name: {history.hints.schedule or 'constant'} → cosine"
     return finding("lr_never_decays", message, evidence, fix, step=lr.steps[peak_index])
 
@@ -43,9 +45,13 @@ def eval_too_sparse(history: History) -> Finding | None:
     every = max(1, math.floor(span / target)) if span > 0 else 1
     if too_few:
         assumed = "" if history.hints.patience else f" (patience {patience} assumed)"
-        message = f"{len(series)} evaluations: early stopping with patience {patience}{assumed} needs at least {patience + t.EVAL_SPARSE_MARGIN}"
+        message = (
+            f"{len(series)} evaluations: early stopping with patience {patience}{assumed} needs at least {patience + t.EVAL_SPARSE_MARGIN}"
+        )
     else:
-        message = f"the last evaluation is at {history.x_unit} {series.steps[-1]:g}, {coverage:.0%} of the run: the rest was never evaluated"
+        message = (
+            f"the last evaluation is at {history.x_unit} {series.steps[-1]:g}, {coverage:.0%} of the run: the rest was never evaluated"
+        )
     severity = Severity.WARNING if history.hints.patience or coverage < t.EVAL_COVERAGE else Severity.INFO
     current = f"{history.hints.eval_every:g}" if history.hints.eval_every else "?"
     fix = f"evaluation.every: {current} → {every} (steps; about {target} evaluations)"

@@ -49,7 +49,15 @@ def nan_inf(history: History) -> Finding | None:
     return finding("nan_inf", message, bad, fix, step=min(p.step for p in bad))
 
 
-@check("divergence", Severity.CRITICAL, 1, t.SOURCES["LR_DIVIDE"], (needs_loss,), live=True, supersedes=("spikes", "warmup_too_short", "saturating"))
+@check(
+    "divergence",
+    Severity.CRITICAL,
+    1,
+    t.SOURCES["LR_DIVIDE"],
+    (needs_loss,),
+    live=True,
+    supersedes=("spikes", "warmup_too_short", "saturating"),
+)
 def divergence(history: History) -> Finding | None:
     """The loss rises and stays up: it gives back half its progress, or climbs from the start."""
     name, series = primary_loss(history)
@@ -203,4 +211,6 @@ def warmup_too_short(history: History) -> Finding | None:
         f"early instability: the loss rose above its starting level at {history.x_unit} {series.steps[index]:g} "
         f"with a warmup of {warmup / total:.1%} of the run"
     )
-    return finding("warmup_too_short", message, evidence, f"schedule.warmup: {current} → {t.WARMUP_MIN_FRACTION:g}", step=series.steps[index])
+    return finding(
+        "warmup_too_short", message, evidence, f"schedule.warmup: {current} → {t.WARMUP_MIN_FRACTION:g}", step=series.steps[index]
+    )
