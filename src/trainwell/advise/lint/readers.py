@@ -87,9 +87,9 @@ def model_hints_from_keys(view: ConfigView, section: dict[str, Any], where: str)
     """Guess the model kind from constructor arguments (nhead, num_attention_heads -> transformer)."""
     if view.known("model_kind"):
         return
-    keys = {str(k).lower() for k in section}
-    if keys & {"nhead", "num_heads", "n_head", "num_attention_heads", "num_decoder_layers", "d_model"}:
-        view.set("model_kind", "transformer", f"{where} (attention arguments)")
+    attention = [k for k in section if str(k).lower() in ("nhead", "num_heads", "n_head", "num_attention_heads", "num_decoder_layers")]
+    if attention:
+        view.set("model_kind", "transformer", f"{where}.{attention[0]}" if where else str(attention[0]))
         return
     for key in ("class_path", "_target_", "_component_", "model_name", "name"):
         value = section.get(key)
@@ -125,11 +125,12 @@ def _detect_trainwell(data: dict[str, Any]) -> int:
 
     names = {f.name for f in dataclasses.fields(Config)}
     sections = {"optimizer", "schedule", "batch", "training", "evaluation", "checkpoint", "early_stopping", "loss", "lr_find"}
-    if not data or not set(data) <= names:
+    # Mostly trainwell keys (a typo or two must still read as trainwell, so validation can name them).
+    if not data or sum(k in names for k in data) < 0.6 * len(data):
         return 0
-    if any(isinstance(data.get(s), dict) for s in sections) or "task" in data:
+    if sum(isinstance(data.get(s), dict) for s in sections) >= 1 and (set(data) <= names or len(data) >= 3):
         return 90
-    return 20
+    return 20 if set(data) <= names else 0
 
 
 def _read_trainwell(view: ConfigView) -> None:
@@ -143,7 +144,7 @@ def _read_trainwell(view: ConfigView) -> None:
     config = from_dict(Config, dict(view.raw), "", problems)
     problems.extend(validate(config))
     for p in problems:
-        view.notes.append(Finding("trainwell-config", "error", f"{p.where}: {p.rule}", p.where, p.value, p.fix, "trainwell config schema"))
+        view.notes.append(Finding("trainwell-config", "error", p.rule, p.where, p.value, p.fix, "trainwell config schema"))
     from trainwell.advise.lint.readers_tree import view_from_config
 
     view_from_config(view, config)

@@ -121,23 +121,23 @@ def _read_mode(view: ConfigView, data: dict[str, Any]) -> None:
     if better is not None:
         view.set("mode", "max" if better else "min", "greater_is_better")
     elif view.metric:
-        view.set("mode", "min" if view.metric.endswith("loss") else "max", "HF default (greater_is_better from metric name)")
+        view.set("mode", "min" if view.metric.endswith("loss") else "max", "greater_is_better (HF default: from the metric name)")
     elif view.load_best:
-        view.set("metric", "loss", "HF default")
-        view.set("mode", "min", "HF default")
+        view.set("metric", "loss", "metric_for_best_model (HF default)")
+        view.set("mode", "min", "greater_is_better (HF default)")
 
 
 def _cadence_defaults(view: ConfigView) -> None:
     """HF: eval_steps defaults to logging_steps; an 'epoch' strategy fires once per epoch."""
     if view.eval_strategy == "steps" and not view.known("eval_every") and view.logging_steps:
-        view.set("eval_every", view.logging_steps, "HF default (eval_steps = logging_steps)")
+        view.set("eval_every", view.logging_steps, "eval_steps (HF default: logging_steps)")
     for strat, every in (("eval_strategy", "eval_every"), ("save_strategy", "save_every")):
         if getattr(view, strat) == "epoch":
             view.set(every, 1.0, f"{view.where(strat)} (once per epoch)")
 
 
 def _read_lora(view: ConfigView, data: dict[str, Any]) -> None:
-    lora = flag(data.get("use_peft")) or data.get("lora_r") is not None and flag(data.get("use_peft")) is not False
+    lora = flag(data.get("use_peft")) or (data.get("lora_r") is not None and flag(data.get("use_peft")) is not False)
     if lora:
         quantized = flag(data.get("load_in_4bit")) or flag(data.get("load_in_8bit"))
         view.set("training_mode", "qlora" if quantized else "lora", "use_peft")
@@ -151,8 +151,14 @@ def read_hf_like(view: ConfigView, data: dict[str, Any], framework: str = "HF") 
     _read_warmup_steps(view, data)
     _read_precision(view, data)
     read_optimizer_name(view, data.get("optim"), "optim")
+    keys = {fact: names[0] for fact, names, _ in HF_TABLE} | {
+        "warmup_steps": "warmup_steps",
+        "precision": "bf16",
+        "optimizer": "optim",
+        "optimizer_family": "optim",
+    }
     for fact, value in HF_DEFAULTS.items():
-        view.default(fact, value, framework)
+        view.default(fact, value, keys[fact], framework)
     _read_mode(view, data)
     _cadence_defaults(view)
     return used
@@ -247,7 +253,10 @@ def _read_axolotl_cadence(view: ConfigView, data: dict[str, Any]) -> None:
     if val is not None and val <= 0 and not data.get("test_datasets"):
         view.set("eval_strategy", "no", "val_set_size")
     elif data.get("evals_per_epoch") or data.get("eval_steps"):
-        view.set("eval_strategy", "steps", "evals_per_epoch" if data.get("evals_per_epoch") else "eval_steps")
+        key = "evals_per_epoch" if data.get("evals_per_epoch") else "eval_steps"
+        view.set("eval_strategy", "steps", key)
+        if key == "evals_per_epoch":  # a count per epoch, not a step interval; axolotl converts it at run time
+            view.set("eval_every", None, key)
     if data.get("saves_per_epoch") or data.get("save_steps"):
         per_epoch = number(data.get("saves_per_epoch"))
         view.set("save_strategy", "epoch" if per_epoch == 1 else "steps", "saves_per_epoch" if per_epoch else "save_steps")

@@ -18,7 +18,7 @@ from trainwell.advise.lint.readers import (
     read_optimizer_name,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, describe_model, flag, integer, number, scheduler_name
+from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, number, scheduler_name
 
 
 def _has_key(data: Any, key: str) -> bool:
@@ -62,7 +62,9 @@ def _read_torchtune(view: ConfigView) -> None:
     if isinstance(component, str):
         describe_model(view, component, "model._component_")
         leaf = component.rsplit(".", 1)[-1]
-        view.set("training_mode", "qlora" if leaf.startswith("qlora_") else "lora" if leaf.startswith("lora_") else "full", "model._component_")
+        view.set(
+            "training_mode", "qlora" if leaf.startswith("qlora_") else "lora" if leaf.startswith("lora_") else "full", "model._component_"
+        )
         view.set("pretrained", "checkpointer" in data, "checkpointer")
     apply_table(view, data, TORCHTUNE_TABLE)
     read_optimizer_name(view, get(data, "optimizer._component_"), "optimizer._component_")
@@ -71,16 +73,20 @@ def _read_torchtune(view: ConfigView) -> None:
         view.set("scheduler", scheduler_name(sched), "lr_scheduler._component_")
     elif "lr_scheduler" not in data:
         # No scheduler in a torchtune recipe means a constant LR from the first step.
-        view.set("scheduler", "constant", "torchtune default (no lr_scheduler)")
-        view.set("warmup_steps", 0, "torchtune default (no lr_scheduler)")
+        view.set("scheduler", "constant", "lr_scheduler (torchtune default: none)")
+        view.set("warmup_steps", 0, "lr_scheduler (torchtune default: none)")
     if "clip_grad_norm" in data:
         view.set("max_grad_norm", number(data["clip_grad_norm"]), "clip_grad_norm")
     if "seed" in data:
         view.set("seed", integer(data["seed"]), "seed")
     # torchtune recipes save a checkpoint at the end of every epoch and validate only when asked to.
-    view.set("save_strategy", "epoch", "torchtune default (saves each epoch)")
-    view.set("save_every", 1.0, "torchtune default (saves each epoch)")
-    view.set("eval_strategy", "steps" if view.eval_every else "no", "run_val_every_n_steps" if view.eval_every else "torchtune default (no validation)")
+    view.set("save_strategy", "epoch", "checkpointer (torchtune default: saves each epoch)")
+    view.set("save_every", 1.0, "checkpointer (torchtune default: saves each epoch)")
+    view.set(
+        "eval_strategy",
+        "steps" if view.eval_every else "no",
+        "run_val_every_n_steps" + ("" if view.eval_every else " (torchtune default: no validation)"),
+    )
     view.unknown = unknown_keys(data, TORCHTUNE_FIELDS)
 
 
@@ -95,6 +101,14 @@ LIGHTNING_TRAINER_FIELDS = frozenset(
     enable_progress_bar enable_model_summary accumulate_grad_batches gradient_clip_val gradient_clip_algorithm
     deterministic benchmark inference_mode use_distributed_sampler profiler detect_anomaly barebones plugins
     sync_batchnorm reload_dataloaders_every_n_epochs default_root_dir model_registry _target_""".split()
+)
+# Trainer arguments removed in Lightning 2.0: a config that still has them was written for 1.x.
+LIGHTNING_1X_FIELDS = frozenset(
+    """gpus tpu_cores ipus auto_select_gpus num_processes process_position checkpoint_callback log_gpu_memory
+    progress_bar_refresh_rate track_grad_norm flush_logs_every_n_steps weights_summary weights_save_path
+    truncated_bptt_steps resume_from_checkpoint reload_dataloaders_every_epoch auto_lr_find replace_sampler_ddp
+    terminate_on_nan auto_scale_batch_size prepare_data_per_node amp_backend amp_level distributed_backend
+    move_metrics_to_cpu multiple_trainloader_mode stochastic_weight_avg""".split()
 )
 LIGHTNING_TABLE: Table = (
     ("epochs", ("max_epochs",), number),
@@ -117,7 +131,9 @@ def _read_callbacks(view: ConfigView, callbacks: Any, prefix: str) -> None:
         if cls.endswith(("ModelCheckpoint", "EarlyStopping")) and isinstance(args, dict):
             if isinstance(args.get("monitor"), str):
                 view.set("metric", args["monitor"], f"{where}.monitor")
-                view.set("mode", str(args.get("mode", "min")), f"{where}.mode" if "mode" in args else "Lightning default (mode=min)")
+                view.set(
+                    "mode", str(args.get("mode", "min")), f"{where}.mode" if "mode" in args else f"{where}.mode (Lightning default: min)"
+                )
         if cls.endswith("ModelCheckpoint") and isinstance(args, dict):
             top_k = integer(args.get("save_top_k", 1))
             view.set("save_total_limit", top_k if top_k is not None and top_k >= 0 else None, f"{where}.save_top_k")
@@ -130,7 +146,7 @@ def read_lightning_trainer(view: ConfigView, trainer: dict[str, Any], prefix: st
     """Lightning Trainer arguments; Lightning does not clip unless gradient_clip_val is set."""
     apply_table(view, trainer, LIGHTNING_TABLE, prefix)
     clip = number(trainer.get("gradient_clip_val"))
-    view.set("max_grad_norm", clip, f"{prefix}gradient_clip_val" if "gradient_clip_val" in trainer else "Lightning default (no clipping)")
+    view.set("max_grad_norm", clip, f"{prefix}gradient_clip_val" + ("" if "gradient_clip_val" in trainer else " (Lightning default: None)"))
     every = integer(trainer.get("check_val_every_n_epoch", 1)) or 1
     interval = trainer.get("val_check_interval")
     if isinstance(interval, int) and not isinstance(interval, bool) and interval > 1:
@@ -140,7 +156,13 @@ def read_lightning_trainer(view: ConfigView, trainer: dict[str, Any], prefix: st
         view.set("eval_strategy", "epoch", f"{prefix}check_val_every_n_epoch")
         view.set("eval_every", float(every), f"{prefix}check_val_every_n_epoch")
     _read_callbacks(view, trainer.get("callbacks"), f"{prefix}callbacks")
-    view.unknown += unknown_keys(trainer, LIGHTNING_TRAINER_FIELDS, prefix)
+    old = [f"{prefix}{k}" for k in trainer if k in LIGHTNING_1X_FIELDS]
+    if old:
+        view.notes.append(Finding("lightning-1x-keys", "info", f"{len(old)} Trainer argument(s) from Lightning 1.x that Lightning 2.x rejects: "
+                                  + ", ".join(old[:8]) + ("..." if len(old) > 8 else ""), prefix.rstrip("."), old,
+                                  "pin the Lightning version this config was written for, or port it (gpus -> devices, amp_backend -> precision)",
+                                  "Lightning 2.0 release notes (removed Trainer arguments)"))  # fmt: skip
+    view.unknown += unknown_keys(trainer, LIGHTNING_TRAINER_FIELDS | LIGHTNING_1X_FIELDS, prefix)
 
 
 MODEL_TABLE: Table = (
@@ -165,10 +187,12 @@ def read_module_section(view: ConfigView, section: dict[str, Any], prefix: str) 
         elif isinstance(cls, str):
             view.set("scheduler", scheduler_name(cls), f"{prefix}{key}._target_")
     for key in ("net", "model", "backbone", "encoder"):
-        if isinstance(section.get(key), dict):
+        if isinstance(section.get(key), dict):  # the architecture: read for its kind, sizes are not lint's business
             model_hints_from_keys(view, section[key], f"{prefix}{key}")
+            used.add(key)
     model_hints_from_keys(view, section, prefix.rstrip("."))
-    view.unknown += [f"{prefix}{k}" for k in section if k not in used and k not in ("_target_", "_partial_", "class_path")]
+    ignored = ("_target_", "_partial_", "class_path", "compile")
+    view.unknown += [f"{prefix}{k}" for k in section if k not in used and k not in ignored]
 
 
 def _detect_lightning(data: dict[str, Any]) -> int:
@@ -224,7 +248,9 @@ def _read_hydra(view: ConfigView) -> None:
     for section in ("model", "data"):
         if isinstance(data.get(section), dict):
             read_module_section(view, data[section], f"{section}.")
-    view.unknown += unknown_keys(data, {"defaults", "seed", "trainer", "model", "data", "callbacks", "task_name", "tags", "logger", "paths", "extras"})
+    view.unknown += unknown_keys(
+        data, {"defaults", "seed", "trainer", "model", "data", "callbacks", "task_name", "tags", "logger", "paths", "extras"}
+    )
 
 
 DIALECTS.register("hydra", Dialect("hydra", "Hydra config (one piece of a composition)", _detect_hydra, _read_hydra))

@@ -82,16 +82,17 @@ class ConfigView:
         return self.sources.get(fact, fact)
 
     def is_default(self, fact: str) -> bool:
-        return self.sources.get(fact, "").endswith(" default")
+        """True when the fact was filled from a framework default rather than written in the file."""
+        return " default" in self.sources.get(fact, "")
 
     def set(self, fact: str, value: Any, source: str) -> None:
         setattr(self, fact, value)
         self.sources[fact] = source
 
-    def default(self, fact: str, value: Any, framework: str) -> None:
-        """Fill a fact the file left out with its framework's default (only when not set)."""
+    def default(self, fact: str, value: Any, key: str, framework: str) -> None:
+        """Fill a fact the file left out with its framework's default; the source names the key to add."""
         if fact not in self.sources:
-            self.set(fact, value, f"{framework} default")
+            self.set(fact, value, f"{key} ({framework} default)")
 
     @property
     def is_transformer(self) -> bool:
@@ -116,7 +117,10 @@ class ConfigView:
 # Order matters: the first pattern that matches wins ("swin" before "bert"; "deberta" is an encoder).
 _MODEL_KINDS: tuple[tuple[str, str], ...] = (
     (r"simple_?dense_?net", "mlp"),  # lightning-hydra-template's fully connected MNIST net, not a DenseNet CNN
-    (r"lora_llama|qlora_llama|llama|mistral|mixtral|qwen|gemma|phi-?\d|falcon|smollm|gpt|opt-\d|bloom|deepseek|zephyr|olmo|pythia|starcoder|yi-", "llm"),
+    (
+        r"lora_llama|qlora_llama|llama|mistral|mixtral|qwen|gemma|phi-?\d|falcon|smollm|gpt|opt-\d|bloom|deepseek|zephyr|olmo|pythia|starcoder|yi-",
+        "llm",
+    ),
     (r"swin|vit|deit|beit|dinov2|clip|siglip", "vit"),
     (r"bert|roberta|electra|albert|xlm|t5|bart|minilm|mpnet|transformer|encoder|decoder", "transformer"),
     (r"resnet|resnext|wide_resnet", "resnet"),

@@ -1,0 +1,258 @@
+"""Lint checks: one registered function per rule, each reading a ConfigView and returning findings.
+
+A check judges only facts the view knows (``view.known``); a check about something *missing* (seed,
+checkpoint limit, warmup) stays silent on partial views (Hydra pieces), where the value may be set in
+another file of the composition. Every check carries the source its rule comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from trainwell.advise.lint.view import ConfigView, Finding, Severity
+from trainwell.registry import Registry
+
+S_000 = "000"
+S_001 = "001"
+S_003 = "003"
+S_004 = "004"
+
+
+@dataclass(frozen=True)
+class LintCheck:
+    id: str
+    severity: Severity  # the most severe finding this check can return
+    summary: str
+    source: str
+    run: Callable[[ConfigView], list[Finding]]
+
+    def finding(self, message: str, where: str, value: object, fix: str, severity: Severity | None = None) -> Finding:
+        return Finding(self.id, severity or self.severity, message, where, value, fix, self.source)
+
+
+CHECKS: Registry[LintCheck] = Registry("lint check")
+
+
+def check(
+    id: str, severity: Severity, summary: str, source: str
+) -> Callable[[Callable[[LintCheck, ConfigView], list[Finding]]], LintCheck]:
+    """Register ``fn(check, view)`` as a lint check; the check object builds findings with its own id and source."""
+
+    def wrap(fn: Callable[[LintCheck, ConfigView], list[Finding]]) -> LintCheck:
+        holder: list[LintCheck] = []
+        entry = LintCheck(id, severity, summary, source, lambda view: fn(holder[0], view))
+        holder.append(entry)
+        return CHECKS.register(id, entry, summary)
+
+    return wrap
+
+
+@check("adam-l2-decay", "warning", "Adam (L2 in the gradient) with weight decay: use AdamW",
+       f"{S_001} §Weight Decay Strength ('Always use decoupled weight decay'); {S_000} §2.1.1; Loshchilov & Hutter 2019")  # fmt: skip
+def _adam_l2(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.optimizer_family != "adam" or not (v.weight_decay or 0) > 0:
+        return []
+    return [c.finding(f"{v.optimizer} with weight_decay={v.weight_decay} adds L2 to the gradient, which Adam's "
+                      "adaptive scaling weakens for large-gradient weights; decoupled decay regularises as intended",
+                      v.where("optimizer"), v.optimizer, "switch to AdamW (torch.optim.AdamW) and keep the weight decay")]  # fmt: skip
+
+
+@check("transformer-no-warmup", "warning", "a transformer trained with no LR warmup",
+       f"{S_001} §Warmup Steps ('Non-negotiable for transformers'); {S_000} §2.2.3")  # fmt: skip
+def _no_warmup(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if not v.is_transformer or not v.warmup_known_zero() or v.scheduler == "reduce_on_plateau":
+        return []
+    where = v.where("warmup_ratio") if v.known("warmup_ratio") else v.where("warmup_steps")
+    fix = "warm up over 6–10 % of the steps (e.g. warmup_ratio 0.1, or a few hundred steps)"
+    return [c.finding(f"{v.model_kind} model (from {v.where('model_kind')}) with no warmup: Adam's second-moment estimate starts at zero and "
+                      "the first full-LR updates can wreck pretrained weights", where, 0, fix)]  # fmt: skip
+
+
+@check("no-clipping", "warning", "a transformer trained without gradient clipping",
+       f"{S_001} §Gradient Clip Value (transformers: 1.0, always); {S_000} §3.3")  # fmt: skip
+def _no_clip(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if not v.is_transformer or not v.clipping_off():
+        return []
+    fix = "clip the global gradient norm at 1.0"
+    if v.raw.get("optimizer_in_bwd") is True:
+        fix += " (torchtune cannot clip with optimizer_in_bwd: True; set it to False first)"
+    return [c.finding(f"{v.model_kind} model (from {v.where('model_kind')}) with no gradient clipping: one bad batch can spike the loss or turn it NaN",
+                      v.where("max_grad_norm"), v.max_grad_norm, fix)]  # fmt: skip
+
+
+@check("load-best-no-eval", "error", "load_best_model_at_end with evaluation or saving switched off",
+       "HF TrainingArguments docs (load_best_model_at_end requires eval_strategy and save_strategy to match)")  # fmt: skip
+def _load_best_no_eval(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if not v.load_best or not (v.eval_strategy == "no" or v.save_strategy == "no"):
+        return []
+    off = "eval_strategy" if v.eval_strategy == "no" else "save_strategy"
+    return [c.finding(f"load_best_model_at_end needs evaluations to pick the best and checkpoints to load it, but {off} is 'no'",
+                      v.where(off), "no",
+                      "evaluate and save on the same cadence (e.g. both 'epoch'), or drop load_best_model_at_end")]  # fmt: skip
+
+
+@check("load-best-cadence", "error", "load_best_model_at_end with different save and eval cadences",
+       "HF TrainingArguments docs (save_steps must be a round multiple of eval_steps)")  # fmt: skip
+def _load_best_cadence(c: LintCheck, v: ConfigView) -> list[Finding]:
+    ev, sv = v.eval_strategy, v.save_strategy
+    if not v.load_best or ev in (None, "no") or sv in (None, "no", "best"):
+        return []
+    if ev != sv:
+        return [c.finding(f"eval_strategy '{ev}' differs from save_strategy '{sv}': the best evaluation may have no checkpoint",
+                          v.where("save_strategy"), sv, f"set save_strategy to '{ev}'")]  # fmt: skip
+    if ev == "steps" and v.eval_every and v.save_every and v.save_every % v.eval_every != 0:
+        return [c.finding(f"save every {v.save_every:g} steps is not a multiple of eval every {v.eval_every:g}",
+                          v.where("save_every"), v.save_every, f"save every {v.eval_every:g} steps (or a multiple of it)")]  # fmt: skip
+    return []
+
+
+@check("metric-mode", "error", "the monitored metric's mode contradicts its name (val_acc with mode min)",
+       "trainwell.config.rules.expected_mode; Lightning ModelCheckpoint/EarlyStopping docs (mode); HF greater_is_better")  # fmt: skip
+def _metric_mode(c: LintCheck, v: ConfigView) -> list[Finding]:
+    from trainwell.config.rules import expected_mode
+
+    if not v.metric or v.mode not in ("min", "max"):
+        return []
+    want = expected_mode(v.metric)
+    if want is None or want == v.mode:
+        return []
+    better = "higher" if want == "max" else "lower"
+    derived = " (HF derives greater_is_better=True for any metric not ending in 'loss')" if v.where("mode").startswith("HF default") else ""
+    fix = f"set greater_is_better: {want == 'max'}" if v.dialect in ("hf", "llamafactory", "axolotl") else f"set mode: {want}"
+    return [c.finding(f"'{v.metric}' is better when {better}, but the mode is '{v.mode}'{derived}: the worst checkpoint would be kept "
+                      "and early stopping would fire on improvement", v.where("mode"), v.mode, fix)]  # fmt: skip
+
+
+@check("fp16-on-bf16-hardware", "warning", "fp16 where bf16 would do (if the GPU supports bf16)",
+       f"{S_000} §4.3.1 Mixed Precision (BF16 on Ampere/Hopper/TPU; FP16 needs loss scaling)")  # fmt: skip
+def _fp16(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.precision != "fp16":
+        return []
+    modern = v.model_kind == "llm"
+    bf16_hint = any("bfloat16" in str(val).lower() for val in v.raw.values())
+    severity: Severity = "warning" if modern or bf16_hint else "info"
+    why = "the model was pretrained in bf16 and can overflow fp16's range" if modern else "bf16 needs no loss scaling and does not overflow"
+    return [c.finding(f"fp16 mixed precision: if the GPU supports bf16 (NVIDIA Ampere or newer, TPU), prefer bf16 — {why}",
+                      v.where("precision"), "fp16", "use bf16 on Ampere+ GPUs; keep fp16 (with loss scaling) on older ones",
+                      severity)]  # fmt: skip
+
+
+@check("accumulation-batch-fits", "info", "batch 1 with heavy accumulation on a small model",
+       f"{S_000} §4.1.2 Gradient Accumulation ('if and only if' the wanted batch does not fit)")  # fmt: skip
+def _accumulation(c: LintCheck, v: ConfigView) -> list[Finding]:
+    # Encoder-size transformers (BERT, ViT-Base) and classic nets are well under 0.5B parameters.
+    sized = v.model_params_b is not None
+    small = (sized and (v.model_params_b or 0) < 0.5) or (
+        not sized and v.model_kind in ("mlp", "cnn", "resnet", "rnn", "transformer", "vit")
+    )
+    if v.batch_size != 1 or (v.accumulation or 1) < 8 or not small:
+        return []
+    return [c.finding(f"per-device batch 1 with {v.accumulation} accumulation steps on a small model: a larger micro-batch "
+                      "probably fits and runs the same effective batch several times faster", v.where("accumulation"), v.accumulation,
+                      "find the largest micro-batch that fits (trainwell batch-find) and lower the accumulation to keep the effective batch")]  # fmt: skip
+
+
+@check("patience-vs-cadence", "warning", "early-stopping patience too short for the evaluation cadence",
+       f"{S_004} §Early Stopping (patience 5–20); {S_003} §Checkpointing (patience 3 at 1000-step evaluations)")  # fmt: skip
+def _patience(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.patience is None or v.eval_strategy in (None, "no"):
+        return []
+    out: list[Finding] = []
+    if v.patience <= 2:
+        out.append(c.finding(f"patience {v.patience}: one or two noisy evaluations stop training", v.where("patience"), v.patience,
+                             "use patience 3+ for step evaluations, 5–15 for per-epoch evaluations"))  # fmt: skip
+    warm = v.warmup_steps or 0
+    total = v.total_steps()
+    if v.warmup_ratio and total:
+        warm = int(v.warmup_ratio * total)
+    if v.eval_strategy == "steps" and v.eval_every and warm and v.patience * v.eval_every <= warm:
+        out.append(c.finding(f"patience {v.patience} x eval every {v.eval_every:g} steps = {v.patience * v.eval_every:g} steps, "
+                             f"within the {warm}-step warmup: training can stop before the LR peaks", v.where("patience"), v.patience,
+                             f"raise patience above {int(warm // v.eval_every) + 1} evaluations"))  # fmt: skip
+    return out
+
+
+@check("warmup-exceeds-total", "error", "warmup as long as (or longer than) the whole run",
+       "trainwell config rule warmup-below-total; HF get_scheduler (warmup must end before training does)")  # fmt: skip
+def _warmup_total(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.warmup_ratio is not None and v.warmup_ratio >= 1:
+        return [
+            c.finding(
+                "warmup ratio >= 1: the LR never reaches its peak", v.where("warmup_ratio"), v.warmup_ratio, "use a ratio such as 0.1"
+            )
+        ]
+    total = v.total_steps()
+    if total and v.warmup_steps and v.warmup_steps >= total:
+        return [c.finding(f"{v.warmup_steps} warmup steps but only {total} steps in total: the LR never reaches its peak",
+                          v.where("warmup_steps"), v.warmup_steps, f"warm up for about {max(1, total // 10)} steps (10 %)")]  # fmt: skip
+    return []
+
+
+@check("warmup-both-set", "info", "warmup_ratio and warmup_steps both set (HF uses warmup_steps)",
+       "HF TrainingArguments docs (warmup_steps overrides any effect of warmup_ratio)")  # fmt: skip
+def _warmup_both(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.is_default("warmup_ratio") or v.is_default("warmup_steps") or not (v.warmup_ratio or 0) > 0 or not (v.warmup_steps or 0) > 0:
+        return []
+    return [c.finding(f"warmup_ratio={v.warmup_ratio} is ignored because warmup_steps={v.warmup_steps} is set",
+                      v.where("warmup_steps"), v.warmup_steps, "keep one of them")]  # fmt: skip
+
+
+_LIMIT_KEYS = {
+    "torchtune": "checkpointer.keep_last_n_checkpoints",
+    "lightning": "ModelCheckpoint save_top_k",
+    "trainwell": "checkpoint.keep",
+}
+
+
+@check("checkpoint-limit", "info", "periodic checkpoints with no limit on how many are kept",
+       f"{S_000} §5.2 Checkpoint Management (save_total_limit 3–5)")  # fmt: skip
+def _save_limit(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.partial or not v.known("save_strategy") or v.save_total_limit is not None or v.known("save_total_limit"):
+        return []
+    many = v.save_strategy == "steps" or (v.save_strategy == "epoch" and (v.epochs or 0) > 5)
+    if not many:
+        return []
+    every = f" every {v.save_every:g} steps" if v.save_strategy == "steps" and v.save_every else ""
+    key = _LIMIT_KEYS.get(v.dialect, "save_total_limit")
+    return [c.finding(f"a checkpoint is saved{every} and none is ever deleted: a long run can fill the disk",
+                      key, None, f"set {key}: 3")]  # fmt: skip
+
+
+@check("seed-missing", "warning", "no fixed seed", f"{S_000} §5.1 Reproducibility Seed")
+def _seed(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.partial or v.seed is not None or v.dialect == "unknown":
+        return []
+    where = v.where("seed") if v.known("seed") else "seed"
+    return [c.finding("no fixed seed: two runs of this config will differ and a result cannot be reproduced", where,
+                      v.raw.get("seed", v.raw.get("seed_everything")), "set seed: 42 (and record it with the results)")]  # fmt: skip
+
+
+@check("no-evaluation", "info", "no evaluation during training", f"{S_000} §4.2.1 Evaluation Strategy; §3.2 Early Stopping")
+def _no_eval(c: LintCheck, v: ConfigView) -> list[Finding]:
+    if v.partial or v.eval_strategy != "no" or v.load_best:
+        return []
+    return [c.finding("no evaluation during training: overfitting goes unnoticed and neither early stopping nor best-checkpoint "
+                      "selection is possible", v.where("eval_strategy"), "no",
+                      "hold out a validation split and evaluate every few hundred steps or every epoch")]  # fmt: skip
+
+
+@check("lr-range", "warning", "learning rate outside the usual range for the optimizer and training mode",
+       f"trainwell.optim.optimizers.OPTIMIZERS lr_range ({S_001} §Learning Rate); {S_003} (LoRA 1e-4–2e-4); TRL DPOConfig docs (1e-6)")  # fmt: skip
+def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
+    from trainwell.advise.lint.lr_ranges import lr_range
+
+    if v.lr is None or v.optimizer_family is None:
+        return []
+    found = lr_range(v)
+    if found is None:
+        return []
+    (low, high), context = found
+    if low <= v.lr <= high:
+        return []
+    factor = low / v.lr if v.lr < low else v.lr / high
+    side = "below" if v.lr < low else "above"
+    severity: Severity = "warning" if factor > 3 else "info"
+    target = low if v.lr < low else high
+    return [c.finding(f"lr {v.lr:g} is {factor:.1f}x {side} the usual {low:g}–{high:g} for {context}", v.where("lr"), v.lr,
+                      f"start near {target:g} (or run trainwell lr-find)", severity)]  # fmt: skip

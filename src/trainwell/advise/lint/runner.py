@@ -1,0 +1,96 @@
+"""Run lint on one file: read it, detect its dialect, build the view, run every registered check."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainwell.advise.lint.checks import CHECKS
+from trainwell.advise.lint.readers import detect
+from trainwell.advise.lint.view import SEVERITY_ORDER, ConfigView, Finding
+from trainwell.errors import DataError, Problem
+
+_SHOWN_UNKNOWN = 12  # the message names this many unknown keys; the value holds them all
+
+
+@dataclass
+class LintReport:
+    """The findings for one file, worst first, with the dialect lint read it as."""
+
+    path: str
+    dialect: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, severity: str) -> int:
+        return sum(f.severity == severity for f in self.findings)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.count("error") > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "dialect": self.dialect, "findings": [f.to_dict() for f in self.findings]}
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """A config file as a mapping; anything unreadable is a DataError (the CLI exits 2)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(problems=[Problem(str(p), "file must exist", str(p), "check the path")])
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(problems=[Problem(str(p), "must be readable YAML or JSON", first, "fix the syntax or the encoding")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DataError(problems=[Problem(str(p), "must hold a mapping at the top level", type(data).__name__, "write key: value pairs")])
+    return data
+
+
+def build_view(data: dict[str, Any], path: str = "<config>") -> ConfigView:
+    """Detect the dialect and read ``data`` into a ConfigView."""
+    dialect = detect(data)
+    view = ConfigView(path=path, dialect=dialect.name, raw=data)
+    dialect.read(view)
+    return view
+
+
+def _bookkeeping(view: ConfigView) -> list[Finding]:
+    """Findings about the reading itself: keys lint could not interpret, and partial (Hydra) files."""
+    out: list[Finding] = []
+    if view.unknown:
+        shown = ", ".join(view.unknown[:_SHOWN_UNKNOWN]) + (
+            f", ... (+{len(view.unknown) - _SHOWN_UNKNOWN})" if len(view.unknown) > _SHOWN_UNKNOWN else ""
+        )
+        out.append(Finding("unknown-keys", "info", f"{len(view.unknown)} key(s) lint does not understand, so did not check: {shown}",
+                           "", list(view.unknown), "nothing to do if they are right; check them for typos", "trainwell lint"))  # fmt: skip
+    if view.partial:
+        out.append(Finding("partial-config", "info", "one piece of a Hydra composition: only the values it sets were checked; "
+                           "missing seed, warmup or checkpoint limits may be set in another file", "", None,
+                           "lint the composed config (python train.py --cfg job > composed.yaml) for the full picture", "Hydra docs (--cfg job)"))  # fmt: skip
+    return out
+
+
+def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
+    """Lint an already-loaded mapping (tests and API users)."""
+    view = build_view(data, path)
+    findings = list(view.notes)
+    # trainwell's own validation already reported these places as errors; one message per problem is enough.
+    validated = {f.where for f in view.notes if f.rule == "trainwell-config"}
+    for _, entry in CHECKS.items():
+        findings.extend(f for f in entry.run(view) if not (f.severity == "error" and f.where in validated))
+    findings.extend(_bookkeeping(view))
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.where))
+    return LintReport(path, view.dialect, findings)
+
+
+def lint_file(path: str | Path) -> LintReport:
+    """Lint one config file; raises DataError when the file cannot be read."""
+    return lint_mapping(read_file(path), str(path))
