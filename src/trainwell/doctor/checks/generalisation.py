@@ -47,31 +47,48 @@ def _length_fix(history: History, at_step: float, verb: str = "stop near") -> st
     "overfitting", Severity.WARNING, 5, t.SOURCES["OVERFIT_RISE"], (needs_eval,), live=True, supersedes=("saturating", "still_improving")
 )
 def overfitting(history: History) -> Finding | None:
-    """The validation metric turns and keeps getting worse while the train loss still falls."""
+    """The validation metric turns and gets worse while the train loss falls, or train loss << val loss."""
     name, series, mode = monitored(history)  # type: ignore[misc]  # needs_eval guarantees one
     best = _best_index(series, mode)
-    after = series.values[best + 1 :]
-    limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
-    if len(after) < t.OVERFIT_MIN_AFTER or _worse_by(series.values[-1], series.values[best], mode) < limit:
-        return None
-    if sum(_worse_by(v, series.values[best], mode) >= limit for v in after) < t.OVERFIT_MIN_AFTER:
-        return None
+    if len(series) - 1 - best < t.OVERFIT_MIN_AFTER:
+        return None  # the metric is still at (or next to) its best: no turn to speak of
     best_step, last_step = series.steps[best], series.steps[-1]
     train_then, train_now = _train_at(history, best_step), _train_at(history, last_step)
     if train_then is not None and train_now is not None and train_now > train_then:
         return None  # both got worse: that is divergence, not overfitting
+    message = _turned(history, name, series, mode, best, train_then, train_now) or _gap(history, name, series, best, train_now)
+    if message is None:
+        return None
     evidence = [at(series, best, name, "best (turn)"), at(series, len(series) - 1, name, "last")]
-    gap = ""
-    if train_then is not None and train_now is not None and "loss" in name:
-        gap = f"; the val-train gap grew from {fmt(series.values[best] - train_then)} to {fmt(series.values[-1] - train_now)}"
-    message = (
-        f"overfitting from {history.x_unit} {best_step:g}: {name} was best at {fmt(series.values[best])} and ended at "
-        f"{fmt(series.values[-1])} ({_worse_by(series.values[-1], series.values[best], mode):+.0%} worse){gap}"
-    )
     wd = history.hints.weight_decay
     decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd * t.WEIGHT_DECAY_RAISE)}" if wd else "optimizer.weight_decay: 0.05"
     fix = f"early_stopping.patience: {t.OVERFIT_PATIENCE} (or {_length_fix(history, best_step)}); {decay}"
     return finding("overfitting", message, evidence, fix, step=best_step)
+
+
+def _turned(history: History, name: str, series: Series, mode: str, best: int, then: float | None, now: float | None) -> str | None:
+    """003's first sign: the validation metric rises (falls) while the train loss keeps falling."""
+    limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
+    worse = [_worse_by(v, series.values[best], mode) for v in series.values[best + 1 :]]
+    if worse[-1] < limit or sum(w >= limit for w in worse) < t.OVERFIT_MIN_AFTER:
+        return None
+    gap = ""
+    if then is not None and now is not None and "loss" in name:
+        gap = f"; the val-train gap grew from {fmt(series.values[best] - then)} to {fmt(series.values[-1] - now)}"
+    return (
+        f"overfitting from {history.x_unit} {series.steps[best]:g}: {name} was best at {fmt(series.values[best])} and ended at "
+        f"{fmt(series.values[-1])} ({worse[-1]:+.0%} worse){gap}"
+    )
+
+
+def _gap(history: History, name: str, series: Series, best: int, now: float | None) -> str | None:
+    """003's definition: train loss << eval loss, once the eval loss has stopped improving."""
+    if name != "val_loss" or now is None or now <= 0 or series.values[-1] < t.OVERFIT_GAP_RATIO * now:
+        return None
+    return (
+        f"overfitting: val_loss stopped improving at {history.x_unit} {series.steps[best]:g} ({fmt(series.values[best])}) "
+        f"and ends at {fmt(series.values[-1])}, {series.values[-1] / now:.0f}x the train loss {fmt(now)}"
+    )
 
 
 def _tail_gain(series: Series, mode: str) -> tuple[float, float]:

@@ -7,7 +7,7 @@ import math
 import statistics
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, needs_loss, primary_loss, start_level
+from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, needs_loss, peak_lr, primary_loss, start_level
 from trainwell.doctor.history import Finding, History, Series, Severity
 from trainwell.doctor.signal import tail_level
 
@@ -69,6 +69,9 @@ def _accuracy_near_prior(history: History, k: float | None) -> bool | None:
 )
 def chance_plateau(history: History) -> Finding | None:
     """The loss sits at the chance level (ln K for K classes): the model predicts the class prior."""
+    lr = peak_lr(history)
+    if lr is not None and lr < t.LR_TYPICAL_MIN:
+        return None  # a model at initialisation also sits at ln K; with an LR this low the cause is the LR (flat_loss)
     for name, series in (("train_loss", history.train_loss.finite()), ("val_loss", history.eval_loss.finite())):
         plateau = _plateau(series)
         if plateau is None:

@@ -4,6 +4,7 @@ early instability that a too-short warmup causes."""
 from __future__ import annotations
 
 import math
+import statistics
 
 from trainwell.doctor.checks import thresholds as t
 from trainwell.doctor.checks.base import (
@@ -56,13 +57,22 @@ def nan_inf(history: History) -> Finding | None:
     t.SOURCES["LR_DIVIDE"],
     (needs_loss,),
     live=True,
-    supersedes=("spikes", "warmup_too_short", "saturating"),
+    supersedes=("spikes", "oscillation", "warmup_too_short", "saturating", "overfitting"),
 )
 def divergence(history: History) -> Finding | None:
-    """The loss rises and stays up: it gives back half its progress, or climbs from the start."""
+    """The loss explodes (3x where it started) or rises and stays up (gives back half its progress)."""
     name, series = primary_loss(history)
     smooth_values = smoothed(series)
     begin = start_level(series.values)
+    peak = max(range(len(smooth_values)), key=smooth_values.__getitem__)
+    head = statistics.median(series.values[:2])  # the very start: a fast early drop must not lower the bar
+    if peak > 0 and head > 0 and smooth_values[peak] >= t.DIVERGE_EXPLODE * head:
+        evidence = [at(series, 0, name, "start"), at(series, peak, name, "exploded"), at(series, len(series) - 1, name, "last value")]
+        message = (
+            f"{name} exploded: from {fmt(head)} at the start to {fmt(smooth_values[peak])} (smoothed) at "
+            f"{history.x_unit} {series.steps[peak]:g}; it ended at {fmt(series.values[-1])}"
+        )
+        return finding("divergence", message, evidence, lr_change(history, 1 / t.LR_DIVIDE), step=series.steps[peak])
     best_index = min(range(len(smooth_values)), key=smooth_values.__getitem__)
     best = smooth_values[best_index]
     tail = series.values[-t.DIVERGE_TAIL :]

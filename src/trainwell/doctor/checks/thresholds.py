@@ -16,6 +16,7 @@ EDGE_FRACTION = 0.1
 DIVERGE_REGRESS = 0.5
 DIVERGE_RATIO = 1.5
 DIVERGE_TAIL = 3
+DIVERGE_EXPLODE = 3.0
 LR_DIVIDE = 10.0
 # Flat loss and chance level
 FLAT_REL = 0.02
@@ -25,6 +26,7 @@ CHANCE_TOL_HINTED = 0.03
 CHANCE_MAX_K = 10
 CHANCE_SPREAD = 0.05
 CHANCE_ACC_MARGIN = 0.1
+LR_TYPICAL_MIN = 1e-5
 # Zero loss
 ZERO_EPS = 5e-5
 ZERO_EARLY_FRACTION = 0.25
@@ -44,6 +46,7 @@ LR_MILD_DIVIDE = 2.0
 OVERFIT_MIN_AFTER = 2
 OVERFIT_RISE = 0.05
 OVERFIT_DROP = 0.02
+OVERFIT_GAP_RATIO = 3.0
 OVERFIT_PATIENCE = 3
 WEIGHT_DECAY_RAISE = 5.0
 UNDERFIT_ACC = 0.7
@@ -73,6 +76,7 @@ SOURCES: dict[str, str] = {
     "DIVERGE_REGRESS": "rationale: a run that gives back half of the progress it made has diverged, not wobbled",
     "DIVERGE_RATIO": "rationale: the end level must also be 1.5x the best level, so noise near a floor is not divergence",
     "DIVERGE_TAIL": "rationale: the last 3 points must all stay high (a sustained rise, not one spike)",
+    "DIVERGE_EXPLODE": "001 'Signs you have the wrong LR': loss explodes immediately; rationale: the smoothed loss reaching 3x its starting level",
     "LR_DIVIDE": "001 'Signs you have the wrong LR': loss explodes -> LR too high -> divide by 10; 004 step 3",
     "FLAT_REL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: < 2% change start to end",
     "LR_MULTIPLY": "001 'Signs you have the wrong LR': multiply by 10; 004 'Adjust LR': flat -> increase by 10x",
@@ -81,6 +85,7 @@ SOURCES: dict[str, str] = {
     "CHANCE_MAX_K": "rationale: beyond 10 classes ln K values crowd together and a match says little",
     "CHANCE_SPREAD": "rationale: a plateau is the last half of the curve varying by < 5% of its level",
     "CHANCE_ACC_MARGIN": "rationale: accuracy within 0.1 of 1/K (the prior of a balanced task) corroborates chance level",
+    "LR_TYPICAL_MIN": "001 'Starting points by optimizer': the lowest typical LR of any optimizer is 1e-5 (AdamW fine-tuning); a flat loss below it is an LR too low, not a collapse",
     "ZERO_EPS": "rationale: HF rounds logged losses to 4 decimals, so 0.0 means < 5e-5",
     "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run is leakage, not memorisation",
     "SPIKE_SKIP_FRACTION": "rationale: the first 5% of the run is warmup's domain (warmup_too_short)",
@@ -96,6 +101,7 @@ SOURCES: dict[str, str] = {
     "LR_MILD_DIVIDE": "001 'Signs you have the wrong LR': oscillates -> slightly high -> mild reduction",
     "OVERFIT_MIN_AFTER": "rationale: the turn needs at least 2 evaluations after the best one",
     "OVERFIT_RISE": "003 'Warning Signs': validation loss increases while training loss decreases; rationale: >= 5% above the best",
+    "OVERFIT_GAP_RATIO": "003 'Overfitting (train loss << eval loss)'; rationale: << = the final val loss 3x the final train loss, val no longer improving",
     "OVERFIT_DROP": "rationale: for higher-is-better metrics a 2% relative drop from the best",
     "OVERFIT_PATIENCE": "003 'For Maximum Quality' config: early_stopping_patience 3",
     "WEIGHT_DECAY_RAISE": "003 'Overfitting': add/increase weight decay (0.01 -> 0.05)",
