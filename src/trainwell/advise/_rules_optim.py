@@ -22,15 +22,17 @@ S = frozenset
 
 
 def _sgd_worth_it(d: Draft) -> bool:
-    per_class = d.profile.per_class
-    return per_class is not None and per_class >= 5000 and d.epochs >= 30
+    """004: SGD for large datasets (5000+ per class); 001's SGD recipe is ImageNet (1.28M images, ~1.3k per class)."""
+    per_class, size = d.profile.per_class, d.profile.dataset_size or 0
+    large = (per_class is not None and per_class >= 5000) or size >= 1_000_000
+    return large and d.epochs >= 30
 
 
 # --- optimizer ---------------------------------------------------------------------------------------
 rule(
     "optimizer.sgd-cnn-large-data",
     "optimizer",
-    Match(models=CONV, modes=SCRATCH, test=_sgd_worth_it, test_doc="≥ 5000 examples per class and ≥ 30 epochs"),
+    Match(models=CONV, modes=SCRATCH, test=_sgd_worth_it, test_doc="(≥ 5000 examples per class or ≥ 1M examples) and ≥ 30 epochs"),
     {"optimizer.name": "sgd", "optimizer.momentum": 0.9, "optimizer.nesterov": True},
     "a CNN from scratch on a large dataset with time to converge: SGD + Nesterov momentum 0.9 generalizes best",
     "001 §Optimizer Choice: CNN from scratch; 004 §Optimizer Comparison: SGD for 5000+ per class",

@@ -53,11 +53,10 @@ def _given_epochs(d: Draft) -> dict[str, Any]:
 
 def _by_duration(short: int, standard: int, long: int) -> Any:
     def effect(d: Draft) -> dict[str, Any]:
-        pick = {"short": short, "standard": standard, "long": long}[d.profile.duration or "standard"]
-        return {
-            "training.epochs": pick,
-            "_why": f"{d.profile.duration or 'standard'} duration: {pick} epochs (short/standard/long = {short}/{standard}/{long})",
-        }
+        duration = d.profile.duration or "standard"
+        pick = {"short": short, "standard": standard, "long": long}[duration]
+        note = " (about a quarter of standard: trainwell's quick-experiment budget)" if duration == "short" else ""
+        return {"training.epochs": pick, "_why": f"{duration} duration: {pick} epochs{note}"}
 
     return effect
 
@@ -175,7 +174,7 @@ for key, models, modes, data, (short, standard, long), why, source in EPOCH_TABL
         "epochs",
         Match(models=models, modes=modes, dataset=data),
         _by_duration(short, standard, long),
-        why + " (short = about a quarter of standard: trainwell's quick-experiment budget)",
+        why,
         source,
         example,
         f"epochs = {short} / {standard} / {long} for short / standard / long",

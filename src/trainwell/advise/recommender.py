@@ -37,6 +37,7 @@ class Recommendation:
     config: Config
     reasons: list[Reason] = field(default_factory=list)
     profile: Profile | None = None
+    rules: list[str] = field(default_factory=list)  # every rule that fired, in decision order
 
     def reason_for(self, field_path: str) -> Reason | None:
         return next((r for r in self.reasons if r.field == field_path), None)
@@ -54,6 +55,7 @@ class Recommendation:
 
 def _fire(rule: Rule, draft: Draft, reasons: dict[str, Reason]) -> None:
     effect = rule.apply(draft)
+    draft.fired.append(rule.id)
     why = str(effect.pop("_why", "")) or rule.why
     extra = effect.pop("_source", "")
     source = f"{rule.source}; {extra}" if extra else rule.source
@@ -105,4 +107,4 @@ def recommend(profile: Profile) -> Recommendation:
     config = config_from_dict(data)
     # Validate again with the estimated run length (warmup must end before training does).
     ConfigError.collect(validate(config, total_steps=draft.total_steps))
-    return Recommendation(config, reasons, profile)
+    return Recommendation(config, reasons, profile, list(draft.fired))

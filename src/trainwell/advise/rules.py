@@ -33,7 +33,8 @@ class Draft:
 
     profile: Profile
     values: dict[str, Any] = field(default_factory=dict)  # config field -> value
-    notes: dict[str, Any] = field(default_factory=dict)  # "_lr_batch", "_ref_lr", ...
+    notes: dict[str, Any] = field(default_factory=dict)  # "_lr_batch", "_want_batch", ...
+    fired: list[str] = field(default_factory=list)  # ids of the rules that fired, in order
 
     def get(self, key: str, default: Any = None) -> Any:
         if key.startswith("_"):
@@ -206,8 +207,17 @@ def ordered_rules() -> list[Rule]:
     return [r for s in STAGE_NAMES for r in rules_in(s)]
 
 
+def markdown_table() -> str:
+    """Every rule as a markdown table in decision order (docs/recommender.md embeds this output)."""
+    rows = ["| stage | rule | when | sets | why | source |", "|---|---|---|---|---|---|"]
+    for r in ordered_rules():
+        cells = (r.stage, f"`{r.id}`", r.when.describe(), r.describe_effect(), r.why, r.source)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 # Registering the tables: each module adds its stages' rules, in priority order.
 from trainwell.advise import _rules_optim, _rules_run, _rules_schedule  # noqa: E402
 
-__all__ = ["RULES", "STAGES", "Draft", "Match", "Profile", "Rule", "Stage", "ordered_rules", "rule", "rules_in"]
+__all__ = ["RULES", "STAGES", "Draft", "Match", "Profile", "Rule", "Stage", "markdown_table", "ordered_rules", "rule", "rules_in"]
 _LOADED = (_rules_optim, _rules_schedule, _rules_run)

@@ -1,0 +1,237 @@
+"""The rule registry: every rule fires on its own example, carries a source, and the guides' conflicts
+resolve the way docs/conflicts.md says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from trainwell.advise.recommender import Profile, decide, recommend
+from trainwell.advise.rules import RULES, STAGES, rules_in
+from trainwell.errors import ConfigError
+
+SOURCE = re.compile(r"(\b00[0-4] §|^your profile|trainwell)")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.mark.parametrize("rule_id", RULES.names())
+def test_every_rule_fires_on_its_example(rule_id: str) -> None:
+    rule = RULES.get(rule_id)
+    draft, _ = decide(Profile(**rule.example))
+    assert rule_id in draft.fired, f"{rule_id} did not fire on {rule.example}; fired: {draft.fired}"
+
+
+@pytest.mark.parametrize("rule_id", RULES.names())
+def test_every_rule_names_its_source_and_effect(rule_id: str) -> None:
+    rule = RULES.get(rule_id)
+    assert rule.why and SOURCE.search(rule.source), rule.source
+    assert rule.describe_effect()
+    assert rule.when.describe()
+
+
+# Stages whose tables are exhaustive (over model x mode, or imbalance); the recommend grid test covers them.
+EXHAUSTIVE = {"epochs", "schedule", "loss"}  # loss: imbalance ranges cover [1, inf)
+
+
+def test_each_required_stage_ends_with_a_fallback_rule() -> None:
+    for stage in STAGES:
+        rules = rules_in(stage.name)
+        assert rules, stage.name
+        if stage.required and stage.name not in EXHAUSTIVE:
+            assert rules[-1].when.describe() == "always", f"stage {stage.name} has no fallback rule"
+
+
+def test_rule_ids_cited_in_conflicts_doc_exist() -> None:
+    text = (DOCS / "conflicts.md").read_text(encoding="utf-8")
+    cited = set(re.findall(r"`([a-z0-9-]+\.[a-z0-9.-]+)`", text))
+    assert cited, "conflicts.md cites no rule ids"
+    missing = sorted(c for c in cited if c not in RULES and not c.endswith((".md", ".py", ".yaml")))
+    assert not missing
+
+
+def _value(profile: Profile, field: str) -> object:
+    rec = recommend(profile)
+    reason = rec.reason_for(field)
+    assert reason is not None, f"no reason for {field}"
+    return reason.value
+
+
+# --- the documented conflicts --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("profile", "clip"),
+    [
+        (Profile("llm", "finetune", epochs=2), 0.3),  # 003's SFT setting
+        (Profile("transformer", "finetune", epochs=3), 1.0),  # 001/000 everywhere else
+        (Profile("cnn"), None),  # 001: CNNs with BatchNorm
+        (Profile("mlp"), 1.0),  # 000's safety net
+    ],
+)
+def test_clip_conflict(profile: Profile, clip: float | None) -> None:
+    assert _value(profile, "training.max_grad_norm") == clip
+
+
+@pytest.mark.parametrize(
+    ("profile", "lr"),
+    [
+        (Profile("transformer", "finetune", dataset_size=20000, epochs=5), 2e-5),  # 001 BERT recipe
+        (Profile("transformer", "finetune", dataset_size=20000, epochs=2), 3e-5),  # 000
+        (Profile("transformer", "finetune", dataset_size=2000, epochs=5), 5e-5),  # few steps: top of 001's default
+        (Profile("transformer", "finetune", dataset_size=20000, epochs=25), 1e-5),  # 003 20+
+        (Profile("llm", "finetune", epochs=1), 2e-4),  # 003 table rows
+        (Profile("llm", "finetune", epochs=2), 1e-4),
+        (Profile("llm", "finetune", epochs=5), 5e-5),
+        (Profile("llm", "finetune", epochs=10), 3e-5),
+        (Profile("resnet", "finetune"), 1e-4),  # 004: 10x below the from-scratch 1e-3
+        (Profile("mlp"), 1e-3),  # 001 AdamW from scratch
+    ],
+)
+def test_finetune_lr_conflict(profile: Profile, lr: float) -> None:
+    assert _value(profile, "optimizer.lr") == pytest.approx(lr)
+
+
+def test_transfer_lr_is_ten_times_lower_than_scratch() -> None:
+    for model in ("mlp", "cnn", "rnn"):
+        scratch = recommend(Profile(model, "scratch", dataset_size=20000)).config.optimizer.lr
+        finetune = recommend(Profile(model, "finetune", dataset_size=20000)).config.optimizer.lr
+        assert isinstance(scratch, float) and isinstance(finetune, float)
+        assert finetune == pytest.approx(scratch / 10)
+
+
+def test_sgd_cnn_lr_conflict_is_one_rule_at_two_batches() -> None:
+    resnet = recommend(Profile("resnet", dataset_size=1_281_167, num_classes=1000)).config
+    cnn = recommend(Profile("cnn", dataset_size=60000, num_classes=10, epochs=50)).config
+    assert (resnet.optimizer.name, resnet.optimizer.lr, resnet.batch.size) == ("sgd", 0.1, 256)
+    assert (cnn.optimizer.name, cnn.optimizer.lr, cnn.batch.size) == ("sgd", 0.01, 32)
+    assert 0.1 * 32 / 256 == pytest.approx(cnn.optimizer.lr, rel=0.3)  # the linear scaling rule links them
+
+
+def test_small_cnn_or_short_budget_gets_adamw() -> None:
+    assert recommend(Profile("cnn", dataset_size=60000, num_classes=10, epochs=5)).config.optimizer.name == "adamw"
+    assert recommend(Profile("cnn", dataset_size=5000, num_classes=10, epochs=50)).config.optimizer.name == "adamw"
+
+
+@pytest.mark.parametrize(
+    ("profile", "warmup"),
+    [
+        (Profile("transformer", "finetune", epochs=3), 0.06),  # 001 BERT
+        (Profile("transformer", "finetune", epochs=8), 0.1),  # 000 10 %
+        (Profile("llm", "finetune", epochs=1), 0.03),  # 003 rows
+        (Profile("llm", "finetune", epochs=5), 0.05),
+        (Profile("llm", "finetune", epochs=10), 0.1),
+        (Profile("mlp"), 0.0),  # 001: optional for CNN/MLP, start without
+        (Profile("llm", dataset_size=100_000_000), 2000),  # GPT count fits the run
+        (Profile("llm", dataset_size=100_000), 19),  # capped at 10 % of 196 steps (000)
+        (Profile("vit"), 0.1),  # run length unknown: 000's ratio
+    ],
+)
+def test_warmup_conflict(profile: Profile, warmup: float) -> None:
+    assert _value(profile, "schedule.warmup") == pytest.approx(warmup)
+
+
+@pytest.mark.parametrize(
+    ("profile", "patience"),
+    [
+        (Profile.from_task("digits"), 5),  # 004 small model, 1 evaluation per epoch
+        (Profile("transformer", "finetune", dataset_size=20000, epochs=5), 3),  # 003
+        (Profile("resnet", dataset_size=50000, num_classes=10, epochs=100), 15),  # 000 / 004 large
+        (Profile("resnet", "finetune", dataset_size=20000, epochs=30), 10),  # 004 transfer
+        (Profile("mlp", dataset_size=1_000_000), 156),  # steps cadence: 31250 steps/epoch, eval every 1000 -> 5 x 31.25
+    ],
+)
+def test_patience_conflict(profile: Profile, patience: int) -> None:
+    assert _value(profile, "early_stopping.patience") == patience
+
+
+def test_never_adam_with_l2_and_decoupled_decay_everywhere() -> None:
+    for model in ("mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm"):
+        for mode in ("scratch", "finetune", "frozen"):
+            assert recommend(Profile(model, mode)).config.optimizer.name in ("adamw", "sgd")
+
+
+# --- single tables ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("imbalance", "loss", "weights"),
+    [
+        (1.0, "cross_entropy", "none"),
+        (1.99, "cross_entropy", "none"),
+        (2.0, "cross_entropy", "none"),
+        (5.0, "cross_entropy", "auto"),
+        (9.9, "cross_entropy", "auto"),
+        (10.0, "focal", "none"),
+        (100.0, "focal", "none"),
+    ],
+)
+def test_loss_by_imbalance(imbalance: float, loss: str, weights: str) -> None:
+    config = recommend(Profile(imbalance=imbalance)).config
+    assert (config.loss.name, config.loss.class_weights) == (loss, weights)
+    if loss == "focal":
+        assert (config.loss.focal_gamma, config.loss.focal_alpha) == (2.0, "auto")
+    if imbalance >= 5:
+        assert (config.evaluation.metric, config.evaluation.mode) == ("val_f1_macro", "max")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "size", "accumulation"),
+    [
+        ({"model": "transformer", "mode": "finetune", "gpu_memory": 8}, 16, 2),  # 32 wanted, 16 fit in 8 GB -> accumulate 2 (000 §4.1.2)
+        ({"model": "transformer", "mode": "finetune", "gpu_memory": 24}, 32, 1),
+        ({"model": "llm", "mode": "finetune", "gpu_memory": 80, "gpus": 8}, 1, 8),  # 003: 1 x 8 x 8 = 64
+        ({"model": "llm", "mode": "finetune", "gpu_memory": 80, "gpus": 1}, 1, 64),
+        ({"model": "mlp", "gpu_memory": 16, "batch_size": 1024}, 256, 4),
+        ({"model": "mlp"}, 32, 1),
+    ],
+)
+def test_batch_fits_memory_with_accumulation(kwargs: dict, size: int, accumulation: int) -> None:
+    config = recommend(Profile(**kwargs)).config
+    assert (config.batch.size, config.batch.accumulation) == (size, accumulation)
+
+
+def test_lr_rescaled_to_the_batch_you_intend() -> None:
+    assert recommend(Profile("mlp", batch_size=128)).config.optimizer.lr == pytest.approx(2e-3)  # sqrt rule, 4x batch
+    sgd = recommend(Profile("resnet", dataset_size=1_281_167, num_classes=1000, batch_size=1024)).config
+    assert sgd.optimizer.lr == pytest.approx(0.4)  # linear rule (001 §Batch Size)
+    assert recommend(Profile("mlp", batch_size=8192)).config.optimizer.lr == pytest.approx(5e-3)  # 004 Adam cap
+    assert recommend(Profile("mlp", batch_size=32)).config.optimizer.lr == pytest.approx(1e-3)  # no change
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "precision"),
+    [({"bf16": True}, "bf16"), ({"bf16": False, "gpus": 1}, "fp16"), ({"bf16": False}, "fp32"), ({}, "auto")],
+)
+def test_precision_by_hardware(kwargs: dict, precision: str) -> None:
+    assert recommend(Profile(**kwargs)).config.training.precision == precision
+
+
+def test_cadence_follows_dataset_size_and_logging_is_a_tenth() -> None:
+    small = recommend(Profile.from_task("digits")).config
+    assert (small.evaluation.strategy, small.checkpoint.strategy, small.logging.every) == ("epoch", "epoch", 9)  # 90 steps/epoch
+    big = recommend(Profile("mlp", dataset_size=100_000)).config
+    assert (big.evaluation.strategy, big.evaluation.every, big.checkpoint.every, big.logging.every) == ("steps", 1000, 1000, 100)
+    unknown = recommend(Profile("mlp")).config
+    assert unknown.evaluation.strategy == "epoch"
+
+
+def test_checkpoint_keep_by_epochs() -> None:
+    assert recommend(Profile(epochs=5)).config.checkpoint.keep == 3
+    assert recommend(Profile(epochs=10)).config.checkpoint.keep == 5
+
+
+def test_epochs_by_duration() -> None:
+    epochs = [recommend(Profile("cnn", duration=d)).config.training.epochs for d in ("short", "standard", "long")]
+    assert epochs == [13, 50, 100]
+
+
+def test_profile_reports_every_problem_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        Profile(model="cnnn", mode="train", dataset_size=0, imbalance=0.5)
+    assert {p.where for p in info.value.problems} == {"profile.model", "profile.mode", "profile.dataset_size", "profile.imbalance"}
+    assert "did you mean 'cnn'" in info.value.problems[0].fix
+
+
+def test_profile_from_task_reads_facts_and_rejects_unknown_overrides() -> None:
+    p = Profile.from_task("fashion-mnist", epochs=3)
+    assert (p.model, p.mode, p.dataset_size, p.num_classes, p.epochs, p.task) == ("cnn", "scratch", 60000, 10, 3, "fashion-mnist")
+    with pytest.raises(ConfigError):
+        Profile.from_task("digits", epoch=3)
