@@ -124,7 +124,7 @@ def _metric_mode(c: LintCheck, v: ConfigView) -> list[Finding]:
                       "and early stopping would fire on improvement", v.where("mode"), v.mode, fix)]  # fmt: skip
 
 
-@check("fp16-on-bf16-hardware", "warning", "fp16 where bf16 would do (if the GPU supports bf16)",
+@check("fp16-on-bf16-hardware", "warning", "fp16 where bf16 would do, if the GPU supports bf16 (warning for LLMs, else info)",
        f"{S_000} §4.3.1 Mixed Precision (BF16 on Ampere/Hopper/TPU; FP16 needs loss scaling)")  # fmt: skip
 def _fp16(c: LintCheck, v: ConfigView) -> list[Finding]:
     if v.precision != "fp16":
@@ -154,7 +154,7 @@ def _accumulation(c: LintCheck, v: ConfigView) -> list[Finding]:
 
 
 @check("patience-vs-cadence", "warning", "early-stopping patience too short for the evaluation cadence",
-       f"{S_004} §Early Stopping (patience 5–20); {S_003} §Checkpointing (patience 3 at 1000-step evaluations)")  # fmt: skip
+       f"{S_004} §Early Stopping (patience 5–20); {S_003} §Complete Configuration Examples (patience 3 at 1000-step evaluations)")  # fmt: skip
 def _patience(c: LintCheck, v: ConfigView) -> list[Finding]:
     if v.patience is None or v.eval_strategy in (None, "no"):
         return []
@@ -237,8 +237,8 @@ def _no_eval(c: LintCheck, v: ConfigView) -> list[Finding]:
                       "hold out a validation split and evaluate every few hundred steps or every epoch")]  # fmt: skip
 
 
-@check("lr-range", "warning", "learning rate outside the usual range for the optimizer and training mode",
-       f"trainwell.optim.optimizers.OPTIMIZERS lr_range ({S_001} §Learning Rate); {S_003} (LoRA 1e-4–2e-4); TRL DPOConfig docs (1e-6)")  # fmt: skip
+@check("lr-range", "warning", "learning rate outside the usual band for the optimizer and training mode (info when < 3x outside)",
+       f"trainwell.optim.optimizers.OPTIMIZERS lr_range ({S_001} §Learning Rate); {S_003} §Quick Reference Table (LoRA 1e-4–2e-4); TRL DPOConfig docs (1e-6)")  # fmt: skip
 def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
     from trainwell.advise.lint.lr_ranges import lr_range
 

@@ -94,3 +94,26 @@ def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
 def lint_file(path: str | Path) -> LintReport:
     """Lint one config file; raises DataError when the file cannot be read."""
     return lint_mapping(read_file(path), str(path))
+
+
+# Findings the readers and the runner produce themselves (not registered checks), for the docs table.
+READER_RULES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "trainwell-config",
+        "error",
+        "a trainwell config breaks its schema or a cross-field rule (validated first)",
+        "trainwell config schema",
+    ),
+    ("unknown-keys", "info", "keys lint does not understand, listed so nothing is silently dropped", "trainwell lint"),
+    ("unknown-dialect", "info", "the file's format is not one lint reads; nothing was checked", "trainwell lint"),
+    ("partial-config", "info", "one piece of a Hydra composition: absent values may be set elsewhere", "Hydra docs (--cfg job)"),
+    ("lightning-1x-keys", "info", "Trainer arguments Lightning 2.x removed (gpus, amp_backend, ...)", "Lightning 2.0 release notes"),
+)
+
+
+def rule_table() -> str:
+    """The Markdown table of every rule lint can report; docs/lint.md embeds it (a test keeps them in sync)."""
+    rows = [(c.id, c.severity, c.summary, c.source) for _, c in CHECKS.items()] + list(READER_RULES)
+    lines = ["| rule | severity | what it means | source |", "|---|---|---|---|"]
+    lines += [f"| `{rid}` | {sev} | {summary} | {source} |" for rid, sev, summary, source in rows]
+    return "\n".join(lines)
