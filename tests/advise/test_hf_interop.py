@@ -149,8 +149,9 @@ def test_import_lists_unknown_keys_as_notes() -> None:
 
 @pytest.mark.parametrize(
     ("args", "where"),
-    [({"optim": "adagrad"}, "optim"), ({"lr_scheduler_type": "greedy"}, "lr_scheduler_type"), ({"learning_rate": "fast"}, "learning_rate")],
-)
+    [({"optim": "adagrad"}, "optim"), ({"lr_scheduler_type": "greedy"}, "lr_scheduler_type"), ({"learning_rate": "fast"}, "learning_rate"),
+     ({"lr_scheduler_kwargs": "{not json"}, "schedule"), ({"adam_beta1": "x"}, "optimizer"), ({"save_total_limit": [3]}, "cadence")],
+)  # fmt: skip
 def test_import_refuses_what_trainwell_cannot_run(args: dict[str, Any], where: str) -> None:
     with pytest.raises(ConfigError) as info:
         from_hf(args)
@@ -202,3 +203,21 @@ def test_exported_json_is_accepted_by_transformers(overrides: list[str], tmp_pat
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=args.learning_rate)
     transformers.get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=args.get_warmup_steps(1000),
                                num_training_steps=1000, scheduler_specific_kwargs=args.lr_scheduler_kwargs)  # fmt: skip
+
+
+@pytest.mark.integration
+def test_full_training_args_dump_lints_and_imports(tmp_path: Path) -> None:
+    """A complete TrainingArguments.to_dict() dump (every field, private ones too): read as hf, nothing unknown, values kept."""
+    transformers = pytest.importorskip("transformers")
+    from trainwell.advise.lint import lint_mapping
+
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), learning_rate=3e-5, warmup_steps=0.06, lr_scheduler_type="cosine",
+                                          eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
+                                          metric_for_best_model="accuracy", save_total_limit=2)  # fmt: skip
+    dump = json.loads(json.dumps(args.to_dict(), default=str))
+    report = lint_mapping(dump)
+    assert report.dialect == "hf" and not report.has_errors
+    assert not [f for f in report.findings if f.rule == "unknown-keys"]
+    imported = from_hf(dump).data
+    assert imported["optimizer"]["lr"] == 3e-5 and imported["schedule"] == {**imported["schedule"], "name": "cosine", "warmup": 0.06}
+    assert (imported["evaluation"]["metric"], imported["evaluation"]["mode"]) == ("val_accuracy", "max")

@@ -272,17 +272,28 @@ def _optimizer_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[st
 
 
 def _schedule_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
-    import json
-
     name = str(_hf_value(args, "lr_scheduler_type"))
     if name not in SCHEDULE_FROM_HF:
         problems.append(
             Problem("lr_scheduler_type", "must be a schedule trainwell has", name, f"use one of {', '.join(SCHEDULE_TO_HF.values())}")
         )
         return
+    sched: dict[str, Any] = {"name": SCHEDULE_FROM_HF[name]}
+    sched.update(_schedule_kwargs_from_hf(args, name, notes, problems))
+    sched["warmup"] = _warmup_from_hf(args, notes)
+    if sched["name"] == "reduce_on_plateau" and sched["warmup"]:
+        notes.append("reduce_lr_on_plateau runs without warmup in trainwell; warmup dropped")
+        sched["warmup"] = 0.0
+    out["schedule"] = sched
+
+
+def _schedule_kwargs_from_hf(args: dict[str, Any], name: str, notes: list[str], problems: list[Problem]) -> dict[str, Any]:
+    """lr_scheduler_kwargs (a dict, or a JSON string on the command line) as ScheduleConfig fields."""
+    import json
+
     kwargs = args.get("lr_scheduler_kwargs") or {}
     kwargs = dict(json.loads(kwargs) if isinstance(kwargs, str) else kwargs)
-    sched: dict[str, Any] = {"name": SCHEDULE_FROM_HF[name]}
+    sched: dict[str, Any] = {}
     renames = {"min_lr_rate": "min_lr_ratio", "num_cycles": "cycles", "power": "power", "lr_end": "lr_end", "factor": "plateau_factor",
                "patience": "plateau_patience", "decay_type": "decay_type", "min_lr_ratio": "min_lr_ratio"}  # fmt: skip
     for key in list(kwargs):
@@ -308,11 +319,7 @@ def _schedule_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str
             )
     if kwargs:
         notes.append(f"lr_scheduler_kwargs {sorted(kwargs)} not imported")
-    sched["warmup"] = _warmup_from_hf(args, notes)
-    if sched["name"] == "reduce_on_plateau" and sched["warmup"]:
-        notes.append("reduce_lr_on_plateau runs without warmup in trainwell; warmup dropped")
-        sched["warmup"] = 0.0
-    out["schedule"] = sched
+    return sched
 
 
 def _warmup_from_hf(args: dict[str, Any], notes: list[str]) -> float:
@@ -325,7 +332,7 @@ def _warmup_from_hf(args: dict[str, Any], notes: list[str]) -> float:
     return steps if steps > 0 else ratio
 
 
-def _cadence_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str]) -> None:
+def _cadence_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
     logging = float(_hf_value(args, "logging_steps"))
     for section, strat_key, steps_key in (("evaluation", "eval_strategy", "eval_steps"), ("checkpoint", "save_strategy", "save_steps")):
         strategy = str(
@@ -366,8 +373,9 @@ def _leftovers(args: dict[str, Any]) -> list[str]:
             "warmup_steps", "warmup_ratio", "bf16", "fp16", "use_cpu", "no_cuda", "eval_steps", "save_steps", "save_total_limit",
             "metric_for_best_model", "greater_is_better", "early_stopping_patience", "early_stopping_threshold",
             "per_device_eval_batch_size", "evaluation_strategy"}  # fmt: skip
-    hf = sorted(k for k in args if k not in read and k in HF_FIELDS | TRL_FIELDS)
-    other = sorted(k for k in args if k not in read and k not in HF_FIELDS | TRL_FIELDS)
+    left = [k for k in args if k not in read and not k.startswith("_")]  # "_n_gpu" and co. are HF internals in dumps
+    hf = sorted(k for k in left if k in HF_FIELDS | TRL_FIELDS)
+    other = sorted(k for k in left if k not in HF_FIELDS | TRL_FIELDS)
     notes = [f"HF/TRL keys with no trainwell field, not imported: {', '.join(hf)}"] if hf else []
     return notes + ([f"unknown keys (not TrainingArguments fields), not imported: {', '.join(other)}"] if other else [])
 
@@ -392,9 +400,18 @@ def from_hf(args: dict[str, Any]) -> Conversion:
         notes.append(
             f"num_train_epochs={epochs} rounded up to {out['training']['epochs']}: trainwell counts whole epochs (use max_steps for a fraction)"
         )
-    _optimizer_from_hf(args, out, notes, problems)
-    _schedule_from_hf(args, out, notes, problems)
-    _cadence_from_hf(args, out, notes)
+    for step in (_optimizer_from_hf, _schedule_from_hf, _cadence_from_hf):
+        try:
+            step(args, out, notes, problems)
+        except (TypeError, ValueError) as exc:  # a value of the wrong type: a user mistake, reported, never a traceback
+            problems.append(
+                Problem(
+                    step.__name__.strip("_").replace("_from_hf", ""),
+                    "values must have TrainingArguments' types",
+                    str(exc),
+                    "see the TrainingArguments docs",
+                )
+            )
     out["training"]["precision"] = "bf16" if args.get("bf16") else "fp16" if args.get("fp16") else "fp32"
     if args.get("use_cpu") or args.get("no_cuda"):
         out["training"]["device"] = "cpu"

@@ -176,7 +176,8 @@ def _read_hf(view: ConfigView) -> None:
     read_model_name(view, data, ("model_name_or_path",))
     read_hf_like(view, data)
     _read_lora(view, data)
-    view.unknown = unknown_keys(data, HF_FIELDS | TRL_FIELDS)
+    # "_n_gpu" and similar private fields appear in TrainingArguments.to_dict() dumps; they are HF's, not typos.
+    view.unknown = [k for k in unknown_keys(data, HF_FIELDS | TRL_FIELDS) if not k.startswith("_")]
 
 
 DIALECTS.register("hf", Dialect("hf", "HF TrainingArguments / TRL / alignment-handbook", _detect_hf, _read_hf))
