@@ -1,0 +1,206 @@
+"""HF TrainingArguments -> trainwell: the import side of ``trainwell.advise.hf`` (see its docstring).
+
+Keys the file leaves out take HF's defaults, HF's own rules apply (greater_is_better from the metric
+name, warmup_steps over warmup_ratio), and a value of the wrong type becomes a Problem, not a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, _put
+from trainwell.errors import ConfigError, Problem
+
+
+def _hf_value(args: dict[str, Any], key: str) -> Any:
+    value = args.get(key)
+    return HF_DEFAULTS.get(key) if value is None else value
+
+
+def _metric_from_hf(name: str) -> str:
+    """'eval_accuracy' / 'accuracy' -> 'val_accuracy' (HF prefixes 'eval_' itself when it is missing)."""
+    base = name[5:] if name.startswith("eval_") else name
+    return base if base.startswith("val_") else f"val_{base}"
+
+
+def _optim_args(text: Any) -> dict[str, str]:
+    pairs = [p.split("=", 1) for p in str(text or "").split(",") if "=" in p]
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _optimizer_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
+    from trainwell.advise.lint.view import optimizer_family
+
+    name = str(_hf_value(args, "optim"))
+    family = optimizer_family(name)
+    if family not in ("adamw", "sgd", "rmsprop", "adafactor", "lion"):
+        problems.append(
+            Problem("optim", "must be an optimizer trainwell has", name, "use adamw_torch, sgd, rmsprop, adafactor or lion_32bit")
+        )
+        return
+    opt: dict[str, Any] = {"name": family, "betas": [float(_hf_value(args, "adam_beta1")), float(_hf_value(args, "adam_beta2"))]}
+    if name == "adamw_torch_fused":
+        opt["fused"] = True
+    elif name not in ("adamw_torch", "adamw_hf", "sgd", "rmsprop", "adafactor", "lion_32bit"):
+        notes.append(f"optim {name} is imported as {family}; its own features (8-bit or paged state, projections) do not carry over")
+    extra = _optim_args(args.get("optim_args"))
+    if family in ("sgd", "rmsprop"):
+        opt["momentum"] = float(extra.pop("momentum", 0.0))  # HF builds torch SGD/RMSprop, whose momentum defaults to 0
+    if family == "sgd":
+        opt["nesterov"] = extra.pop("nesterov", "false").lower() in ("true", "1", "yes")
+    if "eps" in extra:
+        opt["eps"] = float(extra.pop("eps"))
+    if extra:
+        notes.append(f"optim_args {sorted(extra)} not imported")
+    out.setdefault("optimizer", {}).update(opt)
+
+
+def _schedule_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
+    name = str(_hf_value(args, "lr_scheduler_type"))
+    if name not in SCHEDULE_FROM_HF:
+        problems.append(
+            Problem("lr_scheduler_type", "must be a schedule trainwell has", name, f"use one of {', '.join(SCHEDULE_TO_HF.values())}")
+        )
+        return
+    sched: dict[str, Any] = {"name": SCHEDULE_FROM_HF[name]}
+    sched.update(_schedule_kwargs_from_hf(args, name, notes, problems))
+    sched["warmup"] = _warmup_from_hf(args, notes)
+    if sched["name"] == "reduce_on_plateau" and sched["warmup"]:
+        notes.append("reduce_lr_on_plateau runs without warmup in trainwell; warmup dropped")
+        sched["warmup"] = 0.0
+    out["schedule"] = sched
+
+
+def _schedule_kwargs_from_hf(args: dict[str, Any], name: str, notes: list[str], problems: list[Problem]) -> dict[str, Any]:
+    """lr_scheduler_kwargs (a dict, or a JSON string on the command line) as ScheduleConfig fields."""
+    import json
+
+    kwargs = args.get("lr_scheduler_kwargs") or {}
+    kwargs = dict(json.loads(kwargs) if isinstance(kwargs, str) else kwargs)
+    sched: dict[str, Any] = {}
+    renames = {"min_lr_rate": "min_lr_ratio", "num_cycles": "cycles", "power": "power", "lr_end": "lr_end", "factor": "plateau_factor",
+               "patience": "plateau_patience", "decay_type": "decay_type", "min_lr_ratio": "min_lr_ratio"}  # fmt: skip
+    for key in list(kwargs):
+        if key in renames:
+            sched[renames[key]] = kwargs.pop(key)
+    if "min_lr" in kwargs:  # absolute floor: a plateau floor, or a cosine floor that trainwell keeps as a ratio of the peak
+        min_lr = float(kwargs.pop("min_lr"))
+        sched["min_lr" if name == "reduce_lr_on_plateau" else "min_lr_ratio"] = (
+            min_lr if name == "reduce_lr_on_plateau" else min_lr / float(_hf_value(args, "learning_rate"))
+        )
+    if "num_decay_steps" in kwargs:
+        steps = int(_hf_value(args, "max_steps"))
+        if steps > 0:
+            sched["decay_ratio"] = int(kwargs.pop("num_decay_steps")) / steps
+        else:
+            problems.append(
+                Problem(
+                    "lr_scheduler_kwargs.num_decay_steps",
+                    "needs max_steps to become trainwell's decay_ratio",
+                    kwargs["num_decay_steps"],
+                    "set max_steps",
+                )
+            )
+    if kwargs:
+        notes.append(f"lr_scheduler_kwargs {sorted(kwargs)} not imported")
+    return sched
+
+
+def _warmup_from_hf(args: dict[str, Any], notes: list[str]) -> float:
+    """HF 5: warmup_steps < 1 is a ratio; HF 4: warmup_ratio, overridden by warmup_steps > 0."""
+    steps, ratio = float(args.get("warmup_steps") or 0), float(args.get("warmup_ratio") or 0)
+    if steps >= 1:
+        if ratio:
+            notes.append(f"warmup_ratio={ratio} ignored: warmup_steps={steps:g} wins, as in HF")
+        return float(int(steps))
+    return steps if steps > 0 else ratio
+
+
+def _cadence_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
+    logging = float(_hf_value(args, "logging_steps"))
+    for section, strat_key, steps_key in (("evaluation", "eval_strategy", "eval_steps"), ("checkpoint", "save_strategy", "save_steps")):
+        strategy = str(
+            args.get(strat_key) or args.get("evaluation_strategy" if section == "evaluation" else strat_key) or HF_DEFAULTS[strat_key]
+        )
+        if strategy == "best":
+            notes.append("save_strategy 'best' is imported as saving at every evaluation")
+            strategy = str(out["evaluation"]["strategy"])
+        raw = args.get(steps_key)
+        every = logging if raw is None and section == "evaluation" else float(_hf_value(args, steps_key) or 500)
+        if 0 < every < 1:
+            notes.append(f"{steps_key}={every} is a fraction of training in HF; trainwell needs a step count, so the default is kept")
+            every = 500.0
+        out[section] = {"strategy": strategy, "every": 1 if strategy == "epoch" else int(every)}
+    limit = args.get("save_total_limit")
+    if limit is None:
+        notes.append("save_total_limit unset: HF keeps every checkpoint; trainwell keeps checkpoint.keep (3) plus the best and the latest")
+    else:
+        out["checkpoint"]["keep"] = int(limit)
+    load_best = bool(_hf_value(args, "load_best_model_at_end"))
+    out["checkpoint"]["load_best_at_end"] = load_best
+    metric = args.get("metric_for_best_model") or ("loss" if load_best else None)
+    if metric:
+        better = args.get("greater_is_better")
+        better = (not str(metric).endswith("loss")) if better is None else bool(better)  # HF's own default rule
+        out["evaluation"].update(metric=_metric_from_hf(str(metric)), mode="max" if better else "min")
+    patience = args.get("early_stopping_patience")
+    out["early_stopping"] = {
+        "patience": None if patience is None else int(patience),
+        "threshold": float(args.get("early_stopping_threshold") or 0.0),
+    }
+
+
+def _leftovers(args: dict[str, Any]) -> list[str]:
+    from trainwell.advise.lint.readers_flat import HF_FIELDS, TRL_FIELDS
+
+    read = {hf for _, hf, _, _ in SCALARS} | {"adam_beta1", "adam_beta2", "optim", "optim_args", "lr_scheduler_type", "lr_scheduler_kwargs",
+            "warmup_steps", "warmup_ratio", "bf16", "fp16", "use_cpu", "no_cuda", "eval_steps", "save_steps", "save_total_limit",
+            "metric_for_best_model", "greater_is_better", "early_stopping_patience", "early_stopping_threshold",
+            "per_device_eval_batch_size", "evaluation_strategy"}  # fmt: skip
+    left = [k for k in args if k not in read and not k.startswith("_")]  # "_n_gpu" and co. are HF internals in dumps
+    hf = sorted(k for k in left if k in HF_FIELDS | TRL_FIELDS)
+    other = sorted(k for k in left if k not in HF_FIELDS | TRL_FIELDS)
+    notes = [f"HF/TRL keys with no trainwell field, not imported: {', '.join(hf)}"] if hf else []
+    return notes + ([f"unknown keys (not TrainingArguments fields), not imported: {', '.join(other)}"] if other else [])
+
+
+def import_hf(args: dict[str, Any]) -> Conversion:
+    """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
+    from trainwell.config.io import config_from_dict
+    from trainwell.config.structure import to_dict
+
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    problems: list[Problem] = []
+    for path, hf, _, convert in SCALARS:
+        if path.startswith(("evaluation.", "checkpoint.")):
+            continue  # read with their cadences below
+        try:
+            _put(out, path, convert(_hf_value(args, hf)))
+        except (TypeError, ValueError):
+            problems.append(Problem(hf, "must be a value of TrainingArguments' type", args.get(hf), "see the TrainingArguments docs"))
+    epochs = args.get("num_train_epochs")
+    if epochs is not None and isinstance(epochs, (int, float)) and not float(epochs).is_integer():
+        notes.append(
+            f"num_train_epochs={epochs} rounded up to {out['training']['epochs']}: trainwell counts whole epochs (use max_steps for a fraction)"
+        )
+    for step in (_optimizer_from_hf, _schedule_from_hf, _cadence_from_hf):
+        try:
+            step(args, out, notes, problems)
+        except (TypeError, ValueError) as exc:  # a value of the wrong type: a user mistake, reported, never a traceback
+            problems.append(
+                Problem(
+                    step.__name__.strip("_").replace("_from_hf", ""),
+                    "values must have TrainingArguments' types",
+                    str(exc),
+                    "see the TrainingArguments docs",
+                )
+            )
+    out["training"]["precision"] = "bf16" if args.get("bf16") else "fp16" if args.get("fp16") else "fp32"
+    if args.get("use_cpu") or args.get("no_cuda"):
+        out["training"]["device"] = "cpu"
+    if args.get("per_device_eval_batch_size") is not None:
+        out["batch"]["eval_size"] = int(args["per_device_eval_batch_size"])
+    ConfigError.collect(problems)
+    notes.extend(_leftovers(args))
+    return Conversion(to_dict(config_from_dict(out)), notes)
