@@ -1,0 +1,107 @@
+"""`trainwell train [CONFIG] [key=value ...] [--recipe NAME] [--run-dir DIR] [--resume RUN_DIR]`.
+
+With neither CONFIG nor --recipe, it trains config.task (digits unless overridden) with the
+recommender's values for that task, writes why each value was chosen to reasons.json, and applies the
+overrides on top. Torch is imported only when training starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json, split_config_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "train",
+        help="train a model; with no arguments, digits with the recommended defaults",
+        description="Train with a config file, a recipe or the recommended defaults for config.task, "
+        "writing a run folder (config, environment, metrics, checkpoints, summary, report).",
+    )
+    add_config_args(p)
+    p.add_argument("--run-dir", help="write the run here (default: output_dir/<task>-<UTC time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its latest checkpoint, exactly")
+    add_format(p)
+    p.set_defaults(run=_run)
+
+
+def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
+    """The recommender's config for config.task with the overrides on top, its reasons and a note."""
+    from trainwell.advise.recommender import Profile, recommend
+    from trainwell.config import load_config
+
+    task = load_config(None, overrides).task
+    if ":" in task:
+        return (
+            load_config(None, overrides),
+            [],
+            f"user task {task}: recommended defaults exist for built-in tasks only; using config defaults",
+        )
+    rec = recommend(Profile.from_task(task))
+    overridden = {o.split("=", 1)[0].strip() for o in overrides}
+    reasons = [r.to_dict() if hasattr(r, "to_dict") else dataclasses.asdict(r) for r in rec.reasons]
+    reasons = [r for r in reasons if r["field"] not in overridden]  # a value you set yourself has your reason, not ours
+    return (
+        load_config(rec.config, [f"task={task}", *overrides]),
+        reasons,
+        f"recommended defaults for task '{task}' ({len(reasons)} reasons)",
+    )
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, str]:
+    from trainwell.config import load_config
+    from trainwell.errors import ConfigError, Problem
+
+    config, overrides = split_config_args(args)
+    if args.resume:
+        if config or args.recipe:
+            raise ConfigError(
+                problems=[
+                    Problem(
+                        "--resume",
+                        "resumes the run's own config.yaml; CONFIG and --recipe do not apply",
+                        config or args.recipe,
+                        "drop them, or pass key=value overrides only",
+                    )
+                ]
+            )
+        return load_config(Path(args.resume) / "config.yaml", overrides), None, f"resuming {args.resume}"
+    if config is None and not args.recipe:
+        return _recommended(overrides)
+    return load_from_args(args), None, f"config {config}" if config else f"recipe {args.recipe}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from trainwell.engine.api import train
+
+    config, reasons, source = _load(args)
+    if args.format == "text":
+        print(f"trainwell train: task {config.task}, {source}")
+    result = train(config, run_dir=args.run_dir, resume=args.resume, reasons=reasons)
+    if args.format == "json":
+        print_json({"run_dir": str(result.run_dir), "source": source, "summary": result.summary})
+        return 0
+    _print_summary(result.run_dir, result.summary)
+    return 0
+
+
+def _print_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    best = summary.get("best_metric")
+    print(f"status: {summary['status']} ({summary['stop_reason']})")
+    print(
+        f"steps: {summary['steps']} ({summary['epochs']:.2f} epochs) in {summary['wall_time_s']:.1f} s, "
+        f"{summary['samples_per_s'] or 0:.0f} samples/s on {summary['device']} ({summary['precision']})"
+    )
+    if best is not None:
+        print(f"best {summary['metric']}: {best:.4g} at step {summary['best_step']}")
+    if summary.get("final"):
+        print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in summary["final"].items()))
+    if summary.get("report_note"):
+        print(f"no report: {summary['report_note']}")
+    print(f"results: {run_dir}")
+    files = [n for n in ("summary.json", "metrics.jsonl", "report.html", "reasons.json", "findings.json") if (run_dir / n).exists()]
+    print("  " + ", ".join(files) + ", checkpoints/")
