@@ -83,7 +83,7 @@ def _get(config: Any, path: str) -> Any:
     return config
 
 
-def _put(data: dict[str, Any], path: str, value: Any) -> None:
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     *parents, leaf = path.split(".")
     for part in parents:
         data = data.setdefault(part, {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, _put
+from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, set_path
 from trainwell.errors import ConfigError, Problem
 
 
@@ -176,7 +176,7 @@ def import_hf(args: dict[str, Any]) -> Conversion:
         if path.startswith(("evaluation.", "checkpoint.")):
             continue  # read with their cadences below
         try:
-            _put(out, path, convert(_hf_value(args, hf)))
+            set_path(out, path, convert(_hf_value(args, hf)))
         except (TypeError, ValueError):
             problems.append(Problem(hf, "must be a value of TrainingArguments' type", args.get(hf), "see the TrainingArguments docs"))
     epochs = args.get("num_train_epochs")
