@@ -159,3 +159,13 @@ def write_run(path: Path, *, summary: bool = True, extras: bool = True) -> Path:
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     return write_run(tmp_path / "digits-run")
+
+
+@pytest.fixture(scope="session")
+def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """(run folder, report HTML) of the full synthetic run, written once: rendering costs ~0.5 s per report."""
+    pytest.importorskip("matplotlib")
+    from trainwell.report import write_report
+
+    path = write_run(tmp_path_factory.mktemp("full") / "digits-run")
+    return path, write_report(path).read_text(encoding="utf-8")

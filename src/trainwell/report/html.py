@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.report.page import badge, card, duration, esc, figure, finding_block, fmt, page, table
-from trainwell.report.rundata import RunData, best_eval, finite, flatten, load_run
+from trainwell.report.rundata import RunData, best_eval, diagnosis, finite, flatten, load_run
 
 # Shown in the main config table even at their defaults: the values a reader checks first.
 KEY_FIELDS = (
@@ -83,18 +83,18 @@ def _plots(run: RunData) -> str:
     for name, spec in ordered():
         fig = spec.build(run)
         if fig is not None:
-            blocks.append(figure(fig, alt=name, caption=spec.caption))
+            blocks.append(figure(fig, alt=name, caption=spec.caption_for(run)))
     if not blocks:
         return '<p class="note">Nothing to plot: metrics.jsonl has no train or eval rows yet.</p>'
     return f'<div class="plots">{"".join(blocks)}</div>'
 
 
-def _diagnose(run: RunData) -> tuple[list[dict[str, Any]] | None, str]:
-    """Findings from findings.json, else from running the doctor on the folder now; (None, why) if neither."""
-    if run.findings is not None:
-        return run.findings, "from findings.json, written by the live doctor at the end of the run"
+def _diagnose(run: RunData) -> tuple[dict[str, Any] | None, str]:
+    """The diagnosis from findings.json, else from running the doctor on the folder now; (None, why) if neither."""
+    if run.diagnosis is not None:
+        return run.diagnosis, "from findings.json, written by the live doctor at the end of the run"
     try:
-        from trainwell.doctor import diagnose  # type: ignore[attr-defined]
+        from trainwell.doctor import diagnose
     except ImportError:
         return None, "The run has no findings.json and this trainwell has no doctor, so the run was not diagnosed."
     from trainwell.errors import TrainwellError
@@ -103,18 +103,25 @@ def _diagnose(run: RunData) -> tuple[list[dict[str, Any]] | None, str]:
         result = diagnose(run.run_dir)
     except (TrainwellError, TypeError, ValueError) as exc:  # the report must not fail because a check did
         return None, f"The doctor could not read this run: {exc}"
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    found = data.get("findings", []) if isinstance(data, dict) else data
-    return list(found), "diagnosed now by `trainwell doctor` (the run folder has no findings.json)"
+    return diagnosis(result.to_dict()), "diagnosed by `trainwell doctor` when this report was written (no findings.json)"
 
 
 def _findings(run: RunData) -> str:
-    items, where = _diagnose(run)
-    if items is None:
+    data, where = _diagnose(run)
+    if data is None:
         return f'<p class="note">{esc(where)}</p>'
-    if not items:
-        return f'<p>{badge("healthy", "ok")} The doctor found nothing to fix. <span class="src">({esc(where)})</span></p>'
-    return "".join(finding_block(f) for f in items) + f'<p class="src">{esc(where)}</p>'
+    items, skipped = data["findings"], data["skipped"]
+    if items:
+        out = "".join(finding_block(f) for f in items)
+    elif skipped:
+        out = f"<p>{badge('nothing found', 'info')} No check fired, but {len(skipped)} could not run on this log (below).</p>"
+    else:
+        out = f"<p>{badge('healthy', 'ok')} The doctor ran every check and found nothing to fix.</p>"
+    if skipped:
+        rows = [[esc(name), esc(why)] for name, why in skipped.items()]
+        out += table(("check not run", "why"), rows, ("key", ""))
+    notes = [str(n) for n in data["notes"]]
+    return out + f'<p class="src">{esc("; ".join([where, *notes]))}</p>'
 
 
 def _defaults() -> dict[str, Any]:

@@ -23,7 +23,7 @@ CSS = """
 body { margin:0; background:var(--bg); color:var(--fg); line-height:1.45;
        font:14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 main { max-width:1180px; margin:0 auto; padding:24px 28px 48px; }
-h1 { font-size:22px; margin:0 0 4px; } h2 { font-size:17px; margin:32px 0 10px; padding-bottom:4px; border-bottom:1px solid var(--line); }
+h1 { font-size:22px; margin:0 0 4px; } h3 { font-size:14px; margin:18px 0 6px; } h2 { font-size:17px; margin:32px 0 10px; padding-bottom:4px; border-bottom:1px solid var(--line); }
 .sub { color:var(--muted); margin:0 0 16px; word-break:break-all; }
 nav { font-size:13px; margin-bottom:8px; } nav a { color:var(--accent); margin-right:14px; text-decoration:none; }
 .cards { display:grid; grid-template-columns:repeat(auto-fill, minmax(200px, 1fr)); gap:10px; }

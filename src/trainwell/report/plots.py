@@ -104,16 +104,12 @@ def smooth(values: Sequence[float]) -> list[float]:
     return ema(ema(values, beta)[::-1], beta)[::-1]
 
 
-def _mark_steps(ax: Axes, best_step: float | None, stop_step: float | None, stop_reason: str | None = None) -> None:
+def _mark_steps(ax: Axes, best_step: float | None, stop_step: float | None) -> None:
+    """Vertical lines at the best evaluation and where training stopped (the reason is in the page header)."""
     if best_step is not None:
         ax.axvline(best_step, color=COLORS["best"], linestyle="--", linewidth=1, label=f"best (step {best_step:g})")
     if stop_step is not None and stop_step != best_step:
-        label = f"stopped (step {stop_step:g})" if not stop_reason else f"stopped: {_short(stop_reason)}"
-        ax.axvline(stop_step, color=COLORS["stop"], linestyle=":", linewidth=1.2, label=label)
-
-
-def _short(text: str, n: int = 40) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+        ax.axvline(stop_step, color=COLORS["stop"], linestyle=":", linewidth=1.2, label=f"stopped (step {stop_step:g})")
 
 
 def _log_if_wide(ax: Axes, values: Sequence[float]) -> None:
@@ -143,7 +139,6 @@ def plot_loss(
     evals: Sequence[Mapping[str, Any]],
     best_step: float | None = None,
     stop_step: float | None = None,
-    stop_reason: str | None = None,
 ) -> Figure:
     """Train loss (raw and smoothed) and validation loss over steps, with the best step and the stop point."""
     tx, ty = _series(train, "loss")
@@ -158,7 +153,7 @@ def plot_loss(
         bad = _nonfinite_steps(train, "loss")
         if bad:
             ax.plot(bad, [min(ty or [0.0])] * len(bad), "x", color=COLORS["stop"], label=f"non-finite loss ({len(bad)})")
-        _mark_steps(ax, best_step, stop_step, stop_reason)
+        _mark_steps(ax, best_step, stop_step)
         _log_if_wide(ax, ty + ey)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("loss")
@@ -259,6 +254,9 @@ def plot_lr_find(result: Mapping[str, Any]) -> Figure:
             ax.axvline(lr, color=f"C{(i + 2) % 10}", linestyle=":", linewidth=1.2, label=f"{name}: {lr:.2g}")
         if isinstance(suggested, (int, float)) and suggested > 0:
             ax.axvline(float(suggested), color=COLORS["best"], linewidth=2, alpha=0.7, label=f"suggested: {suggested:.2g}")
+        used = result.get("used_lr")  # the engine's record: the peak LR moved to the effective batch / schedule
+        if isinstance(used, (int, float)) and used > 0 and used != suggested:
+            ax.axvline(float(used), color=COLORS["stop"], linewidth=1.5, linestyle="-.", label=f"trained with: {used:.2g}")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss (smoothed)")
         ax.legend(loc="best")
@@ -285,6 +283,8 @@ def plot_param_importances(importances: Mapping[str, float], title: str = "Param
     """Horizontal bars, most important on top (fANOVA or any other importance that sums to about 1)."""
     items = sorted(importances.items(), key=lambda kv: kv[1])
     with _figure(title) as (fig, (ax,)):
+        longest = max((len(k) for k, _ in items), default=4)
+        fig.subplots_adjust(left=min(0.45, 0.04 + 0.0105 * longest))  # room for dotted parameter names
         ax.barh([k for k, _ in items], [v for _, v in items], color=COLORS["train"])
         for y, (_, v) in enumerate(items):
             ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)

@@ -28,7 +28,7 @@ class RunData:
     evals: list[dict[str, Any]] = field(default_factory=list)
     reasons: dict[str, dict[str, Any]] = field(default_factory=dict)
     lr_find: dict[str, Any] | None = None
-    findings: list[dict[str, Any]] | None = None
+    diagnosis: dict[str, Any] | None = None  # findings.json: {"findings": [...], "notes": [...], "skipped": {...}}
     notes: list[str] = field(default_factory=list)  # what could not be read, shown at the foot of the page
 
     @property
@@ -147,12 +147,15 @@ def _reasons(data: Any) -> dict[str, dict[str, Any]]:
     return {str(r["field"]): r for r in data if isinstance(r, dict) and r.get("field")}
 
 
-def _findings(data: Any) -> list[dict[str, Any]] | None:
-    if isinstance(data, dict):
-        data = data.get("findings")
-    if not isinstance(data, list):
+def diagnosis(data: Any) -> dict[str, Any] | None:
+    """A doctor Diagnosis.to_dict() (or a bare list of findings) normalised to findings/notes/skipped."""
+    if isinstance(data, list):
+        data = {"findings": data}
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         return None
-    return [f if isinstance(f, dict) else {"message": str(f)} for f in data]
+    findings = [f if isinstance(f, dict) else {"message": str(f)} for f in data["findings"]]
+    skipped = data.get("skipped")
+    return {"findings": findings, "notes": list(data.get("notes") or []), "skipped": dict(skipped) if isinstance(skipped, dict) else {}}
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -171,5 +174,5 @@ def load_run(run_dir: str | Path) -> RunData:
     run.reasons = _reasons(_read_json(path / "reasons.json", notes))
     lr_find = _read_json(path / "lr_find.json", notes)
     run.lr_find = lr_find if isinstance(lr_find, dict) else None
-    run.findings = _findings(_read_json(path / "findings.json", notes))
+    run.diagnosis = diagnosis(_read_json(path / "findings.json", notes))
     return run

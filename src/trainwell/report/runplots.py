@@ -20,6 +20,11 @@ class RunPlot:
     order: int
     caption: str  # how to read the plot, shown under it
     build: Callable[[RunData], Figure | None]
+    explain: Callable[[RunData], str] | None = None  # what this run's plot says, appended to the caption
+
+    def caption_for(self, run: RunData) -> str:
+        extra = self.explain(run) if self.explain else ""
+        return f"{self.caption} {extra}".strip()
 
 
 RUN_PLOTS: Registry[RunPlot] = Registry("report plot")
@@ -37,8 +42,7 @@ def _stop_step(run: RunData) -> int | None:
 def _loss(run: RunData) -> Figure | None:
     if not any(finite(r.get("loss")) for r in run.train) and not any(finite(r.get("val_loss")) for r in run.evals):
         return None
-    reason = run.summary.get("stop_reason")
-    return plots.plot_loss(run.train, run.evals, run.best_step, _stop_step(run), str(reason) if reason else None)
+    return plots.plot_loss(run.train, run.evals, run.best_step, _stop_step(run))
 
 
 def metric_names(evals: list[dict[str, Any]]) -> list[str]:
@@ -82,6 +86,15 @@ def _lr_find(run: RunData) -> Figure | None:
     return plots.plot_lr_find(run.lr_find)
 
 
+def _lr_find_text(run: RunData) -> str:
+    """The finder's own account: the LR it used and why, and why the curve is unreliable if it is."""
+    data = run.lr_find or {}
+    parts = [str(data.get("used_reason") or data.get("reason") or "")]
+    if data.get("reliable") is False:
+        parts.append("Flagged unreliable: " + "; ".join(str(r) for r in data.get("reasons") or []) + ".")
+    return " ".join(p for p in parts if p)
+
+
 RUN_PLOTS.register(
     "loss",
     RunPlot(
@@ -112,6 +125,11 @@ RUN_PLOTS.register(
 )
 RUN_PLOTS.register(
     "lr_find",
-    RunPlot(50, "LR range test: loss while the LR grows each step. Dotted lines: each rule's pick; green: the LR used.", _lr_find),
+    RunPlot(
+        50,
+        "LR range test: loss while the LR grows each step. Dotted lines: each rule's pick; green: the suggestion.",
+        _lr_find,
+        _lr_find_text,
+    ),
     help="LR finder curve with each rule's pick",
 )

@@ -1,20 +1,26 @@
 """``write_study_report(study_dir)``: one page for a hyperparameter search, written to STUDY_DIR/report.html.
 
 It answers the questions a search leaves: did it converge (history), which knobs mattered (importances),
-where the LR sweet spot is (objective against LR), and what the best trial was (with a link to its run
-report when the tuner kept its run folder).
+where the LR sweet spot is (objective against LR), which trials were best (with links to their run
+reports when those exist), and what won after the re-runs over seeds, with the reason for each value.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import shlex
 from pathlib import Path
 
 from trainwell.report.page import card, esc, figure, fmt, page, table
-from trainwell.report.study import StudyData, importances, load_study
+from trainwell.report.study import StudyData, Trial, importances, load_study
 
 TOP_TRIALS = 15
+CAPTIONS = {
+    "history": "Each complete trial's objective and the best so far: a best line that went flat long ago means more trials would not help.",
+    "importances": "How much of the objective's variance each parameter explains",
+    "lr": "The objective each complete trial reached at its LR; the good region is usually about one decade wide.",
+}
 
 
 def _header(study: StudyData) -> str:
@@ -32,7 +38,7 @@ def _header(study: StudyData) -> str:
         ),
     ]
     if best:
-        cards += [card(k, fmt(v)) for k, v in list(best.params.items())[:6]]
+        cards += [card(k, fmt(v), "best trial") for k, v in list(best.params.items())[:6]]
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -43,43 +49,35 @@ def _plots(study: StudyData) -> str:
     values = [t.value if t.state == "COMPLETE" else None for t in sorted(study.trials, key=lambda t: t.number)]
     if any(v is not None for v in values):
         fig = plots.plot_tuning_history(values, study.direction, title=f"Search history ({study.metric})")
-        blocks.append(
-            figure(
-                fig,
-                "history",
-                "Each complete trial's objective and the best so far: a flat best line at the end means more trials would not help.",
-            )
-        )
+        blocks.append(figure(fig, "history", CAPTIONS["history"]))
     imp, why = importances(study)
     if imp:
-        blocks.append(
-            figure(
-                plots.plot_param_importances(imp), "importances", f"How much of the objective's variance each parameter explains: {why}."
-            )
-        )
+        blocks.append(figure(plots.plot_param_importances(imp), "importances", f"{CAPTIONS['importances']}: {why}."))
     lr = study.lr_param()
-    done = study.complete
-    if lr and sum(lr in t.params for t in done) >= 2:
-        pts = [(float(t.params[lr]), float(t.value or 0.0)) for t in done if isinstance(t.params.get(lr), (int, float))]
+    pts = [(float(t.params[lr]), float(t.value or 0.0)) for t in study.complete if lr and isinstance(t.params.get(lr), (int, float))]
+    if lr and len(pts) >= 2:
         fig = plots.plot_lr_response([p[0] for p in pts], [p[1] for p in pts], study.direction, title=f"{study.metric} against {lr}")
-        blocks.append(
-            figure(fig, "lr response", "The objective each trial reached at its LR; usually a valley (or ridge) about one decade wide.")
-        )
+        blocks.append(figure(fig, "lr response", CAPTIONS["lr"]))
     out = f'<div class="plots">{"".join(blocks)}</div>' if blocks else '<p class="note">No complete trials to plot yet.</p>'
     if not imp:
         out += f'<p class="note">No importances: {esc(why)}.</p>'
     return out
 
 
+def _trial_row(study: StudyData, t: Trial, names: list[str], staged: bool) -> list[str]:
+    stage = [esc(t.stage)] if staged else []
+    return [esc(t.number), *stage, esc(fmt(t.value)), *(esc(fmt(t.params.get(n, ""))) for n in names), _run_link(study, t.run_dir)]
+
+
 def _trials(study: StudyData) -> str:
     done = sorted(study.complete, key=lambda t: float(t.value or 0.0), reverse=not study.direction.startswith("min"))
     names = list(dict.fromkeys(k for t in study.trials for k in t.params))
-    rows = []
-    for t in done[:TOP_TRIALS]:
-        link = _run_link(study, t.run_dir)
-        rows.append([esc(t.number), esc(fmt(t.value)), *(esc(fmt(t.params.get(n, ""))) for n in names), link])
+    staged = any(t.stage for t in study.trials)
+    rows = [_trial_row(study, t, names, staged) for t in done[:TOP_TRIALS]]
     note = f'<p class="src">The {min(TOP_TRIALS, len(done))} best of {len(done)} complete trials; source: {esc(study.source)}.</p>'
-    return note + table(("trial", study.metric, *names, "run"), rows, ("key", "val", *("val" for _ in names), ""))
+    header = ("trial", *(["stage"] if staged else []), study.metric, *names, "run")
+    classes = ("key", *([""] if staged else []), "val", *("val" for _ in names), "")
+    return note + table(header, rows, classes)
 
 
 def _run_link(study: StudyData, run_dir: str | None) -> str:
@@ -97,12 +95,42 @@ def _run_link(study: StudyData, run_dir: str | None) -> str:
     return f'<a href="{esc(rel)}">{esc(path.name)}</a>'
 
 
+def _winner(study: StudyData) -> str:
+    """Finalists re-run over seeds (best mean wins), the winning values with their reasons, and how to train it."""
+    out = ""
+    if study.finalists:
+        rows = [
+            [
+                esc(f.get("trial")),
+                esc(f"{fmt(f.get('mean'))} ± {fmt(f.get('std'))}"),
+                esc(fmt(f.get("values", []))),
+                esc(fmt(f.get("params", {}))),
+            ]
+            for f in study.finalists
+        ]
+        out += "<h3>Finalists</h3><p>The top trials were re-run with further seeds; the best mean wins, a tie goes to the steadier one.</p>"
+        out += table(("trial", f"mean {study.metric} ± std", "per seed", "params"), rows, ("key", "val", "val", ""))
+    if study.reasons:
+        rows = [
+            [
+                esc(r["field"]),
+                esc(fmt(r.get("value"))),
+                f'{esc(r.get("why", ""))}<div class="src">{esc(r.get("rule", ""))} · {esc(r.get("source", ""))}</div>',
+            ]
+            for r in study.reasons
+        ]
+        out += "<h3>Winning values and why</h3>" + table(("setting", "value", "why"), rows, ("key", "val", ""))
+    best_config = study.study_dir / "best_config.yaml"
+    if best_config.is_file():
+        out += f"<p>Train the winning configuration:</p><pre>{esc('trainwell train ' + shlex.quote(str(best_config)))}</pre>"
+    return out
+
+
 def render_study(study: StudyData) -> str:
-    sections = [
-        ("summary", "", _header(study)),
-        ("plots", "Search", _plots(study)),
-        ("trials", "Best trials", _trials(study)),
-    ]
+    sections = [("summary", "", _header(study)), ("plots", "Search", _plots(study)), ("trials", "Best trials", _trials(study))]
+    winner = _winner(study)
+    if winner:
+        sections.append(("winner", "Winner", winner))
     if study.notes:
         sections.append(("notes", "Notes", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in study.notes) + "</ul>"))
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
