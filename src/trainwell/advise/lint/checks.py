@@ -48,6 +48,21 @@ def check(
     return wrap
 
 
+# The key (or block) to write the fix into, in each dialect's own words.
+_WARMUP_FIX = {
+    "trainwell": "set schedule.warmup: 0.1",
+    "torchtune": "add lr_scheduler: {_component_: torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup, num_warmup_steps: N}",
+    "lightning": "add a warmup scheduler (LinearLR then cosine, via SequentialLR)",
+    "hydra": "add a warmup scheduler (LinearLR then cosine, via SequentialLR)",
+}
+_CLIP_KEY = {
+    "trainwell": "training.max_grad_norm",
+    "torchtune": "clip_grad_norm",
+    "lightning": "trainer.gradient_clip_val",
+    "hydra": "trainer.gradient_clip_val",
+}
+
+
 @check("adam-l2-decay", "warning", "Adam (L2 in the gradient) with weight decay: use AdamW",
        f"{S_001} §Weight Decay Strength ('Always use decoupled weight decay'); {S_000} §2.1.1; Loshchilov & Hutter 2019")  # fmt: skip
 def _adam_l2(c: LintCheck, v: ConfigView) -> list[Finding]:
@@ -64,7 +79,7 @@ def _no_warmup(c: LintCheck, v: ConfigView) -> list[Finding]:
     if not v.is_transformer or not v.warmup_known_zero() or v.scheduler == "reduce_on_plateau":
         return []
     where = v.where("warmup_ratio") if v.known("warmup_ratio") else v.where("warmup_steps")
-    fix = "warm up over 6–10 % of the steps (e.g. warmup_ratio 0.1, or a few hundred steps)"
+    fix = _WARMUP_FIX.get(v.dialect, "set warmup_ratio: 0.1") + " (warm up over 6–10 % of the steps)"
     return [c.finding(f"{v.model_kind} model (from {v.where('model_kind')}) with no warmup: Adam's second-moment estimate starts at zero and "
                       "the first full-LR updates can wreck pretrained weights", where, 0, fix)]  # fmt: skip
 
@@ -74,7 +89,7 @@ def _no_warmup(c: LintCheck, v: ConfigView) -> list[Finding]:
 def _no_clip(c: LintCheck, v: ConfigView) -> list[Finding]:
     if not v.is_transformer or not v.clipping_off():
         return []
-    fix = "clip the global gradient norm at 1.0"
+    fix = f"set {v.key('max_grad_norm')}: 1.0"
     if v.raw.get("optimizer_in_bwd") is True:
         fix += " (torchtune cannot clip with optimizer_in_bwd: True; set it to False first)"
     return [c.finding(f"{v.model_kind} model (from {v.where('model_kind')}) with no gradient clipping: one bad batch can spike the loss or turn it NaN",
@@ -119,7 +134,7 @@ def _metric_mode(c: LintCheck, v: ConfigView) -> list[Finding]:
         return []
     better = "higher" if want == "max" else "lower"
     derived = " (HF derives greater_is_better=True for any metric not ending in 'loss')" if v.where("mode").startswith("HF default") else ""
-    fix = f"set greater_is_better: {want == 'max'}" if v.dialect in ("hf", "llamafactory", "axolotl") else f"set mode: {want}"
+    fix = f"set greater_is_better: {str(want == 'max').lower()}" if v.dialect in ("hf", "llamafactory", "axolotl") else f"set mode: {want}"
     return [c.finding(f"'{v.metric}' is better when {better}, but the mode is '{v.mode}'{derived}: the worst checkpoint would be kept "
                       "and early stopping would fire on improvement", v.where("mode"), v.mode, fix)]  # fmt: skip
 

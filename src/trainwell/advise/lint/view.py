@@ -81,6 +81,10 @@ class ConfigView:
     def where(self, fact: str) -> str:
         return self.sources.get(fact, fact)
 
+    def key(self, fact: str) -> str:
+        """The key to edit for a fact: its source without the "(framework default)" remark."""
+        return self.where(fact).split(" (")[0]
+
     def is_default(self, fact: str) -> bool:
         """True when the fact was filled from a framework default rather than written in the file."""
         return " default" in self.sources.get(fact, "")
