@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainwell.find.curve import DebiasedEMA, diverged, sweep_lrs
 from trainwell.find.result import LRFindResult, analyze, with_peak
+from trainwell.find.rules import RULES
 
 if TYPE_CHECKING:
     import torch
@@ -107,6 +108,7 @@ def range_test(
     from trainwell.optim.param_groups import param_groups
 
     cfg = config.lr_find
+    RULES.get(cfg.rule, "lr_find.rule")  # a misspelt rule fails before the sweep, not after it
     dev = torch.device(device) if device is not None else resolve_device(config.training.device)
     started = time.perf_counter()
     model.to(dev)

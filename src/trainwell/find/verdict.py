@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from trainwell.find.rules import Pick, descent_region
 from trainwell.registry import Registry
 
-NOISE_LIMIT = 0.35  # typical step noise above a third of the whole descent hides where the descent is
+NOISE_LIMIT = 0.10  # a median step residual above a tenth of the descent (step noise ~1/4 of the depth) blurs where the descent is
 MIN_DROP = 0.10  # a loss that falls less than 10 % over the sweep shows no clear descent
 MIN_DESCENT_POINTS = 8  # a descent drawn from fewer points is a guess
 MIN_DECADES = 2.0  # a sweep narrower than 100x cannot show both the flat start and the blow-up

@@ -1,0 +1,281 @@
+"""Does trainwell's LR finder pick a good LR? Compared with a full-training LR sweep and two anchors.
+
+For each built-in task that runs on this machine's CPU (sizes cut down with data.limit, and said so):
+  1. sweep 8 LRs (half-decades) x 2 seeds with full training: the sweep-best LR is the grid point with
+     the best mean final validation accuracy (a quadratic fit in log10(LR) around it is reported too);
+  2. per seed, run trainwell's finder (the peak LR `optimizer.lr: find` trains with), torch-lr-finder's
+     LRFinder + steepest-gradient suggestion, and Lightning's Tuner.lr_find suggestion, each from the same
+     freshly initialised model, data, optimizer (AdamW + trainwell's parameter groups) and loss;
+  3. train with each suggestion and report its ratio to the sweep-best LR and its accuracy regret
+     (sweep-best mean accuracy minus the suggestion's mean accuracy).
+It also times the finder against one training epoch.
+
+    python benchmarks/lr_find.py [--tasks digits,tabular,fashion-mnist] [--out benchmarks/results/lr_find.json]
+
+Every run uses one CPU thread; training has a fixed length (no early stopping) and a cosine schedule
+with 10 % warmup, max_grad_norm 1.0, batch as listed per task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainwell.config import load_config
+from trainwell.config.schema import Config
+from trainwell.engine import rng
+from trainwell.engine.api import train
+from trainwell.find.lr_finder import lr_find
+from trainwell.optim.losses import build_loss
+from trainwell.optim.optimizers import build_optimizer
+from trainwell.optim.param_groups import param_groups
+from trainwell.tasks.catalog import build_task
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+GRID = [10 ** (-4 + k / 2) for k in range(8)]  # 1e-4 .. 3.2e-1, half-decades
+SEEDS = (42, 7)
+QUIET = {
+    "checkpoint": {"strategy": "no", "load_best_at_end": False},
+    "early_stopping": {"patience": None},
+    "report": False,
+    "doctor": {"live": False},
+    "logging": {"tensorboard": "off", "progress": "off", "every": 1000},
+}
+TASKS: dict[str, dict[str, Any]] = {
+    "digits": {"task": "digits", "training": {"epochs": 5}, "batch": {"size": 32}},
+    "tabular": {
+        "task": "tabular",
+        "training": {"epochs": 3},
+        "batch": {"size": 64},
+        "data": {"path": str(DATA / "adult" / "adult.data"), "limit": 8000, "options": {"val_path": str(DATA / "adult" / "adult.test")}},
+    },
+    "fashion-mnist": {
+        "task": "fashion-mnist",
+        "training": {"epochs": 2},
+        "batch": {"size": 64},
+        "model": {"channels": 16},
+        "data": {"path": str(DATA / "fashion-mnist"), "limit": 4000},
+    },
+}
+NOTES = {
+    "digits": "all 1437 training images, 5 epochs",
+    "tabular": "adult: 8000 of 32561 training rows, 3 epochs, validated on adult.test",
+    "fashion-mnist": "4000 of 60000 training images, 2 epochs, 16-channel CNN, validated on the 10k test images",
+}
+
+
+def config_for(task: str, seed: int, lr: float | str) -> Config:
+    spec = json.loads(json.dumps(TASKS[task]))
+    # One evaluation, after the last epoch: the score is the final model's validation accuracy.
+    evaluation = {"strategy": "epoch", "every": spec["training"]["epochs"], "metric": "val_accuracy", "mode": "max"}
+    return load_config({**spec, **QUIET, "evaluation": evaluation, "seed": seed, "optimizer": {"name": "adamw", "lr": lr}})
+
+
+CACHE: dict[str, list[float]] = {}  # (task, seed, lr) -> a training run's figures, reusable across runs with --cache
+
+
+def train_accuracy(task: str, seed: int, lr: float, out: Path) -> tuple[float, float, int]:
+    """(final val accuracy, wall seconds per epoch, steps per epoch) of one full training run."""
+    key = f"{task}|{json.dumps(TASKS[task], sort_keys=True)}|{seed}|{lr:.6g}"
+    if key not in CACHE:
+        result = train(config_for(task, seed, lr), run_dir=out / f"{task}-{seed}-{lr:.3g}")
+        s = result.summary
+        CACHE[key] = [float(s["final"]["val_accuracy"]), s["wall_time_s"] / max(1.0, s["epochs"]), s["steps"] / max(1.0, s["epochs"])]
+    acc, epoch_s, steps = CACHE[key]
+    return acc, epoch_s, int(steps)
+
+
+def fresh(task: str, seed: int) -> tuple[Config, Any]:
+    cfg = config_for(task, seed, 1e-7)
+    rng.seed_everything(seed)
+    return cfg, build_task(cfg)
+
+
+def loader(cfg: Config, task: Any) -> torch.utils.data.DataLoader:
+    gen = torch.Generator().manual_seed(cfg.seed)
+    return torch.utils.data.DataLoader(
+        task.train_data, batch_size=cfg.batch.size, shuffle=True, generator=gen, collate_fn=task.collate_fn, drop_last=True
+    )
+
+
+def ours(task: str, seed: int) -> tuple[float, dict[str, Any]]:
+    cfg, t = fresh(task, seed)
+    cfg.optimizer.lr = "find"
+    result = lr_find(cfg, t, "cpu")
+    assert result.peak_lr is not None, result.reason
+    return result.peak_lr, result.to_json(with_curve=False)
+
+
+def torch_lr_finder(task: str, seed: int) -> tuple[float, dict[str, Any]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torch_lr_finder import LRFinder
+
+    cfg, t = fresh(task, seed)
+    opt = build_optimizer(cfg.optimizer, param_groups(t.model, cfg.optimizer, 1e-7), 1e-7)
+    finder = LRFinder(t.model, opt, build_loss(cfg.loss, t.class_counts), device="cpu")
+    started = time.perf_counter()
+    finder.range_test(loader(cfg, t), start_lr=1e-7, end_lr=10, num_iter=100)
+    fig, ax = plt.subplots()
+    _, lr = finder.plot(suggest_lr=True, ax=ax)  # steepest gradient, skip_start=10, skip_end=5 (its defaults)
+    plt.close(fig)
+    return float(lr), {"elapsed_s": time.perf_counter() - started}
+
+
+def lightning_lr_find(task: str, seed: int) -> tuple[float, dict[str, Any]]:
+    import lightning as L
+    from lightning.pytorch.tuner import Tuner
+
+    cfg, t = fresh(task, seed)
+    loss_fn = build_loss(cfg.loss, t.class_counts)
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net, self.lr = t.model, 1e-7
+
+        def training_step(self, batch: Any, idx: int) -> torch.Tensor:
+            x, y = batch
+            return loss_fn(self.net(x), y)
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return build_optimizer(cfg.optimizer, param_groups(self.net, cfg.optimizer, self.lr), self.lr)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = L.Trainer(
+            accelerator="cpu",
+            max_epochs=100,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            gradient_clip_val=1.0,
+            default_root_dir=tmp,
+        )
+        started = time.perf_counter()
+        found = Tuner(trainer).lr_find(Module(), train_dataloaders=loader(cfg, t), min_lr=1e-7, max_lr=10, num_training=100)
+    lr = found.suggestion() if found is not None else None
+    assert lr is not None, "Lightning gave no suggestion"
+    return float(lr), {"elapsed_s": time.perf_counter() - started}
+
+
+FINDERS = {"trainwell": ours, "torch-lr-finder": torch_lr_finder, "lightning": lightning_lr_find}
+
+
+def sweep(task: str, out: Path) -> dict[str, Any]:
+    acc = {lr: [train_accuracy(task, seed, lr, out) for seed in SEEDS] for lr in GRID}
+    mean = {lr: sum(a for a, _, _ in runs) / len(runs) for lr, runs in acc.items()}
+    best = max(mean, key=lambda lr: mean[lr])
+    epoch_s = sum(e for runs in acc.values() for _, e, _ in runs) / (len(GRID) * len(SEEDS))
+    return {
+        "grid": {f"{lr:.3g}": mean[lr] for lr in GRID},
+        "best_lr": best,
+        "best_acc": mean[best],
+        "fitted_best_lr": fitted_best(mean, best),
+        "epoch_s": epoch_s,
+        "steps_per_epoch": acc[best][0][2],
+    }
+
+
+def fitted_best(mean: dict[float, float], best: float) -> float:
+    """Vertex of a parabola through the best grid point and its neighbours, in log10(LR); the grid point at an edge."""
+    lrs = sorted(mean)
+    i = lrs.index(best)
+    if i in (0, len(lrs) - 1):
+        return best
+    xs = [math.log10(lrs[k]) for k in (i - 1, i, i + 1)]
+    ys = [mean[lrs[k]] for k in (i - 1, i, i + 1)]
+    h = xs[1] - xs[0]
+    curvature = ys[0] - 2 * ys[1] + ys[2]
+    if curvature >= 0:
+        return best
+    return 10 ** (xs[1] + h * (ys[0] - ys[2]) / (2 * curvature))
+
+
+def suggestions(task: str, base: dict[str, Any], out: Path) -> dict[str, Any]:
+    rows = {}
+    for name, finder in FINDERS.items():
+        picks, accs, extra = [], [], []
+        for seed in SEEDS:
+            lr, info = finder(task, seed)
+            picks.append(lr)
+            accs.append(train_accuracy(task, seed, lr, out)[0])
+            extra.append(info)
+        geo = math.exp(sum(math.log(p) for p in picks) / len(picks))
+        rows[name] = {
+            "lrs": picks,
+            "lr": geo,
+            "ratio": geo / base["best_lr"],
+            "ratio_fitted": geo / base["fitted_best_lr"],
+            "within_2x": all(0.5 <= p / base["best_lr"] <= 2 for p in picks),
+            "acc": sum(accs) / len(accs),
+            "regret": base["best_acc"] - sum(accs) / len(accs),
+            "finder_s": [i.get("elapsed_s") for i in extra],
+            "details": extra if name == "trainwell" else None,
+        }
+    return rows
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| task | sweep-best LR (fitted) | best acc | finder | suggested LR (per seed) | ratio to best | acc | regret |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, r in results.items():
+        for name, row in r["finders"].items():
+            seeds = ", ".join(f"{p:.2g}" for p in row["lrs"])
+            lines.append(
+                f"| {task} | {r['best_lr']:.2g} ({r['fitted_best_lr']:.2g}) | {r['best_acc']:.4f} | {name} | {seeds} | "
+                f"{row['ratio']:.2f}x | {row['acc']:.4f} | {row['regret']:+.4f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "lr_find.json"))
+    parser.add_argument("--cache", help="JSON file of finished training runs to reuse (and extend): re-runs skip the 16-run sweep")
+    args = parser.parse_args()
+    if args.cache and Path(args.cache).is_file():
+        CACHE.update(json.loads(Path(args.cache).read_text()))
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks.split(","):
+            started = time.perf_counter()
+            base = sweep(task, Path(tmp))
+            base["finders"] = suggestions(task, base, Path(tmp))
+            ours_s = sum(base["finders"]["trainwell"]["finder_s"]) / len(SEEDS)
+            base["finder_vs_epoch"] = ours_s / base["epoch_s"]
+            base["note"] = NOTES.get(task, "")
+            base["bench_s"] = time.perf_counter() - started
+            results[task] = base
+            print(f"{task}: done in {base['bench_s']:.0f}s", flush=True)
+            Path(args.out).write_text(json.dumps(results, indent=2, default=float))  # after each task: partial results survive
+            if args.cache:
+                Path(args.cache).write_text(json.dumps(CACHE))
+    print(table(results))
+    for task, r in results.items():
+        print(
+            f"{task}: trainwell finder {r['finder_vs_epoch']:.2f} epochs of training time "
+            f"({r['steps_per_epoch']} steps/epoch, epoch {r['epoch_s']:.2f}s); {r['note']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

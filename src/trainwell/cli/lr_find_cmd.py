@@ -1,0 +1,83 @@
+"""`trainwell lr-find [CONFIG] [overrides] [--recipe NAME] [--plot lr.png] [--format text|json]`: the LR range test."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("lr-find", help="run the LR range test and suggest a learning rate, with reasons")
+    add_config_args(p)
+    p.add_argument("--plot", help="write a PNG of loss against LR with each rule's pick (needs trainwell[plot])")
+    p.add_argument("--curve", action="store_true", help="with --format json: include the whole recorded curve")
+    add_format(p)
+    p.set_defaults(run=_run)
+
+
+def _progress(enabled: bool) -> tuple[Any, Any]:
+    """A rich bar on an interactive terminal outside CI; (callback, closer)."""
+    from trainwell.engine.progress import progress_enabled
+
+    if not enabled or not progress_enabled("auto"):
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("[bold]lr-find"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("lr-find", total=None, info="")
+    bar.start()
+
+    def update(step: int, total: int, lr: float, loss: float) -> None:
+        bar.update(task, completed=step, total=total, info=f"lr {lr:.3g}  loss {loss:.4g}")
+
+    return update, bar.stop
+
+
+def _text(data: dict[str, Any]) -> str:
+    lines = [
+        f"suggested LR  {data['suggested_lr']:.3g}  ({data['reason']})" if data["suggested_lr"] else f"no suggestion: {data['reason']}"
+    ]
+    if data["peak_lr"] is not None:
+        lines.append(f"peak LR       {data['peak_lr']:.3g}  ({data['peak_reason']})")
+    for name, pick in data["rules"].items():
+        lines.append(f"  {name:<10} {pick['lr']:.3g}  {pick['reason']}" if pick else f"  {name:<10} -  no answer on this curve")
+    verdict = "reliable" if data["reliable"] else "NOT reliable"
+    lines.append(f"verdict       {verdict}" + "".join(f"\n  - {r}" for r in data["reasons"]))
+    stop = data["stopped_early"] or "ran every step"
+    lines.append(f"sweep         {data['steps_run']} steps in {data['elapsed_s']:.2f}s; {stop}")
+    if data["peak_lr"] is not None:
+        lines.append(f"paste         optimizer.lr={data['peak_lr']:.3g}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from trainwell.find.lr_finder import lr_find
+
+    config = load_from_args(args)
+    update, close = _progress(args.format == "text")
+    try:
+        result = lr_find(config, progress=update)
+    finally:
+        close()
+    if args.plot:
+        from trainwell.find.plot import plot_lr_find
+
+        plot_lr_find(result).savefig(args.plot, dpi=110)
+    data = result.to_json(with_curve=args.curve)
+    if args.format == "json":
+        print_json(data)
+    else:
+        print(_text(data))
+        if args.plot:
+            print(f"wrote {args.plot}")
+    return 0

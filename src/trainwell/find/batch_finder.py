@@ -1,0 +1,189 @@
+"""The batch-size finder: the largest micro-batch that fits, then a config that keeps what matters.
+
+Search (guide 000 §4.1.1): grow bottom-up in powers of two until a probe fails, binary-search between
+the last fit and the first failure, then keep a safety margin. A probe is one real training step
+(forward, backward, optimizer update) at that batch size: on CUDA it fails with a real
+``torch.cuda.OutOfMemoryError`` (the cache is emptied after every try) or by exceeding
+``batch.memory_budget_mb`` when one is set; on CPU it fails when the step's measured memory
+(find/memory.py) exceeds the budget, which is then required.
+
+Then (000 §4.1.2): with ``batch.keep_effective`` the effective batch (size x accumulation) stays as
+configured and accumulation rises only when it must; otherwise the micro-batch grows to what fits and
+the LR follows the scaling rule (optim/scaling.py). HF's ``auto_find_batch_size`` halves the batch
+without touching accumulation, shrinking the effective batch silently; this finder says what it
+changed and why, and prints the line to paste, because the guide's workflow is to find once and then
+hard-code it. Model, optimizer and RNGs are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from trainwell.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    import torch
+
+    from trainwell.config.schema import Config
+    from trainwell.tasks.base import Task
+
+MARGIN = 0.9  # keep 10 % headroom: fragmentation, evaluation batches, temporaries the CPU estimate leaves out
+MAX_BATCH = 65536
+ALIGN = 8  # round a chosen size >= 16 down to a multiple of 8 (tensor-core friendly shapes)
+
+
+@dataclass(frozen=True)
+class Probe:
+    size: int
+    fits: bool
+    peak_mb: float | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "fits": self.fits, "peak_mb": self.peak_mb, "detail": self.detail}
+
+
+@dataclass
+class Search:
+    max_fit: int
+    chosen: int
+    probes: list[Probe] = field(default_factory=list)
+    reason: str = ""
+
+
+def _with_margin(max_fit: int, margin: float) -> int:
+    size = max(1, math.floor(max_fit * margin))
+    return size - size % ALIGN if size >= 2 * ALIGN else size
+
+
+def search(fits: Callable[[int], Probe], cap: int, margin: float = MARGIN) -> Search:
+    """Powers of two up to ``cap``, binary search to within 1/16 of the last fit, then ``margin``."""
+    probes: list[Probe] = []
+    lo, hi, size = 0, None, 1
+    while size <= cap:
+        probes.append(fits(size))
+        if not probes[-1].fits:
+            hi = size
+            break
+        lo = size
+        if size == cap:
+            break
+        size = min(2 * size, cap)
+    if lo == 0:
+        return Search(0, 0, probes, "even a batch of 1 does not fit")
+    if hi is None:
+        return Search(
+            lo,
+            lo,
+            probes,
+            f"every size up to {lo} fits (the cap: the effective batch with keep_effective, the training set, or {MAX_BATCH}); memory is not the limit",
+        )
+    while hi - lo > max(1, lo // 16):
+        mid = (lo + hi) // 2
+        probes.append(fits(mid))
+        lo, hi = (mid, hi) if probes[-1].fits else (lo, mid)
+    chosen = _with_margin(lo, margin)
+    return Search(lo, chosen, probes, f"largest fit {lo}, first failure {hi}; {chosen} keeps a {1 - margin:.0%} margin")
+
+
+@dataclass
+class BatchPlan:
+    size: int
+    accumulation: int
+    lr: float | Literal["find"]
+    reasons: list[str]
+
+
+def _exact_split(effective: int, limit: int) -> tuple[int, int]:
+    """(size, accumulation) with size x accumulation == effective and size <= limit, size as large as possible."""
+    for acc in range(math.ceil(effective / limit), effective + 1):
+        if effective % acc == 0:
+            return effective // acc, acc
+    return 1, effective
+
+
+def plan(config: Config, chosen: int) -> BatchPlan:
+    """What to train with, given the largest safe micro-batch ``chosen``."""
+    from trainwell.optim.scaling import scale_lr
+
+    b = config.batch
+    effective = b.size * b.accumulation
+    lr = config.optimizer.lr
+    if b.keep_effective:
+        size, acc = _exact_split(effective, chosen)
+        why = (
+            f"effective batch {effective} fits in one step: batch {size}, no accumulation"
+            if acc == 1
+            else f"largest safe micro-batch {chosen} < effective batch {effective}: batch {size} x accumulation {acc} keeps it (000 §4.1.2)"
+        )
+        return BatchPlan(size, acc, lr, [why, "batch.keep_effective: the LR stays as configured"])
+    new_effective = chosen * b.accumulation
+    reasons = [f"batch.keep_effective is false: micro-batch {b.size} -> {chosen}, effective {effective} -> {new_effective}"]
+    if isinstance(lr, str):
+        reasons.append("optimizer.lr is 'find': the range test runs at the new batch, so nothing to rescale")
+    else:
+        scaled = scale_lr(lr, effective, new_effective, config.optimizer.name)
+        lr = scaled.lr
+        reasons.append(f"LR {config.optimizer.lr:.3g} -> {lr:.3g}: {scaled.reason} ({scaled.source})")
+    return BatchPlan(chosen, b.accumulation, lr, reasons)
+
+
+def paste_line(plan_: BatchPlan) -> str:
+    lr = f" optimizer.lr={plan_.lr:.3g}" if isinstance(plan_.lr, float) else ""
+    return f"batch.size={plan_.size} batch.accumulation={plan_.accumulation} batch.auto_find=false{lr}"
+
+
+def check_budget(config: Config, device: torch.device) -> None:
+    if device.type != "cuda" and config.batch.memory_budget_mb is None:
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "batch.memory_budget_mb",
+                    f"the batch finder on {device.type} needs a memory budget",
+                    None,
+                    "set batch.memory_budget_mb, e.g. 2048 (on CUDA the limit is the real OOM)",
+                )
+            ]
+        )
+
+
+def find_batch_for_training(config: Config, task: Task, device: torch.device) -> tuple[Config, dict[str, Any]]:
+    """Engine hook for ``batch.auto_find``: the config to train with and a JSON-able record of why."""
+    import copy
+
+    from trainwell.errors import TrainingError
+    from trainwell.find.batch_probe import find_max_batch
+
+    found, seconds = find_max_batch(config, task, device)
+    if found.chosen == 0:
+        raise TrainingError(
+            f"the batch finder found no batch size that fits on {device}: {found.probes[0].detail}. "
+            "Fix: raise batch.memory_budget_mb, use precision bf16, or a smaller model"
+        )
+    todo = plan(config, found.chosen)
+    new = copy.deepcopy(config)
+    new.batch.size, new.batch.accumulation, new.batch.auto_find = todo.size, todo.accumulation, False
+    new.optimizer.lr = todo.lr
+    limit = "CUDA out-of-memory" if device.type == "cuda" else f"memory budget {config.batch.memory_budget_mb:g} MB"
+    if device.type == "cuda" and config.batch.memory_budget_mb is not None:
+        limit += f" or budget {config.batch.memory_budget_mb:g} MB"
+    record = {
+        "device": str(device),
+        "limit": limit,
+        "max_fit": found.max_fit,
+        "chosen": found.chosen,
+        "size": todo.size,
+        "accumulation": todo.accumulation,
+        "effective_before": config.batch.size * config.batch.accumulation,
+        "effective_after": todo.size * todo.accumulation,
+        "lr_before": config.optimizer.lr,
+        "lr_after": todo.lr,
+        "reasons": [found.reason, *todo.reasons],
+        "paste": paste_line(todo),
+        "probes": [p.to_json() for p in found.probes],
+        "elapsed_s": round(seconds, 3),
+    }
+    return new, record

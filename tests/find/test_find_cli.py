@@ -1,0 +1,46 @@
+"""`trainwell lr-find` and `trainwell batch-find` end to end on the digits task (small settings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trainwell.cli.main import main
+
+
+def test_lr_find_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["lr-find", "lr_find.steps=30", "lr_find.min_lr=1e-5", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert {"suggested_lr", "rules", "reliable", "reasons", "peak_lr"} <= set(data)
+    assert "curve" not in data  # only with --curve
+
+
+def test_lr_find_text_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "lr.png"
+    assert main(["lr-find", "lr_find.steps=30", "lr_find.min_lr=1e-5", "--plot", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "suggested LR" in text and "verdict" in text and "paste" in text
+    assert out.stat().st_size > 1000
+
+
+def test_lr_find_unknown_rule_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lr-find", "lr_find.steps=10", "lr_find.rule=steepset"]) == 2
+    assert "did you mean 'steepest'" in capsys.readouterr().err
+
+
+def test_batch_find_prints_the_line_to_paste(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch-find", "batch.size=64", "batch.memory_budget_mb=0.5", "model.hidden=32"]) == 0
+    text = capsys.readouterr().out
+    assert "Paste:" in text and "batch.auto_find=false" in text
+
+
+def test_batch_find_json_and_missing_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch-find", "batch.size=64", "batch.memory_budget_mb=100", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["size"] * record["accumulation"] == 64 and record["paste"]
+    assert main(["batch-find"]) == 2
+    assert "memory_budget_mb" in capsys.readouterr().err

@@ -1,0 +1,130 @@
+"""The range test on a real (tiny) model: exact restore, divergence stop, JSON shape, peak LR, engine hook."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+
+from trainwell.config import load_config
+from trainwell.config.schema import Config
+from trainwell.find.lr_finder import find_lr_for_training, range_test
+from trainwell.find.rules import RULES
+from trainwell.optim.optimizers import build_optimizer
+from trainwell.optim.param_groups import param_groups
+from trainwell.tasks.base import Task
+
+
+def _data(n: int = 256, seed: int = 0) -> torch.utils.data.TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    centres = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0]])
+    x = centres[y] + 0.7 * torch.randn(n, 2, generator=g)
+    return torch.utils.data.TensorDataset(x, y)
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(16, 3)
+    )
+
+
+def _config(**lr_find: Any) -> Config:
+    return load_config(
+        {"batch": {"size": 16}, "training": {"device": "cpu"}, "lr_find": {"steps": 40, "min_lr": 1e-5, "max_lr": 10.0, **lr_find}}
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def test_model_optimizer_and_rng_are_restored_bit_for_bit() -> None:
+    config = _config()
+    model = _model()
+    opt = build_optimizer(config.optimizer, param_groups(model, config.optimizer, 1e-3), 1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = _data()[:16]
+    loss_fn(model(x), y).backward()
+    opt.step()  # give the optimizer real moment buffers to protect
+    loss_fn(model(x), y).backward()  # and leave a gradient in place
+    model.eval()
+    before = (
+        {k: v.clone() for k, v in model.state_dict().items()},
+        json.loads(json.dumps(opt.state_dict(), default=str)),
+        [p.grad.clone() for p in model.parameters()],
+        torch.get_rng_state().clone(),
+    )
+    opt_before = {k: v for k, v in opt.state_dict().items()}
+    opt_state = {i: {k: t.clone() for k, t in s.items()} for i, s in opt_before["state"].items()}
+    result = range_test(config, model, _data(), loss_fn, optimizer=opt, device="cpu")
+    assert len(result.losses) > 5  # the sweep really trained
+    assert _same(before[0], model.state_dict())
+    assert _same(opt_state, opt.state_dict()["state"])
+    assert [g["lr"] for g in opt.param_groups] == [1e-3] * len(opt.param_groups)
+    assert _same(before[2], [p.grad for p in model.parameters()])
+    assert torch.equal(before[3], torch.get_rng_state())
+    assert not model.training
+
+
+def test_model_restored_when_the_finder_builds_its_own_optimizer() -> None:
+    model = _model()
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    range_test(_config(), model, _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    assert _same(weights, model.state_dict())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_sweep_stops_on_divergence_and_reports_why() -> None:
+    config = load_config(
+        {
+            "batch": {"size": 16},
+            "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 0.0},
+            "training": {"max_grad_norm": None},
+            "lr_find": {"steps": 60, "min_lr": 1e-4, "max_lr": 1e4},
+        }
+    )
+    result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    assert result.stop_reason is not None
+    assert len(result.losses) < 60
+    assert "x best" in result.stop_reason or "non-finite" in result.stop_reason
+
+
+def test_result_json_shape_and_a_descent_found() -> None:
+    result = range_test(_config(), _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    data = json.loads(json.dumps(result.to_json()))
+    assert {"suggested_lr", "rules", "reliable", "reasons", "peak_lr", "stopped_early", "elapsed_s", "curve"} <= set(data)
+    assert set(data["rules"]) == set(RULES.names())
+    assert isinstance(data["reliable"], bool) and isinstance(data["reasons"], list)
+    assert data["suggested_lr"] is not None and 1e-5 < data["suggested_lr"] < 10
+    assert len(data["curve"]["lr"]) == len(data["curve"]["loss"]) == len(data["curve"]["smoothed"])
+
+
+@pytest.mark.parametrize(("optimizer", "factor"), [("adamw", 2.0), ("sgd", 4.0)])
+def test_peak_lr_moves_to_the_effective_batch(optimizer: str, factor: float) -> None:
+    config = _config()
+    config.optimizer.name = optimizer
+    config.batch.accumulation = 4
+    result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    assert result.suggested_lr is not None and result.peak_lr == pytest.approx(result.suggested_lr * factor)
+    assert "effective batch 64" in result.peak_reason
+
+
+def test_engine_hook_returns_the_lr_and_a_record() -> None:
+    config = _config()
+    task = Task("tiny", _model(), _data(), None, num_classes=3)
+    weights = {k: v.clone() for k, v in task.model.state_dict().items()}
+    lr, record = find_lr_for_training(config, task, torch.device("cpu"))
+    assert lr == record["used_lr"] == record["peak_lr"] and lr > 0
+    assert "optimizer.lr: find" in record["used_reason"]
+    json.dumps(record)
+    assert _same(weights, task.model.state_dict())

@@ -1,0 +1,81 @@
+"""Every registered suggestion rule on synthetic curves whose right answer is known."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import synthetic as syn
+
+from trainwell.find.curve import zero_lag
+from trainwell.find.rules import BAND, RULES, Pick
+
+# What each rule must pick on the clean curve: the LR it aims at, and how far off it may be (ratio).
+EXPECTED = {
+    "steepest": (10**syn.X0, 10**0.06),  # the logistic's inflection, within about one grid point
+    "valley": (10**syn.X0, 10**0.06),  # half-way down the descent is the same inflection
+    "min_div10": (10**syn.X_MIN / 10, 10**0.06),
+    "combined": (10**syn.X_MIN / BAND[0], 10**0.06),  # median of the three is clipped up to the band's floor
+}
+
+
+def test_every_rule_has_a_known_answer() -> None:
+    assert set(RULES.names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", RULES.names())
+def test_rule_on_clean_curve(name: str) -> None:
+    pick = RULES.get(name)(syn.LRS, syn.clean())
+    assert isinstance(pick, Pick)
+    target, tolerance = EXPECTED[name]
+    assert 1 / tolerance <= pick.lr / target <= tolerance, (pick, target)
+    assert pick.index == syn.index_of(pick.lr)
+    assert pick.reason
+
+
+@pytest.mark.parametrize("name", RULES.names())
+def test_rule_returns_none_without_descent(name: str) -> None:
+    rising = [1.0 + 0.01 * i for i in range(len(syn.LRS))]
+    assert RULES.get(name)(syn.LRS, rising) is None
+    assert RULES.get(name)(syn.LRS[:3], syn.clean()[:3]) is None  # too short to show anything
+
+
+@pytest.mark.parametrize("name", RULES.names())
+def test_rule_ignores_points_after_a_nan(name: str) -> None:
+    losses = syn.clean()
+    cut = syn.index_of(10**syn.X_MIN) + 5
+    with_nan = [*losses[:cut], math.nan, *[0.0] * (len(losses) - cut - 1)]  # zeros after the NaN must not count
+    assert RULES.get(name)(syn.LRS, with_nan) == RULES.get(name)(syn.LRS[:cut], losses[:cut])
+
+
+def test_combined_is_robust_to_noise_where_steepest_is_not() -> None:
+    target = RULES.get("combined")(syn.LRS, syn.clean())
+    assert target is not None
+    misses = {"steepest": 0, "combined": 0}
+    for seed in range(10):
+        curve = zero_lag(syn.noisy(0.15, seed), 0.6)
+        for name in misses:
+            pick = RULES.get(name)(syn.LRS, curve)
+            ref = target.lr if name == "combined" else 10**syn.X0
+            if pick is None or not 0.5 <= pick.lr / ref <= 2.0:
+                misses[name] += 1
+    assert misses["combined"] == 0
+    assert misses["combined"] <= misses["steepest"]
+
+
+def test_combined_stays_in_band_when_rules_are_wild() -> None:
+    # A descent that starts at the first point and ends at the minimum near the top: the band decides.
+    lrs = syn.LRS
+    losses = [2.0 - 0.01 * i for i in range(len(lrs))]
+    pick = RULES.get("combined")(lrs, losses)
+    assert pick is not None
+    assert lrs[-1] / BAND[0] <= pick.lr * (1 + 1e-9)
+    assert pick.lr <= lrs[-1] / BAND[1] * (1 + 1e-9)
+
+
+def test_valley_ignores_noise_sized_falls_on_the_flat_start() -> None:
+    losses = syn.clean()
+    # A zig-zag across the flat start: a strict "<" chain would run through every other point of it.
+    wiggly = [v + (0.01 if i % 2 else 0.0) - 0.0004 * i if i < 60 else v for i, v in enumerate(losses)]
+    pick = RULES.get("valley")(syn.LRS, wiggly)
+    assert pick is not None and 10**-0.1 <= pick.lr / 10**syn.X0 <= 10**0.1
