@@ -156,7 +156,7 @@ def _leftovers(args: dict[str, Any]) -> list[str]:
     read = {hf for _, hf, _, _ in SCALARS} | {"adam_beta1", "adam_beta2", "optim", "optim_args", "lr_scheduler_type", "lr_scheduler_kwargs",
             "warmup_steps", "warmup_ratio", "bf16", "fp16", "use_cpu", "no_cuda", "eval_steps", "save_steps", "save_total_limit",
             "metric_for_best_model", "greater_is_better", "early_stopping_patience", "early_stopping_threshold",
-            "per_device_eval_batch_size", "evaluation_strategy"}  # fmt: skip
+            "per_device_eval_batch_size", "evaluation_strategy", "pure_bf16"}  # fmt: skip
     left = [k for k in args if k not in read and not k.startswith("_")]  # "_n_gpu" and co. are HF internals in dumps
     hf = sorted(k for k in left if k in HF_FIELDS | TRL_FIELDS)
     other = sorted(k for k in left if k not in HF_FIELDS | TRL_FIELDS)
@@ -196,7 +196,11 @@ def import_hf(args: dict[str, Any]) -> Conversion:
                     "see the TrainingArguments docs",
                 )
             )
-    out["training"]["precision"] = "bf16" if args.get("bf16") else "fp16" if args.get("fp16") else "fp32"
+    # LLaMA-Factory's pure_bf16 trains in bf16 without fp32 master weights; trainwell's bf16 autocast is the nearest.
+    bf16 = args.get("bf16") or args.get("pure_bf16")
+    out["training"]["precision"] = "bf16" if bf16 else "fp16" if args.get("fp16") else "fp32"
+    if args.get("pure_bf16"):
+        notes.append("pure_bf16 (LLaMA-Factory) is imported as precision bf16 (autocast, fp32 weights)")
     if args.get("use_cpu") or args.get("no_cuda"):
         out["training"]["device"] = "cpu"
     if args.get("per_device_eval_batch_size") is not None:
