@@ -56,6 +56,7 @@ def read_file(path: str | Path) -> dict[str, Any]:
 
 def build_view(data: dict[str, Any], path: str = "<config>") -> ConfigView:
     """Detect the dialect and read ``data`` into a ConfigView."""
+    data = {str(k): v for k, v in data.items()}  # YAML allows `1: x`; every reader and message expects text keys
     dialect = detect(data)
     view = ConfigView(path=path, dialect=dialect.name, raw=data)
     dialect.read(view)
