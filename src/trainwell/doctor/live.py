@@ -4,7 +4,7 @@
 metrics and runs the live checks (``Check.live``: NaN/Inf, divergence, flat loss, spikes, overfitting)
 every ``LIVE_EVERY`` log records and after every evaluation.
 
-How findings come out, once per finding code:
+How findings come out, once per finding (its code and the series it was seen on):
 - ``new_findings()`` returns the findings not yet handed out (the CLI prints them);
 - each is also issued as a ``DoctorWarning`` through Python's ``warnings`` (filter it to silence);
 - ``findings_json()`` is the full offline diagnosis of the history so far (every check), which the
@@ -42,7 +42,7 @@ class DoctorWarning(UserWarning):
 
 
 class LiveDoctor(Callback):
-    """Engine callback: watches the run, warns once per finding, optionally stops on divergence."""
+    """Engine callback: watches the run, warns once per finding (code and series), optionally stops on divergence."""
 
     def __init__(self, config: Config, every: int = LIVE_EVERY) -> None:
         self.config = config
@@ -116,9 +116,9 @@ class LiveDoctor(Callback):
         history = self.current_history()
         self.history = history
         found, _ = run_checks(history, self._live_checks(history))
-        seen = {f.code for f in self.findings}
+        seen = {_key(f) for f in self.findings}
         for item in found:
-            if item.code in seen:
+            if _key(item) in seen:
                 continue
             self.findings.append(item)
             self._pending.append(item)
@@ -126,6 +126,11 @@ class LiveDoctor(Callback):
             if self.stop_on_divergence and _stops(item) and self.stop_reason is None:
                 self.stop_reason = f"doctor: {item.code}: {item.message}"
         return self.stop_reason
+
+
+def _key(item: Finding) -> tuple[str, tuple[str, ...]]:
+    """What "the same finding" means: its code and the series it was seen on (a NaN eval, then a NaN loss, are two)."""
+    return item.code, tuple(sorted({p.series for p in item.evidence}))
 
 
 def _stops(item: Finding) -> bool:

@@ -1,0 +1,180 @@
+"""Every registered check on synthetic histories: a positive case that must produce its finding (with
+evidence, a fix and a source) and a negative case that must not. Driven from CHECKS, so a new check
+without cases fails here."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from trainwell.doctor import CHECKS, History, RunHints, Series, Severity, diagnose, run_checks
+from trainwell.doctor.checks import rank
+from trainwell.doctor.history import Finding
+
+
+def series(values: list[float], start: float = 1, every: float = 1) -> Series:
+    return Series([start + i * every for i in range(len(values))], list(values))
+
+
+def noisy(values: list[float], rel: float = 0.02, seed: int = 0) -> list[float]:
+    rng = random.Random(seed)
+    return [v * (1 + rng.gauss(0, rel)) for v in values]
+
+
+def decay(n: int, start: float = 2.3, end: float = 0.3, rate: float = 3.0) -> list[float]:
+    """Exponential decay from start towards end over n points; rate sets how early it saturates."""
+    return [end + (start - end) * math.exp(-rate * i / (n - 1)) for i in range(n)]
+
+
+def history(train: list[float] | None = None, val: list[float] | None = None, every: int = 10, **kw: object) -> History:
+    h = History(source="synthetic")
+    if train is not None:
+        h.train_loss = series(train, 1, 1)
+    if val is not None:
+        h.eval["val_loss"] = series(val, every, every)
+    for key, value in kw.items():
+        if key == "lr":
+            h.lr = series(value, 1, 1)  # type: ignore[arg-type]
+        elif key == "val_accuracy":
+            h.eval["val_accuracy"] = series(value, every, every)  # type: ignore[arg-type]
+        elif key == "train_accuracy":
+            h.train_metrics["accuracy"] = series(value, 1, 1)  # type: ignore[arg-type]
+        else:
+            setattr(h.hints, key, value)
+    return h.finish()
+
+
+def _clean() -> History:
+    return history(noisy(decay(100)), noisy(decay(10, 2.3, 0.5, 6.0), 0.01), lr=[1e-3 * (1 - i / 100) for i in range(100)])
+
+
+def _spiky() -> History:
+    values = noisy(decay(100), 0.01)
+    values[40] *= 5
+    values[70] *= 5
+    return history(values)
+
+
+def _oscillating() -> History:
+    trend = decay(20, 2.0, 0.5, 2.0)
+    return history(decay(200, 2.3, 0.3), [v + 0.4 * math.sin(i * 1.6) for i, v in enumerate(trend)], every=10)
+
+
+def _early_rise(warmup: bool) -> History:
+    loss = [2.3, 2.6, 3.0, 3.2, 3.1, 2.9, 2.7] + decay(93, 2.6, 0.4)
+    lr = [1e-3 * min(1.0, (i + 1) / 12) for i in range(100)] if warmup else [1e-3] * 100
+    return history(loss, lr=lr)
+
+
+# check -> (positive history, negative history)
+CASES: dict[str, tuple[Callable[[], History], Callable[[], History]]] = {
+    "nan_inf": (lambda: history([*decay(20)[:10], float("nan"), *decay(20)[11:]]), _clean),
+    "divergence": (lambda: history(noisy(decay(60, 2.3, 1.0) + [1.0 + 0.1 * i for i in range(1, 41)])), _clean),
+    "flat_loss": (lambda: history(noisy([2.30] * 60, 0.003), lr=[1e-6] * 60), _clean),
+    "chance_plateau": (
+        lambda: history(noisy([1.386] * 60, 0.003), noisy([1.386] * 6, 0.001), val_accuracy=[0.26, 0.25, 0.27, 0.24, 0.26, 0.25]),
+        lambda: history(noisy([1.2] * 60, 0.003), noisy([1.2] * 6, 0.001), val_accuracy=[0.55] * 6),
+    ),
+    "zero_loss": (lambda: history([0.7, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]), lambda: history(decay(40, 0.7, 1e-3))),
+    "spikes": (_spiky, _clean),
+    "oscillation": (_oscillating, _clean),
+    "overfitting": (lambda: history(decay(100, 2.3, 0.05), [1.0, 0.7, 0.6, 0.62, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2]), _clean),
+    "underfitting": (
+        lambda: history(noisy(decay(100, 1.3, 1.0), 0.005), noisy(decay(10, 1.2, 0.95, 6.0), 0.002), train_accuracy=[0.5] * 100),
+        _clean,
+    ),
+    "still_improving": (lambda: history(decay(100, 2.3, 0.5, 1.0), [2.0 - 0.1 * i for i in range(10)]), _clean),
+    "saturating": (lambda: history(decay(100, 2.3, 0.3, 30.0)), lambda: history([2.3 - 0.02 * i for i in range(100)])),
+    "warmup_too_short": (lambda: _early_rise(warmup=False), lambda: _early_rise(warmup=True)),
+    "lr_never_decays": (lambda: history(decay(50), lr=[1e-3] * 50), _clean),
+    "eval_too_sparse": (
+        lambda: history(decay(100), decay(4, 2.0, 0.5), every=25, patience=10),
+        lambda: history(decay(300), decay(30, 2.0, 0.5), every=10, patience=3),
+    ),
+}
+
+
+def test_every_check_has_cases() -> None:
+    assert set(CASES) == set(CHECKS.names())
+
+
+@pytest.mark.parametrize("name", CHECKS.names())
+def test_positive_case_finds_it(name: str) -> None:
+    findings, skipped = run_checks(CASES[name][0](), [name])
+    assert name not in skipped, skipped
+    assert [f.code for f in findings] == [name]
+    found = findings[0]
+    assert found.evidence and found.fix and found.source and found.message
+    assert all(math.isfinite(p.step) for p in found.evidence)
+    assert found.to_dict()["severity"] in ("critical", "warning", "info")
+
+
+@pytest.mark.parametrize("name", CHECKS.names())
+def test_negative_case_does_not(name: str) -> None:
+    findings, _ = run_checks(CASES[name][1](), [name])
+    assert findings == []
+
+
+def test_clean_history_is_healthy() -> None:
+    assert diagnose(_clean()).findings == []
+
+
+def test_lr_fix_is_a_config_change() -> None:
+    h = history(noisy(decay(60, 2.3, 1.0) + [1.0 + 0.1 * i for i in range(1, 41)]), lr=[3e-4] * 100)
+    (found,), _ = run_checks(h, ["divergence"])
+    assert found.fix == "optimizer.lr: 0.0003 → 3e-05"
+    (flat,), _ = run_checks(history([2.3] * 60, lr=[3e-6] * 60), ["flat_loss"])
+    assert flat.fix == "optimizer.lr: 3e-06 → 3e-05"
+
+
+def test_overfitting_names_the_turn_and_the_patience_fix() -> None:
+    (found,), _ = run_checks(CASES["overfitting"][0](), ["overfitting"])
+    assert found.step == 30  # the third evaluation (every 10 steps) is the best one
+    assert "early_stopping.patience: 3" in found.fix
+
+
+def test_ranking_puts_severe_first_and_drops_superseded() -> None:
+    def make(code: str) -> Finding:
+        return Finding(code, CHECKS.get(code).severity, "m", (), "f", "s")
+
+    ranked = rank([make("lr_never_decays"), make("flat_loss"), make("chance_plateau"), make("overfitting")])
+    assert [f.code for f in ranked] == ["chance_plateau", "overfitting", "lr_never_decays"]
+    assert all(a.severity >= b.severity for a, b in zip(ranked, ranked[1:]))
+
+
+def test_chance_plateau_uses_the_configured_class_count() -> None:
+    h = history(noisy([math.log(10)] * 40, 0.003), num_classes=10)
+    (found,), _ = run_checks(h, ["chance_plateau"])
+    assert "ln(10) for 10 classes" in found.message
+
+
+def test_chance_plateau_defers_to_flat_loss_when_the_lr_is_tiny() -> None:
+    h = history(noisy([math.log(10)] * 40, 0.003), num_classes=10, lr=[1e-6] * 40)
+    assert diagnose(h).main_finding.code == "flat_loss"  # type: ignore[union-attr]
+
+
+def test_checks_skip_with_a_reason_when_series_are_missing() -> None:
+    result = diagnose(history(None, None))
+    assert result.findings == []
+    assert set(result.skipped) >= {"divergence", "overfitting", "lr_never_decays"}
+    assert all(result.skipped.values())
+
+
+def test_severity_order() -> None:
+    assert Severity.CRITICAL > Severity.WARNING > Severity.INFO
+    assert RunHints().num_classes is None
+
+
+def test_every_threshold_has_a_source_and_is_documented() -> None:
+    from pathlib import Path
+
+    from trainwell.doctor.checks import thresholds
+
+    constants = {k for k in vars(thresholds) if k.isupper() and k != "SOURCES"}
+    assert constants == set(thresholds.SOURCES)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "doctor.md").read_text(encoding="utf-8")
+    for name in [*constants, *CHECKS.names()]:
+        assert f"`{name}`" in doc, name

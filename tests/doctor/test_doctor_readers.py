@@ -1,0 +1,171 @@
+"""Every registered log reader on a small sample of its format, plus the partial and unknown logs that
+must degrade with a note (or a DataError naming the file), never crash. Driven from READERS."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from trainwell.doctor import READERS, diagnose, read_history
+from trainwell.doctor.readers import sniff_format
+from trainwell.errors import DataError
+
+HF_STATE = """{
+  "global_step": 40, "max_steps": 40, "num_train_epochs": 2,
+  "stateful_callbacks": {"EarlyStoppingCallback": {"args": {"early_stopping_patience": 4}}},
+  "log_history": [
+    {"epoch": 0.5, "grad_norm": 1.5, "learning_rate": 5e-05, "loss": 2.1, "step": 10},
+    {"epoch": 1.0, "eval_loss": NaN, "eval_accuracy": 0.5, "eval_runtime": 1.2, "step": 20},
+    {"epoch": 1.0, "grad_norm": Infinity, "learning_rate": 2.5e-05, "loss": 1.7, "step": 20},
+    {"epoch": 2.0, "eval_loss": 0.9, "eval_accuracy": 0.7, "eval_runtime": 1.1, "step": 40},
+    {"epoch": 2.0, "step": 40, "train_loss": 1.9, "train_runtime": 10.0, "total_flos": 1.0}
+  ]
+}"""
+
+
+def write_trainwell(folder: Path) -> Path:
+    folder.mkdir()
+    rows = [{"event": "train", "step": s, "epoch": s / 10, "lr": 1e-3, "loss": 2.3 - 0.1 * s / 5, "grad_norm": 1.0, "samples": 32 * s, "time": s} for s in range(5, 41, 5)]
+    rows += [{"event": "eval", "step": s, "epoch": s / 10, "val_loss": 2.0 - s / 40, "val_accuracy": 0.2 + s / 100, "time": s} for s in (10, 20, 30, 40)]
+    (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{torn", encoding="utf-8")
+    (folder / "config.yaml").write_text(
+        "task: digits\noptimizer: {lr: '3e-4', weight_decay: 0.01}\nschedule: {name: cosine, warmup: 0.1}\n"
+        "training: {epochs: 4, max_grad_norm: 1.0}\nevaluation: {strategy: epoch, every: 1, metric: val_loss, mode: min}\n"
+        "early_stopping: {patience: 3}\n",
+        encoding="utf-8",
+    )
+    (folder / "summary.json").write_text(json.dumps({"status": "completed", "stop_reason": "finished"}), encoding="utf-8")
+    return folder
+
+
+def write_hf(folder: Path) -> Path:
+    path = folder / "trainer_state.json"
+    path.write_text(HF_STATE, encoding="utf-8")
+    return path
+
+
+def write_lightning(folder: Path) -> Path:
+    path = folder / "metrics.csv"
+    path.write_text(
+        "lr-Adam,step,train_loss_step,epoch,val_loss,val_acc,train_loss_epoch\n"
+        "0.001,9,,,,,\n,9,2.2,0,,,\n,19,1.9,0,,,\n,19,,0,1.8,0.40,\n,19,,0,,,2.0\n,29,1.6,1,,,\n,39,1.4,1,,,\n,39,,1,1.5,0.55,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_keras(folder: Path) -> Path:
+    path = folder / "history.json"
+    data = {"loss": [1.0, 0.8, 0.6], "val_loss": [1.1, 0.9, 0.95], "val_acc": [40.0, 55.0, 54.0], "lr": [1e-3] * 3, "classes": ["a", "b", "c"], "model": "x"}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def write_tensorboard(folder: Path) -> Path:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder / "tb"))
+    for step in range(1, 9):
+        writer.add_scalar("train/loss", 2.0 / step, step)
+        writer.add_scalar("train/learning_rate", 1e-3, step)
+        if step % 4 == 0:
+            writer.add_scalar("eval/loss", 1.5 / step, step)
+    writer.close()
+    return folder / "tb"
+
+
+SAMPLES: dict[str, Callable[[Path], Path]] = {
+    "trainwell": lambda tmp: write_trainwell(tmp / "run"),
+    "hf": write_hf,
+    "lightning": write_lightning,
+    "keras": write_keras,
+    "tensorboard": write_tensorboard,
+}
+
+
+def test_every_reader_has_a_sample() -> None:
+    assert set(SAMPLES) == set(READERS.names())
+
+
+@pytest.mark.parametrize("name", READERS.names())
+def test_reader_sniffs_and_reads_its_sample(tmp_path: Path, name: str) -> None:
+    path = SAMPLES[name](tmp_path)
+    assert sniff_format(path) is READERS.get(name)
+    history = read_history(path)
+    assert history.train_loss, history.notes
+    assert history.train_loss.steps == sorted(history.train_loss.steps)
+    assert "val_loss" in history.eval
+    diagnose(history)  # must not raise on any format
+
+
+def test_trainwell_run_reads_config_hints(tmp_path: Path) -> None:
+    h = read_history(write_trainwell(tmp_path / "run"))
+    assert h.source == "trainwell-run"
+    assert (h.hints.num_classes, h.hints.patience, h.hints.max_grad_norm, h.hints.lr) == (10, 3, 1.0, 3e-4)
+    assert h.hints.eval_every == 10  # strategy epoch x 10 steps per epoch
+    assert h.hints.planned_steps == 40 and h.hints.warmup_steps == pytest.approx(4.0)
+    assert any("not JSON" in n for n in h.notes) and any("run ended" in n for n in h.notes)
+    assert len(h.train_loss) == 8 and len(h.eval["val_accuracy"]) == 4
+
+
+def test_hf_nan_tokens_and_closing_summary(tmp_path: Path) -> None:
+    h = read_history(write_hf(tmp_path))
+    assert h.train_loss.values == [2.1, 1.7]  # the closing train_loss average is not a log point
+    assert math.isnan(h.eval_loss.values[0]) and math.isinf(h.grad_norm.values[1])
+    assert "val_runtime" not in h.eval and h.hints.patience == 4
+    assert diagnose(h).main_finding.code == "nan_inf"  # type: ignore[union-attr]
+
+
+def test_hf_output_folder_uses_latest_checkpoint(tmp_path: Path) -> None:
+    for step in (100, 20):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        write_hf(tmp_path / f"checkpoint-{step}")
+    assert read_history(tmp_path).path.endswith("checkpoint-100/trainer_state.json")
+
+
+def test_lightning_sparse_rows(tmp_path: Path) -> None:
+    h = read_history(write_lightning(tmp_path))
+    assert h.train_loss.values == [2.2, 1.9, 1.6, 1.4]  # train_loss_step has more points than train_loss_epoch
+    assert h.eval["val_accuracy"].values == [0.40, 0.55] and h.lr.values == [0.001]
+    assert "train_loss_epoch" in h.extra
+
+
+def test_keras_percent_accuracy_and_metadata(tmp_path: Path) -> None:
+    h = read_history(write_keras(tmp_path))
+    assert h.x_unit == "epoch" and h.eval["val_accuracy"].values == [0.40, 0.55, 0.54]
+    assert h.hints.num_classes == 3
+    assert any("percentage" in n for n in h.notes) and any("metadata" in n for n in h.notes)
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("empty_state.json", '{"log_history": []}'),
+        ("only_eval.json", '{"log_history": [{"eval_loss": 1.0, "step": 5}]}'),
+        ("gan.json", '{"G_loss": [3.0, 2.0, 1.5], "D_loss": [0.5, 0.6, 0.4]}'),
+        ("one.csv", "epoch,loss\n0,1.0\n"),
+    ],
+)
+def test_partial_logs_degrade_with_a_note(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = diagnose(path)
+    assert result.findings == [] and result.notes and result.skipped
+
+
+@pytest.mark.parametrize("name, text", [("x.txt", "hello"), ("broken.json", "{"), ("list.json", "[1, 2]"), ("x.csv", "a,b\n1,2\n")])
+def test_unknown_files_are_a_data_error(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_history(path)
+    assert info.value.problems[0].where == str(path) and info.value.exit_code == 2
+
+
+def test_missing_path_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="must exist"):
+        read_history(tmp_path / "nope")
