@@ -4,6 +4,7 @@ without cases fails here."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -64,7 +65,7 @@ def _oscillating() -> History:
 
 
 def _early_rise(warmup: bool) -> History:
-    loss = [2.3, 2.6, 3.0, 3.2, 3.1, 2.9, 2.7] + decay(93, 2.6, 0.4)
+    loss = [2.3, 2.6, 3.0, 3.2, 3.1, 2.9, 2.7, *decay(93, 2.6, 0.4)]
     lr = [1e-3 * min(1.0, (i + 1) / 12) for i in range(100)] if warmup else [1e-3] * 100
     return history(loss, lr=lr)
 
@@ -142,7 +143,7 @@ def test_ranking_puts_severe_first_and_drops_superseded() -> None:
 
     ranked = rank([make("lr_never_decays"), make("flat_loss"), make("chance_plateau"), make("overfitting")])
     assert [f.code for f in ranked] == ["chance_plateau", "overfitting", "lr_never_decays"]
-    assert all(a.severity >= b.severity for a, b in zip(ranked, ranked[1:]))
+    assert all(a.severity >= b.severity for a, b in itertools.pairwise(ranked))
 
 
 def test_chance_plateau_uses_the_configured_class_count() -> None:

@@ -24,7 +24,16 @@ def _doctor(stop: bool) -> LiveDoctor:
 def _feed(doctor: LiveDoctor, losses: list[float], start: int = 1) -> list[str | None]:
     reasons = []
     for i, loss in enumerate(losses, start=start):
-        record = {"event": "train", "step": i * 5, "epoch": i * 5 / 40, "lr": 0.1, "loss": loss, "grad_norm": 1.0, "samples": 0, "time": 0.0}
+        record = {
+            "event": "train",
+            "step": i * 5,
+            "epoch": i * 5 / 40,
+            "lr": 0.1,
+            "loss": loss,
+            "grad_norm": 1.0,
+            "samples": 0,
+            "time": 0.0,
+        }
         reasons.append(doctor.on_log(SimpleNamespace(step=i * 5), record))
     return reasons
 

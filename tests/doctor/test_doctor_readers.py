@@ -29,8 +29,23 @@ HF_STATE = """{
 
 def write_trainwell(folder: Path) -> Path:
     folder.mkdir()
-    rows = [{"event": "train", "step": s, "epoch": s / 10, "lr": 1e-3, "loss": 2.3 - 0.1 * s / 5, "grad_norm": 1.0, "samples": 32 * s, "time": s} for s in range(5, 41, 5)]
-    rows += [{"event": "eval", "step": s, "epoch": s / 10, "val_loss": 2.0 - s / 40, "val_accuracy": 0.2 + s / 100, "time": s} for s in (10, 20, 30, 40)]
+    rows = [
+        {
+            "event": "train",
+            "step": s,
+            "epoch": s / 10,
+            "lr": 1e-3,
+            "loss": 2.3 - 0.1 * s / 5,
+            "grad_norm": 1.0,
+            "samples": 32 * s,
+            "time": s,
+        }
+        for s in range(5, 41, 5)
+    ]
+    rows += [
+        {"event": "eval", "step": s, "epoch": s / 10, "val_loss": 2.0 - s / 40, "val_accuracy": 0.2 + s / 100, "time": s}
+        for s in (10, 20, 30, 40)
+    ]
     (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{torn", encoding="utf-8")
     (folder / "config.yaml").write_text(
         "task: digits\noptimizer: {lr: '3e-4', weight_decay: 0.01}\nschedule: {name: cosine, warmup: 0.1}\n"
@@ -60,7 +75,14 @@ def write_lightning(folder: Path) -> Path:
 
 def write_keras(folder: Path) -> Path:
     path = folder / "history.json"
-    data = {"loss": [1.0, 0.8, 0.6], "val_loss": [1.1, 0.9, 0.95], "val_acc": [40.0, 55.0, 54.0], "lr": [1e-3] * 3, "classes": ["a", "b", "c"], "model": "x"}
+    data = {
+        "loss": [1.0, 0.8, 0.6],
+        "val_loss": [1.1, 0.9, 0.95],
+        "val_acc": [40.0, 55.0, 54.0],
+        "lr": [1e-3] * 3,
+        "classes": ["a", "b", "c"],
+        "model": "x",
+    }
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 

@@ -17,7 +17,10 @@ from trainwell.doctor import diagnose
 
 # file prefix -> (expected main finding, what the curve shows)
 EXPECTED: dict[str, tuple[str | None, str]] = {
-    "CoralReefFish": ("lr_never_decays", "100k steps at a constant 3e-6 after warmup; eval 1.19 -> 0.51, only 3% of the gain in the last third"),
+    "CoralReefFish": (
+        "lr_never_decays",
+        "100k steps at a constant 3e-6 after warmup; eval 1.19 -> 0.51, only 3% of the gain in the last third",
+    ),
     "Dheena731": (None, "cosine to ~0; eval 1.62 -> 1.12, last third adds < 4% of the gain: converged with its schedule"),
     "DiogoFerreira7": ("chance_plateau", "MSE 1.75 -> exactly 0.25 for 95% of the run, both outputs pinned at 0.500: predicts the mean"),
     "DrunkMacintosh": ("underfitting", "train acc 54% < val acc 78%, train loss 0.29 > val 0.22, both flat for the last 25 epochs"),
@@ -33,9 +36,15 @@ EXPECTED: dict[str, tuple[str | None, str]] = {
     "P4P4N1CK": ("overfitting", "eval_loss rises at every eval from the first (0.321 -> 0.420) while train -> 0.0002"),
     "Ray-Cheng-11": ("zero_loss", "a single log entry, loss exactly 0.0 after 10 steps"),
     "ShashankBommana": ("overfitting", "eval_loss best 0.232 at 800 -> 0.288 at 2200 (+24%) while train -> 0.02"),
-    "akhmetvaleev-ruslan": (None, "noisy per-25-step train loss but eval improves at every eval 0.50 -> 0.21, decelerating under linear decay"),
+    "akhmetvaleev-ruslan": (
+        None,
+        "noisy per-25-step train loss but eval improves at every eval 0.50 -> 0.21, decelerating under linear decay",
+    ),
     "anra8571": ("nan_inf", "eval_loss is NaN at all 7 evaluations while the train loss is finite"),
-    "armenkarakashian": ("still_improving", "checkpoint-1400 of a 10000-step run: eval best at the last eval, 47% of the gain in the last third"),
+    "armenkarakashian": (
+        "still_improving",
+        "checkpoint-1400 of a 10000-step run: eval best at the last eval, 47% of the gain in the last third",
+    ),
     "brokolifha": ("chance_plateau", "ALBERT binary: train 0.707 -> 0.695, eval ~0.69, accuracy 0.51-0.57: ln(2)"),
     "prithsha": ("oscillation", "one-cycle CIFAR: valid_loss swings 1.46 -> 1.87 -> 1.02 -> 2.11 -> 0.93 -> 1.27 around the LR peak"),
     "syGOAT": (None, "train-only SFT, cosine, loss 2.5 -> 0.12 with drops at epoch boundaries; no eval to judge"),
