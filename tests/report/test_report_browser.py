@@ -169,3 +169,20 @@ def test_probe_catches_a_broken_image_and_a_script_error(served: tuple[str, Path
     result, _ = open_in_chromium(f"{base}/bad.html", tmp_path / "profile")
     assert result["broken"] == ["x"]
     assert any("undefinedCall" in e for e in result["errors"])
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_default_train_run_report_in_chromium(served: tuple[str, Path], tmp_path: Path) -> None:
+    """The report of a real default `trainwell train` run (digits, recommended values), as a user gets it."""
+    from trainwell.cli.main import main
+
+    _chromium()
+    run_dir = tmp_path / "default-run"
+    assert main(["train", "--run-dir", str(run_dir)]) == 0
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    base, site = served
+    result, log = check_page(html, base, site, tmp_path / "profile", ARTIFACTS / "report_default_run.png")
+    assert result["images"] == html.count("<img ") >= 4  # loss, metrics, lr, grad norm (+ LR finder when lr: find)
+    assert result["broken"] == [] and result["errors"] == [] and console_errors(log) == []
+    assert "recommended" in html and "Why training stopped" in html

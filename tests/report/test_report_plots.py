@@ -136,3 +136,11 @@ def test_a_long_run_plots_quickly(tmp_path: Path) -> None:
 def test_write_run_fixture_is_readable(tmp_path: Path) -> None:
     run = load_run(write_run(tmp_path / "r"))
     assert run.best_step == BEST_STEP and run.metric == "val_accuracy" and run.lr_find is not None
+
+
+def test_plots_ignore_a_global_style_the_host_process_set() -> None:
+    """Optuna's matplotlib plots switch the process to ggplot; the report keeps its own look and restores the caller's."""
+    with matplotlib.rc_context({"axes.facecolor": "#E5E5E5", "axes.grid": False}):
+        fig = plots.plot_schedule([1.0, 2.0])
+        assert matplotlib.colors.to_hex(fig.axes[0].get_facecolor()) == "#ffffff"
+        assert matplotlib.rcParams["axes.facecolor"] == "#E5E5E5"

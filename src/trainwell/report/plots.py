@@ -40,7 +40,11 @@ def _figure(title: str, ncols: int = 1) -> Iterator[tuple[Figure, list[Axes]]]:
     mpl = require("matplotlib", "plot", "plotting")
     from matplotlib.figure import Figure
 
-    with mpl.rc_context(_STYLE):
+    with mpl.rc_context():
+        # start from matplotlib's defaults, not whatever style the host process set globally (Optuna's matplotlib
+        # plots switch to ggplot, for one); rc_context restores the caller's settings on exit
+        mpl.rcdefaults()
+        mpl.rcParams.update(_STYLE)
         fig = Figure(figsize=(SIZE[0] * ncols, SIZE[1]))
         # Fixed margins, not constrained/tight layout: a layout engine draws every figure twice to measure it,
         # which doubled the report's time; these margins fit sci-notation and log tick labels at 9 pt.
@@ -257,8 +261,14 @@ def plot_lr_find(result: Mapping[str, Any]) -> Figure:
         used = result.get("used_lr")  # the engine's record: the peak LR moved to the effective batch / schedule
         if isinstance(used, (int, float)) and used > 0 and used != suggested:
             ax.axvline(float(used), color=COLORS["stop"], linewidth=1.5, linestyle="-.", label=f"trained with: {used:.2g}")
+        if losses:
+            # the divergence at the end reaches many times the start loss and would flatten the descent, which
+            # is what the picks are about: show from just under the minimum to a little above the start
+            low, start = min(losses), losses[0]
+            span = max(start - low, 1e-3 * abs(start) + 1e-12)
+            ax.set_ylim(low - 0.1 * span, start + 0.5 * span)
         ax.set_xlabel("learning rate")
-        ax.set_ylabel("loss (smoothed)")
+        ax.set_ylabel("loss")
         ax.legend(loc="best")
     return fig
 
@@ -284,7 +294,7 @@ def plot_param_importances(importances: Mapping[str, float], title: str = "Param
     items = sorted(importances.items(), key=lambda kv: kv[1])
     with _figure(title) as (fig, (ax,)):
         longest = max((len(k) for k, _ in items), default=4)
-        fig.subplots_adjust(left=min(0.45, 0.04 + 0.0105 * longest))  # room for dotted parameter names
+        fig.subplots_adjust(left=min(0.45, 0.05 + 0.0125 * longest))  # room for dotted parameter names
         ax.barh([k for k, _ in items], [v for _, v in items], color=COLORS["train"])
         for y, (_, v) in enumerate(items):
             ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)

@@ -111,7 +111,7 @@ RUN_PLOTS.register(
 )
 RUN_PLOTS.register(
     "lr",
-    RunPlot(30, "The learning rate the optimizer used at each logged step (warmup, then the schedule's decay).", _lr),
+    RunPlot(30, "The learning rate the optimizer used at each logged step, as the schedule set it.", _lr),
     help="the LR schedule as logged",
 )
 RUN_PLOTS.register(

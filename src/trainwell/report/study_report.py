@@ -76,7 +76,7 @@ def _trials(study: StudyData) -> str:
     rows = [_trial_row(study, t, names, staged) for t in done[:TOP_TRIALS]]
     note = f'<p class="src">The {min(TOP_TRIALS, len(done))} best of {len(done)} complete trials; source: {esc(study.source)}.</p>'
     header = ("trial", *(["stage"] if staged else []), study.metric, *names, "run")
-    classes = ("key", *([""] if staged else []), "val", *("val" for _ in names), "")
+    classes = ("", *([""] if staged else []), "val", *("val" for _ in names), "val")
     return note + table(header, rows, classes)
 
 
