@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainwell.advise.hf import HF_DEFAULTS, SCHEDULE_TO_HF, from_hf, to_hf
 from trainwell.cli.main import main
@@ -221,3 +223,33 @@ def test_full_training_args_dump_lints_and_imports(tmp_path: Path) -> None:
     imported = from_hf(dump).data
     assert imported["optimizer"]["lr"] == 3e-5 and imported["schedule"] == {**imported["schedule"], "name": "cosine", "warmup": 0.06}
     assert (imported["evaluation"]["metric"], imported["evaluation"]["mode"]) == ("val_accuracy", "max")
+
+
+_HF_KEYS = sorted({*HF_DEFAULTS, "lr_scheduler_kwargs", "optim_args", "warmup_ratio", "warmup_steps", "eval_steps", "greater_is_better",
+                   "metric_for_best_model", "early_stopping_patience", "per_device_eval_batch_size", "use_cpu", "pure_bf16"})  # fmt: skip
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 1000), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.sampled_from(["cosine", "steps", "epoch", "no", "best", "sgd", "adamw_torch", "eval_f1", '{"num_cycles": 2}', "momentum=0.5"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.sampled_from(["min_lr", "num_cycles", "num_decay_steps"]), st.floats(0, 1), max_size=2),
+)  # fmt: skip
+_hf_args = st.dictionaries(st.sampled_from(_HF_KEYS), _values, max_size=10)
+
+
+def _import_or_config_error(args: dict[str, Any]) -> None:
+    try:
+        from_hf(args)
+    except ConfigError as exc:
+        assert exc.problems
+
+
+@settings(max_examples=25, deadline=None)
+@given(_hf_args)
+def test_import_never_crashes(args: dict[str, Any]) -> None:
+    _import_or_config_error(args)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000, deadline=None)
+@given(_hf_args)
+def test_import_never_crashes_long(args: dict[str, Any]) -> None:
+    _import_or_config_error(args)

@@ -124,7 +124,7 @@ def _cadence_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str]
         )
         if strategy == "best":
             notes.append("save_strategy 'best' is imported as saving at every evaluation")
-            strategy = str(out["evaluation"]["strategy"])
+            strategy = str(out.get("evaluation", {}).get("strategy", "no"))
         raw = args.get(steps_key)
         every = logging if raw is None and section == "evaluation" else float(_hf_value(args, steps_key) or 500)
         if 0 < every < 1:
@@ -164,38 +164,23 @@ def _leftovers(args: dict[str, Any]) -> list[str]:
     return notes + ([f"unknown keys (not TrainingArguments fields), not imported: {', '.join(other)}"] if other else [])
 
 
-def import_hf(args: dict[str, Any]) -> Conversion:
-    """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
-    from trainwell.config.io import config_from_dict
-    from trainwell.config.structure import to_dict
-
-    out: dict[str, Any] = {}
-    notes: list[str] = []
-    problems: list[Problem] = []
+def _scalars_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
     for path, hf, _, convert in SCALARS:
         if path.startswith(("evaluation.", "checkpoint.")):
-            continue  # read with their cadences below
+            continue  # read with their cadences
         try:
             set_path(out, path, convert(_hf_value(args, hf)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, ArithmeticError):
             problems.append(Problem(hf, "must be a value of TrainingArguments' type", args.get(hf), "see the TrainingArguments docs"))
     epochs = args.get("num_train_epochs")
-    if epochs is not None and isinstance(epochs, (int, float)) and not float(epochs).is_integer():
+    if isinstance(epochs, (int, float)) and not isinstance(epochs, bool) and not float(epochs).is_integer():
         notes.append(
-            f"num_train_epochs={epochs} rounded up to {out['training']['epochs']}: trainwell counts whole epochs (use max_steps for a fraction)"
+            f"num_train_epochs={epochs} rounded up to {out['training'].get('epochs')}: trainwell counts whole epochs (use max_steps for a fraction)"
         )
-    for step in (_optimizer_from_hf, _schedule_from_hf, _cadence_from_hf):
-        try:
-            step(args, out, notes, problems)
-        except (TypeError, ValueError) as exc:  # a value of the wrong type: a user mistake, reported, never a traceback
-            problems.append(
-                Problem(
-                    step.__name__.strip("_").replace("_from_hf", ""),
-                    "values must have TrainingArguments' types",
-                    str(exc),
-                    "see the TrainingArguments docs",
-                )
-            )
+
+
+def _runtime_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str], problems: list[Problem]) -> None:
+    """Precision, device and the evaluation batch."""
     # LLaMA-Factory's pure_bf16 trains in bf16 without fp32 master weights; trainwell's bf16 autocast is the nearest.
     bf16 = args.get("bf16") or args.get("pure_bf16")
     out["training"]["precision"] = "bf16" if bf16 else "fp16" if args.get("fp16") else "fp32"
@@ -205,6 +190,22 @@ def import_hf(args: dict[str, Any]) -> Conversion:
         out["training"]["device"] = "cpu"
     if args.get("per_device_eval_batch_size") is not None:
         out["batch"]["eval_size"] = int(args["per_device_eval_batch_size"])
+
+
+def import_hf(args: dict[str, Any]) -> Conversion:
+    """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
+    from trainwell.config.io import config_from_dict
+    from trainwell.config.structure import to_dict
+
+    out: dict[str, Any] = {"training": {}, "batch": {}}
+    notes: list[str] = []
+    problems: list[Problem] = []
+    for step in (_scalars_from_hf, _optimizer_from_hf, _schedule_from_hf, _cadence_from_hf, _runtime_from_hf):
+        try:
+            step(args, out, notes, problems)
+        except (TypeError, ValueError, ArithmeticError) as exc:  # a value of the wrong type: a user mistake, reported, never a traceback
+            where = step.__name__.strip("_").replace("_from_hf", "")
+            problems.append(Problem(where, "values must have TrainingArguments' types", str(exc), "see the TrainingArguments docs"))
     ConfigError.collect(problems)
     notes.extend(_leftovers(args))
     return Conversion(to_dict(config_from_dict(out)), notes)
