@@ -63,3 +63,11 @@ def test_doctor_does_not_import_torch(tmp_path: Path) -> None:
         "assert rc == 0 and not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_plot_without_matplotlib_exits_with_the_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["doctor", str(_log(tmp_path)), "--plot", str(tmp_path / "x.png")]) == 3
+    assert "trainwell[plot]" in capsys.readouterr().err

@@ -191,3 +191,15 @@ def test_unknown_files_are_a_data_error(tmp_path: Path, name: str, text: str) ->
 def test_missing_path_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="must exist"):
         read_history(tmp_path / "nope")
+
+
+def test_tensorboard_missing_gives_the_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from trainwell.errors import MissingDependencyError
+
+    events = tmp_path / "events.out.tfevents.1.host"
+    events.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "tensorboard.backend.event_processing.event_accumulator", None)
+    with pytest.raises(MissingDependencyError, match=r"trainwell\[tensorboard\]"):
+        read_history(events)

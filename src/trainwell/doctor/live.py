@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 # Run the live checks every 5 train records: cheap (pure Python over a few hundred points) yet soon enough.
 LIVE_EVERY = 5
+LIVE_SPACING = 20
 # A flat loss is only judged after a quarter of the planned steps: earlier it may still be in warmup.
 LIVE_FLAT_MIN_PROGRESS = 0.25
 # Findings that stop the run when doctor.stop_on_divergence is set.
@@ -68,7 +69,10 @@ class LiveDoctor(Callback):
     def on_log(self, state: Any, record: dict[str, Any]) -> str | None:
         self._add(record)
         self._logs += 1
-        return self._run() if self._logs % self.every == 0 else None
+        # Every `every` records early on, then about 20 times per doubling of the log, so a long run pays
+        # O(log n) diagnoses instead of O(n).
+        interval = max(self.every, self._logs // LIVE_SPACING)
+        return self._run() if self._logs % interval == 0 else None
 
     def on_evaluate(self, state: Any, metrics: dict[str, float]) -> str | None:
         step = _number(getattr(state, "step", None)) or (self.collector.raw["loss"].steps[-1] if "loss" in self.collector.raw else 0.0)
