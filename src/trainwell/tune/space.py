@@ -1,0 +1,412 @@
+"""The search space: which config values to tune, over which ranges, in which order.
+
+Guide 001 ranks hyperparameters by impact (§The Priority Order): LR, batch size, weight decay, warmup,
+scheduler, clipping, dropout, epochs, optimizer, depth. ``PRIORITY`` holds that list as data, and every
+parameter names the entry it belongs to, so the staged strategy can walk them in order and an outside
+space (a benchmark grid) can be mapped onto the same order.
+
+Ranges come from the guides' tables, keyed by optimizer family and training mode. The tables give typical
+values, not limits, so numeric ranges bracket them by a factor ``WIDEN`` on each side: a best value at the
+table's edge is then inside the search, not on its boundary.
+
+``config.tune.space`` fixes or widens any parameter: ``{lr: 1e-3}`` fixes it, ``{lr: [1e-5, 1e-2]}`` or
+``{lr: {low: 1e-5, high: 1e-2, log: true}}`` sets its range, and a dotted config path not in the defaults
+(``model.hidden: [64, 512]``) adds a parameter. Every problem is collected into one ConfigError.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from trainwell.errors import ConfigError, Problem
+from trainwell.registry import did_you_mean
+
+if TYPE_CHECKING:
+    from trainwell.config.schema import Config
+
+Kind = Literal["float", "int", "categorical"]
+
+# 001 §The Priority Order, most important first: (category, why it sits there).
+PRIORITY: tuple[tuple[str, str], ...] = (
+    ("lr", "001 §Learning Rate: the single most important hyperparameter"),
+    ("batch_size", "001 §Batch Size: tightly coupled with LR"),
+    ("weight_decay", "001 §Weight Decay: second most impactful regularizer"),
+    ("warmup", "001 §Warmup Steps: non-negotiable for transformers"),
+    ("schedule", "001 §Scheduler Choice: defines the LR trajectory"),
+    ("max_grad_norm", "001 §Gradient Clip Value: stability, not performance"),
+    ("dropout", "001 §Dropout Rate: tune this last"),
+    ("epochs", "001 §Number of Epochs: when to stop"),
+    ("optimizer", "001 §Optimizer Choice: usually decided upfront"),
+    ("architecture", "001 §Architecture Depth: rarely tuned mid-project"),
+)
+CATEGORIES = tuple(name for name, _ in PRIORITY)
+WIDEN = math.sqrt(10.0)  # half a decade either side of a guide's typical range
+
+# (optimizer family, mode) -> (typical low, typical high, source). Mode "frozen" trains a head from scratch.
+LR_TABLE: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("adam", "scratch"): (1e-4, 1e-3, "001 §Learning Rate: Adam 1e-4–1e-3, AdamW from scratch 1e-4–3e-4 (default 1e-3)"),
+    ("adam", "finetune"): (1e-5, 5e-4, "001 §Learning Rate: AdamW fine-tuning 1e-5–5e-4"),
+    ("sgd", "scratch"): (1e-3, 1e-1, "001 §Learning Rate: SGD + momentum 0.001–0.1"),
+    ("sgd", "finetune"): (1e-4, 1e-2, "004 §LR ranges: SGD fine-tuning around 1e-4; 001 SGD range ÷ 10"),
+}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One searchable value. ``name`` is what Optuna sees; ``path`` is where it lives in the config.
+
+    ``probes`` (linear values) or ``ratio`` (log floats: spacing factor around the current value) give the
+    staged strategy its grid; ``ordered`` says whether a categorical's choices form a line (clipping
+    strength) or are unrelated (schedule names, which are each tried once).
+    """
+
+    name: str
+    path: str
+    kind: Kind
+    category: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    ordered: bool = True
+    probes: tuple[Any, ...] = ()
+    ratio: float = 0.0
+    source: str = ""
+
+    def contains(self, value: Any) -> bool:
+        if self.kind == "categorical":
+            return value in self.choices
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high  # type: ignore[operator]
+
+    def clip(self, value: Any) -> Any:
+        """The nearest value inside the space (the start config may sit outside a range)."""
+        if self.contains(value):
+            return value
+        if self.kind == "categorical":
+            return self.choices[0]
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return self.low
+        low, high = float(self.low or 0.0), float(self.high or 0.0)
+        clipped = min(max(float(value), low), high)
+        return round(clipped) if self.kind == "int" else clipped
+
+    def grid(self, center: Any, fine: bool = False) -> list[Any]:
+        """Ordered probe values for a line search through ``center`` (which is always included)."""
+        if self.kind == "categorical":
+            values = list(self.choices)
+        elif self.log and self.ratio > 1:
+            values = self._geometric(float(center), math.sqrt(self.ratio) if fine else self.ratio)
+        else:
+            values = sorted({*self.probes, center}) if self.probes else self._linear(center)
+        if center not in values:
+            values = sorted([*values, center], key=float) if self.kind != "categorical" else [*values, center]
+        if self.kind == "int":
+            values = sorted({round(v) for v in values})
+        return values
+
+    def _geometric(self, center: float, ratio: float) -> list[float]:
+        assert self.low is not None and self.high is not None
+        down = [center / ratio**k for k in range(1, 60) if center / ratio**k >= self.low * (1 - 1e-9)]
+        up = [center * ratio**k for k in range(1, 60) if center * ratio**k <= self.high * (1 + 1e-9)]
+        # Clamp: the last step may overshoot a bound by a rounding error, which Optuna would reject.
+        return [max(self.low, v) for v in reversed(down)] + [center] + [min(self.high, v) for v in up]
+
+    def _linear(self, center: Any) -> list[float]:
+        assert self.low is not None and self.high is not None
+        if self.log and self.low > 0:
+            step = (self.high / self.low) ** 0.25
+            return sorted({self.low * step**k for k in range(5)} | {center})
+        return sorted({self.low + (self.high - self.low) * k / 4 for k in range(5)} | {center})
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Searched parameters in priority order, plus values fixed by ``tune.space`` (by config path)."""
+
+    params: tuple[ParamSpec, ...]
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def get(self, name: str) -> ParamSpec:
+        return next(p for p in self.params if p.name == name)
+
+    def in_category(self, category: str) -> list[ParamSpec]:
+        return [p for p in self.params if p.category == category]
+
+
+def lr_range(family: str, mode: str, optimizer: str) -> tuple[float, float, str]:
+    """The searched LR range for an optimizer family and mode: the guide's typical range, widened."""
+    mode = "finetune" if mode == "finetune" else "scratch"
+    if (family, mode) in LR_TABLE:
+        low, high, source = LR_TABLE[(family, mode)]
+    else:
+        from trainwell.optim.optimizers import OPTIMIZERS
+
+        info = OPTIMIZERS.get(optimizer, "optimizer.name")
+        low, high = info.lr_range
+        source = info.source
+        if mode == "finetune":  # 004 §Transfer Learning: fine-tuning LRs sit about 10x lower
+            low, high, source = low / 10, high / 10, source + "; 004: 10x lower when fine-tuning"
+    return low / WIDEN, high * WIDEN, source
+
+
+def default_params(family: str, mode: str, optimizer: str, has_dropout: bool) -> list[ParamSpec]:
+    """The guides' search space for one optimizer family and mode, in priority order."""
+    from trainwell.optim.schedules import SCHEDULES
+
+    low, high, lr_source = lr_range(family, mode, optimizer)
+    schedules = tuple(s for s in ("cosine", "linear", "constant_with_warmup", "one_cycle") if s in SCHEDULES)
+    params = [
+        ParamSpec("lr", "optimizer.lr", "float", "lr", low, high, log=True, ratio=math.sqrt(10.0), source=lr_source),
+        ParamSpec(
+            "weight_decay",
+            "optimizer.weight_decay",
+            "float",
+            "weight_decay",
+            1e-6,
+            0.3,
+            log=True,
+            ratio=10.0,
+            source="001 §Weight Decay: 1e-4 (SGD CNN) to 0.1 (pretraining); §Practical Strategy step 3: try 1e-5, 1e-4, 1e-2",
+        ),
+        ParamSpec(
+            "warmup",
+            "schedule.warmup",
+            "float",
+            "warmup",
+            0.0,
+            0.3,
+            probes=(0.0, 0.02, 0.06, 0.1, 0.2),
+            source="001 §Warmup Steps: 6–10 % of total steps for fine-tuning; optional for CNNs",
+        ),
+        ParamSpec(
+            "schedule",
+            "schedule.name",
+            "categorical",
+            "schedule",
+            choices=schedules,
+            ordered=False,
+            source="001 §Scheduler Choice: cosine (standard), one-cycle (fast, SGD), cosine + warmup (transformers)",
+        ),
+        ParamSpec(
+            "max_grad_norm",
+            "training.max_grad_norm",
+            "categorical",
+            "max_grad_norm",
+            choices=(None, 5.0, 2.0, 1.0, 0.5),
+            source="001 §Gradient Clip Value: 1.0 for transformers, 1–5 for RNNs, usually off for CNNs",
+        ),
+    ]
+    if has_dropout:
+        params.append(
+            ParamSpec(
+                "dropout",
+                "model.dropout",
+                "float",
+                "dropout",
+                0.0,
+                0.6,
+                probes=(0.0, 0.1, 0.2, 0.3, 0.5),
+                source="001 §Dropout Rate: FC 0.3–0.5, transformer 0.1, CNN 0.1–0.2",
+            )
+        )
+    return params
+
+
+def build_space(config: Config) -> SearchSpace:
+    """The search space for a config: the guides' defaults overlaid with ``config.tune.space``."""
+    from trainwell.optim.optimizers import OPTIMIZERS
+    from trainwell.tasks.catalog import TASKS, model_options
+
+    info = OPTIMIZERS.get(config.optimizer.name, "optimizer.name")
+    builtin = ":" not in config.task and config.task in TASKS
+    mode = TASKS.get(config.task).facts.mode if builtin else "scratch"
+    has_dropout = builtin and "dropout" in model_options(config)
+    params = default_params(info.family, mode, info.name, has_dropout)
+    return apply_overrides(params, config.tune.space, _config_paths(config))
+
+
+def apply_overrides(params: list[ParamSpec], overrides: dict[str, Any], known_paths: set[str]) -> SearchSpace:
+    """Fix, re-range or add parameters from a ``tune.space`` mapping; all problems raised at once."""
+    problems: list[Problem] = []
+    by_name = {p.name: p for p in params}
+    by_path = {p.path: p for p in params}
+    fixed: dict[str, Any] = {}
+    for key, value in overrides.items():
+        where = f"tune.space.{key}"
+        spec = by_name.get(key) or by_path.get(key)
+        if spec is None:
+            if key not in known_paths:
+                problems.append(
+                    Problem(
+                        where, "must name a tunable parameter or a config path", key, did_you_mean(key, sorted(set(by_name) | known_paths))
+                    )
+                )
+                continue
+            spec = _new_param(key, value, where, problems)
+            if spec is None:
+                continue
+        if _is_fixed(value):
+            fixed[spec.path] = value
+            by_name.pop(spec.name, None)
+            continue
+        updated = _ranged(spec, value, where, problems)
+        if updated is not None:
+            by_name[spec.name] = updated
+    ConfigError.collect(problems)
+    ordered = sorted(by_name.values(), key=lambda p: CATEGORIES.index(p.category))
+    return SearchSpace(tuple(ordered), fixed)
+
+
+def _is_fixed(value: Any) -> bool:
+    return not isinstance(value, (list, tuple, dict))
+
+
+def _ranged(spec: ParamSpec, value: Any, where: str, problems: list[Problem]) -> ParamSpec | None:
+    """A spec with the range or choices the override gives."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"low", "high", "log", "choices"})
+        if unknown:
+            problems.append(
+                Problem(where, "a range mapping takes only low, high, log or choices", unknown, "e.g. {low: 1e-5, high: 1e-2, log: true}")
+            )
+            return None
+        if "choices" in value:
+            return _with_choices(spec, value["choices"], where, problems)
+        low, high, log = value.get("low"), value.get("high"), value.get("log", spec.log)
+    elif len(value) == 2 and all(_is_number(v) for v in value) and spec.kind != "categorical":
+        (low, high), log = value, spec.log
+    else:
+        return _with_choices(spec, list(value), where, problems)
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float))) or isinstance(low, bool) or isinstance(high, bool):
+        problems.append(Problem(where, "low and high must be numbers", value, "e.g. [1e-5, 1e-2]"))
+        return None
+    if not low < high:
+        problems.append(Problem(where, "`low < high` must hold", f"low={low}, high={high}", "swap or widen the bounds"))
+        return None
+    if log and low <= 0:
+        problems.append(Problem(where, "a log-scale range needs low > 0", low, "use a positive low, or log: false"))
+        return None
+    kind: Kind = "int" if spec.kind == "int" or (spec.kind == "categorical" and all(isinstance(v, int) for v in (low, high))) else "float"
+    return replace(
+        spec,
+        kind=kind,
+        low=float(low) if kind == "float" else int(low),
+        high=float(high) if kind == "float" else int(high),
+        log=bool(log),
+        choices=(),
+        probes=tuple(p for p in spec.probes if low <= p <= high),
+        ratio=spec.ratio or (math.sqrt(10.0) if log else 0.0),
+    )
+
+
+def _with_choices(spec: ParamSpec, choices: list[Any], where: str, problems: list[Problem]) -> ParamSpec | None:
+    if len(choices) < 2:
+        problems.append(
+            Problem(where, "needs at least two choices (or one value to fix it)", choices, "give [a, b, ...] or a single value")
+        )
+        return None
+    ordered = all(_is_number(c) for c in choices)
+    return replace(
+        spec,
+        kind="categorical",
+        choices=tuple(sorted(choices) if ordered else choices),
+        ordered=ordered,
+        low=None,
+        high=None,
+        log=False,
+        probes=(),
+        ratio=0.0,
+    )
+
+
+def _new_param(path: str, value: Any, where: str, problems: list[Problem]) -> ParamSpec | None:
+    """A parameter for a config path the defaults do not search (model width, batch size, ...)."""
+    category = _category_of(path)
+    name = "batch_size" if path == "batch.size" else path
+    if _is_fixed(value):
+        return ParamSpec(name, path, "categorical", category, choices=(value,))
+    sample = list(value.values()) if isinstance(value, dict) else list(value)
+    numbers = [v for v in sample if _is_number(v)]
+    is_int = bool(numbers) and all(isinstance(v, int) for v in numbers)
+    base = ParamSpec(name, path, "int" if is_int else "float", category, low=0, high=1)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and len(numbers) == 2 and numbers[0] > 0 and numbers[1] / numbers[0] >= 100:
+        value = {"low": numbers[0], "high": numbers[1], "log": True}
+    return _ranged(base, value, where, problems)
+
+
+def _category_of(path: str) -> str:
+    if path.startswith("model."):
+        return "dropout" if path.split(".")[-1] in {"dropout", "drop_path"} else "architecture"
+    return {"batch.size": "batch_size", "training.epochs": "epochs", "optimizer.name": "optimizer"}.get(path, "max_grad_norm")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _config_paths(config: Config) -> set[str]:
+    """Every dotted path a config can hold, plus ``model.<option>`` for the task's model options."""
+    from trainwell.config.structure import to_dict
+    from trainwell.tasks.catalog import TASKS, model_options
+
+    paths: set[str] = set()
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and prefix not in {"model.", "data.options.", "optimizer.kwargs.", "tune.space."}:
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            paths.add(prefix.rstrip("."))
+
+    walk(to_dict(config), "")
+    if ":" not in config.task and config.task in TASKS:
+        paths |= {f"model.{k}" for k in model_options(config)}
+    else:
+        paths |= {f"model.{k}" for k in config.model}
+    return paths
+
+
+def current_values(space: SearchSpace, config: Config) -> dict[str, Any]:
+    """The config's own value of every searched parameter, clipped into the space."""
+    from trainwell.config.structure import to_dict
+    from trainwell.tasks.catalog import TASKS, model_options
+
+    data = to_dict(config)
+    if ":" not in config.task and config.task in TASKS:
+        data["model"] = model_options(config)
+    return {p.name: p.clip(get_path(data, p.path)) for p in space.params}
+
+
+def get_path(data: dict[str, Any], path: str) -> Any:
+    node: Any = data
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def apply_params(config: Config, space: SearchSpace, params: dict[str, Any]) -> Config:
+    """A new validated Config with the fixed values and one trial's parameters written in."""
+    from trainwell.config import load_config
+    from trainwell.config.structure import to_dict
+
+    data = to_dict(config)
+    for path, value in space.fixed.items():
+        set_path(data, path, value)
+    for spec in space.params:
+        if spec.name in params:
+            set_path(data, spec.path, params[spec.name])
+    return load_config(data)
