@@ -253,3 +253,14 @@ def test_import_never_crashes(args: dict[str, Any]) -> None:
 @given(_hf_args)
 def test_import_never_crashes_long(args: dict[str, Any]) -> None:
     _import_or_config_error(args)
+
+
+def test_old_dumps_with_enum_names_import_and_lint() -> None:
+    from trainwell.advise.lint import lint_mapping
+
+    args = {"evaluation_strategy": "IntervalStrategy.STEPS", "eval_steps": 100, "save_strategy": "IntervalStrategy.STEPS", "save_steps": 200,
+            "lr_scheduler_type": "SchedulerType.COSINE", "optim": "OptimizerNames.ADAMW_TORCH", "load_best_model_at_end": True}  # fmt: skip
+    data = from_hf(args).data
+    assert (data["evaluation"]["strategy"], data["schedule"]["name"], data["optimizer"]["name"]) == ("steps", "cosine", "adamw")
+    assert "load-best-cadence" not in {f.rule for f in lint_mapping(args).findings}
+    assert "load-best-cadence" in {f.rule for f in lint_mapping({**args, "save_steps": 250}).findings}  # not a multiple of 100

@@ -6,6 +6,7 @@ name, warmup_steps over warmup_ratio), and a value of the wrong type becomes a P
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, set_path
@@ -14,7 +15,14 @@ from trainwell.errors import ConfigError, Problem
 
 def _hf_value(args: dict[str, Any], key: str) -> Any:
     value = args.get(key)
-    return HF_DEFAULTS.get(key) if value is None else value
+    return HF_DEFAULTS.get(key) if value is None else _enum_text(value)
+
+
+def _enum_text(value: Any) -> Any:
+    """Older dumps write enums as 'IntervalStrategy.STEPS' or 'SchedulerType.COSINE'; HF's value is 'steps'/'cosine'."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Za-z]+\.[A-Z0-9_]+", value):
+        return value.split(".", 1)[1].lower()
+    return value
 
 
 def _metric_from_hf(name: str) -> str:
@@ -120,7 +128,9 @@ def _cadence_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str]
     logging = float(_hf_value(args, "logging_steps"))
     for section, strat_key, steps_key in (("evaluation", "eval_strategy", "eval_steps"), ("checkpoint", "save_strategy", "save_steps")):
         strategy = str(
-            args.get(strat_key) or args.get("evaluation_strategy" if section == "evaluation" else strat_key) or HF_DEFAULTS[strat_key]
+            _enum_text(
+                args.get(strat_key) or args.get("evaluation_strategy" if section == "evaluation" else strat_key) or HF_DEFAULTS[strat_key]
+            )
         )
         if strategy == "best":
             notes.append("save_strategy 'best' is imported as saving at every evaluation")
