@@ -86,6 +86,10 @@ def test_lr_range_is_mode_aware() -> None:
     assert "lr-range" not in _rules(lora)
     assert _rules({**lora, "finetuning_type": "full", "learning_rate": 5e-3}).get("lr-range") == "warning"
     assert "lr-range" not in _rules({**lora, "stage": "dpo", "learning_rate": 5e-7})
+    # an alignment-handbook DPO recipe (TRL keys): 5e-7 is normal there, and would be far too low for SFT
+    dpo = {**BASE, "model_name_or_path": "alignment-handbook/zephyr-7b-sft-full", "learning_rate": 5e-7, "optim": "adamw_torch"}
+    assert _rules(dpo).get("lr-range") == "warning"
+    assert "lr-range" not in _rules({**dpo, "beta": 0.01, "max_prompt_length": 512})
     # just outside the band is worth a note, not a warning
     assert _rules(_hf(learning_rate=1e-3)).get("lr-range") == "info"
 

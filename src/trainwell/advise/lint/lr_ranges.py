@@ -10,7 +10,7 @@ from __future__ import annotations
 from trainwell.advise.lint.view import ConfigView
 
 # stage names (LLaMA-Factory `stage`, TRL trainer kinds) whose LRs sit far below SFT's
-PREFERENCE_STAGES = frozenset({"dpo", "orpo", "kto", "simpo", "ipo", "ppo", "cpo"})
+PREFERENCE_STAGES = frozenset({"dpo", "orpo", "kto", "simpo", "ipo", "ppo", "cpo", "preference"})
 ADAPTIVE = frozenset({"adam", "adamw"})
 
 Band = tuple[tuple[float, float], str]

@@ -59,7 +59,8 @@ TRL_FIELDS = frozenset(
     dataset_batch_size max_seq_length max_length packing padding_free eos_token pad_token completion_only_loss
     assistant_only_loss model_init_kwargs beta loss_type max_prompt_length max_completion_length ref_model_init_kwargs
     reference_free label_pad_token_id truncation_mode precompute_ref_log_probs rpo_alpha generate_during_eval
-    num_generations temperature use_vllm reward_funcs tokenizer_name_or_path system_prompt""".split()
+    num_generations temperature use_vllm reward_funcs tokenizer_name_or_path system_prompt desirable_weight
+    undesirable_weight""".split()
 )
 
 HF_TABLE: Table = (
@@ -171,9 +172,16 @@ def _detect_hf(data: dict[str, Any]) -> int:
     return 70 if hits >= 2 else 0
 
 
+# TRL preference trainers (DPO, ORPO, KTO, CPO) take these; SFT does not. Their LRs sit far below SFT's.
+_PREFERENCE_KEYS = ("beta", "max_prompt_length", "precompute_ref_log_probs", "ref_model_init_kwargs", "desirable_weight", "rpo_alpha")
+
+
 def _read_hf(view: ConfigView) -> None:
     data = view.raw
     read_model_name(view, data, ("model_name_or_path",))
+    marker = next((k for k in _PREFERENCE_KEYS if k in data), None)
+    if marker:
+        view.set("stage", "preference", marker)
     read_hf_like(view, data)
     _read_lora(view, data)
     # "_n_gpu" and similar private fields appear in TrainingArguments.to_dict() dumps; they are HF's, not typos.
