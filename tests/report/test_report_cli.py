@@ -60,3 +60,15 @@ def test_report_generation_never_imports_torch(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_open_hands_the_file_uri_to_the_browser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda uri: opened.append(uri) or True)
+    (tmp_path / "config.yaml").write_text("task: digits\n", encoding="utf-8")
+    assert main(["report", str(tmp_path), "--open"]) == 0
+    assert opened == [(tmp_path / "report.html").resolve().as_uri()]
