@@ -56,8 +56,6 @@ class Trainer:
         self.window = LogWindow()
         self.ckpt_root = run_dir / "checkpoints"
         self.resumed_from = self._restore() if resume else None
-        if self.resumed_from is None:
-            rng.seed_everything(config.seed)  # the training stream starts at the seed, whatever setup consumed
         self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from if resume else None)
         self.state.history = read_records(self.log.path)
         self.callbacks = CallbackList(callbacks)

@@ -5,7 +5,7 @@ weighted by its share of the window's items, so the summed gradient equals the g
 loss over the whole window, the short last window of an epoch included. (Dividing by k instead, as
 Lightning does and HF Trainer did until PR #34191, over-weights the items of a short micro-batch.)
 
-The step makes one host sync (both the loss and the pre-clip grad norm, read together): it is what
+The step makes one host sync (the loss, then the pre-clip grad norm that is ready with it): it is what
 catching a non-finite value at the step where it happens costs, and GradScaler pays it anyway.
 """
 
@@ -52,6 +52,8 @@ class StepRunner:
         self.model, self.loss_fn, self.optimizer, self.precision = model, loss_fn, optimizer, precision
         self.max_grad_norm = max_grad_norm
         self.device = device
+        # Batches from a DataLoader are already on the CPU; moving them is a no-op we can skip per step.
+        self._move = device.type != "cpu"
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
@@ -60,7 +62,8 @@ class StepRunner:
         total_items = sum(counts)
         total: torch.Tensor | None = None
         for (inputs, target), n in zip(window, counts):
-            inputs, target = move_to_device(inputs, self.device), move_to_device(target, self.device)
+            if self._move:
+                inputs, target = move_to_device(inputs, self.device), move_to_device(target, self.device)
             with self.precision.autocast():
                 loss = self.loss_fn(forward_logits(self.model, inputs), target)
             if len(window) > 1:
@@ -82,7 +85,8 @@ class StepRunner:
         loss, items = self.window_loss(window)
         self.precision.unscale(self.optimizer)  # true gradients before measuring and clipping them
         norm = self.grad_norm()
-        loss_value, norm_value = torch.stack([loss.float(), norm.float().to(loss.device)]).tolist()
+        loss_value = loss.item()  # the step's one sync; the norm is ready once the loss is
+        norm_value = norm.item()
         bad_grad = not math.isfinite(norm_value) and not self.precision.scales_loss
         if not math.isfinite(loss_value) or bad_grad:
             self.precision.update()  # lets fp16 back off its scale; a no-op otherwise

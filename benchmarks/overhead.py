@@ -1,0 +1,316 @@
+"""Engine overhead: the same training run by a plain PyTorch loop, trainwell, HF Trainer and Lightning.
+
+Every runner trains the same MLP (64-128-10, dropout 0.1) on the same digits split (1438 train / 359
+val, standardised) from the same initial weights, with AdamW (lr 1e-3, weight decay 0.01, none on
+biases), cosine decay with 10 % linear warmup stepped per optimizer step, gradient clipping at 1.0,
+batch 32, a train-loss log every 10 steps and a validation pass every 45 steps (one epoch) that
+computes val_loss, accuracy and macro-F1 (trainwell.tasks.base.classification_metrics) on the whole set. Nobody checkpoints: trainwell runs with checkpoint.strategy: no, HF with save_strategy
+"no", Lightning with enable_checkpointing=False.
+
+Repetitions alternate between runners (a rotating order), at one CPU thread; each time is the wall
+time of the whole call, from "model and data in hand" to "trained". The table reports the median.
+
+    python benchmarks/overhead.py [--epochs 10] [--reps 5] [--out benchmarks/results/overhead.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainwell.config import load_config
+from trainwell.optim.schedules import cosine
+from trainwell.tasks.base import classification_metrics
+
+BATCH, LR, WD, WARMUP, CLIP, LOG_EVERY, EVAL_EVERY, SEED = 32, 1e-3, 0.01, 0.1, 1.0, 10, 45, 0
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def digits() -> tuple[Any, Any]:
+    """The digits task's own split and preprocessing (trainwell.tasks.digits)."""
+    from trainwell.tasks.catalog import build_task
+
+    task = build_task(load_config({"task": "digits", "seed": 42}))
+    return task.train_data, task.val_data
+
+
+def make_model() -> torch.nn.Module:
+    torch.manual_seed(SEED)
+    return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(128, 10))
+
+
+def groups(model: torch.nn.Module) -> list[dict[str, Any]]:
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    rest = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": WD}, {"params": rest, "weight_decay": 0.0}]
+
+
+def total_steps(n: int, epochs: int) -> int:
+    return math.ceil(n / BATCH) * epochs
+
+
+def validate(model: torch.nn.Module, loader: Any) -> dict[str, float]:
+    """val_loss and the task metrics (accuracy, macro-F1) over the whole validation set, as every runner reports."""
+    model.eval()
+    with torch.no_grad():
+        logits, targets = zip(*[(model(x), y) for x, y in loader])
+    model.train()
+    all_logits, all_targets = torch.cat(logits), torch.cat(targets)
+    return {
+        "val_loss": float(torch.nn.functional.cross_entropy(all_logits, all_targets)),
+        **classification_metrics(all_logits, all_targets),
+    }
+
+
+def plain(train: Any, val: Any, epochs: int) -> int:
+    """The loop a careful person writes by hand. Every runner returns its optimizer step count."""
+    model = make_model()
+    opt = torch.optim.AdamW(groups(model), lr=LR)
+    total = total_steps(len(train), epochs)
+    warm = round(WARMUP * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, warm))
+    loader = torch.utils.data.DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+    val_loader = torch.utils.data.DataLoader(val, batch_size=2 * BATCH)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    step, logged = 0, []
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if step % LOG_EVERY == 0:
+                logged.append(loss.item())
+            if step % EVAL_EVERY == 0:
+                logged.append(validate(model, val_loader))
+    return step
+
+
+def trainwell_run(train: Any, val: Any, epochs: int) -> int:
+    from trainwell.engine.api import train as tw_train
+
+    config = {
+        "seed": SEED,
+        "report": False,
+        "doctor": {"live": False},
+        "optimizer": {"name": "adamw", "lr": LR, "weight_decay": WD},
+        "schedule": {"name": "cosine", "warmup": WARMUP},
+        "batch": {"size": BATCH},
+        "training": {"epochs": epochs, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
+        "evaluation": {"strategy": "steps", "every": EVAL_EVERY, "metric": "val_accuracy", "mode": "max"},
+        "logging": {"every": LOG_EVERY, "tensorboard": "off", "progress": "off"},
+        "early_stopping": {"patience": None},
+        "checkpoint": {"strategy": "no", "load_best_at_end": False},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        result = tw_train(config, model=make_model(), train_data=train, val_data=val, run_dir=tmp)
+    return int(result.summary["steps"])
+
+
+def hf_run(train: Any, val: Any, epochs: int) -> int:
+    from transformers import Trainer, TrainingArguments
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_model()
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+            logits = self.net(x)
+            out = {"logits": logits}
+            if labels is not None:
+                out["loss"] = torch.nn.functional.cross_entropy(logits, labels)
+            return out
+
+    class Dicts(torch.utils.data.Dataset):  # type: ignore[type-arg]
+        def __init__(self, ds: Any) -> None:
+            self.ds = ds
+
+        def __len__(self) -> int:
+            return len(self.ds)
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            x, y = self.ds[i]
+            return {"x": x, "labels": y}
+
+    def metrics(pred: Any) -> dict[str, float]:
+        return classification_metrics(torch.from_numpy(pred.predictions), torch.from_numpy(pred.label_ids))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(
+            output_dir=tmp,
+            per_device_train_batch_size=BATCH,
+            per_device_eval_batch_size=2 * BATCH,
+            learning_rate=LR,
+            weight_decay=WD,
+            warmup_steps=WARMUP,
+            lr_scheduler_type="cosine",
+            max_grad_norm=CLIP,
+            num_train_epochs=epochs,
+            eval_strategy="steps",
+            eval_steps=EVAL_EVERY,
+            logging_steps=LOG_EVERY,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            seed=SEED,
+            log_level="error",
+        )
+        trainer = Trainer(model=Wrapped(), args=args, train_dataset=Dicts(train), eval_dataset=Dicts(val), compute_metrics=metrics)
+        out = trainer.train()
+    return int(out.global_step)
+
+
+def lightning_run(train: Any, val: Any, epochs: int) -> int:
+    import lightning as L
+
+    total = total_steps(len(train), epochs)
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_model()
+
+        def training_step(self, batch: Any, idx: int) -> torch.Tensor:
+            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+            self.log("loss", loss)
+            return loss
+
+        def validation_step(self, batch: Any, idx: int) -> None:
+            self.seen.append((self.net(batch[0]), batch[1]))
+
+        def on_validation_epoch_start(self) -> None:
+            self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def on_validation_epoch_end(self) -> None:
+            logits, targets = (torch.cat(t) for t in zip(*self.seen))
+            self.log("val_loss", torch.nn.functional.cross_entropy(logits, targets))
+            self.log_dict(classification_metrics(logits, targets))
+
+        def configure_optimizers(self) -> Any:
+            opt = torch.optim.AdamW(groups(self.net), lr=LR)
+            warm = round(WARMUP * total)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, warm))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        gradient_clip_val=CLIP,
+        log_every_n_steps=LOG_EVERY,
+        check_val_every_n_epoch=1,
+        enable_checkpointing=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    loader = torch.utils.data.DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+    trainer.fit(Module(), loader, torch.utils.data.DataLoader(val, batch_size=2 * BATCH))
+    return int(trainer.global_step)
+
+
+RUNNERS: dict[str, tuple[Callable[[Any, Any, int], int], str | None]] = {
+    "plain PyTorch": (plain, None),
+    "trainwell": (trainwell_run, None),
+    "HF Trainer": (hf_run, "transformers"),
+    "Lightning": (lightning_run, "lightning"),
+}
+
+
+def measure(epochs: int, reps: int) -> dict[str, list[float]]:
+    train, val = digits()
+    names = [n for n, (_, dep) in RUNNERS.items() if dep is None or importlib.util.find_spec(dep) is not None]
+    for name in names:  # warm-up: imports and first-call costs are not per-run overhead
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            RUNNERS[name][0](train, val, 1)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for rep in range(reps):
+        order = names[rep % len(names) :] + names[: rep % len(names)]
+        for name in order:
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                start = time.perf_counter()
+                steps = RUNNERS[name][0](train, val, epochs)
+                times[name].append(time.perf_counter() - start)
+            assert steps == total_steps(len(train), epochs), f"{name} ran {steps} steps"
+    return {"times": times, "samples": epochs * len(train)}
+
+
+def table(result: dict[str, Any]) -> list[dict[str, Any]]:
+    base = statistics.median(result["times"]["plain PyTorch"])
+    rows = []
+    for name, ts in result["times"].items():
+        med = statistics.median(ts)
+        rows.append(
+            {"runner": name, "median_s": med, "min_s": min(ts), "samples_per_s": result["samples"] / med, "ratio_to_plain": med / base}
+        )
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| runner | median time (s) | samples/s | time / plain loop |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['runner']} | {r['median_s']:.3f} | {r['samples_per_s']:.0f} | {r['ratio_to_plain']:.3f}x |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "overhead.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.environ.setdefault("CI", "1")
+    warnings.filterwarnings("ignore")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    result = measure(args.epochs, args.reps)
+    rows = table(result)
+    print(markdown(rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "setup": {
+                    "epochs": args.epochs,
+                    "reps": args.reps,
+                    "batch": BATCH,
+                    "threads": torch.get_num_threads(),
+                    "torch": torch.__version__,
+                    "python": platform.python_version(),
+                    "machine": platform.machine(),
+                    "load_avg": os.getloadavg(),
+                },
+                "times_s": result["times"],
+                "table": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
