@@ -67,8 +67,7 @@ class Trainer:
         """Load the latest complete checkpoint; 0 when the run died before its first one."""
         ckpt.clean_partial(self.ckpt_root)
         latest = ckpt.latest_checkpoint(self.ckpt_root)
-        if latest is None:
-            rng.seed_everything(self.config.seed)
+        if latest is None:  # train() seeded before building the task, exactly as for a fresh run
             return 0
         model_state, trainer = ckpt.load_checkpoint(latest.path, self.c.device)
         self.c.model.load_state_dict(model_state)
