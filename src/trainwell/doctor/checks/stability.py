@@ -66,11 +66,18 @@ def divergence(history: History) -> Finding | None:
     begin = start_level(series.values)
     peak = max(range(len(smooth_values)), key=smooth_values.__getitem__)
     head = statistics.median(series.values[:2])  # the very start: a fast early drop must not lower the bar
-    if peak > 0 and head > 0 and smooth_values[peak] >= t.DIVERGE_EXPLODE * head:
-        evidence = [at(series, 0, name, "start"), at(series, peak, name, "exploded"), at(series, len(series) - 1, name, "last value")]
+    if history.hints.num_classes and history.hints.num_classes >= 2 and name == "train_loss":
+        # A K-class model starts near ln K (uniform prediction); a first log far above it already exploded.
+        head = min(head, math.log(history.hints.num_classes))
+    if (peak > 0 or head < series.values[0]) and head > 0 and smooth_values[peak] >= t.DIVERGE_EXPLODE * head:
+        evidence = [
+            at(series, 0, name, f"first logged (reference level {fmt(head)})"),
+            at(series, peak, name, "exploded"),
+            at(series, len(series) - 1, name, "last value"),
+        ]
         message = (
             f"{name} exploded: from {fmt(head)} at the start to {fmt(smooth_values[peak])} (smoothed) at "
-            f"{history.x_unit} {series.steps[peak]:g}; it ended at {fmt(series.values[-1])}"
+            f"{history.x_unit} {series.steps[peak]:g}; last value {fmt(series.values[-1])}"
         )
         return finding("divergence", message, evidence, lr_change(history, 1 / t.LR_DIVIDE), step=series.steps[peak])
     best_index = min(range(len(smooth_values)), key=smooth_values.__getitem__)
