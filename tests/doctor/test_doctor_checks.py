@@ -179,3 +179,11 @@ def test_every_threshold_has_a_source_and_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "doctor.md").read_text(encoding="utf-8")
     for name in [*constants, *CHECKS.names()]:
         assert f"`{name}`" in doc, name
+
+
+def test_a_first_log_far_above_ln_k_is_an_explosion() -> None:
+    # LR x100 can blow the loss up before the first log record; a K-class model starts near ln K.
+    h = history([31.9, 65.1, 56.4, 40.0, 30.0, 20.0, 15.0, 13.6], num_classes=10)
+    (found,), _ = run_checks(h, ["divergence"])
+    assert "from 2.3 at the start" in found.message
+    assert run_checks(history([31.9, 65.1, 56.4, 40.0, 30.0, 20.0, 15.0, 13.6]), ["divergence"])[0] == []  # K unknown: no reference
