@@ -4,6 +4,7 @@ for early stopping to act."""
 from __future__ import annotations
 
 import math
+import statistics
 
 from trainwell.doctor.checks import thresholds as t
 from trainwell.doctor.checks.base import at, check, finding, fmt, monitored, needs_eval, needs_lr
@@ -53,7 +54,9 @@ def eval_too_sparse(history: History) -> Finding | None:
             f"the last evaluation is at {history.x_unit} {series.steps[-1]:g}, {coverage:.0%} of the run: the rest was never evaluated"
         )
     severity = Severity.WARNING if history.hints.patience or coverage < t.EVAL_COVERAGE else Severity.INFO
-    current = f"{history.hints.eval_every:g}" if history.hints.eval_every else "?"
+    gaps = [b - a for a, b in zip(series.steps, series.steps[1:])]
+    observed = history.hints.eval_every or (statistics.median(gaps) if gaps else None)
+    current = f"{observed:g}" if observed else "(never)"
     fix = f"evaluation.every: {current} → {every} (steps; about {target} evaluations)"
     if history.x_unit == "epoch":
         fix = f"evaluation.strategy: steps; evaluation.every: a fraction of an epoch (about {target} evaluations per run)"
