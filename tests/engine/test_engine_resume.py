@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -43,6 +44,8 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path: Path, crash_
     with pytest.raises(KeyboardInterrupt):
         train(cfg, run_dir=tmp_path / "cut", callbacks=[Crash(crash_at)])
     assert latest_checkpoint(tmp_path / "cut" / "checkpoints") is not None
+    interrupted = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert interrupted["status"] == "interrupted" and "--resume" in interrupted["stop_reason"]
     resumed = train(resume=tmp_path / "cut")
     assert resumed.summary["resumed_from_step"] is not None
     assert max_abs_diff(_state(full.model), _state(resumed.model)) == 0.0

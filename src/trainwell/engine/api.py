@@ -20,7 +20,7 @@ from trainwell.engine import hooks, rng
 from trainwell.engine.callbacks import Callback
 from trainwell.engine.device import resolve_device
 from trainwell.engine.finish import summarize
-from trainwell.engine.loop import Trainer
+from trainwell.engine.loop import Stop, Trainer
 from trainwell.engine.run_folder import environment, new_run_dir, write_config, write_json
 from trainwell.errors import CheckpointError, ConfigError, Problem, TrainingError
 from trainwell.tasks.base import Task, classification_metrics
@@ -104,9 +104,11 @@ def train(
     try:
         stop = trainer.fit()
     except TrainingError as exc:
-        from trainwell.engine.loop import Stop
-
         _close(trainer, summarize(trainer, Stop("failed", str(exc), save=False), status="failed"))
+        raise
+    except KeyboardInterrupt:
+        hint = f"interrupted at step {trainer.state.step}; continue with: trainwell train --resume {path}"
+        _close(trainer, summarize(trainer, Stop("interrupted", hint, save=False), status="interrupted"))
         raise
     summary = summarize(trainer, stop)
     hooks.write_findings(path, doctor)
