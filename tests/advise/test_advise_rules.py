@@ -47,7 +47,7 @@ def test_rule_ids_cited_in_conflicts_doc_exist() -> None:
     text = (DOCS / "conflicts.md").read_text(encoding="utf-8")
     cited = set(re.findall(r"`([a-z0-9-]+\.[a-z0-9.-]+)`", text))
     assert cited, "conflicts.md cites no rule ids"
-    missing = sorted(c for c in cited if c not in RULES and not c.endswith((".md", ".py", ".yaml")))
+    missing = sorted(c for c in cited if c not in RULES and not c.startswith("trainwell."))
     assert not missing
 
 
@@ -235,3 +235,10 @@ def test_profile_from_task_reads_facts_and_rejects_unknown_overrides() -> None:
     assert (p.model, p.mode, p.dataset_size, p.num_classes, p.epochs, p.task) == ("cnn", "scratch", 60000, 10, 3, "fashion-mnist")
     with pytest.raises(ConfigError):
         Profile.from_task("digits", epoch=3)
+
+
+def test_recommender_doc_embeds_the_current_rules_table() -> None:
+    from trainwell.advise.rules import markdown_table
+
+    text = (DOCS / "recommender.md").read_text(encoding="utf-8")
+    assert markdown_table() in text, "regenerate the table in docs/recommender.md from markdown_table()"

@@ -114,16 +114,6 @@ rule(
     "wanted batch = 64",
 )
 rule(
-    "batch.bert",
-    "batch",
-    Match(models=S({"transformer"}), modes=FINETUNE),
-    {"_want_batch": 32},
-    "BERT-class fine-tuning batch",
-    "001 §Quick Reference: BERT Fine-tuning",
-    {"model": "transformer", "mode": "finetune"},
-    "wanted batch = 32",
-)
-rule(
     "batch.small-data",
     "batch",
     Match(dataset=(0, SMALL_DATA)),
@@ -132,6 +122,16 @@ rule(
     "001 §Batch Size: small batches (≤16); 004 §Small Dataset, Custom CNN: batch 16",
     {"dataset_size": 1000},
     "wanted batch = 16",
+)
+rule(
+    "batch.bert",
+    "batch",
+    Match(models=S({"transformer"}), modes=FINETUNE),
+    {"_want_batch": 32},
+    "BERT-class fine-tuning batch",
+    "001 §Quick Reference: BERT Fine-tuning",
+    {"model": "transformer", "mode": "finetune"},
+    "wanted batch = 32",
 )
 rule(
     "batch.default",
