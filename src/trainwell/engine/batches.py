@@ -28,7 +28,11 @@ def move_to_device(obj: Any, device: torch.device) -> Any:
 
 def forward_logits(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
     """Run the model on ``inputs`` and return the logits tensor."""
+    import torch
+
     out = model(**inputs) if isinstance(inputs, dict) else model(inputs)
+    if type(out) is torch.Tensor:  # the common case, decided without attribute lookups
+        return out
     logits = getattr(out, "logits", None)
     if logits is not None:
         return logits  # type: ignore[no-any-return]

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 
@@ -24,8 +23,7 @@ from trainwell.engine.precision import PrecisionStrategy
 Status = Literal["ok", "overflow", "nonfinite"]
 
 
-@dataclass(frozen=True)
-class StepOutcome:
+class StepOutcome(NamedTuple):  # a tuple: built once per step, so it must be cheap
     status: Status  # ok: updated; overflow: the loss scaler skipped it; nonfinite: NaN/Inf caught, no update
     loss: float  # mean loss per item over the window
     grad_norm: float  # global gradient norm before clipping
@@ -69,7 +67,8 @@ class StepRunner:
             if len(window) > 1:
                 loss = loss * (n / total_items)  # mean over this micro-batch -> sum / items in window
             self.precision.backward(loss)
-            total = loss.detach() if total is None else total + loss.detach()
+            # One micro-batch: its loss is the window's (read with .item(), no graph is kept alive).
+            total = loss if total is None else total.detach() + loss.detach()
         assert total is not None, "an accumulation window holds at least one batch"
         return total, total_items
 
