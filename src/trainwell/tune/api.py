@@ -144,7 +144,8 @@ def tune(config: Config, options: TuneOptions, start_reasons: list[dict[str, Any
 
 def _anchor(study: Any, config: Config, options: TuneOptions, run_dir: Path) -> tuple[float | None, list[str]]:
     """The LR finder's LR, computed once per study and stored in it (workers and resumes reuse it)."""
-    if "anchor_lr" not in study.user_attrs and options.strategy == "staged" and options.find_lr:
+    wanted = (options.strategy == "staged" and options.find_lr) or config.optimizer.lr == "find"  # the start needs a number
+    if "anchor_lr" not in study.user_attrs and wanted:
         anchor, note = find_anchor(config, run_dir)
         study.set_user_attr("anchor_lr", anchor)
         return anchor, [note] if note else []
