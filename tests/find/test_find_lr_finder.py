@@ -114,6 +114,7 @@ def test_peak_lr_moves_to_the_effective_batch(optimizer: str, factor: float) -> 
     config = _config()
     config.optimizer.name = optimizer
     config.batch.accumulation = 4
+    config.schedule.name, config.schedule.warmup = "constant", 0.0  # a flat schedule: only the batch moves the LR
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
     assert result.suggested_lr is not None and result.peak_lr == pytest.approx(result.suggested_lr * factor)
     assert "effective batch 64" in result.peak_reason
@@ -128,3 +129,32 @@ def test_engine_hook_returns_the_lr_and_a_record() -> None:
     assert "optimizer.lr: find" in record["used_reason"]
     json.dumps(record)
     assert _same(weights, task.model.state_dict())
+
+
+def test_peak_lr_for_a_warmup_and_decay_schedule() -> None:
+    from trainwell.optim.schedules import multipliers
+
+    config = _config()  # cosine with 10 % warmup, 20 epochs of 256 / 16 = 16 steps
+    result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    assert result.suggested_lr is not None and result.peak_lr is not None
+    mult = multipliers("cosine", 320, 0.1)
+    mean = sum(mult) / len(mult)
+    assert 0.45 < mean < 0.55
+    lr_min = result.lrs[min(range(len(result.curve)), key=lambda i: result.curve[i])]
+    assert result.peak_lr == pytest.approx(min(lr_min, max(result.suggested_lr, lr_min / 3) / mean))
+    assert result.suggested_lr < result.peak_lr <= lr_min and "Smith 2018" in result.peak_reason
+
+
+def test_peak_lr_for_a_flat_schedule_is_the_suggestion() -> None:
+    config = _config()
+    config.schedule.name, config.schedule.warmup = "constant", 0.0
+    result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    assert result.peak_lr == result.suggested_lr and "constant LR" in result.peak_reason
+
+
+def test_json_round_trip_rebuilds_the_result() -> None:
+    from trainwell.find.result import from_json
+
+    result = range_test(_config(), _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    again = from_json(json.loads(json.dumps(result.to_json())))
+    assert again.to_json() == json.loads(json.dumps(result.to_json()))

@@ -147,7 +147,7 @@ def range_test(
         "precision": choice.name,
         "device": str(dev),
     }
-    return with_peak(result, config)
+    return with_peak(result, config, len(train_data))  # type: ignore[arg-type]
 
 
 def lr_find(

@@ -6,6 +6,7 @@ HTML report both use this one function.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from trainwell.errors import require
@@ -32,12 +33,14 @@ def plot_lr_find(result: LRFindResult, title: str = "LR range test") -> Any:
             ax.plot([pick.lr], [y], MARKERS[k % len(MARKERS)], ms=7, color=f"C{k + 1}", label=f"{name}: {pick.lr:.2g}")
     if result.suggested_lr is not None:
         ax.axvline(result.suggested_lr, color="C3", ls="--", lw=1.2, label=f"suggested ({result.rule}): {result.suggested_lr:.2g}")
+    if result.peak_lr is not None and result.peak_lr != result.suggested_lr:
+        ax.axvline(result.peak_lr, color="C5", ls=":", lw=1.2, label=f"peak LR for the schedule and batch: {result.peak_lr:.2g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
-    finite = [v for v in result.curve if v == v]
+    finite = [v for v in result.curve if math.isfinite(v)]
     if finite:  # keep the blow-up from flattening the interesting part of the curve
-        low, start = min(finite), finite[0]
+        low, start = min(min(finite), min(v for v in result.losses if math.isfinite(v))), finite[0]
         ax.set_ylim(low - 0.1 * (start - low + 1e-12), max(start, low) + 0.5 * (start - low + 1e-12))
     verdict = "reliable" if result.reliable else "unreliable: " + "; ".join(r.split(":")[0] for r in result.reasons)
     ax.set_title(f"{title} ({verdict})", fontsize=10)

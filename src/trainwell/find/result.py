@@ -7,6 +7,7 @@ The finder records the curve; the CLI, the engine and the report only read this 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from trainwell.find.verdict import Curve, verdict
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
 
+FLAT = 0.9  # a schedule averaging >= 90 % of its peak trains like a constant LR
 # When the configured rule has no answer, fall back in this order (most robust first).
 FALLBACK = ("combined", "valley", "min_div10", "steepest")
 
@@ -59,6 +61,29 @@ class LRFindResult:
         return out
 
 
+def from_json(data: dict[str, Any]) -> LRFindResult:
+    """Rebuild a result from ``to_json()`` output (e.g. a run folder's lr_find.json), for plots and reports."""
+    curve = data.get("curve") or {}
+    picks = {name: (Pick(p["lr"], int(p["index"]), p["reason"]) if p else None) for name, p in data.get("rules", {}).items()}
+    return LRFindResult(
+        list(curve.get("lr", [])),
+        list(curve.get("loss", [])),
+        list(curve.get("smoothed", [])),
+        list(curve.get("rule_curve", [])),
+        data.get("stopped_early"),
+        picks,
+        data.get("rule", ""),
+        data.get("suggested_lr"),
+        data.get("reason", ""),
+        bool(data.get("reliable")),
+        list(data.get("reasons", [])),
+        data.get("peak_lr"),
+        data.get("peak_reason", ""),
+        float(data.get("elapsed_s", 0.0)),
+        dict(data.get("settings", {})),
+    )
+
+
 def choose(picks: dict[str, Pick | None], rule: str) -> tuple[str, Pick | None]:
     """The configured rule's pick, or the first fallback that has one (its name says which)."""
     for name in (rule, *FALLBACK):
@@ -96,23 +121,49 @@ def _min_loss_lr(result: LRFindResult) -> float:
     return result.lrs[descent_region(result.curve)[1]]
 
 
-def with_peak(result: LRFindResult, config: Config) -> LRFindResult:
-    """Fill ``peak_lr``: the suggestion moved to the configured effective batch and schedule.
+def schedule_mean(config: Config, train_size: int | None) -> tuple[float, int]:
+    """(mean LR multiplier of the configured schedule over the run, total steps); (1, 0) when unknown."""
+    from trainwell.optim.schedules import multipliers
 
-    The sweep steps on one micro-batch (``batch.size``) so it stays ~100 steps; training updates on
-    ``size x accumulation`` examples, so the LR moves by the scaling rule (optim/scaling.py). one_cycle
-    starts at peak / div_factor and stays near its peak only briefly, so Smith (2018, "A disciplined
-    approach...") takes its peak from the top of the descent: the upper end of 001's band, LR_min / 3.
+    effective = config.batch.size * config.batch.accumulation
+    if config.training.max_steps is None and not train_size:
+        return 1.0, 0
+    per_epoch = max(1, math.ceil((train_size or effective) / effective))
+    total = config.training.max_steps or config.training.epochs * per_epoch
+    mult = multipliers(config.schedule.name, total, config.schedule.warmup, config.schedule, per_epoch)
+    return (sum(mult) / len(mult) if mult else 1.0), total
+
+
+def with_peak(result: LRFindResult, config: Config, train_size: int | None = None) -> LRFindResult:
+    """Fill ``peak_lr``: the suggestion moved to the configured schedule and effective batch.
+
+    Schedule: the suggestion is a good *constant* LR, and a schedule that stays near its peak (mean
+    multiplier >= FLAT: constant, warmup_stable_decay, a step schedule that never drops in this run)
+    trains with it as is. A schedule that warms up and then decays (cosine, linear, one_cycle: mean
+    multiplier m about 0.5) spends most steps well below its peak, and Smith (2018, "A disciplined
+    approach to neural network hyper-parameters", 1cycle) takes such a peak from the top of the
+    range test's descent: we take 001's upper bound LR_min / 3 divided by m, so the run's average LR
+    is that bound, and never above LR_min, past which the sweep itself showed the loss rising.
+    Batch: the sweep steps on one micro-batch (``batch.size``) so it stays ~100 steps; training updates
+    on ``size x accumulation`` examples, so the LR moves by the scaling rule (optim/scaling.py).
     """
     from trainwell.optim.scaling import scale_lr
 
     if result.suggested_lr is None:
         result.peak_lr, result.peak_reason = None, "no suggestion, so no peak LR"
         return result
-    lr, why = result.suggested_lr, ["the suggestion"]
-    if config.schedule.name == "one_cycle":
-        lr = max(lr, _min_loss_lr(result) / BAND[1])
-        why = [f"one_cycle: LR_min / {BAND[1]:g} (Smith 2018), the top of the descent"]
+    mean, total = schedule_mean(config, train_size)
+    name = config.schedule.name
+    if mean >= FLAT:
+        lr = result.suggested_lr
+        why = [f"{name} averages {mean:.2f} x its peak over {total} steps, close to a constant LR: the suggestion"]
+    else:
+        lr_min = _min_loss_lr(result)
+        lr = min(lr_min, max(result.suggested_lr, lr_min / BAND[1]) / mean)
+        why = [
+            f"{name} warms up and decays, averaging {mean:.2f} x its peak over {total} steps: peak from the top of the "
+            f"descent (Smith 2018), LR_min / {BAND[1]:g} / {mean:.2f} = {lr:.3g}, at most LR_min {lr_min:.3g}"
+        ]
     micro = config.batch.size
     effective = micro * config.batch.accumulation
     scaled = scale_lr(lr, micro, effective, config.optimizer.name)
