@@ -235,6 +235,10 @@ def test_profile_from_task_reads_facts_and_rejects_unknown_overrides() -> None:
     assert (p.model, p.mode, p.dataset_size, p.num_classes, p.epochs, p.task) == ("cnn", "scratch", 60000, 10, 3, "fashion-mnist")
     with pytest.raises(ConfigError):
         Profile.from_task("digits", epoch=3)
+    user = Profile.from_task("mypkg.tasks:build", model="cnn", dataset_size=500)
+    assert (user.task, user.model, user.dataset_size) == ("mypkg.tasks:build", "cnn", 500)
+    rec = recommend(user)
+    assert rec.config.task == "mypkg.tasks:build" and "model.dropout" not in rec.fields  # no known model options
 
 
 def test_recommender_doc_embeds_the_current_rules_table() -> None:

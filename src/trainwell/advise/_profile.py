@@ -79,13 +79,17 @@ class Profile:
 
     @classmethod
     def from_task(cls, name: str, **overrides: Any) -> Profile:
-        """The facts of built-in task ``name`` (trainwell.tasks.catalog.TASKS), with ``overrides`` on top."""
+        """The facts of built-in task ``name`` (trainwell.tasks.catalog.TASKS), with ``overrides`` on top.
+
+        A user task ('pkg.module:function') has no recorded facts: the overrides are all there is.
+        """
+        from trainwell.tasks.base import TaskFacts
         from trainwell.tasks.catalog import TASKS
 
-        facts = TASKS.get(name, "task").facts
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - known)
         ConfigError.collect(Problem(f"profile.{k}", "is not a profile fact", overrides[k], did_you_mean(k, sorted(known))) for k in unknown)
+        facts = TaskFacts() if ":" in name else TASKS.get(name, "task").facts
         base: dict[str, Any] = {
             "model": facts.model,
             "mode": facts.mode,
