@@ -83,6 +83,18 @@ def test_resume_counts_trials_already_in_the_study(tmp_path: Path, storage: str)
     assert tags.count("start") == 1 and all(tags)  # the plan continued where it stopped; it did not restart
 
 
+def test_an_interrupted_tune_resumes_and_reruns_the_interrupted_trial(tmp_path: Path) -> None:
+    s = spec(tmp_path, 5, journal(tmp_path), interrupt_at=2)
+    create_study(s.url, s.study_name, False, s.heartbeat, {})
+    with pytest.raises(KeyboardInterrupt):
+        make_worker(s).run()  # Ctrl-C during trial 2
+    resumed = make_worker(WorkerSpec(**{**s.__dict__, "payload": {"budget": 5}}))  # the same command again
+    resumed.run()
+    trials = resumed.study.get_trials()
+    assert [t.state.name for t in trials].count("COMPLETE") == 5 and trials[2].state.name == "FAIL"
+    assert trials[3].params == trials[2].params  # the plan ran the interrupted point again, first
+
+
 def run_two_workers(s: WorkerSpec) -> list[Any]:
     create_study(s.url, s.study_name, False, s.heartbeat, {})
     workers = [make_worker(s), make_worker(s)]  # separate storages and locks, as in two processes

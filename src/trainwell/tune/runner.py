@@ -137,7 +137,9 @@ class Worker:
             except TrainwellError as exc:  # this configuration cannot train; the search goes on
                 trial.set_user_attr("error", str(exc).splitlines()[0][:500])
                 state = TrialState.FAIL
-            except BaseException:  # a bug or Ctrl-C: record the failure, then let it propagate
+            except BaseException as exc:  # a bug or Ctrl-C: record the failure, then let it propagate
+                if isinstance(exc, KeyboardInterrupt):  # not the configuration's fault: a resume runs it again
+                    trial.set_user_attr("interrupted", True)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     self.study.tell(trial, state=TrialState.FAIL)

@@ -50,7 +50,7 @@ def observations(trials: Sequence[Any]) -> list[Observation]:
             t.number, {**t.system_attrs.get("fixed_params", {}), **t.params}, t.value, states[t.state], str(t.user_attrs.get("tag", ""))
         )
         for t in trials
-        if t.state in states
+        if t.state in states and not t.user_attrs.get("interrupted")  # an interrupted trial is to be run again
     ]
 
 

@@ -36,11 +36,14 @@ def synthetic(payload: dict[str, Any]) -> tuple[Any, TuneContext]:
     space = SearchSpace(tuple(default_params("adam", "scratch", "adamw", has_dropout=True)))
     ctx = TuneContext(space, dict(START), maximize=False, budget=int(payload.get("budget", 20)))
     evals, sleep, log = int(payload.get("evals", 4)), float(payload.get("sleep", 0.0)), payload.get("log")
+    interrupt_at = payload.get("interrupt_at")  # a trial number at which to simulate Ctrl-C
 
     def objective(trial: Any) -> float:
         import optuna
 
         params = suggest(trial, space)
+        if trial.number == interrupt_at:
+            raise KeyboardInterrupt
         final = loss(params)
         for step in range(1, evals + 1):
             value = final + 1.0 / step - 1.0 / evals  # converges to the final loss
