@@ -271,12 +271,15 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(results, indent=2, default=float))  # after each task: partial results survive
             if args.cache:
                 Path(args.cache).write_text(json.dumps(CACHE))
-    print(table(results))
+    lines = [table(results), ""]
     for task, r in results.items():
-        print(
-            f"{task}: trainwell finder {r['finder_vs_epoch']:.2f} epochs of training time "
-            f"({r['steps_per_epoch']} steps/epoch, epoch {r['epoch_s']:.2f}s); {r['note']}"
+        steps = "/".join(str(n) for n in r["finder_steps"])
+        lines.append(
+            f"- {task}: the finder ran {steps} steps (seeds {SEEDS[0]}/{SEEDS[1]}) in {r['finder_vs_epoch']:.2f} epochs' time "
+            f"(an epoch: {r['steps_per_epoch']} steps, {r['epoch_s']:.2f} s with its evaluation); {r['note']}"
         )
+    print("\n".join(lines))
+    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
