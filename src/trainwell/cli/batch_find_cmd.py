@@ -38,6 +38,10 @@ def _run(args: argparse.Namespace) -> int:
     from trainwell.tasks.catalog import build_task
 
     config = load_from_args(args)
+    if config.training.threads:  # as `trainwell train` does: the sweep is the same work
+        import torch
+
+        torch.set_num_threads(config.training.threads)
     device = resolve_device(config.training.device)
     _, record = find_batch_for_training(config, build_task(config), device)
     if args.format == "json":

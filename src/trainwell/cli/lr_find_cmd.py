@@ -64,6 +64,10 @@ def _run(args: argparse.Namespace) -> int:
     from trainwell.find.lr_finder import lr_find
 
     config = load_from_args(args)
+    if config.training.threads:  # as `trainwell train` does: the sweep is the same work
+        import torch
+
+        torch.set_num_threads(config.training.threads)
     update, close = _progress(args.format == "text")
     try:
         result = lr_find(config, progress=update)

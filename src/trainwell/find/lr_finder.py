@@ -83,6 +83,37 @@ def _sweep(
     return losses, smoothed, None
 
 
+def _runner(
+    config: Config, model: torch.nn.Module, loss_fn: Callable[..., Any], optimizer: torch.optim.Optimizer | None, dev: torch.device
+) -> tuple[Any, str]:
+    """The engine's StepRunner over ``optimizer`` (or a fresh one from the config) and the precision's name."""
+    from trainwell.engine.precision import build_precision
+    from trainwell.engine.step import StepRunner
+    from trainwell.optim.optimizers import build_optimizer
+    from trainwell.optim.param_groups import param_groups
+
+    lr = config.lr_find.min_lr
+    opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
+    precision, choice = build_precision(config.training.precision, dev)
+    return StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, dev), choice.name
+
+
+def _settings(config: Config, precision: str, dev: torch.device) -> dict[str, Any]:
+    cfg = config.lr_find
+    return {
+        "min_lr": cfg.min_lr,
+        "max_lr": cfg.max_lr,
+        "steps": cfg.steps,
+        "mode": cfg.mode,
+        "smoothing": cfg.smoothing,
+        "diverge_factor": cfg.diverge_factor,
+        "batch_size": config.batch.size,
+        "optimizer": config.optimizer.name,
+        "precision": precision,
+        "device": str(dev),
+    }
+
+
 def range_test(
     config: Config,
     model: torch.nn.Module,
@@ -101,11 +132,7 @@ def range_test(
     import torch
 
     from trainwell.engine.device import resolve_device
-    from trainwell.engine.precision import build_precision
-    from trainwell.engine.step import StepRunner
     from trainwell.find.state import restore, snapshot
-    from trainwell.optim.optimizers import build_optimizer
-    from trainwell.optim.param_groups import param_groups
 
     cfg = config.lr_find
     RULES.get(cfg.rule, "lr_find.rule")  # a misspelt rule fails before the sweep, not after it
@@ -113,11 +140,9 @@ def range_test(
     started = time.perf_counter()
     model.to(dev)
     saved = snapshot(model, optimizer)
+    lrs = sweep_lrs(cfg.min_lr, cfg.max_lr, cfg.steps, cfg.mode)
     try:
-        opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, cfg.min_lr), cfg.min_lr)
-        precision, choice = build_precision(config.training.precision, dev)
-        runner = StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, dev)
-        lrs = sweep_lrs(cfg.min_lr, cfg.max_lr, cfg.steps, cfg.mode)
+        runner, precision = _runner(config, model, loss_fn, optimizer, dev)
         model.train()
         batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)
         losses, smoothed, stop = _sweep(runner, batches, lrs, cfg, progress)
@@ -135,18 +160,7 @@ def range_test(
         max_lr=cfg.max_lr,
     )
     result.elapsed_s = time.perf_counter() - started
-    result.settings = {
-        "min_lr": cfg.min_lr,
-        "max_lr": cfg.max_lr,
-        "steps": cfg.steps,
-        "mode": cfg.mode,
-        "smoothing": cfg.smoothing,
-        "diverge_factor": cfg.diverge_factor,
-        "batch_size": config.batch.size,
-        "optimizer": config.optimizer.name,
-        "precision": choice.name,
-        "device": str(dev),
-    }
+    result.settings = _settings(config, precision, dev)
     return with_peak(result, config, len(train_data))  # type: ignore[arg-type]
 
 
