@@ -174,3 +174,11 @@ def test_registry_did_you_mean_and_listing() -> None:
     assert "did you mean 'alpha'" in err.value.problems[0].fix
     with pytest.raises(ValueError):
         reg.register("alpha", 3)
+
+
+def test_yaml_booleans_read_back_as_words() -> None:
+    """`logging.progress=off` and `checkpoint.strategy=no` are YAML 1.1 booleans; they mean the words."""
+    c = load_config(overrides=["logging.progress=off", "checkpoint.strategy=no", "checkpoint.load_best_at_end=false"])
+    assert (c.logging.progress, c.checkpoint.strategy, c.checkpoint.load_best_at_end) == ("off", "no", False)
+    with pytest.raises(ConfigError):
+        load_config(overrides=["training.precision=yes"])  # no word of that kind in the choices

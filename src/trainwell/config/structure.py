@@ -62,7 +62,12 @@ def _convert(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
             raise _Mismatch
         return from_dict(tp, value, path, problems)
     if origin is Literal:
-        if value in get_args(tp):
+        choices = get_args(tp)
+        if isinstance(value, bool):
+            # YAML 1.1 reads off/no/on/yes as booleans (`logging.progress=off`); map them back to the word.
+            words = ("on", "yes", "true") if value else ("off", "no", "false")
+            value = next((w for w in words if w in choices), value)
+        if value in choices and not isinstance(value, bool):
             return value
         raise _Mismatch
     if origin in (Union, types.UnionType):
