@@ -14,6 +14,11 @@ whole call, from "model and data in hand" to "trained". Ratios use the process's
 clock on a shared machine): the median over repetitions of each run's ratio to the plain run beside
 it, and the ratio of the minimum times. Median wall times are reported next to them.
 
+Whole runs on a shared machine drift by +-30 %, more than the effect measured, so a second
+measurement interleaves single steps: a plain step and a trainwell step (its StepRunner, per-step
+bookkeeping and schedule) alternate on the same batches, and the median paired difference is the
+engine's per-step overhead.
+
     python benchmarks/overhead.py [--epochs 20] [--reps 11] [--only trainwell,Lightning] [--out benchmarks/results/overhead.json]
 """
 
@@ -268,6 +273,75 @@ def measure(epochs: int, reps: int, only: list[str] | None = None) -> dict[str, 
     return {"wall": wall, "cpu": cpu, "samples": epochs * len(train)}
 
 
+def per_step(steps: int) -> dict[str, float]:
+    """The loop's own cost, free of run-to-run drift: one plain step and one trainwell step (the engine's
+    StepRunner plus its per-step bookkeeping and schedule), interleaved on the same batches, timed each.
+    Evaluation and logging are off in both, so this is the cost every step pays."""
+    from trainwell.engine.loop import Trainer
+    from trainwell.engine.progress import ProgressBar
+    from trainwell.tasks.base import Task
+
+    train, val = digits()
+    x_all, y_all = train.tensors
+    batches = [(x_all[i : i + BATCH], y_all[i : i + BATCH]) for i in range(0, len(x_all) - BATCH + 1, BATCH)]
+    total = 10 * steps
+    model = make_model()
+    opt = torch.optim.AdamW(groups(model), lr=LR)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, round(WARMUP * total)))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def plain_step(x: torch.Tensor, y: torch.Tensor) -> None:
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+
+    config = load_config(
+        {
+            "seed": SEED,
+            "report": False,
+            "doctor": {"live": False},
+            "optimizer": {"lr": LR, "weight_decay": WD},
+            "schedule": {"name": "cosine", "warmup": WARMUP},
+            "training": {"max_steps": total, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
+            "evaluation": {"strategy": "no"},
+            "early_stopping": {"patience": None},
+            "checkpoint": {"strategy": "no", "load_best_at_end": False},
+            "logging": {"every": 10**9, "tensorboard": "off", "progress": "off"},
+        }
+    )
+    with tempfile.TemporaryDirectory() as work:
+        trainer = Trainer(config, Task("digits", make_model(), train, val), Path(work))
+        trainer.progress = ProgressBar(total, 0, enabled=False)
+
+        def trainwell_step(x: torch.Tensor, y: torch.Tensor) -> None:
+            trainer._after_step(trainer.runner.run([(x, y)]), epoch_end=False)
+
+        plain_ns, tw_ns = [], []
+        for i in range(steps):
+            x, y = batches[i % len(batches)]
+            first, second = (plain_step, trainwell_step) if i % 2 else (trainwell_step, plain_step)
+            a = time.perf_counter_ns()
+            first(x, y)
+            b = time.perf_counter_ns()
+            second(x, y)
+            c = time.perf_counter_ns()
+            (plain_ns if first is plain_step else tw_ns).append(b - a)
+            (tw_ns if first is plain_step else plain_ns).append(c - b)
+        trainer.log.close()
+    skip = steps // 5  # warm-up
+    plain_us = statistics.median(plain_ns[skip:]) / 1000
+    diffs = [t - p for t, p in zip(tw_ns[skip:], plain_ns[skip:])]
+    return {
+        "plain_step_us": plain_us,
+        "trainwell_step_us": statistics.median(tw_ns[skip:]) / 1000,
+        "paired_overhead_us": statistics.median(diffs) / 1000,
+        "overhead_ratio": 1 + statistics.median(diffs) / 1000 / plain_us,
+    }
+
+
 def table(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Per runner: CPU and wall seconds, samples/s (by the median CPU time) and two ratios to the plain loop.
 
@@ -313,6 +387,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--reps", type=int, default=11)
     parser.add_argument("--out", type=Path, default=RESULTS / "overhead.json")
+    parser.add_argument("--steps", type=int, default=3000, help="interleaved steps for the per-step measurement")
     parser.add_argument("--only", help="comma-separated runners besides the plain loop, e.g. trainwell")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -323,6 +398,11 @@ def main() -> None:
     result = measure(args.epochs, args.reps, args.only.split(",") if args.only else None)
     rows = table(result)
     print(markdown(rows))
+    step = per_step(args.steps)
+    print(
+        f"\nper step (interleaved, median of {args.steps}): plain {step['plain_step_us']:.1f} µs, trainwell "
+        f"{step['trainwell_step_us']:.1f} µs, paired overhead {step['paired_overhead_us']:.1f} µs = {step['overhead_ratio']:.3f}x"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -340,6 +420,7 @@ def main() -> None:
                 "cpu_s": result["cpu"],
                 "wall_s": result["wall"],
                 "table": rows,
+                "per_step": step,
             },
             indent=2,
         )

@@ -18,7 +18,19 @@ from trainwell.engine.api import train
 from trainwell.engine.callbacks import Callback
 
 TRAIN_KEYS = {"event", "step", "epoch", "lr", "loss", "grad_norm", "samples", "time"}
-SUMMARY_KEYS = {"status", "stop_reason", "best_metric", "best_step", "metric", "mode", "steps", "epochs", "wall_time_s", "samples_per_s", "final"}
+SUMMARY_KEYS = {
+    "status",
+    "stop_reason",
+    "best_metric",
+    "best_step",
+    "metric",
+    "mode",
+    "steps",
+    "epochs",
+    "wall_time_s",
+    "samples_per_s",
+    "final",
+}
 ENV_KEYS = {"trainwell", "torch", "python", "platform", "device", "precision", "git_revision", "seed", "command", "threads"}
 
 
@@ -85,9 +97,20 @@ def test_callbacks_see_the_lifecycle_and_can_stop_the_run(tmp_path: Path) -> Non
 def test_user_model_and_data_through_the_python_api(tmp_path: Path) -> None:
     from tw_engine_helpers import synthetic, tiny_model
 
-    result = train({"report": False, "doctor": {"live": False}, "training": {"max_steps": 5}, "evaluation": {"every": 5},
-                    "checkpoint": {"every": 5}, "logging": {"tensorboard": "off"}},
-                   model=tiny_model(), train_data=synthetic(64, 0), val_data=synthetic(16, 1), run_dir=tmp_path)
+    result = train(
+        {
+            "report": False,
+            "doctor": {"live": False},
+            "training": {"max_steps": 5},
+            "evaluation": {"every": 5},
+            "checkpoint": {"every": 5},
+            "logging": {"tensorboard": "off"},
+        },
+        model=tiny_model(),
+        train_data=synthetic(64, 0),
+        val_data=synthetic(16, 1),
+        run_dir=tmp_path,
+    )
     assert result.summary["steps"] == 5 and "val_accuracy" in result.summary["final"]
 
 
@@ -103,8 +126,14 @@ def test_train_without_validation_data_explains_what_to_change(tmp_path: Path) -
 @pytest.mark.slow  # the LR range test, matplotlib and the report take about 4 s
 def test_integrations_lr_find_live_doctor_and_report(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    cfg = tiny_config(optimizer={"lr": "find"}, lr_find={"steps": 20}, doctor={"live": True}, report=True, training={"max_steps": 12},
-                      checkpoint={"load_best_at_end": False})
+    cfg = tiny_config(
+        optimizer={"lr": "find"},
+        lr_find={"steps": 20},
+        doctor={"live": True},
+        report=True,
+        training={"max_steps": 12},
+        checkpoint={"load_best_at_end": False},
+    )
     result = train(cfg, run_dir=tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
     assert {"lr_find.json", "findings.json", "report.html"} <= names

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     import torch
 
 
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable and stateless: one instance for every step
+
+
 class PrecisionStrategy:
     """fp32: no autocast, plain backward and step. The base the other strategies refine.
 
@@ -36,7 +39,7 @@ class PrecisionStrategy:
         self.device = device
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        return contextlib.nullcontext()
+        return _NO_AUTOCAST
 
     def backward(self, loss: torch.Tensor) -> None:
         loss.backward()

@@ -7,6 +7,8 @@ policy skips a step, the LR does not move (otherwise warmup would end early; HF 
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,16 +17,26 @@ from trainwell.config.schema import Config
 from trainwell.optim.schedules import METRIC_DRIVEN, SCHEDULES, resolve_warmup, schedule_kwargs
 
 
+def bound_kwargs(fn: Callable[..., float], kw: dict[str, Any]) -> dict[str, Any]:
+    """Only the keyword arguments ``fn`` names. Every schedule accepts **kw and ignores the rest, and
+    a call with 2 keywords instead of 20 is 5x cheaper, which shows at a step of a few hundred µs."""
+    named = inspect.signature(fn).parameters
+    return {k: v for k, v in kw.items() if k in named}
+
+
 class StepSchedule:
     """A pure multiplier f(step) applied through LambdaLR; ignores evaluations."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> None:
         fn = SCHEDULES.get(config.schedule.name, "schedule.name")
-        kw = schedule_kwargs(config.schedule, steps_per_epoch, base_lr)
+        kw = bound_kwargs(fn, schedule_kwargs(config.schedule, steps_per_epoch, base_lr))
         warmup = resolve_warmup(config.schedule.warmup, total_steps)
+        last = [-1, 1.0]  # LambdaLR asks once per parameter group for the same step: compute it once
 
         def multiplier(step: int) -> float:
-            return fn(step, total_steps, warmup, **kw)
+            if step != last[0]:
+                last[0], last[1] = step, fn(step, total_steps, warmup, **kw)
+            return last[1]
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
 
