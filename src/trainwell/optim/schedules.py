@@ -15,6 +15,7 @@ Importing this module does not import torch.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -47,8 +48,7 @@ def _warm(fn: Callable[..., float]) -> Callable[..., float]:
             return warmup_factor(step, warmup_steps)
         return fn(step, total_steps, warmup_steps, **kw)
 
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
+    return functools.wraps(fn)(wrapped)  # keeps fn's doc and, via __wrapped__, its signature
 
 
 @SCHEDULES.decorator("constant")
