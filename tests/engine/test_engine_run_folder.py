@@ -169,3 +169,12 @@ def test_same_seed_in_fresh_processes_gives_identical_metrics(tmp_path: Path) ->
     first = json.loads(run_script(_SEEDED, str(tmp_path / "a")).stdout)
     second = json.loads(run_script(_SEEDED, str(tmp_path / "b")).stdout)
     assert without_time(first) == without_time(second) and len(first) > 10
+
+
+def test_batch_auto_find_records_its_choice_and_hard_codes_it(tmp_path: Path) -> None:
+    cfg = tiny_config(batch={"size": 8, "auto_find": True, "memory_budget_mb": 64}, training={"max_steps": 4})
+    train(cfg, run_dir=tmp_path)
+    record = json.loads((tmp_path / "batch_find.json").read_text())
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert saved["batch"]["auto_find"] is False
+    assert saved["batch"]["size"] == record["size"] and saved["batch"]["accumulation"] == record["accumulation"]
