@@ -1,0 +1,166 @@
+"""CUDA check: trainwell's engine against a plain PyTorch loop on a GPU, in fp32, bf16 and fp16.
+
+Both loops train the same MLP (1024-4096-4096-10, from the same initial weights) on the same synthetic
+teacher-labelled data (64k train / 8k val, pinned CPU tensors moved per batch), with AdamW, cosine
+decay with 10 % warmup, clipping at 1.0 (after unscaling in fp16), batch 512, an eval pass each epoch,
+and the precision under test (bf16 autocast; fp16 autocast + GradScaler). Repetitions alternate
+(plain, trainwell, plain, ...). It checks that each precision trains (val accuracy), that `auto`
+resolves to bf16 on a bf16-capable card, and reports samples/s and trainwell/plain time ratios.
+
+    python benchmarks/cuda_check.py [--epochs 3] [--reps 3] [--out benchmarks/results/cuda.json]
+
+Needs a CUDA device; prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainwell.optim.schedules import cosine
+
+BATCH, LR, WD, CLIP, WARMUP, SEED = 512, 1e-3, 0.01, 1.0, 0.1, 0
+N_TRAIN, N_VAL, DIM, CLASSES = 65536, 8192, 1024, 10
+
+
+def data() -> tuple[Any, Any]:
+    g = torch.Generator().manual_seed(SEED)
+    teacher = torch.randn(DIM, CLASSES, generator=g)
+    x = torch.randn(N_TRAIN + N_VAL, DIM, generator=g)
+    y = (x @ teacher + 0.5 * torch.randn(N_TRAIN + N_VAL, CLASSES, generator=g)).argmax(dim=1)
+    ds = torch.utils.data.TensorDataset
+    return ds(x[:N_TRAIN], y[:N_TRAIN]), ds(x[N_TRAIN:], y[N_TRAIN:])
+
+
+def make_model() -> torch.nn.Module:
+    torch.manual_seed(SEED)
+    return torch.nn.Sequential(
+        torch.nn.Linear(DIM, 4096), torch.nn.GELU(), torch.nn.Linear(4096, 4096), torch.nn.GELU(), torch.nn.Linear(4096, CLASSES)
+    )
+
+
+def plain(train: Any, val: Any, epochs: int, precision: str, work: str) -> dict[str, Any]:
+    dev = torch.device("cuda")
+    model = make_model().to(dev)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    rest = [p for p in model.parameters() if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": rest, "weight_decay": 0.0}], lr=LR, fused=True)
+    steps_per_epoch = math.ceil(len(train) / BATCH)
+    total = steps_per_epoch * epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, round(WARMUP * total)))
+    loader = torch.utils.data.DataLoader(
+        train, batch_size=BATCH, shuffle=True, pin_memory=True, generator=torch.Generator().manual_seed(SEED)
+    )
+    val_loader = torch.utils.data.DataLoader(val, batch_size=2 * BATCH, pin_memory=True)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
+    autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if dtype else contextlib.nullcontext
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            with autocast():
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            scale = scaler.get_scale()
+            scaler.step(opt)
+            scaler.update()
+            if scaler.get_scale() >= scale:  # the scheduler does not step when the scaler skipped the step
+                sched.step()
+            opt.zero_grad(set_to_none=True)
+        model.eval()
+        correct = 0
+        with torch.no_grad(), autocast():
+            for x, y in val_loader:
+                correct += (model(x.to(dev)).argmax(1) == y.to(dev)).sum().item()
+    return {"val_accuracy": correct / len(val), "precision": precision}
+
+
+def trainwell_run(train: Any, val: Any, epochs: int, precision: str, work: str) -> dict[str, Any]:
+    from trainwell.engine.api import train as tw_train
+
+    config = {
+        "seed": SEED,
+        "report": False,
+        "doctor": {"live": False},
+        "optimizer": {"name": "adamw", "lr": LR, "weight_decay": WD},
+        "schedule": {"name": "cosine", "warmup": WARMUP},
+        "batch": {"size": BATCH},
+        "training": {"epochs": epochs, "max_grad_norm": CLIP, "device": "cuda", "precision": precision},
+        "evaluation": {"strategy": "epoch", "every": 1, "metric": "val_accuracy", "mode": "max"},
+        "logging": {"every": 50, "tensorboard": "off", "progress": "off"},
+        "early_stopping": {"patience": None},
+        "checkpoint": {"strategy": "no", "load_best_at_end": False},
+    }
+    result = tw_train(config, model=make_model(), train_data=train, val_data=val, run_dir=work)
+    s = result.summary
+    return {"val_accuracy": s["final"].get("val_accuracy"), "precision": s["precision"], "overflow_skips": s.get("overflow_skips")}
+
+
+def timed(fn: Any, *args: Any) -> tuple[float, dict[str, Any]]:
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn(*args)
+    torch.cuda.synchronize()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "cuda.json")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("cuda_check: no CUDA device")
+    from trainwell.engine.precision import resolve_precision
+
+    auto = resolve_precision("auto", torch.device("cuda"))
+    train, val = data()
+    samples = N_TRAIN * args.epochs
+    rows: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "auto": str(auto), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for precision in ("fp32", "bf16", "fp16"):  # CUDA context, cuBLAS handles, kernels, allocator: warm for both loops
+            plain(train, val, 1, precision, tmp)
+            trainwell_run(train, val, 1, precision, f"{tmp}/warm-{precision}")
+        for precision in ("fp32", "bf16", "fp16", "auto"):
+            times: dict[str, list[float]] = {"plain": [], "trainwell": []}
+            outs: dict[str, Any] = {}
+            for rep in range(args.reps):
+                for name, fn in (("plain", plain), ("trainwell", trainwell_run)):
+                    prec = precision if name == "trainwell" or precision != "auto" else "bf16"
+                    sec, outs[name] = timed(fn, train, val, args.epochs, prec, f"{tmp}/{precision}-{name}-{rep}")
+                    times[name].append(sec)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows["runs"][precision] = {
+                "seconds": med,
+                "ratio": med["trainwell"] / med["plain"],
+                "outputs": outs,
+                "samples_per_s": {k: samples / v for k, v in med.items()},
+            }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2, default=str))
+    print(f"device: {rows['device']}, torch {rows['torch']}, precision auto -> {rows['auto']}")
+    print("| precision | plain samples/s | trainwell samples/s | time ratio | plain val acc | trainwell val acc | fp16 skipped steps |")
+    print("|---|---|---|---|---|---|---|")
+    for precision, r in rows["runs"].items():
+        o = r["outputs"]
+        print(
+            f"| {precision} | {r['samples_per_s']['plain']:.0f} | {r['samples_per_s']['trainwell']:.0f} | {r['ratio']:.3f} | "
+            f"{o['plain']['val_accuracy']:.4f} | {o['trainwell']['val_accuracy']:.4f} | {o['trainwell'].get('overflow_skips')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
