@@ -77,7 +77,8 @@ def test_clip_conflict(profile: Profile, clip: float | None) -> None:
     [
         (Profile("transformer", "finetune", dataset_size=20000, epochs=5), 2e-5),  # 001 BERT recipe
         (Profile("transformer", "finetune", dataset_size=20000, epochs=2), 3e-5),  # 000
-        (Profile("transformer", "finetune", dataset_size=2000, epochs=5), 5e-5),  # few steps: top of 001's default
+        (Profile("transformer", "finetune", dataset_size=2000, epochs=5), 5e-5),  # < 10k examples: top of 001's default
+        (Profile("transformer", "finetune", dataset_size=400, epochs=2), 1e-4),  # 50 optimizer steps: 003/004's 1e-4
         (Profile("transformer", "finetune", dataset_size=20000, epochs=25), 1e-5),  # 003 20+
         (Profile("llm", "finetune", epochs=1), 2e-4),  # 003 table rows
         (Profile("llm", "finetune", epochs=2), 1e-4),

@@ -258,6 +258,24 @@ rule(
     "004 §LR Ranges by Model Type: Transformer from scratch; 001 §Learning Rate",
     {"model": "transformer"},
 )
+FEW_STEPS = 500  # total optimizer steps below which a fine-tuning run is "very short"
+
+
+def _few_steps(d: Draft) -> bool:
+    total = d.total_steps
+    return total is not None and total < FEW_STEPS
+
+
+rule(
+    "lr.finetune-few-steps",
+    "lr",
+    Match(models=TF, modes=FINETUNE, test=_few_steps, test_doc=f"< {FEW_STEPS} optimizer steps in the run"),
+    lr(1e-4, 32),
+    "a very short fine-tuning run (few hundred optimizer steps): 1e-4, as the guides' shortest budgets use; "
+    "at 2e-5-5e-5 so few steps leave the model near chance (measured: benchmarks/recommend.py, SST-2 400 x 2 epochs)",
+    "003 §Quick Reference Table: 1-2 epochs 1e-4–2e-4; 004 §Transfer Learning Rule: 1e-4; 001 §Learning Rate: AdamW fine-tuning up to 5e-4",
+    {"model": "transformer", "mode": "finetune", "dataset_size": 400, "epochs": 2},
+)
 rule(
     "lr.finetune-small-data",
     "lr",
@@ -265,7 +283,7 @@ rule(
     lr(5e-5, 32),
     "fine-tuning on < 10k examples gives few optimizer steps: the top of the 2e-5-5e-5 fine-tuning default",
     "001 §Learning Rate: AdamW (fine-tuning) 2e-5–5e-5; 003 §Quick Reference: 5 epochs 5e-5",
-    {"model": "transformer", "mode": "finetune", "dataset_size": 2000},
+    {"model": "transformer", "mode": "finetune", "dataset_size": 2000, "epochs": 5},
 )
 rule(
     "lr.finetune-short",
