@@ -158,6 +158,7 @@ def test_max_steps_overrides_epochs_and_epochs_bound_the_run(tmp_path: Path) -> 
 
 def test_config_is_validated_again_with_the_real_total_steps(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        train(tiny_config(training={"epochs": 1}, schedule={"warmup": 50}), run_dir=tmp_path)
+        train(tiny_config(training={"epochs": 1}, schedule={"warmup": 50}), run_dir=tmp_path / "run")
     assert info.value.problems[0].where == "schedule.warmup"
     assert "13 total steps" in info.value.problems[0].rule
+    assert not (tmp_path / "run").exists()  # no half-made run folder

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from trainwell.config.io import load_config
+from trainwell.config.io import load_config, validate
 from trainwell.config.schema import Config
 from trainwell.engine import hooks, rng
 from trainwell.engine.callbacks import Callback
@@ -22,6 +22,7 @@ from trainwell.engine.device import resolve_device
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
 from trainwell.engine.run_folder import environment, new_run_dir, write_config, write_json
+from trainwell.engine.setup import run_length
 from trainwell.errors import CheckpointError, ConfigError, Problem, TrainingError
 from trainwell.tasks.base import Task, classification_metrics
 
@@ -90,6 +91,8 @@ def train(
         torch.use_deterministic_algorithms(True, warn_only=True)
     rng.seed_everything(cfg.seed)  # the task's model initialisation is part of the run
     task = _task(cfg, model, train_data, val_data)
+    # A mistake found now leaves no half-made run folder behind (setup checks again after the finders).
+    ConfigError.collect(validate(cfg, run_length(cfg, len(task.train_data))[2]))  # type: ignore[arg-type]
     path = Path(resume) if resume is not None else new_run_dir(cfg, run_dir)
     if resume is None:
         cfg = hooks.run_finders(cfg, task, resolve_device(cfg.training.device), path)
