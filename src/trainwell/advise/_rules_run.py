@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainwell.advise._rules_optim import FINETUNE, INF, S
+from trainwell.advise._rules_common import FINETUNE, INF, S
 from trainwell.advise.rules import Draft, Match, rule
 
 # --- loss by class-imbalance ratio (004 §Loss Function Selection Guide) -------------------------------

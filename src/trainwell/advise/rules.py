@@ -217,7 +217,7 @@ def markdown_table() -> str:
 
 
 # Registering the tables: each module adds its stages' rules, in priority order.
-from trainwell.advise import _rules_optim, _rules_run, _rules_schedule  # noqa: E402
+from trainwell.advise import _rules_batch, _rules_epochs, _rules_optim, _rules_run, _rules_schedule  # noqa: E402
 
 __all__ = ["RULES", "STAGES", "Draft", "Match", "Profile", "Rule", "Stage", "markdown_table", "ordered_rules", "rule", "rules_in"]
-_LOADED = (_rules_optim, _rules_schedule, _rules_run)
+_LOADED = (_rules_epochs, _rules_optim, _rules_batch, _rules_schedule, _rules_run)
