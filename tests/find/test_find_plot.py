@@ -1,4 +1,5 @@
-"""The range-test plot: one Figure with the curve, every rule's pick and the suggestion."""
+"""The range-test plot (drawn by trainwell.report.plots from the finder's JSON): the curve, every rule's
+pick, the suggestion and the peak LR for the schedule."""
 
 from __future__ import annotations
 
@@ -26,24 +27,24 @@ def _result():  # type: ignore[no-untyped-def]
 
 def test_plot_shows_each_pick_and_the_suggestion() -> None:
     pytest.importorskip("matplotlib")
-    from trainwell.find.plot import plot_lr_find
+    from trainwell.report.plots import plot_lr_find
 
     result = _result()
-    fig = plot_lr_find(result)
+    fig = plot_lr_find(result.to_json(with_curve=True))
     ax = fig.axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
     assert ax.get_xscale() == "log"
     for name, pick in result.picks.items():
         assert pick is not None and any(label.startswith(f"{name}:") for label in labels)
-    assert any(label.startswith("suggested (combined)") for label in labels)
+    assert any(label.startswith("suggested:") for label in labels)
 
 
 def test_plot_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    import trainwell.find.plot as plot
+    import sys
 
-    def missing(module: str, extra: str, feature: str) -> None:
-        raise MissingDependencyError(module, extra, feature)
+    from trainwell.report import plots
 
-    monkeypatch.setattr(plot, "require", missing)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(MissingDependencyError, match=r"trainwell\[plot\]"):
-        plot.plot_lr_find(_result())
+        plots.plot_lr_find(_result().to_json(with_curve=True))

@@ -97,6 +97,19 @@ rule(
 )
 
 
+# --- CPU threads (trainwell's own measurement) --------------------------------------------------------
+rule(
+    "threads.small-mlp-cpu",
+    "threads",
+    Match(models=frozenset({"mlp"}), test=lambda d: not _has_gpu(d), test_doc="no GPU given"),
+    {"training.threads": 1},
+    "an MLP's matrix products are too small to gain from intra-op threads, and idle torch threads spin: "
+    "on a shared 2-core machine the digits run took 61 s with torch's default threads and 3.2 s with one",
+    "trainwell docs/engine.md §CPU threads (measured); PyTorch docs, CPU threading: OMP_NUM_THREADS/set_num_threads",
+    {"model": "mlp"},
+)
+
+
 # --- evaluation and checkpoint cadence (003 §7 eval_steps by dataset size; 000 §4.2.1) ----------------
 def eval_interval(dataset_size: int) -> int:
     """003 §7: < 1000 samples: 100-200 steps; 1000-10000: 500; > 10000: 1000-2000 (low ends: more feedback)."""

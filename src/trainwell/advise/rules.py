@@ -170,6 +170,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("freeze", (), required=False, help="frozen backbone for feature extraction (when the task has the option)"),
     Stage("loss", ("loss.name",), help="loss by class-imbalance ratio (004)"),
     Stage("precision", ("training.precision",), help="precision by hardware (000 §4.3)"),
+    Stage("threads", ("training.threads",), required=False, help="CPU threads for models too small to parallelise"),
     Stage(
         "cadence",
         ("evaluation.strategy", "evaluation.every", "checkpoint.strategy", "checkpoint.every"),

@@ -63,9 +63,8 @@ def _lister(kind: str):  # type: ignore[no-untyped-def]
         from trainwell.optim.losses import LOSSES
         from trainwell.optim.optimizers import OPTIMIZERS
         from trainwell.optim.schedules import SCHEDULES
-        from trainwell.tasks.catalog import TASKS
-
         from trainwell.registry import Registry
+        from trainwell.tasks.catalog import TASKS
 
         registries: dict[str, Registry[Any]] = {"optimizers": OPTIMIZERS, "schedules": SCHEDULES, "losses": LOSSES, "tasks": TASKS}
         registry = registries[kind]

@@ -74,9 +74,9 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         close()
     if args.plot:
-        from trainwell.find.plot import plot_lr_find
+        from trainwell.report.plots import plot_lr_find
 
-        plot_lr_find(result).savefig(args.plot, dpi=110)
+        plot_lr_find(result.to_json(with_curve=True)).savefig(args.plot, dpi=110)
     data = result.to_json(with_curve=args.curve)
     if args.format == "json":
         print_json(data)

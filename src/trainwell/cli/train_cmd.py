@@ -34,14 +34,15 @@ def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
     from trainwell.advise.recommender import Profile, recommend
     from trainwell.config import load_config
 
-    task = load_config(None, overrides).task
+    given = load_config(None, overrides)
+    task = given.task
     if ":" in task:
         return (
             load_config(None, overrides),
             [],
             f"user task {task}: recommended defaults exist for built-in tasks only; using config defaults",
         )
-    rec = recommend(Profile.from_task(task))
+    rec = recommend(Profile.from_task(task, **_facts_from_overrides(given, overrides)))
     overridden = {o.split("=", 1)[0].strip() for o in overrides}
     reasons = [r.to_dict() if hasattr(r, "to_dict") else dataclasses.asdict(r) for r in rec.reasons]
     reasons = [r for r in reasons if r["field"] not in overridden]  # a value you set yourself has your reason, not ours
@@ -50,6 +51,21 @@ def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
         reasons,
         f"recommended defaults for task '{task}' ({len(reasons)} reasons)",
     )
+
+
+def _facts_from_overrides(given: Any, overrides: list[str]) -> dict[str, Any]:
+    """Overrides that change the task's facts reach the recommender: a smaller `data.limit` is a smaller
+    dataset (its LR, batch and cadence differ), and `training.epochs` is the user's epoch budget."""
+    from trainwell.tasks.catalog import TASKS
+
+    keys = {o.split("=", 1)[0].strip() for o in overrides}
+    facts: dict[str, Any] = {}
+    size = TASKS.get(given.task, "task").facts.dataset_size
+    if "data.limit" in keys and given.data.limit is not None:
+        facts["dataset_size"] = min(given.data.limit, size) if size else given.data.limit
+    if "training.epochs" in keys:
+        facts["epochs"] = given.training.epochs
+    return facts
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, str]:

@@ -258,9 +258,13 @@ def plot_lr_find(result: Mapping[str, Any]) -> Figure:
             ax.axvline(lr, color=f"C{(i + 2) % 10}", linestyle=":", linewidth=1.2, label=f"{name}: {lr:.2g}")
         if isinstance(suggested, (int, float)) and suggested > 0:
             ax.axvline(float(suggested), color=COLORS["best"], linewidth=2, alpha=0.7, label=f"suggested: {suggested:.2g}")
-        used = result.get("used_lr")  # the engine's record: the peak LR moved to the effective batch / schedule
+        # The engine's record says what it trained with; the finder's own result, the peak LR for the
+        # configured schedule and batch that `optimizer.lr: find` would train with.
+        used, word = (
+            (result.get("used_lr"), "trained with") if "used_lr" in result else (result.get("peak_lr"), "peak LR for schedule and batch")
+        )
         if isinstance(used, (int, float)) and used > 0 and used != suggested:
-            ax.axvline(float(used), color=COLORS["stop"], linewidth=1.5, linestyle="-.", label=f"trained with: {used:.2g}")
+            ax.axvline(float(used), color=COLORS["stop"], linewidth=1.5, linestyle="-.", label=f"{word}: {used:.2g}")
         if losses:
             # the divergence at the end reaches many times the start loss and would flatten the descent, which
             # is what the picks are about: show from just under the minimum to a little above the start
