@@ -139,7 +139,8 @@ class SkipsEveryOther(PrecisionStrategy):
 
 
 def test_scheduler_does_not_step_when_the_scaler_skipped(tmp_path: Path) -> None:
-    config = load_config(tiny_config(training={"max_steps": 10}, schedule={"name": "linear", "warmup": 4}))
+    # CPU: the synced path, where precision.step reports the skip (CUDA defers; see test_engine_deferred.py)
+    config = load_config(tiny_config(training={"max_steps": 10, "device": "cpu"}, schedule={"name": "linear", "warmup": 4}))
     trainer = Trainer(config, make_task(config), tmp_path)
     fake = SkipsEveryOther(torch.device("cpu"))
     trainer.c.precision = trainer.runner.precision = fake

@@ -1,8 +1,10 @@
 """The training loop, top to bottom: for each accumulation window, one step; after each step, log,
 evaluate, decide whether to stop, checkpoint. Everything else lives in a module named after it.
 
-Per step the loop does no file I/O and one host sync (see step.py); files are written at log,
-evaluation and checkpoint events only.
+Per step the loop does no file I/O and at most one host sync (see step.py); files are written at log,
+evaluation and checkpoint events only. On CUDA with a fused Adam/AdamW the steps make no sync at all:
+their losses and norms wait on the device and are read, and the NaN policy applied to each in order,
+at the next log/eval/checkpoint/final step (``_flush``), always before anything is written.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from trainwell.engine.run_folder import MetricsLog, read_records
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.setup import build_components, train_loader, val_loader
 from trainwell.engine.state import LogWindow, LoopState
-from trainwell.engine.step import StepOutcome, StepRunner
+from trainwell.engine.step import PendingStep, StepOutcome, StepRunner, skips_on_device, status_of
 from trainwell.errors import ConfigError, Problem, TrainingError
 from trainwell.registry import did_you_mean
 from trainwell.tasks.base import Task
@@ -50,12 +52,17 @@ class Trainer:
         self.stopper = EarlyStopping(ev.metric, ev.mode, config.early_stopping.patience, config.early_stopping.threshold)
         self.sampler = EpochBatchSampler(len(task.train_data), config.batch.size, config.seed)  # type: ignore[arg-type]
         self.val_loader = val_loader(config, task, self.c.device)
+        t = config.training
+        defer = self.c.device.type == "cuda" and skips_on_device(self.c.optimizer)  # on CPU the per-step sync is free
         self.runner = StepRunner(
-            self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, config.training.max_grad_norm, self.c.device
-        )
+            self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, t.max_grad_norm, self.c.device,
+            defer, t.nan_policy, t.max_nan_skips,
+        )  # fmt: skip
+        self.pending: list[tuple[int, PendingStep]] = []  # deferred steps not yet read: (step, values)
         self.window = LogWindow()
         self.ckpt_root = run_dir / "checkpoints"
         self.resumed_from = self._restore() if resume else None
+        self.runner.reset_guard(self.state.nan_skips_in_row)
         self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from if resume else None)
         self.state.history = read_records(self.log.path)
         self.callbacks = CallbackList(callbacks)
@@ -127,12 +134,27 @@ class Trainer:
             if stop is not None or epoch_end:
                 return stop
 
-    def _after_step(self, outcome: StepOutcome, epoch_end: bool) -> Stop | None:
+    def _after_step(self, outcome: StepOutcome | PendingStep, epoch_end: bool) -> Stop | None:
         s = self.state
         s.step += 1
-        self._last = outcome
-        stop = self._account(outcome)
-        self.progress.advance()
+        if isinstance(outcome, PendingStep):
+            self.pending.append((s.step, outcome))
+            self.c.schedule.after_step()  # as if it updated; _flush takes it back if the device skipped it
+            self.progress.advance()
+            if not self._sync_due(epoch_end):
+                return None
+            stop, at = self._flush()
+            epoch_end = epoch_end and at == s.step
+            s.step = at  # a stop found at an earlier step: the device skipped every step after it
+        else:
+            self._last = outcome
+            stop = self._account(outcome)
+            self.progress.advance()
+        return self._events(stop, epoch_end)
+
+    def _events(self, stop: Stop | None, epoch_end: bool) -> Stop | None:
+        """Log, evaluate, decide, checkpoint: the host-side work after a step (or a sync point)."""
+        s = self.state
         final = s.step >= s.total_steps
         if s.step % self.config.logging.every == 0 or final:
             reason = self._log_train()
@@ -147,10 +169,39 @@ class Trainer:
             self._save()
         return stop
 
-    def _account(self, outcome: StepOutcome) -> Stop | None:
-        """Counters, log sums and the NaN policy for one step."""
+    def _sync_due(self, epoch_end: bool) -> bool:
+        """Whether this step logs, evaluates or may checkpoint: those need the pending values first."""
+        s, ck = self.state, self.config.checkpoint
+        if s.step >= s.total_steps or s.step % self.config.logging.every == 0 or self._eval_due(epoch_end):
+            return True
+        if ck.strategy == "steps":
+            return s.step % ck.every == 0
+        return ck.strategy == "epoch" and epoch_end and s.epoch_index % ck.every == 0
+
+    def _flush(self) -> tuple[Stop | None, int]:
+        """Read every pending step's loss and norm (one host sync) and account each in order, exactly as
+        the synced path would; returns the stop and the step it happened at. Raises for nan_policy: stop."""
+        import torch
+
+        s, pending, self.pending = self.state, self.pending, []
+        rows = torch.stack([p.values for _, p in pending]).tolist()
+        stop, undo, now = None, 0, s.step
+        for (step, p), (loss, norm) in zip(pending, rows):
+            s.step = step  # the NaN message and a stop name the step itself
+            self._last = StepOutcome(status_of(loss, norm, self.c.precision.scales_loss), loss, norm, p.items, p.lr)
+            undo += self._last.status != "ok"
+            stop = self._account(self._last, scheduled=True)
+            if stop is not None:
+                break
+        s.step = s.step if stop is not None else now
+        self.c.schedule.undo_steps(undo)
+        self.runner.reset_guard(s.nan_skips_in_row)
+        return stop, s.step
+
+    def _account(self, outcome: StepOutcome, scheduled: bool = False) -> Stop | None:
+        """Counters, log sums and the NaN policy for one step (``scheduled``: the schedule already stepped)."""
         s = self.state
-        if outcome.status == "ok":
+        if outcome.status == "ok" and not scheduled:
             self.c.schedule.after_step()  # only after a real update: a skipped step must not advance warmup
         if outcome.status != "nonfinite":
             s.nan_skips_in_row = 0

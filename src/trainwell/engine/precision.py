@@ -2,8 +2,9 @@
 
 Each strategy offers the same five moves: ``autocast()`` around the forward pass, ``backward(loss)``,
 ``unscale(optimizer)`` before clipping, ``step(optimizer) -> bool`` (False when the update was skipped)
-and ``update()`` after the step. fp16 needs loss scaling (torch.amp.GradScaler) because its range
-underflows small gradients; bf16 has fp32's range, so it needs none (002 §Mixed Precision).
+and ``update()`` after the step; ``step_or_skip(optimizer, flag)`` replaces ``step`` on the deferred
+CUDA path (step.py), where the device skips the update. fp16 needs loss scaling (torch.amp.GradScaler)
+because its range underflows small gradients; bf16 has fp32's range, so it needs none (002 §Mixed Precision).
 
 ``resolve_precision("auto", device)`` returns the choice together with its reason.
 """
@@ -51,6 +52,18 @@ class PrecisionStrategy:
         """Apply the update; False when it was skipped (only loss scaling ever skips)."""
         optimizer.step()
         return True
+
+    def step_or_skip(self, optimizer: torch.optim.Optimizer, skip: torch.Tensor) -> None:
+        """Step, skipped on the device when the bool tensor ``skip`` is true: no host sync. Only for
+        optimizers whose step reads ``found_inf`` (torch's fused Adam/AdamW, see step.skips_on_device);
+        it is the attribute GradScaler sets for them. Gradients are already true (unscaled)."""
+        optimizer.grad_scale = None  # type: ignore[attr-defined]
+        optimizer.found_inf = skip.float()  # type: ignore[attr-defined]
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.grad_scale  # type: ignore[attr-defined]
+            del optimizer.found_inf  # type: ignore[attr-defined]
 
     def update(self) -> None:
         """Per-step bookkeeping after ``step`` (the loss scale's growth or backoff)."""
@@ -113,6 +126,14 @@ class FP16Precision(PrecisionStrategy):
             handle.remove()
             self._unscaled = False
         return bool(stepped)
+
+    def step_or_skip(self, optimizer: torch.optim.Optimizer, skip: torch.Tensor) -> None:
+        # unscale_ recorded the overflow check that update() backs off on; ``skip`` covers it (an
+        # overflow makes the norm non-finite), so the step itself bypasses GradScaler.step.
+        try:
+            super().step_or_skip(optimizer, skip)
+        finally:
+            self._unscaled = False
 
     def update(self) -> None:
         self.scaler.update()

@@ -3,6 +3,9 @@ ReduceLROnPlateau for the one metric-driven schedule.
 
 The scheduler advances only after an update that really happened: when fp16 loss scaling or the NaN
 policy skips a step, the LR does not move (otherwise warmup would end early; HF Trainer does the same).
+A step the device skipped without a host sync (the deferred CUDA path) is known only at the next sync
+point: it was scheduled, and ``undo_steps`` takes it back there, so the schedule's position is exact
+again at every log/eval/checkpoint step; the steps in between ran one schedule step ahead per skip.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ class StepSchedule:
     def after_evaluate(self, value: float) -> None:
         return None
 
+    def undo_steps(self, n: int) -> None:
+        """Take back ``n`` steps that were scheduled before the device skipped them, and set the LR
+        for the step now due (LambdaLR recomputes it from ``last_epoch``)."""
+        if n:
+            self.scheduler.last_epoch -= n + 1
+            self.scheduler.step()
+
     def state_dict(self) -> dict[str, Any]:
         return self.scheduler.state_dict()
 
@@ -70,6 +80,9 @@ class PlateauSchedule:
 
     def after_step(self) -> None:
         return None
+
+    def undo_steps(self, n: int) -> None:
+        return None  # metric-driven: steps do not move it
 
     def after_evaluate(self, value: float) -> None:
         self.scheduler.step(value)

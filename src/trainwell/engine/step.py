@@ -5,8 +5,18 @@ weighted by its share of the window's items, so the summed gradient equals the g
 loss over the whole window, the short last window of an epoch included. (Dividing by k instead, as
 Lightning does and HF Trainer did until PR #34191, over-weights the items of a short micro-batch.)
 
-The step makes one host sync (the loss, then the pre-clip grad norm that is ready with it): it is what
-catching a non-finite value at the step where it happens costs, and GradScaler pays it anyway.
+Two ways to catch a non-finite loss or gradient norm before it updates the weights:
+
+- synced (CPU, and any optimizer that cannot skip on the device): one host sync per step reads the
+  loss and the norm, and the host decides. On a CPU that sync is free.
+- deferred (``defer=True``; the loop uses it on CUDA with torch's fused Adam/AdamW): nothing is read.
+  A device flag ``found_inf`` = "loss or norm not finite, or the run already halted" is handed to the
+  fused step, which then leaves weights, moments and its step count untouched (the protocol GradScaler
+  uses). ``run`` returns a ``PendingStep`` holding the loss and norm on the device; the loop reads all
+  pending steps at its next log/eval/checkpoint point (one sync) and replays the NaN policy on them.
+  So that the replay's decision is the state the weights are in, the device also tracks the policy:
+  under ``nan_policy: stop`` every step after the first bad one is skipped ("halted"), and under
+  ``skip`` every step after ``max_nan_skips`` bad ones in a row.
 """
 
 from __future__ import annotations
@@ -31,6 +41,33 @@ class StepOutcome(NamedTuple):  # a tuple: built once per step, so it must be ch
     lr: float  # the LR this step used (first parameter group)
 
 
+class PendingStep(NamedTuple):
+    """A deferred step: its loss and norm are still on the device (read at the loop's next sync point)."""
+
+    values: torch.Tensor  # float32 [loss, grad_norm]
+    items: int
+    lr: float
+
+
+def status_of(loss: float, grad_norm: float, scales_loss: bool) -> Status:
+    """What a step with these values did: with loss scaling, non-finite gradients are an overflow the
+    scaler skips; otherwise they are a NaN failure, like a non-finite loss."""
+    if not math.isfinite(loss):
+        return "nonfinite"
+    if not math.isfinite(grad_norm):
+        return "overflow" if scales_loss else "nonfinite"
+    return "ok"
+
+
+def skips_on_device(optimizer: torch.optim.Optimizer) -> bool:
+    """True for torch's fused Adam/AdamW: their step reads ``optimizer.found_inf`` and, when it is 1,
+    leaves weights, moments and the step count unchanged without a host sync. Fused SGD is left out:
+    a skipped first step leaves its momentum buffers uninitialised (torch allocates them with
+    empty_like before the kernel that skips)."""
+    fused = bool(getattr(optimizer, "_step_supports_amp_scaling", False))
+    return fused and isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))
+
+
 def items_in(target: Any) -> int:
     return int(target.shape[0]) if isinstance(target, torch.Tensor) else len(target)
 
@@ -46,10 +83,17 @@ class StepRunner:
         precision: PrecisionStrategy,
         max_grad_norm: float | None,
         device: torch.device,
+        defer: bool = False,
+        nan_policy: str = "stop",
+        max_nan_skips: int = 10,
     ) -> None:
         self.model, self.loss_fn, self.optimizer, self.precision = model, loss_fn, optimizer, precision
         self.max_grad_norm = max_grad_norm
         self.device = device
+        if defer and not skips_on_device(optimizer):
+            raise ValueError(f"deferred steps need an optimizer that skips on the device, not {type(optimizer).__name__}")
+        self.defer, self.nan_policy, self.max_nan_skips = defer, nan_policy, max_nan_skips
+        self.reset_guard(0)
         # Batches from a DataLoader are already on the CPU; moving them is a no-op we can skip per step.
         self._move = device.type != "cpu"
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -79,11 +123,19 @@ class StepRunner:
         grads = [p.grad for p in self.params if p.grad is not None]
         return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
 
-    def run(self, window: list[tuple[Any, Any]]) -> StepOutcome:
+    def reset_guard(self, nan_skips_in_row: int) -> None:
+        """Set the device-side NaN policy state from the host's (at start, resume and every sync)."""
+        if self.defer:
+            self._halted = torch.zeros((), dtype=torch.bool, device=self.device)
+            self._in_row = torch.full((), nan_skips_in_row, dtype=torch.int64, device=self.device)
+
+    def run(self, window: list[tuple[Any, Any]]) -> StepOutcome | PendingStep:
         lr = float(self.optimizer.param_groups[0]["lr"])
         loss, items = self.window_loss(window)
         self.precision.unscale(self.optimizer)  # true gradients before measuring and clipping them
         norm = self.grad_norm()
+        if self.defer:
+            return self._run_deferred(loss, norm, items, lr)
         loss_value = loss.item()  # the step's one sync; the norm is ready once the loss is
         norm_value = norm.item()
         bad_grad = not math.isfinite(norm_value) and not self.precision.scales_loss
@@ -91,7 +143,25 @@ class StepRunner:
             self.precision.update()  # lets fp16 back off its scale; a no-op otherwise
             self.optimizer.zero_grad(set_to_none=True)
             return StepOutcome("nonfinite", loss_value, norm_value, items, lr)
-        stepped = self.precision.step(self.optimizer)
+        # GradScaler hands a fused optimizer its found_inf and calls step() even on overflow, so the
+        # precision's "stepped" alone would count a skipped step as an update; a non-finite norm here
+        # (reached only with loss scaling) is exactly the scaler's overflow.
+        stepped = self.precision.step(self.optimizer) and math.isfinite(norm_value)
         self.precision.update()
         self.optimizer.zero_grad(set_to_none=True)
         return StepOutcome("ok" if stepped else "overflow", loss_value, norm_value, items, lr)
+
+    def _run_deferred(self, loss: torch.Tensor, norm: torch.Tensor, items: int, lr: float) -> PendingStep:
+        """Step without a host sync; the device skips the update when a value is not finite (see above)."""
+        values = torch.stack([loss.detach().float(), norm.detach().float()])
+        finite = torch.isfinite(values)
+        bad = ~finite[0] if self.precision.scales_loss else ~finite.all()  # what counts against nan_policy
+        self.precision.step_or_skip(self.optimizer, self._halted | ~finite.all())
+        self.precision.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.nan_policy == "stop":
+            self._halted |= bad
+        else:  # overflow (not bad) resets the run of bad steps, as on the host
+            self._in_row.add_(1).mul_(bad)
+            self._halted |= self._in_row >= self.max_nan_skips
+        return PendingStep(values, items, lr)
