@@ -42,6 +42,11 @@ def make_trainer(tmp: Path, device: str, poison: slice | None = None, defer: boo
     return trainer
 
 
+def adam_steps(trainer: Trainer) -> set[int]:
+    """The fused optimizer's step counts: a step skipped on the device does not advance them."""
+    return {int(state["step"]) for state in trainer.c.optimizer.state.values()}
+
+
 def params_finite(trainer: Trainer) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in trainer.c.model.parameters())
 
@@ -66,8 +71,8 @@ def test_deferred_nan_stop_names_the_exact_step_and_keeps_the_weights(tmp_path: 
     with pytest.raises(TrainingError, match=f"non-finite loss \\(nan\\) at step {first_bad} "):
         trainer.fit()
     assert trainer.state.step == first_bad and params_finite(trainer)
-    if first_bad == 1:  # nothing before it updated, and every step after it was skipped on the device
-        assert max_abs_diff(before, trainer.c.model.state_dict()) == 0
+    assert adam_steps(trainer) == {first_bad - 1}  # the bad step and every one after it were skipped on the device
+    assert (max_abs_diff(before, trainer.c.model.state_dict()) == 0) == (first_bad == 1)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -96,7 +101,7 @@ def test_deferred_nan_skip_counts_like_the_synced_path(tmp_path: Path, device: s
     assert deferred.state.nan_skips == synced.state.nan_skips == 2
     assert deferred.state.samples == synced.state.samples
     assert deferred.c.schedule.scheduler.last_epoch == synced.c.schedule.scheduler.last_epoch == 26 - 2  # skipped steps undone
-    assert params_finite(deferred)
+    assert params_finite(deferred) and adam_steps(deferred) == {26 - 2}
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -108,6 +113,7 @@ def test_deferred_nan_skip_stops_after_max_skips_in_a_row(tmp_path: Path, device
     stop = trainer.fit()
     assert stop.status == "diverged" and trainer.state.step == 3 and "3 non-finite steps in a row" in stop.reason
     assert max_abs_diff(before, trainer.c.model.state_dict()) == 0  # every step was skipped on the device
+    assert adam_steps(trainer) == {0}
     assert not (tmp_path / "checkpoints").exists() or not any((tmp_path / "checkpoints").iterdir())
 
 
@@ -121,3 +127,15 @@ def test_deferred_fp16_overflow_is_skipped_counted_and_unscheduled(tmp_path: Pat
     s = trainer.state
     assert s.overflow_skips > 0 and s.nan_skips == 0 and params_finite(trainer)
     assert trainer.c.schedule.scheduler.last_epoch == 20 - s.overflow_skips
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_fp16_overflow_is_skipped_counted_and_unscheduled_on_both_paths(tmp_path: Path, defer: bool) -> None:
+    trainer = make_trainer(tmp_path, "cpu", defer=defer, training={"max_steps": 20})
+    fp16 = FP16Precision(torch.device("cpu"))  # CPU autocast and GradScaler support fp16; the engine refuses it only by policy
+    fp16.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100)  # the first steps overflow and back off
+    trainer.c.precision = trainer.runner.precision = fp16
+    assert trainer.fit().status == "completed"
+    s = trainer.state
+    assert s.overflow_skips > 0 and s.nan_skips == 0 and params_finite(trainer)
+    assert trainer.c.schedule.scheduler.last_epoch == 20 - s.overflow_skips == min(adam_steps(trainer))
