@@ -61,13 +61,11 @@ def _text(data: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from trainwell.engine.device import apply_threads
     from trainwell.find.lr_finder import lr_find
 
     config = load_from_args(args)
-    if config.training.threads:  # as `trainwell train` does: the sweep is the same work
-        import torch
-
-        torch.set_num_threads(config.training.threads)
+    apply_threads(config.training)  # as `trainwell train` does: the sweep is the same work
     update, close = _progress(args.format == "text")
     try:
         result = lr_find(config, progress=update)

@@ -18,7 +18,7 @@ from trainwell.config.io import load_config, validate
 from trainwell.config.schema import Config
 from trainwell.engine import hooks, rng
 from trainwell.engine.callbacks import Callback
-from trainwell.engine.device import resolve_device
+from trainwell.engine.device import apply_threads, resolve_device
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
 from trainwell.engine.run_folder import environment, new_run_dir, write_config, write_json
@@ -85,8 +85,7 @@ def train(
 ) -> RunResult:
     """Train and return the run folder, summary, model (best weights when load_best_at_end) and history."""
     cfg = _config(config, resume)
-    if cfg.training.threads:
-        torch.set_num_threads(cfg.training.threads)
+    apply_threads(cfg.training)
     if cfg.training.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     rng.seed_everything(cfg.seed)  # the task's model initialisation is part of the run
