@@ -41,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for name in VERBS:
-        try:
-            module = importlib.import_module(f"trainwell.cli.{name}")
-        except ModuleNotFoundError as exc:  # verbs still being built this session; removed before release
-            if exc.name == f"trainwell.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"trainwell.cli.{name}").register(sub)
     return parser
 
 
