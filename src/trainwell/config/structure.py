@@ -11,6 +11,7 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, Union, get_args, get_origin
 
 from trainwell.errors import Problem
@@ -52,78 +53,105 @@ def _number(value: Any) -> Any:
     return value
 
 
+Converter = Callable[[Any, Any, str, list[Problem]], Any]
+
+
+def _literal(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    choices = get_args(tp)
+    if isinstance(value, bool):
+        # YAML 1.1 reads off/no/on/yes as booleans (`logging.progress=off`); map them back to the word.
+        words = ("on", "yes", "true") if value else ("off", "no", "false")
+        value = next((w for w in words if w in choices), value)
+    if value in choices and not isinstance(value, bool):
+        return value
+    raise _Mismatch
+
+
+def _union(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    args = get_args(tp)
+    if value is None and type(None) in args:
+        return None
+    # Literal members win over str so "auto" is not swallowed by a str branch.
+    for arg in sorted(args, key=lambda a: 0 if get_origin(a) is Literal else 1):
+        if arg is type(None):
+            continue
+        try:
+            return _convert(value, arg, path, problems)
+        except _Mismatch:
+            continue
+    raise _Mismatch
+
+
+def _bool(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return value.lower() in ("true", "yes", "on")
+    raise _Mismatch
+
+
+def _int(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    value = _number(value)
+    if isinstance(value, bool):
+        raise _Mismatch
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _Mismatch
+
+
+def _float(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    value = _number(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Mismatch
+    return float(value)
+
+
+def _str(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    if isinstance(value, str):
+        return value
+    raise _Mismatch
+
+
+def _list(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise _Mismatch
+    (item,) = get_args(tp)
+    return [_convert_item(v, item, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+
+
+def _tuple(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    args = get_args(tp)
+    if not isinstance(value, (list, tuple)) or len(value) != len(args):
+        raise _Mismatch
+    return tuple(_convert_item(v, a, f"{path}[{i}]", problems) for i, (v, a) in enumerate(zip(value, args)))
+
+
+def _dict(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
+    if not isinstance(value, dict):
+        raise _Mismatch
+    _, vt = get_args(tp)
+    return {str(k): (v if vt is Any else _convert_item(v, vt, f"{path}.{k}", problems)) for k, v in value.items()}
+
+
+# How each kind of annotation converts: generic origins first, then plain types.
+_BY_ORIGIN: dict[Any, Converter] = {Literal: _literal, Union: _union, types.UnionType: _union, list: _list, tuple: _tuple, dict: _dict}
+_BY_TYPE: dict[Any, Converter] = {bool: _bool, int: _int, float: _float, str: _str}
+
+
 def _convert(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
     """Convert ``value`` to type ``tp``; raise _Mismatch when it cannot be (caller reports it)."""
-    origin = get_origin(tp)
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
             raise _Mismatch
         return from_dict(tp, value, path, problems)
-    if origin is Literal:
-        choices = get_args(tp)
-        if isinstance(value, bool):
-            # YAML 1.1 reads off/no/on/yes as booleans (`logging.progress=off`); map them back to the word.
-            words = ("on", "yes", "true") if value else ("off", "no", "false")
-            value = next((w for w in words if w in choices), value)
-        if value in choices and not isinstance(value, bool):
-            return value
+    convert = _BY_ORIGIN.get(get_origin(tp)) or _BY_TYPE.get(tp)
+    if convert is None:
         raise _Mismatch
-    if origin in (Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        # Literal members win over str so "auto" is not swallowed by a str branch.
-        ordered = sorted(args, key=lambda a: 0 if get_origin(a) is Literal else 1)
-        for arg in ordered:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(value, arg, path, problems)
-            except _Mismatch:
-                continue
-        raise _Mismatch
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off"):
-            return value.lower() in ("true", "yes", "on")
-        raise _Mismatch
-    if tp is int:
-        value = _number(value)
-        if isinstance(value, bool):
-            raise _Mismatch
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise _Mismatch
-    if tp is float:
-        value = _number(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Mismatch
-        return float(value)
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _Mismatch
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise _Mismatch
-        (item,) = get_args(tp)
-        return [_convert_item(v, item, f"{path}[{i}]", problems) for i, v in enumerate(value)]
-    if origin is tuple:
-        args = get_args(tp)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise _Mismatch
-        return tuple(_convert_item(v, a, f"{path}[{i}]", problems) for i, (v, a) in enumerate(zip(value, args)))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _Mismatch
-        _, vt = get_args(tp)
-        return {str(k): (v if vt is Any else _convert_item(v, vt, f"{path}.{k}", problems)) for k, v in value.items()}
-    raise _Mismatch
+    return convert(value, tp, path, problems)
 
 
 def _convert_item(value: Any, tp: Any, path: str, problems: list[Problem]) -> Any:
