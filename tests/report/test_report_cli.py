@@ -47,11 +47,7 @@ def test_report_verb_on_a_study_folder_writes_the_study_page(tmp_path: Path, cap
 
 
 @pytest.mark.slow  # a fresh interpreter importing matplotlib
-def test_report_generation_never_imports_torch(tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import write_run
-
-    run_dir = write_run(tmp_path / "run")
+def test_report_generation_never_imports_torch(run_dir: Path) -> None:
     code = (
         "import sys; from trainwell.report import write_report; "
         f"write_report({str(run_dir)!r}); "
