@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -39,3 +42,24 @@ def add_format(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+@contextlib.contextmanager
+def doctor_lines() -> Iterator[None]:
+    """Show the live doctor's warnings as one plain line each on stderr (not Python's file:line form),
+    for every verb that trains (train, tune)."""
+    from trainwell.doctor.live import DoctorWarning
+
+    original = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, DoctorWarning):
+            print(f"trainwell: {message}", file=sys.stderr)
+        else:
+            original(message, category, *rest, **kw)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original

@@ -8,15 +8,11 @@ overrides on top. Torch is imported only when training starts.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import sys
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json, split_config_args
+from trainwell.cli.common import add_config_args, add_format, doctor_lines, load_from_args, print_json, split_config_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -101,33 +97,13 @@ def _run(args: argparse.Namespace) -> int:
     config, reasons, source = _load(args)
     if args.format == "text":
         print(f"trainwell train: task {config.task}, {source}")
-    with _doctor_lines():
+    with doctor_lines():
         result = train(config, run_dir=args.run_dir, resume=args.resume, reasons=reasons)
     if args.format == "json":
         print_json({"run_dir": str(result.run_dir), "source": source, "summary": result.summary})
         return 0
     _print_summary(result.run_dir, result.summary)
     return 0
-
-
-@contextlib.contextmanager
-def _doctor_lines() -> Iterator[None]:
-    """Show the live doctor's warnings as one plain line each on stderr (not Python's file:line form)."""
-    from trainwell.doctor.live import DoctorWarning
-
-    original = warnings.showwarning
-
-    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
-        if issubclass(category, DoctorWarning):
-            print(f"trainwell: {message}", file=sys.stderr)
-        else:
-            original(message, category, *rest, **kw)
-
-    warnings.showwarning = show
-    try:
-        yield
-    finally:
-        warnings.showwarning = original
 
 
 def _print_summary(run_dir: Path, summary: dict[str, Any]) -> None:

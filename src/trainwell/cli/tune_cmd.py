@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainwell.cli.common import add_config_args, add_format, print_json, split_config_args
+from trainwell.cli.common import add_config_args, add_format, doctor_lines, print_json, split_config_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         heartbeat=args.heartbeat,
         progress=False if args.format == "json" else None,
     )
-    result = tune(config, options, reasons)
+    with doctor_lines():
+        result = tune(config, options, reasons)
     result.notes[:0] = notes
     if args.format == "json":
         print_json(result.to_dict())
