@@ -22,7 +22,7 @@ from trainwell.advise.lint.readers import (
     strategy,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, flag, integer, number, scheduler_name
+from trainwell.advise.lint.view import ConfigView, flag, integer, number, positive_integer, scheduler_name
 
 # TrainingArguments fields (transformers 4.x and 5.x), so a valid HF key is never called unknown.
 HF_FIELDS = frozenset(
@@ -72,7 +72,7 @@ HF_TABLE: Table = (
     ("batch_size", ("per_device_train_batch_size",), integer),
     ("accumulation", ("gradient_accumulation_steps",), integer),
     ("epochs", ("num_train_epochs",), number),
-    ("max_steps", ("max_steps",), lambda v: integer(v) if (integer(v) or 0) > 0 else None),
+    ("max_steps", ("max_steps",), positive_integer),
     ("eval_strategy", ("eval_strategy", "evaluation_strategy"), strategy),
     ("eval_every", ("eval_steps",), number),
     ("save_strategy", ("save_strategy",), strategy),
@@ -298,7 +298,7 @@ SCRIPT_TABLE: Table = (
     ("batch_size", ("per_device_train_batch_size", "train_batch_size", "batch_size"), integer),
     ("accumulation", ("gradient_accumulation_steps", "grad_accum_steps", "accumulation_steps", "grad_accum"), integer),
     ("epochs", ("num_train_epochs", "num_epochs", "epochs", "max_epochs"), number),
-    ("max_steps", ("max_steps",), lambda v: integer(v) if (integer(v) or 0) > 0 else None),
+    ("max_steps", ("max_steps",), positive_integer),
     ("eval_every", ("eval_steps", "eval_every", "eval_interval"), number),
     ("save_every", ("save_steps", "save_every", "save_interval"), number),
     ("save_total_limit", ("save_total_limit", "keep_checkpoints"), integer),

@@ -18,7 +18,7 @@ from trainwell.advise.lint.readers import (
     read_optimizer_name,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, number, scheduler_name
+from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, number, positive_integer, scheduler_name
 
 
 def _has_key(data: Any, key: str) -> bool:
@@ -112,7 +112,7 @@ LIGHTNING_1X_FIELDS = frozenset(
 )
 LIGHTNING_TABLE: Table = (
     ("epochs", ("max_epochs",), number),
-    ("max_steps", ("max_steps",), lambda v: integer(v) if (integer(v) or 0) > 0 else None),
+    ("max_steps", ("max_steps",), positive_integer),
     ("accumulation", ("accumulate_grad_batches",), integer),
     ("logging_steps", ("log_every_n_steps",), number),
     ("precision", ("precision",), precision_name),

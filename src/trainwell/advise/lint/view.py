@@ -239,6 +239,12 @@ def integer(value: Any) -> int | None:
     return int(f) if f is not None and f.is_integer() else None
 
 
+def positive_integer(value: Any) -> int | None:
+    """An integer above 0; None otherwise (HF's max_steps -1 and Lightning's -1 both mean "no limit")."""
+    n = integer(value)
+    return n if n is not None and n > 0 else None
+
+
 def flag(value: Any) -> bool | None:
     """True/False from a bool or a YAML-ish string; None when it is neither (e.g. 'auto')."""
     if isinstance(value, bool):
