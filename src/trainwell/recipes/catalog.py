@@ -38,7 +38,8 @@ def _summary(path: Path) -> str:
 
 RECIPES: Registry[RecipeInfo] = Registry("recipe")
 for _path in sorted(RECIPE_DIR.glob("*.yaml")):
-    RECIPES.register(_path.stem, RecipeInfo(_path.stem, _path, _summary(_path)), _summary(_path))
+    _info = RecipeInfo(_path.stem, _path, _summary(_path))
+    RECIPES.register(_info.name, _info, _info.help)
 
 
 def recipe_dict(name: str) -> dict[str, Any]:
