@@ -46,10 +46,10 @@ def _render(report: Any, keep: set[str]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.advise.lint.runner import lint_file
+    from trainwell.advise.lint.view import SEVERITY_ORDER
     from trainwell.errors import DataError
 
-    order = ("error", "warning", "info")
-    keep = set(order[: order.index(args.min_severity) + 1])
+    keep = {s for s, rank in SEVERITY_ORDER.items() if rank <= SEVERITY_ORDER[args.min_severity]}
     reports, unreadable = [], []
     for path in args.files:
         try:
