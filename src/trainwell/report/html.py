@@ -8,13 +8,11 @@ must work too.
 
 from __future__ import annotations
 
-import datetime as _dt
-import os
 import shlex
 from pathlib import Path
 from typing import Any
 
-from trainwell.report.page import badge, card, duration, esc, figure, finding_block, fmt, page, table
+from trainwell.report.page import badge, bullets, card, duration, esc, figure, finding_block, fmt, footer, page, table, write_page
 from trainwell.report.rundata import RunData, best_eval, diagnosis, finite, flatten, load_run
 
 # Shown in the main config table even at their defaults: the values a reader checks first.
@@ -196,12 +194,10 @@ def render_run(run: RunData) -> str:
         ("environment", "Environment and reproduce", _environment(run)),
     ]
     if run.notes:
-        sections.append(("notes", "What this report could not read", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in run.notes) + "</ul>"))
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    version = run.environment.get("trainwell") or _version()
-    footer = f"Written by trainwell {esc(version)} on {esc(stamp)} from {esc(run.run_dir)}."
+        sections.append(("notes", "What this report could not read", bullets(run.notes)))
+    version = str(run.environment.get("trainwell") or _version())
     task = run.config.get("task", "run")
-    return page(f"trainwell report — {task}", str(run.run_dir.resolve()), sections, footer)
+    return page(f"trainwell report — {task}", str(run.run_dir.resolve()), sections, footer(run.run_dir, version))
 
 
 def _version() -> str:
@@ -213,8 +209,4 @@ def _version() -> str:
 def write_report(run_dir: str | Path) -> Path:
     """Write RUN_DIR/report.html (atomically) and return its path."""
     run = load_run(run_dir)
-    out = run.run_dir / "report.html"
-    temp = out.with_name(".report.html.tmp")
-    temp.write_text(render_run(run), encoding="utf-8")
-    os.replace(temp, out)
-    return out
+    return write_page(run.run_dir / "report.html", render_run(run))

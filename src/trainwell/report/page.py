@@ -8,9 +8,12 @@ of text that came from a file goes through ``esc`` (html.escape), including attr
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import html
 import math
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -103,6 +106,11 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], classes: Sequenc
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def bullets(items: Iterable[Any]) -> str:
+    """An escaped bulleted list (a report's notes)."""
+    return "<ul>" + "".join(f"<li>{esc(item)}</li>" for item in items) + "</ul>"
+
+
 def badge(text: str, kind: str = "info") -> str:
     return f'<span class="badge b-{esc(kind)}">{esc(text)}</span>'
 
@@ -169,3 +177,18 @@ def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]], fo
         f'<body><main><h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p><nav>{nav}</nav>{body}'
         f"<footer>{footer}</footer></main></body></html>\n"
     )
+
+
+def footer(source: Any, version: str = "") -> str:
+    """'Written by trainwell VERSION on DATE from SOURCE.', escaped; the version is left out when not given."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    writer = f"trainwell {version}" if version else "trainwell"
+    return f"Written by {esc(writer)} on {esc(stamp)} from {esc(source)}."
+
+
+def write_page(out: Path, document: str) -> Path:
+    """Write ``document`` to ``out`` through a temporary file and a rename, so a browser never shows half a page."""
+    temp = out.with_name(f".{out.name}.tmp")
+    temp.write_text(document, encoding="utf-8")
+    os.replace(temp, out)
+    return out

@@ -7,12 +7,11 @@ reports when those exist), and what won after the re-runs over seeds, with the r
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import shlex
 from pathlib import Path
 
-from trainwell.report.page import card, esc, figure, fmt, page, table
+from trainwell.report.page import bullets, card, esc, figure, fmt, footer, page, table, write_page
 from trainwell.report.study import StudyData, Trial, importances, load_study
 
 TOP_TRIALS = 15
@@ -132,17 +131,12 @@ def render_study(study: StudyData) -> str:
     if winner:
         sections.append(("winner", "Winner", winner))
     if study.notes:
-        sections.append(("notes", "Notes", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in study.notes) + "</ul>"))
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        sections.append(("notes", "Notes", bullets(study.notes)))
     title = f"trainwell study — {study.name}" if study.name else "trainwell study"
-    return page(title, str(study.study_dir.resolve()), sections, f"Written by trainwell on {esc(stamp)} from {esc(study.study_dir)}.")
+    return page(title, str(study.study_dir.resolve()), sections, footer(study.study_dir))
 
 
 def write_study_report(study_dir: str | Path) -> Path:
     """Write STUDY_DIR/report.html (atomically) and return its path."""
     study = load_study(study_dir)
-    out = study.study_dir / "report.html"
-    temp = out.with_name(".report.html.tmp")
-    temp.write_text(render_study(study), encoding="utf-8")
-    os.replace(temp, out)
-    return out
+    return write_page(study.study_dir / "report.html", render_study(study))
