@@ -134,31 +134,28 @@ class StepRunner:
         loss, items = self.window_loss(window)
         self.precision.unscale(self.optimizer)  # true gradients before measuring and clipping them
         norm = self.grad_norm()
-        if self.defer:
-            return self._run_deferred(loss, norm, items, lr)
-        loss_value = loss.item()  # the step's one sync; the norm is ready once the loss is
-        norm_value = norm.item()
-        bad_grad = not math.isfinite(norm_value) and not self.precision.scales_loss
-        if not math.isfinite(loss_value) or bad_grad:
-            self.precision.update()  # lets fp16 back off its scale; a no-op otherwise
-            self.optimizer.zero_grad(set_to_none=True)
-            return StepOutcome("nonfinite", loss_value, norm_value, items, lr)
-        # GradScaler hands a fused optimizer its found_inf and calls step() even on overflow, so the
-        # precision's "stepped" alone would count a skipped step as an update; a non-finite norm here
-        # (reached only with loss scaling) is exactly the scaler's overflow.
-        stepped = self.precision.step(self.optimizer) and math.isfinite(norm_value)
-        self.precision.update()
+        outcome = self._step_deferred(loss, norm, items, lr) if self.defer else self._step_synced(loss, norm, items, lr)
+        self.precision.update()  # the loss scale grows or backs off (fp16); a no-op otherwise
         self.optimizer.zero_grad(set_to_none=True)
-        return StepOutcome("ok" if stepped else "overflow", loss_value, norm_value, items, lr)
+        return outcome
 
-    def _run_deferred(self, loss: torch.Tensor, norm: torch.Tensor, items: int, lr: float) -> PendingStep:
+    def _step_synced(self, loss: torch.Tensor, norm: torch.Tensor, items: int, lr: float) -> StepOutcome:
+        """Read the loss and norm (the step's one sync) and step unless they say not to."""
+        loss_value = loss.item()  # the norm is ready once the loss is
+        norm_value = norm.item()
+        status = status_of(loss_value, norm_value, self.precision.scales_loss)
+        # GradScaler hands a fused optimizer its found_inf and calls step() even on overflow, so the
+        # precision's "stepped" alone would count a skipped step as an update: the status decides.
+        if status != "nonfinite" and not self.precision.step(self.optimizer):
+            status = "overflow"
+        return StepOutcome(status, loss_value, norm_value, items, lr)
+
+    def _step_deferred(self, loss: torch.Tensor, norm: torch.Tensor, items: int, lr: float) -> PendingStep:
         """Step without a host sync; the device skips the update when a value is not finite (see above)."""
         values = torch.stack([loss.detach().float(), norm.detach().float()])
         finite = torch.isfinite(values)
         bad = ~finite[0] if self.precision.scales_loss else ~finite.all()  # what counts against nan_policy
         self.precision.step_or_skip(self.optimizer, self._halted | ~finite.all())
-        self.precision.update()
-        self.optimizer.zero_grad(set_to_none=True)
         if self.nan_policy == "stop":
             self._halted |= bad
         else:  # overflow (not bad) resets the run of bad steps, as on the host
