@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from trainwell.optim.schedules import cosine
+from _common import cosine_scheduler, decay_groups, quiet
 
 LR, WD, CLIP, WARMUP, SEED = 1e-3, 0.01, 1.0, 0.1, 0
 N_TRAIN, N_VAL, DIM, CLASSES = 65536, 8192, 1024, 10
@@ -55,12 +55,8 @@ def make_model() -> torch.nn.Module:
 def plain(train: Any, val: Any, epochs: int, precision: str, work: str) -> dict[str, Any]:
     dev = torch.device("cuda")
     model = make_model().to(dev)
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    rest = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": rest, "weight_decay": 0.0}], lr=LR, fused=True)
-    steps_per_epoch = math.ceil(len(train) / BATCH)
-    total = steps_per_epoch * epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, round(WARMUP * total)))
+    opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR, fused=True)
+    sched = cosine_scheduler(opt, math.ceil(len(train) / BATCH) * epochs, WARMUP)
     loader = torch.utils.data.DataLoader(
         train, batch_size=BATCH, shuffle=True, pin_memory=True, generator=torch.Generator().manual_seed(SEED)
     )
@@ -95,17 +91,13 @@ def trainwell_run(train: Any, val: Any, epochs: int, precision: str, work: str) 
     from trainwell.engine.api import train as tw_train
 
     config = {
+        **quiet(50),
         "seed": SEED,
-        "report": False,
-        "doctor": {"live": False},
         "optimizer": {"name": "adamw", "lr": LR, "weight_decay": WD},
         "schedule": {"name": "cosine", "warmup": WARMUP},
         "batch": {"size": BATCH},
         "training": {"epochs": epochs, "max_grad_norm": CLIP, "device": "cuda", "precision": precision},
         "evaluation": {"strategy": "epoch", "every": 1, "metric": "val_accuracy", "mode": "max"},
-        "logging": {"every": 50, "tensorboard": "off", "progress": "off"},
-        "early_stopping": {"patience": None},
-        "checkpoint": {"strategy": "no", "load_best_at_end": False},
     }
     result = tw_train(config, model=make_model(), train_data=train, val_data=val, run_dir=work)
     s = result.summary

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from _common import quiet
 from trainwell.config import load_config
 from trainwell.config.schema import Config
 from trainwell.engine import rng
@@ -43,13 +44,6 @@ from trainwell.tasks.catalog import build_task
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GRID = [10 ** (-4 + k / 2) for k in range(8)]  # 1e-4 .. 3.2e-1, half-decades
 SEEDS = (42, 7)
-QUIET = {
-    "checkpoint": {"strategy": "no", "load_best_at_end": False},
-    "early_stopping": {"patience": None},
-    "report": False,
-    "doctor": {"live": False},
-    "logging": {"tensorboard": "off", "progress": "off", "every": 1000},
-}
 TASKS: dict[str, dict[str, Any]] = {
     "digits": {"task": "digits", "training": {"epochs": 5}, "batch": {"size": 32}},
     "tabular": {
@@ -77,7 +71,7 @@ def config_for(task: str, seed: int, lr: float | str) -> Config:
     spec = json.loads(json.dumps(TASKS[task]))
     # One evaluation, after the last epoch: the score is the final model's validation accuracy.
     evaluation = {"strategy": "epoch", "every": spec["training"]["epochs"], "metric": "val_accuracy", "mode": "max"}
-    return load_config({**spec, **QUIET, "evaluation": evaluation, "seed": seed, "optimizer": {"name": "adamw", "lr": lr}})
+    return load_config({**spec, **quiet(1000), "evaluation": evaluation, "seed": seed, "optimizer": {"name": "adamw", "lr": lr}})
 
 
 CACHE: dict[str, list[float]] = {}  # (task, seed, lr) -> a training run's figures, reusable across runs with --cache

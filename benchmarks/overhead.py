@@ -42,8 +42,8 @@ from typing import Any
 
 import torch
 
+from _common import cosine_scheduler, decay_groups, quiet
 from trainwell.config import load_config
-from trainwell.optim.schedules import cosine
 from trainwell.tasks.base import classification_metrics
 
 BATCH, LR, WD, WARMUP, CLIP, LOG_EVERY, EVAL_EVERY, SEED = 32, 1e-3, 0.01, 0.1, 1.0, 10, 45, 0
@@ -61,12 +61,6 @@ def digits() -> tuple[Any, Any]:
 def make_model() -> torch.nn.Module:
     torch.manual_seed(SEED)
     return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(128, 10))
-
-
-def groups(model: torch.nn.Module) -> list[dict[str, Any]]:
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    rest = [p for p in model.parameters() if p.ndim <= 1]
-    return [{"params": decay, "weight_decay": WD}, {"params": rest, "weight_decay": 0.0}]
 
 
 def total_steps(n: int, epochs: int) -> int:
@@ -89,10 +83,8 @@ def validate(model: torch.nn.Module, loader: Any) -> dict[str, float]:
 def plain(train: Any, val: Any, epochs: int, work: str) -> int:
     """The loop a careful person writes by hand. Every runner returns its optimizer step count."""
     model = make_model()
-    opt = torch.optim.AdamW(groups(model), lr=LR)
-    total = total_steps(len(train), epochs)
-    warm = round(WARMUP * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, warm))
+    opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR)
+    sched = cosine_scheduler(opt, total_steps(len(train), epochs), WARMUP)
     loader = torch.utils.data.DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
     val_loader = torch.utils.data.DataLoader(val, batch_size=2 * BATCH)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -117,17 +109,13 @@ def trainwell_run(train: Any, val: Any, epochs: int, work: str) -> int:
     from trainwell.engine.api import train as tw_train
 
     config = {
+        **quiet(LOG_EVERY),
         "seed": SEED,
-        "report": False,
-        "doctor": {"live": False},
         "optimizer": {"name": "adamw", "lr": LR, "weight_decay": WD},
         "schedule": {"name": "cosine", "warmup": WARMUP},
         "batch": {"size": BATCH},
         "training": {"epochs": epochs, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
         "evaluation": {"strategy": "steps", "every": EVAL_EVERY, "metric": "val_accuracy", "mode": "max"},
-        "logging": {"every": LOG_EVERY, "tensorboard": "off", "progress": "off"},
-        "early_stopping": {"patience": None},
-        "checkpoint": {"strategy": "no", "load_best_at_end": False},
     }
     result = tw_train(config, model=make_model(), train_data=train, val_data=val, run_dir=work)
     return int(result.summary["steps"])
@@ -215,10 +203,8 @@ def lightning_run(train: Any, val: Any, epochs: int, work: str) -> int:
             self.log_dict(classification_metrics(logits, targets))
 
         def configure_optimizers(self) -> Any:
-            opt = torch.optim.AdamW(groups(self.net), lr=LR)
-            warm = round(WARMUP * total)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, warm))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+            opt = torch.optim.AdamW(decay_groups(self.net, WD), lr=LR)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine_scheduler(opt, total, WARMUP), "interval": "step"}}
 
     trainer = L.Trainer(
         max_epochs=epochs,
@@ -286,8 +272,8 @@ def per_step(steps: int) -> dict[str, float]:
     batches = [(x_all[i : i + BATCH], y_all[i : i + BATCH]) for i in range(0, len(x_all) - BATCH + 1, BATCH)]
     total = 10 * steps
     model = make_model()
-    opt = torch.optim.AdamW(groups(model), lr=LR)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, total, round(WARMUP * total)))
+    opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR)
+    sched = cosine_scheduler(opt, total, WARMUP)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def plain_step(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -300,16 +286,12 @@ def per_step(steps: int) -> dict[str, float]:
 
     config = load_config(
         {
+            **quiet(10**9),
             "seed": SEED,
-            "report": False,
-            "doctor": {"live": False},
             "optimizer": {"lr": LR, "weight_decay": WD},
             "schedule": {"name": "cosine", "warmup": WARMUP},
             "training": {"max_steps": total, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
             "evaluation": {"strategy": "no"},
-            "early_stopping": {"patience": None},
-            "checkpoint": {"strategy": "no", "load_best_at_end": False},
-            "logging": {"every": 10**9, "tensorboard": "off", "progress": "off"},
         }
     )
     with tempfile.TemporaryDirectory() as work:
