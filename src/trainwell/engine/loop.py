@@ -156,7 +156,7 @@ class Trainer:
         """Log, evaluate, decide, checkpoint: the host-side work after a step (or a sync point)."""
         s = self.state
         final = s.step >= s.total_steps
-        if s.step % self.config.logging.every == 0 or final:
+        if self._log_due():
             reason = self._log_train()
             stop = stop or (Stop("stopped", reason) if reason else None)
         improved = False
@@ -171,12 +171,8 @@ class Trainer:
 
     def _sync_due(self, epoch_end: bool) -> bool:
         """Whether this step logs, evaluates or may checkpoint: those need the pending values first."""
-        s, ck = self.state, self.config.checkpoint
-        if s.step >= s.total_steps or s.step % self.config.logging.every == 0 or self._eval_due(epoch_end):
-            return True
-        if ck.strategy == "steps":
-            return s.step % ck.every == 0
-        return ck.strategy == "epoch" and epoch_end and s.epoch_index % ck.every == 0
+        ck = self.config.checkpoint
+        return self._log_due() or self._eval_due(epoch_end) or self._due(ck.strategy, ck.every, epoch_end)
 
     def _flush(self) -> tuple[Stop | None, int]:
         """Read every pending step's loss and norm (one host sync) and account each in order, exactly as
@@ -246,11 +242,18 @@ class Trainer:
         self._write(record)
         return self.callbacks.on_log(s, record)
 
+    def _due(self, strategy: str, every: int, epoch_end: bool) -> bool:
+        """Whether a cadence ("steps" or "epoch", every ``every``; "no": never) falls on this step."""
+        if strategy == "steps":
+            return self.state.step % every == 0
+        return strategy == "epoch" and epoch_end and self.state.epoch_index % every == 0
+
+    def _log_due(self) -> bool:
+        return self.state.step % self.config.logging.every == 0 or self.state.step >= self.state.total_steps
+
     def _eval_due(self, epoch_end: bool) -> bool:
         ev = self.config.evaluation
-        if ev.strategy == "steps":
-            return self.state.step % ev.every == 0
-        return ev.strategy == "epoch" and epoch_end and self.state.epoch_index % ev.every == 0
+        return self._due(ev.strategy, ev.every, epoch_end)
 
     def _evaluate(self) -> tuple[bool, Stop | None]:
         s = self.state
@@ -280,9 +283,7 @@ class Trainer:
             return False
         if stop is not None:
             return stop.save
-        if ck.strategy == "steps":
-            return improved or self.state.step % ck.every == 0
-        return improved or (epoch_end and self.state.epoch_index % ck.every == 0)
+        return improved or self._due(ck.strategy, ck.every, epoch_end)
 
     def _write(self, record: dict[str, Any]) -> None:
         self.log.write(record)
