@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainwell.doctor.readers.trainwell_run import metrics_records
 from trainwell.errors import DataError, Problem
 
 
@@ -119,15 +120,8 @@ def read_metrics(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]], li
         notes.append("metrics.jsonl is missing, so there are no curves.")
         return train, evals
     bad = 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if not isinstance(row, dict):
+    for _, row in metrics_records(path):
+        if row is None:
             bad += 1
         elif row.get("event") == "eval":
             evals.append(row)

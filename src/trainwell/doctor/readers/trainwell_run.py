@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,9 @@ def read(path: Path) -> History:
         raise DataError(problems=[Problem(str(path), "must be a trainwell run folder holding metrics.jsonl", str(path))])
     history = History(source="trainwell-run", path=str(run))
     collector = Collector()
-    for number, line in enumerate((run / "metrics.jsonl").read_text(encoding="utf-8").splitlines(), start=1):
-        record = _parse(line, number, history)
+    for number, record in metrics_records(run / "metrics.jsonl"):
         if record is None:
+            history.notes.append(f"metrics.jsonl line {number} is not JSON: skipped")
             continue
         step = to_float(record.get("step"))
         if step is None:
@@ -53,15 +54,17 @@ def read(path: Path) -> History:
     return history
 
 
-def _parse(line: str, number: int, history: History) -> dict[str, Any] | None:
-    if not line.strip():
-        return None
-    try:
-        record = json.loads(line)
-    except ValueError:  # a run killed mid-write leaves a torn last line
-        history.notes.append(f"metrics.jsonl line {number} is not JSON: skipped")
-        return None
-    return record if isinstance(record, dict) else None
+def metrics_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(line number, record) for each non-blank line of a metrics.jsonl; the record is None where the line
+    is not a JSON object (a run killed mid-write leaves a torn last line). The report reads the file with this too."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        yield number, record if isinstance(record, dict) else None
 
 
 def _yaml(path: Path, history: History) -> dict[str, Any]:
