@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainwell.advise._rules_common import CONV, FINETUNE, LIGHT, SCRATCH, TF, S
+from trainwell.advise._rules_common import CONV, FINETUNE, LIGHT, SCRATCH, TF, TRANSFORMERS, S
 from trainwell.advise.rules import Draft, Match, rule
 
 
@@ -145,7 +145,7 @@ rule(
 rule(
     "clip.transformer",
     "clipping",
-    Match(models=S({"transformer", "vit", "llm"})),
+    Match(models=TRANSFORMERS),
     {"training.max_grad_norm": 1.0},
     "transformers: always clip at 1.0, a cheap safety net",
     "001 §Gradient Clip Value: Transformers 1.0; 000 §3.3",
@@ -195,7 +195,7 @@ HAS_DROPOUT = _task_option("dropout")
 rule(
     "dropout.transformer",
     "dropout",
-    Match(models=S({"transformer", "vit", "llm"}), test=HAS_DROPOUT, test_doc="task has a dropout option"),
+    Match(models=TRANSFORMERS, test=HAS_DROPOUT, test_doc="task has a dropout option"),
     {"model.dropout": 0.1},
     "transformer attention/FFN dropout 0.1",
     "001 §Dropout Rate: Transformer 0.1; 004 §Dropout: 0.1–0.2",
