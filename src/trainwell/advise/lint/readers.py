@@ -104,7 +104,7 @@ def read_model_name(view: ConfigView, data: dict[str, Any], keys: tuple[str, ...
         value = get(data, key)
         if isinstance(value, str) and value:
             describe_model(view, value, key)
-            if "/" in value or view.model_kind in ("llm", "transformer", "vit"):
+            if "/" in value or view.is_transformer:
                 view.set("pretrained", True, key)
             return key
     return None
