@@ -231,7 +231,7 @@ def build_space(config: Config) -> SearchSpace:
 def _config_paths(config: Config) -> set[str]:
     """Every dotted path a config can hold, plus ``model.<option>`` for the task's model options."""
     from trainwell.config.structure import to_dict
-    from trainwell.tasks.catalog import TASKS, model_options
+    from trainwell.tasks.catalog import model_options
 
     paths: set[str] = set()
 
@@ -243,21 +243,15 @@ def _config_paths(config: Config) -> set[str]:
             paths.add(prefix.rstrip("."))
 
     walk(to_dict(config), "")
-    if ":" not in config.task and config.task in TASKS:
-        paths |= {f"model.{k}" for k in model_options(config)}
-    else:
-        paths |= {f"model.{k}" for k in config.model}
-    return paths
+    return paths | {f"model.{k}" for k in model_options(config)}
 
 
 def current_values(space: SearchSpace, config: Config) -> dict[str, Any]:
     """The config's own value of every searched parameter, clipped into the space."""
     from trainwell.config.structure import to_dict
-    from trainwell.tasks.catalog import TASKS, model_options
+    from trainwell.tasks.catalog import model_options
 
-    data = to_dict(config)
-    if ":" not in config.task and config.task in TASKS:
-        data["model"] = model_options(config)
+    data = {**to_dict(config), "model": model_options(config)}
     return {p.name: p.clip(get_path(data, p.path)) for p in space.params}
 
 
