@@ -70,7 +70,7 @@ def journal(tmp_path: Path) -> str:
 @pytest.mark.parametrize("storage", ["journal", pytest.param("sqlite", marks=pytest.mark.slow)])
 def test_resume_counts_trials_already_in_the_study(tmp_path: Path, storage: str) -> None:
     s = spec(tmp_path, 4, journal(tmp_path) if storage == "journal" else None)
-    create_study(s.url, s.study_name, False, s.heartbeat, {})
+    create_study(s.url, s.study_name, False, s.heartbeat)
     first_worker = make_worker(s)
     first_worker.run()
     first = [(t.number, t.params) for t in first_worker.study.get_trials()]
@@ -85,7 +85,7 @@ def test_resume_counts_trials_already_in_the_study(tmp_path: Path, storage: str)
 
 def test_an_interrupted_tune_resumes_and_reruns_the_interrupted_trial(tmp_path: Path) -> None:
     s = spec(tmp_path, 5, journal(tmp_path), interrupt_at=2)
-    create_study(s.url, s.study_name, False, s.heartbeat, {})
+    create_study(s.url, s.study_name, False, s.heartbeat)
     with pytest.raises(KeyboardInterrupt):
         make_worker(s).run()  # Ctrl-C during trial 2
     resumed = make_worker(WorkerSpec(**{**s.__dict__, "payload": {"budget": 5}}))  # the same command again
@@ -96,7 +96,7 @@ def test_an_interrupted_tune_resumes_and_reruns_the_interrupted_trial(tmp_path: 
 
 
 def run_two_workers(s: WorkerSpec) -> list[Any]:
-    create_study(s.url, s.study_name, False, s.heartbeat, {})
+    create_study(s.url, s.study_name, False, s.heartbeat)
     workers = [make_worker(s), make_worker(s)]  # separate storages and locks, as in two processes
     threads = [threading.Thread(target=w.run) for w in workers]
     for t in threads:

@@ -29,7 +29,7 @@ def make_spec(url: str, tmp_path: Path, n: int, name: str = "w", **payload: obje
 def check_exact(url: str, tmp_path: Path, name: str) -> None:
     log = tmp_path / "evals.jsonl"
     spec = make_spec(url, tmp_path, 8, name, log=str(log), evals=2, sleep=0.05)
-    create_study(url, name, False, spec.heartbeat, {})
+    create_study(url, name, False, spec.heartbeat)
     codes = spawn_workers([spec, spec])
     assert codes == [0, 0]
     trials = make_worker(spec).study.get_trials()
@@ -51,7 +51,7 @@ def test_two_worker_processes_on_sqlite_give_the_exact_trial_count(tmp_path: Pat
 def test_a_sigkilled_worker_process_has_its_trial_retried(tmp_path: Path) -> None:
     url, log = default_url(tmp_path), tmp_path / "evals.jsonl"
     spec = make_spec(url, tmp_path, 4, log=str(log), evals=3, sleep=0.4)
-    create_study(url, "w", False, spec.heartbeat, {})
+    create_study(url, "w", False, spec.heartbeat)
     ctx = multiprocessing.get_context("spawn")
     victim = ctx.Process(target=worker_main, args=(spec,))
     victim.start()
@@ -97,7 +97,7 @@ def test_postgresql_storage_two_workers_exact_count(tmp_path: Path) -> None:
     url = postgres_url()
     log = tmp_path / "evals.jsonl"
     spec = make_spec(url, tmp_path, 4, f"pg-{os.getpid()}-{time.time_ns()}", log=str(log), evals=2)
-    create_study(url, spec.study_name, False, spec.heartbeat, {})
+    create_study(url, spec.study_name, False, spec.heartbeat)
     workers = [make_worker(spec), make_worker(spec)]
     threads = [threading.Thread(target=w.run) for w in workers]
     for t in threads:

@@ -115,7 +115,7 @@ def tune(config: Config, options: TuneOptions, start_reasons: list[dict[str, Any
     run_dir.mkdir(parents=True, exist_ok=True)
     url = options.storage or default_url(run_dir)
     heartbeat = Heartbeat(options.heartbeat, 4 * options.heartbeat)
-    study = create_study(url, name, config.evaluation.mode == "max", heartbeat, {})
+    study = create_study(url, name, config.evaluation.mode == "max", heartbeat)
     anchor, notes = _anchor(study, config, options, run_dir)
     config, widened = widen_lr(config, anchor)
     notes += [widened] if widened else []

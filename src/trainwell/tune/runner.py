@@ -225,16 +225,12 @@ def spawn_workers(specs: Sequence[WorkerSpec], monitor: Callable[[], None] | Non
     return [p.exitcode or 0 for p in procs]
 
 
-def create_study(url: str, study_name: str, maximize: bool, heartbeat: Heartbeat | None, attrs: dict[str, Any]) -> Any:
-    """Create the study (or load it, to resume) and store the shared attributes once."""
+def create_study(url: str, study_name: str, maximize: bool, heartbeat: Heartbeat | None) -> Any:
+    """Create the study, or load it to resume (``tune`` then stores the shared start in its attributes once)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(url, heartbeat)
-    study = optuna.create_study(
+    return optuna.create_study(
         study_name=study_name, storage=storage, load_if_exists=True, direction="maximize" if maximize else "minimize"
     )
-    for key, value in attrs.items():
-        if key not in study.user_attrs:
-            study.set_user_attr(key, value)
-    return study
