@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from trainwell.doctor.checks import CHECKS, diagnose, run_checks
 from trainwell.doctor.history import Finding, History
 from trainwell.doctor.readers.base import Collector
-from trainwell.doctor.readers.trainwell_run import hints_from_config
+from trainwell.doctor.readers.trainwell_run import RECORD_SKIP, hints_from_config
 from trainwell.engine.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ LIVE_SPACING = 20
 LIVE_FLAT_MIN_PROGRESS = 0.25
 # Findings that stop the run when doctor.stop_on_divergence is set.
 STOPPING = ("divergence", "nan_inf")
-_RECORD_SKIP = ("event", "step", "samples", "time")
 
 
 class DoctorWarning(UserWarning):
@@ -106,7 +105,7 @@ class LiveDoctor(Callback):
         step = _number(record.get("step"))
         if step is None:
             return
-        fields = {k: v for k, v in record.items() if k not in _RECORD_SKIP}
+        fields = {k: v for k, v in record.items() if k not in RECORD_SKIP}
         if record.get("event") == "eval":
             fields = {k if k.startswith("val_") else f"val_{k}": v for k, v in fields.items() if k != "epoch"}
         self.collector.add_record(fields, step)

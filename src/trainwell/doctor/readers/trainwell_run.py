@@ -15,8 +15,9 @@ from trainwell.doctor.naming import to_float
 from trainwell.doctor.readers.base import Collector, Reader, load_json, positive, register
 from trainwell.errors import DataError, Problem
 
-# Record keys that are bookkeeping, not series (``samples`` counts examples seen, ``time`` is wall time).
-_SKIP = ("event", "step", "samples", "time")
+# Record keys that are bookkeeping, not series (``samples`` counts examples seen, ``time`` is wall time);
+# the live doctor reads the engine's records with the same rule.
+RECORD_SKIP = ("event", "step", "samples", "time")
 
 
 def _run_dir(path: Path) -> Path | None:
@@ -45,7 +46,7 @@ def read(path: Path) -> History:
         if step is None:
             history.notes.append(f"metrics.jsonl line {number} has no step: skipped")
             continue
-        collector.add_record(record, step, skip=_SKIP)
+        collector.add_record(record, step, skip=RECORD_SKIP)
     collector.build(history)
     config = _yaml(run / "config.yaml", history)
     if config:
