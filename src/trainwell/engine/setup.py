@@ -5,6 +5,7 @@ number of steps (a warmup of 500 steps is fine in general and wrong for a 300-st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from trainwell.engine.device import resolve_device
 from trainwell.engine.precision import PrecisionChoice, PrecisionStrategy, build_precision
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.scheduling import LRSchedule, build_schedule
+from trainwell.engine.step import StepRunner
 from trainwell.errors import ConfigError, Problem
 from trainwell.optim.losses import build_loss
 from trainwell.optim.optimizers import build_optimizer
@@ -84,6 +86,21 @@ def build_components(config: Config, task: Task) -> Components:
     loss_fn = build_loss(config.loss, task.class_counts).to(device)
     forward_model: Any = torch.compile(model) if config.training.compile else model
     return Components(device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total)
+
+
+def finder_runner(
+    config: Config,
+    model: torch.nn.Module,
+    loss_fn: Callable[..., torch.Tensor],
+    device: torch.device,
+    lr: float,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> tuple[StepRunner, PrecisionChoice]:
+    """The training step the finders take: a synced StepRunner with the config's precision and clipping,
+    over ``optimizer`` or, without one, the config's optimizer built over ``model``'s parameter groups at ``lr``."""
+    opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
+    precision, choice = build_precision(config.training.precision, device)
+    return StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, device), choice
 
 
 def train_loader(config: Config, task: Task, sampler: EpochBatchSampler, epoch: int, device: torch.device) -> Any:

@@ -20,20 +20,18 @@ if TYPE_CHECKING:
 
 
 class Prober:
-    """Probes ``task.model`` on ``device`` with the config's loss, optimizer and precision."""
+    """Probes ``task.model`` on ``device`` with the config's loss, optimizer, precision and clipping."""
 
     def __init__(self, config: Config, task: Task, device: torch.device) -> None:
-        from trainwell.engine.precision import build_precision
+        from trainwell.engine.setup import finder_runner
         from trainwell.optim.losses import build_loss
-        from trainwell.optim.optimizers import build_optimizer
-        from trainwell.optim.param_groups import param_groups
 
         lr = config.optimizer.lr if isinstance(config.optimizer.lr, float) else 1e-3
         self.task, self.device = task, device
         self.model = task.model.to(device)
-        self.optimizer = build_optimizer(config.optimizer, param_groups(self.model, config.optimizer, lr), lr)
-        self.loss_fn = build_loss(config.loss, task.class_counts).to(device)
-        self.precision, _ = build_precision(config.training.precision, device)
+        loss_fn = build_loss(config.loss, task.class_counts).to(device)
+        self.runner, _ = finder_runner(config, self.model, loss_fn, device, lr)  # the step training takes
+        self.optimizer = self.runner.optimizer
         self.budget = config.batch.memory_budget_mb
 
     def batch(self, size: int) -> Any:
@@ -45,16 +43,7 @@ class Prober:
         return move_to_device((self.task.collate_fn or default_collate)(items), self.device)
 
     def step(self, batch: Any) -> None:
-        from trainwell.engine.batches import forward_logits
-
-        inputs, target = batch
-        with self.precision.autocast():
-            loss = self.loss_fn(forward_logits(self.model, inputs), target)
-        self.precision.backward(loss)
-        self.precision.unscale(self.optimizer)
-        self.precision.step(self.optimizer)
-        self.precision.update()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.runner.run([batch])
 
     def __call__(self, size: int) -> Probe:
         return self._cuda(size) if self.device.type == "cuda" else self._cpu(size)

@@ -83,21 +83,6 @@ def _sweep(
     return losses, smoothed, None
 
 
-def _runner(
-    config: Config, model: torch.nn.Module, loss_fn: Callable[..., Any], optimizer: torch.optim.Optimizer | None, dev: torch.device
-) -> tuple[Any, str]:
-    """The engine's StepRunner over ``optimizer`` (or a fresh one from the config) and the precision's name."""
-    from trainwell.engine.precision import build_precision
-    from trainwell.engine.step import StepRunner
-    from trainwell.optim.optimizers import build_optimizer
-    from trainwell.optim.param_groups import param_groups
-
-    lr = config.lr_find.min_lr
-    opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
-    precision, choice = build_precision(config.training.precision, dev)
-    return StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, dev), choice.name
-
-
 def _settings(config: Config, precision: str, dev: torch.device) -> dict[str, Any]:
     cfg = config.lr_find
     return {
@@ -132,6 +117,7 @@ def range_test(
     import torch
 
     from trainwell.engine.device import resolve_device
+    from trainwell.engine.setup import finder_runner
     from trainwell.find.state import restore, snapshot
 
     cfg = config.lr_find
@@ -142,7 +128,7 @@ def range_test(
     saved = snapshot(model, optimizer)
     lrs = sweep_lrs(cfg.min_lr, cfg.max_lr, cfg.steps, cfg.mode)
     try:
-        runner, precision = _runner(config, model, loss_fn, optimizer, dev)
+        runner, precision = finder_runner(config, model, loss_fn, dev, cfg.min_lr, optimizer)
         model.train()
         batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)
         losses, smoothed, stop = _sweep(runner, batches, lrs, cfg, progress)
@@ -160,7 +146,7 @@ def range_test(
         max_lr=cfg.max_lr,
     )
     result.elapsed_s = time.perf_counter() - started
-    result.settings = _settings(config, precision, dev)
+    result.settings = _settings(config, precision.name, dev)
     return with_peak(result, config, len(train_data))  # type: ignore[arg-type]
 
 
