@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainwell.advise._rules_common import CONV, FINETUNE, INF, SCRATCH, SMALL_DATA, TF, S
+from trainwell.advise._rules_common import CONV, FINETUNE, INF, SCRATCH, SMALL_DATA, TF, TRANSFORMERS, S
 from trainwell.advise.rules import Draft, Match, rule
 
 
@@ -235,7 +235,7 @@ rule(
 rule(
     "wd.pretraining",
     "weight-decay",
-    Match(models=S({"transformer", "llm", "vit"}), modes=SCRATCH),
+    Match(models=TRANSFORMERS, modes=SCRATCH),
     {"optimizer.weight_decay": 0.1},
     "transformer/ViT pretraining: 0.1",
     "001 §Weight Decay: AdamW + Transformer (pretraining) 0.1; 001 §Quick Reference: ViT, GPT",
