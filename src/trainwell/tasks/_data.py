@@ -1,4 +1,5 @@
-"""Helpers the built-in tasks share: seeded splits, the training-set limit, standardisation and class counts.
+"""Helpers the built-in tasks share: seeded splits, the training-set limit, standardisation, label encoding and
+class counts.
 
 Everything works on NumPy arrays and ends as in-memory tensors, so building a task is fast and the same
 seed always gives the same split.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from trainwell.errors import DataError, Problem
 
 if TYPE_CHECKING:
     from torch.utils.data import TensorDataset
@@ -43,6 +46,19 @@ def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     std = train.std(axis=0)
     std[std < 1e-8] = 1.0  # constant columns (e.g. blank digit pixels) stay zero instead of dividing by 0
     return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+
+
+def encode_labels(labels: list[str], classes: list[str], where: str) -> np.ndarray:
+    """Label strings as indices into ``classes`` (the training file's); a label outside them is a DataError."""
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise DataError(
+            problems=[
+                Problem(where, "validation labels must also occur in the training file", unknown[:5], f"training labels are {classes}")
+            ]
+        )
+    return np.array([index[v] for v in labels], dtype=np.int64)
 
 
 def class_counts(labels: np.ndarray, num_classes: int) -> list[int]:

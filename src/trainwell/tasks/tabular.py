@@ -55,15 +55,7 @@ def _path(value: str | None, where: str) -> Path:
 def _labels(table: Table, col: int, classes: list[str] | None, where: str) -> tuple[np.ndarray, list[str]]:
     raw = [clean_label(r[col]) for r in table.rows]
     classes = classes or sorted(set(raw))
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(set(raw) - set(index))
-    if unknown:
-        raise DataError(
-            problems=[
-                Problem(where, "validation labels must also occur in the training file", unknown[:5], f"training labels are {classes}")
-            ]
-        )
-    return np.array([index[v] for v in raw], dtype=np.int64), classes
+    return _data.encode_labels(raw, classes, where), classes
 
 
 def _features(table: Table, opts: dict[str, Any], target: int) -> list[int]:

@@ -73,29 +73,17 @@ def _path(value: str | None, where: str) -> Path:
     return Path(value).expanduser()
 
 
-def _labels(labels: list[str], classes: list[str], where: Path) -> np.ndarray:
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(set(labels) - set(index))
-    if unknown:
-        raise DataError(
-            problems=[
-                Problem(str(where), "validation labels must also occur in the training file", unknown[:5], f"training labels are {classes}")
-            ]
-        )
-    return np.array([index[v] for v in labels], dtype=np.int64)
-
-
 def _texts(config: Config, opts: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], np.ndarray, list[str]]:
     """Training and validation texts with integer labels, after the split, limits and val_limit."""
     header = opts.get("header", "auto")
     train_path = _path(config.data.path, "data.path")
     texts, raw = read_labelled(train_path, header)
     classes = class_names(raw)
-    y = _labels(raw, classes, train_path)
+    y = _data.encode_labels(raw, classes, str(train_path))
     val_path = _path(str(opts["val_path"]), "data.options.val_path") if opts.get("val_path") else sibling_validation(train_path)
     if val_path is not None:
         val_texts, val_raw = read_labelled(val_path, header)
-        y_val = _labels(val_raw, classes, val_path)
+        y_val = _data.encode_labels(val_raw, classes, str(val_path))
         train_idx = np.arange(len(y))
     else:
         train_idx, val_idx = _data.stratified_split(y, config.data.val_fraction, config.seed)
