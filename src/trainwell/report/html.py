@@ -12,6 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from trainwell.doctor import diagnose
+from trainwell.errors import TrainwellError
 from trainwell.report.page import badge, bullets, card, duration, esc, figure, finding_block, fmt, footer, page, table, write_page
 from trainwell.report.rundata import RunData, best_eval, diagnosis, finite, flatten, load_run
 
@@ -92,12 +94,6 @@ def _diagnose(run: RunData) -> tuple[dict[str, Any] | None, str]:
     if run.diagnosis is not None:
         return run.diagnosis, "from findings.json, written by the live doctor at the end of the run"
     try:
-        from trainwell.doctor import diagnose
-    except ImportError:
-        return None, "The run has no findings.json and this trainwell has no doctor, so the run was not diagnosed."
-    from trainwell.errors import TrainwellError
-
-    try:
         result = diagnose(run.run_dir)
     except (TrainwellError, TypeError, ValueError) as exc:  # the report must not fail because a check did
         return None, f"The doctor could not read this run: {exc}"
@@ -123,10 +119,8 @@ def _findings(run: RunData) -> str:
 
 
 def _defaults() -> dict[str, Any]:
-    try:
-        from trainwell.config import Config, to_dict
-    except ImportError:  # the report should still render beside an older/newer trainwell
-        return {}
+    from trainwell.config import Config, to_dict
+
     return dict(flatten(to_dict(Config())))
 
 
