@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from trainwell.cli.common import add_config_args, load_from_args, print_json
+from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,11 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     s = verbs.add_parser("show", help="print the resolved config with defaults filled in")
     add_config_args(s)
-    s.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    add_format(s, ("yaml", "json"))
     s.set_defaults(run=_show)
 
     f = verbs.add_parser("fields", help="list every config field with its default and help")
-    f.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(f)
     f.set_defaults(run=_fields)
 
     for name in ("optimizers", "schedules", "losses", "tasks"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trainwell.cli.common import add_config_args, load_from_args, print_json
+from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--steps-per-epoch", type=int, default=None, help="for epoch-based schedules (default: steps / epochs)")
     p.add_argument("--plot", help="write a PNG of the curve here (needs trainwell[plot])")
     p.add_argument("--every", type=int, default=None, help="print every Nth step (default: about 20 rows)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(p)
     p.set_defaults(run=_run)
 
 
