@@ -40,9 +40,8 @@ def check(
     """Register ``fn(check, view)`` as a lint check; the check object builds findings with its own id and source."""
 
     def wrap(fn: Callable[[LintCheck, ConfigView], list[Finding]]) -> LintCheck:
-        holder: list[LintCheck] = []
-        entry = LintCheck(id, severity, summary, source, lambda view: fn(holder[0], view))
-        holder.append(entry)
+        # `entry` is looked up when the check runs, by which time it names the registered check.
+        entry = LintCheck(id, severity, summary, source, lambda view: fn(entry, view))
         return CHECKS.register(id, entry, summary)
 
     return wrap
