@@ -35,8 +35,7 @@ def _batches(data: Dataset[Any], batch_size: int, seed: int, collate_fn: Any, wo
 
     from trainwell.engine.sampler import EpochBatchSampler
 
-    n = len(data)  # type: ignore[arg-type]
-    sampler = EpochBatchSampler(n, min(batch_size, n), seed)
+    sampler = EpochBatchSampler(len(data), batch_size, seed)  # type: ignore[arg-type]
     loader = DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, num_workers=workers)
     epoch = 0
     while True:
@@ -154,18 +153,14 @@ def lr_find(
     config: Config, task: Task | None = None, device: torch.device | str | None = None, progress: Progress | None = None
 ) -> LRFindResult:
     """The range test for a config: builds the task (unless given) and its loss, then ``range_test``."""
+    from trainwell.engine.device import resolve_device
     from trainwell.optim.losses import build_loss
     from trainwell.tasks.catalog import build_task
 
     task = task or build_task(config)
-    loss_fn = build_loss(config.loss, task.class_counts)
-    if device is not None:
-        loss_fn = loss_fn.to(device)
-    else:
-        from trainwell.engine.device import resolve_device
-
-        loss_fn = loss_fn.to(resolve_device(config.training.device))
-    return range_test(config, task.model, task.train_data, loss_fn, device=device, collate_fn=task.collate_fn, progress=progress)
+    dev = device if device is not None else resolve_device(config.training.device)
+    loss_fn = build_loss(config.loss, task.class_counts).to(dev)
+    return range_test(config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress)
 
 
 def find_lr_for_training(config: Config, task: Task, device: torch.device | str) -> tuple[float, dict[str, Any]]:
