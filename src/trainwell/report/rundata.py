@@ -88,7 +88,8 @@ def flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
-def _read_json(path: Path, notes: list[str]) -> Any:
+def read_json(path: Path, notes: list[str]) -> Any:
+    """A JSON file's content; None when it is absent, and when it cannot be read (with a note saying so)."""
     if not path.is_file():
         return None
     try:
@@ -160,13 +161,13 @@ def load_run(run_dir: str | Path) -> RunData:
     run = RunData(run_dir=path)
     notes = run.notes
     run.config = _read_config(path / "config.yaml", notes)
-    run.environment = _read_json(path / "environment.json", notes) or {}
-    run.summary = _read_json(path / "summary.json", notes) or {}
+    run.environment = read_json(path / "environment.json", notes) or {}
+    run.summary = read_json(path / "summary.json", notes) or {}
     if not run.summary:
         notes.append("summary.json is missing: the run did not finish, so the header is derived from the log.")
     run.train, run.evals = read_metrics(path / "metrics.jsonl", notes)
-    run.reasons = _reasons(_read_json(path / "reasons.json", notes))
-    lr_find = _read_json(path / "lr_find.json", notes)
+    run.reasons = _reasons(read_json(path / "reasons.json", notes))
+    lr_find = read_json(path / "lr_find.json", notes)
     run.lr_find = lr_find if isinstance(lr_find, dict) else None
-    run.diagnosis = diagnosis(_read_json(path / "findings.json", notes))
+    run.diagnosis = diagnosis(read_json(path / "findings.json", notes))
     return run

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.errors import DataError, Problem
+from trainwell.report.rundata import read_json
 
 TABLES = ("trials.jsonl", "trials.json", "trials.csv")
 
@@ -179,13 +180,7 @@ def load_study(study_dir: str | Path) -> StudyData:
 
 
 def _json_list(path: Path, notes: list[str]) -> list[Any]:
-    if not path.is_file():
-        return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        notes.append(f"{path.name} could not be read ({exc}); left out.")
-        return []
+    data = read_json(path, notes)
     return data if isinstance(data, list) else []
 
 
