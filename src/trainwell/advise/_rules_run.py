@@ -116,6 +116,11 @@ def eval_interval(dataset_size: int) -> int:
     return 100 if dataset_size < 1000 else 500 if dataset_size <= 10_000 else 1000
 
 
+def _cadence(strategy: str, every: int) -> dict[str, Any]:
+    """Evaluation and checkpoints on one cadence (003 §8: save_steps = eval_steps, so load_best_at_end finds a checkpoint)."""
+    return {"evaluation.strategy": strategy, "evaluation.every": every, "checkpoint.strategy": strategy, "checkpoint.every": every}
+
+
 def _short_epochs(d: Draft) -> bool:
     spe = d.steps_per_epoch
     return spe is not None and spe <= eval_interval(int(d.profile.dataset_size or 0))
@@ -124,30 +129,21 @@ def _short_epochs(d: Draft) -> bool:
 def _per_epoch(d: Draft) -> dict[str, Any]:
     spe, size = d.steps_per_epoch, int(d.profile.dataset_size or 0)
     return {
-        "evaluation.strategy": "epoch",
-        "evaluation.every": 1,
-        "checkpoint.strategy": "epoch",
-        "checkpoint.every": 1,
+        **_cadence("epoch", 1),
         "_why": f"an epoch is {spe} steps, shorter than the {eval_interval(size)}-step interval for {size} examples",
     }
 
 
 def _by_steps(d: Draft) -> dict[str, Any]:
     n = eval_interval(int(d.profile.dataset_size or 0))
-    return {
-        "evaluation.strategy": "steps",
-        "evaluation.every": n,
-        "checkpoint.strategy": "steps",
-        "checkpoint.every": n,
-        "_why": f"an epoch is {d.steps_per_epoch} steps: every {n} steps for {d.profile.dataset_size} examples",
-    }
+    return {**_cadence("steps", n), "_why": f"an epoch is {d.steps_per_epoch} steps: every {n} steps for {d.profile.dataset_size} examples"}
 
 
 rule(
     "cadence.unknown-size",
     "cadence",
     Match(test=lambda d: d.profile.dataset_size is None, test_doc="dataset size unknown"),
-    {"evaluation.strategy": "epoch", "evaluation.every": 1, "checkpoint.strategy": "epoch", "checkpoint.every": 1},
+    _cadence("epoch", 1),
     "dataset size unknown: evaluate and save once per epoch (checkpoints on the evaluation cadence, for load_best_at_end)",
     "003 §7 Evaluation Strategy: epoch; 003 §8: save_steps same as eval_steps",
     {"model": "mlp"},
