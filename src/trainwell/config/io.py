@@ -55,30 +55,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], problems: list[P
     """Set each dotted override into a nested dict; unknown paths become problems with did-you-mean."""
     for text in overrides:
         keys, value, problem = parse_override(text)
+        problem = problem or _unknown_key(keys, value)
         if problem:
             problems.append(problem)
             continue
         node: dict[str, Any] = data
-        cls: Any = Config
-        ok = True
-        for i, key in enumerate(keys):
-            names = [f.name for f in dataclasses.fields(cls)] if cls is not None else None
-            if names is not None and key not in names:
-                problems.append(Problem(".".join(keys), "is not a known config key", value, did_you_mean(key, names)))
-                ok = False
-                break
-            if i == len(keys) - 1:
-                break
-            sub = node.get(key)
-            if not isinstance(sub, dict):
-                sub = {}
-                node[key] = sub
-            node = sub
-            ftype = next((f.type for f in dataclasses.fields(cls) if f.name == key), None) if cls else None
-            cls = _nested_class(cls, key) if ftype is not None else None
-        if ok:
-            node[keys[-1]] = value
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = value
     return data
+
+
+def _unknown_key(keys: list[str], value: Any) -> Problem | None:
+    """A problem for the first key of a dotted path that the schema lacks; below a free-form mapping
+    (``model``, ``data.options``, ...) every key is accepted."""
+    cls: type | None = Config
+    for key in keys:
+        if cls is None:
+            return None
+        names = [f.name for f in dataclasses.fields(cls)]
+        if key not in names:
+            return Problem(".".join(keys), "is not a known config key", value, did_you_mean(key, names))
+        cls = _nested_class(cls, key)
+    return None
 
 
 def _nested_class(cls: type, key: str) -> type | None:
