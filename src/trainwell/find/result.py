@@ -7,7 +7,6 @@ The finder records the curve; the CLI, the engine and the report only read this 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,13 +122,13 @@ def _min_loss_lr(result: LRFindResult) -> float:
 
 def schedule_mean(config: Config, train_size: int | None) -> tuple[float, int]:
     """(mean LR multiplier of the configured schedule over the run, total steps); (1, 0) when unknown."""
+    from trainwell.engine.setup import run_length
     from trainwell.optim.schedules import multipliers
 
-    effective = config.batch.size * config.batch.accumulation
     if config.training.max_steps is None and not train_size:
         return 1.0, 0
-    per_epoch = max(1, math.ceil((train_size or effective) / effective))
-    total = config.training.max_steps or config.training.epochs * per_epoch
+    # Without a training-set size only max_steps counts; one effective batch stands in for an epoch.
+    _, per_epoch, total = run_length(config, train_size or config.batch.size * config.batch.accumulation)
     mult = multipliers(config.schedule.name, total, config.schedule.warmup, config.schedule, per_epoch)
     return (sum(mult) / len(mult) if mult else 1.0), total
 
