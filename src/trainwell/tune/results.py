@@ -188,15 +188,9 @@ def lr_response(study: Any, lr_param: str) -> Any:
 
 
 def write_study_report(run_dir: Path) -> str | None:
-    """report.html via the report package when it has a study report; a note otherwise."""
-    try:
-        from trainwell.report.html import write_study_report as write  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from trainwell.report import write_study_report as write
-        except ImportError:
-            return "report.html skipped: trainwell.report has no study report"
+    """report.html (trainwell.report's study page); a note when it cannot be written."""
     from trainwell.errors import TrainwellError
+    from trainwell.report import write_study_report as write
 
     try:
         write(run_dir)
