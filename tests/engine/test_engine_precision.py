@@ -58,6 +58,30 @@ def test_fp16_reports_a_skipped_step_when_grads_overflow() -> None:
     assert fresh.scaler.get_scale() == strategy.scaler.get_scale()
 
 
+def test_fp16_unscales_the_step_after_a_non_finite_loss() -> None:
+    """The synced step skips a NaN loss before precision.step; the next step must still unscale."""
+    from trainwell.engine.step import StepRunner
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    norms = []
+    for poison in (False, True):
+        model = torch.nn.Linear(4, 2)
+        model.load_state_dict({"weight": torch.ones(2, 4), "bias": torch.zeros(2)})
+        runner = StepRunner(
+            model,
+            torch.nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.0),
+            FP16Precision(torch.device("cpu")),
+            None,
+            torch.device("cpu"),
+        )
+        if poison:
+            assert runner.run([(x * float("nan"), y)]).status == "nonfinite"
+        norms.append(runner.run([(x, y)]).grad_norm)
+    assert norms[1] == pytest.approx(norms[0])  # true gradients, not ones still multiplied by the loss scale
+
+
 def test_auto_on_cpu_is_fp32_with_a_reason() -> None:
     choice = resolve_precision("auto", "cpu")
     assert choice.name == "fp32"

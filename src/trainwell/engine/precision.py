@@ -124,19 +124,16 @@ class FP16Precision(PrecisionStrategy):
             self.scaler.step(optimizer)
         finally:
             handle.remove()
-            self._unscaled = False
         return bool(stepped)
 
-    def step_or_skip(self, optimizer: torch.optim.Optimizer, skip: torch.Tensor) -> None:
-        # unscale_ recorded the overflow check that update() backs off on; ``skip`` covers it (an
-        # overflow makes the norm non-finite), so the step itself bypasses GradScaler.step.
-        try:
-            super().step_or_skip(optimizer, skip)
-        finally:
-            self._unscaled = False
+    # step_or_skip is the base one: unscale_ recorded the overflow check that update() backs off on, and
+    # ``skip`` covers it (an overflow makes the norm non-finite), so the step bypasses GradScaler.step.
 
     def update(self) -> None:
         self.scaler.update()
+        # The step ends here, stepped or not: a step the engine skips before step() (a non-finite loss)
+        # must not leave the next step's gradients scaled.
+        self._unscaled = False
 
     def state_dict(self) -> dict[str, Any]:
         return {"scaler": self.scaler.state_dict()}
