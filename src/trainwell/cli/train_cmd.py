@@ -8,7 +8,6 @@ overrides on top. Torch is imported only when training starts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +36,11 @@ def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
     given = load_config(None, overrides)
     task = given.task
     if ":" in task:
-        return (
-            load_config(None, overrides),
-            [],
-            f"user task {task}: recommended defaults exist for built-in tasks only; using config defaults",
-        )
-    rec = recommend(Profile.from_task(task, **_facts_from_overrides(given, overrides)))
+        return given, [], f"user task {task}: recommended defaults exist for built-in tasks only; using config defaults"
     overridden = {o.split("=", 1)[0].strip() for o in overrides}
-    reasons = [r.to_dict() if hasattr(r, "to_dict") else dataclasses.asdict(r) for r in rec.reasons]
-    reasons = [r for r in reasons if r["field"] not in overridden]  # a value you set yourself has your reason, not ours
+    rec = recommend(Profile.from_task(task, **_facts_from_overrides(given, overridden)))
+    # A value you set yourself has your reason, not ours.
+    reasons = [r.to_dict() for r in rec.reasons if r.field not in overridden]
     return (
         load_config(rec.config, [f"task={task}", *overrides]),
         reasons,
@@ -53,12 +48,11 @@ def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
     )
 
 
-def _facts_from_overrides(given: Any, overrides: list[str]) -> dict[str, Any]:
-    """Overrides that change the task's facts reach the recommender: a smaller `data.limit` is a smaller
-    dataset (its LR, batch and cadence differ), and `training.epochs` is the user's epoch budget."""
+def _facts_from_overrides(given: Any, keys: set[str]) -> dict[str, Any]:
+    """Overrides (``keys``: the fields they set) that change the task's facts reach the recommender: a smaller
+    `data.limit` is a smaller dataset (its LR, batch and cadence differ), and `training.epochs` is the user's epoch budget."""
     from trainwell.tasks.catalog import TASKS
 
-    keys = {o.split("=", 1)[0].strip() for o in overrides}
     facts: dict[str, Any] = {}
     size = TASKS.get(given.task, "task").facts.dataset_size
     if "data.limit" in keys and given.data.limit is not None:
