@@ -182,3 +182,13 @@ def test_yaml_booleans_read_back_as_words() -> None:
     assert (c.logging.progress, c.checkpoint.strategy, c.checkpoint.load_best_at_end) == ("off", "no", False)
     with pytest.raises(ConfigError):
         load_config(overrides=["training.precision=yes"])  # no word of that kind in the choices
+
+
+def test_dotted_paths_get_and_set() -> None:
+    from trainwell.config.paths import get_path, set_path
+
+    data: dict = {"optimizer": {"lr": 1e-3}, "model": 3}
+    set_path(data, "schedule.warmup", 0.1)
+    assert data["schedule"] == {"warmup": 0.1}
+    assert get_path(data, "optimizer.lr") == 1e-3
+    assert get_path(data, "optimizer.nope") is None and get_path(data, "model.dropout") is None

@@ -83,13 +83,6 @@ def _get(config: Any, path: str) -> Any:
     return config
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    for part in parents:
-        data = data.setdefault(part, {})
-    data[leaf] = value
-
-
 def installed_hf_major() -> int:
     """The installed transformers major version (read from package metadata, no import); 5 when absent."""
     from importlib.metadata import PackageNotFoundError, version

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, set_path
+from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion
+from trainwell.config.paths import set_path
 from trainwell.errors import ConfigError, Problem
 
 

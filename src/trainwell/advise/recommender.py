@@ -13,6 +13,7 @@ from typing import Any
 
 from trainwell.advise._profile import DURATIONS, MODELS, MODES, Profile
 from trainwell.advise.rules import STAGES, Draft, Rule, rules_in
+from trainwell.config.paths import set_path
 from trainwell.config.schema import Config
 
 __all__ = ["DURATIONS", "MODELS", "MODES", "Profile", "Reason", "Recommendation", "recommend"]
@@ -86,14 +87,6 @@ def decide(profile: Profile) -> tuple[Draft, list[Reason]]:
     return draft, list(reasons.values())
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
-    node = data
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-
-
 def recommend(profile: Profile) -> Recommendation:
     """A complete, validated Config for ``profile`` and a Reason for every field the rules set."""
     from trainwell.config.io import config_from_dict, validate
@@ -103,7 +96,7 @@ def recommend(profile: Profile) -> Recommendation:
     draft, reasons = decide(profile)
     data: dict[str, Any] = to_dict(Config())
     for key, value in draft.values.items():
-        _set(data, key, value)
+        set_path(data, key, value)
     config = config_from_dict(data)
     # Validate again with the estimated run length (warmup must end before training does).
     ConfigError.collect(validate(config, total_steps=draft.total_steps))

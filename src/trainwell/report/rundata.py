@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainwell.config.paths import get_path
 from trainwell.doctor.readers.trainwell_run import metrics_records
 from trainwell.errors import DataError, Problem
 
@@ -34,11 +35,11 @@ class RunData:
 
     @property
     def metric(self) -> str:
-        return str(self.summary.get("metric") or _get(self.config, "evaluation.metric") or "val_loss")
+        return str(self.summary.get("metric") or get_path(self.config, "evaluation.metric") or "val_loss")
 
     @property
     def mode(self) -> str:
-        return str(self.summary.get("mode") or _get(self.config, "evaluation.mode") or "min")
+        return str(self.summary.get("mode") or get_path(self.config, "evaluation.mode") or "min")
 
     @property
     def best_step(self) -> int | None:
@@ -52,15 +53,6 @@ class RunData:
     def last_step(self) -> int | None:
         steps = [int(r["step"]) for r in (*self.train, *self.evals) if isinstance(r.get("step"), (int, float))]
         return max(steps) if steps else None
-
-
-def _get(data: dict[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
 
 
 def finite(value: Any) -> bool:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from trainwell.config.paths import get_path
 from trainwell.registry import Registry
 from trainwell.report import plots
-from trainwell.report.rundata import RunData, _get, finite
+from trainwell.report.rundata import RunData, finite
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -66,7 +67,7 @@ def _lr(run: RunData) -> Figure | None:
     rows = [r for r in run.train if finite(r.get("lr")) and finite(r.get("step"))]
     if not rows:
         return None
-    name = _get(run.config, "schedule.name")
+    name = get_path(run.config, "schedule.name")
     title = f"Learning rate ({name})" if name else "Learning rate"
     return plots.plot_schedule([float(r["lr"]) for r in rows], title=title, steps=[float(r["step"]) for r in rows])
 
@@ -74,7 +75,7 @@ def _lr(run: RunData) -> Figure | None:
 def _grad_norm(run: RunData) -> Figure | None:
     if not any(finite(r.get("grad_norm")) for r in run.train):
         return None
-    clip = _get(run.config, "training.max_grad_norm")
+    clip = get_path(run.config, "training.max_grad_norm")
     return plots.plot_grad_norm(run.train, float(clip) if finite(clip) else None)
 
 

@@ -270,8 +270,8 @@ def finish(
 
 def still_true(reasons: list[dict[str, Any]], config: Config, tuned: set[str]) -> list[dict[str, Any]]:
     """The recommender's reasons for values the best config still has (overrides may have changed some)."""
+    from trainwell.config.paths import get_path
     from trainwell.config.structure import to_dict
-    from trainwell.tune.space import get_path
 
     data = to_dict(config)
     return [

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from trainwell.config.paths import get_path, set_path
+
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
 
@@ -253,21 +255,6 @@ def current_values(space: SearchSpace, config: Config) -> dict[str, Any]:
 
     data = {**to_dict(config), "model": model_options(config)}
     return {p.name: p.clip(get_path(data, p.path)) for p in space.params}
-
-
-def get_path(data: dict[str, Any], path: str) -> Any:
-    node: Any = data
-    for key in path.split("."):
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    keys = path.split(".")
-    node = data
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    node[keys[-1]] = value
 
 
 def apply_params(config: Config, space: SearchSpace, params: dict[str, Any]) -> Config:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainwell.advise.lint.view import ConfigView, Finding, describe_model, describe_optimizer, model_kind
+from trainwell.config.paths import get_path
 from trainwell.registry import Registry
 
 Converter = Callable[[Any], Any]
@@ -31,22 +32,12 @@ class Dialect:
 DIALECTS: Registry[Dialect] = Registry("config dialect")
 
 
-def get(data: Any, path: str) -> Any:
-    """Value at a dotted path of nested dicts, or None."""
-    node = data
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def apply_table(view: ConfigView, data: dict[str, Any], table: Table, prefix: str = "") -> set[str]:
     """Set every fact the table finds (non-null values that convert); return the keys it consumed."""
     used: set[str] = set()
     for fact, keys, convert in table:
         for key in keys:
-            value = get(data, key)
+            value = get_path(data, key)
             if value is None:
                 continue
             used.add(key)
@@ -101,7 +92,7 @@ def model_hints_from_keys(view: ConfigView, section: dict[str, Any], where: str)
 def read_model_name(view: ConfigView, data: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     """Fill the model facts from the first name key present; a hub id ('org/name') means pretrained."""
     for key in keys:
-        value = get(data, key)
+        value = get_path(data, key)
         if isinstance(value, str) and value:
             describe_model(view, value, key)
             if "/" in value or view.is_transformer:

@@ -15,7 +15,6 @@ from trainwell.advise.lint.readers import (
     Dialect,
     Table,
     apply_table,
-    get,
     precision_name,
     read_model_name,
     read_optimizer_name,
@@ -23,6 +22,7 @@ from trainwell.advise.lint.readers import (
     unknown_keys,
 )
 from trainwell.advise.lint.view import ConfigView, flag, integer, number, positive_integer, scheduler_name
+from trainwell.config.paths import get_path
 
 # TrainingArguments fields (transformers 4.x and 5.x), so a valid HF key is never called unknown.
 HF_FIELDS = frozenset(
@@ -320,7 +320,7 @@ def _read_script(view: ConfigView) -> None:
     data = view.raw
     used = apply_table(view, data, SCRIPT_TABLE)
     used |= {k for k in ("model_name", "model_name_or_path", "model") if read_model_name(view, data, (k,))}
-    read_optimizer_name(view, get(data, "optimizer") or get(data, "optim"), "optimizer")
+    read_optimizer_name(view, get_path(data, "optimizer") or get_path(data, "optim"), "optimizer")
     used |= {"optimizer", "optim"}
     for fact, strat in (("eval_every", "eval_strategy"), ("save_every", "save_strategy")):
         if view.known(fact) and (getattr(view, fact) or 0) > 0:

@@ -12,13 +12,13 @@ from trainwell.advise.lint.readers import (
     Dialect,
     Table,
     apply_table,
-    get,
     model_hints_from_keys,
     precision_name,
     read_optimizer_name,
     unknown_keys,
 )
 from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, number, positive_integer, scheduler_name
+from trainwell.config.paths import get_path
 
 
 def _has_key(data: Any, key: str) -> bool:
@@ -58,7 +58,7 @@ def _detect_torchtune(data: dict[str, Any]) -> int:
 
 def _read_torchtune(view: ConfigView) -> None:
     data = view.raw
-    component = get(data, "model._component_")
+    component = get_path(data, "model._component_")
     if isinstance(component, str):
         describe_model(view, component, "model._component_")
         leaf = component.rsplit(".", 1)[-1]
@@ -67,8 +67,8 @@ def _read_torchtune(view: ConfigView) -> None:
         )
         view.set("pretrained", "checkpointer" in data, "checkpointer")
     apply_table(view, data, TORCHTUNE_TABLE)
-    read_optimizer_name(view, get(data, "optimizer._component_"), "optimizer._component_")
-    sched = get(data, "lr_scheduler._component_")
+    read_optimizer_name(view, get_path(data, "optimizer._component_"), "optimizer._component_")
+    sched = get_path(data, "lr_scheduler._component_")
     if isinstance(sched, str):
         view.set("scheduler", scheduler_name(sched), "lr_scheduler._component_")
     elif "lr_scheduler" not in data:
