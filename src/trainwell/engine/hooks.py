@@ -29,10 +29,8 @@ def run_finders(config: Config, task: Task, device: torch.device, run_dir: Path)
     if config.batch.auto_find:
         from trainwell.find.batch_finder import find_batch_for_training
 
-        config, record = find_batch_for_training(config, task, device)
+        config, record = find_batch_for_training(config, task, device)  # a new config, auto_find off
         write_json(run_dir / "batch_find.json", record)
-        config = copy.deepcopy(config)
-        config.batch.auto_find = False
     if config.optimizer.lr == "find":
         from trainwell.find.lr_finder import find_lr_for_training
 
