@@ -63,7 +63,7 @@ class Trainer:
         self.ckpt_root = run_dir / "checkpoints"
         self.resumed_from = self._restore() if resume else None
         self.runner.reset_guard(self.state.nan_skips_in_row)
-        self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from if resume else None)
+        self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from)
         self.state.history = read_records(self.log.path)
         self.callbacks = CallbackList(callbacks)
         self._last: StepOutcome | None = None
