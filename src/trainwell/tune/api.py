@@ -187,7 +187,7 @@ def find_anchor(config: Config, run_dir: Path) -> tuple[float | None, str | None
     import copy
 
     try:
-        from trainwell.engine.device import resolve_device
+        from trainwell.engine.device import apply_threads, resolve_device
         from trainwell.engine.run_folder import write_json
         from trainwell.find.lr_finder import find_lr_for_training
         from trainwell.tasks.catalog import build_task
@@ -195,6 +195,7 @@ def find_anchor(config: Config, run_dir: Path) -> tuple[float | None, str | None
         cfg = copy.deepcopy(config)
         if cfg.optimizer.lr == "find":
             cfg.optimizer.lr = 1e-3  # the range test sweeps its own LRs; this only makes the config numeric
+        apply_threads(cfg.training)  # the same threads as the trials it anchors
         lr, record = find_lr_for_training(cfg, build_task(cfg), resolve_device(cfg.training.device))
         write_json(run_dir / "lr_find.json", record)
         return float(lr), None
