@@ -158,3 +158,28 @@ def test_json_round_trip_rebuilds_the_result() -> None:
     result = range_test(_config(), _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
     again = from_json(json.loads(json.dumps(result.to_json())))
     assert again.to_json() == json.loads(json.dumps(result.to_json()))
+
+
+class _ScriptedRunner:
+    """Stands in for the StepRunner: returns a scripted loss per step, so the stop test is read in isolation."""
+
+    def __init__(self, losses: list[float]) -> None:
+        self.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        self.losses = iter(losses)
+
+    def run(self, batches: list[Any]) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(loss=next(self.losses), status="ok")
+
+
+def test_stop_fires_within_a_few_steps_of_the_blow_up_even_at_fastais_smoothing() -> None:
+    # Flat at 1.0 for 60 steps, then doubling: the raw loss passes 4 x best at step 63. An uncapped 0.98 EMA
+    # would not notice until ~step 68; the stop test reads the EMA capped at the sweep's resolution.
+    from trainwell.find.lr_finder import _sweep
+
+    script = [1.0] * 60 + [2.0 ** (k + 1) for k in range(40)]
+    cfg = _config(steps=100, smoothing=0.98).lr_find
+    losses, _, stop = _sweep(_ScriptedRunner(script), iter(range(100)), [1e-3] * 100, cfg, None)
+    assert stop is not None and "x best" in stop
+    assert 63 <= len(losses) <= 65

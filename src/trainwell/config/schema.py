@@ -158,7 +158,9 @@ class LRFindConfig:
     steps: int = fld(100, "range test: number of steps", ge=10)
     mode: Literal["exp", "linear"] = fld("exp", "range test: exponential or linear LR sweep")
     diverge_factor: float = fld(4.0, "range test stops when smoothed loss > this x best loss", gt=1.0)
-    smoothing: float = fld(0.98, "range test: EMA factor for the loss (debiased)", ge=0.0, lt=1.0)
+    smoothing: float = fld(
+        0.98, "range test: EMA factor for the loss (debiased), capped to average at most 1/25 of the sweep", ge=0.0, lt=1.0
+    )
     rule: str = fld("combined", "suggestion rule: combined, steepest, valley, min_div10")
 
 

@@ -26,7 +26,7 @@ FALLBACK = ("combined", "valley", "min_div10", "steepest")
 class LRFindResult:
     lrs: list[float]
     losses: list[float]  # raw loss per step
-    smoothed: list[float]  # the causal debiased EMA the stop test read
+    smoothed: list[float]  # the causal debiased EMA the stop test read (its beta capped by rule_beta)
     curve: list[float]  # the zero-lag smoothing the rules read
     stop_reason: str | None  # why the sweep ended early, or None when it ran every step
     picks: dict[str, Pick | None]
