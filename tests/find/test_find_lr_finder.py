@@ -11,7 +11,7 @@ import torch
 from trainwell.config import load_config
 from trainwell.config.schema import Config
 from trainwell.find.lr_finder import find_lr_for_training, range_test
-from trainwell.find.rules import RULES
+from trainwell.find.rules import RULES, bottom_lr
 from trainwell.optim.optimizers import build_optimizer
 from trainwell.optim.param_groups import param_groups
 from trainwell.tasks.base import Task
@@ -140,7 +140,7 @@ def test_peak_lr_for_a_warmup_and_decay_schedule() -> None:
     mult = multipliers("cosine", 320, 0.1)
     mean = sum(mult) / len(mult)
     assert 0.45 < mean < 0.55
-    lr_min = result.lrs[min(range(len(result.curve)), key=lambda i: result.curve[i])]
+    lr_min = bottom_lr(result.lrs, result.curve)
     assert result.peak_lr == pytest.approx(min(lr_min, max(result.suggested_lr, lr_min / 3) / mean))
     assert result.suggested_lr < result.peak_lr <= lr_min and "Smith 2018" in result.peak_reason
 

@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 import synthetic as syn
 
 from trainwell.find.curve import zero_lag
-from trainwell.find.rules import BAND, RULES, Pick
+from trainwell.find.rules import BAND, RULES, Pick, bottom_lr
 
+# "The LR at minimum loss" on the clean curve: the vertex of its bottom (tested on its own below).
+LR_MIN = bottom_lr(syn.LRS, syn.clean())
 # What each rule must pick on the clean curve: the LR it aims at, and how far off it may be (ratio).
 EXPECTED = {
     "steepest": (10**syn.X0, 10**0.06),  # the logistic's inflection, within about one grid point
     "valley": (10**syn.X0, 10**0.06),  # half-way down the descent is the same inflection
-    "min_div10": (10**syn.X_MIN / 10, 10**0.06),
-    "combined": (10**syn.X_MIN / BAND[0], 10**0.06),  # median of the three is clipped up to the band's floor
+    "min_div10": (LR_MIN / 10, 10**0.06),
+    "combined": (LR_MIN / BAND[0], 10**0.06),  # median of the three is clipped up to the band's floor
 }
+
+
+def test_bottom_lr_lies_in_the_clean_curves_bottom() -> None:
+    # The bottom quarter of the clean curve (loss <= 0.8) runs from 10^-2.22 (the logistic) to 10^-0.75 (the blow-up).
+    assert 10**-2.22 < LR_MIN < 10**-0.75
+
+
+def test_bottom_lr_finds_a_noiseless_bowls_vertex_between_grid_points() -> None:
+    vertex = -2.27  # between the grid's points at -2.30 and -2.25
+    bowl = [0.5 + (math.log10(lr) - vertex) ** 2 for lr in syn.LRS]
+    assert bottom_lr(syn.LRS, bowl) == pytest.approx(10**vertex, rel=1e-6)
+
+
+def test_bottom_lr_wanders_less_than_the_lowest_point_under_noise() -> None:
+    # A shallow bowl with step noise, smoothed as the rules see it: the lowest point follows the noise,
+    # the vertex of the bottom follows the bowl.
+    vertex = -2.0
+    errors: dict[str, list[float]] = {"argmin": [], "bottom": []}
+    for seed in range(20):
+        r = random.Random(seed)
+        bowl = [0.5 + 0.3 * (math.log10(lr) - vertex) ** 2 + r.gauss(0.0, 0.05) for lr in syn.LRS]
+        curve = zero_lag(bowl, 0.6)
+        lowest = syn.LRS[min(range(len(curve)), key=lambda i: curve[i])]
+        errors["argmin"].append(abs(math.log10(lowest) - vertex))
+        errors["bottom"].append(abs(math.log10(bottom_lr(syn.LRS, curve)) - vertex))
+    assert sum(errors["bottom"]) < 0.5 * sum(errors["argmin"])
 
 
 def test_every_rule_has_a_known_answer() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trainwell.find.curve import rule_beta, zero_lag
-from trainwell.find.rules import BAND, RULES, Pick, descent_region
+from trainwell.find.rules import BAND, RULES, Pick, bottom_lr, finite_prefix
 from trainwell.find.verdict import Curve, verdict
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def analyze(
 
 
 def _min_loss_lr(result: LRFindResult) -> float:
-    return result.lrs[descent_region(result.curve)[1]]
+    lrs, losses = finite_prefix(result.lrs, result.curve)
+    return bottom_lr(lrs, losses)
 
 
 def schedule_mean(config: Config, train_size: int | None) -> tuple[float, int]:
