@@ -18,10 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.advise.hf import from_hf
-    from trainwell.advise.lint.runner import read_file
-    from trainwell.config import dump, load_config
+    from trainwell.config import dump, load_config, read_mapping
+    from trainwell.errors import DataError
 
-    result = from_hf(read_file(args.file))
+    result = from_hf(read_mapping(args.file, DataError))
     config = load_config(result.data)
     if args.output:
         fmt = "json" if Path(args.output).suffix == ".json" else "yaml"

@@ -14,26 +14,31 @@ from typing import Any
 from trainwell.config.rules import CONFIG_RULES
 from trainwell.config.schema import Config
 from trainwell.config.structure import check_ranges, from_dict, to_dict
-from trainwell.errors import ConfigError, Problem
+from trainwell.errors import ConfigError, Problem, TrainwellError
 from trainwell.registry import did_you_mean
 
 
-def read_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON file into a dict; a missing or malformed file is a ConfigError."""
+def read_mapping(path: str | Path, error: type[TrainwellError] = ConfigError) -> dict[str, Any]:
+    """Read a YAML or JSON file into a dict; a missing, unreadable or malformed file raises ``error``.
+
+    A config you run is a ConfigError; a file lint or import only reads is passed ``DataError``, so one
+    bad file among many is reported and the others are still read.
+    """
     import yaml
 
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(problems=[Problem(str(p), "config file must exist", str(p), "check the path")])
-    text = p.read_text(encoding="utf-8")
+        raise error(problems=[Problem(str(p), "file must exist", str(p), "check the path")])
     try:
+        text = p.read_text(encoding="utf-8")
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(problems=[Problem(str(p), "must be valid YAML or JSON", str(exc).splitlines()[0], "fix the syntax")]) from None
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(problems=[Problem(str(p), "must be readable YAML or JSON", first, "fix the syntax or the encoding")]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(problems=[Problem(str(p), "must hold a mapping at the top level", type(data).__name__, "write key: value pairs")])
+        raise error(problems=[Problem(str(p), "must hold a mapping at the top level", type(data).__name__, "write key: value pairs")])
     return data
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Literal
 
 Kind = Literal["train_loss", "lr", "grad_norm", "eval", "train_metric", "epoch", "step", "extra", "ignore"]
 
@@ -67,25 +67,6 @@ def classify(raw: str) -> tuple[Kind, str]:
     if "loss" in bare:  # G_loss, D_loss, physics terms: not the objective the checks reason about
         return "extra", name
     return "train_metric", _ALIASES.get(bare, bare)
-
-
-def to_float(value: Any) -> float | None:
-    """A logged value as a float; NaN/Inf survive (the NaN check needs them), junk becomes None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return float(text)  # also parses 'nan', 'inf', 'Infinity'
-        except ValueError:
-            return None
-    if isinstance(value, list) and len(value) == 1:  # Lightning sometimes logs one-element tensors
-        return to_float(value[0])
-    return None
 
 
 def percent_to_fraction(name: str, values: list[float]) -> tuple[list[float], bool]:

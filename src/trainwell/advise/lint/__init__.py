@@ -5,7 +5,7 @@ a rule id, severity, message, value, fix and source. Nothing here imports torch.
 
 from trainwell.advise.lint.checks import CHECKS, LintCheck
 from trainwell.advise.lint.readers import DIALECTS
-from trainwell.advise.lint.runner import LintReport, build_view, lint_file, lint_mapping, read_file
+from trainwell.advise.lint.runner import LintReport, build_view, lint_file, lint_mapping
 from trainwell.advise.lint.view import ConfigView, Finding
 
-__all__ = ["CHECKS", "DIALECTS", "ConfigView", "Finding", "LintCheck", "LintReport", "build_view", "lint_file", "lint_mapping", "read_file"]
+__all__ = ["CHECKS", "DIALECTS", "ConfigView", "Finding", "LintCheck", "LintReport", "build_view", "lint_file", "lint_mapping"]

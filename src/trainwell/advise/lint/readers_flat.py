@@ -21,8 +21,9 @@ from trainwell.advise.lint.readers import (
     strategy,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, flag, integer, number, positive_integer, scheduler_name
+from trainwell.advise.lint.view import ConfigView, flag, integer, positive_integer, scheduler_name
 from trainwell.config.paths import get_path
+from trainwell.values import to_float
 
 # TrainingArguments fields (transformers 4.x and 5.x), so a valid HF key is never called unknown.
 HF_FIELDS = frozenset(
@@ -64,25 +65,25 @@ TRL_FIELDS = frozenset(
 )
 
 HF_TABLE: Table = (
-    ("lr", ("learning_rate",), number),
-    ("weight_decay", ("weight_decay",), number),
-    ("warmup_ratio", ("warmup_ratio",), number),
+    ("lr", ("learning_rate",), to_float),
+    ("weight_decay", ("weight_decay",), to_float),
+    ("warmup_ratio", ("warmup_ratio",), to_float),
     ("scheduler", ("lr_scheduler_type",), lambda v: scheduler_name(str(v))),
-    ("max_grad_norm", ("max_grad_norm",), number),
+    ("max_grad_norm", ("max_grad_norm",), to_float),
     ("batch_size", ("per_device_train_batch_size",), integer),
     ("accumulation", ("gradient_accumulation_steps",), integer),
-    ("epochs", ("num_train_epochs",), number),
+    ("epochs", ("num_train_epochs",), to_float),
     ("max_steps", ("max_steps",), positive_integer),
     ("eval_strategy", ("eval_strategy", "evaluation_strategy"), strategy),
-    ("eval_every", ("eval_steps",), number),
+    ("eval_every", ("eval_steps",), to_float),
     ("save_strategy", ("save_strategy",), strategy),
-    ("save_every", ("save_steps",), number),
+    ("save_every", ("save_steps",), to_float),
     ("save_total_limit", ("save_total_limit",), integer),
     ("load_best", ("load_best_model_at_end",), flag),
     ("metric", ("metric_for_best_model",), str),
     ("patience", ("early_stopping_patience",), integer),
     ("seed", ("seed",), integer),
-    ("logging_steps", ("logging_steps",), number),
+    ("logging_steps", ("logging_steps",), to_float),
 )
 HF_DEFAULTS: dict[str, Any] = {
     "lr": 5e-5, "weight_decay": 0.0, "warmup_ratio": 0.0, "warmup_steps": 0, "scheduler": "linear", "max_grad_norm": 1.0,
@@ -94,7 +95,7 @@ HF_DEFAULTS: dict[str, Any] = {
 
 def _read_warmup_steps(view: ConfigView, data: dict[str, Any]) -> None:
     """HF 5 folds warmup_ratio into warmup_steps: a value below 1 is a ratio of the total steps."""
-    value = number(data.get("warmup_steps"))
+    value = to_float(data.get("warmup_steps"))
     if value is None:
         return
     if 0 < value < 1:
@@ -232,7 +233,7 @@ DIALECTS.register("llamafactory", Dialect("llamafactory", "LLaMA-Factory", _dete
 
 AXOLOTL_TABLE: Table = (
     ("batch_size", ("micro_batch_size",), integer),
-    ("epochs", ("num_epochs",), number),
+    ("epochs", ("num_epochs",), to_float),
     ("scheduler", ("lr_scheduler",), lambda v: scheduler_name(str(v))),
     ("warmup_steps", ("warmup_steps",), integer),
 )
@@ -258,7 +259,7 @@ def _detect_axolotl(data: dict[str, Any]) -> int:
 
 def _read_axolotl_cadence(view: ConfigView, data: dict[str, Any]) -> None:
     """val_set_size 0 means no evaluation at all; evals/saves_per_epoch become step cadences per epoch."""
-    val = number(data.get("val_set_size"))
+    val = to_float(data.get("val_set_size"))
     if val is not None and val <= 0 and not data.get("test_datasets"):
         view.set("eval_strategy", "no", "val_set_size")
     elif data.get("evals_per_epoch") or data.get("eval_steps"):
@@ -267,7 +268,7 @@ def _read_axolotl_cadence(view: ConfigView, data: dict[str, Any]) -> None:
         if key == "evals_per_epoch":  # a count per epoch, not a step interval; axolotl converts it at run time
             view.set("eval_every", None, key)
     if data.get("saves_per_epoch") or data.get("save_steps"):
-        per_epoch = number(data.get("saves_per_epoch"))
+        per_epoch = to_float(data.get("saves_per_epoch"))
         view.set("save_strategy", "epoch" if per_epoch == 1 else "steps", "saves_per_epoch" if per_epoch else "save_steps")
 
 
@@ -289,22 +290,22 @@ DIALECTS.register("axolotl", Dialect("axolotl", "axolotl", _detect_axolotl, _rea
 # --- training-script argument dumps (argparse / dataclass dumps with common names) -----------------------
 
 SCRIPT_TABLE: Table = (
-    ("lr", ("learning_rate", "lr"), number),
-    ("weight_decay", ("weight_decay", "wd"), number),
-    ("warmup_ratio", ("warmup_ratio",), number),
+    ("lr", ("learning_rate", "lr"), to_float),
+    ("weight_decay", ("weight_decay", "wd"), to_float),
+    ("warmup_ratio", ("warmup_ratio",), to_float),
     ("warmup_steps", ("warmup_steps", "num_warmup_steps"), integer),
     ("scheduler", ("lr_scheduler_type", "lr_scheduler", "scheduler"), lambda v: scheduler_name(str(v))),
-    ("max_grad_norm", ("max_grad_norm", "grad_clip", "clip_grad_norm", "gradient_clip_val"), number),
+    ("max_grad_norm", ("max_grad_norm", "grad_clip", "clip_grad_norm", "gradient_clip_val"), to_float),
     ("batch_size", ("per_device_train_batch_size", "train_batch_size", "batch_size"), integer),
     ("accumulation", ("gradient_accumulation_steps", "grad_accum_steps", "accumulation_steps", "grad_accum"), integer),
-    ("epochs", ("num_train_epochs", "num_epochs", "epochs", "max_epochs"), number),
+    ("epochs", ("num_train_epochs", "num_epochs", "epochs", "max_epochs"), to_float),
     ("max_steps", ("max_steps",), positive_integer),
-    ("eval_every", ("eval_steps", "eval_every", "eval_interval"), number),
-    ("save_every", ("save_steps", "save_every", "save_interval"), number),
+    ("eval_every", ("eval_steps", "eval_every", "eval_interval"), to_float),
+    ("save_every", ("save_steps", "save_every", "save_interval"), to_float),
     ("save_total_limit", ("save_total_limit", "keep_checkpoints"), integer),
     ("patience", ("early_stopping_patience", "patience"), integer),
     ("seed", ("seed",), integer),
-    ("logging_steps", ("logging_steps", "log_every", "log_interval"), number),
+    ("logging_steps", ("logging_steps", "log_every", "log_interval"), to_float),
     ("precision", ("dtype", "precision", "mixed_precision"), precision_name),
 )
 # Keys that only locate data or outputs: not hyperparameters, so not worth an "unknown" line.

@@ -17,8 +17,9 @@ from trainwell.advise.lint.readers import (
     read_optimizer_name,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, number, positive_integer, scheduler_name
+from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, positive_integer, scheduler_name
 from trainwell.config.paths import get_path
+from trainwell.values import to_float
 
 
 def _has_key(data: Any, key: str) -> bool:
@@ -32,15 +33,15 @@ def _has_key(data: Any, key: str) -> bool:
 # --- torchtune -----------------------------------------------------------------------------------------
 
 TORCHTUNE_TABLE: Table = (
-    ("lr", ("optimizer.lr",), number),
-    ("weight_decay", ("optimizer.weight_decay",), number),
+    ("lr", ("optimizer.lr",), to_float),
+    ("weight_decay", ("optimizer.weight_decay",), to_float),
     ("warmup_steps", ("lr_scheduler.num_warmup_steps",), integer),
     ("batch_size", ("batch_size",), integer),
     ("accumulation", ("gradient_accumulation_steps",), integer),
-    ("epochs", ("epochs",), number),
+    ("epochs", ("epochs",), to_float),
     ("save_total_limit", ("checkpointer.keep_last_n_checkpoints",), integer),
-    ("logging_steps", ("log_every_n_steps",), number),
-    ("eval_every", ("run_val_every_n_steps",), number),
+    ("logging_steps", ("log_every_n_steps",), to_float),
+    ("eval_every", ("run_val_every_n_steps",), to_float),
     ("precision", ("dtype",), precision_name),
 )
 TORCHTUNE_FIELDS = frozenset(
@@ -76,7 +77,7 @@ def _read_torchtune(view: ConfigView) -> None:
         view.set("scheduler", "constant", "lr_scheduler (torchtune default: none)")
         view.set("warmup_steps", 0, "lr_scheduler (torchtune default: none)")
     if "clip_grad_norm" in data:
-        view.set("max_grad_norm", number(data["clip_grad_norm"]), "clip_grad_norm")
+        view.set("max_grad_norm", to_float(data["clip_grad_norm"]), "clip_grad_norm")
     if "seed" in data:
         view.set("seed", integer(data["seed"]), "seed")
     # torchtune recipes save a checkpoint at the end of every epoch and validate only when asked to.
@@ -111,10 +112,10 @@ LIGHTNING_1X_FIELDS = frozenset(
     move_metrics_to_cpu multiple_trainloader_mode stochastic_weight_avg""".split()
 )
 LIGHTNING_TABLE: Table = (
-    ("epochs", ("max_epochs",), number),
+    ("epochs", ("max_epochs",), to_float),
     ("max_steps", ("max_steps",), positive_integer),
     ("accumulation", ("accumulate_grad_batches",), integer),
-    ("logging_steps", ("log_every_n_steps",), number),
+    ("logging_steps", ("log_every_n_steps",), to_float),
     ("precision", ("precision",), precision_name),
 )
 
@@ -145,7 +146,7 @@ def _read_callbacks(view: ConfigView, callbacks: Any, prefix: str) -> None:
 def read_lightning_trainer(view: ConfigView, trainer: dict[str, Any], prefix: str) -> None:
     """Lightning Trainer arguments; Lightning does not clip unless gradient_clip_val is set."""
     apply_table(view, trainer, LIGHTNING_TABLE, prefix)
-    clip = number(trainer.get("gradient_clip_val"))
+    clip = to_float(trainer.get("gradient_clip_val"))
     view.set("max_grad_norm", clip, f"{prefix}gradient_clip_val" + ("" if "gradient_clip_val" in trainer else " (Lightning default: None)"))
     every = integer(trainer.get("check_val_every_n_epoch", 1)) or 1
     interval = trainer.get("val_check_interval")
@@ -166,8 +167,8 @@ def read_lightning_trainer(view: ConfigView, trainer: dict[str, Any], prefix: st
 
 
 MODEL_TABLE: Table = (
-    ("lr", ("lr", "learning_rate", "optimizer.lr", "optimizer.init_args.lr"), number),
-    ("weight_decay", ("weight_decay", "optimizer.weight_decay", "optimizer.init_args.weight_decay"), number),
+    ("lr", ("lr", "learning_rate", "optimizer.lr", "optimizer.init_args.lr"), to_float),
+    ("weight_decay", ("weight_decay", "optimizer.weight_decay", "optimizer.init_args.weight_decay"), to_float),
     ("warmup_steps", ("warmup_steps", "num_warmup_steps"), integer),
     ("batch_size", ("batch_size", "train_batch_size"), integer),
 )
@@ -241,7 +242,7 @@ def _read_hydra(view: ConfigView) -> None:
         trainer = data["trainer"]
         apply_table(view, trainer, LIGHTNING_TABLE, "trainer.")
         if "gradient_clip_val" in trainer:
-            view.set("max_grad_norm", number(trainer["gradient_clip_val"]), "trainer.gradient_clip_val")
+            view.set("max_grad_norm", to_float(trainer["gradient_clip_val"]), "trainer.gradient_clip_val")
         view.unknown += unknown_keys(trainer, LIGHTNING_TRAINER_FIELDS, "trainer.")
     if isinstance(data.get("callbacks"), dict):
         _read_callbacks(view, data["callbacks"], "callbacks")
@@ -285,7 +286,7 @@ def view_from_config(view: ConfigView, config: Any) -> None:
     name = _attr(config, "optimizer.name")
     if isinstance(name, str):
         read_optimizer_name(view, name, "optimizer.name")
-    warmup = number(_attr(config, "schedule.warmup"))
+    warmup = to_float(_attr(config, "schedule.warmup"))
     if warmup is not None:
         view.set("warmup_ratio" if warmup < 1 else "warmup_steps", warmup if warmup < 1 else int(warmup), "schedule.warmup")
     task = _attr(config, "task")

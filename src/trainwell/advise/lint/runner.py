@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 from trainwell.advise.lint.checks import CHECKS
 from trainwell.advise.lint.readers import detect
 from trainwell.advise.lint.view import SEVERITY_ORDER, ConfigView, Finding
-from trainwell.errors import DataError, Problem
+from trainwell.config.io import read_mapping
+from trainwell.errors import DataError
 
 _SHOWN_UNKNOWN = 12  # the message names this many unknown keys; the value holds them all
 
@@ -32,26 +32,6 @@ class LintReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "dialect": self.dialect, "findings": [f.to_dict() for f in self.findings]}
-
-
-def read_file(path: str | Path) -> dict[str, Any]:
-    """A config file as a mapping; anything unreadable is a DataError (the CLI exits 2)."""
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(problems=[Problem(str(p), "file must exist", str(p), "check the path")])
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(problems=[Problem(str(p), "must be readable YAML or JSON", first, "fix the syntax or the encoding")]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DataError(problems=[Problem(str(p), "must hold a mapping at the top level", type(data).__name__, "write key: value pairs")])
-    return data
 
 
 def build_view(data: dict[str, Any], path: str = "<config>") -> ConfigView:
@@ -94,7 +74,7 @@ def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
 
 def lint_file(path: str | Path) -> LintReport:
     """Lint one config file; raises DataError when the file cannot be read."""
-    return lint_mapping(read_file(path), str(path))
+    return lint_mapping(read_mapping(path, DataError), str(path))
 
 
 # Findings the readers and the runner produce themselves (not registered checks), for the docs table.

@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from trainwell.values import to_float
+
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
@@ -220,22 +222,8 @@ def scheduler_name(name: str) -> str:
     return name
 
 
-def number(value: Any) -> float | None:
-    """A float from a number or a numeric string ('2e-5'); None for anything else (bools included)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def integer(value: Any) -> int | None:
-    f = number(value)
+    f = to_float(value)
     return int(f) if f is not None and f.is_integer() else None
 
 

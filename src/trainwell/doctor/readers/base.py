@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.doctor.history import History, Series
-from trainwell.doctor.naming import classify, percent_to_fraction, to_float
+from trainwell.doctor.naming import classify, percent_to_fraction
 from trainwell.errors import DataError, Problem
 from trainwell.registry import Registry
+from trainwell.values import to_float
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.doctor.history import History
-from trainwell.doctor.naming import to_float
 from trainwell.doctor.readers.base import Collector, Reader, load_json, peek_json, register
 from trainwell.errors import DataError, Problem
+from trainwell.values import to_float
 
 
 def _numeric_lists(data: dict[str, Any]) -> dict[str, list[Any]]:

@@ -7,9 +7,10 @@ import csv
 from pathlib import Path
 
 from trainwell.doctor.history import History
-from trainwell.doctor.naming import classify, to_float
+from trainwell.doctor.naming import classify
 from trainwell.doctor.readers.base import Collector, Reader, register
 from trainwell.errors import DataError, Problem
+from trainwell.values import to_float
 
 
 def _csv_file(path: Path) -> Path | None:

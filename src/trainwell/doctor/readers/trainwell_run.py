@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.doctor.history import History, RunHints
-from trainwell.doctor.naming import to_float
 from trainwell.doctor.readers.base import Collector, Reader, load_json, positive, register
 from trainwell.errors import DataError, Problem
+from trainwell.values import to_float
 
 # Record keys that are bookkeeping, not series (``samples`` counts examples seen, ``time`` is wall time);
 # the live doctor reads the engine's records with the same rule.
