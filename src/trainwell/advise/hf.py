@@ -56,9 +56,9 @@ SCALARS: tuple[tuple[str, str, Callable[[Any], Any], Callable[[Any], Any]], ...]
     ("training.compile", "torch_compile", bool, bool),
     ("output_dir", "output_dir", str, str),
 )
-# HF's own defaults for the keys import reads, so an absent key means what it means to HF.
+# HF's own defaults for the keys import and lint read, so an absent key means what it means to HF.
 HF_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 5e-5, "weight_decay": 0.0, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
+    "learning_rate": 5e-5, "weight_decay": 0.0, "warmup_steps": 0, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
     "num_train_epochs": 3.0, "max_steps": -1, "max_grad_norm": 1.0, "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1, "auto_find_batch_size": False, "eval_strategy": "no", "save_strategy": "steps",
     "save_steps": 500, "save_total_limit": None, "load_best_model_at_end": False, "logging_steps": 500, "seed": 42,

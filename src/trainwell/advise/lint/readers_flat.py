@@ -21,7 +21,7 @@ from trainwell.advise.lint.readers import (
     strategy,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, flag, integer, positive_integer, scheduler_name
+from trainwell.advise.lint.view import ConfigView, flag, integer, optimizer_family, positive_integer, scheduler_name
 from trainwell.config.paths import get_path
 from trainwell.values import to_float
 
@@ -85,12 +85,26 @@ HF_TABLE: Table = (
     ("seed", ("seed",), integer),
     ("logging_steps", ("logging_steps",), to_float),
 )
-HF_DEFAULTS: dict[str, Any] = {
-    "lr": 5e-5, "weight_decay": 0.0, "warmup_ratio": 0.0, "warmup_steps": 0, "scheduler": "linear", "max_grad_norm": 1.0,
-    "batch_size": 8, "accumulation": 1, "epochs": 3.0, "eval_strategy": "no", "save_strategy": "steps", "save_every": 500.0,
-    "logging_steps": 500.0, "seed": 42, "load_best": False, "precision": "fp32", "optimizer": "adamw_torch",
-    "optimizer_family": "adamw",
-}  # fmt: skip
+
+
+def _hf_defaults() -> dict[str, Any]:
+    """HF's defaults as lint facts, read through HF_TABLE from the one list of them (advise/hf.py)."""
+    from trainwell.advise import hf
+
+    out: dict[str, Any] = {}
+    for fact, names, convert in HF_TABLE:
+        value = convert(hf.HF_DEFAULTS[names[0]]) if names[0] in hf.HF_DEFAULTS else None
+        if value is not None:
+            out[fact] = value
+    # Facts that come from more than one HF key, or from a key by more than its value.
+    steps = int(hf.HF_DEFAULTS["warmup_steps"])
+    precision = "bf16" if hf.HF_DEFAULTS["bf16"] else "fp16" if hf.HF_DEFAULTS["fp16"] else "fp32"
+    optimizer = str(hf.HF_DEFAULTS["optim"])
+    return out | {"warmup_steps": steps, "warmup_ratio": 0.0, "precision": precision, "optimizer": optimizer,
+                  "optimizer_family": optimizer_family(optimizer)}  # fmt: skip
+
+
+HF_DEFAULTS: dict[str, Any] = _hf_defaults()
 
 
 def _read_warmup_steps(view: ConfigView, data: dict[str, Any]) -> None:
