@@ -17,32 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=_run)
 
 
-def _progress(enabled: bool) -> tuple[Any, Any]:
-    """A rich bar on an interactive terminal outside CI; (callback, closer)."""
-    from trainwell.engine.progress import progress_enabled
-
-    if not enabled or not progress_enabled("auto"):
-        return None, lambda: None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    bar = Progress(
-        TextColumn("[bold]lr-find"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task("lr-find", total=None, info="")
-    bar.start()
-
-    def update(step: int, total: int, lr: float, loss: float) -> None:
-        bar.update(task, completed=step, total=total, info=f"lr {lr:.3g}  loss {loss:.4g}")
-
-    return update, bar.stop
-
-
 def _text(data: dict[str, Any]) -> str:
     lines = [
         f"suggested LR  {data['suggested_lr']:.3g}  ({data['reason']})" if data["suggested_lr"] else f"no suggestion: {data['reason']}"
@@ -62,15 +36,17 @@ def _text(data: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.engine.device import apply_threads
+    from trainwell.engine.progress import ProgressBar, progress_enabled
     from trainwell.find.lr_finder import lr_find
 
     config = load_from_args(args)
     apply_threads(config.training)  # as `trainwell train` does: the sweep is the same work
-    update, close = _progress(args.format == "text")
+    # The bar only where a person reads text: JSON output is for scripts.
+    bar = ProgressBar(config.lr_find.steps, 0, args.format == "text" and progress_enabled("auto"), "lr-find", transient=True)
     try:
-        result = lr_find(config, progress=update)
+        result = lr_find(config, progress=lambda step, total, lr, loss: bar.set(step, f"lr {lr:.3g}  loss {loss:.4g}"))
     finally:
-        close()
+        bar.close()
     if args.plot:
         from trainwell.report.plots import plot_lr_find
 

@@ -14,9 +14,13 @@ def progress_enabled(toggle: str) -> bool:
 
 
 class ProgressBar:
-    """Advance once per step (cheap); the loss and LR fields change only at log steps."""
+    """Advance once per step (cheap); the loss and LR fields change only at log steps.
 
-    def __init__(self, total: int, start: int, enabled: bool) -> None:
+    Training keeps its bar on screen when done; the finders' bars (``label`` lr-find) vanish
+    (``transient``) so only their answer stays.
+    """
+
+    def __init__(self, total: int, start: int, enabled: bool, label: str = "train", transient: bool = False) -> None:
         self._progress: Any = None
         if not enabled:
             return
@@ -24,7 +28,7 @@ class ProgressBar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self._progress = Progress(
-            TextColumn("[bold]train"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
@@ -32,9 +36,9 @@ class ProgressBar:
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
-            transient=False,
+            transient=transient,
         )
-        self._task = self._progress.add_task("train", total=total, completed=start, info="")
+        self._task = self._progress.add_task(label, total=total, completed=start, info="")
         self._progress.start()
 
     def advance(self) -> None:
@@ -46,6 +50,11 @@ class ProgressBar:
             return
         parts = [f"{k} {record[k]:.4g}" for k in ("loss", "lr", "val_loss") if isinstance(record.get(k), float)]
         self._progress.update(self._task, info="  ".join(parts))
+
+    def set(self, completed: int, info: str) -> None:
+        """Jump to ``completed`` steps with this text (the finders report each step themselves)."""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=completed, info=info)
 
     def close(self) -> None:
         if self._progress is not None:
