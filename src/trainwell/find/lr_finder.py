@@ -111,10 +111,13 @@ def range_test(
     device: torch.device | str | None = None,
     collate_fn: Any = None,
     progress: Progress | None = None,
+    mode: str = "scratch",
 ) -> LRFindResult:
     """Run the sweep on ``model`` and restore it (and ``optimizer``, when given) bit for bit afterwards.
 
     Without ``optimizer`` one is built from the config (parameter groups included) and thrown away.
+    ``mode`` is the training mode (scratch, finetune, frozen: ``TaskFacts.mode``); fine-tuning pretrained
+    weights gets a more cautious peak LR (``result.with_peak``).
     """
     import torch
 
@@ -149,7 +152,7 @@ def range_test(
     )
     result.elapsed_s = time.perf_counter() - started
     result.settings = _settings(config, precision.name, dev)
-    return with_peak(result, config, len(train_data))  # type: ignore[arg-type]
+    return with_peak(result, config, len(train_data), mode)  # type: ignore[arg-type]
 
 
 def lr_find(
@@ -163,7 +166,9 @@ def lr_find(
     task = task or build_task(config)
     dev = device if device is not None else resolve_device(config.training.device)
     loss_fn = build_loss(config.loss, task.class_counts).to(dev)
-    return range_test(config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress)
+    return range_test(
+        config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress, mode=task.facts.mode
+    )
 
 
 def find_lr_for_training(config: Config, task: Task, device: torch.device | str) -> tuple[float, dict[str, Any]]:
