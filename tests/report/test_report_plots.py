@@ -144,3 +144,11 @@ def test_plots_ignore_a_global_style_the_host_process_set() -> None:
         fig = plots.plot_schedule([1.0, 2.0])
         assert matplotlib.colors.to_hex(fig.axes[0].get_facecolor()) == "#ffffff"
         assert matplotlib.rcParams["axes.facecolor"] == "#E5E5E5"
+
+
+def test_metrics_that_coincide_stay_distinguishable() -> None:
+    evals = [{"step": s, "val_accuracy": 0.9, "val_f1_macro": 0.9} for s in (10, 20, 30)]
+    fig = plots.plot_metrics(evals, ["val_accuracy", "val_f1_macro"], monitored="val_accuracy")
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("val_")]
+    assert len(lines) == 2
+    assert lines[0].get_marker() != lines[1].get_marker() and lines[0].get_linestyle() != lines[1].get_linestyle()

@@ -165,6 +165,9 @@ def plot_loss(
     return fig
 
 
+METRIC_STYLES = (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."))  # (marker, line style) per metric, in order
+
+
 def plot_metrics(
     evals: Sequence[Mapping[str, Any]],
     metrics: Sequence[str],
@@ -172,13 +175,19 @@ def plot_metrics(
     stop_step: float | None = None,
     monitored: str | None = None,
 ) -> Figure:
-    """Validation metrics (e.g. val_accuracy, val_f1) over steps; the monitored one is drawn thicker."""
+    """Validation metrics (e.g. val_accuracy, val_f1) over steps; the monitored one is drawn thicker.
+
+    Each metric gets its own marker and dash pattern: accuracy and macro-F1 often coincide on balanced
+    data, and two solid lines on the same points would show as one.
+    """
     with _figure("Validation metrics") as (fig, (ax,)):
-        for name in metrics:
+        for k, name in enumerate(metrics):
             xs, ys = _series(evals, name)
             if xs:
                 width = 2.0 if name == monitored else 1.2
-                ax.plot(xs, ys, marker="o", markersize=3, linewidth=width, label=name + (" (monitored)" if name == monitored else ""))
+                marker, dashes = METRIC_STYLES[k % len(METRIC_STYLES)]
+                label = name + (" (monitored)" if name == monitored else "")
+                ax.plot(xs, ys, marker=marker, markersize=4, linestyle=dashes, linewidth=width, label=label)
         _mark_steps(ax, best_step, stop_step)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("metric")
