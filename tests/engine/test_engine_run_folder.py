@@ -178,3 +178,20 @@ def test_batch_auto_find_records_its_choice_and_hard_codes_it(tmp_path: Path) ->
     saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert saved["batch"]["auto_find"] is False
     assert saved["batch"]["size"] == record["size"] and saved["batch"]["accumulation"] == record["accumulation"]
+
+
+def test_cli_summary_says_what_the_finders_decided_and_warns_when_the_lr_curve_is_unreliable(tmp_path: Path) -> None:
+    from trainwell.cli.train_cmd import finder_lines
+
+    assert finder_lines(tmp_path) == []
+    record = {"used_lr": 3.4e-4, "reliable": False, "reasons": ["no clear descent: the smoothed loss falls only 3%"]}
+    (tmp_path / "lr_find.json").write_text(json.dumps(record))
+    batch = {"size": 16, "accumulation": 4, "max_fit": 24, "limit": "memory budget 64 MB", "paste": "batch.size=16 batch.accumulation=4"}
+    (tmp_path / "batch_find.json").write_text(json.dumps(batch))
+    lines = finder_lines(tmp_path)
+    assert lines[0] == "lr-find: trained with LR 0.00034 (NOT reliable: no clear descent: the smoothed loss falls only 3%)"
+    assert "set optimizer.lr to a number" in lines[1]
+    assert lines[2].startswith("batch-find: batch 16 x accumulation 4") and lines[2].endswith("batch.size=16 batch.accumulation=4")
+    record["reliable"], record["reasons"] = True, []
+    (tmp_path / "lr_find.json").write_text(json.dumps(record))
+    assert finder_lines(tmp_path)[0] == "lr-find: trained with LR 0.00034 (reliable)"

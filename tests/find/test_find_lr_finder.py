@@ -34,8 +34,14 @@ def _model() -> torch.nn.Module:
 
 
 def _config(**lr_find: Any) -> Config:
+    # Fixed-length runs (no early stopping), so the peak follows the schedule alone (find/peak.py).
     return load_config(
-        {"batch": {"size": 16}, "training": {"device": "cpu"}, "lr_find": {"steps": 40, "min_lr": 1e-5, "max_lr": 10.0, **lr_find}}
+        {
+            "batch": {"size": 16},
+            "training": {"device": "cpu"},
+            "early_stopping": {"patience": None},
+            "lr_find": {"steps": 40, "min_lr": 1e-5, "max_lr": 10.0, **lr_find},
+        }
     )
 
 
@@ -194,8 +200,15 @@ def test_fine_tuning_peak_is_the_cautious_end_of_the_band(schedule: str, warmup:
     config.schedule.name, config.schedule.warmup = schedule, warmup
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu", mode="finetune")
     scratch = with_peak(copy.deepcopy(result), config, len(_data()), "scratch").peak_lr
-    mean, _ = schedule_mean(config, len(_data()))
+    mean, _, _ = schedule_mean(config, len(_data()))
     lr_min = bottom_lr(result.lrs, result.curve)
     assert result.peak_lr == pytest.approx(min(lr_min / 10 / min(mean, 1.0), lr_min / 3))
     assert scratch is not None and result.peak_lr is not None and result.peak_lr < scratch
     assert "fine-tuning" in result.peak_reason
+
+
+def test_a_decaying_schedule_without_warmup_starts_at_the_suggestion() -> None:
+    config = _config()
+    config.schedule.name, config.schedule.warmup = "cosine", 0.0
+    result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    assert result.peak_lr == result.suggested_lr and "no warmup" in result.peak_reason

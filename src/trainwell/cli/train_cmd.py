@@ -111,8 +111,37 @@ def _print_summary(run_dir: Path, summary: dict[str, Any]) -> None:
         print(f"best {summary['metric']}: {best:.4g} at step {summary['best_step']}")
     if summary.get("final"):
         print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in summary["final"].items()))
+    for line in finder_lines(run_dir):
+        print(line)
     if summary.get("report_note"):
         print(f"no report: {summary['report_note']}")
     print(f"results: {run_dir}")
-    files = [n for n in ("summary.json", "metrics.jsonl", "report.html", "reasons.json", "findings.json") if (run_dir / n).exists()]
+    names = ("summary.json", "metrics.jsonl", "report.html", "reasons.json", "findings.json", "lr_find.json", "batch_find.json")
+    files = [n for n in names if (run_dir / n).exists()]
     print("  " + ", ".join(files) + ", checkpoints/")
+
+
+def finder_lines(run_dir: Path) -> list[str]:
+    """What `optimizer.lr: find` and `batch.auto_find` decided, from their records in the run folder.
+
+    An unreliable range test still trains (the LR is the best the curve offers), so the verdict's reasons
+    are printed where the person who asked for `find` will read them, not only in lr_find.json.
+    """
+    import json
+
+    lines = []
+    lr_path = run_dir / "lr_find.json"
+    if lr_path.is_file():
+        data = json.loads(lr_path.read_text(encoding="utf-8"))
+        verdict = "reliable" if data.get("reliable") else "NOT reliable: " + "; ".join(data.get("reasons") or [])
+        lines.append(f"lr-find: trained with LR {data['used_lr']:.3g} ({verdict})")
+        if not data.get("reliable"):
+            lines.append("  check the curve with `trainwell lr-find CONFIG --plot lr.png`, or set optimizer.lr to a number")
+    batch_path = run_dir / "batch_find.json"
+    if batch_path.is_file():
+        data = json.loads(batch_path.read_text(encoding="utf-8"))
+        lines.append(
+            f"batch-find: batch {data['size']} x accumulation {data['accumulation']} (largest fit {data['max_fit']} under "
+            f"{data['limit']}); to hard-code it: {data['paste']}"
+        )
+    return lines

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trainwell.find.curve import rule_beta, zero_lag
-from trainwell.find.rules import BAND, RULES, Pick, bottom_lr, finite_prefix
+from trainwell.find.rules import RULES, Pick, bottom_lr, finite_prefix
 from trainwell.find.verdict import Curve, verdict
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
 
-FLAT = 0.9  # a schedule averaging >= 90 % of its peak trains like a constant LR
 # When the configured rule has no answer, fall back in this order (most robust first).
 FALLBACK = ("combined", "valley", "min_div10", "steepest")
 
@@ -121,61 +120,39 @@ def _min_loss_lr(result: LRFindResult) -> float:
     return bottom_lr(lrs, losses)
 
 
-def schedule_mean(config: Config, train_size: int | None) -> tuple[float, int]:
-    """(mean LR multiplier of the configured schedule over the run, total steps); (1, 0) when unknown."""
+def schedule_mean(config: Config, train_size: int | None) -> tuple[float, float, int]:
+    """(mean, first) LR multiplier of the configured schedule over the run, and its total steps; (1, 1, 0) when unknown."""
     from trainwell.engine.setup import run_length
     from trainwell.optim.schedules import multipliers
 
     if config.training.max_steps is None and not train_size:
-        return 1.0, 0
+        return 1.0, 1.0, 0
     # Without a training-set size only max_steps counts; one effective batch stands in for an epoch.
     _, per_epoch, total = run_length(config, train_size or config.batch.size * config.batch.accumulation)
     mult = multipliers(config.schedule.name, total, config.schedule.warmup, config.schedule, per_epoch)
-    return (sum(mult) / len(mult) if mult else 1.0), total
+    if not mult:
+        return 1.0, 1.0, total
+    return sum(mult) / len(mult), mult[0], total
 
 
 def with_peak(result: LRFindResult, config: Config, train_size: int | None = None, mode: str = "scratch") -> LRFindResult:
-    """Fill ``peak_lr``: the suggestion moved to the configured schedule, training mode and effective batch.
-
-    Schedule: the suggestion is a good *constant* LR, and a schedule that stays near its peak (mean
-    multiplier >= FLAT: constant, warmup_stable_decay, a step schedule that never drops in this run)
-    trains with it as is. A schedule that warms up and then decays (cosine, linear, one_cycle: mean
-    multiplier m about 0.5) spends most steps well below its peak, and Smith (2018, "A disciplined
-    approach to neural network hyper-parameters", 1cycle) takes such a peak from the top of the
-    range test's descent: we take 001's upper bound LR_min / 3 divided by m, so the run's average LR
-    is that bound, and never above LR_min, past which the sweep itself showed the loss rising.
-    Fine-tuning (``mode`` "finetune", from the task's facts): the run's average LR is 001's *lower*
-    bound LR_min / 10, and the peak never passes the upper bound LR_min / 3. 004's transfer rule wants a
-    10x lower LR for pretrained weights "to avoid destroying pre-learned features", and the benchmark
-    showed why: fully fine-tuning MiniLM on SST-2 at 1.3 x LR_min fell to chance on both seeds, while the
-    from-scratch tasks lose under 1 % of accuracy at 3x their best LR.
-    Batch: the sweep steps on one micro-batch (``batch.size``) so it stays ~100 steps; training updates
-    on ``size x accumulation`` examples, so the LR moves by the scaling rule (optim/scaling.py).
+    """Fill ``peak_lr``: the suggestion moved to the configured schedule, training mode (find/peak.py) and
+    effective batch. The sweep steps on one micro-batch (``batch.size``) so it stays ~100 steps; training
+    updates on ``size x accumulation`` examples, so the LR moves by the scaling rule (optim/scaling.py).
     """
+    from trainwell.find.peak import RunShape, peak
     from trainwell.optim.scaling import scale_lr
 
     if result.suggested_lr is None:
         result.peak_lr, result.peak_reason = None, "no suggestion, so no peak LR"
         return result
-    mean, total = schedule_mean(config, train_size)
-    name = config.schedule.name
-    lr_min = _min_loss_lr(result)
-    shape = f"{name} averages {mean:.2f} x its peak over {total} steps"
-    if mode == "finetune":
-        lr = min(lr_min / BAND[0] / min(mean, 1.0), lr_min / BAND[1])
-        why = [
-            f"fine-tuning pretrained weights: average LR at 001's cautious end LR_min / {BAND[0]:g} (004: 10x lower "
-            f"for transfer learning); {shape}: LR_min {lr_min:.3g} / {BAND[0]:g} / {mean:.2f} = {lr:.3g}, at most LR_min / {BAND[1]:g}"
-        ]
-    elif mean >= FLAT:
-        lr = result.suggested_lr
-        why = [f"{shape}, close to a constant LR: the suggestion"]
-    else:
-        lr = min(lr_min, max(result.suggested_lr, lr_min / BAND[1]) / mean)
-        why = [
-            f"{name} warms up and decays, averaging {mean:.2f} x its peak over {total} steps: peak from the top of the "
-            f"descent (Smith 2018), LR_min / {BAND[1]:g} / {mean:.2f} = {lr:.3g}, at most LR_min {lr_min:.3g}"
-        ]
+    mean, first, total = schedule_mean(config, train_size)
+    shape = RunShape(
+        result.suggested_lr, _min_loss_lr(result), config.schedule.name, mean, first, total, mode,
+        config.early_stopping.patience is not None,
+    )  # fmt: skip
+    _, lr, reason = peak(shape)
+    why = [reason]
     micro = config.batch.size
     effective = micro * config.batch.accumulation
     scaled = scale_lr(lr, micro, effective, config.optimizer.name)
