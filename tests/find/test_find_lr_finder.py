@@ -194,13 +194,13 @@ def test_stop_fires_within_a_few_steps_of_the_blow_up_even_at_fastais_smoothing(
 
 @pytest.mark.parametrize(("schedule", "warmup"), [("cosine", 0.1), ("constant", 0.0)])
 def test_fine_tuning_peak_is_the_cautious_end_of_the_band(schedule: str, warmup: float) -> None:
-    from trainwell.find.result import schedule_mean, with_peak
+    from trainwell.find.result import schedule_shape, with_peak
 
     config = _config()
     config.schedule.name, config.schedule.warmup = schedule, warmup
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu", mode="finetune")
     scratch = with_peak(copy.deepcopy(result), config, len(_data()), "scratch").peak_lr
-    mean, _, _ = schedule_mean(config, len(_data()))
+    mean, _, _ = schedule_shape(config, len(_data()))
     lr_min = bottom_lr(result.lrs, result.curve)
     assert result.peak_lr == pytest.approx(min(lr_min / 10 / min(mean, 1.0), lr_min / 3))
     assert scratch is not None and result.peak_lr is not None and result.peak_lr < scratch

@@ -127,21 +127,19 @@ def finder_lines(run_dir: Path) -> list[str]:
     An unreliable range test still trains (the LR is the best the curve offers), so the verdict's reasons
     are printed where the person who asked for `find` will read them, not only in lr_find.json.
     """
-    import json
+    from trainwell.report.rundata import read_json
 
-    lines = []
-    lr_path = run_dir / "lr_find.json"
-    if lr_path.is_file():
-        data = json.loads(lr_path.read_text(encoding="utf-8"))
-        verdict = "reliable" if data.get("reliable") else "NOT reliable: " + "; ".join(data.get("reasons") or [])
-        lines.append(f"lr-find: trained with LR {data['used_lr']:.3g} ({verdict})")
-        if not data.get("reliable"):
+    lines: list[str] = []
+    found = read_json(run_dir / "lr_find.json", lines)  # an unreadable record becomes a line saying so
+    if found is not None:
+        verdict = "reliable" if found.get("reliable") else "NOT reliable: " + "; ".join(found.get("reasons") or [])
+        lines.append(f"lr-find: trained with LR {found['used_lr']:.3g} ({verdict})")
+        if not found.get("reliable"):
             lines.append("  check the curve with `trainwell lr-find CONFIG --plot lr.png`, or set optimizer.lr to a number")
-    batch_path = run_dir / "batch_find.json"
-    if batch_path.is_file():
-        data = json.loads(batch_path.read_text(encoding="utf-8"))
+    batch = read_json(run_dir / "batch_find.json", lines)
+    if batch is not None:
         lines.append(
-            f"batch-find: batch {data['size']} x accumulation {data['accumulation']} (largest fit {data['max_fit']} under "
-            f"{data['limit']}); to hard-code it: {data['paste']}"
+            f"batch-find: batch {batch['size']} x accumulation {batch['accumulation']} (largest fit {batch['max_fit']} under "
+            f"{batch['limit']}); to hard-code it: {batch['paste']}"
         )
     return lines

@@ -120,8 +120,9 @@ def _min_loss_lr(result: LRFindResult) -> float:
     return bottom_lr(lrs, losses)
 
 
-def schedule_mean(config: Config, train_size: int | None) -> tuple[float, float, int]:
-    """(mean, first) LR multiplier of the configured schedule over the run, and its total steps; (1, 1, 0) when unknown."""
+def schedule_shape(config: Config, train_size: int | None) -> tuple[float, float, int]:
+    """How the configured schedule spends its LR: (mean multiplier over the run, multiplier at step 0, total
+    steps); (1, 1, 0) when the run's length is unknown."""
     from trainwell.engine.setup import run_length
     from trainwell.optim.schedules import multipliers
 
@@ -146,7 +147,7 @@ def with_peak(result: LRFindResult, config: Config, train_size: int | None = Non
     if result.suggested_lr is None:
         result.peak_lr, result.peak_reason = None, "no suggestion, so no peak LR"
         return result
-    mean, first, total = schedule_mean(config, train_size)
+    mean, first, total = schedule_shape(config, train_size)
     shape = RunShape(
         result.suggested_lr, _min_loss_lr(result), config.schedule.name, mean, first, total, mode,
         config.early_stopping.patience is not None,
