@@ -17,17 +17,20 @@ from typing import Any
 
 from trainwell.config.schema import Config
 from trainwell.config.structure import to_dict
+from trainwell.errors import ConfigError, Problem
 
 METRICS = "metrics.jsonl"
 
 
-def new_run_dir(config: Config, run_dir: str | Path | None) -> Path:
-    """``run_dir`` when given, else ``output_dir/<task>-<UTC time>`` (with a suffix if it exists)."""
+def new_run_dir(config: Config, run_dir: str | Path | None, label: str | None = None) -> Path:
+    """``run_dir`` when given (it must be new or empty), else ``output_dir/<label>-<UTC time>`` (with a
+    suffix if it exists); ``label`` defaults to the task name."""
     if run_dir is not None:
         path = Path(run_dir)
+        check_fresh_run_dir(path)
     else:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        task = config.task.replace(":", "-").replace(".", "-").replace("/", "-")
+        task = (label or config.task).replace(":", "-").replace(".", "-").replace("/", "-")
         path = Path(config.output_dir) / f"{task}-{stamp}"
         n = 1
         while path.exists():
@@ -35,6 +38,29 @@ def new_run_dir(config: Config, run_dir: str | Path | None) -> Path:
             path = Path(config.output_dir) / f"{task}-{stamp}-{n}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_fresh_run_dir(path: Path) -> None:
+    """A new run never writes into a folder that already holds files: its checkpoints, metrics and config
+    would mix with the old run's, and a later --resume would load the old run's checkpoints."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        problem = Problem("run_dir", "must be a folder for the new run", str(path), "it is a file; pick another --run-dir")
+        raise ConfigError(problems=[problem])
+    held = sorted(child.name for child in path.iterdir())
+    if held:
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "run_dir",
+                    "must be a new or empty folder: a run is never written over or beside another",
+                    f"{path} (holds {shown})",
+                    f"continue that run with `trainwell train --resume {path}`, or pick another --run-dir",
+                )
+            ]
+        )
 
 
 def write_json(path: Path, data: Any) -> None:
