@@ -92,6 +92,17 @@ class CheckpointError(TrainwellError):
     exit_code = 2
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training after checkpointing the current step. A KeyboardInterrupt, not a
+    TrainwellError: an interrupt is no mistake, and code that stops on Ctrl-C must still stop. The message
+    names the checkpoint and the resume command; the CLI exits 128 + the signal number, as a shell does."""
+
+    def __init__(self, message: str, signum: int, run_dir: str, step: int) -> None:
+        super().__init__(message)
+        self.signum, self.run_dir, self.step = signum, run_dir, step
+        self.exit_code = 128 + signum
+
+
 def require(module: str, extra: str, feature: str) -> Any:
     """Import an optional module, or raise MissingDependencyError with the install hint."""
     import importlib

@@ -59,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainwellError as exc:
         print(f"trainwell: error: {exc.render()}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("trainwell: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # a TrainingInterrupted says what was saved and how to go on
+        print(f"trainwell: {exc}" if str(exc) else "trainwell: interrupted", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:
         # `trainwell ... | head` closed the pipe: not an error. Point stdout at devnull so the
         # interpreter's final flush does not raise again.

@@ -87,10 +87,14 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, s
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.engine.api import train
+    from trainwell.engine.checkpoint import latest_checkpoint
+    from trainwell.engine.finish import NO_CHECKPOINT
 
     config, reasons, source = _load(args)
     if args.format == "text":
         print(f"trainwell train: task {config.task}, {source}")
+        if args.resume and latest_checkpoint(Path(args.resume) / "checkpoints") is None:
+            print(f"trainwell train: {NO_CHECKPOINT}")
     with doctor_lines():
         result = train(config, run_dir=args.run_dir, resume=args.resume, reasons=reasons)
     if args.format == "json":

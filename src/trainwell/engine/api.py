@@ -23,7 +23,7 @@ from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
 from trainwell.engine.run_folder import environment, new_run_dir, write_config, write_json
 from trainwell.engine.setup import run_length
-from trainwell.errors import CheckpointError, ConfigError, Problem, TrainingError
+from trainwell.errors import CheckpointError, ConfigError, Problem, TrainingError, TrainingInterrupted
 from trainwell.tasks.base import Task, classification_metrics
 
 
@@ -112,6 +112,10 @@ def train(
         hint = f"interrupted at step {trainer.state.step}; continue with: trainwell train --resume {path}"
         _close(trainer, summarize(trainer, Stop("interrupted", hint, save=False), status="interrupted"))
         raise
+    if stop.status == "interrupted":  # a checkpoint at this step exists: stop as Ctrl-C asks, saying how to go on
+        _close(trainer, summarize(trainer, stop, status="interrupted"))
+        assert trainer.interrupt.signum is not None  # what made the loop stop with "interrupted"
+        raise TrainingInterrupted(stop.reason, trainer.interrupt.signum, str(path), trainer.state.step)
     summary = summarize(trainer, stop)
     hooks.write_findings(path, doctor)
     _close(trainer, summary)

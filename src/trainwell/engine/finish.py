@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from trainwell.engine import checkpoint as ckpt
 
+# A resume that found no checkpoint (the run stopped before its first) trains from step 0: the same run,
+# since every seed is in the config, but the person who asked to resume must hear that nothing was kept.
+NO_CHECKPOINT = "the run folder held no checkpoint (the run stopped before its first one), so training started again from step 0"
+
 if TYPE_CHECKING:
     from trainwell.engine.loop import Stop, Trainer
 
@@ -53,6 +57,7 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
         "nan_skips": s.nan_skips,
         "overflow_skips": s.overflow_skips,
         "resumed_from_step": trainer.resumed_from,
+        "resume_note": NO_CHECKPOINT if trainer.resumed_from == 0 else None,
         "device": str(trainer.c.device),
         "precision": trainer.c.precision_choice.name,
         "final": final_metrics(s.history, es.best_step if loaded else None),

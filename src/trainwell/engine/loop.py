@@ -23,6 +23,7 @@ from trainwell.engine import rng
 from trainwell.engine.callbacks import Callback, CallbackList
 from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.evaluate import evaluate
+from trainwell.engine.interrupt import InterruptWatch
 from trainwell.engine.progress import ProgressBar, progress_enabled
 from trainwell.engine.run_folder import MetricsLog, read_records
 from trainwell.engine.sampler import EpochBatchSampler
@@ -36,7 +37,7 @@ from trainwell.tasks.base import Task
 
 @dataclass(frozen=True)
 class Stop:
-    status: str  # completed | stopped | diverged
+    status: str  # completed | stopped | diverged | interrupted
     reason: str
     save: bool = True  # checkpoint the final state (not after divergence: the last good one stays latest)
 
@@ -67,6 +68,8 @@ class Trainer:
         self.state.history = read_records(self.log.path)
         self.callbacks = CallbackList(callbacks)
         self._last: StepOutcome | None = None
+        self._saved_step: int | None = None
+        self.interrupt = InterruptWatch()
         self._t0 = time.perf_counter()
 
     # ---- resume -------------------------------------------------------------------------------
@@ -101,19 +104,21 @@ class Trainer:
         meta = {"epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best}
         ckpt.save_checkpoint(self.ckpt_root, s.step, self.c.model.state_dict(), trainer, meta)
         ckpt.rotate(self.ckpt_root, self.config.checkpoint.keep, self.stopper.best_step)
+        self._saved_step = s.step
 
     # ---- the loop -----------------------------------------------------------------------------
     def fit(self) -> Stop:
-        """Train until the run's length, early stopping, a callback or the NaN policy ends it."""
+        """Train until the run's length, early stopping, a callback, the NaN policy or a signal ends it."""
         self.callbacks.on_train_start(self.state)
         self.progress = ProgressBar(self.state.total_steps, self.state.step, progress_enabled(self.config.logging.progress))
         try:
-            while True:
-                if self.state.step >= self.state.total_steps:
-                    return Stop("completed", self._length_reason())
-                stop = self._epoch()
-                if stop is not None:
-                    return stop
+            with self.interrupt:  # SIGINT/SIGTERM set a flag that the loop reads after each step
+                while True:
+                    if self.state.step >= self.state.total_steps:
+                        return Stop("completed", self._length_reason())
+                    stop = self._epoch()
+                    if stop is not None:
+                        return stop
         finally:
             self.progress.close()
 
@@ -131,6 +136,8 @@ class Trainer:
             if not window:
                 return None
             stop = self._after_step(self.runner.run(window), epoch_end)
+            if stop is None and self.interrupt.signum is not None:
+                stop = self._interrupted()
             if stop is not None or epoch_end:
                 return stop
 
@@ -168,6 +175,22 @@ class Trainer:
         if self._checkpoint_due(epoch_end, improved, stop):
             self._save()
         return stop
+
+    def _interrupted(self) -> Stop:
+        """Checkpoint the step just finished (its data position, RNG and log sums are all there) and stop."""
+        s = self.state
+        if self.pending:  # deferred steps: read them first, as at every checkpoint
+            stop, s.step = self._flush()
+            if stop is not None:
+                return stop
+        if self._saved_step != s.step:
+            self._save()
+        where = ckpt.step_dir(self.ckpt_root, s.step)
+        return Stop(
+            "interrupted",
+            f"{self.interrupt.name} at step {s.step}; saved {where}; continue with: trainwell train --resume {self.run_dir}",
+            save=False,
+        )
 
     def _sync_due(self, epoch_end: bool) -> bool:
         """Whether this step logs, evaluates or may checkpoint: those need the pending values first."""
