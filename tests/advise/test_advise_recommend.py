@@ -105,7 +105,9 @@ def test_cli_json_shape_for_the_must_show_command(capsys: pytest.CaptureFixture[
             node = node[key]
         assert node == reason["value"], reason["field"]
     lr = next(r for r in data["reasons"] if r["field"] == "optimizer.lr")
-    assert lr["value"] == 2e-05 and lr["source"] == "001 §Quick Reference: BERT Fine-tuning"
+    # 20000 x 5 / 32 = 3125 steps, 5/3 of the BERT anchor's: 2e-5 x (5/3)^-0.5
+    assert lr["value"] == 1.55e-05 and lr["rule"] == "lr.law" and "001 §Quick Reference: BERT Fine-tuning" in lr["why"]
+    assert "prior constants, not fitted" in lr["source"]
 
 
 def test_cli_yaml_has_a_comment_per_reason_and_round_trips(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:

@@ -75,16 +75,15 @@ def test_clip_conflict(profile: Profile, clip: float | None) -> None:
 @pytest.mark.parametrize(
     ("profile", "lr"),
     [
-        (Profile("transformer", "finetune", dataset_size=20000, epochs=5), 2e-5),  # 001 BERT recipe
-        (Profile("transformer", "finetune", dataset_size=20000, epochs=2), 3e-5),  # 000
-        (Profile("transformer", "finetune", dataset_size=2000, epochs=5), 5e-5),  # < 10k examples: top of 001's default
-        (Profile("transformer", "finetune", dataset_size=400, epochs=2), 1e-4),  # 50 optimizer steps: 003/004's 1e-4
-        (Profile("transformer", "finetune", dataset_size=20000, epochs=25), 1e-5),  # 003 20+
-        (Profile("llm", "finetune", epochs=1), 2e-4),  # 003 table rows
+        # The law at the BERT anchor (001: 2e-5 at batch 32, 1875 steps) and off it: fine-tuning LR ~ steps^-0.5.
+        (Profile("transformer", "finetune", dataset_size=20000, epochs=3, width=768), 2e-5),
+        (Profile("transformer", "finetune", dataset_size=20000, epochs=12, width=768), 1e-5),  # 4x the steps: half the LR
+        (Profile("transformer", "finetune", dataset_size=400, epochs=2, batch_size=32), 1.7e-4),  # 26 steps: 003/004's 1e-4-2e-4
+        (Profile("llm", "finetune", epochs=1), 2e-4),  # 003 table rows (the budget stage)
         (Profile("llm", "finetune", epochs=2), 1e-4),
         (Profile("llm", "finetune", epochs=5), 5e-5),
         (Profile("llm", "finetune", epochs=10), 3e-5),
-        (Profile("resnet", "finetune"), 1e-4),  # 004: 10x below the from-scratch 1e-3
+        (Profile("resnet", "finetune"), 1e-4),  # 004: 10x below the from-scratch 1e-3 (no horizon known)
         (Profile("mlp"), 1e-3),  # 001 AdamW from scratch
     ],
 )
@@ -92,10 +91,10 @@ def test_finetune_lr_conflict(profile: Profile, lr: float) -> None:
     assert _value(profile, "optimizer.lr") == pytest.approx(lr)
 
 
-def test_transfer_lr_is_ten_times_lower_than_scratch() -> None:
+def test_transfer_lr_is_ten_times_lower_than_scratch_at_the_anchor() -> None:
     for model in ("mlp", "cnn", "rnn"):
-        scratch = recommend(Profile(model, "scratch", dataset_size=20000)).config.optimizer.lr
-        finetune = recommend(Profile(model, "finetune", dataset_size=20000)).config.optimizer.lr
+        scratch = recommend(Profile(model, "scratch")).config.optimizer.lr
+        finetune = recommend(Profile(model, "finetune")).config.optimizer.lr
         assert isinstance(scratch, float) and isinstance(finetune, float)
         assert finetune == pytest.approx(scratch / 10)
 
@@ -195,6 +194,9 @@ def test_lr_rescaled_to_the_batch_you_intend() -> None:
     assert sgd.optimizer.lr == pytest.approx(0.4)  # linear rule (001 §Batch Size)
     assert recommend(Profile("mlp", batch_size=8192)).config.optimizer.lr == pytest.approx(5e-3)  # 004 Adam cap
     assert recommend(Profile("mlp", batch_size=32)).config.optimizer.lr == pytest.approx(1e-3)  # no change
+    # A batch smaller than the anchor's scales down too (before, 'lr 1e-3 (at batch 32)' stood for batch 16).
+    assert recommend(Profile("mlp", batch_size=16)).config.optimizer.lr == pytest.approx(7.07e-4)
+    assert recommend(Profile("llm", "finetune", epochs=1, batch_size=256)).config.optimizer.lr == pytest.approx(4e-4)  # 003 row at 64
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,11 @@ class Profile:
     bf16: bool | None = None  # hardware supports bf16; None means unknown
     batch_size: int | None = None  # the effective batch you intend; the LR is rescaled to it
     task: str | None = None  # built-in task name or 'pkg.module:function'
+    # The model itself (advise/model_facts.py): read from the module when trainwell has it, else --params etc.
+    params: int | None = None  # all parameters
+    trainable_params: int | None = None  # parameters the optimizer updates
+    width: int | None = None  # median hidden fan-in (μP's width); the LR law scales by it
+    depth: int | None = None  # weight matrices from input to output
 
     def __post_init__(self) -> None:
         ConfigError.collect(self.problems())
@@ -56,7 +61,7 @@ class Profile:
                     did_you_mean(self.duration, list(DURATIONS)),
                 )
             )
-        for name in ("dataset_size", "num_classes", "epochs", "gpus", "batch_size"):
+        for name in ("dataset_size", "num_classes", "epochs", "gpus", "batch_size", "params", "trainable_params", "width", "depth"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 found.append(
@@ -79,9 +84,10 @@ class Profile:
 
     @classmethod
     def from_task(cls, name: str, **overrides: Any) -> Profile:
-        """The facts of built-in task ``name`` (trainwell.tasks.catalog.TASKS), with ``overrides`` on top.
+        """The recorded facts of built-in task ``name`` (trainwell.tasks.catalog.TASKS), ``overrides`` on top.
 
-        A user task ('pkg.module:function') has no recorded facts: the overrides are all there is.
+        A user task ('pkg.module:function') has no recorded facts: its own, read from the Task its function
+        returns (trainwell.advise.model_facts.task_profile_facts), come in as overrides.
         """
         from trainwell.tasks.base import TaskFacts
         from trainwell.tasks.catalog import TASKS
@@ -96,6 +102,9 @@ class Profile:
             "dataset_size": facts.dataset_size,
             "num_classes": facts.num_classes,
             "imbalance": facts.imbalance,
+            "params": facts.params,
+            "width": facts.width,
+            "depth": facts.depth,
             "task": name,
         }
         base.update({k: v for k, v in overrides.items() if v is not None})

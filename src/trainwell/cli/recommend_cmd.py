@@ -18,12 +18,32 @@ from typing import Any
 
 from trainwell.advise._profile import DURATIONS, MODELS, MODES
 
-_FACTS = ("model", "mode", "dataset_size", "num_classes", "imbalance", "epochs", "duration", "gpu_memory", "gpus", "bf16", "batch_size")
+_FACTS = (
+    "model",
+    "mode",
+    "dataset_size",
+    "num_classes",
+    "imbalance",
+    "epochs",
+    "duration",
+    "gpu_memory",
+    "gpus",
+    "bf16",
+    "batch_size",
+    "params",
+    "trainable_params",
+    "width",
+    "depth",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("recommend", help="recommend a full config for a task, with a reason and source for every value")
-    p.add_argument("--task", help="a built-in task (fills model, mode, dataset size, classes, imbalance)")
+    p.add_argument(
+        "--task",
+        help="a built-in task (fills model, mode, dataset size, classes, imbalance, model size), or 'pkg.module:function': "
+        "your task is built and its TaskFacts and model are read",
+    )
     p.add_argument("--model", choices=MODELS, help="model family (default mlp, or the task's)")
     p.add_argument("--mode", choices=MODES, help="train from scratch, fine-tune, or train a head on a frozen backbone")
     p.add_argument("--dataset-size", type=int, help="training examples")
@@ -36,6 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--gpus", type=int, help="number of GPUs")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="whether the hardware supports bf16")
     p.add_argument("--batch-size", type=int, help="the effective batch you intend; the LR is rescaled to it")
+    model = p.add_argument_group("the model (read from it when trainwell has it: --task, train, the Python API)")
+    model.add_argument("--params", type=int, help="parameter count")
+    model.add_argument("--trainable-params", type=int, help="trainable parameter count (default: all)")
+    model.add_argument(
+        "--width", type=int, help="hidden width: units per hidden layer, channels, d_model or LSTM size (the LR law scales by it)"
+    )
+    model.add_argument("--depth", type=int, help="layers with weights, input to output")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format")
     p.add_argument("-o", "--output", help="also write the commented YAML config here (train it with `trainwell train FILE`)")
     p.set_defaults(run=_run)
@@ -45,6 +72,12 @@ def profile_from_args(args: argparse.Namespace) -> Any:
     from trainwell.advise.recommender import Profile
 
     facts = {k: getattr(args, k) for k in _FACTS if getattr(args, k) is not None}
+    if args.task and ":" in args.task:
+        # A user task knows its own facts: build it (its function imports torch) and read them; flags win.
+        from trainwell.advise.model_facts import task_profile_facts
+        from trainwell.config import load_config
+
+        return Profile.from_task(args.task, **{**task_profile_facts(load_config(None, [f"task={args.task}"])), **facts})
     if args.task:
         return Profile.from_task(args.task, **facts)
     return Profile(**facts)

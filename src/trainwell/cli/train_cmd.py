@@ -30,15 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
     """The recommender's config for config.task with the overrides on top, its reasons and a note."""
+    from trainwell.advise.model_facts import task_profile_facts
     from trainwell.advise.recommender import Profile, recommend
     from trainwell.config import load_config
 
     given = load_config(None, overrides)
     task = given.task
-    if ":" in task:
-        return given, [], f"user task {task}: recommended defaults exist for built-in tasks only; using config defaults"
     overridden = {o.split("=", 1)[0].strip() for o in overrides}
-    rec = recommend(Profile.from_task(task, **_facts_from_overrides(given, overridden)))
+    # The task's model is built once here and its facts read (size, width, depth; a user task's TaskFacts too):
+    # the LR law needs them, and a `model.hidden=512` override is a different model than the recorded default.
+    facts = {**task_profile_facts(given), **_facts_from_overrides(given, overridden)}
+    rec = recommend(Profile.from_task(task, **facts))
     # A value you set yourself has your reason, not ours.
     reasons = [r.to_dict() for r in rec.reasons if r.field not in overridden]
     return (
@@ -54,7 +56,7 @@ def _facts_from_overrides(given: Any, keys: set[str]) -> dict[str, Any]:
     from trainwell.tasks.catalog import TASKS
 
     facts: dict[str, Any] = {}
-    size = TASKS.get(given.task, "task").facts.dataset_size
+    size = None if ":" in given.task else TASKS.get(given.task, "task").facts.dataset_size
     if "data.limit" in keys and given.data.limit is not None:
         facts["dataset_size"] = min(given.data.limit, size) if size else given.data.limit
     if "training.epochs" in keys:

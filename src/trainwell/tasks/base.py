@@ -28,6 +28,11 @@ class TaskFacts:
     dataset_size: int | None = None
     num_classes: int | None = None
     imbalance: float | None = None  # largest class count / smallest class count
+    # The default model's size (trainwell.advise.model_facts reads them from the module when it is built;
+    # recorded here so `trainwell recommend --task NAME` needs no torch). tests/tasks check they match.
+    params: int | None = None
+    width: int | None = None  # median hidden fan-in
+    depth: int | None = None  # weight matrices
 
 
 @dataclass
