@@ -88,7 +88,7 @@ def plain(train: Any, val: Any, epochs: int, precision: str, work: str) -> dict[
 
 
 def trainwell_run(train: Any, val: Any, epochs: int, precision: str, work: str) -> dict[str, Any]:
-    from trainwell.engine.api import train as tw_train
+    from trainwell.run import train as tw_train
 
     config = {
         **quiet(50),

@@ -42,12 +42,12 @@ from _common import quiet
 from trainwell.config import load_config
 from trainwell.config.schema import Config
 from trainwell.engine import rng
-from trainwell.engine.api import train
 from trainwell.engine.batches import forward_logits
 from trainwell.find.lr_finder import lr_find
 from trainwell.optim.losses import build_loss
 from trainwell.optim.optimizers import build_optimizer
 from trainwell.optim.param_groups import param_groups
+from trainwell.run import train
 from trainwell.tasks.catalog import build_task
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -106,7 +106,7 @@ def plain(train: Any, val: Any, epochs: int, work: str) -> int:
 
 
 def trainwell_run(train: Any, val: Any, epochs: int, work: str) -> int:
-    from trainwell.engine.api import train as tw_train
+    from trainwell.run import train as tw_train
 
     config = {
         **quiet(LOG_EVERY),

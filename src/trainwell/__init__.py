@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Config": "trainwell.config",
     "load_config": "trainwell.config",
-    "train": "trainwell.engine.api",
+    "train": "trainwell.run",
     "recommend": "trainwell.advise.recommender",
 }
 

@@ -12,7 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainwell.advise.hf import HF_DEFAULTS, SCHEDULE_TO_HF, from_hf, to_hf
+from trainwell.advise.hf import HF_DEFAULTS, SCHEDULE_TO_HF, to_hf
+from trainwell.advise.hf_import import from_hf
 from trainwell.cli.main import main
 from trainwell.config import load_config, to_dict
 from trainwell.errors import ConfigError

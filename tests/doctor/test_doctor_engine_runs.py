@@ -1,5 +1,5 @@
 """Pathologies injected into a clean trainwell run (digits MLP, a few hundred examples), trained with
-trainwell.engine.api.train, then diagnosed from the run folder: the doctor must name the pathology and
+trainwell.run.train, then diagnosed from the run folder: the doctor must name the pathology and
 give the matching config change. The clean baseline must come out healthy."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _config(lr: float, epochs: int = 10, limit: int = 300, log_every: int = 5, *
 
 
 def _train(tmp_path: Path, config: dict[str, Any]) -> Path:
-    from trainwell.engine.api import train
+    from trainwell.run import train
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the live doctor's DoctorWarnings are checked in test_doctor_live

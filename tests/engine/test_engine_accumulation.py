@@ -9,9 +9,9 @@ import pytest
 import torch
 from tw_engine_helpers import max_abs_diff, tiny_config, tiny_model
 
-from trainwell.engine.api import train
 from trainwell.engine.precision import PrecisionStrategy
 from trainwell.engine.step import StepRunner
+from trainwell.run import train
 
 
 def _grads(model: torch.nn.Module) -> dict[str, torch.Tensor]:

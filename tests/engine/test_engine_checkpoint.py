@@ -13,9 +13,9 @@ from tw_engine_helpers import make_task, max_abs_diff, run_script, tiny_config
 
 from trainwell.config import Config, load_config
 from trainwell.engine import checkpoint as ckpt
-from trainwell.engine.api import train
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Trainer
+from trainwell.run import train
 from trainwell.tasks.base import Task
 
 
@@ -63,7 +63,7 @@ def test_a_crash_mid_write_leaves_the_previous_checkpoint_as_latest(tmp_path: Pa
 _KILL_DURING_WRITE = """
 import os, signal, sys
 from trainwell.engine import checkpoint
-from trainwell.engine.api import train
+from trainwell.run import train
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Trainer
 from tw_engine_helpers import tiny_config

@@ -12,11 +12,11 @@ from tw_engine_helpers import make_task, tiny_config
 
 from trainwell.config import Config, load_config
 from trainwell.engine import checkpoint as ckpt
-from trainwell.engine.api import train
 from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.loop import Trainer
 from trainwell.engine.precision import PrecisionStrategy
 from trainwell.errors import ConfigError, TrainingError
+from trainwell.run import train
 from trainwell.tasks.base import Task
 
 

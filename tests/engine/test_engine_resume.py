@@ -15,9 +15,9 @@ import pytest
 import torch
 from tw_engine_helpers import max_abs_diff, python_env, read_jsonl, tiny_config, without_time
 
-from trainwell.engine.api import train
 from trainwell.engine.callbacks import Callback
 from trainwell.engine.checkpoint import latest_checkpoint
+from trainwell.run import train
 
 
 class Crash(Callback):
@@ -67,7 +67,7 @@ def test_resume_without_any_checkpoint_starts_over(tmp_path: Path) -> None:
 
 _CHILD = """
 import sys
-from trainwell.engine.api import train
+from trainwell.run import train
 from tw_engine_helpers import tiny_config, BASE
 cfg = tiny_config(training={"epochs": 20}, logging={"every": 1}, checkpoint={"every": 3, "load_best_at_end": False},
                   evaluation={"every": 6})

@@ -14,8 +14,8 @@ from tw_engine_helpers import read_jsonl, run_script, tiny_config, without_time
 from trainwell.cli.main import main
 from trainwell.config import load_config
 from trainwell.config.structure import to_dict
-from trainwell.engine.api import train
 from trainwell.engine.callbacks import Callback
+from trainwell.run import train
 
 TRAIN_KEYS = {"event", "step", "epoch", "lr", "loss", "grad_norm", "samples", "time"}
 SUMMARY_KEYS = {
@@ -157,7 +157,7 @@ def test_cli_trains_a_config_and_prints_where_the_results_are(tmp_path: Path, ca
 
 _SEEDED = """
 import json, sys
-from trainwell.engine.api import train
+from trainwell.run import train
 from tw_engine_helpers import tiny_config
 r = train(tiny_config(), run_dir=sys.argv[1])
 print(json.dumps(r.history))

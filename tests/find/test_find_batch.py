@@ -7,7 +7,8 @@ import torch
 
 from trainwell.config import load_config
 from trainwell.errors import ConfigError
-from trainwell.find.batch_finder import MARGIN, Probe, _with_margin, find_batch_for_training, paste_line, plan, search
+from trainwell.find.batch_finder import find_batch_for_training, paste_line, plan
+from trainwell.find.batch_search import MARGIN, Probe, _with_margin, search
 from trainwell.find.memory import MB, cpu_step_memory
 from trainwell.tasks.base import Task
 

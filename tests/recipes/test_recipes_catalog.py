@@ -37,7 +37,7 @@ def test_catalog_lists_the_guides_recipes() -> None:
 
 @pytest.mark.parametrize("name", RECIPES.names())
 def test_recipe_validates_and_runs_a_builtin_task(name: str) -> None:
-    config = load_config(recipe=name)
+    config = load_config(base=recipe_dict(name))
     assert config.task in TASKS, "recipes run on the closest built-in task"
     assert RECIPES.describe(name), "the first line is a one-line summary"
 
@@ -56,7 +56,7 @@ def test_every_recipe_value_has_a_why_and_a_source(name: str) -> None:
 
 
 def test_recipe_values_are_the_guides_numbers() -> None:
-    bert = load_config(recipe="bert-finetune")
+    bert = load_config(base=recipe_dict("bert-finetune"))
     assert (bert.optimizer.lr, bert.optimizer.weight_decay, bert.schedule.warmup, bert.batch.size, bert.training.max_grad_norm) == (
         2e-5,
         0.01,
@@ -64,24 +64,24 @@ def test_recipe_values_are_the_guides_numbers() -> None:
         32,
         1.0,
     )
-    resnet = load_config(recipe="resnet50-imagenet")
+    resnet = load_config(base=recipe_dict("resnet50-imagenet"))
     assert (resnet.optimizer.name, resnet.optimizer.lr, resnet.schedule.milestones, resnet.training.epochs) == (
         "sgd",
         0.1,
         [30, 60, 90],
         90,
     )
-    gpt = load_config(recipe="gpt-pretrain")
+    gpt = load_config(base=recipe_dict("gpt-pretrain"))
     assert (gpt.optimizer.betas, gpt.schedule.warmup, gpt.batch.size) == ((0.9, 0.95), 2000, 512)
     table = {1: 2e-4, 2: 1e-4, 5: 5e-5, 10: 3e-5, 20: 1e-5}
     for epochs, lr in table.items():
         name = f"sft-{epochs}-epoch" + ("s" if epochs > 1 else "")
-        config = load_config(recipe=name)
+        config = load_config(base=recipe_dict(name))
         assert (config.training.epochs, config.optimizer.lr, config.training.max_grad_norm) == (epochs, lr, 0.3)
 
 
 def test_overrides_layer_on_top_of_a_recipe() -> None:
-    config = load_config(None, ["optimizer.lr=1e-4"], recipe="bert-finetune")
+    config = load_config(None, ["optimizer.lr=1e-4"], base=recipe_dict("bert-finetune"))
     assert config.optimizer.lr == 1e-4 and config.schedule.warmup == 0.06
 
 

@@ -10,7 +10,8 @@ import pytest
 from trainwell.config import load_config
 from trainwell.errors import ConfigError
 from trainwell.optim.optimizers import OPTIMIZERS
-from trainwell.tune.space import CATEGORIES, LR_TABLE, PRIORITY, apply_params, build_space, current_values, lr_range
+from trainwell.tune.space import LR_TABLE, apply_params, build_space, current_values, lr_range
+from trainwell.tune.spec import CATEGORIES, PRIORITY
 
 
 def test_priority_list_is_guide_001_order() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from trainwell.tune import testing
-from trainwell.tune.space import SearchSpace, default_params
+from trainwell.tune.space import default_params
+from trainwell.tune.spec import SearchSpace
 from trainwell.tune.staged import STAGES, WAIT, Observation, Proposal, plan_next, stage_of
 
 SPACE = SearchSpace(tuple(default_params("adam", "scratch", "adamw", has_dropout=True)))

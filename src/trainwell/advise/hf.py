@@ -1,7 +1,7 @@
 """HF TrainingArguments <-> trainwell config, both directions, with notes for what does not carry over.
 
 ``to_hf(config)`` returns keyword arguments ``transformers.TrainingArguments(**kwargs)`` accepts;
-``from_hf(mapping)`` reads a ``training_args.json`` or a TRL / alignment-handbook YAML (their keys are
+``hf_import.from_hf(mapping)`` reads a ``training_args.json`` or a TRL / alignment-handbook YAML (their keys are
 HF keys). Keys HF leaves out get HF's defaults on import, so the imported config trains as the HF
 one would (no warmup, linear decay, weight decay 0, no evaluation), not with trainwell's defaults.
 
@@ -218,14 +218,6 @@ def _unexported(config: Config) -> list[str]:
     return [f"{p}={_get(config, p)!r} has no TrainingArguments field; not exported" for p in paths if _get(config, p) != _get(default, p)]
 
 
-# --- HF -> trainwell (in hf_import.py) -------------------------------------------------------------------
+# HF -> trainwell: ``trainwell.advise.hf_import.from_hf``, which builds on the tables above.
 
-
-def from_hf(args: dict[str, Any]) -> Conversion:
-    """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
-    from trainwell.advise.hf_import import import_hf
-
-    return import_hf(args)
-
-
-__all__ = ["HF_DEFAULTS", "SCALARS", "Conversion", "from_hf", "installed_hf_major", "to_hf"]
+__all__ = ["HF_DEFAULTS", "SCALARS", "Conversion", "installed_hf_major", "to_hf"]

@@ -203,7 +203,7 @@ def _runtime_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str]
         out["batch"]["eval_size"] = int(args["per_device_eval_batch_size"])
 
 
-def import_hf(args: dict[str, Any]) -> Conversion:
+def from_hf(args: dict[str, Any]) -> Conversion:
     """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
     from trainwell.config.io import config_from_dict
     from trainwell.config.structure import to_dict

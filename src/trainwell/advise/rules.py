@@ -217,8 +217,6 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-# Registering the tables: each module adds its stages' rules, in priority order.
-from trainwell.advise import _rules_batch, _rules_epochs, _rules_optim, _rules_run, _rules_schedule  # noqa: E402
-
+# The tables (``_rules_*.py``) import this module and register their rules; ``trainwell/advise/__init__.py``
+# imports them, so ``RULES`` is complete wherever this module is imported, and no import goes back up.
 __all__ = ["RULES", "STAGES", "Draft", "Match", "Profile", "Rule", "Stage", "markdown_table", "ordered_rules", "rule", "rules_in"]
-_LOADED = (_rules_epochs, _rules_optim, _rules_batch, _rules_schedule, _rules_run)

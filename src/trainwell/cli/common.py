@@ -30,9 +30,11 @@ def split_config_args(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 def load_from_args(args: argparse.Namespace) -> Any:
     from trainwell.config import load_config
+    from trainwell.recipes.catalog import recipe_dict
 
     config, overrides = split_config_args(args)
-    return load_config(config, overrides, recipe=getattr(args, "recipe", None))
+    recipe = getattr(args, "recipe", None)
+    return load_config(config, overrides, base=recipe_dict(recipe) if recipe else None)
 
 
 def add_format(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainwell.advise.hf import from_hf
+    from trainwell.advise.hf_import import from_hf
     from trainwell.config import dump, load_config, read_mapping
     from trainwell.errors import DataError
 

@@ -35,7 +35,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from trainwell.recipes.catalog import RECIPES
+    from trainwell.recipes.catalog import RECIPES, recipe_dict
 
     info = RECIPES.get(args.name, "recipe")
     if not args.resolved:
@@ -43,5 +43,5 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     from trainwell.config import dump, load_config
 
-    sys.stdout.write(dump(load_config(recipe=args.name), args.format))
+    sys.stdout.write(dump(load_config(base=recipe_dict(args.name)), args.format))
     return 0

@@ -88,9 +88,9 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, s
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainwell.engine.api import train
     from trainwell.engine.checkpoint import latest_checkpoint
     from trainwell.engine.finish import NO_CHECKPOINT
+    from trainwell.run import train
 
     config, reasons, source = _load(args)
     if args.format == "text":

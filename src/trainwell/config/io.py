@@ -117,14 +117,13 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] = ()) -> Config:
     return config
 
 
-def load_config(source: str | Path | dict[str, Any] | Config | None = None, overrides: list[str] = (), recipe: str | None = None) -> Config:  # type: ignore[assignment]
-    """The one way to get a Config: from a file, dict, Config or nothing (defaults), an optional recipe
-    as the base layer, and dotted overrides on top."""
-    base: dict[str, Any] = {}
-    if recipe:
-        from trainwell.recipes.catalog import recipe_dict
-
-        base = recipe_dict(recipe)
+def load_config(
+    source: str | Path | dict[str, Any] | Config | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
+    base: dict[str, Any] | None = None,
+) -> Config:
+    """The one way to get a Config: from a file, dict, Config or nothing (defaults), an optional ``base``
+    layer under it (a recipe's values: ``trainwell.recipes.catalog.recipe_dict``), and dotted overrides on top."""
     if isinstance(source, Config):
         layer = to_dict(source)
     elif isinstance(source, dict):
@@ -133,7 +132,7 @@ def load_config(source: str | Path | dict[str, Any] | Config | None = None, over
         layer = {}
     else:
         layer = read_mapping(source)
-    return config_from_dict(_merge(base, layer), overrides)
+    return config_from_dict(_merge(base or {}, layer), overrides)
 
 
 def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The batch-size finder: the largest micro-batch that fits, then a config that keeps what matters.
 
-Search (guide 000 §4.1.1): grow bottom-up in powers of two until a probe fails, binary-search between
+Search (guide 000 §4.1.1, find/batch_search.py): grow bottom-up in powers of two until a probe fails, binary-search between
 the last fit and the first failure, then keep a safety margin. A probe is one real training step
 (forward, backward, optimizer update) at that batch size: on CUDA it fails with a real
 ``torch.cuda.OutOfMemoryError`` (the cache is emptied after every try) or by exceeding
@@ -18,75 +18,14 @@ hard-code it. Model, optimizer and RNGs are restored afterwards.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-from trainwell.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     import torch
 
     from trainwell.config.schema import Config
     from trainwell.tasks.base import Task
-
-MARGIN = 0.9  # keep 10 % headroom: fragmentation, evaluation batches, temporaries the CPU estimate leaves out
-MAX_BATCH = 65536
-ALIGN = 8  # round a chosen size >= 16 down to a multiple of 8 (tensor-core friendly shapes)
-
-
-@dataclass(frozen=True)
-class Probe:
-    size: int
-    fits: bool
-    peak_mb: float | None
-    detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "fits": self.fits, "peak_mb": self.peak_mb, "detail": self.detail}
-
-
-@dataclass
-class Search:
-    max_fit: int
-    chosen: int
-    probes: list[Probe] = field(default_factory=list)
-    reason: str = ""
-
-
-def _with_margin(max_fit: int, margin: float) -> int:
-    size = max(1, math.floor(max_fit * margin))
-    return size - size % ALIGN if size >= 2 * ALIGN else size
-
-
-def search(fits: Callable[[int], Probe], cap: int, margin: float = MARGIN) -> Search:
-    """Powers of two up to ``cap``, binary search to within 1/16 of the last fit, then ``margin``."""
-    probes: list[Probe] = []
-    lo, hi, size = 0, None, 1
-    while size <= cap:
-        probes.append(fits(size))
-        if not probes[-1].fits:
-            hi = size
-            break
-        lo = size
-        if size == cap:
-            break
-        size = min(2 * size, cap)
-    if lo == 0:
-        return Search(0, 0, probes, "even a batch of 1 does not fit")
-    if hi is None:
-        return Search(
-            lo,
-            lo,
-            probes,
-            f"every size up to {lo} fits (the cap: the effective batch with keep_effective, the training set, or {MAX_BATCH}); memory is not the limit",
-        )
-    while hi - lo > max(1, lo // 16):
-        mid = (lo + hi) // 2
-        probes.append(fits(mid))
-        lo, hi = (mid, hi) if probes[-1].fits else (lo, mid)
-    chosen = _with_margin(lo, margin)
-    return Search(lo, chosen, probes, f"largest fit {lo}, first failure {hi}; {chosen} keeps a {1 - margin:.0%} margin")
 
 
 @dataclass
@@ -134,20 +73,6 @@ def plan(config: Config, chosen: int) -> BatchPlan:
 def paste_line(plan_: BatchPlan) -> str:
     lr = f" optimizer.lr={plan_.lr:.3g}" if isinstance(plan_.lr, float) else ""
     return f"batch.size={plan_.size} batch.accumulation={plan_.accumulation} batch.auto_find=false{lr}"
-
-
-def check_budget(config: Config, device: torch.device) -> None:
-    if device.type != "cuda" and config.batch.memory_budget_mb is None:
-        raise ConfigError(
-            problems=[
-                Problem(
-                    "batch.memory_budget_mb",
-                    f"the batch finder on {device.type} needs a memory budget",
-                    None,
-                    "set batch.memory_budget_mb, e.g. 2048 (on CUDA the limit is the real OOM)",
-                )
-            ]
-        )
 
 
 def find_batch_for_training(config: Config, task: Task, device: torch.device) -> tuple[Config, dict[str, Any]]:

@@ -9,7 +9,7 @@ import gc
 import time
 from typing import TYPE_CHECKING, Any
 
-from trainwell.find.batch_finder import MAX_BATCH, Probe, Search, check_budget, search
+from trainwell.find.batch_search import MAX_BATCH, Probe, Search, check_budget, search
 from trainwell.find.memory import MB, cpu_step_memory
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ class Prober:
     """Probes ``task.model`` on ``device`` with the config's loss, optimizer, precision and clipping."""
 
     def __init__(self, config: Config, task: Task, device: torch.device) -> None:
-        from trainwell.engine.setup import finder_runner
+        from trainwell.engine.probe import finder_runner
         from trainwell.optim.losses import build_loss
 
         lr = config.optimizer.lr if isinstance(config.optimizer.lr, float) else 1e-3
@@ -37,7 +37,7 @@ class Prober:
     def batch(self, size: int) -> Any:
         from torch.utils.data import default_collate
 
-        from trainwell.engine.batches import move_to_device
+        from trainwell.engine.probe import move_to_device
 
         items = [self.task.train_data[i] for i in range(size)]
         return move_to_device((self.task.collate_fn or default_collate)(items), self.device)

@@ -33,7 +33,7 @@ def _batches(data: Dataset[Any], batch_size: int, seed: int, collate_fn: Any, wo
     """Seeded batches, epoch after epoch: the same data order the seed gives training."""
     from torch.utils.data import DataLoader
 
-    from trainwell.engine.sampler import EpochBatchSampler
+    from trainwell.engine.probe import EpochBatchSampler
 
     sampler = EpochBatchSampler(len(data), batch_size, seed)  # type: ignore[arg-type]
     loader = DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, num_workers=workers)
@@ -121,8 +121,7 @@ def range_test(
     """
     import torch
 
-    from trainwell.engine.device import resolve_device
-    from trainwell.engine.setup import finder_runner
+    from trainwell.engine.probe import finder_runner, resolve_device
     from trainwell.find.state import restore, snapshot
 
     cfg = config.lr_find
@@ -159,7 +158,7 @@ def lr_find(
     config: Config, task: Task | None = None, device: torch.device | str | None = None, progress: Progress | None = None
 ) -> LRFindResult:
     """The range test for a config: builds the task (unless given) and its loss, then ``range_test``."""
-    from trainwell.engine.device import resolve_device
+    from trainwell.engine.probe import resolve_device
     from trainwell.optim.losses import build_loss
     from trainwell.tasks.catalog import build_task
 

@@ -123,7 +123,7 @@ def _min_loss_lr(result: LRFindResult) -> float:
 def schedule_shape(config: Config, train_size: int | None) -> tuple[float, float, int]:
     """How the configured schedule spends its LR: (mean multiplier over the run, multiplier at step 0, total
     steps); (1, 1, 0) when the run's length is unknown."""
-    from trainwell.engine.setup import run_length
+    from trainwell.engine.probe import run_length
     from trainwell.optim.schedules import multipliers
 
     if config.training.max_steps is None and not train_size:

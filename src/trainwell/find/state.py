@@ -39,7 +39,7 @@ class Snapshot:
 
 
 def snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> Snapshot:
-    from trainwell.engine import rng
+    from trainwell.engine.probe import capture_rng
 
     params = list(model.parameters())
     return Snapshot(
@@ -48,7 +48,7 @@ def snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = N
         grads=[None if p.grad is None else to_cpu(p.grad) for p in params],
         requires_grad=[p.requires_grad for p in params],
         training=model.training,
-        rng=rng.capture(),
+        rng=capture_rng(),
     )
 
 
@@ -56,7 +56,7 @@ def restore(snap: Snapshot, model: torch.nn.Module, optimizer: torch.optim.Optim
     """Put the model (and optimizer) back exactly as ``snapshot`` found them."""
     import torch
 
-    from trainwell.engine import rng
+    from trainwell.engine.probe import restore_rng
 
     model.load_state_dict(snap.model_state)
     if optimizer is not None and snap.optimizer_state is not None:
@@ -67,4 +67,4 @@ def restore(snap: Snapshot, model: torch.nn.Module, optimizer: torch.optim.Optim
             p.requires_grad_(flag)
             p.grad = None if grad is None else grad.to(p.device)
     model.train(snap.training)
-    rng.restore(snap.rng)
+    restore_rng(snap.rng)

@@ -2,7 +2,7 @@
 
 Each ``NAME.yaml`` starts with a one-line summary comment (the help shown by ``trainwell recipes ls``);
 every value carries a ``# why — source`` comment. ``recipe_dict(name)`` is the base layer that
-``trainwell.config.load_config(recipe=NAME)`` puts under a config file and overrides.
+``trainwell.config.load_config(base=recipe_dict(NAME))`` puts under a config file and overrides.
 """
 
 from __future__ import annotations

@@ -84,7 +84,9 @@ def start_config(path: str | None, overrides: list[str], recipe: str | None = No
     from trainwell.config import load_config
 
     if path or recipe:
-        return load_config(path, overrides, recipe=recipe), [], []
+        from trainwell.recipes.catalog import recipe_dict
+
+        return load_config(path, overrides, base=recipe_dict(recipe) if recipe else None), [], []
     base = load_config(None, overrides)
     try:
         from trainwell.advise.recommender import Profile, recommend
@@ -285,7 +287,7 @@ def still_true(reasons: list[dict[str, Any]], config: Config, tuned: set[str]) -
 
 def _rerun(config: Config, ctx: Any, trial: Any, seed: int, run_dir: Path) -> float:
     """One finalist re-run with another seed; a finished run folder is reused (resume-safe)."""
-    from trainwell.engine.api import train
+    from trainwell.run import train
     from trainwell.tune.objective import trial_config
 
     folder = run_dir / "finalists" / f"trial-{trial.number:04d}-seed-{seed}"

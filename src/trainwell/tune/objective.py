@@ -1,6 +1,6 @@
 """The objective that trains one trial with the engine, and the pruning callback it hands the engine.
 
-Each trial writes its own run folder (``RUN_DIR/trials/trial-NNNN``) through ``trainwell.engine.api.train``.
+Each trial writes its own run folder (``RUN_DIR/trials/trial-NNNN``) through ``trainwell.run.train``.
 After every evaluation the callback reports the monitored metric to Optuna; when Optuna's pruner says
 stop, the callback returns a stop reason (the engine ends the run cleanly) and the objective raises
 ``optuna.TrialPruned``. A trial's ``cost`` is the share of its planned steps it used, so a trial pruned
@@ -15,7 +15,8 @@ from typing import Any
 
 from trainwell.engine.callbacks import Callback
 from trainwell.errors import TrainingError
-from trainwell.tune.space import SearchSpace, apply_params, build_space, current_values
+from trainwell.tune.space import apply_params, build_space, current_values
+from trainwell.tune.spec import SearchSpace
 from trainwell.tune.strategies import TuneContext, suggest
 
 
@@ -62,7 +63,7 @@ def engine_setup(payload: dict[str, Any]) -> tuple[Any, TuneContext]:
     def objective(trial: Any) -> float:
         import optuna
 
-        from trainwell.engine.api import train
+        from trainwell.run import train
 
         params = suggest(trial, space)
         cfg = trial_config(config, space, params)

@@ -15,7 +15,7 @@ from typing import Any
 
 from trainwell.errors import ConfigError, Problem
 from trainwell.registry import did_you_mean
-from trainwell.tune.space import CATEGORIES, Kind, ParamSpec, SearchSpace
+from trainwell.tune.spec import CATEGORIES, Kind, ParamSpec, SearchSpace
 
 
 def apply_overrides(params: list[ParamSpec], overrides: dict[str, Any], known_paths: set[str]) -> SearchSpace:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainwell.tune.space import SearchSpace
+from trainwell.tune.spec import SearchSpace
 from trainwell.tune.staged import stage_of
 
 

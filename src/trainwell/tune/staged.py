@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from trainwell.tune.space import ParamSpec, SearchSpace
+from trainwell.tune.spec import ParamSpec, SearchSpace
 
 State = Literal["complete", "pruned", "running", "failed"]
 WAIT: Literal["wait"] = "wait"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainwell.registry import Registry
-from trainwell.tune.space import SearchSpace
+from trainwell.tune.spec import SearchSpace
 from trainwell.tune.staged import WAIT, Observation, Proposal, State, plan_next
 
 

@@ -15,7 +15,8 @@ import os
 import time
 from typing import Any
 
-from trainwell.tune.space import SearchSpace, default_params
+from trainwell.tune.space import default_params
+from trainwell.tune.spec import SearchSpace
 from trainwell.tune.strategies import TuneContext, suggest
 
 START = {"lr": 1e-4, "weight_decay": 0.01, "warmup": 0.1, "schedule": "cosine", "max_grad_norm": 1.0, "dropout": 0.1}

@@ -106,44 +106,6 @@ def read_optimizer_name(view: ConfigView, value: Any, source: str) -> None:
         describe_optimizer(view, value, source)
 
 
-# --- trainwell's own configs ----------------------------------------------------------------------
-
-
-def _detect_trainwell(data: dict[str, Any]) -> int:
-    import dataclasses
-
-    from trainwell.config.schema import Config
-
-    names = {f.name for f in dataclasses.fields(Config)}
-    sections = {"optimizer", "schedule", "batch", "training", "evaluation", "checkpoint", "early_stopping", "loss", "lr_find"}
-    # Mostly trainwell keys (a typo or two must still read as trainwell, so validation can name them).
-    if not data or sum(k in names for k in data) < 0.6 * len(data):
-        return 0
-    if sum(isinstance(data.get(s), dict) for s in sections) >= 1 and (set(data) <= names or len(data) >= 3):
-        return 90
-    return 20 if set(data) <= names else 0
-
-
-def _read_trainwell(view: ConfigView) -> None:
-    """Validate with trainwell's own rules first (each problem is an error finding), then map."""
-    from trainwell.config.io import validate
-    from trainwell.config.schema import Config
-    from trainwell.config.structure import from_dict
-    from trainwell.errors import Problem
-
-    problems: list[Problem] = []
-    config = from_dict(Config, dict(view.raw), "", problems)
-    problems.extend(validate(config))
-    for p in problems:
-        view.notes.append(Finding("trainwell-config", "error", p.rule, p.where, p.value, p.fix, "trainwell config schema"))
-    from trainwell.advise.lint.readers_tree import view_from_config
-
-    view_from_config(view, config)
-
-
-DIALECTS.register("trainwell", Dialect("trainwell", "trainwell config", _detect_trainwell, _read_trainwell))
-
-
 def _detect_nothing(data: dict[str, Any]) -> int:
     return 1  # the fallback: every key unknown, so lint reports what it could not read
 
@@ -164,19 +126,3 @@ def _read_nothing(view: ConfigView) -> None:
 
 
 DIALECTS.register("unknown", Dialect("unknown", "unrecognised format", _detect_nothing, _read_nothing))
-
-
-def detect(data: dict[str, Any]) -> Dialect:
-    """The registered dialect with the highest score for this mapping (ties: the first name in sorted order)."""
-    # Import the modules that register the other dialects; here rather than at the top to avoid a cycle.
-    import trainwell.advise.lint.readers_flat
-    import trainwell.advise.lint.readers_tree  # noqa: F401
-
-    best: Dialect | None = None
-    best_score = 0
-    for _, dialect in DIALECTS.items():
-        score = dialect.detect(data)
-        if score > best_score:
-            best, best_score = dialect, score
-    assert best is not None  # "unknown" always scores 1
-    return best

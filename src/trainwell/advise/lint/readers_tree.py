@@ -1,6 +1,6 @@
 """Readers for nested dialects that name components by class path: torchtune (``_component_``),
-LightningCLI (``class_path`` / ``init_args``) and Hydra (``_target_``), plus the mapping of a typed
-trainwell Config onto the neutral view.
+LightningCLI (``class_path`` / ``init_args``) and Hydra (``_target_``), plus trainwell's own configs
+(validated with the config's own rules, then mapped onto the neutral view).
 """
 
 from __future__ import annotations
@@ -297,3 +297,39 @@ def view_from_config(view: ConfigView, config: Any) -> None:
         view.set("training_mode", "frozen" if facts.mode == "frozen" else "full", "task")
     if flag(_attr(config, "model.freeze_backbone")):
         view.set("training_mode", "frozen", "model.freeze_backbone")
+
+
+# --- trainwell's own configs ----------------------------------------------------------------------
+
+
+def _detect_trainwell(data: dict[str, Any]) -> int:
+    import dataclasses
+
+    from trainwell.config.schema import Config
+
+    names = {f.name for f in dataclasses.fields(Config)}
+    sections = {"optimizer", "schedule", "batch", "training", "evaluation", "checkpoint", "early_stopping", "loss", "lr_find"}
+    # Mostly trainwell keys (a typo or two must still read as trainwell, so validation can name them).
+    if not data or sum(k in names for k in data) < 0.6 * len(data):
+        return 0
+    if sum(isinstance(data.get(s), dict) for s in sections) >= 1 and (set(data) <= names or len(data) >= 3):
+        return 90
+    return 20 if set(data) <= names else 0
+
+
+def _read_trainwell(view: ConfigView) -> None:
+    """Validate with trainwell's own rules first (each problem is an error finding), then map."""
+    from trainwell.config.io import validate
+    from trainwell.config.schema import Config
+    from trainwell.config.structure import from_dict
+    from trainwell.errors import Problem
+
+    problems: list[Problem] = []
+    config = from_dict(Config, dict(view.raw), "", problems)
+    problems.extend(validate(config))
+    for p in problems:
+        view.notes.append(Finding("trainwell-config", "error", p.rule, p.where, p.value, p.fix, "trainwell config schema"))
+    view_from_config(view, config)
+
+
+DIALECTS.register("trainwell", Dialect("trainwell", "trainwell config", _detect_trainwell, _read_trainwell))

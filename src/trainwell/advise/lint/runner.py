@@ -6,13 +6,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The dialect modules register themselves in DIALECTS when imported; detect() needs all of them.
+from trainwell.advise.lint import readers_flat, readers_tree  # noqa: F401
 from trainwell.advise.lint.checks import CHECKS
-from trainwell.advise.lint.readers import detect
+from trainwell.advise.lint.readers import DIALECTS, Dialect
 from trainwell.advise.lint.view import SEVERITY_ORDER, ConfigView, Finding
 from trainwell.config.io import read_mapping
 from trainwell.errors import DataError
 
 _SHOWN_UNKNOWN = 12  # the message names this many unknown keys; the value holds them all
+
+
+def detect(data: dict[str, Any]) -> Dialect:
+    """The registered dialect with the highest score for this mapping (ties: the first name in sorted order)."""
+    best: Dialect | None = None
+    best_score = 0
+    for _, dialect in DIALECTS.items():
+        score = dialect.detect(data)
+        if score > best_score:
+            best, best_score = dialect, score
+    assert best is not None  # "unknown" always scores 1
+    return best
 
 
 @dataclass

@@ -1,10 +1,9 @@
-"""Where the engine calls the other subpackages: the LR and batch finders before training, the live
-doctor during it, the findings and the HTML report after it. Each import happens only when its
-feature is switched on, so a run that uses none of them never imports them."""
+"""What a run adds around the engine: the LR and batch finders before training, the live doctor during
+it, the findings and the HTML report after it. Each import happens only when its feature is switched on,
+so a run that uses none of them never imports them."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ from trainwell.errors import MissingDependencyError
 if TYPE_CHECKING:
     import torch
 
-    from trainwell.engine.callbacks import Callback
+    from trainwell.doctor.live import LiveDoctor
     from trainwell.tasks.base import Task
 
 
@@ -26,6 +25,8 @@ def run_finders(config: Config, task: Task, device: torch.device, run_dir: Path)
     The returned config holds the found values, so the run folder's config.yaml reproduces the run
     without running the finders again.
     """
+    import dataclasses
+
     if config.batch.auto_find:
         from trainwell.find.batch_finder import find_batch_for_training
 
@@ -36,26 +37,23 @@ def run_finders(config: Config, task: Task, device: torch.device, run_dir: Path)
 
         lr, record = find_lr_for_training(config, task, device)
         write_json(run_dir / "lr_find.json", record)
-        config = copy.deepcopy(config)
-        config.optimizer.lr = float(lr)
+        config = dataclasses.replace(config, optimizer=dataclasses.replace(config.optimizer, lr=float(lr)))
     return config
 
 
-def live_doctor(config: Config) -> Callback | None:
+def live_doctor(config: Config) -> LiveDoctor | None:
     if not config.doctor.live:
         return None
     from trainwell.doctor.live import LiveDoctor
 
-    doctor: Callback = LiveDoctor(config)
-    return doctor
+    return LiveDoctor(config)
 
 
-def write_findings(run_dir: Path, doctor: Any) -> None:
-    if doctor is None or not hasattr(doctor, "findings_json"):
+def write_findings(run_dir: Path, doctor: LiveDoctor | None) -> None:
+    if doctor is None:
         return
     findings = doctor.findings_json()
-    text = findings if isinstance(findings, str) else json.dumps(findings, indent=2, default=str)
-    (run_dir / "findings.json").write_text(text + "\n", encoding="utf-8")
+    (run_dir / "findings.json").write_text(json.dumps(findings, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def write_report_if_asked(config: Config, run_dir: Path) -> str | None:
