@@ -9,8 +9,8 @@ import yaml
 from tw_engine_helpers import tiny_config
 
 from trainwell.cli.main import main
-from trainwell.engine.api import train
 from trainwell.errors import ConfigError
+from trainwell.run import train
 
 
 def test_a_new_run_refuses_a_folder_that_holds_a_run(tmp_path: Path) -> None:
