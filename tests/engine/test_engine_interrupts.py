@@ -24,10 +24,10 @@ import yaml
 from tw_engine_helpers import max_abs_diff, read_jsonl, tiny_config, without_time
 
 from trainwell.cli.main import main
-from trainwell.engine.api import train
 from trainwell.engine.callbacks import Callback
 from trainwell.engine.checkpoint import latest_checkpoint, load_model_weights
 from trainwell.errors import TrainingInterrupted
+from trainwell.run import train
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
