@@ -11,6 +11,27 @@ from collections.abc import Iterator
 from typing import Any
 
 
+class VerbParser(argparse.ArgumentParser):
+    """A verb's parser: positionals (CONFIG, key=value overrides, files) may come before, between or after
+    options, as people type them (``train t.yaml --run-dir r training.epochs=8``).
+
+    argparse's intermixed parsing cannot drive a parser that has subcommands, so only a leaf verb intermixes;
+    ``config`` (which has actions) parses as usual and hands its actions' arguments to leaf parsers of this class.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
+        if self._intermixing or self._subparsers is not None or not self._get_positional_actions():
+            return super().parse_known_args(args, namespace)
+        # parse_known_intermixed_args calls parse_known_args twice (options, then positionals): plain parsing there.
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def add_config_args(p: argparse.ArgumentParser, recipe: bool = True) -> None:
     """CONFIG [key=value ...] [--recipe NAME]: the way every verb that takes a config accepts it."""
     p.add_argument("config", nargs="?", help="YAML or JSON config file (omit for defaults)")

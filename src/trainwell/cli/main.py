@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     from trainwell import __version__
 
     parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    from trainwell.cli.common import VerbParser
+
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=VerbParser)
     for name in VERBS:
         importlib.import_module(f"trainwell.cli.{name}").register(sub)
     return parser
