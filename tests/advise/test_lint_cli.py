@@ -38,7 +38,7 @@ def test_exit_2_on_unreadable_file_but_other_files_still_linted(tmp_path: Path, 
     captured = capsys.readouterr()
     data = json.loads(captured.out)
     assert [f["path"] for f in data["files"]] == [good]
-    assert len(data["unreadable"]) == 2 and "must be readable YAML or JSON" in captured.err
+    assert len(data["unreadable"]) == 2 and "must be valid YAML" in captured.err
 
 
 def test_json_findings_have_every_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

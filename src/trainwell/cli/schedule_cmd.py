@@ -1,10 +1,19 @@
-"""`trainwell schedule CONFIG --steps N [--plot out.png]`: print or plot the LR over training."""
+"""`trainwell schedule CONFIG --steps N [--plot out.png]`: print or plot the LR over training.
+
+A schedule is a pure function of the step, so only the rows shown (and the points plotted) are computed:
+the cost does not grow with ``--steps``, and the output is bounded (``MAX_ROWS``).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
+
+MAX_STEPS = 10**12  # far beyond any run; a bound so that a typo is an error, not a surprise
+MAX_ROWS = 100_000  # about 3 MB of JSON; --every thins a longer run
+JSON_ROWS = 10_000  # the default --format json resolution: every step up to this many steps
+PLOT_POINTS = 2_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,33 +22,70 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--steps", type=int, required=True, help="total optimizer steps")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="for epoch-based schedules (default: steps / epochs)")
     p.add_argument("--plot", help="write a PNG of the curve here (needs trainwell[plot])")
-    p.add_argument("--every", type=int, default=None, help="print every Nth step (default: about 20 rows)")
+    p.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        help=f"print every Nth step (default: about 20 rows; with --format json every step up to {JSON_ROWS:,})",
+    )
     add_format(p)
     p.set_defaults(run=_run)
 
 
+def _check(args: argparse.Namespace) -> list:  # type: ignore[type-arg]
+    from trainwell.errors import Problem
+
+    problems = []
+    if not 1 <= args.steps <= MAX_STEPS:
+        problems.append(Problem("--steps", f"`1 <= steps <= {MAX_STEPS:.0e}` must hold", args.steps, "pass --steps 1000"))
+    if args.steps_per_epoch is not None and not 1 <= args.steps_per_epoch <= MAX_STEPS:
+        problems.append(
+            Problem("--steps-per-epoch", f"`1 <= steps_per_epoch <= {MAX_STEPS:.0e}` must hold", args.steps_per_epoch, "omit it")
+        )
+    if args.every is not None and args.every < 1:
+        problems.append(Problem("--every", "`every >= 1` must hold", args.every, "pass --every 100"))
+    elif args.every is not None and 1 <= args.steps <= MAX_STEPS and args.steps // args.every > MAX_ROWS:
+        problems.append(
+            Problem(
+                "--every",
+                f"must leave at most {MAX_ROWS:,} rows",
+                f"{args.steps // args.every:,} rows",
+                f"pass --every {-(-args.steps // MAX_ROWS)}",
+            )
+        )
+    return problems
+
+
+def _rows(steps: int, every: int) -> list[int]:
+    return sorted({*range(0, steps, every), steps - 1})
+
+
 def _run(args: argparse.Namespace) -> int:
     from trainwell.config.io import validate
-    from trainwell.errors import ConfigError, Problem
+    from trainwell.errors import ConfigError
     from trainwell.optim.schedules import multipliers
 
     config = load_from_args(args)
-    if args.steps < 1:
-        raise ConfigError(problems=[Problem("--steps", "`steps >= 1` must hold", args.steps, "pass --steps 1000")])
+    ConfigError.collect(_check(args))
     ConfigError.collect(validate(config, total_steps=args.steps))
     lr = config.optimizer.lr if isinstance(config.optimizer.lr, float) else 1.0
     spe = args.steps_per_epoch or max(1, args.steps // config.training.epochs)
-    mult = multipliers(config.schedule.name, args.steps, config.schedule.warmup, config.schedule, spe, lr)
-    lrs = [lr * m for m in mult]
+
+    def lrs_at(steps: list[int]) -> list[float]:
+        return [lr * m for m in multipliers(config.schedule.name, args.steps, config.schedule.warmup, config.schedule, spe, lr, at=steps)]
+
     if args.plot:
         from trainwell.report.plots import plot_schedule
 
-        plot_schedule(lrs, title=f"{config.schedule.name} (warmup {config.schedule.warmup})").savefig(args.plot, dpi=110)
+        points = _rows(args.steps, max(1, args.steps // PLOT_POINTS))
+        title = f"{config.schedule.name} (warmup {config.schedule.warmup})"
+        plot_schedule(lrs_at(points), title=title, steps=points).savefig(args.plot, dpi=110)
         print(f"wrote {args.plot}")
     if args.format == "json":
-        print_json({"schedule": config.schedule.name, "steps": args.steps, "lr": lrs})
+        rows = _rows(args.steps, args.every or -(-args.steps // JSON_ROWS))
+        print_json({"schedule": config.schedule.name, "steps": args.steps, "step": rows, "lr": lrs_at(rows)})
     elif not args.plot:
-        every = args.every or max(1, args.steps // 20)
-        for s in [*range(0, args.steps, every), args.steps - 1]:
-            print(f"step {s:>7}  lr {lrs[s]:.6g}")
+        rows = _rows(args.steps, args.every or max(1, args.steps // 20))
+        for s, value in zip(rows, lrs_at(rows)):
+            print(f"step {s:>7}  lr {value:.6g}")
     return 0

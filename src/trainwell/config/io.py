@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from trainwell.config.documents import CONFIG_LIMITS, override_value, read_document
 from trainwell.config.rules import CONFIG_RULES
 from trainwell.config.schema import Config
 from trainwell.config.structure import check_ranges, from_dict, to_dict
@@ -19,22 +20,14 @@ from trainwell.registry import did_you_mean
 
 
 def read_mapping(path: str | Path, error: type[TrainwellError] = ConfigError) -> dict[str, Any]:
-    """Read a YAML or JSON file into a dict; a missing, unreadable or malformed file raises ``error``.
+    """Read a YAML or JSON file into a dict within the config limits (config/documents.py); a missing,
+    unreadable, oversized or malformed file raises ``error``.
 
     A config you run is a ConfigError; a file lint or import only reads is passed ``DataError``, so one
     bad file among many is reported and the others are still read.
     """
-    import yaml
-
     p = Path(path)
-    if not p.is_file():
-        raise error(problems=[Problem(str(p), "file must exist", str(p), "check the path")])
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise error(problems=[Problem(str(p), "must be readable YAML or JSON", first, "fix the syntax or the encoding")]) from None
+    data = read_document(p, error)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -44,16 +37,22 @@ def read_mapping(path: str | Path, error: type[TrainwellError] = ConfigError) ->
 
 def parse_override(text: str) -> tuple[list[str], Any, Problem | None]:
     """'optimizer.lr=1e-4' -> (['optimizer', 'lr'], 1e-4, None); a malformed one returns a Problem."""
-    import yaml
-
     if "=" not in text:
         return [], None, Problem(text, "an override must look like key.path=value", text, "e.g. optimizer.lr=1e-4")
     key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().split("."), value, None
+    if key.count(".") >= CONFIG_LIMITS.max_depth:
+        return (
+            [],
+            None,
+            Problem(
+                key[:80],
+                f"a key path must have at most {CONFIG_LIMITS.max_depth} parts",
+                f"{key.count('.') + 1} parts",
+                "check the override",
+            ),
+        )
+    value, problem = override_value(raw, key.strip()) if raw.strip() else (None, None)
+    return key.strip().split("."), value, problem
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], problems: list[Problem]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class DataConfig:
         0.2, "share of the training data held out for validation when the task has no validation split", gt=0.0, lt=1.0
     )
     limit: int | None = fld(None, "use at most this many training examples (for quick runs and tests)", ge=1)
-    num_workers: int = fld(0, "DataLoader worker processes; 0 loads in the main process", ge=0)
+    num_workers: int = fld(0, "DataLoader worker processes; 0 loads in the main process", ge=0, le=1024)
     options: dict[str, Any] = fld({}, "task-specific data options, e.g. {max_length: 64} for text-classification")
 
 
@@ -117,7 +117,7 @@ class TrainingConfig:
     device: Device = fld("auto", "where to train; auto picks cuda, then mps, then cpu")
     nan_policy: NanPolicy = fld("stop", "on a non-finite loss or gradient: skip the step, or stop with a message")
     max_nan_skips: int = fld(10, "with nan_policy=skip: stop after this many skipped steps in a row", ge=1)
-    threads: int | None = fld(None, "torch CPU threads; null keeps torch's default", ge=1)
+    threads: int | None = fld(None, "torch CPU threads; null keeps torch's default", ge=1, le=4096)
     deterministic: bool = fld(False, "ask torch for deterministic kernels (slower on GPU)")
     compile: bool = fld(False, "wrap the model with torch.compile")
 
@@ -155,7 +155,7 @@ class CheckpointConfig:
 class LRFindConfig:
     min_lr: float = fld(1e-7, "range test: first LR", gt=0.0)
     max_lr: float = fld(10.0, "range test: last LR", gt=0.0)
-    steps: int = fld(100, "range test: number of steps", ge=10)
+    steps: int = fld(100, "range test: number of steps", ge=10, le=100_000)
     mode: Literal["exp", "linear"] = fld("exp", "range test: exponential or linear LR sweep")
     diverge_factor: float = fld(4.0, "range test stops when smoothed loss > this x best loss", gt=1.0)
     smoothing: float = fld(

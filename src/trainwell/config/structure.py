@@ -8,6 +8,7 @@ PyYAML reads a float without a dot as a string.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -19,6 +20,8 @@ from trainwell.registry import did_you_mean
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _hints_cache: dict[type, dict[str, Any]] = {}
+# The largest integer a JSON reader (a float64) keeps exact; any count or seed beyond it is a typo.
+MAX_INT = 2**53
 
 
 def hints(cls: type) -> dict[str, Any]:
@@ -203,6 +206,10 @@ def check_ranges(obj: Any, path: str, problems: list[Problem]) -> None:
         for v in values:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
+            magnitude = _magnitude(v, where)
+            if magnitude:
+                problems.append(magnitude)
+                continue
             for key, ok, words in (
                 ("ge", lambda a, b: a >= b, ">="),
                 ("gt", lambda a, b: a > b, ">"),
@@ -212,6 +219,16 @@ def check_ranges(obj: Any, path: str, problems: list[Problem]) -> None:
                 bound = f.metadata.get(key)
                 if bound is not None and not ok(v, bound):
                     problems.append(Problem(where, f"`{f.name} {words} {bound}` must hold", v, f"set {where} {words} {bound}"))
+
+
+def _magnitude(value: float, where: str) -> Problem | None:
+    """Every number in a config is finite, and every integer is one that JSON, YAML and torch keep exactly:
+    `batch.size: 1e23` is a clear error here rather than an overflow deep inside training."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return Problem(where, "must be a finite number", value, f"give {where} a finite value")
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        return Problem(where, "`abs(value) <= 2**53` must hold", value, f"give {where} a realistic value")
+    return None
 
 
 def field_help(cls: type, prefix: str = "") -> list[tuple[str, str, Any]]:

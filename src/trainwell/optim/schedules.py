@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from trainwell.registry import Registry
@@ -216,12 +216,19 @@ def resolve_warmup(warmup: float, total_steps: int) -> int:
 
 
 def multipliers(
-    name: str, total_steps: int, warmup: float, schedule_cfg: Any = None, steps_per_epoch: int = 1, base_lr: float = 1.0
+    name: str,
+    total_steps: int,
+    warmup: float,
+    schedule_cfg: Any = None,
+    steps_per_epoch: int = 1,
+    base_lr: float = 1.0,
+    at: Sequence[int] | None = None,
 ) -> list[float]:
-    """The multiplier at every step 0..total_steps-1: for `trainwell schedule`, plots and tests."""
+    """The multiplier at every step 0..total_steps-1, or only at the steps ``at`` (a schedule is a pure
+    function of the step, so `trainwell schedule` of a billion-step run costs what its printed rows cost)."""
     from trainwell.config.schema import ScheduleConfig
 
     fn = SCHEDULES.get(name, "schedule.name")
     kw = schedule_kwargs(schedule_cfg or ScheduleConfig(name=name), steps_per_epoch, base_lr)
     w = resolve_warmup(warmup, total_steps)
-    return [fn(s, total_steps, w, **kw) for s in range(total_steps)]
+    return [fn(s, total_steps, w, **kw) for s in (range(total_steps) if at is None else at)]

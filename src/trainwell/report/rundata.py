@@ -95,12 +95,13 @@ def _read_config(path: Path, notes: list[str]) -> dict[str, Any]:
     if not path.is_file():
         notes.append("config.yaml is missing, so the config table is empty and the run cannot be reproduced from its folder.")
         return {}
-    import yaml
+    from trainwell.config.documents import read_document
+    from trainwell.errors import DataError
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        notes.append(f"config.yaml could not be parsed ({exc.__class__.__name__}); the config table is empty.")
+        data = read_document(path, DataError)
+    except DataError as exc:
+        notes.append(f"config.yaml could not be read ({exc.problems[0].rule}); the config table is empty.")
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -7,16 +7,16 @@ A reader is a ``sniff(path) -> bool`` that never raises and a ``read(path) -> Hi
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainwell.config.documents import LOG_LIMITS, read_document
 from trainwell.doctor.history import History, Series
 from trainwell.doctor.naming import classify, percent_to_fraction
-from trainwell.errors import DataError, Problem
+from trainwell.errors import DataError
 from trainwell.registry import Registry
 from trainwell.values import to_float
 
@@ -36,7 +36,6 @@ READERS: Registry[Reader] = Registry("log reader")
 
 # Which canonical slot a classified key fills; several raw keys can compete for one slot.
 _SLOTS = ("train_loss", "lr", "grad_norm")
-_MAX_JSON_BYTES = 200 * 2**20
 
 
 class Collector:
@@ -91,21 +90,19 @@ class Collector:
 
 
 def load_json(path: Path) -> Any:
-    """JSON with the NaN/Infinity tokens HF and Keras write (Python's json accepts them)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(problems=[Problem(str(path), "must be readable JSON", str(exc).splitlines()[0], "check the file")]) from None
+    """JSON with the NaN/Infinity tokens HF and Keras write, within the log limits (config/documents.py):
+    a truncated, malformed, oversized or too deeply nested file is a DataError saying which."""
+    return read_document(path, DataError, LOG_LIMITS, fmt="json")
 
 
 def peek_json(path: Path) -> Any:
     """``load_json`` for sniffers: None instead of an error."""
     # Sniffers must stay cheap and quiet: skip CSVs, event files and anything too big to be a log.
-    if not path.is_file() or path.suffix.lower() == ".csv" or "tfevents" in path.name or path.stat().st_size > _MAX_JSON_BYTES:
+    if not path.is_file() or path.suffix.lower() == ".csv" or "tfevents" in path.name or path.stat().st_size > LOG_LIMITS.max_bytes:
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return read_document(path, DataError, LOG_LIMITS, fmt="json")
+    except DataError:
         return None
 
 

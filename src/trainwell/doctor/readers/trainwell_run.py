@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trainwell.config.documents import read_document
 from trainwell.doctor.history import History, RunHints
 from trainwell.doctor.readers.base import Collector, Reader, load_json, positive, register
 from trainwell.errors import DataError, Problem
@@ -69,15 +70,13 @@ def metrics_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
 
 
 def _yaml(path: Path, history: History) -> dict[str, Any]:
-    import yaml
-
     if not path.is_file():
         history.notes.append("no config.yaml: checks that need the config (classes, patience, clipping) use the log alone")
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        history.notes.append("config.yaml is not valid YAML: ignored")
+        data = read_document(path, DataError)
+    except DataError as exc:
+        history.notes.append(f"config.yaml ignored: {exc.problems[0].rule}")
         return {}
     return data if isinstance(data, dict) else {}
 
