@@ -35,7 +35,7 @@ def test_overrides_after_options_are_applied(tmp_path: Path, capsys: pytest.Capt
 
 def test_train_accepts_overrides_after_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The issue's command line, up to the engine: the override reaches the config that is trained."""
-    import trainwell.engine.api as api
+    import trainwell.run.orchestrator as orchestrator
 
     seen: dict[str, object] = {}
 
@@ -43,7 +43,7 @@ def test_train_accepts_overrides_after_run_dir(tmp_path: Path, monkeypatch: pyte
         seen.update(config=config, run_dir=run_dir)
         raise SystemExit(0)
 
-    monkeypatch.setattr(api, "train", fake_train)
+    monkeypatch.setattr(orchestrator, "train", fake_train)
     with pytest.raises(SystemExit):
         main(["train", _config(tmp_path), "--run-dir", str(tmp_path / "r"), "training.epochs=8"])
     assert seen["run_dir"] == str(tmp_path / "r")
