@@ -1,4 +1,4 @@
-"""`trainwell train [CONFIG] [key=value ...] [--recipe NAME] [--run-dir DIR] [--resume RUN_DIR]`.
+"""`trainwell train [CONFIG] [key=value ...] [--recipe NAME] [--run-dir DIR] [--resume RUN_DIR] [--init-from RUN]`.
 
 With neither CONFIG nor --recipe, it trains config.task (digits unless overridden) with the
 recommender's values for that task, writes why each value was chosen to reasons.json, and applies the
@@ -23,7 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_config_args(p)
     p.add_argument("--run-dir", help="write the run here (default: output_dir/<task>-<UTC time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its latest checkpoint, exactly")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its latest checkpoint, exactly; key=value may change only what keeps the run "
+        "meaningful (length, patience, cadences, LR) and is recorded",
+    )
+    p.add_argument(
+        "--init-from",
+        metavar="RUN_OR_CHECKPOINT",
+        help="a new run starting from these weights (a run folder's latest checkpoint, or checkpoints/step-N); "
+        "without CONFIG it takes that run's config.yaml, with key=value on top",
+    )
     add_format(p)
     p.set_defaults(run=_run)
 
@@ -69,6 +80,19 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, s
     from trainwell.errors import ConfigError, Problem
 
     config, overrides = split_config_args(args)
+    if args.resume and args.init_from:
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "--init-from",
+                    "starts a new run, and --resume continues one; they do not go together",
+                    args.init_from,
+                    "drop one of them",
+                )
+            ]
+        )
+    if args.init_from:
+        return _init_from(args, config, overrides)
     if args.resume:
         if config or args.recipe:
             raise ConfigError(
@@ -85,6 +109,34 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, s
     if config is None and not args.recipe:
         return _recommended(overrides)
     return load_from_args(args), None, f"config {config}" if config else f"recipe {args.recipe}"
+
+
+def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str]) -> tuple[Any, None, str]:
+    """A new run from another run's weights: its config is CONFIG/--recipe, else that run's config.yaml."""
+    import dataclasses
+
+    from trainwell.config import load_config
+    from trainwell.errors import ConfigError, Problem
+
+    source = Path(args.init_from)
+    if config or args.recipe:
+        base = load_from_args(args)
+    else:
+        # a run folder, or one of its checkpoints/step-N folders
+        saved = next((d / "config.yaml" for d in (source, source.parent.parent) if (d / "config.yaml").is_file()), None)
+        if saved is None:
+            raise ConfigError(
+                problems=[
+                    Problem(
+                        "--init-from",
+                        "without CONFIG takes the config.yaml of the run the weights come from, and there is none",
+                        str(source),
+                        "pass a run folder `trainwell train` wrote, or add CONFIG or --recipe",
+                    )
+                ]
+            )
+        base = load_config(saved, overrides)
+    return dataclasses.replace(base, init_from=str(source)), None, f"weights from {source}"
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -23,3 +23,15 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     for key in parents:
         node = node.setdefault(key, {})
     node[leaf] = value
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dict -> [(dotted key, leaf value)] in file order; empty dicts stay as one leaf."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows.extend(flatten(value, where + "."))
+        else:
+            rows.append((where, value))
+    return rows

@@ -198,4 +198,7 @@ class Config:
     doctor: DoctorConfig = field(default_factory=DoctorConfig, metadata={"help": "live training diagnostics"})
     tune: TuneConfig = field(default_factory=TuneConfig, metadata={"help": "hyperparameter search settings"})
     report: bool = fld(True, "write report.html into the run folder at the end of training")
+    init_from: str | None = fld(
+        None, "start from these weights: a run folder (its latest checkpoint) or a checkpoint folder; optimizer and schedule start afresh"
+    )
     output_dir: str = fld("runs", "parent folder for run folders")

@@ -6,7 +6,7 @@ live doctor in as a callback; the engine knows nothing of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from trainwell.engine.callbacks import Callback
 from trainwell.engine.device import apply_threads
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
+from trainwell.engine.resume import Change
 from trainwell.engine.run_folder import environment, write_config, write_json
 from trainwell.engine.setup import run_length
 from trainwell.errors import ConfigError, TrainingError, TrainingInterrupted
@@ -49,11 +50,19 @@ def check(config: Config, task: Task) -> None:
     ConfigError.collect(validate(config, run_length(config, len(task.train_data))[2]))  # type: ignore[arg-type]
 
 
-def run(config: Config, task: Task, run_dir: Path, callbacks: Iterable[Callback] = (), resume: bool = False) -> RunResult:
-    """Train ``task`` with ``config`` into ``run_dir`` (continuing its latest checkpoint with ``resume``)
-    and return the run folder, summary, model (best weights when load_best_at_end) and history."""
+def run(
+    config: Config,
+    task: Task,
+    run_dir: Path,
+    callbacks: Iterable[Callback] = (),
+    resume: bool = False,
+    changes: Sequence[Change] = (),
+) -> RunResult:
+    """Train ``task`` with ``config`` into ``run_dir`` (continuing its latest checkpoint with ``resume``,
+    applying and recording ``changes``: engine/resume.py) and return the run folder, summary, model (best
+    weights when load_best_at_end) and history."""
     write_config(run_dir, config)
-    trainer = Trainer(config, task, run_dir, callbacks, resume=resume)
+    trainer = Trainer(config, task, run_dir, callbacks, resume=resume, changes=changes)
     c = trainer.c
     write_json(run_dir / "environment.json", environment(config, str(c.device), c.precision_choice.name, c.precision_choice.reason))
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trainwell.engine import checkpoint as ckpt
+from trainwell.engine.resume import summary_changes
 
 # A resume that found no checkpoint (the run stopped before its first) trains from step 0: the same run,
 # since every seed is in the config, but the person who asked to resume must hear that nothing was kept.
@@ -58,6 +59,7 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
         "overflow_skips": s.overflow_skips,
         "resumed_from_step": trainer.resumed_from,
         "resume_note": NO_CHECKPOINT if trainer.resumed_from == 0 else None,
+        "resume_changes": summary_changes(s.history),
         "device": str(trainer.c.device),
         "precision": trainer.c.precision_choice.name,
         "final": final_metrics(s.history, es.best_step if loaded else None),

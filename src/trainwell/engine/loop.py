@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -25,6 +25,7 @@ from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.evaluate import evaluate
 from trainwell.engine.interrupt import InterruptWatch
 from trainwell.engine.progress import ProgressBar, progress_enabled
+from trainwell.engine.resume import Change, lr_ratio
 from trainwell.engine.run_folder import MetricsLog, read_records
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.setup import build_components, train_loader, val_loader
@@ -45,7 +46,16 @@ class Stop:
 class Trainer:
     """Owns one run: built from a config and a task, optionally resumed from its run folder's latest checkpoint."""
 
-    def __init__(self, config: Config, task: Task, run_dir: Path, callbacks: Iterable[Callback] = (), resume: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        task: Task,
+        run_dir: Path,
+        callbacks: Iterable[Callback] = (),
+        resume: bool = False,
+        changes: Sequence[Change] = (),
+    ) -> None:
+        """``changes``: what a resume changed against the run's saved config (engine/resume.py); applied and recorded."""
         self.config, self.task, self.run_dir = config, task, run_dir
         self.c = build_components(config, task)
         self.state = LoopState(config, run_dir, self.c.model, self.c.optimizer, self.c.total_steps, self.c.steps_per_epoch)
@@ -62,9 +72,11 @@ class Trainer:
         self.pending: list[tuple[int, PendingStep]] = []  # deferred steps not yet read: (step, values)
         self.window = LogWindow()
         self.ckpt_root = run_dir / "checkpoints"
-        self.resumed_from = self._restore() if resume else None
+        self.resumed_from = self._restore(lr_ratio(list(changes))) if resume else None
         self.runner.reset_guard(self.state.nan_skips_in_row)
         self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from)
+        if changes:  # the record says from which step the run trained under the new values
+            self.log.write({"event": "resume", "step": self.state.step, "changes": [c.to_dict() for c in changes]})
         self.state.history = read_records(self.log.path)
         self.callbacks = CallbackList(callbacks)
         self._last: StepOutcome | None = None
@@ -73,8 +85,9 @@ class Trainer:
         self._t0 = time.perf_counter()
 
     # ---- resume -------------------------------------------------------------------------------
-    def _restore(self) -> int:
-        """Load the latest complete checkpoint; 0 when the run died before its first one."""
+    def _restore(self, lr_scale: float) -> int:
+        """Load the latest complete checkpoint; 0 when the run died before its first one. The LR then
+        follows this config (a new peak LR times ``lr_scale``, a new length), not the one saved."""
         ckpt.clean_partial(self.ckpt_root)
         latest = ckpt.latest_checkpoint(self.ckpt_root)
         if latest is None:  # train() seeded before building the task, exactly as for a fresh run
@@ -83,6 +96,7 @@ class Trainer:
         self.c.model.load_state_dict(model_state)
         self.c.optimizer.load_state_dict(trainer["optimizer"])
         self.c.schedule.load_state_dict(trainer["schedule"])
+        self.c.schedule.rebase(lr_scale)
         self.c.precision.load_state_dict(trainer["precision"])
         self.stopper.load_state_dict(trainer["early_stopping"])
         self.window.load_state_dict(trainer["log_window"])

@@ -57,7 +57,8 @@ def check_fresh_run_dir(path: Path) -> None:
                     "run_dir",
                     "must be a new or empty folder: a run is never written over or beside another",
                     f"{path} (holds {shown})",
-                    f"continue that run with `trainwell train --resume {path}`, or pick another --run-dir",
+                    f"continue that run with `trainwell train --resume {path}`, start a new run from its weights with "
+                    f"`--init-from {path}`, or pick another --run-dir",
                 )
             ]
         )
@@ -200,7 +201,8 @@ def truncate_after(path: Path, step: int) -> None:
 
 
 def write_csv(jsonl: Path, out: Path) -> None:
-    rows = read_records(jsonl)
+    """The train and eval records as a table (a ``resume`` record's list of changes is no column)."""
+    rows = [r for r in read_records(jsonl) if r.get("event") in ("train", "eval")]
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)

@@ -49,6 +49,16 @@ class StepSchedule:
     def after_evaluate(self, value: float) -> None:
         return None
 
+    def rebase(self, ratio: float) -> None:
+        """After a resume: the peak LR times ``ratio`` and this config's schedule (its length may have changed)
+        from the current step on. With neither changed, it sets exactly the LR the checkpoint held."""
+        s = self.scheduler
+        s.base_lrs = [base * ratio for base in s.base_lrs]
+        for group, base, fn in zip(s.optimizer.param_groups, s.base_lrs, s.lr_lambdas):
+            group["initial_lr"] = base
+            group["lr"] = base * fn(s.last_epoch)  # what LambdaLR.get_lr computes
+        s._last_lr = [group["lr"] for group in s.optimizer.param_groups]
+
     def undo_steps(self, n: int) -> None:
         """Take back ``n`` steps that were scheduled before the device skipped them, and set the LR
         for the step now due (LambdaLR recomputes it from ``last_epoch``)."""
@@ -86,6 +96,12 @@ class PlateauSchedule:
 
     def after_evaluate(self, value: float) -> None:
         self.scheduler.step(value)
+
+    def rebase(self, ratio: float) -> None:
+        """After a resume with a new peak LR: scale the current LR, keeping the reductions made so far."""
+        for group in self.scheduler.optimizer.param_groups:
+            group["lr"] *= ratio
+        self.scheduler._last_lr = [group["lr"] for group in self.scheduler.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         return self.scheduler.state_dict()

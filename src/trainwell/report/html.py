@@ -166,10 +166,25 @@ def _config(run: RunData) -> str:
     return f'<p class="src">{esc(note)}</p>' + out
 
 
+def _resumed_with_changes(changes: list[dict[str, Any]]) -> str:
+    """A run resumed with changes is not retraced by its final config.yaml alone: say what changed where."""
+    rows = [[esc(fmt(c.get("step"))), esc(str(c.get("field"))), esc(fmt(c.get("old"))), esc(fmt(c.get("new")))] for c in changes]
+    return (
+        "<p>This run was resumed with changes, listed below. config.yaml holds the values after the last change, so "
+        "training it from scratch does not retrace this run: that takes the earlier values up to each step shown, "
+        "then <code>trainwell train --resume RUN key=value</code> from that step's checkpoint.</p>"
+        + table(("from step", "setting", "before", "after"), rows, ("val", "key", "val", "val"))
+    )
+
+
 def _environment(run: RunData) -> str:
     config_path = run.run_dir / "config.yaml"
     command = f"trainwell train {shlex.quote(str(config_path))}"
-    out = f"<p>Reproduce this run (same config, seed and data order):</p><pre>{esc(command)}</pre>"
+    changes = run.summary.get("resume_changes")
+    if isinstance(changes, list) and changes:
+        out = _resumed_with_changes(changes)
+    else:
+        out = f"<p>Reproduce this run (same config, seed and data order):</p><pre>{esc(command)}</pre>"
     if run.environment:
         rows = [[esc(k), esc(fmt(v))] for k, v in run.environment.items()]
         out += table(("environment", "value"), rows, ("key", ""))

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainwell.config.paths import get_path
+from trainwell.config.paths import flatten, get_path
 from trainwell.doctor.readers.trainwell_run import metrics_records
 from trainwell.errors import DataError, Problem
+
+__all__ = ["RunData", "best_eval", "diagnosis", "finite", "flatten", "load_run", "read_json", "read_metrics"]
 
 
 @dataclass
@@ -66,18 +68,6 @@ def best_eval(evals: list[dict[str, Any]], metric: str, mode: str) -> dict[str, 
         return None
     pick = min if mode == "min" else max
     return pick(rows, key=lambda r: float(r[metric]))
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested config dict -> [(dotted key, leaf value)] in file order; empty dicts stay as one leaf."""
-    rows: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        where = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            rows.extend(flatten(value, where + "."))
-        else:
-            rows.append((where, value))
-    return rows
 
 
 def read_json(path: Path, notes: list[str]) -> Any:

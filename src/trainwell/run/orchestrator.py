@@ -12,6 +12,7 @@ doctor to the engine as a callback; write the findings and the report.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from trainwell.engine.api import RunResult
     from trainwell.engine.callbacks import Callback
+    from trainwell.engine.resume import Change
     from trainwell.tasks.base import Task
 
 
@@ -43,18 +45,22 @@ def train(
     """Train and return the run folder, summary, model (best weights when load_best_at_end) and history."""
     from trainwell.engine import api as engine
     from trainwell.engine.device import resolve_device
+    from trainwell.engine.resume import init_weights
     from trainwell.engine.run_folder import new_run_dir, write_json
 
-    cfg = _config(config, resume)
+    cfg, changes = _config(config, resume)
     engine.prepare(cfg)
     task = _task(cfg, model, train_data, val_data)
+    if cfg.init_from is not None and resume is None:  # a resumed run's weights come from its own checkpoint
+        # config.yaml names the checkpoint folder itself: "the run's latest" would move if that run went on
+        cfg = dataclasses.replace(cfg, init_from=init_weights(task.model, cfg.init_from))
     engine.check(cfg, task)  # a mistake found now leaves no half-made run folder behind
     path = Path(resume) if resume is not None else new_run_dir(cfg, run_dir)
     if resume is None:
         cfg = features.run_finders(cfg, task, resolve_device(cfg.training.device), path)
     features.write_reasons(path, reasons)
     doctor = features.live_doctor(cfg)
-    result = engine.run(cfg, task, path, [*callbacks, *([doctor] if doctor else [])], resume=resume is not None)
+    result = engine.run(cfg, task, path, [*callbacks, *([doctor] if doctor else [])], resume=resume is not None, changes=changes)
     features.write_findings(path, doctor)
     note = features.write_report_if_asked(cfg, path)
     if note:
@@ -63,22 +69,30 @@ def train(
     return result
 
 
-def _config(config: Config | dict[str, Any] | str | Path | None, resume: str | Path | None) -> Config:
-    if config is None and resume is not None:
-        saved = Path(resume) / "config.yaml"
-        if not saved.is_file():
-            raise CheckpointError(
-                problems=[
-                    Problem(
-                        str(resume),
-                        "a run folder to resume must hold config.yaml",
-                        str(saved),
-                        "pass the folder a previous `trainwell train` created",
-                    )
-                ]
-            )
-        return load_config(saved)
-    return load_config(config)
+def _config(config: Config | dict[str, Any] | str | Path | None, resume: str | Path | None) -> tuple[Config, list[Change]]:
+    """The config to train with and, on resume, what it changes against the run's saved config (a change
+    that would break the checkpoint's meaning is refused: engine/resume.py)."""
+    if resume is None:
+        return load_config(config), []
+    saved = Path(resume) / "config.yaml"
+    if not saved.is_file():
+        raise CheckpointError(
+            problems=[
+                Problem(
+                    str(resume),
+                    "a run folder to resume must hold config.yaml",
+                    str(saved),
+                    "pass the folder a previous `trainwell train` created",
+                )
+            ]
+        )
+    before = load_config(saved)
+    if config is None:
+        return before, []
+    from trainwell.engine.resume import resume_changes
+
+    cfg = load_config(config)
+    return cfg, resume_changes(before, cfg, Path(resume))
 
 
 def _task(config: Config, model: torch.nn.Module | None, train_data: Any, val_data: Any) -> Task:
