@@ -14,11 +14,11 @@ import yaml
 from tw_engine_helpers import read_jsonl, tiny_config, without_time
 
 from trainwell.cli.main import main
-from trainwell.engine.api import train
 from trainwell.engine.callbacks import Callback
 from trainwell.engine.checkpoint import latest_checkpoint, load_model_weights
 from trainwell.errors import ConfigError
 from trainwell.report.html import write_report
+from trainwell.run import train
 
 CFG = tiny_config(
     training={"max_steps": 20}, logging={"every": 1}, evaluation={"every": 5}, checkpoint={"every": 5, "load_best_at_end": False}
