@@ -79,6 +79,8 @@ def run(
         assert trainer.interrupt.signum is not None  # what made the loop stop with "interrupted"
         raise TrainingInterrupted(stop.reason, trainer.interrupt.signum, str(run_dir), trainer.state.step)
     summary = summarize(trainer, stop)
+    if task.save_final is not None:  # the trained model in its library's format (e.g. a peft adapter folder)
+        summary["saved"] = task.save_final(trainer.c.model, run_dir)
     _close(trainer, summary)
     return RunResult(run_dir, summary, trainer.c.model, trainer.state.history)
 

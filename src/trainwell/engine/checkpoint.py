@@ -1,6 +1,7 @@
 """Atomic checkpoint folders with rotation.
 
-A checkpoint is a folder ``checkpoints/step-<N>/`` holding ``model.pt`` (the weights), ``trainer.pt``
+A checkpoint is a folder ``checkpoints/step-<N>/`` holding the weights (``model.pt``, or the files the task's
+``ModelFiles`` writes, e.g. a peft adapter folder), ``trainer.pt``
 (optimizer, scheduler, loss scaler, RNG states, data position, early stopping, counters) and
 ``meta.json`` (step, metric, best step). It is written under a temporary name in the same directory,
 every file and the folder are fsynced, and only then is it renamed into place: a reader sees either
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 
 from trainwell.errors import CheckpointError, Problem
+from trainwell.tasks.base import ModelFiles
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 _TEMP_PREFIX = ".tmp-"
@@ -59,23 +61,30 @@ def step_dir(root: Path, step: int) -> Path:
 def save_checkpoint(
     root: Path,
     step: int,
-    model_state: dict[str, Any],
+    model_state: dict[str, Any] | Callable[[Path], None],
     trainer_state: dict[str, Any],
     meta: dict[str, Any],
     save: Callable[[Any, Path], None] = torch.save,
 ) -> Path:
-    """Write one checkpoint atomically and return its folder."""
+    """Write one checkpoint atomically and return its folder. ``model_state`` is a state dict (saved as
+    model.pt) or a function that writes the weights' files into the folder it is given."""
     root.mkdir(parents=True, exist_ok=True)
     final = step_dir(root, step)
     temp = root / f"{_TEMP_PREFIX}step-{step}-{os.getpid()}"
     if temp.exists():
         shutil.rmtree(temp)
     temp.mkdir()
-    save(model_state, temp / "model.pt")
+    if callable(model_state):
+        model_state(temp)
+    else:
+        save(model_state, temp / "model.pt")
     save(trainer_state, temp / "trainer.pt")
     (temp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2), encoding="utf-8")
-    for name in ("model.pt", "trainer.pt", "meta.json"):
-        _fsync_file(temp / name)
+    for path in sorted(temp.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # files, then their folders
+        if path.is_file():
+            _fsync_file(path)
+        else:
+            _fsync_dir(path)
     _fsync_dir(temp)
     if final.exists():  # the same step saved again (after a resume): retire the old copy first
         _remove(final)
@@ -140,11 +149,9 @@ def rotate(root: Path, keep: int, best_step: int | None) -> list[int]:
     return deleted
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model_state, trainer_state) of one checkpoint folder."""
+def _read(path: Path, name: str, map_location: str | torch.device) -> dict[str, Any]:
     try:
-        model_state = torch.load(path / "model.pt", map_location=map_location, weights_only=True)
-        trainer_state = torch.load(path / "trainer.pt", map_location=map_location, weights_only=True)
+        state: dict[str, Any] = torch.load(path / name, map_location=map_location, weights_only=True)
     except (OSError, RuntimeError, EOFError) as exc:
         raise CheckpointError(
             problems=[
@@ -156,9 +163,36 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> tup
                 )
             ]
         ) from None
-    return model_state, trainer_state
+    return state
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model_state, trainer_state) of a checkpoint folder whose weights are a model.pt."""
+    return _read(path, "model.pt", map_location), _read(path, "trainer.pt", map_location)
+
+
+def load_trainer_state(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The trainer state of one checkpoint folder (the task's ModelFiles reads its weights)."""
+    return _read(path, "trainer.pt", map_location)
+
+
+def load_weights(files: ModelFiles, model: torch.nn.Module, path: Path, device: torch.device) -> None:
+    """Put a checkpoint's weights back into ``model`` through the task's ``ModelFiles``."""
+    try:
+        files.load(model, path, device)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(
+            problems=[
+                Problem(
+                    str(path),
+                    "checkpoint weights must be readable and match the model",
+                    type(exc).__name__,
+                    f"delete {path.name} and resume from an earlier checkpoint ({exc})",
+                )
+            ]
+        ) from None
 
 
 def load_model_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    state: dict[str, Any] = torch.load(path / "model.pt", map_location=map_location, weights_only=True)
-    return state
+    """The state dict of a checkpoint whose weights are a model.pt."""
+    return _read(path, "model.pt", map_location)

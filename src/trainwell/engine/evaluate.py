@@ -22,8 +22,11 @@ def evaluate(
     precision: PrecisionStrategy,
     device: torch.device,
     metrics_fn: MetricsFn | None,
+    count_items: Callable[[Any], int] | None = None,
+    extra_metrics: Callable[[torch.nn.Module, dict[str, float]], dict[str, float]] | None = None,
 ) -> dict[str, float]:
-    """Per-item mean loss over the set and the task's metrics on all logits at once. Restores train mode."""
+    """Per-item mean loss over the set (items: rows, or the task's ``count_items``, e.g. tokens), the task's
+    metrics on all logits at once, then its ``extra_metrics`` from the model and those values. Restores train mode."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -35,16 +38,19 @@ def evaluate(
             with precision.autocast():
                 logits = forward_logits(model, inputs)
                 loss = loss_fn(logits, target)
-            n = items_in(target)
+            n = items_in(target) if count_items is None else count_items(target)
             loss_sum += loss.double() * n
             items += n
             if metrics_fn is not None:
                 logits_all.append(logits.float())
                 targets_all.append(target)
+        metrics = {"val_loss": float(loss_sum.item()) / max(1, items)}
+        if metrics_fn is not None and logits_all:
+            for key, value in metrics_fn(torch.cat(logits_all), torch.cat(targets_all)).items():
+                metrics[f"val_{key}"] = float(value)
+        if extra_metrics is not None:
+            for key, value in extra_metrics(model, metrics).items():
+                metrics[f"val_{key}"] = float(value)
     finally:
         model.train(was_training)
-    metrics = {"val_loss": float(loss_sum.item()) / max(1, items)}
-    if metrics_fn is not None and logits_all:
-        for key, value in metrics_fn(torch.cat(logits_all), torch.cat(targets_all)).items():
-            metrics[f"val_{key}"] = float(value)
     return metrics

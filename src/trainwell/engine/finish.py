@@ -23,7 +23,7 @@ def restore_best(trainer: Trainer) -> bool:
     path = ckpt.step_dir(trainer.ckpt_root, best)
     if not path.is_dir():
         return False
-    trainer.c.model.load_state_dict(ckpt.load_model_weights(path, trainer.c.device))
+    ckpt.load_weights(trainer.task.model_files, trainer.c.model, path, trainer.c.device)
     return True
 
 
@@ -63,4 +63,5 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
         "device": str(trainer.c.device),
         "precision": trainer.c.precision_choice.name,
         "final": final_metrics(s.history, es.best_step if loaded else None),
+        **({"data": trainer.task.data_summary} if trainer.task.data_summary else {}),
     }

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ class Trainer:
         defer = self.c.device.type == "cuda" and skips_on_device(self.c.optimizer)  # on CPU the per-step sync is free
         self.runner = StepRunner(
             self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, t.max_grad_norm, self.c.device,
-            defer, t.nan_policy, t.max_nan_skips,
+            defer, t.nan_policy, t.max_nan_skips, task.count_items,
         )  # fmt: skip
         self.pending: list[tuple[int, PendingStep]] = []  # deferred steps not yet read: (step, values)
         self.window = LogWindow()
@@ -92,8 +93,8 @@ class Trainer:
         latest = ckpt.latest_checkpoint(self.ckpt_root)
         if latest is None:  # train() seeded before building the task, exactly as for a fresh run
             return 0
-        model_state, trainer = ckpt.load_checkpoint(latest.path, self.c.device)
-        self.c.model.load_state_dict(model_state)
+        ckpt.load_weights(self.task.model_files, self.c.model, latest.path, self.c.device)
+        trainer = ckpt.load_trainer_state(latest.path, self.c.device)
         self.c.optimizer.load_state_dict(trainer["optimizer"])
         self.c.schedule.load_state_dict(trainer["schedule"])
         self.c.schedule.rebase(lr_scale)
@@ -116,13 +117,18 @@ class Trainer:
             "rng": rng.capture(),
         }
         meta = {"epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best}
-        ckpt.save_checkpoint(self.ckpt_root, s.step, self.c.model.state_dict(), trainer, meta)
+        write_weights = partial(self.task.model_files.save, self.c.model)  # model.pt, or e.g. only a LoRA adapter
+        ckpt.save_checkpoint(self.ckpt_root, s.step, write_weights, trainer, meta)
         ckpt.rotate(self.ckpt_root, self.config.checkpoint.keep, self.stopper.best_step)
         self._saved_step = s.step
 
     # ---- the loop -----------------------------------------------------------------------------
     def fit(self) -> Stop:
         """Train until the run's length, early stopping, a callback, the NaN policy or a signal ends it."""
+        # Train mode for every submodule, whatever mode the task built it in (transformers' from_pretrained
+        # returns eval mode): otherwise dropout would switch on only after the first evaluation, and a resumed
+        # run, which has not evaluated yet, would train differently from the uninterrupted one.
+        self.c.model.train()
         self.callbacks.on_train_start(self.state)
         self.progress = ProgressBar(self.state.total_steps, self.state.step, progress_enabled(self.config.logging.progress))
         try:
@@ -296,7 +302,10 @@ class Trainer:
         s = self.state
         if self.val_loader is None or s.last_eval_step == s.step:
             return False, None
-        metrics = evaluate(self.c.forward_model, self.val_loader, self.c.loss_fn, self.c.precision, self.c.device, self.task.metrics)
+        metrics = evaluate(
+            self.c.forward_model, self.val_loader, self.c.loss_fn, self.c.precision, self.c.device, self.task.metrics,
+            self.task.count_items, self.task.extra_metrics,
+        )  # fmt: skip
         s.last_eval_step = s.step
         self._write({"event": "eval", "step": s.step, "epoch": s.epoch, **metrics, "time": self._elapsed()})
         value = self._monitored(metrics)

@@ -14,6 +14,15 @@ from trainwell.engine.device import resolve_device
 from trainwell.engine.rng import capture as capture_rng
 from trainwell.engine.rng import restore as restore_rng
 from trainwell.engine.sampler import EpochBatchSampler
-from trainwell.engine.setup import finder_runner, run_length
+from trainwell.engine.setup import finder_runner, run_length, task_loss
 
-__all__ = ["EpochBatchSampler", "capture_rng", "finder_runner", "move_to_device", "resolve_device", "restore_rng", "run_length"]
+__all__ = [
+    "EpochBatchSampler",
+    "capture_rng",
+    "finder_runner",
+    "move_to_device",
+    "resolve_device",
+    "restore_rng",
+    "run_length",
+    "task_loss",
+]

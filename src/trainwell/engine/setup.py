@@ -83,9 +83,16 @@ def build_components(config: Config, task: Task) -> Components:
     lr = float(config.optimizer.lr)
     optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
     schedule = build_schedule(optimizer, config, total, steps_per_epoch, lr)
-    loss_fn = build_loss(config.loss, task.class_counts).to(device)
+    loss_fn = task_loss(config, task, device)
     forward_model: Any = torch.compile(model) if config.training.compile else model
     return Components(device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total)
+
+
+def task_loss(config: Config, task: Task, device: torch.device) -> Any:
+    """The task's own loss when it brings one (a causal LM's masked next-token loss), else ``config.loss``."""
+    if task.loss is not None:
+        return task.loss
+    return build_loss(config.loss, task.class_counts).to(device)
 
 
 def finder_runner(

@@ -86,6 +86,7 @@ class StepRunner:
         defer: bool = False,
         nan_policy: str = "stop",
         max_nan_skips: int = 10,
+        count_items: Callable[[Any], int] | None = None,
     ) -> None:
         self.model, self.loss_fn, self.optimizer, self.precision = model, loss_fn, optimizer, precision
         self.max_grad_norm = max_grad_norm
@@ -97,24 +98,26 @@ class StepRunner:
         # Batches from a DataLoader are already on the CPU; moving them is a no-op we can skip per step.
         self._move = device.type != "cpu"
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.count_items = count_items  # the task's weight of a micro-batch (tokens for an LM); None: its rows
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
         """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
         counts = [items_in(target) for _, target in window]
-        total_items = sum(counts)
+        weights = counts if self.count_items is None else [self.count_items(target) for _, target in window]
+        total_weight = sum(weights)
         total: torch.Tensor | None = None
-        for (inputs, target), n in zip(window, counts):
+        for (inputs, target), n in zip(window, weights):
             if self._move:
                 inputs, target = move_to_device(inputs, self.device), move_to_device(target, self.device)
             with self.precision.autocast():
                 loss = self.loss_fn(forward_logits(self.model, inputs), target)
             if len(window) > 1:
-                loss = loss * (n / total_items)  # mean over this micro-batch -> sum / items in window
+                loss = loss * (n / max(1, total_weight))  # mean over this micro-batch -> sum / items in window
             self.precision.backward(loss)
             # One micro-batch: its loss is the window's (read with .item(), no graph is kept alive).
             total = loss if total is None else total.detach() + loss.detach()
         assert total is not None, "an accumulation window holds at least one batch"
-        return total, total_items
+        return total, sum(counts)
 
     def grad_norm(self) -> torch.Tensor:
         """The pre-clip global norm; clips in place when max_grad_norm is set."""

@@ -23,13 +23,12 @@ class Prober:
     """Probes ``task.model`` on ``device`` with the config's loss, optimizer, precision and clipping."""
 
     def __init__(self, config: Config, task: Task, device: torch.device) -> None:
-        from trainwell.engine.probe import finder_runner
-        from trainwell.optim.losses import build_loss
+        from trainwell.engine.probe import finder_runner, task_loss
 
         lr = config.optimizer.lr if isinstance(config.optimizer.lr, float) else 1e-3
         self.task, self.device = task, device
         self.model = task.model.to(device)
-        loss_fn = build_loss(config.loss, task.class_counts).to(device)
+        loss_fn = task_loss(config, task, device)
         self.runner, _ = finder_runner(config, self.model, loss_fn, device, lr)  # the step training takes
         self.optimizer = self.runner.optimizer
         self.budget = config.batch.memory_budget_mb

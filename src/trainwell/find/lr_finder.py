@@ -158,13 +158,14 @@ def lr_find(
     config: Config, task: Task | None = None, device: torch.device | str | None = None, progress: Progress | None = None
 ) -> LRFindResult:
     """The range test for a config: builds the task (unless given) and its loss, then ``range_test``."""
-    from trainwell.engine.probe import resolve_device
-    from trainwell.optim.losses import build_loss
+    from trainwell.engine.probe import resolve_device, task_loss
     from trainwell.tasks.catalog import build_task
 
     task = task or build_task(config)
     dev = device if device is not None else resolve_device(config.training.device)
-    loss_fn = build_loss(config.loss, task.class_counts).to(dev)
+    import torch
+
+    loss_fn = task_loss(config, task, torch.device(dev))
     return range_test(
         config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress, mode=task.facts.mode
     )

@@ -4,13 +4,21 @@ A dataset item is ``(inputs, target)``; ``inputs`` is a tensor or a dict of tens
 as keyword arguments, the Hugging Face convention). A model may return logits or an object with
 ``.logits``. ``metrics(logits, targets)`` receives the whole validation set at once and returns plain
 floats keyed without the ``val_`` prefix (the engine adds it).
+
+A task whose loss is not one of ``loss.name``'s (a causal LM's next-token loss over response tokens) brings
+its own: ``loss``, ``count_items`` (how many items a target holds: the weight of a micro-batch in an
+accumulation window and of a batch in ``val_loss``; tokens for a language model, so both are per-token means),
+``extra_metrics`` (metrics computed from the model and ``val_loss`` rather than from logits: perplexity,
+generation), ``model_files`` (what a checkpoint stores: only the adapter for LoRA) and ``save_final`` (the
+trained model written in its library's own format at the end).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -35,6 +43,31 @@ class TaskFacts:
     depth: int | None = None  # weight matrices
 
 
+class ModelFiles(Protocol):
+    """How a checkpoint folder stores a model's weights. ``save`` writes files into ``folder`` (the engine
+    fsyncs them and renames the folder into place); ``load`` puts them back into the same model."""
+
+    def save(self, model: torch.nn.Module, folder: Path) -> None: ...
+
+    def load(self, model: torch.nn.Module, folder: Path, device: torch.device) -> None: ...
+
+
+class StateDictFiles:
+    """The default: the whole ``state_dict`` in ``model.pt``."""
+
+    name = "model.pt"
+
+    def save(self, model: torch.nn.Module, folder: Path) -> None:
+        import torch
+
+        torch.save(model.state_dict(), folder / self.name)
+
+    def load(self, model: torch.nn.Module, folder: Path, device: torch.device) -> None:
+        import torch
+
+        model.load_state_dict(torch.load(folder / self.name, map_location=device, weights_only=True))
+
+
 @dataclass
 class Task:
     name: str
@@ -47,6 +80,12 @@ class Task:
     metrics: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None = None
     collate_fn: Callable[[list[Any]], Any] | None = None
     facts: TaskFacts = field(default_factory=TaskFacts)
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # None: config.loss
+    count_items: Callable[[Any], int] | None = None  # None: rows (the target's first dimension)
+    extra_metrics: Callable[[torch.nn.Module, dict[str, float]], dict[str, float]] | None = None
+    model_files: ModelFiles = field(default_factory=StateDictFiles)
+    save_final: Callable[[torch.nn.Module, Path], dict[str, Any]] | None = None  # returns what it wrote, for summary.json
+    data_summary: dict[str, Any] = field(default_factory=dict)  # counts worth reporting (e.g. truncated examples)
 
 
 def classification_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

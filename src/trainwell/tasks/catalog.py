@@ -59,6 +59,23 @@ for spec in (
         {"hidden": 128, "layers": 2, "dropout": 0.1},
         "data.path to a CSV file",
     ),
+    TaskSpec(
+        "causal-lm",
+        "trainwell.tasks.causal_lm:build",
+        "supervised fine-tuning of a causal LM (transformers), full or LoRA (peft), on prompt/response or chat JSONL",
+        TaskFacts("llm", "finetune"),
+        {
+            "name_or_path": None,
+            "adapter": "none",
+            "lora_r": 16,
+            "lora_alpha": 32,
+            "lora_dropout": 0.05,
+            "lora_target_modules": "auto",
+            "merge_at_end": False,
+            "gradient_checkpointing": False,
+        },
+        "pip install 'trainwell[llm]', model.name_or_path to a causal LM folder and data.path to a JSONL file",
+    ),
 ):
     TASKS.register(spec.name, spec, spec.help)
 

@@ -1,0 +1,443 @@
+"""Supervised fine-tuning of a causal language model (seed 003's workload), full or with a LoRA adapter.
+
+``model.name_or_path`` is a folder (or hub name) that ``AutoModelForCausalLM``/``AutoTokenizer`` load;
+``data.path`` a JSONL file of ``{"prompt", "response"}`` or chat ``{"messages"}`` examples (chat examples are
+rendered with the tokenizer's chat template). The loss is next-token cross-entropy on the response tokens
+only: prompt, system and user tokens get the label -100, so the model is not trained to write its prompts.
+Loss means are per supervised token (``count_items``), so accumulation windows and ``val_loss`` weigh every
+response token equally however the tokens fall into micro-batches (what HF Trainer fixed in PR #34191), and
+``val_perplexity`` is ``exp(val_loss)``.
+
+``data.options``: ``max_length`` (tokens, default 512 or the model's limit; longer examples are cut at the
+right, counted as truncated, and dropped when no response token is left), ``packing`` (concatenate examples
+into rows of ``max_length``: fewer padding tokens; attention crosses example boundaries, as in TRL's
+original packing), ``val_path`` (else a seeded ``data.val_fraction`` split), ``val_limit`` and
+``generate_eval`` (N: greedy-decode the first N validation prompts and report ``val_exact_match``, the share
+whose answer equals the reference after trimming whitespace and case; for short-answer tasks).
+
+This module imports torch: the catalog names it by string and imports it only when training starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from trainwell.errors import ConfigError, DataError, Problem, require
+from trainwell.tasks import _data
+from trainwell.tasks._sft_data import check_one_format, is_chat, read_sft_jsonl
+from trainwell.tasks.base import StateDictFiles, Task, TaskFacts
+from trainwell.tasks.catalog import model_options
+from trainwell.tasks.lora import ADAPTER_DIR, AdapterFiles, apply_lora, check_options, trainable_parameters
+
+if TYPE_CHECKING:
+    from trainwell.config.schema import Config
+
+FEATURE = "the causal-lm task"
+IGNORE = -100  # the label torch's cross_entropy skips (ignore_index)
+DEFAULT_MAX_LENGTH = 512
+
+
+# ---- tokenising ------------------------------------------------------------------------------------------
+def chat_segments(tokenizer: Any, messages: list[dict[str, str]]) -> list[tuple[str, bool]]:
+    """The rendered conversation cut into (text, trained) pieces: every assistant turn is trained, the rest not.
+
+    Each cut is where the template's rendering of the turns so far ends, so the pieces concatenate to the
+    whole rendered conversation. A template whose rendering of a prefix is not a prefix of the whole cannot
+    be cut this way, and is refused.
+    """
+
+    def render(turns: list[dict[str, str]], prompt: bool) -> str:
+        if not turns:
+            return ""
+        text: str = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=prompt)
+        return text
+
+    pieces: list[tuple[str, bool]] = []
+    done = ""
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before, after = render(messages[:i], True), render(messages[: i + 1], False)
+        if not (before.startswith(done) and after.startswith(before)):
+            raise DataError(
+                problems=[
+                    Problem(
+                        "tokenizer chat template",
+                        "must render each conversation prefix as a prefix of the whole conversation",
+                        repr(after[:80]),
+                        "use a prompt/response file, or a template without history-dependent rewriting",
+                    )
+                ]
+            )
+        pieces += [(before[len(done) :], False), (after[len(before) :], True)]
+        done = after
+    full = render(messages, False)
+    if len(full) > len(done):
+        pieces.append((full[len(done) :], False))
+    return [(text, trained) for text, trained in pieces if text]
+
+
+def prompt_segments(row: dict[str, Any], eos: str | None) -> list[tuple[str, bool]]:
+    return [(row["prompt"], False), (row["response"] + (eos or ""), True)]
+
+
+@dataclass
+class Encoded:
+    ids: list[int]
+    labels: list[int]
+    truncated: bool
+
+
+def encode(tokenizer: Any, pieces: list[tuple[str, bool]], max_length: int, first_special: bool) -> Encoded:
+    """Token ids and labels (-100 on untrained pieces), cut at ``max_length``.
+
+    Pieces are tokenised one by one so the boundary between prompt and response is exact; the first piece
+    gets the tokenizer's own special tokens (a BOS for Llama-style tokenizers) unless a chat template
+    already wrote them.
+    """
+    ids: list[int] = []
+    labels: list[int] = []
+    for i, (text, trained) in enumerate(pieces):
+        piece = tokenizer(text, add_special_tokens=first_special and i == 0)["input_ids"]
+        ids += piece
+        labels += piece if trained else [IGNORE] * len(piece)
+    truncated = len(ids) > max_length
+    return Encoded(ids[:max_length], labels[:max_length], truncated)
+
+
+def pack(examples: list[Encoded], max_length: int) -> list[Encoded]:
+    """First-fit packing of whole examples into rows of at most ``max_length`` tokens, in data order."""
+    rows: list[Encoded] = []
+    for ex in examples:
+        row = next((r for r in rows if len(r.ids) + len(ex.ids) <= max_length), None)
+        if row is None:
+            rows.append(Encoded(list(ex.ids), list(ex.labels), ex.truncated))
+        else:
+            row.ids += ex.ids
+            row.labels += ex.labels
+    return rows
+
+
+class LMDataset(Dataset[tuple[dict[str, torch.Tensor], torch.Tensor]]):
+    """Item ``i`` is ``({"input_ids"}, labels)``, unpadded; ``collate`` pads a batch to its longest row."""
+
+    def __init__(self, rows: list[Encoded]) -> None:
+        self.ids = [torch.tensor(r.ids, dtype=torch.long) for r in rows]
+        self.labels = [torch.tensor(r.labels, dtype=torch.long) for r in rows]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {"input_ids": self.ids[i]}, self.labels[i]
+
+
+def make_collate(pad_id: int) -> Any:
+    def collate(batch: list[tuple[dict[str, torch.Tensor], torch.Tensor]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        width = max(len(item[1]) for item in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        for row, (inputs, target) in enumerate(batch):
+            n = len(target)
+            ids[row, :n], mask[row, :n], labels[row, :n] = inputs["input_ids"], 1, target
+        return {"input_ids": ids, "attention_mask": mask}, labels
+
+    return collate
+
+
+# ---- loss and metrics ------------------------------------------------------------------------------------
+class CausalLMLoss(torch.nn.Module):
+    """Mean next-token cross-entropy over the supervised tokens (labels != -100) of a batch."""
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # Position t predicts token t+1: drop the last logit and the first label.
+        shifted = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+        target = labels[:, 1:].reshape(-1)
+        total = torch.nn.functional.cross_entropy(
+            shifted, target, ignore_index=IGNORE, reduction="sum", label_smoothing=self.label_smoothing
+        )
+        return total / (target != IGNORE).sum().clamp(min=1)
+
+
+def supervised_tokens(labels: torch.Tensor) -> int:
+    """Tokens a batch's loss averages over: the weight of a micro-batch and of an evaluation batch."""
+    return int((labels[:, 1:] != IGNORE).sum())
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+@dataclass
+class Generation:
+    """Greedy decoding of validation prompts for ``val_exact_match``."""
+
+    tokenizer: Any
+    prompts: list[list[int]]
+    answers: list[str]
+    max_new_tokens: int
+    eos_id: int | None
+    pad_id: int
+
+    def __call__(self, model: torch.nn.Module, metrics: dict[str, float]) -> dict[str, float]:
+        out = {"perplexity": math.exp(min(metrics["val_loss"], 50.0))}  # capped: exp overflows past ~709
+        if not self.prompts:
+            return out
+        device = next(model.parameters()).device
+        hits = 0
+        for prompt, answer in zip(self.prompts, self.answers):
+            ids = torch.tensor([prompt], device=device)
+            generated = model.generate(  # type: ignore[operator]
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                use_cache=True,
+                eos_token_id=self.eos_id,
+                pad_token_id=self.pad_id,
+            )
+            text = self.tokenizer.decode(generated[0, len(prompt) :], skip_special_tokens=True)
+            first_line = text.strip().split("\n")[0]
+            hits += normalise(first_line) == normalise(answer)
+        out["exact_match"] = hits / len(self.prompts)
+        return out
+
+
+def perplexity_only(model: torch.nn.Module, metrics: dict[str, float]) -> dict[str, float]:
+    return {"perplexity": math.exp(min(metrics["val_loss"], 50.0))}
+
+
+# ---- model -----------------------------------------------------------------------------------------------
+def load_model(name_or_path: Any) -> tuple[Any, torch.nn.Module]:
+    """Tokenizer and model. A local folder is read without touching the network; fp32 master weights
+    (``training.precision`` autocasts; an optimizer over bf16 weights loses small updates)."""
+    transformers = require("transformers", "llm", FEATURE)
+    if not isinstance(name_or_path, str) or not name_or_path:
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "model.name_or_path",
+                    "must name a causal LM: a folder from save_pretrained or a hub name",
+                    name_or_path,
+                    "e.g. model.name_or_path=./tiny-gpt2",
+                )
+            ]
+        )
+    local = Path(name_or_path).expanduser().is_dir()
+    source = str(Path(name_or_path).expanduser()) if local else name_or_path
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=local)
+        model = transformers.AutoModelForCausalLM.from_pretrained(source, local_files_only=local)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "model.name_or_path",
+                    "must load with AutoModelForCausalLM and AutoTokenizer",
+                    name_or_path,
+                    f"point it at a folder holding config.json, the weights and the tokenizer files ({str(exc)[:200]})",
+                )
+            ]
+        ) from None
+    if any(p.dtype != torch.float32 for p in model.parameters()):
+        model = model.float()
+    model.config.use_cache = False  # no key/value cache while training: it only costs memory
+    return tokenizer, model
+
+
+def _options(config: Config) -> dict[str, Any]:
+    mo = model_options(config)
+    problems = check_options(mo)
+    if config.loss.name != "cross_entropy" or config.loss.class_weights != "none":
+        problems.append(
+            Problem(
+                "loss.name",
+                "the causal-lm task trains with next-token cross-entropy on response tokens",
+                config.loss.name if config.loss.name != "cross_entropy" else f"class_weights={config.loss.class_weights}",
+                "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
+            )
+        )
+    ConfigError.collect(problems)
+    return mo
+
+
+def _path(value: str | None, where: str) -> Path:
+    if not value or not Path(value).expanduser().is_file():
+        raise DataError(
+            problems=[Problem(where, "must name a JSONL file of prompt/response or chat examples", value, "e.g. data.path=train.jsonl")]
+        )
+    return Path(value).expanduser()
+
+
+def _rows(config: Config, opts: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    train_path = _path(config.data.path, "data.path")
+    rows = read_sft_jsonl(train_path)
+    check_one_format(rows, str(train_path))
+    if opts.get("val_path"):
+        val_path = _path(str(opts["val_path"]), "data.options.val_path")
+        val = read_sft_jsonl(val_path)
+        check_one_format(rows + val, f"{train_path} and {val_path}")
+        train = rows
+    else:
+        order = np.random.default_rng(config.seed).permutation(len(rows))
+        n_val = max(1, round(len(rows) * config.data.val_fraction)) if len(rows) > 1 else 0
+        val, train = [rows[i] for i in sorted(order[:n_val])], [rows[i] for i in sorted(order[n_val:])]
+    if config.data.limit is not None and config.data.limit < len(train):
+        keep = np.random.default_rng(config.seed + 1).permutation(len(train))[: config.data.limit]
+        train = [train[i] for i in sorted(keep)]
+    val_limit = opts.get("val_limit")
+    return train, val[: int(val_limit)] if val_limit else val
+
+
+@dataclass
+class Encoder:
+    tokenizer: Any
+    max_length: int
+    chat: bool
+    counts: dict[str, int] = field(default_factory=lambda: {"examples": 0, "truncated": 0, "dropped": 0})
+
+    def pieces(self, row: dict[str, Any]) -> list[tuple[str, bool]]:
+        if self.chat:
+            return chat_segments(self.tokenizer, row["messages"])
+        return prompt_segments(row, self.tokenizer.eos_token)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> list[Encoded]:
+        out = []
+        for row in rows:
+            enc = encode(self.tokenizer, self.pieces(row), self.max_length, not self.chat)
+            self.counts["examples"] += 1
+            self.counts["truncated"] += enc.truncated
+            if all(label == IGNORE for label in enc.labels[1:]):
+                self.counts["dropped"] += 1  # nothing left to learn from: every response token was cut
+                continue
+            out.append(enc)
+        return out
+
+    def prompt_and_answer(self, row: dict[str, Any]) -> tuple[list[int], str]:
+        """The prompt to generate from and the reference answer (the last assistant turn)."""
+        pieces = self.pieces(row)
+        last = max(i for i, (_, trained) in enumerate(pieces) if trained)
+        prompt = encode(self.tokenizer, pieces[:last], self.max_length, not self.chat).ids
+        answer = row["messages"][-1]["content"] if self.chat and row["messages"][-1]["role"] == "assistant" else pieces[last][0]
+        eos = self.tokenizer.eos_token
+        if eos and answer.endswith(eos):
+            answer = answer[: -len(eos)]
+        return prompt, answer
+
+
+def _check_tokenizer(tokenizer: Any, chat: bool) -> int:
+    problems = []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        problems.append(Problem("tokenizer", "needs a pad or an EOS token to pad batches", None, "save the tokenizer with an eos_token"))
+    if chat and not getattr(tokenizer, "chat_template", None):
+        problems.append(
+            Problem("tokenizer", "chat examples need a tokenizer with a chat_template", None, "use prompt/response examples or set one")
+        )
+    ConfigError.collect(problems)
+    return int(pad)
+
+
+def build(config: Config) -> Task:
+    mo = _options(config)
+    opts = dict(config.data.options)
+    train_rows, val_rows = _rows(config, opts)
+    tokenizer, model = load_model(mo["name_or_path"])
+    chat = is_chat(train_rows)
+    pad_id = _check_tokenizer(tokenizer, chat)
+    limit = int(getattr(model.config, "max_position_embeddings", 0) or getattr(model.config, "n_positions", 0) or DEFAULT_MAX_LENGTH)
+    max_length = int(_data.option(opts, "max_length", min(DEFAULT_MAX_LENGTH, limit)))
+    if max_length > limit:
+        raise ConfigError(
+            problems=[Problem("data.options.max_length", f"must fit the model's {limit} positions", max_length, f"use at most {limit}")]
+        )
+    encoder = Encoder(tokenizer, max_length, chat)
+    train_enc, val_enc = encoder(train_rows), encoder(val_rows)
+    if not train_enc:
+        raise DataError(
+            problems=[Problem("data.options.max_length", "must leave response tokens to train on", max_length, "raise max_length")]
+        )
+    packing = bool(opts.get("packing", False))
+    train_set = pack(train_enc, max_length) if packing else train_enc
+    n_gen = min(int(opts.get("generate_eval", 0) or 0), len(val_rows))
+    prompts, answers = zip(*(encoder.prompt_and_answer(r) for r in val_rows[:n_gen])) if n_gen else ((), ())
+    eos_id = tokenizer.eos_token_id
+    longest = max((len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers), default=0)
+    extra = Generation(tokenizer, list(prompts), list(answers), longest + 2, eos_id, pad_id) if n_gen else perplexity_only
+
+    if bool(mo.get("gradient_checkpointing", False)):
+        model.gradient_checkpointing_enable()  # type: ignore[operator]
+    lora = mo["adapter"] == "lora"
+    if lora:
+        if bool(mo.get("gradient_checkpointing", False)):
+            model.enable_input_require_grads()  # type: ignore[operator]
+        model = apply_lora(model, mo)
+    trainable, total = trainable_parameters(model)
+    summary = {
+        **encoder.counts,
+        "max_length": max_length,
+        "packing": packing,
+        "train_rows": len(train_set),
+        "train_supervised_tokens": sum(sum(label != IGNORE for label in r.labels[1:]) for r in train_enc),
+        "val_examples": len(val_enc),
+        "adapter": mo["adapter"],
+        "trainable_parameters": trainable,
+        "parameters": total,
+    }
+    return Task(
+        name="causal-lm",
+        model=model,
+        train_data=LMDataset(train_set),
+        val_data=LMDataset(val_enc) if val_enc else None,
+        kind="classification",
+        collate_fn=make_collate(pad_id),
+        facts=TaskFacts("llm", "finetune", len(train_enc), None, None),
+        loss=CausalLMLoss(config.loss.label_smoothing),
+        count_items=supervised_tokens,
+        extra_metrics=extra,
+        model_files=AdapterFiles() if lora else StateDictFiles(),
+        save_final=FinalSave(tokenizer, lora, bool(mo.get("merge_at_end", False))),
+        data_summary=summary,
+    )
+
+
+@dataclass
+class FinalSave:
+    """The trained model in the format transformers/peft load: ``adapter/`` (LoRA; plus ``merged/`` with
+    merge_at_end) or ``model/`` (full fine-tuning), each with the tokenizer."""
+
+    tokenizer: Any
+    lora: bool
+    merge: bool
+
+    def __call__(self, model: torch.nn.Module, run_dir: Path) -> dict[str, Any]:
+        saved: dict[str, Any] = {}
+        targets: list[tuple[str, Any]] = [(ADAPTER_DIR if self.lora else "model", model)]
+        if self.lora and self.merge:
+            # A copy: the returned model stays the adapter model that was trained (costs one model's memory).
+            targets.append(("merged", copy.deepcopy(model).merge_and_unload()))  # type: ignore[operator]
+        for name, module in targets:
+            folder = run_dir / name
+            config = getattr(module, "config", None)
+            if config is not None:
+                config.use_cache = True  # the saved model generates with a cache, as its original did
+            module.save_pretrained(folder)
+            self.tokenizer.save_pretrained(folder)
+            saved[name] = str(folder)
+        base_config = getattr(model, "config", None)
+        if base_config is not None:
+            base_config.use_cache = False
+        return saved

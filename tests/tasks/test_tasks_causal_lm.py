@@ -1,0 +1,317 @@
+"""The causal-lm task: response-only labels, chat rendering, truncation and packing, token-weighted loss,
+LoRA through peft (only adapter weights train and are checkpointed, peft loads every checkpoint and the
+final adapter), exact resume after kill -9, and bad input reported all at once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+pytest.importorskip("peft")
+pytest.importorskip("tokenizers")
+transformers = pytest.importorskip("transformers")
+
+from tw_lm_helpers import lm_config, make_tiny_lm, write_jsonl  # noqa: E402
+
+from trainwell.cli.main import main  # noqa: E402
+from trainwell.config import load_config  # noqa: E402
+from trainwell.errors import ConfigError, DataError  # noqa: E402
+from trainwell.run import train  # noqa: E402
+from trainwell.tasks import causal_lm  # noqa: E402
+from trainwell.tasks._sft_data import read_sft_jsonl  # noqa: E402
+from trainwell.tasks.catalog import build_task  # noqa: E402
+from trainwell.tasks.lora import LORA_TARGETS  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("lm")
+    return {
+        "gpt2": make_tiny_lm(root / "gpt2"),
+        "data": write_jsonl(root / "train.jsonl", 40),
+        "chat": write_jsonl(root / "chat.jsonl", 40, chat=True),
+    }
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _tokenizer(lm: dict[str, Path]) -> Any:
+    return transformers.AutoTokenizer.from_pretrained(str(lm["gpt2"]))
+
+
+def test_catalog_builds_the_task_to_the_language_model_contract(lm: dict[str, Path]) -> None:
+    task = build_task(load_config(lm_config(lm["gpt2"], lm["data"])))
+    assert task.name == "causal-lm" and task.facts.model == "llm" and task.facts.mode == "finetune"
+    assert task.val_data is not None and len(task.train_data) == 30 and len(task.val_data) == 10
+    assert task.loss is not None and task.count_items is not None and task.collate_fn is not None
+    inputs, labels = task.collate_fn([task.train_data[i] for i in range(4)])
+    logits = task.model(**inputs).logits
+    assert logits.shape[:2] == labels.shape and torch.isfinite(task.loss(logits, labels))
+    assert task.count_items(labels) == 8  # " positive"/" negative" and EOS, for each of 4 examples
+
+
+def test_prompt_tokens_are_masked_and_the_response_ends_with_eos(lm: dict[str, Path]) -> None:
+    tok = _tokenizer(lm)
+    enc = causal_lm.encode(
+        tok, causal_lm.prompt_segments({"prompt": "Review: a dull film. Sentiment:", "response": " negative"}, tok.eos_token), 64, True
+    )
+    prompt_len = len(tok("Review: a dull film. Sentiment:")["input_ids"])
+    assert enc.labels[:prompt_len] == [causal_lm.IGNORE] * prompt_len
+    assert enc.labels[prompt_len:] == enc.ids[prompt_len:] and enc.ids[-1] == tok.eos_token_id
+    assert tok.decode(enc.ids[prompt_len:-1]) == " negative" and not enc.truncated
+
+
+def test_chat_examples_train_every_assistant_turn_only(lm: dict[str, Path]) -> None:
+    tok = _tokenizer(lm)
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "a warm film?"},
+        {"role": "assistant", "content": "positive"},
+        {"role": "user", "content": "a dull film?"},
+        {"role": "assistant", "content": "negative"},
+    ]
+    pieces = causal_lm.chat_segments(tok, messages)
+    assert "".join(t for t, _ in pieces) == tok.apply_chat_template(messages, tokenize=False)
+    assert [t for t, trained in pieces if trained] == ["positive<|end|>", "negative<|end|>"]
+    enc = causal_lm.encode(tok, pieces, 128, False)
+    trained = [i for i, label in zip(enc.ids, enc.labels) if label != causal_lm.IGNORE]
+    assert tok.decode(trained) == "positive<|end|>negative<|end|>"
+
+
+def test_truncation_is_counted_and_examples_without_response_tokens_are_dropped(lm: dict[str, Path]) -> None:
+    tok = _tokenizer(lm)
+    encoder = causal_lm.Encoder(tok, 12, chat=False)
+    rows = [
+        {"prompt": "Review: a " + "dull " * 20 + "film. Sentiment:", "response": " negative"},
+        {"prompt": "Hi:", "response": " positive"},
+    ]
+    kept = encoder(rows)
+    assert encoder.counts == {"examples": 2, "truncated": 1, "dropped": 1} and len(kept) == 1
+    long_response = [{"prompt": "Hi:", "response": " positive" * 20}]
+    assert len(encoder(long_response)) == 1 and encoder.counts["truncated"] == 2  # cut, but still trains
+
+
+def test_packing_fills_rows_and_keeps_every_label() -> None:
+    rows = [causal_lm.Encoded([1] * n, [-100] + [2] * (n - 1), False) for n in (5, 4, 3, 6, 2)]
+    packed = causal_lm.pack(rows, 10)
+    assert [len(r.ids) for r in packed] == [9, 9, 2]
+    assert sum(len(r.ids) for r in packed) == 20 and sum(r.labels.count(2) for r in packed) == 15
+
+
+def test_collate_pads_with_ignored_labels_and_the_loss_averages_supervised_tokens() -> None:
+    collate = causal_lm.make_collate(pad_id=0)
+    batch = [({"input_ids": torch.tensor([5, 6, 7])}, torch.tensor([-100, 6, 7])), ({"input_ids": torch.tensor([8])}, torch.tensor([-100]))]
+    inputs, labels = collate(batch)
+    assert inputs["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert labels.tolist() == [[-100, 6, 7], [-100, -100, -100]] and causal_lm.supervised_tokens(labels) == 2
+    logits = torch.randn(2, 3, 9)
+    expected = torch.nn.functional.cross_entropy(logits[0, :2], torch.tensor([6, 7]))
+    assert torch.allclose(causal_lm.CausalLMLoss()(logits, labels), expected)
+
+
+def test_accumulation_weighs_every_response_token_equally(lm: dict[str, Path], tmp_path: Path) -> None:
+    # Batch 4 in one step, or 2 x 2 accumulated: the same token-mean gradient, so the same weights.
+    base = {
+        "model": {"lora_dropout": 0.0},
+        "training": {"max_steps": 3},
+        "evaluation": {"strategy": "no"},
+        "checkpoint": {"strategy": "no"},
+    }
+    one = train(lm_config(lm["gpt2"], lm["data"], batch={"size": 4}, **base), run_dir=tmp_path / "one")
+    two = train(lm_config(lm["gpt2"], lm["data"], batch={"size": 2, "accumulation": 2}, **base), run_dir=tmp_path / "two")
+    a, b = _state(one.model), _state(two.model)
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
+
+
+def test_lora_run_trains_only_the_adapter_and_saves_what_peft_loads(lm: dict[str, Path], tmp_path: Path) -> None:
+    from peft import PeftModel
+
+    cfg_path = tmp_path / "sft.yaml"
+    cfg = lm_config(lm["gpt2"], lm["data"], report=True)
+    cfg_path.write_text(json.dumps(cfg))
+    run = tmp_path / "run"
+    assert main(["train", str(cfg_path), "--run-dir", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["data"]["adapter"] == "lora"
+    assert 0 < summary["data"]["trainable_parameters"] < summary["data"]["parameters"] / 10
+    assert {"config.yaml", "metrics.jsonl", "report.html", "environment.json", "adapter"} <= {p.name for p in run.iterdir()}
+    evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
+    assert evals[-1]["val_perplexity"] == pytest.approx(torch.tensor(evals[-1]["val_loss"]).exp().item(), rel=1e-6)
+    # Every checkpoint holds only the adapter, in peft's format; the frozen base is never copied.
+    checkpoints = sorted((run / "checkpoints").iterdir(), key=lambda c: int(c.name.split("-")[1]))
+    assert checkpoints and all(not (c / "model.pt").exists() for c in checkpoints)
+    base = transformers.AutoModelForCausalLM.from_pretrained(str(lm["gpt2"]))
+    ids = torch.tensor([[5, 9, 13, 40]])
+    loaded = PeftModel.from_pretrained(base, str(checkpoints[-1] / "adapter")).eval()
+    final = PeftModel.from_pretrained(transformers.AutoModelForCausalLM.from_pretrained(str(lm["gpt2"])), str(run / "adapter")).eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, final(ids).logits)
+        untouched = transformers.AutoModelForCausalLM.from_pretrained(str(lm["gpt2"])).eval()
+        assert not torch.allclose(untouched(ids).logits, final(ids).logits)  # the adapter learned something
+
+
+def test_base_weights_stay_frozen_and_merged_model_matches(lm: dict[str, Path], tmp_path: Path) -> None:
+    before = transformers.AutoModelForCausalLM.from_pretrained(str(lm["gpt2"])).state_dict()
+    result = train(lm_config(lm["gpt2"], lm["data"], model={"merge_at_end": True}), run_dir=tmp_path / "run")
+    for name, value in result.model.state_dict().items():
+        if "lora_" not in name:
+            assert torch.equal(value, before[name.replace("base_model.model.", "").replace(".base_layer", "")]), name
+    merged = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "merged")).eval()
+    ids = torch.tensor([[5, 9, 13, 40]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, result.model.eval()(ids).logits, atol=1e-5)
+
+
+def test_full_finetuning_checkpoints_the_whole_model_and_saves_a_transformers_folder(lm: dict[str, Path], tmp_path: Path) -> None:
+    result = train(lm_config(lm["gpt2"], lm["data"], model={"adapter": "none"}, optimizer={"lr": 1e-3}), run_dir=tmp_path / "run")
+    assert result.summary["data"]["trainable_parameters"] == result.summary["data"]["parameters"]
+    assert (tmp_path / "run" / "checkpoints" / "step-12" / "model.pt").is_file()
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "model")).eval()
+    ids = torch.tensor([[5, 9, 13, 40]])
+    with torch.no_grad():
+        assert torch.allclose(reloaded(ids).logits, result.model.eval()(ids).logits, atol=1e-6)
+
+
+def test_chat_file_trains(lm: dict[str, Path], tmp_path: Path) -> None:
+    result = train(lm_config(lm["gpt2"], lm["chat"], training={"max_steps": 4}), run_dir=tmp_path / "run")
+    assert result.summary["status"] == "completed" and result.summary["data"]["dropped"] == 0
+
+
+def test_interrupted_lora_run_resumes_bit_identically(lm: dict[str, Path], tmp_path: Path) -> None:
+    from trainwell.engine.callbacks import Callback
+
+    class Crash(Callback):
+        def on_log(self, state: Any, record: dict[str, Any]) -> str | None:
+            if state.step >= 6:
+                raise KeyboardInterrupt
+            return None
+
+    cfg = lm_config(lm["gpt2"], lm["data"], batch={"size": 4, "accumulation": 2})
+    full = train(cfg, run_dir=tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, run_dir=tmp_path / "cut", callbacks=[Crash()])
+    resumed = train(resume=tmp_path / "cut")
+    assert resumed.summary["resumed_from_step"] == 4
+    a, b = _state(full.model), _state(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    strip = [{k: v for k, v in r.items() if k != "time"} for r in full.history]
+    assert strip == [{k: v for k, v in r.items() if k != "time"} for r in resumed.history]
+
+
+_CHILD = """
+import sys, json, torch
+torch.set_num_threads(1)
+from trainwell.run import train
+from tw_lm_helpers import lm_config
+run_dir, mode, model, data = sys.argv[1:5]
+cfg = lm_config(model, data, **json.loads(sys.argv[5]))
+result = train(resume=run_dir) if mode == "resume" else train(cfg, run_dir=run_dir)
+torch.save({k: v for k, v in result.model.state_dict().items() if "lora_" in k}, run_dir + "/final.pt")
+"""
+
+
+_KILLED = {
+    "training": {"max_steps": 30},
+    "logging": {"every": 1},
+    "evaluation": {"every": 10},
+    "checkpoint": {"every": 3, "keep": 2, "load_best_at_end": False},
+}
+
+
+def _spawn(run_dir: Path, mode: str, lm: dict[str, Path]) -> subprocess.Popen[str]:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]), "CI": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(run_dir), mode, str(lm["gpt2"]), str(lm["data"]), json.dumps(_KILLED)],
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkill_mid_lora_run_then_resume_is_bit_identical(lm: dict[str, Path], tmp_path: Path) -> None:
+    cut = tmp_path / "cut"
+    proc = _spawn(cut, "fresh", lm)
+    metrics, deadline = cut / "metrics.jsonl", time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if metrics.exists() and sum(1 for _ in metrics.open()) >= 14:  # past a few checkpoints, mid-run
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait(timeout=90)
+    assert proc.returncode == -signal.SIGKILL, "the child finished before the kill"
+    last = _spawn(cut, "resume", lm)
+    assert last.wait(timeout=90) == 0, last.stderr.read() if last.stderr else ""
+    full = train(lm_config(lm["gpt2"], lm["data"], **_KILLED), run_dir=tmp_path / "full")  # type: ignore[arg-type]
+    resumed = torch.load(cut / "final.pt", weights_only=True)
+    assert json.loads((cut / "summary.json").read_text())["resumed_from_step"] > 0
+    assert all(torch.equal(v, full.model.state_dict()[k]) for k, v in resumed.items()) and resumed
+    drop_time = [{k: v for k, v in json.loads(line).items() if k != "time"} for line in metrics.read_text().splitlines()]
+    assert drop_time == [{k: v for k, v in r.items() if k != "time"} for r in full.history]
+
+
+def test_bad_jsonl_lines_are_all_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "response": "b"}\nnot json\n{"prompt": "a"}\n{"messages": []}\n{"prompt": "a", "response": "  "}\n')
+    with pytest.raises(DataError) as err:
+        read_sft_jsonl(bad)
+    text = str(err.value)
+    assert "4 bad lines" in text and "line 2" in text and "line 3" in text and "and 1 more" in text
+
+
+def test_bad_options_are_collected_and_the_cli_exits_2(lm: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = lm_config(lm["gpt2"], lm["data"], model={"adapter": "qlora", "lora_r": 0, "lora_dropout": 1.5}, loss={"name": "focal"})
+    with pytest.raises(ConfigError) as err:
+        build_task(load_config(cfg))
+    fields = {p.where for p in err.value.problems}
+    assert {"model.adapter", "model.lora_r", "model.lora_dropout", "loss.name"} <= fields
+    missing = lm_config(tmp_path / "nowhere", lm["data"])
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(missing))
+    assert main(["train", str(path), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "model.name_or_path" in capsys.readouterr().err
+
+
+def test_family_defaults_adapt_the_attention_projections(tmp_path: Path) -> None:
+    from trainwell.tasks.lora import apply_lora
+
+    folder = make_tiny_lm(tmp_path / "llama", family="llama")
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(folder))
+    options = {"lora_r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "lora_target_modules": "auto"}
+    adapted = {name.split(".lora_A")[0].split(".")[-1] for name, _ in apply_lora(model, options).named_parameters() if "lora_A" in name}
+    assert adapted == set(LORA_TARGETS["llama"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert LORA_TARGETS["gpt2"] == ("c_attn",) and LORA_TARGETS["bert"] == ("query", "value")
+
+
+def test_generation_metric_scores_exact_answers() -> None:
+    class Echo(torch.nn.Module):
+        """Generates a fixed continuation: token 7 then EOS."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def generate(self, input_ids: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            return torch.cat([input_ids, torch.tensor([[7, 0]])], dim=1)
+
+    class Tok:
+        def decode(self, ids: torch.Tensor, skip_special_tokens: bool) -> str:
+            return " Positive " if ids.tolist()[0] == 7 else ""
+
+    gen = causal_lm.Generation(Tok(), [[1, 2], [3]], ["positive", "negative"], 4, 0, 0)
+    metrics = gen(Echo(), {"val_loss": 0.0})
+    assert metrics == {"perplexity": 1.0, "exact_match": 0.5}
