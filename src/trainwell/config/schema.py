@@ -134,7 +134,10 @@ class EvaluationConfig:
 class LoggingConfig:
     every: int = fld(50, "log train loss, LR and grad norm every N optimizer steps (about eval/10)", ge=1)
     tensorboard: Toggle = fld("auto", "write TensorBoard events: auto = when tensorboard is installed")
-    progress: Toggle = fld("auto", "progress bar: auto = only on an interactive terminal outside CI")
+    progress: Toggle = fld(
+        "auto",
+        "progress on stderr: auto = a bar on an interactive terminal, plain periodic lines elsewhere (CI, files); on = the bar; off = silent",
+    )
 
 
 @dataclass

@@ -1,28 +1,102 @@
-"""A rich progress bar with loss, LR and ETA; silent when output is not a terminal or CI is set."""
+"""Progress while training: a rich bar on an interactive terminal, plain periodic lines elsewhere.
+
+Off a terminal (a CI log, ``nohup``, a cluster job's output file) a bar cannot redraw, and printing
+nothing for minutes looks like a hang, so the same progress comes as one plain line every
+``LINES_EVERY_S`` seconds: step, loss, LR, samples/s and ETA. Both go to stderr, so stdout keeps only the
+results (``--format json`` stays parseable). ``logging.progress: off`` is silent.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+import time
+from typing import Any, Literal, TextIO
+
+Mode = Literal["bar", "lines", "off"]
+LINES_EVERY_S = 10.0
 
 
-def progress_enabled(toggle: str) -> bool:
-    if toggle != "auto":
-        return toggle == "on"
-    return sys.stderr.isatty() and not os.environ.get("CI")
+def progress_enabled(toggle: str) -> Mode:
+    """auto: the bar on an interactive terminal outside CI, plain lines otherwise; on: the bar; off: nothing."""
+    if toggle == "off":
+        return "off"
+    if toggle == "on":
+        return "bar"
+    return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
+
+
+def _clock(seconds: float) -> str:
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+class PlainLines:
+    """One line per ``every`` seconds at most, checked once per step (a clock read: ~50 ns), and one at
+    the end. Loss and LR are those of the latest log record; throughput and ETA count this process only
+    (a resumed run's earlier segments ran at another speed)."""
+
+    def __init__(self, total: int, start: int, label: str, final: bool, every: float, stream: TextIO | None = None) -> None:
+        self.total, self.done, self.label, self.final, self.every = total, start, label, final, every
+        self._start_step, self._stream = start, stream
+        self._t0 = self._last = time.monotonic()
+        self._record: dict[str, Any] = {}
+
+    def advance(self) -> None:
+        self.done += 1
+        self._maybe_print()
+
+    def show(self, record: dict[str, Any]) -> None:
+        self._record.update({k: v for k, v in record.items() if isinstance(v, (int, float))})
+
+    def set(self, completed: int, info: str) -> None:
+        self.done = completed
+        self._maybe_print()
+
+    def _maybe_print(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self._print(now)
+
+    def close(self) -> None:
+        if self.final and self.done > self._start_step:
+            self._print(time.monotonic(), end=True)
+
+    def _print(self, now: float, end: bool = False) -> None:
+        elapsed, steps = now - self._t0, self.done - self._start_step
+        parts = [f"{self.label}: step {self.done}/{self.total} ({self.done / max(1, self.total):.0%})"]
+        r = self._record
+        parts += [f"{k} {r[k]:.4g}" for k in ("loss", "lr", "val_loss") if isinstance(r.get(k), float)]
+        if r.get("samples") and r.get("step") and elapsed > 0:  # items per step (whole run) x steps/s (this process)
+            parts.append(f"{r['samples'] / r['step'] * steps / elapsed:,.0f} samples/s")
+        elif elapsed > 0:
+            parts.append(f"{steps / elapsed:,.1f} steps/s")
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if not end and steps > 0:
+            parts.append(f"ETA {_clock(elapsed / steps * (self.total - self.done))}")
+        print(", ".join(parts), file=self._stream or sys.stderr, flush=True)
 
 
 class ProgressBar:
     """Advance once per step (cheap); the loss and LR fields change only at log steps.
 
-    Training keeps its bar on screen when done; the finders' bars (``label`` lr-find) vanish
-    (``transient``) so only their answer stays.
+    ``mode`` (from ``progress_enabled``; True/False mean bar/off) picks a rich bar, plain lines or
+    nothing. Training keeps its bar on screen when done; the finders' bars (``label`` lr-find) vanish
+    (``transient``) so only their answer stays, and off a terminal they print no closing line.
     """
 
-    def __init__(self, total: int, start: int, enabled: bool, label: str = "train", transient: bool = False) -> None:
+    def __init__(
+        self, total: int, start: int, mode: Mode | bool, label: str = "train", transient: bool = False, every: float | None = None
+    ) -> None:
         self._progress: Any = None
-        if not enabled:
+        self._lines: PlainLines | None = None
+        if isinstance(mode, bool):
+            mode = "bar" if mode else "off"
+        if mode == "lines":
+            self._lines = PlainLines(total, start, label, final=not transient, every=LINES_EVERY_S if every is None else every)
+        if mode != "bar":
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -42,10 +116,14 @@ class ProgressBar:
         self._progress.start()
 
     def advance(self) -> None:
-        if self._progress is not None:
+        if self._lines is not None:
+            self._lines.advance()
+        elif self._progress is not None:
             self._progress.advance(self._task)
 
     def show(self, record: dict[str, Any]) -> None:
+        if self._lines is not None:
+            self._lines.show(record)
         if self._progress is None:
             return
         parts = [f"{k} {record[k]:.4g}" for k in ("loss", "lr", "val_loss") if isinstance(record.get(k), float)]
@@ -53,9 +131,13 @@ class ProgressBar:
 
     def set(self, completed: int, info: str) -> None:
         """Jump to ``completed`` steps with this text (the finders report each step themselves)."""
+        if self._lines is not None:
+            self._lines.set(completed, info)
         if self._progress is not None:
             self._progress.update(self._task, completed=completed, info=info)
 
     def close(self) -> None:
+        if self._lines is not None:
+            self._lines.close()
         if self._progress is not None:
             self._progress.stop()
