@@ -12,6 +12,7 @@ optuna = pytest.importorskip("optuna")
 
 from trainwell.cli.main import main  # noqa: E402
 from trainwell.config import load_config  # noqa: E402
+from trainwell.runtime import capture, leaks  # noqa: E402
 from trainwell.tune import results  # noqa: E402
 from trainwell.tune.progress import render  # noqa: E402
 from trainwell.tune.runner import Target, Worker  # noqa: E402
@@ -79,6 +80,7 @@ def test_cli_tunes_digits_writes_a_trainable_config_and_resumes(tmp_path: Path, 
         "tune",
         "task=digits",
         "training.epochs=2",
+        "training.threads=2",
         "data.limit=300",
         "doctor.live=false",
         "--seeds",
@@ -89,7 +91,9 @@ def test_cli_tunes_digits_writes_a_trainable_config_and_resumes(tmp_path: Path, 
         "--format",
         "json",
     ]
+    before = capture()
     assert main([*common, "--trials", "3"]) == 0
+    assert leaks(before) == []  # threads, determinism, RNGs, environment: as they were before the study
     first = json.loads(capsys.readouterr().out)
     assert first["finished_trials"] == 3 and len(first["finalists"]) == 3
     assert main([*common, "--trials", "4"]) == 0

@@ -33,12 +33,11 @@ def _text(rec: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainwell.engine.device import apply_threads, resolve_device
+    from trainwell.engine.device import resolve_device
     from trainwell.find.batch_finder import find_batch_for_training
     from trainwell.tasks.catalog import build_task
 
     config = load_from_args(args)
-    apply_threads(config.training)  # as `trainwell train` does: the sweep is the same work
     device = resolve_device(config.training.device)
     _, record = find_batch_for_training(config, build_task(config), device)
     if args.format == "json":

@@ -35,12 +35,10 @@ def _text(data: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainwell.engine.device import apply_threads
     from trainwell.engine.progress import ProgressBar, progress_enabled
     from trainwell.find.lr_finder import lr_find
 
     config = load_from_args(args)
-    apply_threads(config.training)  # as `trainwell train` does: the sweep is the same work
     # The bar only where a person reads text: JSON output is for scripts.
     bar = ProgressBar(config.lr_find.steps, 0, args.format == "text" and progress_enabled("auto"), "lr-find", transient=True)
     try:

@@ -13,11 +13,11 @@ from typing import Any
 
 import torch
 
+from trainwell import runtime
 from trainwell.config.io import validate
 from trainwell.config.schema import Config
 from trainwell.engine import rng
 from trainwell.engine.callbacks import Callback
-from trainwell.engine.device import apply_threads
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
 from trainwell.engine.resume import Change
@@ -37,10 +37,9 @@ class RunResult:
 
 def prepare(config: Config) -> None:
     """Threads, deterministic kernels and seeds, before the task is built: the task's model
-    initialisation is part of the run, so it draws from the run's seed."""
-    apply_threads(config.training)
-    if config.training.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    initialisation is part of the run, so it draws from the run's seed. The caller restores them
+    (``trainwell.train`` runs inside ``trainwell.runtime.preserved``)."""
+    runtime.apply(config.training.threads, config.training.deterministic)
     rng.seed_everything(config.seed)
 
 

@@ -9,8 +9,6 @@ from trainwell.errors import ConfigError, Problem
 if TYPE_CHECKING:
     import torch
 
-    from trainwell.config.schema import TrainingConfig
-
 
 def resolve_device(requested: str) -> torch.device:
     """The torch.device for training.device; asking for a device that is absent is a ConfigError."""
@@ -26,12 +24,3 @@ def resolve_device(requested: str) -> torch.device:
             problems=[Problem("training.device", f"{requested} is not available on this machine", requested, "use device: auto or cpu")]
         )
     return torch.device(requested)
-
-
-def apply_threads(training: TrainingConfig) -> None:
-    """Set torch's CPU threads from training.threads (null keeps torch's default). Training, the LR finder
-    and the batch finder all call this, so each runs the same work with the same threads."""
-    if training.threads:
-        import torch
-
-        torch.set_num_threads(training.threads)

@@ -27,6 +27,7 @@ from typing import Any, Literal, NamedTuple
 
 import torch
 
+from trainwell.compat import steps_with_amp_scaling
 from trainwell.engine.batches import forward_logits, move_to_device
 from trainwell.engine.precision import PrecisionStrategy
 
@@ -64,8 +65,7 @@ def skips_on_device(optimizer: torch.optim.Optimizer) -> bool:
     leaves weights, moments and the step count unchanged without a host sync. Fused SGD is left out:
     a skipped first step leaves its momentum buffers uninitialised (torch allocates them with
     empty_like before the kernel that skips)."""
-    fused = bool(getattr(optimizer, "_step_supports_amp_scaling", False))
-    return fused and isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))
+    return steps_with_amp_scaling(optimizer) and isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW))
 
 
 def items_in(target: Any) -> int:

@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trainwell.runtime import run_globals
+
 if TYPE_CHECKING:
     import torch
 
@@ -82,7 +84,8 @@ def find_batch_for_training(config: Config, task: Task, device: torch.device) ->
     from trainwell.errors import TrainingError
     from trainwell.find.batch_probe import find_max_batch
 
-    found, seconds = find_max_batch(config, task, device)
+    with run_globals(config.training.threads):  # as training runs: the probes are the same work
+        found, seconds = find_max_batch(config, task, device)
     if found.chosen == 0:
         raise TrainingError(
             f"the batch finder found no batch size that fits on {device}: {found.probes[0].detail}. "

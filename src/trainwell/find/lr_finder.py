@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from trainwell.find.curve import DebiasedEMA, diverged, rule_beta, sweep_lrs
 from trainwell.find.result import LRFindResult, analyze, with_peak
 from trainwell.find.rules import RULES
+from trainwell.runtime import run_globals
 
 if TYPE_CHECKING:
     import torch
@@ -157,18 +158,22 @@ def range_test(
 def lr_find(
     config: Config, task: Task | None = None, device: torch.device | str | None = None, progress: Progress | None = None
 ) -> LRFindResult:
-    """The range test for a config: builds the task (unless given) and its loss, then ``range_test``."""
+    """The range test for a config: builds the task (unless given) and its loss, then ``range_test``.
+
+    Runs with the config's ``training.threads``, as training does (the sweep is the same work); threads
+    and RNGs are restored when it returns."""
+    import torch
+
     from trainwell.engine.probe import resolve_device, task_loss
     from trainwell.tasks.catalog import build_task
 
-    task = task or build_task(config)
-    dev = device if device is not None else resolve_device(config.training.device)
-    import torch
-
-    loss_fn = task_loss(config, task, torch.device(dev))
-    return range_test(
-        config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress, mode=task.facts.mode
-    )
+    with run_globals(config.training.threads):
+        task = task or build_task(config)
+        dev = device if device is not None else resolve_device(config.training.device)
+        loss_fn = task_loss(config, task, torch.device(dev))
+        return range_test(
+            config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress, mode=task.facts.mode
+        )
 
 
 def find_lr_for_training(config: Config, task: Task, device: torch.device | str) -> tuple[float, dict[str, Any]]:

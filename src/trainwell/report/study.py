@@ -194,8 +194,12 @@ def importances(study: StudyData) -> tuple[dict[str, float], str]:
         import optuna
     except ImportError:
         return {}, "importances need optuna (pip install 'trainwell[tune]')"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rebuilt = optuna.create_study(direction="maximize" if study.direction.startswith("max") else "minimize")
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line; restored below
+    try:
+        rebuilt = optuna.create_study(direction="maximize" if study.direction.startswith("max") else "minimize")
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     dists = {k: _distribution(optuna, [t.params.get(k) for t in done if k in t.params]) for k in varying}
     for t in done:
         params = {k: t.params[k] for k in varying if k in t.params}

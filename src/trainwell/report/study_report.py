@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainwell.report.page import bullets, card, esc, figure, fmt, footer, page, table, write_page
 from trainwell.report.study import StudyData, Trial, importances, load_study
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TOP_TRIALS = 15
 CAPTIONS = {
@@ -41,26 +45,39 @@ def _header(study: StudyData) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
-def _plots(study: StudyData) -> str:
+def study_figures(study: StudyData) -> tuple[dict[str, tuple[Figure, str]], list[str]]:
+    """The study's plots by name (history, importances, lr_response; each only when there is something to
+    draw) with their captions, and a note for each one left out. The report embeds them and ``trainwell
+    tune`` saves them as PNGs: one drawing of each."""
     from trainwell.report import plots
 
-    blocks = []
+    figures: dict[str, tuple[Figure, str]] = {}
+    notes: list[str] = []
     values = [t.value if t.state == "COMPLETE" else None for t in sorted(study.trials, key=lambda t: t.number)]
     if any(v is not None for v in values):
         fig = plots.plot_tuning_history(values, study.direction, title=f"Search history ({study.metric})")
-        blocks.append(figure(fig, "history", CAPTIONS["history"]))
+        figures["history"] = (fig, CAPTIONS["history"])
     imp, why = importances(study)
     if imp:
-        blocks.append(figure(plots.plot_param_importances(imp), "importances", f"{CAPTIONS['importances']}: {why}."))
+        figures["importances"] = (plots.plot_param_importances(imp), f"{CAPTIONS['importances']}: {why}.")
+    else:
+        notes.append(f"No importances: {why}.")
     lr = study.lr_param()
     pts = [(float(t.params[lr]), float(t.value or 0.0)) for t in study.complete if lr and isinstance(t.params.get(lr), (int, float))]
     if lr and len(pts) >= 2:
         fig = plots.plot_lr_response([p[0] for p in pts], [p[1] for p in pts], study.direction, title=f"{study.metric} against {lr}")
-        blocks.append(figure(fig, "lr response", CAPTIONS["lr"]))
+        figures["lr_response"] = (fig, CAPTIONS["lr"])
+    return figures, notes
+
+
+Drawn = tuple[dict[str, tuple["Figure", str]], list[str]]  # what study_figures returns
+
+
+def _plots(drawn: Drawn) -> str:
+    figures, notes = drawn
+    blocks = [figure(fig, name.replace("_", " "), caption) for name, (fig, caption) in figures.items()]
     out = f'<div class="plots">{"".join(blocks)}</div>' if blocks else '<p class="note">No complete trials to plot yet.</p>'
-    if not imp:
-        out += f'<p class="note">No importances: {esc(why)}.</p>'
-    return out
+    return out + "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
 
 
 def _trial_row(study: StudyData, t: Trial, names: list[str], staged: bool) -> list[str]:
@@ -125,8 +142,10 @@ def _winner(study: StudyData) -> str:
     return out
 
 
-def render_study(study: StudyData) -> str:
-    sections = [("summary", "", _header(study)), ("plots", "Search", _plots(study)), ("trials", "Best trials", _trials(study))]
+def render_study(study: StudyData, drawn: Drawn | None = None) -> str:
+    """The page's HTML; ``drawn`` is ``study_figures(study)`` when the caller has drawn them already."""
+    plots = _plots(drawn or study_figures(study))
+    sections = [("summary", "", _header(study)), ("plots", "Search", plots), ("trials", "Best trials", _trials(study))]
     winner = _winner(study)
     if winner:
         sections.append(("winner", "Winner", winner))
@@ -136,7 +155,14 @@ def render_study(study: StudyData) -> str:
     return page(title, str(study.study_dir.resolve()), sections, footer(study.study_dir))
 
 
-def write_study_report(study_dir: str | Path) -> Path:
-    """Write STUDY_DIR/report.html (atomically) and return its path."""
+def write_study_report(study_dir: str | Path, plots_dir: str | Path | None = None) -> Path:
+    """Write STUDY_DIR/report.html (atomically) and return its path; with ``plots_dir``, also each plot as
+    NAME.png there (``trainwell tune`` writes RUN_DIR/plots/ this way: the same figures as the page)."""
     study = load_study(study_dir)
-    return write_page(study.study_dir / "report.html", render_study(study))
+    drawn = study_figures(study)
+    if plots_dir is not None:
+        folder = Path(plots_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, (fig, _) in drawn[0].items():
+            fig.savefig(folder / f"{name}.png", dpi=100)
+    return write_page(study.study_dir / "report.html", render_study(study, drawn))

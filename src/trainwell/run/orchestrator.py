@@ -21,6 +21,7 @@ from trainwell.config.io import load_config
 from trainwell.config.schema import Config
 from trainwell.errors import CheckpointError, ConfigError, Problem
 from trainwell.run import features
+from trainwell.runtime import restores_globals
 
 if TYPE_CHECKING:
     import torch
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from trainwell.tasks.base import Task
 
 
+@restores_globals  # threads, determinism, RNGs and environment are as they were when train returns
 def train(
     config: Config | dict[str, Any] | str | Path | None = None,
     *,

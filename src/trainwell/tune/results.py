@@ -138,62 +138,14 @@ def best_config_text(config_yaml: str, reasons: list[dict[str, Any]], study_name
     return "\n".join(head) + "\n" + config_yaml
 
 
-def write_plots(run_dir: Path, study: Any, lr_param: str | None) -> list[str]:
-    """History, importances and the LR response as PNGs; returns notes for what could not be drawn."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from optuna.visualization import matplotlib as ovm
-    except ImportError:
-        return ["plots skipped: matplotlib is not installed (pip install 'trainwell[plot]')"]
-    import warnings
-
-    notes: list[str] = []
-    plots_dir = run_dir / "plots"
-    plots_dir.mkdir(exist_ok=True)
-    drawers: dict[str, Callable[[], Any]] = {
-        "history": lambda: ovm.plot_optimization_history(study),
-        "importances": lambda: ovm.plot_param_importances(study),
-    }
-    if lr_param:
-        drawers["lr_response"] = lambda: lr_response(study, lr_param)
-    for name, draw in drawers.items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # Optuna marks its matplotlib backend experimental
-                ax = draw()
-            fig = ax.figure if hasattr(ax, "figure") else ax
-            fig.savefig(plots_dir / f"{name}.png", dpi=100, bbox_inches="tight")
-            plt.close(fig)
-        except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # e.g. importances need 2+ complete trials
-            notes.append(f"{name} plot skipped: {exc}")
-    return notes
-
-
-def lr_response(study: Any, lr_param: str) -> Any:
-    """The monitored metric against the LR of every complete trial, on a log axis."""
-    import matplotlib.pyplot as plt
-    from optuna.trial import TrialState
-
-    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and lr_param in t.params]
-    _fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([t.params[lr_param] for t in done], [t.value for t in done], s=18)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("objective")
-    ax.set_title("LR response (each point: one complete trial)")
-    return ax
-
-
 def write_study_report(run_dir: Path) -> str | None:
-    """report.html (trainwell.report's study page); a note when it cannot be written."""
+    """report.html (trainwell.report's study page) and the same plots as RUN_DIR/plots/*.png (history,
+    importances, lr_response); a note when they cannot be written."""
     from trainwell.errors import TrainwellError
     from trainwell.report import write_study_report as write
 
     try:
-        write(run_dir)
-    except TrainwellError as exc:
-        return f"report.html skipped: {exc}"
+        write(run_dir, plots_dir=run_dir / "plots")
+    except TrainwellError as exc:  # e.g. matplotlib is missing (pip install 'trainwell[plot]')
+        return f"report.html and plots skipped: {exc}"
     return None

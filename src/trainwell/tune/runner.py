@@ -2,7 +2,7 @@
 
 A worker repeats: under the claim lock, fail the trials of dead workers (their copies are re-queued),
 count what is finished and running against the target, let the strategy enqueue its next point, and
-``study.ask()``; then, outside the lock, run the objective while a thread records heartbeats, and
+``study.ask()``; then, outside the lock, run the objective while Optuna's heartbeat thread beats, and
 ``study.tell()`` the result. Because counting and asking happen under one lock, K workers finish with
 exactly the target number of trials. A worker whose count is reached while another worker's trial still
 runs waits for it (it may die and need a retry) instead of leaving.
@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from trainwell.compat import heartbeat, heartbeat_enabled
 from trainwell.errors import TrainingError, TrainwellError
 from trainwell.registry import Registry
-from trainwell.tune.storage import Beat, Heartbeat, claim_lock, fail_stale, has_heartbeat, open_storage
+from trainwell.tune.storage import Heartbeat, claim_lock, fail_stale, open_storage
 from trainwell.tune.strategies import STRATEGIES, TuneContext
 
 Objective = Callable[[Any], float]
@@ -105,13 +106,13 @@ class Worker:
         with self.lock() if self.lock is not None else contextlib.nullcontext():
             fail_stale(self.study)
             trials = self.study.get_trials(deepcopy=False)
-            status = self.target.status(trials, can_wait=has_heartbeat(self.storage))
+            status = self.target.status(trials, can_wait=heartbeat_enabled(self.storage))
             if status != "go":
                 return status, None
             if not STRATEGIES.get(self.strategy).prepare(self.study, trials, self.ctx):
                 return "wait", None
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with Study.optimize": Beat does it
+                warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with Study.optimize": run_trial beats
                 return "go", self.study.ask()
 
     def run(self) -> None:
@@ -129,7 +130,7 @@ class Worker:
         from optuna.trial import TrialState
 
         value, state = None, TrialState.COMPLETE
-        with Beat(self.storage, trial._trial_id):
+        with heartbeat(self.storage, trial):  # Optuna's own heartbeat thread, as in Study.optimize
             try:
                 value = self.objective(trial)
             except optuna.TrialPruned:

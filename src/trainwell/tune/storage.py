@@ -8,16 +8,14 @@
   trial stays RUNNING and is not retried.
 
 Exact trial counts need "count, then ask" to be atomic across workers. Optuna does not offer that, so the
-workers on one machine take a file lock around it (``ClaimLock``); on PostgreSQL the lock is a session
-advisory lock, which also covers workers on other machines.
+workers on one machine take a file lock around it (``filelock.FileLock``, which works on Windows too); on
+PostgreSQL the lock is a session advisory lock, which also covers workers on other machines.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +80,12 @@ def open_storage(url: str, heartbeat: Heartbeat | None = Heartbeat()) -> Any:
     if url.startswith("sqlite"):
         # SQLite serialises writers; a generous timeout keeps concurrent workers from "database is locked".
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+        if ":memory:" in url:
+            from sqlalchemy.pool import StaticPool
+
+            # An in-memory database lives in one connection: share it with the heartbeat thread, which would
+            # otherwise open a second, empty database.
+            kwargs["engine_kwargs"] = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # heartbeats and the retry callback are marked experimental
         if heartbeat is not None:
@@ -94,59 +98,23 @@ def open_storage(url: str, heartbeat: Heartbeat | None = Heartbeat()) -> Any:
         return optuna.storages.RDBStorage(normalize_url(url), **kwargs)
 
 
-def has_heartbeat(storage: Any) -> bool:
-    return callable(getattr(storage, "get_heartbeat_interval", None)) and storage.get_heartbeat_interval() is not None
-
-
 def fail_stale(study: Any) -> None:
     """Mark trials of dead workers failed; the retry callback re-queues a copy of each."""
     import warnings
 
     import optuna
 
-    if has_heartbeat(study._storage):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # marked experimental
+        optuna.storages.fail_stale_trials(study)  # a no-op on storages without heartbeats
 
 
-class Beat:
-    """Records a trial's heartbeat every interval in a thread while the trial runs (RDB storages)."""
-
-    def __init__(self, storage: Any, trial_id: int) -> None:
-        self.storage, self.trial_id = storage, trial_id
-        self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def __enter__(self) -> Beat:
-        if has_heartbeat(self.storage):
-            interval = self.storage.get_heartbeat_interval()
-            self.storage.record_heartbeat(self.trial_id)
-
-            def beat() -> None:
-                while not self.stop.wait(interval):
-                    self.storage.record_heartbeat(self.trial_id)
-
-            self.thread = threading.Thread(target=beat, daemon=True)
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> contextlib.AbstractContextManager[Any]:
     """An exclusive lock between processes (and threads) on one machine."""
+    from filelock import FileLock
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return FileLock(str(path))
 
 
 @contextlib.contextmanager
