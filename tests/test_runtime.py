@@ -74,7 +74,7 @@ def tiny_task() -> tuple[torch.nn.Module, torch.utils.data.TensorDataset]:
 
 
 def test_train_leaves_threads_determinism_rngs_and_environment_unchanged(tmp_path: Path) -> None:
-    from trainwell.engine.api import train
+    from trainwell.run import train
 
     model, data = tiny_task()
     before = capture()
