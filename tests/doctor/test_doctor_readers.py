@@ -166,7 +166,6 @@ def test_keras_percent_accuracy_and_metadata(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name, text",
     [
-        ("empty_state.json", '{"log_history": []}'),
         ("only_eval.json", '{"log_history": [{"eval_loss": 1.0, "step": 5}]}'),
         ("gan.json", '{"G_loss": [3.0, 2.0, 1.5], "D_loss": [0.5, 0.6, 0.4]}'),
         ("one.csv", "epoch,loss\n0,1.0\n"),
@@ -179,7 +178,16 @@ def test_partial_logs_degrade_with_a_note(tmp_path: Path, name: str, text: str) 
     assert result.findings == [] and result.notes and result.skipped
 
 
-@pytest.mark.parametrize("name, text", [("x.txt", "hello"), ("broken.json", "{"), ("list.json", "[1, 2]"), ("x.csv", "a,b\n1,2\n")])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("x.txt", "hello"),
+        ("broken.json", "{"),
+        ("list.json", "[1, 2]"),
+        ("x.csv", "a,b\n1,2\n"),
+        ("empty_state.json", '{"log_history": []}'),
+    ],
+)
 def test_unknown_files_are_a_data_error(tmp_path: Path, name: str, text: str) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

@@ -69,6 +69,16 @@ class Profile:
                         f"profile.{name}", f"`{name} >= 1` must hold (an integer)", value, f"give a positive integer or leave {name} out"
                     )
                 )
+        if self.num_classes == 1:
+            # One class leaves nothing to classify: cross-entropy over a single logit is always 0.
+            found.append(
+                Problem(
+                    "profile.num_classes",
+                    "`num_classes >= 2` must hold for classification",
+                    1,
+                    "binary classification is 2 classes; for regression leave --num-classes out and set loss.name: mse",
+                )
+            )
         if self.imbalance is not None and not self.imbalance >= 1:
             found.append(
                 Problem(

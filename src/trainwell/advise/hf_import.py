@@ -203,11 +203,30 @@ def _runtime_from_hf(args: dict[str, Any], out: dict[str, Any], notes: list[str]
         out["batch"]["eval_size"] = int(args["per_device_eval_batch_size"])
 
 
+def _check_is_hf(args: dict[str, Any]) -> None:
+    """Refuse a file that is not HF's: every key HF leaves out would silently take HF's default, so a trainwell
+    config (or anything else) would come out as HF's defaults with a note, not as what the file says."""
+    from trainwell.advise.lint.readers_flat import HF_FIELDS, TRL_FIELDS
+    from trainwell.advise.lint.runner import detect
+
+    dialect = detect(args)
+    if dialect.name == "hf" or (dialect.name not in ("trainwell",) and any(k in HF_FIELDS | TRL_FIELDS for k in args)):
+        return
+    keys = ", ".join(sorted(map(str, args))[:6]) or "none"
+    fix = (
+        "it is a trainwell config already: use it as it is (`trainwell config validate FILE`, `trainwell train FILE`)"
+        if dialect.name == "trainwell"
+        else "pass an HF training_args.json or a TRL / alignment-handbook / LLaMA-Factory YAML"
+    )
+    raise ConfigError(problems=[Problem("import", "the file must hold HF TrainingArguments keys", f"{dialect.title} (keys: {keys})", fix)])
+
+
 def from_hf(args: dict[str, Any]) -> Conversion:
     """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
     from trainwell.config.io import config_from_dict
     from trainwell.config.structure import to_dict
 
+    _check_is_hf(args)
     out: dict[str, Any] = {"training": {}, "batch": {}}
     notes: list[str] = []
     problems: list[Problem] = []

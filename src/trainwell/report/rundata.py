@@ -136,11 +136,26 @@ def diagnosis(data: Any) -> dict[str, Any] | None:
     return {"findings": findings, "notes": list(data.get("notes") or []), "skipped": dict(skipped) if isinstance(skipped, dict) else {}}
 
 
+# What makes a folder a run: a report of a folder with none of these would describe nothing.
+RUN_FILES = ("config.yaml", "metrics.jsonl", "summary.json")
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Read every file of a run folder that is there; a path that is not a folder is a DataError."""
     path = Path(run_dir)
     if not path.is_dir():
         raise DataError(problems=[Problem(str(path), "run folder must exist", str(path), "pass the folder `trainwell train` printed")])
+    if not any((path / name).is_file() for name in RUN_FILES):
+        raise DataError(
+            problems=[
+                Problem(
+                    str(path),
+                    f"must be a run folder (holding {', '.join(RUN_FILES)})",
+                    "a folder with none of them",
+                    "pass the folder `trainwell train` printed",
+                )
+            ]
+        )
     run = RunData(run_dir=path)
     notes = run.notes
     run.config = _read_config(path / "config.yaml", notes)

@@ -33,4 +33,17 @@ def read_history(path: str | Path) -> History:
     if reader is None:
         formats = "; ".join(READERS.describe(name) for name in READERS.names())
         raise DataError(problems=[Problem(str(p), "must be a supported training log", p.name, f"supported: {formats}")])
-    return reader.read(p)
+    history = reader.read(p)
+    if not any(len(series) for series in [*history.all_series().values(), *history.extra.values()]):
+        # A header-only CSV or a run killed before its first log: "nothing to fix" would be a claim about no data.
+        raise DataError(
+            problems=[
+                Problem(
+                    str(p),
+                    "must hold at least one logged value",
+                    f"a {reader.name} log with no rows",
+                    "point the doctor at a log written after training started",
+                )
+            ]
+        )
+    return history
