@@ -97,6 +97,7 @@ def test_missing_folder_is_a_data_error(tmp_path: Path) -> None:
 def test_write_report_replaces_the_file_atomically(tmp_path: Path) -> None:
     run_dir = tmp_path / "bare"
     run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("task: digits\n", encoding="utf-8")
     first = write_report(run_dir)
     (run_dir / "config.yaml").write_text("task: tabular\n", encoding="utf-8")
     second = write_report(run_dir)
