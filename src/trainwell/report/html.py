@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.doctor import diagnose
-from trainwell.errors import TrainwellError
+from trainwell.errors import MissingDependencyError, TrainwellError
 from trainwell.report.page import badge, bullets, card, duration, esc, figure, finding_block, fmt, footer, page, table, write_page
 from trainwell.report.rundata import RunData, best_eval, diagnosis, finite, flatten, load_run
 
@@ -80,10 +80,13 @@ def _plots(run: RunData) -> str:
     from trainwell.report.runplots import ordered
 
     blocks = []
-    for name, spec in ordered():
-        fig = spec.build(run)
-        if fig is not None:
-            blocks.append(figure(fig, alt=name, caption=spec.caption_for(run)))
+    try:
+        for name, spec in ordered():
+            fig = spec.build(run)
+            if fig is not None:
+                blocks.append(figure(fig, alt=name, caption=spec.caption_for(run)))
+    except MissingDependencyError as exc:  # matplotlib is a dependency; an install without it still gets the rest
+        return f'<p class="note">No plots: {esc(str(exc))}. The tables below do not need it.</p>'
     if not blocks:
         return '<p class="note">Nothing to plot: metrics.jsonl has no train or eval rows yet.</p>'
     return f'<div class="plots">{"".join(blocks)}</div>'
