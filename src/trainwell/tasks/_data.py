@@ -18,17 +18,23 @@ if TYPE_CHECKING:
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices with each class split in the same proportion, decided by ``seed``."""
-    rng = np.random.default_rng(seed)
-    train: list[np.ndarray] = []
-    val: list[np.ndarray] = []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        # At least one validation item per class when the class has two or more, so every class is scored.
-        n_val = min(len(idx) - 1, max(1, round(len(idx) * val_fraction))) if len(idx) > 1 else 0
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    """Train and validation indices (sorted) with each class split in the same proportion, decided by
+    ``seed`` (scikit-learn's ``train_test_split(stratify=...)``).
+
+    A class with a single item cannot be split: it stays in training. At least one validation item per
+    splittable class, so every class is scored: the validation size is raised to the number of classes when
+    ``val_fraction`` would give fewer."""
+    from sklearn.model_selection import train_test_split
+
+    classes, counts = np.unique(labels, return_counts=True)
+    alone = np.isin(labels, classes[counts < 2])
+    rest = np.flatnonzero(~alone)
+    n_classes = int((counts >= 2).sum())
+    if n_classes == 0 or len(rest) < 2 * n_classes:  # too few items to give every class both sides
+        return np.sort(np.concatenate([np.flatnonzero(alone), rest])), np.array([], dtype=np.int64)
+    n_val = min(len(rest) - n_classes, max(n_classes, round(len(rest) * val_fraction)))
+    train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
+    return np.sort(np.concatenate([train, np.flatnonzero(alone)])), np.sort(val)
 
 
 def limit_indices(indices: np.ndarray, labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
@@ -36,16 +42,17 @@ def limit_indices(indices: np.ndarray, labels: np.ndarray, limit: int | None, se
     if limit is None or limit >= len(indices):
         return indices
     keep, _ = stratified_split(labels[indices], 1.0 - limit / len(indices), seed + 1)
-    keep = keep[:limit]  # rounding per class can overshoot by a few
+    keep = keep[:limit]  # classes of one item stay in, so this can overshoot by a few
     return indices[keep]
 
 
 def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Scale every column to zero mean and unit variance using the training rows only (no leakage)."""
-    mean = train.mean(axis=0)
-    std = train.std(axis=0)
-    std[std < 1e-8] = 1.0  # constant columns (e.g. blank digit pixels) stay zero instead of dividing by 0
-    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+    """Scale every column to zero mean and unit variance using the training rows only (no leakage), with
+    scikit-learn's ``StandardScaler`` (a constant column, e.g. a blank digit pixel, keeps scale 1 and stays 0)."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train)
+    return [scaler.transform(a).astype(np.float32) for a in (train, *others)]
 
 
 def encode_labels(labels: list[str], classes: list[str], where: str) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Reading a CSV into a numeric matrix: header detection, the label column, '?' as missing, one-hot
-categoricals and standardised numerics, with every statistic fitted on the training file only."""
+categoricals and standardised numerics (scikit-learn), with every statistic fitted on the training file only."""
 
 from __future__ import annotations
 
@@ -79,44 +79,48 @@ def clean_label(text: str) -> str:
 
 @dataclass
 class Encoder:
-    """Fitted on the training table: per column either (median, mean, std) or its category list."""
+    """Fitted on the training table with scikit-learn: numeric columns get the training median for a missing
+    value (``SimpleImputer``) and are standardised (``StandardScaler``; the median-filled values count, so
+    the encoded training column is exactly standardised, and a constant column keeps scale 1); the other
+    columns are one-hot encoded (``OneHotEncoder``, categories sorted, a category unseen in training all-zero)."""
 
-    numeric: dict[int, tuple[float, float, float]] = field(default_factory=dict)
-    categories: dict[int, list[str]] = field(default_factory=dict)
+    numeric: list[int] = field(default_factory=list)
+    categorical: list[int] = field(default_factory=list)
+    steps: list[Any] = field(default_factory=list)  # [imputer, scaler] when numeric, [one-hot] when categorical
 
     @classmethod
     def fit(cls, rows: list[list[str]], feature_cols: list[int]) -> Encoder:
+        from sklearn.impute import SimpleImputer
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
         enc = cls()
         for c in feature_cols:
-            values = [r[c] for r in rows]
-            present = [v for v in values if v not in MISSING]
-            if present and all(map(_is_number, present)):
-                # Missing numerics get the training median, and are counted in the mean and std so the
-                # encoded training column is exactly standardised; the std floor keeps constant columns at 0.
-                median = float(np.median([float(v) for v in present]))
-                nums = np.array([float(v) if v not in MISSING else median for v in values])
-                enc.numeric[c] = (median, float(nums.mean()), float(nums.std()) or 1.0)
-            else:
-                # Missing categoricals ('?' in adult) become a category of their own, which is informative there.
-                enc.categories[c] = sorted({v if v not in MISSING else "?" for v in values})
+            present = [r[c] for r in rows if r[c] not in MISSING]
+            (enc.numeric if present and all(map(_is_number, present)) else enc.categorical).append(c)
+        if enc.numeric:
+            filled = SimpleImputer(strategy="median").fit(enc._numbers(rows))
+            enc.steps += [filled, StandardScaler().fit(filled.transform(enc._numbers(rows)))]
+        if enc.categorical:
+            enc.steps.append(OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float32).fit(enc._labels(rows)))
         return enc
+
+    def _numbers(self, rows: list[list[str]]) -> np.ndarray:
+        return np.array([[float(r[c]) if r[c] not in MISSING and _is_number(r[c]) else np.nan for c in self.numeric] for r in rows])
+
+    def _labels(self, rows: list[list[str]]) -> np.ndarray:
+        # Missing categoricals ('?' in adult) become a category of their own, which is informative there.
+        return np.array([[r[c] if r[c] not in MISSING else "?" for c in self.categorical] for r in rows], dtype=object)
 
     @property
     def width(self) -> int:
-        return len(self.numeric) + sum(len(v) for v in self.categories.values())
+        onehot = self.steps[-1] if self.categorical else None
+        return len(self.numeric) + (sum(len(c) for c in onehot.categories_) if onehot is not None else 0)
 
     def transform(self, rows: list[list[str]]) -> np.ndarray:
-        out = np.zeros((len(rows), self.width), dtype=np.float32)
-        at = 0
-        for c, (median, mean, std) in self.numeric.items():
-            col = np.array([float(r[c]) if r[c] not in MISSING and _is_number(r[c]) else median for r in rows])
-            out[:, at] = (col - mean) / std
-            at += 1
-        for c, cats in self.categories.items():
-            index = {v: i for i, v in enumerate(cats)}
-            for i, r in enumerate(rows):
-                j = index.get(r[c] if r[c] not in MISSING else "?")
-                if j is not None:  # a category unseen in training stays all-zero
-                    out[i, at + j] = 1.0
-            at += len(cats)
-        return out
+        parts = [np.zeros((len(rows), 0), dtype=np.float32)]
+        if self.numeric:
+            filled, scaler = self.steps[0], self.steps[1]
+            parts.append(scaler.transform(filled.transform(self._numbers(rows))).astype(np.float32))
+        if self.categorical:
+            parts.append(self.steps[-1].transform(self._labels(rows)).astype(np.float32))
+        return np.concatenate(parts, axis=1)

@@ -7,8 +7,6 @@ split's statistics only.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,16 +23,7 @@ NUM_CLASSES = 10
 
 
 def load() -> tuple[np.ndarray, np.ndarray]:
-    """Pixels (1797 x 64, values 0..16) and labels, read straight from scikit-learn's bundled CSV.
-
-    Importing ``sklearn.datasets`` pulls in most of scikit-learn and SciPy (seconds on a busy CPU) just to
-    read this 1797-row file, so it is read with NumPy; ``load_digits`` remains the fallback.
-    """
-    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
-    csv = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
-    if csv is not None and csv.is_file():
-        table = np.loadtxt(csv, delimiter=",")
-        return table[:, :-1], table[:, -1].astype(np.int64)
+    """Pixels (1797 x 64, values 0..16) and labels: scikit-learn's ``load_digits``."""
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
