@@ -6,6 +6,9 @@ purpose: HF's first update runs at lr = 0 (transformers#34754), ours at peak / (
 linearly to the peak. ``step``, ``multistep`` and ``exponential`` count in epochs, like the guides'
 recipes (ResNet-50: milestones [30, 60, 90] epochs), using ``steps_per_epoch``.
 
+Each warmed schedule is a decay composed with one linear warmup (``with_warmup``), as fastai composes
+its schedules, instead of each carrying its own warmup branch.
+
 ``reduce_on_plateau`` is the one metric-driven schedule: its multiplier is constant 1 and the engine
 drives torch's ReduceLROnPlateau from the evaluation metric.
 
@@ -40,15 +43,18 @@ def _floor(value: float, min_lr_ratio: float) -> float:
     return min_lr_ratio + (1.0 - min_lr_ratio) * value
 
 
-def _warm(fn: Callable[..., float]) -> Callable[..., float]:
-    """Wrap a decay-only formula so the warmup phase comes first (for the epoch-based schedules)."""
+def with_warmup(decay: Callable[..., float]) -> Callable[..., float]:
+    """A schedule in two phases, composed the way fastai combines schedules: the linear warmup
+    (``warmup_factor``) for steps < warmup_steps, then ``decay``, a pure function of the step that owns the
+    rest of the run (it gets ``warmup_steps`` too: most decays measure their progress from the warmup's end).
+    Every warmed schedule below is ``with_warmup(<its decay>)``, so the warmup is written once."""
 
-    def wrapped(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
+    def composed(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
         if step < warmup_steps:
             return warmup_factor(step, warmup_steps)
-        return fn(step, total_steps, warmup_steps, **kw)
+        return decay(step, total_steps, warmup_steps, **kw)
 
-    return functools.wraps(fn)(wrapped)  # keeps fn's doc and, via __wrapped__, its signature
+    return functools.wraps(decay)(composed)  # keeps the decay's doc and, via __wrapped__, its signature
 
 
 @SCHEDULES.decorator("constant")
@@ -58,36 +64,34 @@ def constant(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float
 
 
 @SCHEDULES.decorator("constant_with_warmup")
+@with_warmup
 def constant_with_warmup(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
     """Linear warmup, then the peak LR."""
-    return warmup_factor(step, warmup_steps) if step < warmup_steps else 1.0
+    return 1.0
 
 
 @SCHEDULES.decorator("linear")
+@with_warmup
 def linear(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, **kw: Any) -> float:
     """Warmup, then linear decay to min_lr_ratio x peak at the last step (HF 'linear')."""
-    if step < warmup_steps:
-        return warmup_factor(step, warmup_steps)
     return _floor(max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps)), min_lr_ratio)
 
 
 @SCHEDULES.decorator("cosine")
+@with_warmup
 def cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, cycles: float | None = None, **kw: Any) -> float:
     """Warmup, then half a cosine down to min_lr_ratio x peak (HF 'cosine' / 'cosine_with_min_lr')."""
-    if step < warmup_steps:
-        return warmup_factor(step, warmup_steps)
     waves = 0.5 if cycles is None else cycles
     p = _progress(step, total_steps, warmup_steps)
     return _floor(max(0.0, 0.5 * (1.0 + math.cos(math.pi * 2.0 * waves * p))), min_lr_ratio)
 
 
 @SCHEDULES.decorator("cosine_with_restarts")
+@with_warmup
 def cosine_with_restarts(
     step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0, cycles: float | None = None, **kw: Any
 ) -> float:
     """Warmup, then `cycles` cosine decays with hard restarts (HF 'cosine_with_restarts')."""
-    if step < warmup_steps:
-        return warmup_factor(step, warmup_steps)
     n = 1.0 if cycles is None else cycles
     p = _progress(step, total_steps, warmup_steps)
     if p >= 1.0:
@@ -96,12 +100,11 @@ def cosine_with_restarts(
 
 
 @SCHEDULES.decorator("polynomial")
+@with_warmup
 def polynomial(
     step: int, total_steps: int, warmup_steps: int, power: float = 1.0, lr_end: float = 1e-7, base_lr: float = 1.0, **kw: Any
 ) -> float:
     """Warmup, then (peak - lr_end) x remaining^power + lr_end (HF 'polynomial')."""
-    if step < warmup_steps:
-        return warmup_factor(step, warmup_steps)
     end = min(lr_end, base_lr)  # HF raises when lr_end > lr; validation prevents it, this keeps the function total
     if step > total_steps:
         return end / base_lr
@@ -110,16 +113,16 @@ def polynomial(
 
 
 @SCHEDULES.decorator("inverse_sqrt")
+@with_warmup
 def inverse_sqrt(step: int, total_steps: int, warmup_steps: int, **kw: Any) -> float:
     """Warmup, then 1/sqrt(step) decay with timescale = warmup (HF 'inverse_sqrt'; 10k when no warmup)."""
-    if step < warmup_steps:
-        return warmup_factor(step, warmup_steps)
     timescale = warmup_steps or 10_000
     shift = timescale - warmup_steps
     return 1.0 / math.sqrt((step + shift) / timescale)
 
 
 @SCHEDULES.decorator("warmup_stable_decay")
+@with_warmup
 def warmup_stable_decay(
     step: int,
     total_steps: int,
@@ -130,8 +133,6 @@ def warmup_stable_decay(
     **kw: Any,
 ) -> float:
     """Warmup, a flat stable phase, then a decay over the last decay_ratio of steps (HF 'warmup_stable_decay')."""
-    if step < warmup_steps:
-        return warmup_factor(step, warmup_steps)
     decay_steps = max(1, round(decay_ratio * total_steps))
     stable_end = max(warmup_steps, total_steps - decay_steps)
     if step < stable_end:
@@ -146,7 +147,7 @@ def _epoch(step: int, steps_per_epoch: int) -> int:
 
 
 @SCHEDULES.decorator("step")
-@_warm
+@with_warmup
 def step_decay(
     step: int, total_steps: int, warmup_steps: int, step_size: int = 30, gamma: float = 0.1, steps_per_epoch: int = 1, **kw: Any
 ) -> float:
@@ -155,7 +156,7 @@ def step_decay(
 
 
 @SCHEDULES.decorator("multistep")
-@_warm
+@with_warmup
 def multistep(
     step: int,
     total_steps: int,
@@ -170,7 +171,7 @@ def multistep(
 
 
 @SCHEDULES.decorator("exponential")
-@_warm
+@with_warmup
 def exponential(step: int, total_steps: int, warmup_steps: int, gamma: float = 0.95, steps_per_epoch: int = 1, **kw: Any) -> float:
     """Multiply by gamma every epoch (torch ExponentialLR; 004 uses gamma 0.95)."""
     return float(gamma ** _epoch(step, steps_per_epoch))
