@@ -46,3 +46,12 @@ def test_reader_gives_load_digits_pixels_and_labels() -> None:
     x, y = digits.load()
     assert x.shape == (1797, 64) and x.min() == 0 and x.max() == 16
     assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]  # load_digits' class counts
+
+
+def test_a_rare_class_beside_a_large_one_still_gets_a_validation_item() -> None:
+    from trainwell.tasks import _data
+
+    labels = np.array([0] * 1000 + [1] * 2 + [2])  # class 2 has one item: it cannot be split, it trains
+    train, val = _data.stratified_split(labels, 0.002, seed=0)
+    assert sorted(set(labels[val].tolist())) == [0, 1] and 1002 in train
+    assert len(set(train) & set(val)) == 0 and len(train) + len(val) == len(labels)

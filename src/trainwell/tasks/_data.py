@@ -34,6 +34,11 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
         return np.sort(np.concatenate([np.flatnonzero(alone), rest])), np.array([], dtype=np.int64)
     n_val = min(len(rest) - n_classes, max(n_classes, round(len(rest) * val_fraction)))
     train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
+    # scikit-learn rounds per-class shares, so a rare class beside a large one can get no validation item:
+    # move its first (seeded, shuffled) training item over, so every class is scored.
+    unscored = np.setdiff1d(labels[rest], labels[val])
+    moved = np.array([train[np.flatnonzero(labels[train] == c)[0]] for c in unscored], dtype=np.int64)
+    train, val = np.setdiff1d(train, moved), np.concatenate([val, moved])
     return np.sort(np.concatenate([train, np.flatnonzero(alone)])), np.sort(val)
 
 
