@@ -44,3 +44,36 @@ def test_cli_refuses_a_used_run_dir_with_exit_2(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "new or empty folder" in err and "notes.txt" in err and "Traceback" not in err
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["notes.txt"]
+
+
+def test_a_model_passed_to_train_is_labelled_as_such_and_not_reproduced_as_digits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue H, item 4: the run used to be called digits, with a reproduce command that trained digits."""
+    from tw_engine_helpers import synthetic, tiny_model
+
+    from trainwell.report import html
+    from trainwell.tasks.passed import PASSED
+
+    monkeypatch.setattr(html, "_plots", lambda run: "")  # the plots take seconds and are not what this checks
+    cfg = tiny_config(
+        task="digits", output_dir=str(tmp_path), report=True, training={"max_steps": 6}, evaluation={"every": 3}, checkpoint={"every": 3}
+    )
+    net = tiny_model()
+    result = train(cfg, model=net, train_data=synthetic(100, 0), val_data=synthetic(40, 1))
+    run = result.run_dir
+    assert run.name.startswith("Sequential-") and "digits" not in run.name
+    assert yaml.safe_load((run / "config.yaml").read_text())["task"] == PASSED
+    model = result.summary["model"]
+    assert model["class"] == "torch.nn.modules.container.Sequential"
+    assert model["parameters"] == sum(p.numel() for p in net.parameters()) == 8 * 16 + 16 + 16 * 3 + 3
+    assert result.summary["data"]["train_items"] == 100 and result.summary["data"]["val_items"] == 40
+    page = (run / "report.html").read_text()
+    assert "<title>trainwell report — Sequential (passed to trainwell.train)</title>" in page
+    assert "No command rebuilds that model" in page and "<pre>trainwell train" not in page
+    # Its config.yaml cannot train something else by mistake, and says why.
+    assert main(["train", str(run / "config.yaml"), "--run-dir", str(tmp_path / "again")]) == 2
+    assert "passed to trainwell.train()" in capsys.readouterr().err
+    # Resuming it with the model passed again is the same run: no refused "task" change.
+    again = train(model=tiny_model(), train_data=synthetic(100, 0), val_data=synthetic(40, 1), resume=run)
+    assert again.summary["status"] == "completed" and again.summary["resume_changes"] == []

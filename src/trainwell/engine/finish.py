@@ -63,5 +63,23 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
         "device": str(trainer.c.device),
         "precision": trainer.c.precision_choice.name,
         "final": final_metrics(s.history, es.best_step if loaded else None),
-        **({"data": trainer.task.data_summary} if trainer.task.data_summary else {}),
+        "model": model_facts(trainer.c.model),
+        "data": {"train_items": _size(trainer.task.train_data), "val_items": _size(trainer.task.val_data), **trainer.task.data_summary},
     }
+
+
+def model_facts(model: Any) -> dict[str, Any]:
+    """What was trained, recorded in every run: the module's class and size."""
+    kind = type(model)
+    return {
+        "class": f"{kind.__module__}.{kind.__qualname__}",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+def _size(data: Any) -> int | None:
+    try:
+        return len(data) if data is not None else None
+    except TypeError:  # an iterable dataset has no length
+        return None

@@ -50,6 +50,32 @@ def _length_note(summary: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _passed_model(run: RunData) -> dict[str, Any] | None:
+    """summary.json's ``model`` for a run whose model was passed to trainwell.train(), else None."""
+    from trainwell.tasks.passed import PASSED
+
+    if run.config.get("task") != PASSED:
+        return None
+    model = run.summary.get("model")
+    return model if isinstance(model, dict) else {}
+
+
+def _label(run: RunData) -> str:
+    """What the run trained, for the title: the task, or the class of a model passed to train()."""
+    model = _passed_model(run)
+    if model is None:
+        return str(run.config.get("task", "run"))
+    return f"{str(model.get('class', 'a model')).rsplit('.', 1)[-1]} (passed to trainwell.train)"
+
+
+def _task_card(run: RunData) -> str:
+    model = _passed_model(run)
+    if model is None:
+        return card("task", str(run.config.get("task", "unknown")))
+    size = f"{model['parameters']:,} parameters" if finite(model.get("parameters")) else ""
+    return card("model passed to train()", str(model.get("class", "unknown")), size)
+
+
 def _header(run: RunData) -> str:
     status = str(run.summary.get("status") or "unfinished")
     kind = {"completed": "ok", "stopped": "ok", "diverged": "bad", "failed": "bad"}.get(status, "warn")  # engine's Stop statuses
@@ -57,7 +83,7 @@ def _header(run: RunData) -> str:
     best = f"{fmt(value)}" if value is not None else "n/a"
     steps = run.summary.get("steps", run.last_step)
     cards = [
-        card("task", str(run.config.get("task", "unknown"))),
+        _task_card(run),
         card(f"best {run.metric}", best, f"at step {fmt(step)} ({run.mode} is better)" if step is not None else ""),
         card(
             "duration",
@@ -180,11 +206,28 @@ def _resumed_with_changes(changes: list[dict[str, Any]]) -> str:
     )
 
 
+def _reproduce_passed(model: dict[str, Any], data: Any) -> str:
+    """A model passed to train() has no command that rebuilds it: say what it was and what reproducing takes."""
+    size = f", {model['parameters']:,} parameters" if finite(model.get("parameters")) else ""
+    items = data if isinstance(data, dict) else {}
+    sizes = ", ".join(f"{fmt(items[k])} {k.split('_')[0]} items" for k in ("train_items", "val_items") if finite(items.get(k)))
+    return (
+        f"<p>This run trained a model passed to <code>trainwell.train()</code> ({esc(str(model.get('class', 'unknown')))}{esc(size)})"
+        f"{esc(' on ' + sizes if sizes else '')}. No command rebuilds that model and data, so none is offered: reproducing "
+        'the run takes <code>trainwell.train("RUN/config.yaml", model=..., train_data=..., val_data=...)</code> with the '
+        "same model class built the same way (its initial weights came from your code, before trainwell seeded) and the "
+        "same datasets; the seed in config.yaml then gives the same data order.</p>"
+    )
+
+
 def _environment(run: RunData) -> str:
     config_path = run.run_dir / "config.yaml"
     command = f"trainwell train {shlex.quote(str(config_path))}"
     changes = run.summary.get("resume_changes")
-    if isinstance(changes, list) and changes:
+    model = _passed_model(run)
+    if model is not None:
+        out = _reproduce_passed(model, run.summary.get("data"))
+    elif isinstance(changes, list) and changes:
         out = _resumed_with_changes(changes)
     else:
         out = f"<p>Reproduce this run (same config, seed and data order):</p><pre>{esc(command)}</pre>"
@@ -208,8 +251,7 @@ def render_run(run: RunData) -> str:
     if run.notes:
         sections.append(("notes", "What this report could not read", bullets(run.notes)))
     version = str(run.environment.get("trainwell") or _version())
-    task = run.config.get("task", "run")
-    return page(f"trainwell report — {task}", str(run.run_dir.resolve()), sections, footer(run.run_dir, version))
+    return page(f"trainwell report — {_label(run)}", str(run.run_dir.resolve()), sections, footer(run.run_dir, version))
 
 
 def _version() -> str:

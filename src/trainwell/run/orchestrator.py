@@ -50,14 +50,15 @@ def train(
     from trainwell.engine.resume import init_weights
     from trainwell.engine.run_folder import new_run_dir, write_json
 
-    cfg, changes = _config(config, resume)
+    cfg, changes = _config(config, resume, passed=model is not None)
     engine.prepare(cfg)
     task = _task(cfg, model, train_data, val_data)
     if cfg.init_from is not None and resume is None:  # a resumed run's weights come from its own checkpoint
         # config.yaml names the checkpoint folder itself: "the run's latest" would move if that run went on
         cfg = dataclasses.replace(cfg, init_from=init_weights(task.model, cfg.init_from))
     engine.check(cfg, task)  # a mistake found now leaves no half-made run folder behind
-    path = Path(resume) if resume is not None else new_run_dir(cfg, run_dir)
+    label = type(model).__name__ if model is not None else None  # not the config's task: it was not trained
+    path = Path(resume) if resume is not None else new_run_dir(cfg, run_dir, label)
     if resume is None:
         cfg = features.run_finders(cfg, task, resolve_device(cfg.training.device), path)
     features.write_reasons(path, reasons)
@@ -71,11 +72,14 @@ def train(
     return result
 
 
-def _config(config: Config | dict[str, Any] | str | Path | None, resume: str | Path | None) -> tuple[Config, list[Change]]:
+def _config(
+    config: Config | dict[str, Any] | str | Path | None, resume: str | Path | None, passed: bool = False
+) -> tuple[Config, list[Change]]:
     """The config to train with and, on resume, what it changes against the run's saved config (a change
-    that would break the checkpoint's meaning is refused: engine/resume.py)."""
+    that would break the checkpoint's meaning is refused: engine/resume.py). With a model ``passed`` to
+    train(), config.task was not what trained, so the config names the task that says so (tasks/passed.py)."""
     if resume is None:
-        return load_config(config), []
+        return _passed(load_config(config), passed), []
     saved = Path(resume) / "config.yaml"
     if not saved.is_file():
         raise CheckpointError(
@@ -90,11 +94,17 @@ def _config(config: Config | dict[str, Any] | str | Path | None, resume: str | P
         )
     before = load_config(saved)
     if config is None:
-        return before, []
+        return _passed(before, passed), []
     from trainwell.engine.resume import resume_changes
 
-    cfg = load_config(config)
+    cfg = _passed(load_config(config), passed)
     return cfg, resume_changes(before, cfg, Path(resume))
+
+
+def _passed(config: Config, passed: bool) -> Config:
+    from trainwell.tasks.passed import PASSED
+
+    return dataclasses.replace(config, task=PASSED) if passed else config
 
 
 def _task(config: Config, model: torch.nn.Module | None, train_data: Any, val_data: Any) -> Task:
