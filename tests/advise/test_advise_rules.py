@@ -249,3 +249,65 @@ def test_recommender_doc_embeds_the_current_rules_table() -> None:
 
     text = (DOCS / "recommender.md").read_text(encoding="utf-8")
     assert markdown_table() in text, "regenerate the table in docs/recommender.md from markdown_table()"
+
+
+# --- issue G item 7: found by hand --------------------------------------------------------------------
+def test_large_batch_sgd_gets_gradual_warmup() -> None:
+    rec = recommend(Profile("resnet", "scratch", dataset_size=50000, num_classes=10, batch_size=4096))
+    c = rec.config
+    assert (c.optimizer.name, c.optimizer.lr) == ("sgd", 1.6)  # 0.1 x 4096/256, Goyal et al.'s linear rule
+    assert c.schedule.warmup == pytest.approx(5 / 90, abs=1e-3)  # their 5 warmup epochs of the 90
+    assert rec.reason_for("schedule.warmup").rule == "schedule.large-batch-warmup"  # type: ignore[union-attr]
+    assert recommend(Profile("resnet", "scratch", dataset_size=50000, num_classes=10)).config.schedule.warmup == 0.0
+
+
+def test_resnets_get_no_dropout() -> None:
+    assert recommend(Profile("resnet")).config.model["dropout"] == 0.0
+    assert recommend(Profile("cnn")).config.model["dropout"] == 0.2
+
+
+def test_one_epoch_lm_pretraining_keeps_no_inert_patience_and_decays_to_a_tenth() -> None:
+    for size in (None, 1_000_000, 100_000_000):  # 1, 1 and 195 evaluations: 15 epochs' patience in a 1-epoch run never fires
+        rec = recommend(Profile("llm", "scratch", epochs=1, dataset_size=size))
+        assert rec.config.early_stopping.patience is None
+        assert "could never stop it" in rec.reason_for("early_stopping.patience").why  # type: ignore[union-attr]
+        assert rec.config.schedule.min_lr_ratio == 0.1
+    assert recommend(Profile("llm", "scratch", epochs=30, dataset_size=100_000)).config.early_stopping.patience == 15
+
+
+def test_budget_reasons_match_their_weight_decay() -> None:
+    zero = recommend(Profile("llm", "finetune", epochs=1)).reason_for("optimizer.weight_decay")
+    assert zero is not None and zero.value == 0.0 and "not needed for short training" in zero.why and "grows" not in zero.why
+    more = recommend(Profile("llm", "finetune", epochs=10)).reason_for("optimizer.weight_decay")
+    assert more is not None and more.value == 0.05 and "more as training grows longer" in more.why
+
+
+def test_a_from_scratch_profile_never_gets_a_pretrained_stand_in_task() -> None:
+    for model in ("transformer", "llm", "rnn"):
+        assert recommend(Profile(model, "scratch")).config.task == "digits"
+    assert recommend(Profile("transformer", "finetune")).config.task == "text-classification"
+
+
+def test_evidence_that_the_range_test_wins_switches_a_family_to_find(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from trainwell.advise import lr_law
+
+    table = lr_law.load_table()
+    measured = dataclasses.replace(
+        table, measure={"mlp/scratch/adam": {"evidence": "corpus.json#mlp", "why": "finder regret 0.3 vs law 2.1"}}
+    )
+    monkeypatch.setattr(lr_law, "_shipped", lambda: measured)
+    rec = recommend(Profile("mlp", dataset_size=5000))
+    assert rec.config.optimizer.lr == "find" and rec.config.lr_find.fallback == pytest.approx(
+        1e-3 * (5000 * 20 / 32 / 2000) ** -0.25, rel=0.01
+    )
+    reason = rec.reason_for("optimizer.lr")
+    assert reason is not None and "corpus.json#mlp" in reason.source and "range test beating the law" in reason.why
+    assert recommend(Profile("cnn", dataset_size=5000)).config.optimizer.lr != "find"  # only the measured group
+
+
+def test_shipped_evidence_table_is_empty_until_the_corpus_measures_it() -> None:
+    from trainwell.advise.lr_law import load_table
+
+    assert load_table().measure == {}  # nothing invented

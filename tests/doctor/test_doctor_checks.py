@@ -137,6 +137,82 @@ def test_overfitting_names_the_turn_and_the_patience_fix() -> None:
     assert "early_stopping.patience: 3" in found.fix
 
 
+def test_overfitting_inside_the_patience_window_with_the_best_restored_is_no_warning() -> None:
+    """Issue G item 6: the default digits run early-stopped on a val_loss turn and restored its best checkpoint,
+    and the doctor still warned. The rise early stopping is waiting out is not a finding; a longer one, or a run
+    that keeps its last weights, still is."""
+    val = [1.0, 0.7, 0.6, 0.62, 0.66, 0.7]  # best at the 3rd evaluation, worse for 3 more
+    caught = history(decay(60, 2.3, 0.05), val)
+    caught.hints = RunHints(patience=3, load_best=True)
+    assert run_checks(caught, ["overfitting"])[0] == []
+    for hints in (RunHints(patience=3, load_best=False), RunHints(patience=2, load_best=True), RunHints(load_best=True)):
+        h = history(decay(60, 2.3, 0.05), val)
+        h.hints = hints
+        assert [f.code for f in run_checks(h, ["overfitting"])[0]] == ["overfitting"], hints
+
+
+# The default `trainwell train` (digits, recommended config, seed 42) as recorded before the fix: val_loss best at
+# step 990, early stopping (patience 5) ended it at 1440 and restored the best checkpoint; the doctor warned
+# "overfitting ... weight_decay 0.05 -> 0.25, patience 3". Train loss at each evaluation step.
+DEFAULT_RUN_EVAL = [
+    0.4715,
+    0.2449,
+    0.1815,
+    0.1687,
+    0.1526,
+    0.1546,
+    0.1464,
+    0.145,
+    0.139,
+    0.1331,
+    0.1315,
+    0.1347,
+    0.1444,
+    0.1439,
+    0.142,
+    0.1421,
+]
+DEFAULT_RUN_TRAIN = [
+    0.5216,
+    0.2104,
+    0.1425,
+    0.1086,
+    0.1211,
+    0.1207,
+    0.0869,
+    0.0728,
+    0.09,
+    0.0293,
+    0.0293,
+    0.0214,
+    0.0303,
+    0.0253,
+    0.0426,
+    0.0202,
+]
+
+
+def test_the_default_digits_run_no_longer_contradicts_its_doctor() -> None:
+    from trainwell.doctor.readers.trainwell_run import hints_from_config
+
+    h = History(source="digits default run")
+    h.train_loss = series(DEFAULT_RUN_TRAIN, 90, 90)
+    h.eval["val_loss"] = series(DEFAULT_RUN_EVAL, 90, 90)
+    config = {
+        "early_stopping": {"patience": 5, "threshold": 0.0},
+        "checkpoint": {"strategy": "epoch", "every": 1, "load_best_at_end": True},
+        "evaluation": {"strategy": "epoch", "every": 1, "metric": "val_loss", "mode": "min"},
+        "optimizer": {"lr": 1.45e-3, "weight_decay": 0.05},
+        "training": {"epochs": 20},
+    }
+    h.hints = hints_from_config(config, h)
+    assert h.hints.load_best is True and h.hints.patience == 5
+    assert [f.code for f in diagnose(h).findings if f.severity >= Severity.WARNING] == []
+    config["checkpoint"]["load_best_at_end"] = False  # keeping the last weights: the turn is a real finding
+    h.hints = hints_from_config(config, h)
+    assert "overfitting" in [f.code for f in diagnose(h).findings]
+
+
 def test_ranking_puts_severe_first_and_drops_superseded() -> None:
     def make(code: str) -> Finding:
         return Finding(code, CHECKS.get(code).severity, "m", (), "f", "s")

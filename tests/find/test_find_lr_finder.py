@@ -212,3 +212,13 @@ def test_a_decaying_schedule_without_warmup_starts_at_the_suggestion() -> None:
     config.schedule.name, config.schedule.warmup = "cosine", 0.0
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
     assert result.peak_lr == result.suggested_lr and "no warmup" in result.peak_reason
+
+
+def test_engine_hook_trains_with_the_fallback_when_the_curve_is_unreliable() -> None:
+    config = _config()
+    config.lr_find.min_lr, config.lr_find.max_lr, config.lr_find.steps = 1e-9, 1e-8, 20  # far too low: no descent
+    config.lr_find.fallback = 3e-3  # the recommender puts the LR law's value here
+    task = Task("tiny", _model(), _data(), None, num_classes=3)
+    lr, record = find_lr_for_training(config, task, torch.device("cpu"))
+    assert lr == record["used_lr"] == 3e-3 and not record["reliable"]
+    assert "lr_find.fallback" in record["used_reason"]

@@ -16,7 +16,7 @@ CLOSEST_TASK = {
     "vit": "fashion-mnist",
     "transformer": "text-classification",
     "llm": "text-classification",
-    "rnn": "text-classification",
+    "rnn": "digits",  # the text task is a pretrained transformer: a wrong stand-in for an RNN in any mode
 }
 
 rule(
@@ -28,6 +28,27 @@ rule(
     "your profile (--task)",
     {"task": "digits"},
     "task = --task",
+)
+
+
+def _pretrained_stand_in(d: Draft) -> bool:
+    """The family's closest built-in task fine-tunes pretrained weights, but the profile trains from scratch."""
+    from trainwell.tasks.catalog import TASKS
+
+    return d.profile.mode == "scratch" and TASKS.get(CLOSEST_TASK[d.profile.model]).facts.mode != "scratch"
+
+
+rule(
+    "task.scratch-stand-in",
+    "task",
+    Match(test=_pretrained_stand_in, test_doc="no --task, and the family's closest built-in task is a pretrained model"),
+    lambda d: {"task": "digits", "_why": f"no built-in task trains a {d.profile.model} from scratch"},
+    "no --task, and the only built-in task of this family fine-tunes a pretrained model: digits (an MLP from scratch) stands in, "
+    "so the config trains in the regime every other value assumes (a pretrained MiniLM at a from-scratch LR would not); "
+    "replace it with 'pkg.module:function' for your own model",
+    "trainwell.tasks.catalog",
+    {"model": "transformer"},
+    "task = digits",
 )
 rule(
     "task.closest-builtin",
@@ -190,13 +211,18 @@ def _label(lo: int, hi: float) -> str:
     return f"{lo}+" if hi == INF else f"{lo}" if hi == lo + 1 else f"{lo}-{int(hi) - 1}"
 
 
+def _budget_why(label: str, lr_: float, sched: str, warm: float, wd: float) -> str:
+    decay = "no weight decay, 003: not needed for short training" if wd == 0 else f"weight decay {wd:g}, 003: more as training grows longer"
+    return f"LLM fine-tuning for {label} epochs: 003's row, LR {lr_:g} ({sched}, {warm:.0%} warmup), {decay}"
+
+
 for (lo, hi), lr_, sched, warm, wd in BUDGET_TABLE:
     rule(
         f"budget.003-{lo}-epochs",
         "budget",
         Match(models=S({"llm"}), modes=FINETUNE, epochs=(lo, hi)),
         {"optimizer.lr": lr_, "_lr_batch": 64, "schedule.name": sched, "schedule.warmup": warm, "optimizer.weight_decay": wd},
-        f"LLM fine-tuning for {_label(lo, hi)} epochs: lower LR, more warmup and weight decay as the budget grows",
+        _budget_why(_label(lo, hi), lr_, sched, warm, wd),
         "003 §Quick Reference Table",
         {"model": "llm", "mode": "finetune", "epochs": lo},
     )

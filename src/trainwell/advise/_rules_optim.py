@@ -52,12 +52,43 @@ rule(
 
 
 # --- lr: the LR law (advise/lr_law.py) for every context the budget table did not already decide ---------
-def _law(d: Draft) -> dict[str, Any]:
-    from trainwell.advise.lr_law import predict
+def _band(d: Draft, optimizer: str) -> tuple[float, float]:
+    """The guides' usual band for this optimizer, mode and batch: the one lint judges the config by."""
+    from trainwell.advise.lint.lr_ranges import band
 
-    p = d.profile
-    law = predict(p.model, p.mode, str(d.get("optimizer.name")), width=p.width, steps=d.total_steps, batch=d.effective_batch)
-    return {"optimizer.lr": law.lr, "_why": law.explain(), "_source": law.provenance}
+    mode = d.profile.mode
+    found = band(optimizer, training_mode="frozen" if mode == "frozen" else "full", pretrained=mode != "scratch", batch=d.effective_batch)
+    return found[0] if found else (0.0, float("inf"))
+
+
+def _law(d: Draft) -> dict[str, Any]:
+    from trainwell.advise.lint.lr_ranges import WARN_FACTOR
+    from trainwell.advise.lr_law import load_table, predict
+
+    p, optimizer = d.profile, str(d.get("optimizer.name"))
+    table = load_table()
+    law = predict(p.model, p.mode, optimizer, width=p.width, steps=d.total_steps, batch=d.effective_batch, table=table)
+    low, high = _band(d, optimizer)
+    evidence = table.measure.get(law.group)
+    if evidence is not None:
+        why = f"{law.explain(cap_note=False)}; measured instead: the corpus shows the range test beating the law for {law.group} ({evidence.get('why', '')})"
+        source = f"{law.provenance}; {evidence.get('evidence', '')}"
+    elif not low / WARN_FACTOR <= law.lr <= high * WARN_FACTOR:
+        side = "above" if law.lr > high else "below"
+        why = (
+            f"{law.explain(cap_note=False)}; that is {side} the guides' band {low:g}-{high:g} for this optimizer and batch by more than "
+            f"{WARN_FACTOR:g}x, beyond their experience: measured by the range test, with {law.lr:.3g} as the fallback"
+        )
+        source = law.provenance
+    else:
+        return {"optimizer.lr": law.lr, "_why": law.explain(), "_source": law.provenance, "_batch_lr_factor": law.factors.get("batch", 1.0)}
+    return {
+        "optimizer.lr": "find",
+        "lr_find.fallback": law.lr,
+        "_why": why,
+        "_source": source,
+        "_batch_lr_factor": law.factors.get("batch", 1.0),
+    }
 
 
 rule(
@@ -69,22 +100,26 @@ rule(
     "the run's optimizer steps and the batch",
     "trainwell.advise.lr_law (Yang et al. 2022 μP; Bjorck et al. 2025 LR horizons; Goyal et al. 2017 / Malladi et al. 2022 batch scaling)",
     {"model": "mlp"},
-    "optimizer.lr = lr_law.predict(family, mode, optimizer, width, total steps, effective batch)",
+    "optimizer.lr = lr_law.predict(family, mode, optimizer, width, total steps, effective batch); 'find' (the law as lr_find.fallback) "
+    "where the corpus shows the range test beats the law, or where the law leaves the guides' band by more than lint's 3x",
 )
 
 
 # --- lr-scale: a guide row that fixes an LR at its own batch (003's budget table) follows your batch --------
-ADAM_CAP = 5e-3
-
-
 def _scale(d: Draft) -> dict[str, Any]:
+    from trainwell.advise.lr_law import kind_of, load_table
     from trainwell.optim.scaling import scale_lr
 
+    name = str(d.get("optimizer.name"))
     base, ref = float(d.get("optimizer.lr")), int(d.get("_lr_batch"))
-    scaled = scale_lr(base, ref, d.effective_batch, str(d.get("optimizer.name")))
+    scaled = scale_lr(base, ref, d.effective_batch, name)
     value, why = scaled.lr, f"guide LR {base:g} at batch {ref}; {scaled.reason}"
-    if d.get("optimizer.name") in ("adam", "adamw") and value > ADAM_CAP:
-        value, why = ADAM_CAP, why + f"; capped at {ADAM_CAP:g} for Adam (004 §Batch Size)"
+    table = load_table()
+    key = f"{kind_of(name)}:{d.profile.mode}"
+    low, high = table.caps[key]
+    if not low <= value <= high:  # the same band the LR law clips to
+        value = min(max(value, low), high)
+        why += f"; clipped to {value:g}, the guides' band {low:g}-{high:g} ({table.sources.get('cap:' + key, '')})"
     return {"optimizer.lr": float(f"{value:.3g}"), "_why": why, "_source": scaled.source}
 
 

@@ -254,11 +254,32 @@ def evals_per_epoch(d: Draft) -> float:
     return d.steps_per_epoch / float(d.get("evaluation.every"))
 
 
+def evaluations_in_run(d: Draft) -> int | None:
+    """How many evaluations the run makes (None when the run length in steps is needed and unknown)."""
+    if d.get("evaluation.strategy") == "steps":
+        total = d.total_steps
+        return None if total is None else total // int(d.get("evaluation.every"))
+    return d.epochs // int(d.get("evaluation.every", 1))
+
+
+def _inert(n: int, d: Draft) -> dict[str, Any] | None:
+    """Patience that can never fire (the run evaluates ≤ n times) is switched off, and says so."""
+    evals = evaluations_in_run(d)
+    if evals is None or n < evals:
+        return None
+    return {
+        "early_stopping.patience": None,
+        "early_stopping.threshold": 0.0,
+        "_why": f"the run evaluates {evals} time(s), so {n} evaluations of patience could never stop it: early stopping off "
+        "(the budget ends the run; the best checkpoint is still restored)",
+    }
+
+
 def _patience(epochs_worth: int) -> Any:
     def effect(d: Draft) -> dict[str, Any]:
         per = evals_per_epoch(d)
         n = max(1, round(epochs_worth * per))
-        return {
+        return _inert(n, d) or {
             "early_stopping.patience": n,
             "early_stopping.threshold": 0.0,
             "_why": f"{epochs_worth} epochs without improvement = {n} evaluations at {per:.3g} per epoch; threshold 0 (any improvement counts)",
@@ -267,14 +288,22 @@ def _patience(epochs_worth: int) -> Any:
     return effect
 
 
+def _evaluations(n: int) -> Any:
+    def effect(d: Draft) -> dict[str, Any]:
+        return _inert(n, d) or {"early_stopping.patience": n, "early_stopping.threshold": 0.0}
+
+    return effect
+
+
 rule(
     "patience.003-short-finetune",
     "patience",
     Match(models=S({"transformer", "llm"}), modes=FINETUNE, epochs=(0, 11)),
-    {"early_stopping.patience": 3, "early_stopping.threshold": 0.0},
+    _evaluations(3),
     "a short fine-tuning budget: stop after 3 evaluations without improvement (threshold 0)",
     "003 §For 10 Epochs: early_stopping_patience 3; 000 §3.2 threshold 0",
     {"model": "transformer", "mode": "finetune", "epochs": 5},
+    "patience = 3 evaluations (off when the run evaluates ≤ 3 times)",
 )
 rule(
     "patience.transfer",

@@ -55,15 +55,22 @@ rule(
     "001 §Scheduler Choice: fine-tuning, unknown duration -> ReduceLROnPlateau; 004 §Learning Rate Schedulers (factor 0.5, patience 5)",
     {"model": "resnet", "mode": "finetune"},
 )
+
+
+def _gpt(d: Draft) -> dict[str, Any]:
+    return {**_warmup_count(2000)(d), "schedule.min_lr_ratio": 0.1}
+
+
 rule(
     "schedule.gpt-warmup",
     "schedule",
     Match(models=S({"llm"}), modes=SCRATCH),
-    _warmup_count(2000),
-    "GPT pretraining: cosine with 2000 warmup steps",
-    "001 §Warmup Steps: GPT pretraining 2,000–4,000; 001 §Quick Reference",
+    _gpt,
+    "GPT pretraining: cosine with 2000 warmup steps, decaying to 10 % of the peak (not to 0)",
+    "001 §Warmup Steps: GPT pretraining 2,000–4,000; 001 §Quick Reference; Brown et al. 2020 (GPT-3 §B: cosine to 10 % of the peak); "
+    "Hoffmann et al. 2022 (Chinchilla: cosine to 10 %)",
     {"model": "llm", "dataset_size": 10_000_000},
-    "cosine, warmup = min(2000, 10 % of steps)",
+    "cosine to 10 % of the peak, warmup = min(2000, 10 % of steps)",
 )
 rule(
     "schedule.vit-scratch-warmup",
@@ -120,6 +127,37 @@ rule(
     "transfer fine-tuning with a known budget: cosine annealing, no warmup",
     "004 §Imbalanced Dataset, Transfer Learning: Cosine Annealing",
     {"model": "resnet", "mode": "finetune", "epochs": 30},
+)
+LARGE_BATCH_FACTOR = 4.0  # the batch term raised the LR this much or more: warm up (Goyal et al. 2017)
+GOYAL_WARMUP_EPOCHS = 5
+
+
+def _large_batch_warmup(d: Draft) -> dict[str, Any]:
+    ratio = min(GOYAL_WARMUP_EPOCHS / max(1, d.epochs), 0.1)
+    factor = float(d.get("_batch_lr_factor", 1.0))
+    return {
+        "schedule.name": "cosine",
+        "schedule.warmup": round(ratio, 4),
+        "_why": f"the batch raised the LR {factor:.3g}x: {ratio:.1%} of the steps of gradual warmup "
+        f"(Goyal et al.'s {GOYAL_WARMUP_EPOCHS} epochs, at most 000's 10 %)",
+    }
+
+
+rule(
+    "schedule.large-batch-warmup",
+    "schedule",
+    Match(
+        models=LIGHT | CONV,
+        modes=SCRATCH,
+        test=lambda d: float(d.get("_batch_lr_factor", 1.0)) >= LARGE_BATCH_FACTOR,
+        test_doc=f"the batch term raised the LR ≥ {LARGE_BATCH_FACTOR:g}x",
+    ),
+    _large_batch_warmup,
+    "a large batch with a linearly (SGD) or square-root (Adam) scaled LR: cosine after gradual warmup, which the linear "
+    "scaling rule needs at large batch",
+    "Goyal et al. 2017 §2.2 (gradual warmup over 5 epochs); 001 §Batch Size: for very large batches use warmup; 000 §2.2.3: 10 %",
+    {"model": "resnet", "dataset_size": 50000, "num_classes": 10, "batch_size": 4096},
+    "cosine, warmup = min(5 epochs, 10 %) of the steps",
 )
 rule(
     "schedule.cosine-no-warmup",
@@ -200,6 +238,15 @@ rule(
     "transformer attention/FFN dropout 0.1",
     "001 §Dropout Rate: Transformer 0.1; 004 §Dropout: 0.1–0.2",
     {"model": "transformer", "mode": "finetune"},
+)
+rule(
+    "dropout.resnet-none",
+    "dropout",
+    Match(models=S({"resnet"}), test=HAS_DROPOUT, test_doc="task has a dropout option"),
+    {"model.dropout": 0.0},
+    "standard ResNets use no dropout: BatchNorm and weight decay regularise them",
+    "He et al. 2016 (Deep Residual Learning) §3.4: no dropout, following Ioffe & Szegedy 2015; 001 §Dropout Rate: tune dropout last",
+    {"model": "resnet"},
 )
 rule(
     "dropout.cnn",

@@ -78,6 +78,9 @@ class LawTable:
     command: str | None = None
     fitted_on: list[str] = field(default_factory=list)
     note: str = ""
+    # group -> {"evidence": results file and key, "why": measured regrets}: where the corpus shows the range
+    # test beating the law, the recommender measures instead (optimizer.lr: find, the law as fallback).
+    measure: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LawTable:
@@ -93,6 +96,7 @@ class LawTable:
             command=data.get("command"),
             fitted_on=list(data.get("fitted_on", [])),
             note=str(data.get("note", "")),
+            measure={k: dict(v) for k, v in data.get("measure", {}).items()},
         )
 
     def provenance(self) -> str:
@@ -196,7 +200,7 @@ class LawLR:
     def capped(self) -> bool:
         return self.lr != self.raw
 
-    def explain(self) -> str:
+    def explain(self, cap_note: bool = True) -> str:
         """'1e-3 at batch 32 (001 …) x 2 (width 128 vs 256) x 0.71 (batch 16 vs 32) = 1.4e-3'."""
         a = self.anchor
         guide = f"{a.lr:g}: {a.source}" if self.status != "fitted" else f"fitted {self.base:.3g}; the guide's {a.lr:g}: {a.source}"
@@ -205,7 +209,7 @@ class LawLR:
             if abs(factor - 1) > 1e-9:
                 terms.append(f"x {factor:.3g} ({name})")
         text = " ".join(terms) + f" = {self.raw:.3g}"
-        if self.capped and self.cap is not None:
+        if cap_note and self.capped and self.cap is not None:
             side = "above" if self.raw > self.cap[1] else "below"
             text += f"; {side} the guides' band {self.cap[0]:g}-{self.cap[1]:g}, so {self.lr:.3g} (run lr-find to go further)"
         return text

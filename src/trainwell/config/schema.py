@@ -165,6 +165,9 @@ class LRFindConfig:
         0.98, "range test: EMA factor for the loss (debiased), capped to average at most 1/25 of the sweep", ge=0.0, lt=1.0
     )
     rule: str = fld("combined", "suggestion rule: combined, steepest, valley, min_div10")
+    fallback: float | None = fld(
+        None, "the LR to train with when the range test's curve is unreliable (the recommender puts the LR law's value here)", gt=0.0
+    )
 
 
 @dataclass

@@ -59,6 +59,7 @@ class RunHints:
     metric: str | None = None  # the monitored metric, canonical name (val_loss, val_accuracy, ...)
     mode: str | None = None  # "min" or "max"
     weight_decay: float | None = None
+    load_best: bool | None = None  # the best checkpoint is restored at the end (trainwell load_best_at_end, HF load_best_model_at_end)
 
 
 @dataclass

@@ -185,6 +185,13 @@ def find_lr_for_training(config: Config, task: Task, device: torch.device | str)
 
     result = lr_find(config, task, device)
     record = result.to_json()
+    fallback = config.lr_find.fallback
+    if fallback is not None and (result.peak_lr is None or not result.reliable):
+        # An unreliable curve is a guess; the config named a better-founded one (the LR law's value).
+        record["used_lr"] = fallback
+        why = "; ".join(result.reasons) or result.reason
+        record["used_reason"] = f"optimizer.lr: find -> the curve is not reliable ({why}): lr_find.fallback {fallback:.3g}"
+        return fallback, record
     if result.peak_lr is None:
         raise TrainingError(
             f"the LR range test found no LR to train with ({result.reason}; "

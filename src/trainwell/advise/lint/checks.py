@@ -75,7 +75,8 @@ def _adam_l2(c: LintCheck, v: ConfigView) -> list[Finding]:
 @check("transformer-no-warmup", "warning", "a transformer trained with no LR warmup",
        f"{S_001} §Warmup Steps ('Non-negotiable for transformers'); {S_000} §2.2.3")  # fmt: skip
 def _no_warmup(c: LintCheck, v: ConfigView) -> list[Finding]:
-    if not v.is_transformer or not v.warmup_known_zero() or v.scheduler == "reduce_on_plateau":
+    # A frozen backbone has no pretrained weights for a cold Adam to wreck: only a new head trains.
+    if not v.is_transformer or not v.warmup_known_zero() or v.scheduler == "reduce_on_plateau" or v.training_mode == "frozen":
         return []
     where = v.where("warmup_ratio") if v.known("warmup_ratio") else v.where("warmup_steps")
     fix = _WARMUP_FIX.get(v.dialect, "set warmup_ratio: 0.1") + " (warm up over 6–10 % of the steps)"
@@ -254,7 +255,7 @@ def _no_eval(c: LintCheck, v: ConfigView) -> list[Finding]:
 @check("lr-range", "warning", "learning rate outside the usual band for the optimizer and training mode (info when < 3x outside)",
        f"trainwell.optim.optimizers.OPTIMIZERS lr_range ({S_001} §Learning Rate); {S_003} §Quick Reference Table (LoRA 1e-4–2e-4); TRL DPOConfig docs (1e-6)")  # fmt: skip
 def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
-    from trainwell.advise.lint.lr_ranges import lr_range
+    from trainwell.advise.lint.lr_ranges import WARN_FACTOR, lr_range
 
     if v.lr is None or v.optimizer_family is None:
         return []
@@ -266,7 +267,7 @@ def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
         return []
     factor = low / v.lr if v.lr < low else v.lr / high
     side = "below" if v.lr < low else "above"
-    severity: Severity = "warning" if factor > 3 else "info"
+    severity: Severity = "warning" if factor > WARN_FACTOR else "info"
     target = low if v.lr < low else high
     return [c.finding(f"lr {v.lr:g} is {factor:.1f}x {side} the usual {low:g}–{high:g} for {context}", v.where("lr"), v.lr,
                       f"start near {target:g} (or run trainwell lr-find)", severity)]  # fmt: skip

@@ -261,7 +261,7 @@ DIALECTS.register("hydra", Dialect("hydra", "Hydra config (one piece of a compos
 
 def _attr(obj: Any, path: str) -> Any:
     for part in path.split("."):
-        obj = getattr(obj, part, None)
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)  # `model:` is a dict of task options
     return obj
 
 

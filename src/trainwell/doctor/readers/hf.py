@@ -65,6 +65,7 @@ def _hints(history: History, data: dict[str, Any]) -> None:
         if "early_stopping_patience" in args:
             patience = positive(args["early_stopping_patience"])
             hints.patience = int(patience) if patience else None
+            hints.load_best = True  # HF's EarlyStoppingCallback refuses to run without load_best_model_at_end
     if not history.eval_loss and history.eval:
         history.notes.append("no eval_loss in log_history: the first eval metric stands in for it where a check needs one")
 

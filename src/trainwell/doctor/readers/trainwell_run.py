@@ -98,6 +98,7 @@ def hints_from_config(config: dict[str, Any], history: History) -> RunHints:
     """RunHints from a resolved trainwell config (a plain dict: the reader must not need torch)."""
     optimizer, schedule, training = _section(config, "optimizer"), _section(config, "schedule"), _section(config, "training")
     evaluation, early = _section(config, "evaluation"), _section(config, "early_stopping")
+    checkpoint = _section(config, "checkpoint")
     spe = steps_per_epoch(history)
     epochs = positive(training.get("epochs"))
     planned = positive(training.get("max_steps")) or (epochs * spe if epochs and spe else None)
@@ -123,6 +124,7 @@ def hints_from_config(config: dict[str, Any], history: History) -> RunHints:
         metric=str(evaluation["metric"]) if "metric" in evaluation else None,
         mode=str(evaluation["mode"]) if "mode" in evaluation else None,
         weight_decay=to_float(optimizer.get("weight_decay")),
+        load_best=checkpoint["load_best_at_end"] if isinstance(checkpoint.get("load_best_at_end"), bool) else None,
     )
 
 
