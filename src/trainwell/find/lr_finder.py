@@ -161,14 +161,21 @@ def lr_find(
     """The range test for a config: builds the task (unless given) and its loss, then ``range_test``.
 
     Runs with the config's ``training.threads``, as training does (the sweep is the same work); threads
-    and RNGs are restored when it returns."""
+    and RNGs are restored when it returns. Building the task here seeds it the way ``train`` does
+    (``config.seed`` before the model is made, the sweep's dropout drawn from the same stream), so
+    ``trainwell lr-find`` gives the same suggestion every time and the same one ``optimizer.lr: find``
+    trains with. A task passed in is used as it is: its model was initialised by whoever built it.
+    """
     import torch
 
+    from trainwell.engine import rng
     from trainwell.engine.probe import resolve_device, task_loss
     from trainwell.tasks.catalog import build_task
 
     with run_globals(config.training.threads):
-        task = task or build_task(config)
+        if task is None:
+            rng.seed_everything(config.seed)
+            task = build_task(config)
         dev = device if device is not None else resolve_device(config.training.device)
         loss_fn = task_loss(config, task, torch.device(dev))
         return range_test(
