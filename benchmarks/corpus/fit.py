@@ -1,0 +1,339 @@
+"""Fit trainwell's LR law (advise/lr_law.py) and the finder's peak rule (find/peak.py) on the corpus,
+judged leave-one-dataset-out.
+
+    python benchmarks/corpus/fit.py [--write]
+
+LR law. The target of each setting is log(sweep-best LR): the vertex of a parabola (in log LR) through
+the best grid LR of the 2-seed validation means and its neighbours (plan.sweep_best). The features are
+``lr_law.lr_features`` (imported, never re-implemented) for AdamW, the setting's family and mode, the
+width trainwell reads from the model, the optimizer-step horizon and the batch. The constants are a ridge
+fit toward the shipped prior: minimise |y - X b|^2 + LAMBDA |b - b_prior|^2, so a coefficient the corpus
+cannot identify (one group seen in one dataset, a slope with no spread) stays at the guides' value
+instead of being made up. Leave-one-dataset-out: for each dataset, fit on the others and predict its
+settings; scored by the ratio predicted / sweep-best and by the test accuracy the sweep's curve gives at
+the predicted LR (interpolated between grid points; the ``trainwell_loo`` runs train it for real).
+``--write`` rewrites src/trainwell/advise/lr_law.json with the all-data fit, the git revision and command.
+
+Peak rule. For the corpus's stack (cosine, 10 % warmup, no early stopping) the warmup-and-decay rule is
+peak = min(CAP x LR_min, max(suggestion, LR_min / DIVISOR) / mean). The LOO fit picks (DIVISOR, CAP) on
+a grid by the mean |log(peak / sweep-best)| of the other datasets' finder runs and scores the held-out
+dataset's; it is reported, and find/peak.py's constants change only where the held-out error improves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+
+import analysis
+import ledger
+import plan
+from settings import SETTINGS, Setting
+
+LAMBDA = 1.0  # prior strength: one pseudo-observation per coefficient, in (log LR)^2 units
+TABLE_PATH = ledger.ROOT / "src" / "trainwell" / "advise" / "lr_law.json"
+DIVISORS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 15.0, 30.0)
+CAPS = (0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def rows(book: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per setting whose sweep is complete: its facts, sweep-best LR and sweep curves."""
+    out = []
+    for s in SETTINGS:
+        if s.name not in book["settings"]:
+            continue
+        sweep, swept = plan.sweep_items(s, book["runs"])
+        if not swept:
+            continue
+        val = plan.sweep_means(sweep, book["runs"])
+        test = plan.sweep_means(sweep, book["runs"], field="test_acc")
+        best, vertex = plan.sweep_best(val)
+        out.append({"setting": s, "facts": book["settings"][s.name]["facts"], "best": best, "vertex": vertex, "val": val, "test": test})
+    return out
+
+
+def features(row: dict[str, Any], table: Any) -> dict[str, float]:
+    from trainwell.advise.lr_law import lr_features
+
+    f = row["facts"]
+    return lr_features(f["recommender_family"], f["mode"], "adamw", width=f["width"], steps=f["steps"], batch=f["batch"], table=table)
+
+
+def prior_table() -> dict[str, Any]:
+    return json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+
+
+def fit(train_rows: list[dict[str, Any]], prior: dict[str, Any]) -> dict[str, float]:
+    """Ridge toward the prior's coefficients; coefficients no row touches keep their prior value."""
+    from trainwell.advise.lr_law import LawTable
+
+    table = LawTable.from_dict(prior)
+    feats = [features(r, table) for r in train_rows]
+    names = sorted({k for f in feats for k, v in f.items() if v != 0.0})
+    b0 = np.array([prior["coefficients"].get(n, 0.0) for n in names])
+    x = np.array([[f.get(n, 0.0) for n in names] for f in feats])
+    y = np.array([math.log(r["vertex"]) for r in train_rows])
+    a = x.T @ x + LAMBDA * np.eye(len(names))
+    b = np.linalg.solve(a, x.T @ y + LAMBDA * b0)
+    coefficients = dict(prior["coefficients"])
+    coefficients.update({n: round(float(v), 6) for n, v in zip(names, b)})
+    return coefficients
+
+
+def table_with(prior: dict[str, Any], coefficients: dict[str, float]) -> dict[str, Any]:
+    return {**prior, "coefficients": coefficients}
+
+
+def predict(row: dict[str, Any], table_dict: dict[str, Any]) -> tuple[float, float]:
+    """(capped, raw) LR the law gives this setting under ``table_dict``."""
+    from trainwell.advise.lr_law import LawTable, predict
+
+    f = row["facts"]
+    law = predict(
+        f["recommender_family"],
+        f["mode"],
+        "adamw",
+        width=f["width"],
+        steps=f["steps"],
+        batch=f["batch"],
+        table=LawTable.from_dict(table_dict),
+    )
+    return law.lr, law.raw
+
+
+def loo_tables(book: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """dataset -> the law table fitted on every other dataset's complete sweep (for scoring the law)."""
+    prior = prior_table()
+    rs = rows(book)
+    return {
+        d: table_with(prior, fit([r for r in rs if r["setting"].dataset != d], prior)) for d in sorted({r["setting"].dataset for r in rs})
+    }
+
+
+def law_scores(book: dict[str, Any]) -> dict[str, Any]:
+    prior = prior_table()
+    rs = rows(book)
+    tables = loo_tables(book)
+    per = []
+    for r in rs:
+        loo_lr, loo_raw = predict(r, tables[r["setting"].dataset])
+        prior_lr, _ = predict(r, prior)
+        best_test = r["test"][r["best"]]
+        per.append(
+            {
+                "setting": r["setting"].name,
+                "dataset": r["setting"].dataset,
+                "sweep_best_lr": r["best"],
+                "sweep_vertex_lr": round(r["vertex"], 6),
+                "loo_lr": loo_lr,
+                "loo_lr_uncapped": loo_raw,
+                "loo_ratio": round(loo_lr / r["vertex"], 3),
+                "prior_lr": prior_lr,
+                "prior_ratio": round(prior_lr / r["vertex"], 3),
+                # accuracy points the sweep's curve loses at the predicted LR (vs its best grid LR), 2-seed test means
+                "loo_curve_regret": round(100 * (best_test - analysis.interpolate(r["test"], loo_lr)), 3),
+                "prior_curve_regret": round(100 * (best_test - analysis.interpolate(r["test"], prior_lr)), 3),
+            }
+        )
+
+    def agg(key: str) -> dict[str, Any]:
+        ratios = [p[f"{key}_ratio"] for p in per]
+        regrets = [p[f"{key}_curve_regret"] for p in per]
+        return {
+            "within_2x": sum(0.5 <= x <= 2 for x in ratios),
+            "within_3x": sum(1 / 3 <= x <= 3 for x in ratios),
+            "median_abs_log10_ratio": round(statistics.median(abs(math.log10(x)) for x in ratios), 3),
+            "mean_curve_regret": round(statistics.fmean(regrets), 2),
+            "worst_curve_regret": round(max(regrets), 2),
+        }
+
+    return {
+        "settings": len(per),
+        "lambda": LAMBDA,
+        "loo": agg("loo") if per else {},
+        "prior": agg("prior") if per else {},
+        "per_setting": per,
+    }
+
+
+# ---- the finder's peak rule ------------------------------------------------------------------------------
+
+
+def finder_rows(book: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    by_setting = {r["setting"].name: r for r in rows(book)}
+    for e in book["runs"].values():
+        if e.get("kind") != "find" or e["setting"] not in by_setting or not e.get("lr_min") or not e.get("suggested_lr"):
+            continue
+        out.append({**e["shape"], "setting": e["setting"], "dataset": by_setting[e["setting"]]["setting"].dataset, "seed": e["seed"],
+                    "lr_min": e["lr_min"], "suggested": e["suggested_lr"], "peak": e["peak_lr"], "row": by_setting[e["setting"]]})  # fmt: skip
+    return out
+
+
+def warmup_decay_peak(r: dict[str, Any], divisor: float, cap: float) -> float:
+    return min(cap * r["lr_min"], max(r["suggested"], r["lr_min"] / divisor) / r["mean"])
+
+
+def _err(rs: list[dict[str, Any]], divisor: float, cap: float) -> float:
+    return statistics.fmean(abs(math.log(warmup_decay_peak(r, divisor, cap) / r["row"]["vertex"])) for r in rs)
+
+
+def peak_scores(book: dict[str, Any]) -> dict[str, Any]:
+    from trainwell.find.rules import BAND
+
+    rs = [r for r in finder_rows(book) if r["mode"] != "finetune"]  # fine-tuning has its own rule, one setting
+    if not rs:
+        return {"picks": 0}
+    grid = [(d, c) for d in DIVISORS for c in CAPS]
+    datasets = sorted({r["dataset"] for r in rs})
+    per = []
+    for d in datasets:
+        train, held = [r for r in rs if r["dataset"] != d], [r for r in rs if r["dataset"] == d]
+        divisor, cap = min(grid, key=lambda g: _err(train, *g))
+        for r in held:
+            fitted = warmup_decay_peak(r, divisor, cap)
+            per.append(
+                {
+                    "setting": r["setting"],
+                    "seed": r["seed"],
+                    "divisor": divisor,
+                    "cap": cap,
+                    "shipped_peak": r["peak"],
+                    "shipped_ratio": round(r["peak"] / r["row"]["vertex"], 3),
+                    "loo_peak": fitted,
+                    "loo_ratio": round(fitted / r["row"]["vertex"], 3),
+                    "shipped_curve_regret": round(
+                        100 * (r["row"]["test"][r["row"]["best"]] - analysis.interpolate(r["row"]["test"], r["peak"])), 3
+                    ),
+                    "loo_curve_regret": round(
+                        100 * (r["row"]["test"][r["row"]["best"]] - analysis.interpolate(r["row"]["test"], fitted)), 3
+                    ),
+                }
+            )
+    all_fit = min(grid, key=lambda g: _err(rs, *g))
+
+    def agg(key: str) -> dict[str, Any]:
+        ratios = [p[f"{key}_ratio"] for p in per]
+        return {
+            "within_2x": sum(0.5 <= x <= 2 for x in ratios),
+            "share_within_2x": round(sum(0.5 <= x <= 2 for x in ratios) / len(ratios), 3),
+            "below_half": sum(x < 0.5 for x in ratios),
+            "above_2x": sum(x > 2 for x in ratios),
+            "median_ratio": round(statistics.median(ratios), 3),
+            "mean_curve_regret": round(statistics.fmean(p[f"{key}_curve_regret"] for p in per), 2),
+        }
+
+    return {
+        "picks": len(per),
+        "shipped_constants": {"divisor": BAND[1], "cap": 1.0},
+        "all_data_fit": {"divisor": all_fit[0], "cap": all_fit[1]},
+        "loo_choices": sorted({(p["divisor"], p["cap"]) for p in per}),
+        "shipped": agg("shipped"),
+        "loo": agg("loo"),
+        "per_pick": per,
+    }
+
+
+def write_table(book: dict[str, Any], command: str) -> dict[str, Any]:
+    prior = prior_table()
+    rs = rows(book)
+    coefficients = fit(rs, prior)
+    fitted = {
+        **prior,
+        "status": "fitted",
+        "coefficients": coefficients,
+        "git_revision": ledger.git_revision(),
+        "command": command,
+        "fitted_on": sorted(r["setting"].name for r in rs),
+        "note": (
+            f"ridge fit (lambda {LAMBDA}) toward the prior constants on the sweep-best LRs of {len(rs)} corpus settings "
+            "(benchmarks/corpus/fit.py); coefficients no setting informs keep their prior values; leave-one-dataset-out "
+            "scores in benchmarks/results/corpus_lr_law.json"
+        ),
+    }
+    TABLE_PATH.write_text(json.dumps(fitted, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
+    return fitted
+
+
+READY = 0.8  # share of the settings whose sweeps must be in before a leave-one-dataset-out law is fitted
+
+
+def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
+    """The law fitted without ``dataset``: frozen in the ledger the first time it is asked for (so the
+    runs trained with it keep their meaning as later sweeps arrive), or None while too few sweeps are in."""
+    frozen = book.get("loo_tables", {}).get(dataset)
+    if frozen is not None:
+        return frozen
+    rs = rows(book)
+    if len(rs) < READY * len(SETTINGS):
+        return None
+    prior = prior_table()
+    train = [r for r in rs if r["setting"].dataset != dataset]
+    return {**table_with(prior, fit(train, prior)), "fitted_on": sorted(r["setting"].name for r in train)}
+
+
+def loo_items(book: dict[str, Any], settings: list[Setting]) -> tuple[list[plan.Item], dict[str, dict[str, Any]]]:
+    """trainwell's recommendation for each setting with the law fitted without its dataset (3 seeds each),
+    and the tables newly fitted for that (the caller freezes them in the ledger)."""
+    out: list[plan.Item] = []
+    new: dict[str, dict[str, Any]] = {}
+    for s in settings:
+        table = new.get(s.dataset) or loo_table_for(book, s.dataset)
+        if table is None:
+            continue
+        if s.dataset not in book.get("loo_tables", {}):
+            new[s.dataset] = table
+        config = recommended_with(s, book["settings"][s.name]["facts"], table)
+        if config is not None:
+            out += [plan._item(s, "trainwell_loo", "trainwell_loo", seed, "train", config=config) for seed in (0, 1, 2)]
+    return out, new
+
+
+def recommended_with(s: Setting, facts: dict[str, Any], table_dict: dict[str, Any]) -> dict[str, Any] | None:
+    """The recommender's config with ``table_dict`` in place of the shipped law table."""
+    from unittest import mock
+
+    import methods
+    from trainwell.advise import lr_law
+
+    table = lr_law.LawTable.from_dict(table_dict)
+    with mock.patch.object(lr_law, "_shipped", lambda: table):
+        config, _ = methods.trainwell_config(s, facts)
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="write the all-data fit into src/trainwell/advise/lr_law.json")
+    args = parser.parse_args()
+    book = ledger.load()
+    law = law_scores(book)
+    peak = peak_scores(book)
+    command = "python benchmarks/corpus/fit.py" + (" --write" if args.write else "")
+    result = {"git_revision": ledger.git_revision(), "command": command, "lr_law": law, "peak_rule": peak}
+    out = ledger.ROOT / "benchmarks" / "results" / "corpus_lr_law.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    if args.write:
+        write_table(book, command)
+    print(
+        json.dumps(
+            {
+                "lr_law": {k: v for k, v in law.items() if k != "per_setting"},
+                "peak_rule": {k: v for k, v in peak.items() if k != "per_pick"},
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""What the corpus trains: the harness's base config, the LR sweep's grid, the random search's space, the
+peers' default recipes and trainwell's own recommendation, each as dotted config overrides.
+
+Every recipe trains the setting's epoch budget at the setting's batch (the peers differ in their optimizer
+recipe, not in how long they train), with one CPU thread, and is scored on the model training returns.
+
+Peer recipes, as their libraries ship them:
+- HF Trainer (transformers TrainingArguments defaults): AdamW lr 5e-5, betas (0.9, 0.999), eps 1e-8,
+  weight_decay 0.0, lr_scheduler_type "linear", warmup 0, max_grad_norm 1.0.
+- Keras: `Adam()` defaults, learning_rate 1e-3, epsilon 1e-7, constant LR, no clipping, no decay.
+- fastai: `Learner.fit_one_cycle(n, 1e-3)` — one-cycle with pct_start 0.25, div 25, div_final 1e5
+  (docs.fast.ai/callback.schedule.html), Adam with decoupled weight decay 0.01, betas (0.9, 0.99),
+  eps 1e-5 (fastai.optimizer.Adam, Learner's default opt_func). trainwell's one_cycle ends at
+  peak / div_factor / final_div_factor, so fastai's lr_max / 1e5 is final_div_factor 1e5 / 25 = 4000.
+  Not reproduced: fastai's momentum cycling (beta1 0.95 -> 0.85 -> 0.95); beta1 stays 0.9 here.
+- PyTorch SGD (torchvision's classification reference recipe, references/classification/train.py):
+  SGD lr 0.1, momentum 0.9, weight decay 1e-4, cosine annealing, no warmup, no clipping.
+- seed 000 (trainwell's schema defaults, guide 000's "optimal stack"): AdamW 3e-5, cosine, 10 % warmup,
+  weight decay 0.01, clip 1.0, early stopping patience 15 with the best checkpoint restored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from settings import Setting
+
+SEEDS = (0, 1, 2)
+SWEEP_SEEDS = (0, 1)
+RANDOM_CONFIGS = 16
+
+
+def base(s: Setting, seed: int) -> dict[str, Any]:
+    """The harness: the setting's budget and batch, one thread, one evaluation at the end, no checkpoints,
+    report, doctor, TensorBoard or progress bar. Optimizer and schedule are trainwell's defaults."""
+    return {
+        "seed": seed,
+        "training": {"epochs": s.epochs, "threads": 1, "device": "cpu"},
+        "batch": {"size": s.batch},
+        "model": {"dropout": s.dropout},
+        "report": False,
+        "doctor": {"live": False},
+        "early_stopping": {"patience": None},
+        "checkpoint": {"strategy": "no", "load_best_at_end": False},
+        "logging": {"every": 1000, "tensorboard": "off", "progress": "off"},
+        "evaluation": {"strategy": "epoch", "every": s.epochs, "metric": "val_accuracy", "mode": "max"},
+    }
+
+
+def grid(s: Setting) -> list[float]:
+    """7 half-decade LRs: 1e-4..1e-1 from scratch and for a frozen encoder's head, 1e-6..1e-3 fine-tuning."""
+    low = -6.0 if s.mode == "finetune" else -4.0
+    return [round(10 ** (low + k / 2), 10) for k in range(7)]
+
+
+def lr_round(lr: float) -> float:
+    return float(f"{lr:.4g}")
+
+
+EPOCH_EVAL = {"evaluation.every": 1, "checkpoint.strategy": "epoch", "checkpoint.every": 1, "checkpoint.keep": 1}
+
+PEERS: dict[str, dict[str, Any]] = {
+    "hf_trainer": {
+        "optimizer.name": "adamw",
+        "optimizer.lr": 5e-5,
+        "optimizer.weight_decay": 0.0,
+        "optimizer.eps": 1e-8,
+        "schedule.name": "linear",
+        "schedule.warmup": 0.0,
+        "training.max_grad_norm": 1.0,
+    },
+    "keras": {
+        "optimizer.name": "adam",
+        "optimizer.lr": 1e-3,
+        "optimizer.weight_decay": 0.0,
+        "optimizer.eps": 1e-7,
+        "schedule.name": "constant",
+        "schedule.warmup": 0.0,
+        "training.max_grad_norm": None,
+    },
+    "fastai": {
+        "optimizer.name": "adamw",
+        "optimizer.lr": 1e-3,
+        "optimizer.weight_decay": 0.01,
+        "optimizer.betas": [0.9, 0.99],
+        "optimizer.eps": 1e-5,
+        "schedule.name": "one_cycle",
+        "schedule.warmup": 0.25,
+        "schedule.div_factor": 25.0,
+        "schedule.final_div_factor": 4000.0,
+        "training.max_grad_norm": None,
+    },
+    "torch_sgd": {
+        "optimizer.name": "sgd",
+        "optimizer.lr": 0.1,
+        "optimizer.momentum": 0.9,
+        "optimizer.weight_decay": 1e-4,
+        "schedule.name": "cosine",
+        "schedule.warmup": 0.0,
+        "training.max_grad_norm": None,
+    },
+    "seed000": {
+        "optimizer.lr": 3e-5,
+        "early_stopping.patience": 15,
+        "checkpoint.load_best_at_end": True,
+        **EPOCH_EVAL,
+    },
+}
+
+
+def random_configs(s: Setting, best_lr: float) -> list[dict[str, Any]]:
+    """16 configs around the sweep-best LR (one decade either way), over weight decay, schedule, warmup,
+    batch and dropout; drawn from a generator seeded by the setting's name, so they never change."""
+    rng = np.random.default_rng(int(hashlib.sha1(s.name.encode()).hexdigest()[:8], 16))
+    out = []
+    for _ in range(RANDOM_CONFIGS):
+        schedule = str(rng.choice(["cosine", "linear", "constant", "one_cycle"]))
+        warmup = round(float(rng.uniform(0.0, 0.2)), 3)
+        if schedule == "one_cycle":
+            warmup = round(float(rng.uniform(0.1, 0.4)), 3)  # one-cycle's rising share (pct_start)
+        elif schedule == "constant" and warmup > 0:
+            schedule = "constant_with_warmup"
+        wd = 0.0 if rng.random() < 0.2 else lr_round(float(10 ** rng.uniform(-5, -0.5)))
+        batch = int(max(8, s.batch * float(rng.choice([0.5, 1.0, 2.0]))))
+        out.append(
+            {
+                "optimizer.lr": lr_round(best_lr * float(10 ** rng.uniform(-1, 1))),
+                "optimizer.weight_decay": wd,
+                "schedule.name": schedule,
+                "schedule.warmup": warmup,
+                "batch.size": batch,
+                "model.dropout": round(float(rng.uniform(0.0, 0.5)), 3),
+            }
+        )
+    return out
+
+
+def profile_facts(s: Setting, facts: dict[str, Any]) -> dict[str, Any]:
+    """What a user tells `trainwell recommend` about this setting: every Profile field this revision has."""
+    from trainwell.advise.recommender import Profile
+
+    known = {f.name for f in dataclasses.fields(Profile)}
+    offered = {
+        "model": facts["recommender_family"],
+        "mode": facts["mode"],
+        "dataset_size": facts["n_train"],
+        "num_classes": facts["num_classes"],
+        "imbalance": max(1.0, float(facts["imbalance"])),
+        "epochs": s.epochs,
+        "batch_size": s.batch,
+        # the model facts a model-aware recommender reads (used when this revision's Profile has them)
+        "params": facts["params"],
+        "trainable_params": facts["trainable_params"],
+        "width": facts["width"],
+        "depth": facts["depth"],
+    }
+    return {k: v for k, v in offered.items() if k in known}
+
+
+def trainwell_config(s: Setting, facts: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """trainwell's recommended config for the setting (a nested dict), or None and why it failed."""
+    from trainwell.advise.recommender import Profile, recommend
+    from trainwell.config.structure import to_dict
+
+    try:
+        rec = recommend(Profile(**profile_facts(s, facts)))
+    except Exception as exc:  # a recommender that cannot answer is a result too
+        return None, f"{type(exc).__name__}: {exc}"
+    return to_dict(rec.config), ", ".join(rec.rules)

@@ -1,0 +1,137 @@
+"""Which runs the corpus needs, given what the ledger already holds.
+
+Per setting, in this order (later stages read earlier results, so they appear once those are in):
+  sweep     7 half-decade LRs x seeds 0, 1 on trainwell's default stack (AdamW, wd 0.01, cosine, 10 %
+            warmup, clip 1.0), extended by up to two half-decades past an edge that wins;
+  peers     each peer recipe x seeds 0, 1, 2;  trainwell: the recommender's config x seeds 0, 1, 2;
+  find      trainwell's LR finder (the sweep's stack with optimizer.lr: find) x finder seeds 0, 1, 2, and
+            a training run at each seed's peak LR (find_train);
+  random    16 configs around the sweep-best LR, seed 0;
+  oracle    the two best sweep LRs and the three best random configs (by validation accuracy) completed to
+            seeds 0, 1, 2.
+Every selection reads validation accuracy; test accuracy is only reported.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+import methods
+from ledger import spec_key
+from settings import Setting
+
+MAX_EXTEND = 2
+
+
+@dataclass
+class Item:
+    setting: str
+    stage: str
+    method: str
+    seed: int
+    spec: dict[str, Any]
+    key: str
+
+
+def _item(s: Setting, stage: str, method: str, seed: int, kind: str, overrides: dict[str, Any] | None = None, **extra: Any) -> Item:
+    spec = {"setting": s.name, "setting_key": s.key(), "kind": kind, "seed": seed, "overrides": overrides or {}, **extra}
+    return Item(s.name, stage, method, seed, spec, spec_key(spec))
+
+
+def sweep_items(s: Setting, runs: dict[str, Any]) -> tuple[list[Item], bool]:
+    """The sweep's runs and whether it is complete (every LR, both seeds, no edge left to extend)."""
+    lrs = methods.grid(s)
+    extended = {"low": 0, "high": 0}
+    while True:
+        items = [_item(s, "sweep", f"lr={lr:g}", seed, "train", {"optimizer.lr": lr}) for lr in lrs for seed in methods.SWEEP_SEEDS]
+        if any(i.key not in runs for i in items):
+            return items, False
+        means = {lr: statistics.fmean(runs[i.key]["val_acc"] for i in items if i.spec["overrides"]["optimizer.lr"] == lr) for lr in lrs}
+        best = max(lrs, key=lambda lr: (means[lr], -lr))
+        step = 10**0.5
+        if best == lrs[0] and extended["low"] < MAX_EXTEND and lrs[0] / step >= 1e-7:
+            lrs.insert(0, round(lrs[0] / step, 10))
+            extended["low"] += 1
+        elif best == lrs[-1] and extended["high"] < MAX_EXTEND and lrs[-1] * step <= 3.0:
+            lrs.append(round(lrs[-1] * step, 10))
+            extended["high"] += 1
+        else:
+            return items, True
+
+
+def sweep_means(
+    items: list[Item], runs: dict[str, Any], seeds: tuple[int, ...] = methods.SWEEP_SEEDS, field: str = "val_acc"
+) -> dict[float, float]:
+    out: dict[float, list[float]] = {}
+    for i in items:
+        if i.seed in seeds and i.key in runs:
+            out.setdefault(i.spec["overrides"]["optimizer.lr"], []).append(runs[i.key][field])
+    return {lr: statistics.fmean(v) for lr, v in sorted(out.items()) if len(v) == len(seeds)}
+
+
+def sweep_best(means: dict[float, float]) -> tuple[float, float]:
+    """(the best grid LR, the vertex of a parabola in log10 LR through it and its two neighbours, kept
+    within half a step of the grid point): the second is the LR the law and the finder are scored against."""
+    lrs = sorted(means)
+    i = max(range(len(lrs)), key=lambda k: (means[lrs[k]], -lrs[k]))
+    best = lrs[i]
+    if 0 < i < len(lrs) - 1:
+        x = [math.log10(lrs[i - 1]), math.log10(lrs[i]), math.log10(lrs[i + 1])]
+        y = [means[lrs[i - 1]], means[lrs[i]], means[lrs[i + 1]]]
+        denom = (x[0] - x[1]) * (x[0] - x[2]) * (x[1] - x[2])
+        a = (x[2] * (y[1] - y[0]) + x[1] * (y[0] - y[2]) + x[0] * (y[2] - y[1])) / denom
+        b = (x[2] ** 2 * (y[0] - y[1]) + x[1] ** 2 * (y[2] - y[0]) + x[0] ** 2 * (y[1] - y[2])) / denom
+        if a < 0:
+            half = (x[2] - x[0]) / 4
+            vertex = min(max(-b / (2 * a), x[1] - half), x[1] + half)
+            return best, 10**vertex
+    return best, best
+
+
+_RECOMMENDED: dict[str, tuple[dict[str, Any] | None, str]] = {}
+
+
+def _recommended(s: Setting, facts: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """trainwell's config for the setting, asked once per process (the recommender is code: it only
+    changes when the worker restarts)."""
+    if s.name not in _RECOMMENDED:
+        _RECOMMENDED[s.name] = methods.trainwell_config(s, facts)
+    return _RECOMMENDED[s.name]
+
+
+def setting_items(s: Setting, facts: dict[str, Any], runs: dict[str, Any], finder_hash: str) -> tuple[list[Item], bool]:
+    """Every run this setting needs that can be named now, and whether that is all of them."""
+    sweep, swept = sweep_items(s, runs)
+    items = list(sweep)
+    complete = swept
+    for name, overrides in methods.PEERS.items():
+        items += [_item(s, "peers", name, seed, "train", overrides) for seed in methods.SEEDS]
+    config, _ = _recommended(s, facts)
+    if config is not None:
+        items += [_item(s, "trainwell", "trainwell", seed, "train", config=config) for seed in methods.SEEDS]
+    for seed in methods.SEEDS:
+        find = _item(s, "find", "finder", seed, "find", {"optimizer.lr": "find"}, finder=finder_hash)
+        items.append(find)
+        if find.key in runs:
+            pick = runs[find.key].get("peak_lr")
+            if pick:
+                items.append(_item(s, "find_train", "finder", seed, "train", {"optimizer.lr": methods.lr_round(pick)}))
+        else:
+            complete = False
+    if not swept:
+        return items, False
+    best, _ = sweep_best(sweep_means(sweep, runs))
+    randoms = [_item(s, "random", f"random{k}", 0, "train", o) for k, o in enumerate(methods.random_configs(s, best))]
+    items += randoms
+    if any(r.key not in runs for r in randoms):
+        return items, False
+    means = sweep_means(sweep, runs)
+    top_lrs = sorted(means, key=lambda lr: -means[lr])[:2]
+    items += [_item(s, "oracle", f"lr={lr:g}", 2, "train", {"optimizer.lr": lr}) for lr in top_lrs]
+    top_random = sorted(randoms, key=lambda r: -runs[r.key]["val_acc"])[:3]
+    for r in top_random:
+        items += [_item(s, "oracle", r.method, seed, "train", r.spec["overrides"]) for seed in (1, 2)]
+    return items, complete

@@ -1,0 +1,112 @@
+"""Summarise the corpus ledger: benchmarks/results/corpus.json and the README's markdown tables.
+
+    python benchmarks/corpus/report.py [--markdown]
+
+Per setting: the sweep, the oracle (the best validation 3-seed mean among every config trained on 3 seeds:
+the two best sweep LRs, the three best random-search configs, the peers and trainwell), each method's
+test accuracy and regret (oracle minus method, test accuracy points), and the finder's picks. The summary
+counts only settings whose runs are all in; a partial corpus says how far it got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import analysis
+import fit
+import ledger
+from settings import BY_NAME, SETTINGS
+
+LABELS = {
+    "trainwell_loo": "trainwell (law fitted without the dataset)",
+    "trainwell": "trainwell (law fitted on all data)",
+    "hf_trainer": "HF Trainer defaults (AdamW 5e-5, linear)",
+    "keras": "Keras (Adam 1e-3, constant)",
+    "fastai": "fastai fit_one_cycle (1e-3)",
+    "torch_sgd": "PyTorch SGD 0.1, momentum 0.9, cosine",
+    "seed000": "seed 000 stack (AdamW 3e-5, cosine, warmup 10 %)",
+}
+
+
+def build(book: dict[str, Any]) -> dict[str, Any]:
+    finder_hash = ledger.finder_sources_hash()
+    frozen = book.get("loo_tables", {})  # only the tables the runs were trained with
+    loo = [i for i in fit.loo_items(book, SETTINGS)[0] if BY_NAME[i.setting].dataset in frozen]
+    extra: dict[str, list[Any]] = {}
+    for item in loo:
+        extra.setdefault(item.setting, []).append(item)
+    reports = analysis.all_reports(book, finder_hash, extra)
+    done = sum(r["runs_done"] for r in reports)
+    named = sum(r["runs_named"] for r in reports)
+    return {
+        "progress": {
+            "settings": len(SETTINGS),
+            "settings_complete": sum(r["complete"] for r in reports),
+            "runs_in_ledger": len(book["runs"]),
+            "runs_done_of_named": [done, named],
+            "note": "runs_named grows as stages finish (random search and oracle re-runs are named once the sweep / search is in)",
+        },
+        "summary": analysis.summary(reports),
+        "settings": reports,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    s = result["summary"]
+    p = result["progress"]
+    lines = [
+        f"Corpus: {p['settings_complete']} of {p['settings']} settings complete ({p['runs_in_ledger']} runs in the ledger); "
+        f"regret = oracle's 3-seed test accuracy minus the method's, in points, over the {s['settings_with_oracle']} settings with an oracle.",
+        "",
+        "| recipe | settings | mean regret | median | worst (setting) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("trainwell_loo", "trainwell", *analysis.PEER_NAMES):
+        m = s["methods"].get(name)
+        if m:
+            lines.append(
+                f"| {LABELS[name]} | {m['settings']} | {m['mean_regret']:.2f} | {m['median_regret']:.2f} | {m['worst_regret']:.2f} ({m['worst_setting']}) |"
+            )
+    if "beats_every_peer" in s:
+        b = s["beats_every_peer"]
+        lines += [
+            "",
+            f"trainwell (leave-one-dataset-out) beats every peer on {b['wins']} of {b['settings']} settings ({100 * b['share']:.0f} %).",
+        ]
+    f = s.get("finder")
+    if f:
+        lines += [
+            "",
+            "| finder | value |",
+            "|---|---|",
+            f"| picks within 2x of the sweep-best LR | {f['within_2x']} of {f['picks']} ({100 * f['within_2x_share']:.0f} %) |",
+            f"| below half / above 2x | {f['below_half']} / {f['above_2x']} |",
+            f"| median pick / sweep-best | {f['median_ratio']:.2f} |",
+        ]
+        if "mean_regret_vs_sweep_best" in f:
+            lines.append(
+                f"| regret of training at the pick vs the sweep-best LR (mean / worst, {f['settings_trained']} settings) | "
+                f"{f['mean_regret_vs_sweep_best']:.2f} / {f['worst_regret_vs_sweep_best']:.2f} points |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", action="store_true", help="print the README tables")
+    args = parser.parse_args()
+    book = ledger.load()
+    result = {"git_revision": ledger.git_revision(), "command": "python benchmarks/corpus/report.py", **build(book)}
+    out = ledger.ROOT / "benchmarks" / "results" / "corpus.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result) if args.markdown else json.dumps({"progress": result["progress"], "summary": result["summary"]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

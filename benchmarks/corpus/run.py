@@ -1,0 +1,256 @@
+"""Train the calibration corpus: every run the plan names that the ledger does not hold yet.
+
+    python benchmarks/corpus/run.py [--quick] [--settings a,b] [--minutes M]
+
+Each run trains through trainwell's public API (``trainwell.train(config, model=..., train_data=...,
+val_data=...)``; the finder runs are ``trainwell.find.lr_finder.lr_find`` on the same model and data) on
+one CPU thread, and its result lands in benchmarks/results/corpus_ledger.json as soon as it finishes.
+Start several workers (separate processes) to share the work: they claim runs through a lock file.
+``--quick`` restricts the plan to the settings marked quick (about 10 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+import fit
+import ledger
+import methods
+import plan
+from settings import BY_NAME, SETTINGS, Setting
+from trainwell.config.paths import set_path
+
+STAGE_ORDER = {"peers": 0, "trainwell": 0, "trainwell_loo": 0, "find": 1, "find_train": 1, "random": 2, "oracle": 3}
+TIER = {"mlp": 0, "lstm": 1, "transformer": 1, "head": 2, "cnn": 2, "minilm": 3}
+
+
+def ordered(settings: list[Setting]) -> list[Setting]:
+    """Cheap settings first, so a partial corpus is the cheap end complete rather than everything half-done."""
+    return sorted(settings, key=lambda s: (TIER[s.family], s.epochs * s.n_train * s.width * s.depth))
+
+
+def config_dict(s: Setting, spec: dict[str, Any]) -> dict[str, Any]:
+    harness = methods.base(s, spec["seed"])
+    if "config" in spec:  # trainwell's recommendation: its whole config, with the harness's plumbing on top
+        cfg = json.loads(json.dumps(spec["config"]))
+        for key in ("seed", "report", "doctor", "logging"):
+            cfg[key] = harness[key]
+        cfg.setdefault("training", {}).update(threads=1, device="cpu")
+        cfg["output_dir"] = "runs"
+        model = cfg.setdefault("model", {})
+        model["dropout"] = float(model.get("dropout", s.dropout))
+        cfg["model"] = {"dropout": model["dropout"]}
+        return cfg
+    cfg = harness
+    for path, value in spec["overrides"].items():
+        set_path(cfg, path, value)
+    return cfg
+
+
+def evaluate(model: torch.nn.Module, dataset: Any, collate: Any) -> float:
+    from trainwell.engine.batches import forward_logits
+
+    model.eval()
+    correct = total = 0
+    loader = torch.utils.data.DataLoader(dataset, batch_size=256, collate_fn=collate)
+    with torch.no_grad():
+        for x, y in loader:
+            logits = forward_logits(model, x)
+            correct += int((logits.argmax(-1) == y).sum())
+            total += int(y.numel())
+    return correct / max(1, total)
+
+
+def config_diff(cfg: Any) -> dict[str, Any]:
+    """The run's full config as the sections that differ from trainwell's defaults at this revision."""
+    from trainwell.config.schema import Config
+    from trainwell.config.structure import to_dict
+
+    mine, default = to_dict(cfg), to_dict(Config())
+    out: dict[str, Any] = {}
+    for section, value in mine.items():
+        if value == default.get(section):
+            continue
+        if isinstance(value, dict) and isinstance(default.get(section), dict):
+            out[section] = {k: v for k, v in value.items() if default[section].get(k) != v}
+        else:
+            out[section] = value
+    return out
+
+
+def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    from trainwell.config import load_config
+    from trainwell.errors import TrainwellError
+
+    cfg = load_config(config_dict(s, spec))
+    started = time.perf_counter()
+    torch.manual_seed(spec["seed"])  # the model's initialisation is part of the run
+    model, train_ds, val_ds, test_ds, collate = s.build(float(cfg.model.get("dropout", s.dropout)))
+    entry: dict[str, Any] = {
+        "setting": s.name,
+        "kind": spec["kind"],
+        "seed": spec["seed"],
+        "config": config_diff(cfg),
+        "rev": ledger.git_revision(),
+        "batch": cfg.batch.size * cfg.batch.accumulation,
+    }
+    if spec["kind"] == "find":
+        from trainwell.find.lr_finder import lr_find
+        from trainwell.tasks.base import Task, TaskFacts, classification_metrics
+
+        task = Task(
+            s.name,
+            model,
+            train_ds,
+            val_ds,
+            num_classes=facts["num_classes"],
+            metrics=classification_metrics,
+            collate_fn=collate,
+            facts=TaskFacts(facts["recommender_family"], facts["mode"], facts["n_train"], facts["num_classes"], facts["imbalance"]),
+        )
+        from trainwell.find.result import _min_loss_lr, schedule_shape
+
+        result = lr_find(cfg, task, "cpu")
+        record = result.to_json(with_curve=False)
+        mean, first, total = schedule_shape(cfg, len(train_ds))
+        entry.update(
+            # what find/peak.py's rules read, so benchmarks/corpus/fit.py can re-derive the peak under other constants
+            lr_min=_min_loss_lr(result) if result.suggested_lr is not None else None,
+            shape={"mean": mean, "first": first, "total": total, "schedule": cfg.schedule.name, "mode": facts["mode"]},
+            peak_lr=result.peak_lr,
+            suggested_lr=result.suggested_lr,
+            reliable=result.reliable,
+            find=record,
+            curve={"lr": [float(f"{v:.4g}") for v in result.lrs], "loss": [float(f"{v:.4g}") for v in result.losses]},
+            finder=spec.get("finder"),
+            wall_s=round(time.perf_counter() - started, 2),
+        )
+        return entry
+    from trainwell.engine.api import train
+
+    status, message = "ok", ""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            result = train(cfg, model=model, train_data=train_ds, val_data=val_ds, run_dir=Path(tmp) / "run")
+            model, steps = result.model, int(result.summary["steps"])
+            entry["stop_reason"] = result.summary.get("stop_reason")
+            if isinstance(cfg.optimizer.lr, str):
+                found = Path(tmp) / "run" / "lr_find.json"
+                if found.is_file():
+                    entry["found_lr"] = json.loads(found.read_text()).get("peak_lr")
+        except TrainwellError as exc:  # a diverged run is a result: score the model as training left it
+            status, message, steps = "failed", str(exc)[:300], -1
+    entry.update(
+        status=status,
+        message=message,
+        lr=cfg.optimizer.lr if not isinstance(cfg.optimizer.lr, str) else entry.get("found_lr"),
+        steps=steps,
+        val_acc=round(evaluate(model, val_ds, collate), 5),
+        test_acc=round(evaluate(model, test_ds, collate), 5),
+        wall_s=round(time.perf_counter() - started, 2),
+    )
+    return entry
+
+
+def setting_info(s: Setting) -> dict[str, Any]:
+    return {"key": s.key(), "spec": dataclasses.asdict(s), "facts": s.facts()}
+
+
+def prepare(settings: list[Setting]) -> None:
+    """Measure every setting's facts once (builds each model; the frozen settings encode their texts) and
+    store them in the ledger, under the lock so a second worker waits instead of doing it again."""
+    with ledger.locked():
+        book = ledger.load()
+        for s in settings:
+            info = book["settings"].get(s.name)
+            if info is None or info["key"] != s.key():
+                book["settings"][s.name] = setting_info(s)
+                ledger.save(book)
+
+
+def worker(settings: list[Setting], deadline: float) -> int:
+    done = 0
+    finder_hash = ledger.finder_sources_hash()
+    prepare(settings)
+    while time.time() < deadline:
+        with ledger.locked():
+            book = ledger.load()
+        runs = book["runs"]
+        todo: list[tuple[str, plan.Item]] = []
+        incomplete = False
+        for s in settings:
+            items, complete = plan.setting_items(s, book["settings"][s.name]["facts"], runs, finder_hash)
+            incomplete |= not complete
+            todo += [(s.name, i) for i in items if i.key not in runs]
+        loo, new_tables = fit.loo_items(book, settings)  # trainwell with the law fitted without the setting's dataset
+        if new_tables:
+            with ledger.locked():
+                fresh = ledger.load()
+                fresh.setdefault("loo_tables", {}).update({d: t for d, t in new_tables.items() if d not in fresh.get("loo_tables", {})})
+                ledger.save(fresh)
+            continue  # plan again from the frozen tables
+        incomplete |= len({i.setting for i in loo}) < len(settings)
+        todo += [(i.setting, i) for i in loo if i.key not in runs]
+        # every setting's sweep first (the law's fit needs them all), then setting by setting, cheapest first
+        order = {s.name: k for k, s in enumerate(settings)}
+        todo.sort(key=lambda t: (0, 0, 0) if t[1].stage == "sweep" else (1, order[t[0]], STAGE_ORDER[t[1].stage]))
+        if not todo:
+            if not incomplete:
+                return done
+            time.sleep(5)
+            continue
+        with ledger.locked():
+            key = ledger.claim([i.key for _, i in todo])
+        if key is None:
+            time.sleep(5)
+            continue
+        name, item = next((n, i) for n, i in todo if i.key == key)
+        s = BY_NAME[name]
+        try:
+            entry = execute(s, item.spec, book["settings"][name]["facts"])
+        except Exception:  # a harness bug, not a result: leave the run out of the ledger and the claim held
+            logging.exception("run %s (%s %s seed %s) crashed", key, name, item.method, item.seed)
+            continue
+        entry["spec"] = item.spec
+        entry.setdefault("rev", ledger.git_revision())
+        ledger.record(key, entry)
+        done += 1
+        shown = entry.get("test_acc", entry.get("peak_lr"))
+        print(
+            f"{time.strftime('%H:%M:%S')} {name} {item.stage} {item.method} seed {item.seed}: {shown} in {entry.get('wall_s')} s",
+            flush=True,
+        )
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the settings marked quick")
+    parser.add_argument("--settings", default="", help="comma-separated setting names (default: all)")
+    parser.add_argument("--minutes", type=float, default=24 * 60.0, help="stop claiming new runs after this long")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING)
+    chosen = [BY_NAME[n] for n in args.settings.split(",") if n] or [s for s in SETTINGS if s.quick or not args.quick]
+    n = worker(ordered(chosen), time.time() + args.minutes * 60)
+    print(f"worker {os.getpid()}: {n} runs")
+
+
+if __name__ == "__main__":
+    main()
