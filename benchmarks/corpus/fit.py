@@ -264,7 +264,7 @@ def write_table(book: dict[str, Any], command: str) -> dict[str, Any]:
     return fitted
 
 
-READY = 0.8  # share of the settings whose sweeps must be in before a leave-one-dataset-out law is fitted
+READY = 10  # settings whose sweeps must be in before a leave-one-dataset-out law is fitted
 
 
 def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
@@ -274,7 +274,7 @@ def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
     if frozen is not None:
         return frozen
     rs = rows(book)
-    if len(rs) < READY * len(SETTINGS):
+    if len(rs) < READY:
         return None
     prior = prior_table()
     train = [r for r in rs if r["setting"].dataset != dataset]

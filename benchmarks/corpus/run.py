@@ -43,6 +43,16 @@ def ordered(settings: list[Setting]) -> list[Setting]:
     return sorted(settings, key=lambda s: (TIER[s.family], s.epochs * s.n_train * s.width * s.depth))
 
 
+def priority(s: Setting, item: plan.Item, order: dict[str, int]) -> tuple[int, int, int]:
+    """The MLP settings' sweeps first (the law's leave-one-dataset-out fit needs several), then those
+    settings stage by stage, cheapest first, so that a corpus cut short has whole settings; then the same
+    for the other families."""
+    cheap = 0 if TIER[s.family] == 0 else 2
+    if item.stage == "sweep":
+        return (cheap, 0, 0)
+    return (cheap + 1, order[s.name], STAGE_ORDER[item.stage])
+
+
 def config_dict(s: Setting, spec: dict[str, Any]) -> dict[str, Any]:
     harness = methods.base(s, spec["seed"])
     if "config" in spec:  # trainwell's recommendation: its whole config, with the harness's plumbing on top
@@ -186,6 +196,7 @@ def worker(settings: list[Setting], deadline: float) -> int:
     done = 0
     finder_hash = ledger.finder_sources_hash()
     prepare(settings)
+    order = {s.name: k for k, s in enumerate(settings)}
     while time.time() < deadline:
         with ledger.locked():
             book = ledger.load()
@@ -205,9 +216,7 @@ def worker(settings: list[Setting], deadline: float) -> int:
             continue  # plan again from the frozen tables
         incomplete |= len({i.setting for i in loo}) < len(settings)
         todo += [(i.setting, i) for i in loo if i.key not in runs]
-        # every setting's sweep first (the law's fit needs them all), then setting by setting, cheapest first
-        order = {s.name: k for k, s in enumerate(settings)}
-        todo.sort(key=lambda t: (0, 0, 0) if t[1].stage == "sweep" else (1, order[t[0]], STAGE_ORDER[t[1].stage]))
+        todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
         if not todo:
             if not incomplete:
                 return done
