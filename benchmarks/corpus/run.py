@@ -150,7 +150,7 @@ def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str
             wall_s=round(time.perf_counter() - started, 2),
         )
         return entry
-    from trainwell.engine.api import train
+    from trainwell import train
 
     status, message = "ok", ""
     with tempfile.TemporaryDirectory() as tmp:
