@@ -13,6 +13,7 @@ from trainwell.engine.batches import move_to_device
 from trainwell.engine.device import resolve_device
 from trainwell.engine.rng import capture as capture_rng
 from trainwell.engine.rng import restore as restore_rng
+from trainwell.engine.rng import seed_everything
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.setup import finder_runner, run_length, task_loss
 
@@ -24,5 +25,6 @@ __all__ = [
     "resolve_device",
     "restore_rng",
     "run_length",
+    "seed_everything",
     "task_loss",
 ]

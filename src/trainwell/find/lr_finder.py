@@ -168,13 +168,12 @@ def lr_find(
     """
     import torch
 
-    from trainwell.engine import rng
-    from trainwell.engine.probe import resolve_device, task_loss
+    from trainwell.engine.probe import resolve_device, seed_everything, task_loss
     from trainwell.tasks.catalog import build_task
 
     with run_globals(config.training.threads):
         if task is None:
-            rng.seed_everything(config.seed)
+            seed_everything(config.seed)
             task = build_task(config)
         dev = device if device is not None else resolve_device(config.training.device)
         loss_fn = task_loss(config, task, torch.device(dev))
