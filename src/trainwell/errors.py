@@ -103,6 +103,11 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+class Notice(UserWarning):
+    """Something the person running trainwell should read, not a problem: the CLI shows it as one plain
+    ``trainwell: ...`` line on stderr, and Python's default filter shows each distinct notice once."""
+
+
 def require(module: str, extra: str, feature: str) -> Any:
     """Import an optional module, or raise MissingDependencyError with the install hint."""
     import importlib

@@ -34,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _validate(args: argparse.Namespace) -> int:
     from trainwell.config import load_config
 
-    load_config(args.file)
+    config = load_config(args.file)
     print(f"{args.file}: valid")
+    if ":" in config.task:  # valid, and not inert: say so (README: configs that name code)
+        print(f"note: task {config.task} is code: train, lr-find, batch-find and tune import and call it")
     return 0
 
 

@@ -8,9 +8,12 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 # (verb module) in the order `--help` lists them. Add a verb by adding its module here.
 VERBS: tuple[str, ...] = (
@@ -56,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        code: int = args.run(args)
+        with notices():
+            code: int = args.run(args)
         return code
     except TrainwellError as exc:
         print(f"trainwell: error: {exc.render()}", file=sys.stderr)
@@ -71,6 +75,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+@contextlib.contextmanager
+def notices() -> Iterator[None]:
+    """Show trainwell's notices (errors.Notice: which code a config runs, ...) as plain lines on stderr."""
+    from trainwell.errors import Notice
+
+    original = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, Notice):
+            print(f"trainwell: {message}", file=sys.stderr)
+        else:
+            original(message, category, *rest, **kw)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def entry() -> None:

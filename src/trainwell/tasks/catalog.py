@@ -4,10 +4,12 @@ recommender reads. ``build_task(config)`` imports the builder only when training
 from __future__ import annotations
 
 import importlib
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trainwell.errors import ConfigError, Problem
+from trainwell.errors import ConfigError, Notice, Problem
 from trainwell.registry import Registry
 from trainwell.tasks.base import TaskFacts
 
@@ -97,10 +99,80 @@ def _load(target: str, where: str) -> Any:
         ) from None
 
 
+@dataclass(frozen=True)
+class UserCode:
+    """The function a config names (``task: "pkg.module:function"``), resolved: what will be run, and from where."""
+
+    target: str
+    function: Callable[..., Any]
+    file: str
+
+    def describe(self) -> str:
+        return f"{self.target} ({self.file})"
+
+
+def user_code(target: str, where: str = "task") -> UserCode:
+    """Import the function ``target`` names and check that it can be a task builder: a Python function or
+    class defined in a source file. Importing runs the module's top-level code (the trust model in README.md:
+    a config that names code is code); a built-in such as ``os:system`` or ``builtins:print`` is refused."""
+    import inspect
+
+    module, _, name = target.partition(":")
+    if not (module and name and all(part.isidentifier() for part in [*module.split("."), name])):
+        raise ConfigError(problems=[Problem(where, "must be 'package.module:function'", target, "e.g. task: mypkg.tasks:build_task")])
+    function = _load(target, where)
+    file = inspect.getsourcefile(function) if inspect.isfunction(function) or inspect.isclass(function) else None
+    if file is None:
+        raise ConfigError(
+            problems=[
+                Problem(
+                    where,
+                    "must name a Python function (or class) defined in a source file, called with the config to build a Task",
+                    f"{target} ({type(function).__name__})",
+                    "point task at your own builder, e.g. task: mypkg.tasks:build_task (docs/tasks.md)",
+                )
+            ]
+        )
+    return UserCode(target, function, file)
+
+
+def code_origin(target: str) -> str:
+    """Where the module of ``pkg.module:function`` lives, found without running it (only its parent packages
+    are imported), so a verb can say what it is about to import before it does."""
+    import importlib.util
+
+    module = target.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module) if module else None
+    except (ImportError, ValueError):
+        spec = None
+    return (spec.origin or "a namespace package") if spec else "not found"
+
+
 def build_task(config: Config) -> Task:
     """Build the configured task: a built-in by name, or a user's ``pkg.mod:fn`` called with the config."""
+    from trainwell.tasks.base import Task
+
     if ":" in config.task:
-        return _load(config.task, "task")(config)  # type: ignore[no-any-return]
+        module, _, function = config.task.partition(":")
+        warnings.warn(
+            f"task {config.task} is code: importing {module} ({code_origin(config.task)}) and calling {function}(config)",
+            Notice,
+            stacklevel=1,  # one location, so Python's default filter shows it once per process however many builds
+        )
+        built = user_code(config.task).function(config)
+        if not isinstance(built, Task):
+            raise ConfigError(
+                problems=[
+                    Problem(
+                        "task",
+                        "must name a function that returns a trainwell Task",
+                        f"{config.task} returned {type(built).__name__}",
+                        "return trainwell.tasks.base.Task(name=..., model=..., train_data=..., val_data=...) (docs/tasks.md)",
+                    )
+                ]
+            )
+        return built
     spec = TASKS.get(config.task, "task")
     unknown = sorted(set(config.model) - set(spec.model_defaults))
     if unknown:

@@ -9,6 +9,7 @@ from typing import Any
 # The dialect modules register themselves in DIALECTS when imported; detect() needs all of them.
 from trainwell.advise.lint import readers_flat, readers_tree  # noqa: F401
 from trainwell.advise.lint.checks import CHECKS
+from trainwell.advise.lint.code_refs import code_findings
 from trainwell.advise.lint.readers import DIALECTS, Dialect
 from trainwell.advise.lint.view import SEVERITY_ORDER, ConfigView, Finding
 from trainwell.config.io import read_mapping
@@ -82,6 +83,7 @@ def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
     for _, entry in CHECKS.items():
         findings.extend(f for f in entry.run(view) if not (f.severity == "error" and f.where in validated))
     findings.extend(_bookkeeping(view))
+    findings.extend(code_findings(data, view.dialect))
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.where))
     return LintReport(path, view.dialect, findings)
 
@@ -102,6 +104,12 @@ READER_RULES: tuple[tuple[str, str, str, str], ...] = (
     ("unknown-keys", "info", "keys lint does not understand, listed so nothing is silently dropped", "trainwell lint"),
     ("unknown-dialect", "info", "the file's format is not one lint reads; nothing was checked", "trainwell lint"),
     ("partial-config", "info", "one piece of a Hydra composition: absent values may be set elsewhere", "Hydra docs (--cfg job)"),
+    (
+        "code-reference",
+        "warning",
+        "the config names code the tool imports and runs (task, _target_, _component_, class_path); info, or a warning for system modules",
+        "trainwell lint",
+    ),
     ("lightning-1x-keys", "info", "Trainer arguments Lightning 2.x removed (gpus, amp_backend, ...)", "Lightning 2.0 release notes"),
 )
 
