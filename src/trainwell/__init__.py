@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# The optimizer, schedule, loss and task registries check the config fields that name them
+# (config.rules.NAME_CHECKS); the config layer may not import them, so the package root does, once, before
+# any entry point can load a config. Neither imports torch.
+from trainwell import optim as _optim  # noqa: F401
+from trainwell import tasks as _tasks  # noqa: F401
+
 __version__ = "0.1.0"
 
 _LAZY = {

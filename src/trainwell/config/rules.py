@@ -10,7 +10,7 @@ import itertools
 import re
 from collections.abc import Callable
 
-from trainwell.config.schema import Config
+from trainwell.config.schema import Config, resolve_warmup
 from trainwell.errors import Problem
 from trainwell.registry import Registry
 
@@ -32,19 +32,17 @@ def expected_mode(metric: str) -> str | None:
     return None
 
 
+# A name field's vocabulary (optimizer, schedule, loss, task names) lives in a registry of a layer above this
+# one, which the config layer may not import. Each owning layer registers a check of its field here when it
+# is imported (trainwell.optim, trainwell.tasks); the package root imports both, so the checks are always in
+# place before any config is validated. A check returns the problem with its field, or None.
+NameCheck = Callable[[Config], "Problem | None"]
+NAME_CHECKS: Registry[NameCheck] = Registry("config name check")
+
+
 @CONFIG_RULES.decorator("names-registered", "optimizer, schedule, loss and task names exist")
 def _names(config: Config, total: int | None) -> list[Problem]:
-    from trainwell.optim.losses import LOSSES
-    from trainwell.optim.optimizers import OPTIMIZERS
-    from trainwell.optim.schedules import SCHEDULES
-    from trainwell.tasks.catalog import TASKS
-
-    problems = [
-        OPTIMIZERS.check(config.optimizer.name, "optimizer.name"),
-        SCHEDULES.check(config.schedule.name, "schedule.name"),
-        LOSSES.check(config.loss.name, "loss.name"),
-        None if ":" in config.task else TASKS.check(config.task, "task"),
-    ]
+    problems = [check(config) for _, check in NAME_CHECKS.items()]
     return [p for p in problems if p is not None]
 
 
@@ -54,8 +52,6 @@ def _warmup(config: Config, total: int | None) -> list[Problem]:
         total = config.training.max_steps
     if total is None or config.schedule.warmup < 1:
         return []
-    from trainwell.optim.schedules import resolve_warmup
-
     w = resolve_warmup(config.schedule.warmup, total)
     if w >= total:
         return [

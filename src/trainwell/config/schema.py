@@ -85,6 +85,11 @@ class ScheduleConfig:
     min_lr: float = fld(0.0, "reduce_on_plateau: LR floor", ge=0.0)
 
 
+def resolve_warmup(warmup: float, total_steps: int) -> int:
+    """schedule.warmup as a step count: a value < 1 is a ratio of total steps."""
+    return round(warmup * total_steps) if warmup < 1 else int(warmup)
+
+
 @dataclass
 class BatchConfig:
     size: int = fld(32, "per-step (micro-)batch size", ge=1)

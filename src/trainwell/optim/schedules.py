@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from trainwell.config.schema import resolve_warmup  # the config's rules need it too; re-exported here
 from trainwell.registry import Registry
 
 Schedule = Callable[..., float]
@@ -209,11 +210,6 @@ def schedule_kwargs(schedule_cfg: Any, steps_per_epoch: int, base_lr: float) -> 
     kw["milestones"] = tuple(kw["milestones"])
     kw.update(steps_per_epoch=steps_per_epoch, base_lr=base_lr)
     return kw
-
-
-def resolve_warmup(warmup: float, total_steps: int) -> int:
-    """schedule.warmup as a step count: a value < 1 is a ratio of total steps."""
-    return round(warmup * total_steps) if warmup < 1 else int(warmup)
 
 
 def multipliers(
