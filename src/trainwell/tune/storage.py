@@ -80,12 +80,6 @@ def open_storage(url: str, heartbeat: Heartbeat | None = Heartbeat()) -> Any:
     if url.startswith("sqlite"):
         # SQLite serialises writers; a generous timeout keeps concurrent workers from "database is locked".
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-        if ":memory:" in url:
-            from sqlalchemy.pool import StaticPool
-
-            # An in-memory database lives in one connection: share it with the heartbeat thread, which would
-            # otherwise open a second, empty database.
-            kwargs["engine_kwargs"] = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # heartbeats and the retry callback are marked experimental
         if heartbeat is not None:
