@@ -44,6 +44,7 @@ import torch
 
 from _common import cosine_scheduler, decay_groups, quiet
 from trainwell.config import load_config
+from trainwell.config.resolved import ResolvedConfig
 from trainwell.tasks.base import classification_metrics
 
 BATCH, LR, WD, WARMUP, CLIP, LOG_EVERY, EVAL_EVERY, SEED = 32, 1e-3, 0.01, 0.1, 1.0, 10, 45, 0
@@ -295,7 +296,7 @@ def per_step(steps: int) -> dict[str, float]:
         }
     )
     with tempfile.TemporaryDirectory() as work:
-        trainer = Trainer(config, Task("digits", make_model(), train, val), Path(work))
+        trainer = Trainer(ResolvedConfig.given(config), Task("digits", make_model(), train, val), Path(work))
         trainer.progress = ProgressBar(total, 0, enabled=False)
 
         def trainwell_step(x: torch.Tensor, y: torch.Tensor) -> None:

@@ -12,6 +12,7 @@ import torch
 from tw_engine_helpers import make_task, max_abs_diff, run_script, tiny_config
 
 from trainwell.config import Config, load_config
+from trainwell.config.resolved import ResolvedConfig
 from trainwell.engine import checkpoint as ckpt
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Trainer
@@ -110,7 +111,7 @@ def test_load_best_at_end_restores_the_best_weights(tmp_path: Path) -> None:
             checkpoint={"every": 12, "keep": 1, "load_best_at_end": True},
         )
     )
-    trainer = Trainer(config, _scripted_task(config, scores), tmp_path)
+    trainer = Trainer(ResolvedConfig.given(config), _scripted_task(config, scores), tmp_path)
     stop = trainer.fit()
     final_weights = {k: v.clone() for k, v in trainer.c.model.state_dict().items()}
     summary = summarize(trainer, stop)

@@ -14,6 +14,7 @@ from test_engine_nan_and_stop import PoisonAt, poisoned_task
 from tw_engine_helpers import make_task, max_abs_diff, tiny_config, without_time
 
 from trainwell.config import load_config
+from trainwell.config.resolved import ResolvedConfig
 from trainwell.engine.loop import Trainer
 from trainwell.engine.precision import FP16Precision
 from trainwell.engine.step import StepRunner
@@ -32,7 +33,7 @@ def make_trainer(tmp: Path, device: str, poison: slice | None = None, defer: boo
     config = load_config(cfg)
     task: Task = poisoned_task(config, poison) if poison is not None else make_task(config)
     tmp.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(config, task, tmp, callbacks=callbacks(task) if callable(callbacks) else callbacks)
+    trainer = Trainer(ResolvedConfig.given(config), task, tmp, callbacks=callbacks(task) if callable(callbacks) else callbacks)
     r, t = trainer.runner, config.training
     if trainer.c.device.type == "cpu" and defer:  # the loop defers only on CUDA: force it here
         trainer.runner = StepRunner(

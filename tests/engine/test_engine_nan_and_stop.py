@@ -11,6 +11,7 @@ import torch
 from tw_engine_helpers import make_task, tiny_config
 
 from trainwell.config import Config, load_config
+from trainwell.config.resolved import ResolvedConfig
 from trainwell.engine import checkpoint as ckpt
 from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.loop import Trainer
@@ -36,7 +37,7 @@ def _digest(folder: Path) -> str:
 
 def test_nan_policy_stop_names_the_step_and_applies_no_bad_update(tmp_path: Path) -> None:
     config = load_config(tiny_config(training={"nan_policy": "stop"}, checkpoint={"load_best_at_end": False}))
-    trainer = Trainer(config, poisoned_task(config, slice(0, 1)), tmp_path)
+    trainer = Trainer(ResolvedConfig.given(config), poisoned_task(config, slice(0, 1)), tmp_path)
     with pytest.raises(TrainingError) as info:
         trainer.fit()
     first_bad = next(i for i, batch in enumerate(trainer.sampler) if 0 in batch) + 1  # epoch 0, 1 batch per step
@@ -69,7 +70,7 @@ class PoisonAt:
 def test_a_nan_stop_leaves_the_last_good_checkpoint_intact(tmp_path: Path) -> None:
     config = load_config(tiny_config(training={"nan_policy": "stop"}, checkpoint={"every": 2, "keep": 10, "load_best_at_end": False}))
     task = make_task(config)
-    trainer = Trainer(config, task, tmp_path, callbacks=[PoisonAt(task.train_data, 6)])  # type: ignore[list-item]
+    trainer = Trainer(ResolvedConfig.given(config), task, tmp_path, callbacks=[PoisonAt(task.train_data, 6)])  # type: ignore[list-item]
     with pytest.raises(TrainingError, match="at step 7 ") as info:
         trainer.fit()
     root = tmp_path / "checkpoints"
@@ -83,7 +84,7 @@ def test_a_nan_stop_leaves_the_last_good_checkpoint_intact(tmp_path: Path) -> No
 
 def test_nan_policy_skip_skips_counts_and_continues(tmp_path: Path) -> None:
     config = load_config(tiny_config(training={"nan_policy": "skip", "epochs": 2}, checkpoint={"load_best_at_end": False}))
-    trainer = Trainer(config, poisoned_task(config, slice(0, 1)), tmp_path)
+    trainer = Trainer(ResolvedConfig.given(config), poisoned_task(config, slice(0, 1)), tmp_path)
     stop = trainer.fit()
     assert stop.status == "completed"
     assert trainer.state.nan_skips == 2  # one poisoned batch per epoch
@@ -97,7 +98,7 @@ def test_nan_policy_skip_skips_counts_and_continues(tmp_path: Path) -> None:
 
 def test_nan_policy_skip_stops_after_max_skips_in_a_row(tmp_path: Path) -> None:
     config = load_config(tiny_config(training={"nan_policy": "skip", "max_nan_skips": 3}, checkpoint={"load_best_at_end": False}))
-    trainer = Trainer(config, poisoned_task(config, slice(0, 100)), tmp_path)
+    trainer = Trainer(ResolvedConfig.given(config), poisoned_task(config, slice(0, 100)), tmp_path)
     stop = trainer.fit()
     assert stop.status == "diverged" and trainer.state.step == 3
     assert "3 non-finite steps in a row" in stop.reason
@@ -141,7 +142,7 @@ class SkipsEveryOther(PrecisionStrategy):
 def test_scheduler_does_not_step_when_the_scaler_skipped(tmp_path: Path) -> None:
     # CPU: the synced path, where precision.step reports the skip (CUDA defers; see test_engine_deferred.py)
     config = load_config(tiny_config(training={"max_steps": 10, "device": "cpu"}, schedule={"name": "linear", "warmup": 4}))
-    trainer = Trainer(config, make_task(config), tmp_path)
+    trainer = Trainer(ResolvedConfig.given(config), make_task(config), tmp_path)
     fake = SkipsEveryOther(torch.device("cpu"))
     trainer.c.precision = trainer.runner.precision = fake
     trainer.fit()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from trainwell.config import load_config
+from trainwell.config.resolved import replace_paths
 from trainwell.errors import ConfigError
 from trainwell.find.batch_finder import find_batch_for_training, paste_line, plan
 from trainwell.find.batch_search import MARGIN, Probe, _with_margin, search
@@ -49,9 +50,10 @@ def test_margin_rounds_to_multiples_of_eight() -> None:
 def test_plan_keeps_the_effective_batch_with_accumulation() -> None:
     config = load_config({"batch": {"size": 64, "accumulation": 1}, "optimizer": {"lr": 1e-3}})
     todo = plan(config, chosen=24)
-    assert (todo.size, todo.accumulation, todo.lr) == (16, 4, 1e-3)  # 64 = 16 x 4, the largest exact split under 24
+    assert (todo.size, todo.accumulation, todo.lr) == (16, 4, None)  # 64 = 16 x 4, the largest exact split under 24; LR unchanged
     assert "accumulation 4" in todo.reasons[0]
-    assert paste_line(todo) == "batch.size=16 batch.accumulation=4 batch.auto_find=false optimizer.lr=0.001"
+    # The paste line carries no LR the finder did not change (issue H item 3: it used to paste the schema default).
+    assert paste_line(todo) == "batch.size=16 batch.accumulation=4 batch.auto_find=false"
     assert plan(config, chosen=512).accumulation == 1
 
 
@@ -62,11 +64,12 @@ def test_plan_rescales_the_lr_when_asked(optimizer: str, factor: float) -> None:
     assert (todo.size, todo.accumulation) == (16, 1)
     assert todo.lr == pytest.approx(0.1 * factor)
     assert any("rule" in r for r in todo.reasons)
+    assert paste_line(todo).endswith(f"optimizer.lr={0.1 * factor:.3g}")
 
 
 def test_plan_leaves_lr_find_alone() -> None:
     config = load_config({"batch": {"size": 64, "keep_effective": False}, "optimizer": {"lr": "find"}})
-    assert plan(config, chosen=16).lr == "find"
+    assert plan(config, chosen=16).lr is None
 
 
 def _task(width: int = 64) -> Task:
@@ -104,7 +107,8 @@ def test_real_tiny_model_under_a_cpu_budget_keeps_the_effective_batch() -> None:
     task = _task()
     weights = {k: v.clone() for k, v in task.model.state_dict().items()}
     config = load_config({"batch": {"size": 256, "auto_find": True, "memory_budget_mb": 0.2}, "optimizer": {"lr": 1e-3}})
-    new, record = find_batch_for_training(config, task, torch.device("cpu"))
+    values, record = find_batch_for_training(config, task, torch.device("cpu"))
+    new = replace_paths(config, values)
     assert record["probes"][-1]["size"] <= 256
     fitting = [p for p in record["probes"] if p["fits"]]
     assert all(p["peak_mb"] <= 0.2 for p in fitting)
@@ -141,7 +145,8 @@ def test_real_cuda_out_of_memory_bounds_the_batch() -> None:
     )
     task = Task("big", net, Images(), None, num_classes=10)
     config = load_config({"batch": {"size": 1 << 15, "auto_find": True}, "training": {"precision": "fp32", "device": "cuda"}})
-    new, record = find_batch_for_training(config, task, torch.device("cuda"))
+    values, record = find_batch_for_training(config, task, torch.device("cuda"))
+    new = replace_paths(config, values)
     failures = [p for p in record["probes"] if not p["fits"]]
     assert failures and "out of memory" in failures[0]["detail"]
     assert 0 < record["chosen"] < record["max_fit"] < failures[0]["size"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainwell.config.documents import CONFIG_LIMITS, override_value, read_document
 from trainwell.config.rules import CONFIG_RULES
@@ -17,6 +17,9 @@ from trainwell.config.schema import Config
 from trainwell.config.structure import check_ranges, from_dict, to_dict
 from trainwell.errors import ConfigError, Problem, TrainwellError
 from trainwell.registry import did_you_mean
+
+if TYPE_CHECKING:
+    from trainwell.config.resolved import ConfigRequest
 
 
 def read_mapping(path: str | Path, error: type[TrainwellError] = ConfigError) -> dict[str, Any]:
@@ -132,6 +135,39 @@ def load_config(
     else:
         layer = read_mapping(source)
     return config_from_dict(_merge(base or {}, layer), overrides)
+
+
+def load_request(
+    source: str | Path | dict[str, Any] | Config | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
+    base: dict[str, Any] | None = None,
+    label: str = "",
+) -> ConfigRequest:
+    """What the user asked for, read once: the layers of ``load_config`` parsed into a Config (types and
+    field ranges checked, every problem at once) and the dotted fields they set. The cross-field rules
+    run once, on the resolved config, when the run's length is known (``trainwell.run``)."""
+    from trainwell.config.resolved import ConfigRequest
+
+    problems: list[Problem] = []
+    if isinstance(source, Config):
+        layer = to_dict(source)
+    else:
+        layer = read_mapping(source) if isinstance(source, (str, Path)) else _deep_copy(source or {})
+    data = apply_overrides(_merge(base or {}, layer), list(overrides), problems)
+    config = from_dict(Config, data, "", problems)
+    if not problems:
+        check_ranges(config, "", problems)
+    ConfigError.collect(problems)
+    return ConfigRequest(config, frozenset(_leaves(data)), label)
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every value in nested mappings (an empty mapping counts as a value)."""
+    out: list[str] = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        out.extend(_leaves(value, path + ".") if isinstance(value, dict) and value else [path])
+    return out
 
 
 def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

@@ -101,6 +101,11 @@ class BatchConfig:
     keep_effective: bool = fld(True, "batch finder: keep the effective batch by raising accumulation; false rescales the LR instead")
     eval_size: int | None = fld(None, "evaluation batch size; null uses 2 x size", ge=1)
 
+    @property
+    def effective(self) -> int:
+        """What one optimizer step sees: size x accumulation (the one place it is computed)."""
+        return self.size * self.accumulation
+
 
 @dataclass
 class LossConfig:

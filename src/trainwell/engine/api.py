@@ -1,7 +1,7 @@
-"""The engine's entry point for one run over a config that is ready to train (every value a number, the
-task built): ``prepare`` the process, ``check`` the config against the task, ``run`` the loop into a run
-folder. The orchestrator above it (``trainwell.run``) resolves the config, runs the finders and hands the
-live doctor in as a callback; the engine knows nothing of them.
+"""The engine's entry point for one run over a resolved config (``trainwell.config.resolved``: every value a
+number, validated once with the run's length) and a built task: ``prepare`` the process, then ``run`` the
+loop into a run folder. The orchestrator above it (``trainwell.run``) resolves the config, runs the
+finders and hands the live doctor in as a callback; the engine knows nothing of them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from trainwell import runtime
-from trainwell.config.io import validate
+from trainwell.config.resolved import ResolvedConfig
 from trainwell.config.schema import Config
 from trainwell.engine import rng
 from trainwell.engine.callbacks import Callback
@@ -22,8 +22,7 @@ from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
 from trainwell.engine.resume import Change
 from trainwell.engine.run_folder import environment, write_config, write_json
-from trainwell.engine.setup import run_length
-from trainwell.errors import ConfigError, TrainingError, TrainingInterrupted
+from trainwell.errors import TrainingError, TrainingInterrupted
 from trainwell.tasks.base import Task
 
 
@@ -35,33 +34,29 @@ class RunResult:
     history: list[dict[str, Any]]
 
 
-def prepare(config: Config) -> None:
-    """Threads, deterministic kernels and seeds, before the task is built: the task's model
+def prepare(config: Config, seed: bool = True) -> None:
+    """Threads, deterministic kernels and (with ``seed``) seeds, before the task is built: the task's model
     initialisation is part of the run, so it draws from the run's seed. The caller restores them
     (``trainwell.train`` runs inside ``trainwell.runtime.preserved``)."""
     runtime.apply(config.training.threads, config.training.deterministic)
-    rng.seed_everything(config.seed)
-
-
-def check(config: Config, task: Task) -> None:
-    """Every problem the config has with this task's real run length (a 500-step warmup is fine in
-    general and wrong for a 300-step run), before anything is written."""
-    ConfigError.collect(validate(config, run_length(config, len(task.train_data))[2]))  # type: ignore[arg-type]
+    if seed:
+        rng.seed_everything(config.seed)
 
 
 def run(
-    config: Config,
+    resolved: ResolvedConfig,
     task: Task,
     run_dir: Path,
     callbacks: Iterable[Callback] = (),
     resume: bool = False,
     changes: Sequence[Change] = (),
 ) -> RunResult:
-    """Train ``task`` with ``config`` into ``run_dir`` (continuing its latest checkpoint with ``resume``,
+    """Train ``task`` with ``resolved`` into ``run_dir`` (continuing its latest checkpoint with ``resume``,
     applying and recording ``changes``: engine/resume.py) and return the run folder, summary, model (best
     weights when load_best_at_end) and history."""
+    config = resolved.config
     write_config(run_dir, config)
-    trainer = Trainer(config, task, run_dir, callbacks, resume=resume, changes=changes)
+    trainer = Trainer(resolved, task, run_dir, callbacks, resume=resume, changes=changes)
     c = trainer.c
     write_json(run_dir / "environment.json", environment(config, str(c.device), c.precision_choice.name, c.precision_choice.reason))
     try:

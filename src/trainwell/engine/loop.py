@@ -18,7 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from trainwell.config.schema import Config
+from trainwell.config.resolved import ResolvedConfig
 from trainwell.engine import checkpoint as ckpt
 from trainwell.engine import rng
 from trainwell.engine.callbacks import Callback, CallbackList
@@ -45,11 +45,11 @@ class Stop:
 
 
 class Trainer:
-    """Owns one run: built from a config and a task, optionally resumed from its run folder's latest checkpoint."""
+    """Owns one run: built from a resolved config and a task, optionally resumed from its run folder's latest checkpoint."""
 
     def __init__(
         self,
-        config: Config,
+        resolved: ResolvedConfig,
         task: Task,
         run_dir: Path,
         callbacks: Iterable[Callback] = (),
@@ -57,8 +57,9 @@ class Trainer:
         changes: Sequence[Change] = (),
     ) -> None:
         """``changes``: what a resume changed against the run's saved config (engine/resume.py); applied and recorded."""
+        config = resolved.config
         self.config, self.task, self.run_dir = config, task, run_dir
-        self.c = build_components(config, task)
+        self.c = build_components(resolved, task)
         self.state = LoopState(config, run_dir, self.c.model, self.c.optimizer, self.c.total_steps, self.c.steps_per_epoch)
         ev = config.evaluation
         self.stopper = EarlyStopping(ev.metric, ev.mode, config.early_stopping.patience, config.early_stopping.threshold)

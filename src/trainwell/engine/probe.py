@@ -15,7 +15,7 @@ from trainwell.engine.rng import capture as capture_rng
 from trainwell.engine.rng import restore as restore_rng
 from trainwell.engine.rng import seed_everything
 from trainwell.engine.sampler import EpochBatchSampler
-from trainwell.engine.setup import finder_runner, run_length, task_loss
+from trainwell.engine.setup import finder_runner, task_loss
 
 __all__ = [
     "EpochBatchSampler",
@@ -24,7 +24,6 @@ __all__ = [
     "move_to_device",
     "resolve_device",
     "restore_rng",
-    "run_length",
     "seed_everything",
     "task_loss",
 ]

@@ -1,17 +1,16 @@
 """Building the pieces a run needs from a config and a task: device, precision, optimizer, schedule,
-loss, data loaders, and the run's length. The config is validated again here with the real total
-number of steps (a warmup of 500 steps is fine in general and wrong for a 300-step run)."""
+loss, data loaders. The config comes resolved (``trainwell.config.resolved``): its LR is a number and
+it was validated once, with the run's real length, before anything was built."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from trainwell.config.io import validate
+from trainwell.config.resolved import ResolvedConfig, run_length
 from trainwell.config.schema import Config
 from trainwell.engine.device import resolve_device
 from trainwell.engine.precision import PrecisionChoice, PrecisionStrategy, build_precision
@@ -40,14 +39,6 @@ class Components:
     total_steps: int
 
 
-def run_length(config: Config, n_train: int) -> tuple[int, int, int]:
-    """(batches per epoch, optimizer steps per epoch, total steps). max_steps overrides epochs."""
-    batches = math.ceil(n_train / config.batch.size)
-    steps_per_epoch = math.ceil(batches / config.batch.accumulation)
-    total = config.training.max_steps or config.training.epochs * steps_per_epoch
-    return batches, steps_per_epoch, total
-
-
 def check_task(config: Config, task: Task) -> None:
     problems = []
     if len(task.train_data) == 0:  # type: ignore[arg-type]
@@ -61,26 +52,17 @@ def check_task(config: Config, task: Task) -> None:
                 "pass val_data, or set evaluation.strategy: no, early_stopping.patience: null and checkpoint.load_best_at_end: false",
             )
         )
-    if not isinstance(config.optimizer.lr, float):
-        problems.append(
-            Problem(
-                "optimizer.lr",
-                "must be a number once training starts",
-                config.optimizer.lr,
-                "set a number, or 'find' through trainwell.train",
-            )
-        )
     ConfigError.collect(problems)
 
 
-def build_components(config: Config, task: Task) -> Components:
+def build_components(resolved: ResolvedConfig, task: Task) -> Components:
+    """The run's pieces. ``resolved`` was validated once, with this run's length, when it was resolved."""
+    config, lr = resolved.config, resolved.lr
     check_task(config, task)
     batches, steps_per_epoch, total = run_length(config, len(task.train_data))  # type: ignore[arg-type]
-    ConfigError.collect(validate(config, total))
     device = resolve_device(config.training.device)
     precision, choice = build_precision(config.training.precision, device)
     model = task.model.to(device)
-    lr = float(config.optimizer.lr)
     optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
     schedule = build_schedule(optimizer, config, total, steps_per_epoch, lr)
     loss_fn = task_loss(config, task, device)

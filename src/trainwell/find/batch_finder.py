@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from trainwell.runtime import run_globals
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 class BatchPlan:
     size: int
     accumulation: int
-    lr: float | Literal["find"]
+    lr: float | None  # the rescaled LR; None when the LR stays as configured (a number, or 'find')
     reasons: list[str]
 
 
@@ -51,8 +51,7 @@ def plan(config: Config, chosen: int) -> BatchPlan:
     from trainwell.optim.scaling import scale_lr
 
     b = config.batch
-    effective = b.size * b.accumulation
-    lr = config.optimizer.lr
+    effective, lr = b.effective, config.optimizer.lr
     if b.keep_effective:
         size, acc = _exact_split(effective, chosen)
         why = (
@@ -60,27 +59,26 @@ def plan(config: Config, chosen: int) -> BatchPlan:
             if acc == 1
             else f"largest safe micro-batch {chosen} < effective batch {effective}: batch {size} x accumulation {acc} keeps it (000 §4.1.2)"
         )
-        return BatchPlan(size, acc, lr, [why, "batch.keep_effective: the LR stays as configured"])
+        return BatchPlan(size, acc, None, [why, "batch.keep_effective: the LR stays as configured"])
     new_effective = chosen * b.accumulation
     reasons = [f"batch.keep_effective is false: micro-batch {b.size} -> {chosen}, effective {effective} -> {new_effective}"]
-    if isinstance(lr, str):
+    if lr == "find":
         reasons.append("optimizer.lr is 'find': the range test runs at the new batch, so nothing to rescale")
-    else:
-        scaled = scale_lr(lr, effective, new_effective, config.optimizer.name)
-        lr = scaled.lr
-        reasons.append(f"LR {config.optimizer.lr:.3g} -> {lr:.3g}: {scaled.reason} ({scaled.source})")
-    return BatchPlan(chosen, b.accumulation, lr, reasons)
+        return BatchPlan(chosen, b.accumulation, None, reasons)
+    scaled = scale_lr(float(lr), effective, new_effective, config.optimizer.name)
+    reasons.append(f"LR {float(lr):.3g} -> {scaled.lr:.3g}: {scaled.reason} ({scaled.source})")
+    return BatchPlan(chosen, b.accumulation, scaled.lr, reasons)
 
 
 def paste_line(plan_: BatchPlan) -> str:
-    lr = f" optimizer.lr={plan_.lr:.3g}" if isinstance(plan_.lr, float) else ""
+    """The line to hard-code what was found; the LR only when the finder changed it (a configured LR is
+    already in the config, and pasting it would pin a value the recommender should keep choosing)."""
+    lr = f" optimizer.lr={plan_.lr:.3g}" if plan_.lr is not None else ""
     return f"batch.size={plan_.size} batch.accumulation={plan_.accumulation} batch.auto_find=false{lr}"
 
 
-def find_batch_for_training(config: Config, task: Task, device: torch.device) -> tuple[Config, dict[str, Any]]:
-    """Engine hook for ``batch.auto_find``: the config to train with and a JSON-able record of why."""
-    import copy
-
+def find_batch_for_training(config: Config, task: Task, device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For ``batch.auto_find``: the values to train with (dotted path -> value) and a JSON-able record of why."""
     from trainwell.errors import TrainingError
     from trainwell.find.batch_probe import find_max_batch
 
@@ -92,9 +90,9 @@ def find_batch_for_training(config: Config, task: Task, device: torch.device) ->
             "Fix: raise batch.memory_budget_mb, use precision bf16, or a smaller model"
         )
     todo = plan(config, found.chosen)
-    new = copy.deepcopy(config)
-    new.batch.size, new.batch.accumulation, new.batch.auto_find = todo.size, todo.accumulation, False
-    new.optimizer.lr = todo.lr
+    values: dict[str, Any] = {"batch.size": todo.size, "batch.accumulation": todo.accumulation, "batch.auto_find": False}
+    if todo.lr is not None:
+        values["optimizer.lr"] = todo.lr
     limit = "CUDA out-of-memory" if device.type == "cuda" else f"memory budget {config.batch.memory_budget_mb:g} MB"
     if device.type == "cuda" and config.batch.memory_budget_mb is not None:
         limit += f" or budget {config.batch.memory_budget_mb:g} MB"
@@ -105,13 +103,13 @@ def find_batch_for_training(config: Config, task: Task, device: torch.device) ->
         "chosen": found.chosen,
         "size": todo.size,
         "accumulation": todo.accumulation,
-        "effective_before": config.batch.size * config.batch.accumulation,
+        "effective_before": config.batch.effective,
         "effective_after": todo.size * todo.accumulation,
         "lr_before": config.optimizer.lr,
-        "lr_after": todo.lr,
+        "lr_after": config.optimizer.lr if todo.lr is None else todo.lr,
         "reasons": [found.reason, *todo.reasons],
         "paste": paste_line(todo),
         "probes": [p.to_json() for p in found.probes],
         "elapsed_s": round(seconds, 3),
     }
-    return new, record
+    return values, record

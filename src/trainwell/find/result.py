@@ -123,13 +123,13 @@ def _min_loss_lr(result: LRFindResult) -> float:
 def schedule_shape(config: Config, train_size: int | None) -> tuple[float, float, int]:
     """How the configured schedule spends its LR: (mean multiplier over the run, multiplier at step 0, total
     steps); (1, 1, 0) when the run's length is unknown."""
-    from trainwell.engine.probe import run_length
+    from trainwell.config.resolved import run_length
     from trainwell.optim.schedules import multipliers
 
     if config.training.max_steps is None and not train_size:
         return 1.0, 1.0, 0
     # Without a training-set size only max_steps counts; one effective batch stands in for an epoch.
-    _, per_epoch, total = run_length(config, train_size or config.batch.size * config.batch.accumulation)
+    _, per_epoch, total = run_length(config, train_size or config.batch.effective)
     mult = multipliers(config.schedule.name, total, config.schedule.warmup, config.schedule, per_epoch)
     if not mult:
         return 1.0, 1.0, total

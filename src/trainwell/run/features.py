@@ -8,9 +8,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainwell.config.io import validate
+from trainwell.config.resolved import Origin, ResolvedConfig, replace_paths, run_length
 from trainwell.config.schema import Config
 from trainwell.engine.run_folder import write_json
-from trainwell.errors import MissingDependencyError
+from trainwell.errors import ConfigError, MissingDependencyError
+from trainwell.run.resolve import Planned
 
 if TYPE_CHECKING:
     import torch
@@ -19,26 +22,31 @@ if TYPE_CHECKING:
     from trainwell.tasks.base import Task
 
 
-def run_finders(config: Config, task: Task, device: torch.device, run_dir: Path) -> Config:
-    """Resolve batch.auto_find and optimizer.lr == 'find' into numbers; record what each finder did.
+def run_finders(planned: Planned, task: Task, device: torch.device, run_dir: Path) -> ResolvedConfig:
+    """Make the measurements the config asks for (batch.auto_find, optimizer.lr: find), record what each
+    finder did in the run folder, and freeze the result.
 
-    The returned config holds the found values, so the run folder's config.yaml reproduces the run
+    The resolved config holds the found values, so the run folder's config.yaml reproduces the run
     without running the finders again.
     """
-    import dataclasses
-
+    config, measured = planned.config, {}
     if config.batch.auto_find:
         from trainwell.find.batch_finder import find_batch_for_training
 
-        config, record = find_batch_for_training(config, task, device)  # a new config, auto_find off
+        values, record = find_batch_for_training(config, task, device)
         write_json(run_dir / "batch_find.json", record)
+        why = Origin("measured", "; ".join(record["reasons"]), "batch-find", "guide 000 §4.1.1-4.1.2 (batch_find.json)")
+        measured.update({path: (value, why) for path, value in values.items()})
+        config = replace_paths(config, values)
+        if run_length(config, len(task.train_data))[2] != run_length(planned.config, len(task.train_data))[2]:  # type: ignore[arg-type]
+            ConfigError.collect(validate(config, run_length(config, len(task.train_data))[2]))  # type: ignore[arg-type]
     if config.optimizer.lr == "find":
         from trainwell.find.lr_finder import find_lr_for_training
 
         lr, record = find_lr_for_training(config, task, device)
         write_json(run_dir / "lr_find.json", record)
-        config = dataclasses.replace(config, optimizer=dataclasses.replace(config.optimizer, lr=float(lr)))
-    return config
+        measured["optimizer.lr"] = (float(lr), Origin("measured", record["used_reason"], "lr-find", "LR range test (lr_find.json)"))
+    return planned.resolved(measured)
 
 
 def live_doctor(config: Config) -> LiveDoctor | None:
@@ -69,6 +77,8 @@ def write_report_if_asked(config: Config, run_dir: Path) -> str | None:
     return None
 
 
-def write_reasons(run_dir: Path, reasons: list[dict[str, Any]] | None) -> None:
+def write_reasons(run_dir: Path, resolved: ResolvedConfig, extra: list[dict[str, Any]] | None = None) -> None:
+    """reasons.json: why each recommended or measured value has its value (and any reasons passed in)."""
+    reasons = [*resolved.reasons(), *(extra or [])]
     if reasons:
         write_json(run_dir / "reasons.json", reasons)

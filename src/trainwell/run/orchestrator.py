@@ -3,11 +3,14 @@
 result = train("config.yaml")                        # a built-in or user task from the config
 result = train(model=net, train_data=ds, val_data=vs)  # your own model and datasets
 result = train(resume="runs/digits-20250101-120000")   # continue a killed run exactly
+result = train("config.yaml", recommend=True)        # unset values from the recommender, as the CLI does
 
-One run, in order: load the config; set threads, determinism and seeds; build the task (its model
-initialisation is part of the run); check the config against the task; make the run folder; run the
-finders (a fresh run only: a resumed run's config.yaml already holds what they found); hand the live
-doctor to the engine as a callback; write the findings and the report.
+One run, in order: load the request once; set threads, determinism and seeds; build the task (its model
+initialisation is part of the run); resolve the config (recommend what is unset when asked, validate
+once with the run's length; if that changed the task's data, model or seed, build the task again from
+the resolved config); make the run folder; run the finders (a fresh run only: a resumed run's
+config.yaml already holds what they found); hand the live doctor to the engine as a callback; write the
+findings and the report.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainwell.config.io import load_config
+from trainwell.config.io import load_request
+from trainwell.config.resolved import ConfigRequest
 from trainwell.config.schema import Config
 from trainwell.errors import CheckpointError, ConfigError, Problem
-from trainwell.run import features
+from trainwell.run import features, resolve
 from trainwell.runtime import restores_globals
 
 if TYPE_CHECKING:
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 
 @restores_globals  # threads, determinism, RNGs and environment are as they were when train returns
 def train(
-    config: Config | dict[str, Any] | str | Path | None = None,
+    config: ConfigRequest | Config | dict[str, Any] | str | Path | None = None,
     *,
     model: torch.nn.Module | None = None,
     train_data: Any = None,
@@ -43,43 +47,56 @@ def train(
     resume: str | Path | None = None,
     callbacks: Iterable[Callback] = (),
     reasons: list[dict[str, Any]] | None = None,
+    recommend: bool = False,
 ) -> RunResult:
-    """Train and return the run folder, summary, model (best weights when load_best_at_end) and history."""
+    """Train and return the run folder, summary, model (best weights when load_best_at_end) and history.
+
+    ``recommend``: fill every value the config leaves unset from the recommender (with its reason in
+    reasons.json), as `trainwell train` does; without it unset values keep the schema's defaults.
+    ``reasons``: more rows for reasons.json, beside the recommended and measured values' own.
+    """
     from trainwell.engine import api as engine
     from trainwell.engine.device import resolve_device
     from trainwell.engine.resume import init_weights
     from trainwell.engine.run_folder import new_run_dir, write_json
 
-    cfg, changes = _config(config, resume, passed=model is not None)
-    engine.prepare(cfg)
-    task = _task(cfg, model, train_data, val_data)
-    if cfg.init_from is not None and resume is None:  # a resumed run's weights come from its own checkpoint
+    request, changes = _request(config, resume, passed=model is not None)
+    engine.prepare(request.config)
+    task = _task(request.config, model, train_data, val_data)
+    facts = resolve.task_facts(task) if recommend and resume is None else None
+    planned = resolve.plan(request, facts, len(task.train_data))  # type: ignore[arg-type]
+    if resolve.builds_differently(request.config, planned.config):
+        engine.prepare(planned.config)
+        task = _task(planned.config, model, train_data, val_data)
+    else:
+        engine.prepare(planned.config, seed=False)  # recommended threads; the RNG stays where the build left it
+    if planned.config.init_from is not None and resume is None:  # a resumed run's weights come from its own checkpoint
         # config.yaml names the checkpoint folder itself: "the run's latest" would move if that run went on
-        cfg = dataclasses.replace(cfg, init_from=init_weights(task.model, cfg.init_from))
-    engine.check(cfg, task)  # a mistake found now leaves no half-made run folder behind
+        folder = init_weights(task.model, planned.config.init_from)
+        planned = dataclasses.replace(planned, config=dataclasses.replace(planned.config, init_from=folder))
     label = type(model).__name__ if model is not None else None  # not the config's task: it was not trained
-    path = Path(resume) if resume is not None else new_run_dir(cfg, run_dir, label)
-    if resume is None:
-        cfg = features.run_finders(cfg, task, resolve_device(cfg.training.device), path)
-    features.write_reasons(path, reasons)
-    doctor = features.live_doctor(cfg)
-    result = engine.run(cfg, task, path, [*callbacks, *([doctor] if doctor else [])], resume=resume is not None, changes=changes)
+    path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
+    resolved = features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
+    features.write_reasons(path, resolved, reasons)
+    doctor = features.live_doctor(resolved.config)
+    result = engine.run(resolved, task, path, [*callbacks, *([doctor] if doctor else [])], resume=resume is not None, changes=changes)
     features.write_findings(path, doctor)
-    note = features.write_report_if_asked(cfg, path)
+    note = features.write_report_if_asked(resolved.config, path)
     if note:
         result.summary["report_note"] = note
         write_json(path / "summary.json", result.summary)
     return result
 
 
-def _config(
-    config: Config | dict[str, Any] | str | Path | None, resume: str | Path | None, passed: bool = False
-) -> tuple[Config, list[Change]]:
-    """The config to train with and, on resume, what it changes against the run's saved config (a change
-    that would break the checkpoint's meaning is refused: engine/resume.py). With a model ``passed`` to
-    train(), config.task was not what trained, so the config names the task that says so (tasks/passed.py)."""
+def _request(
+    config: ConfigRequest | Config | dict[str, Any] | str | Path | None, resume: str | Path | None, passed: bool = False
+) -> tuple[ConfigRequest, list[Change]]:
+    """The request, loaded once (given as one, or from ``config``), and, on resume, what it changes against
+    the run's saved config (a change that would break the checkpoint's meaning is refused: engine/resume.py).
+    With a model ``passed`` to train(), config.task was not what trained, so the config names the task that
+    says so (tasks/passed.py)."""
     if resume is None:
-        return _passed(load_config(config), passed), []
+        return _passed(_load(config, ""), passed), []
     saved = Path(resume) / "config.yaml"
     if not saved.is_file():
         raise CheckpointError(
@@ -92,19 +109,27 @@ def _config(
                 )
             ]
         )
-    before = load_config(saved)
+    before = load_request(saved, label=f"resuming {resume}")
     if config is None:
         return _passed(before, passed), []
     from trainwell.engine.resume import resume_changes
 
-    cfg = _passed(load_config(config), passed)
-    return cfg, resume_changes(before, cfg, Path(resume))
+    request = _passed(_load(config, f"resuming {resume}"), passed)
+    return request, resume_changes(before.config, request.config, Path(resume))
 
 
-def _passed(config: Config, passed: bool) -> Config:
+def _load(config: ConfigRequest | Config | dict[str, Any] | str | Path | None, label: str) -> ConfigRequest:
+    if isinstance(config, ConfigRequest):
+        return config
+    return load_request(config, label=label or (f"config {config}" if isinstance(config, (str, Path)) else ""))
+
+
+def _passed(request: ConfigRequest, passed: bool) -> ConfigRequest:
     from trainwell.tasks.passed import PASSED
 
-    return dataclasses.replace(config, task=PASSED) if passed else config
+    if not passed:
+        return request
+    return dataclasses.replace(request, config=dataclasses.replace(request.config, task=PASSED), given=request.given | {"task"})
 
 
 def _task(config: Config, model: torch.nn.Module | None, train_data: Any, val_data: Any) -> Task:
