@@ -49,6 +49,18 @@ def split_config_args(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     return config, overrides
 
 
+def request_from_args(args: argparse.Namespace) -> Any:
+    """CONFIG [--recipe NAME] [key=value ...] as a ConfigRequest (``trainwell.config.resolved``): read
+    once, types and ranges checked, the fields you set recorded; `train` and the finders resolve it."""
+    from trainwell.config.io import load_request
+    from trainwell.recipes.catalog import recipe_dict
+
+    config, overrides = split_config_args(args)
+    recipe = getattr(args, "recipe", None)
+    label = f"recipe {recipe}" if recipe else f"config {config}" if config else ""
+    return load_request(config, overrides, base=recipe_dict(recipe) if recipe else None, label=label)
+
+
 def load_from_args(args: argparse.Namespace) -> Any:
     from trainwell.config import load_config
     from trainwell.recipes.catalog import recipe_dict

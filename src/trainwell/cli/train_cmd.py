@@ -1,17 +1,21 @@
 """`trainwell train [CONFIG] [key=value ...] [--recipe NAME] [--run-dir DIR] [--resume RUN_DIR] [--init-from RUN]`.
 
-With neither CONFIG nor --recipe, it trains config.task (digits unless overridden) with the
-recommender's values for that task, writes why each value was chosen to reasons.json, and applies the
-overrides on top. Torch is imported only when training starts.
+What CONFIG and the key=value overrides set is yours; every value they leave unset is the recommender's
+for config.task (digits unless set), with why each was chosen in reasons.json, with or without a file
+(`trainwell config show` prints the same resolution with each value's provenance). A --recipe is a
+complete preset and is taken as it is. Torch is imported only when training starts.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trainwell.cli.common import add_config_args, add_format, doctor_lines, load_from_args, print_json, split_config_args
+from trainwell.cli.common import add_config_args, add_format, doctor_lines, print_json, split_config_args
+
+if TYPE_CHECKING:
+    from trainwell.config.resolved import ConfigRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,44 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=_run)
 
 
-def _recommended(overrides: list[str]) -> tuple[Any, list[dict[str, Any]], str]:
-    """The recommender's config for config.task with the overrides on top, its reasons and a note."""
-    from trainwell.advise.model_facts import task_profile_facts
-    from trainwell.advise.recommender import Profile, recommend
-    from trainwell.config import load_config
+def _load(args: argparse.Namespace) -> tuple[ConfigRequest, bool, str]:
+    """The request (loaded once), whether the recommender fills what it leaves unset, and a note for people.
 
-    given = load_config(None, overrides)
-    task = given.task
-    overridden = {o.split("=", 1)[0].strip() for o in overrides}
-    # The task's model is built once here and its facts read (size, width, depth; a user task's TaskFacts too):
-    # the LR law needs them, and a `model.hidden=512` override is a different model than the recorded default.
-    facts = {**task_profile_facts(given), **_facts_from_overrides(given, overridden)}
-    rec = recommend(Profile.from_task(task, **facts))
-    # A value you set yourself has your reason, not ours.
-    reasons = [r.to_dict() for r in rec.reasons if r.field not in overridden]
-    return (
-        load_config(rec.config, [f"task={task}", *overrides]),
-        reasons,
-        f"recommended defaults for task '{task}' ({len(reasons)} reasons)",
-    )
-
-
-def _facts_from_overrides(given: Any, keys: set[str]) -> dict[str, Any]:
-    """Overrides (``keys``: the fields they set) that change the task's facts reach the recommender: a smaller
-    `data.limit` is a smaller dataset (its LR, batch and cadence differ), and `training.epochs` is the user's epoch budget."""
-    from trainwell.tasks.catalog import TASKS
-
-    facts: dict[str, Any] = {}
-    size = None if ":" in given.task else TASKS.get(given.task, "task").facts.dataset_size
-    if "data.limit" in keys and given.data.limit is not None:
-        facts["dataset_size"] = min(given.data.limit, size) if size else given.data.limit
-    if "training.epochs" in keys:
-        facts["epochs"] = given.training.epochs
-    return facts
-
-
-def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, str]:
-    from trainwell.config import load_config
+    A config file and the key=value overrides are what you set; every other value is recommended for the
+    task with its reason, exactly as with no file. A recipe is a complete preset, a resumed run keeps its
+    own config.yaml, and a run started from other weights takes its config as it is.
+    """
+    from trainwell.cli.common import request_from_args
+    from trainwell.config.io import load_request
     from trainwell.errors import ConfigError, Problem
 
     config, overrides = split_config_args(args)
@@ -92,7 +67,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, s
             ]
         )
     if args.init_from:
-        return _init_from(args, config, overrides)
+        return _init_from(args, config, overrides), False, f"weights from {args.init_from}"
     if args.resume:
         if config or args.recipe:
             raise ConfigError(
@@ -105,22 +80,26 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]] | None, s
                     )
                 ]
             )
-        return load_config(Path(args.resume) / "config.yaml", overrides), None, f"resuming {args.resume}"
-    if config is None and not args.recipe:
-        return _recommended(overrides)
-    return load_from_args(args), None, f"config {config}" if config else f"recipe {args.recipe}"
+        return load_request(Path(args.resume) / "config.yaml", overrides), False, f"resuming {args.resume}"
+    request = request_from_args(args)
+    if args.recipe:
+        return request, False, f"recipe {args.recipe}" + (f" under config {config}" if config else "")
+    if config is None:
+        return request, True, f"recommended defaults for task '{request.config.task}'"
+    return request, True, f"config {config}; every value it leaves unset recommended for task '{request.config.task}'"
 
 
-def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str]) -> tuple[Any, None, str]:
+def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str]) -> ConfigRequest:
     """A new run from another run's weights: its config is CONFIG/--recipe, else that run's config.yaml."""
     import dataclasses
 
-    from trainwell.config import load_config
+    from trainwell.cli.common import request_from_args
+    from trainwell.config.io import load_request
     from trainwell.errors import ConfigError, Problem
 
     source = Path(args.init_from)
     if config or args.recipe:
-        base = load_from_args(args)
+        request = request_from_args(args)
     else:
         # a run folder, or one of its checkpoints/step-N folders
         saved = next((d / "config.yaml" for d in (source, source.parent.parent) if (d / "config.yaml").is_file()), None)
@@ -135,8 +114,9 @@ def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str
                     )
                 ]
             )
-        base = load_config(saved, overrides)
-    return dataclasses.replace(base, init_from=str(source)), None, f"weights from {source}"
+        request = load_request(saved, overrides)
+    config_ = dataclasses.replace(request.config, init_from=str(source))
+    return dataclasses.replace(request, config=config_, given=request.given | {"init_from"})
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -144,13 +124,13 @@ def _run(args: argparse.Namespace) -> int:
     from trainwell.engine.finish import NO_CHECKPOINT
     from trainwell.run import train
 
-    config, reasons, source = _load(args)
+    request, recommend, source = _load(args)
     if args.format == "text":
-        print(f"trainwell train: task {config.task}, {source}")
+        print(f"trainwell train: task {request.config.task}, {source}")
         if args.resume and latest_checkpoint(Path(args.resume) / "checkpoints") is None:
             print(f"trainwell train: {NO_CHECKPOINT}")
     with doctor_lines():
-        result = train(config, run_dir=args.run_dir, resume=args.resume, reasons=reasons)
+        result = train(request, run_dir=args.run_dir, resume=args.resume, recommend=recommend)
     if args.format == "json":
         print_json({"run_dir": str(result.run_dir), "source": source, "summary": result.summary})
         return 0

@@ -117,7 +117,7 @@ class ResolvedConfig:
     def reasons(self) -> list[dict[str, Any]]:
         """reasons.json: a row for every recommended or measured value, [{"field","value","rule","why","source"}]."""
         rows = []
-        for row in self.provenance(sorted(k for k, o in self.origins.items() if k != "*" and o.kind in ("recommended", "measured"))):
+        for row in self.provenance([k for k, o in self.origins.items() if k != "*" and o.kind in ("recommended", "measured")]):
             rows.append({"field": row["field"], "value": row["value"], "rule": row["rule"], "why": row["why"], "source": row["source"]})
         return rows
 
