@@ -47,7 +47,7 @@ def test_train_accepts_overrides_after_run_dir(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(SystemExit):
         main(["train", _config(tmp_path), "--run-dir", str(tmp_path / "r"), "training.epochs=8"])
     assert seen["run_dir"] == str(tmp_path / "r")
-    assert seen["config"].training.epochs == 8  # type: ignore[attr-defined]
+    assert seen["config"].config.training.epochs == 8  # type: ignore[attr-defined]  (a ConfigRequest)
 
 
 @pytest.mark.parametrize(
