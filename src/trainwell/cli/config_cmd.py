@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
+from trainwell.cli.common import add_config_args, add_format, print_json, request_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,9 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("file")
     v.set_defaults(run=_validate)
 
-    s = verbs.add_parser("show", help="print the resolved config with defaults filled in")
+    s = verbs.add_parser("show", help="print the config `train` would resolve (unset values recommended) and where each value comes from")
     add_config_args(s)
     add_format(s, ("yaml", "json"))
+    s.add_argument(
+        "--provenance",
+        action="store_true",
+        help="with --format json: {config, provenance: [{field, value, kind, why, rule, source}]} (YAML always ends with it as comments)",
+    )
     s.set_defaults(run=_show)
 
     f = verbs.add_parser("fields", help="list every config field with its default and help")
@@ -42,10 +47,35 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    """The config `trainwell train` would resolve from these arguments, and where each value comes from:
+    set by you (file, recipe, override), recommended for the task (rule and source), or the schema's default.
+    A recipe is taken as it is, as `train` takes it. Measurements (`optimizer.lr: find`) are made by `train`."""
     from trainwell.config import dump
+    from trainwell.config.resolved import provenance
+    from trainwell.run.resolve import facts_without_training, plan
 
-    sys.stdout.write(dump(load_from_args(args), args.format))
+    request = request_from_args(args)
+    planned = plan(request, None if getattr(args, "recipe", None) else facts_without_training(request), None)
+    rows = provenance(planned.config, planned.origins)
+    if args.format == "json":
+        from trainwell.config.structure import to_dict
+
+        print_json({"config": to_dict(planned.config), "provenance": rows} if args.provenance else to_dict(planned.config))
+        return 0
+    sys.stdout.write(dump(planned.config, "yaml"))
+    sys.stdout.write(_provenance_comments(rows))
     return 0
+
+
+def _provenance_comments(rows: list[dict[str, Any]]) -> str:
+    """Where the values above came from, as YAML comments (the output stays a loadable config)."""
+    lines = ["", "# Where each value comes from:"]
+    for kind in ("user", "recommended", "measured"):
+        for row in (r for r in rows if r["kind"] == kind):
+            why = f" ({row['rule']}: {row['why']}; {row['source']})" if kind == "recommended" else ""
+            lines.append(f"# {kind}: {row['field']} = {row['value']!r}{why}")
+    lines.append("# default: every other value (the schema's defaults: `trainwell config fields`)")
+    return "\n".join(lines) + "\n"
 
 
 def _fields(args: argparse.Namespace) -> int:

@@ -146,7 +146,7 @@ def load_request(
     """What the user asked for, read once: the layers of ``load_config`` parsed into a Config (types and
     field ranges checked, every problem at once) and the dotted fields they set. The cross-field rules
     run once, on the resolved config, when the run's length is known (``trainwell.run``)."""
-    from trainwell.config.resolved import ConfigRequest
+    from trainwell.config.resolved import ConfigRequest, leaf_paths
 
     problems: list[Problem] = []
     if isinstance(source, Config):
@@ -158,16 +158,7 @@ def load_request(
     if not problems:
         check_ranges(config, "", problems)
     ConfigError.collect(problems)
-    return ConfigRequest(config, frozenset(_leaves(data)), label)
-
-
-def _leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted paths of every value in nested mappings (an empty mapping counts as a value)."""
-    out: list[str] = []
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        out.extend(_leaves(value, path + ".") if isinstance(value, dict) and value else [path])
-    return out
+    return ConfigRequest(config, frozenset(leaf_paths(data)), label)
 
 
 def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

@@ -69,10 +69,17 @@ class ResolvedConfig:
         problems = []
         if isinstance(self.config.optimizer.lr, str) or isinstance(self.config.optimizer.lr, bool):
             problems.append(
-                Problem("optimizer.lr", "must be a number once the config is resolved", self.config.optimizer.lr, "resolve it through trainwell.run.train")
+                Problem(
+                    "optimizer.lr",
+                    "must be a number once the config is resolved",
+                    self.config.optimizer.lr,
+                    "resolve it through trainwell.run.train",
+                )
             )
         if self.config.batch.auto_find:
-            problems.append(Problem("batch.auto_find", "must be done once the config is resolved", True, "resolve it through trainwell.run.train"))
+            problems.append(
+                Problem("batch.auto_find", "must be done once the config is resolved", True, "resolve it through trainwell.run.train")
+            )
         ConfigError.collect(problems)
         object.__setattr__(self, "origins", MappingProxyType(dict(self.origins)))
 
@@ -94,25 +101,14 @@ class ResolvedConfig:
         return self.config.batch.effective
 
     def origin(self, dotted: str) -> Origin:
-        """The provenance of ``dotted``: its own entry, else the nearest mapping above it, else the default."""
-        parts = dotted.split(".")
-        for i in range(len(parts), 0, -1):
-            found = self.origins.get(".".join(parts[:i]))
-            if found is not None:
-                return found
-        return self.origins.get("*", DEFAULT)
+        return origin_of(self.origins, dotted)
 
     def with_values(self, values: Mapping[str, Any], origin: Origin) -> ResolvedConfig:
         """A new ResolvedConfig with ``values`` (dotted path -> value) written in, each recorded as ``origin``."""
         return ResolvedConfig(replace_paths(self.config, values), {**self.origins, **dict.fromkeys(values, origin)})
 
     def provenance(self, fields: Iterable[str]) -> list[dict[str, Any]]:
-        """[{"field", "value", "kind", "why", "rule", "source"}] for ``fields``: what `config show` prints."""
-        from trainwell.config.paths import get_path
-        from trainwell.config.structure import to_dict
-
-        data = to_dict(self.config)
-        return [{"field": f, "value": get_path(data, f), **self.origin(f).to_dict()} for f in fields]
+        return provenance(self.config, self.origins, fields)
 
     def reasons(self) -> list[dict[str, Any]]:
         """reasons.json: a row for every recommended or measured value, [{"field","value","rule","why","source"}]."""
@@ -120,6 +116,36 @@ class ResolvedConfig:
         for row in self.provenance([k for k, o in self.origins.items() if k != "*" and o.kind in ("recommended", "measured")]):
             rows.append({"field": row["field"], "value": row["value"], "rule": row["rule"], "why": row["why"], "source": row["source"]})
         return rows
+
+
+def origin_of(origins: Mapping[str, Origin], dotted: str) -> Origin:
+    """The provenance of ``dotted``: its own entry, else the nearest mapping above it (``model`` for
+    ``model.dropout``), else the entry for every other field (``*``), else the schema's default."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        found = origins.get(".".join(parts[:i]))
+        if found is not None:
+            return found
+    return origins.get("*", DEFAULT)
+
+
+def provenance(config: Config, origins: Mapping[str, Origin], fields: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """[{"field", "value", "kind", "why", "rule", "source"}] for ``fields`` (default: every value in the
+    config, free-form mappings by their keys): what `trainwell config show` prints."""
+    from trainwell.config.paths import get_path
+    from trainwell.config.structure import to_dict
+
+    data = to_dict(config)
+    names = list(fields) if fields is not None else leaf_paths(data)
+    return [{"field": f, "value": get_path(data, f), **origin_of(origins, f).to_dict()} for f in names]
+
+
+def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every value in nested mappings (an empty mapping counts as a value)."""
+    out: list[str] = []
+    for key, value in data.items():
+        out.extend(leaf_paths(value, f"{prefix}{key}.") if isinstance(value, dict) and value else [f"{prefix}{key}"])
+    return out
 
 
 def run_length(config: Config, n_train: int) -> tuple[int, int, int]:

@@ -76,7 +76,9 @@ def train(
         planned = dataclasses.replace(planned, config=dataclasses.replace(planned.config, init_from=folder))
     label = type(model).__name__ if model is not None else None  # not the config's task: it was not trained
     path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
-    resolved = features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
+    resolved = (
+        features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
+    )
     features.write_reasons(path, resolved, reasons)
     doctor = features.live_doctor(resolved.config)
     result = engine.run(resolved, task, path, [*callbacks, *([doctor] if doctor else [])], resume=resume is not None, changes=changes)
