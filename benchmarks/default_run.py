@@ -22,7 +22,7 @@ from typing import Any
 
 from trainwell.cli.train_cmd import _recommended
 from trainwell.doctor import Severity, diagnose
-from trainwell.engine.api import train
+from trainwell.run import train
 from trainwell.engine.run_folder import git_revision
 
 VARIANTS: dict[str, list[str]] = {
