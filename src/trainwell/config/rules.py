@@ -65,12 +65,28 @@ def _warmup(config: Config, total: int | None) -> list[Problem]:
     return []
 
 
+def load_best_conflict(eval_strategy: str, save_strategy: str, eval_every: float | None, save_every: float | None) -> str | None:
+    """Why "load the best checkpoint at the end" cannot work: ``"off"`` (evaluating or saving is ``"no"``),
+    ``"strategy"`` (they run on different cadences, so the best evaluation may have no checkpoint),
+    ``"cadence"`` (saving every N is not a multiple of evaluating every M), or None.
+
+    The one judgement behind config rule ``load-best-cadence`` and lint's ``load-best-no-eval`` and
+    ``load-best-cadence`` (HF TrainingArguments: save_steps must be a round multiple of eval_steps); each
+    phrases it in its own config's words. An unknown ``every`` (None) is not judged."""
+    if eval_strategy == "no" or save_strategy == "no":
+        return "off"
+    if eval_strategy != save_strategy:
+        return "strategy"
+    if eval_every and save_every and save_every % eval_every != 0:
+        return "cadence"
+    return None
+
+
 @CONFIG_RULES.decorator("load-best-cadence", "load_best_at_end needs evaluation and checkpoints on one cadence")
 def _load_best(config: Config, total: int | None) -> list[Problem]:
     ev, ck = config.evaluation, config.checkpoint
-    if not ck.load_best_at_end:
-        return []
-    if ev.strategy == "no" or ck.strategy == "no":
+    conflict = load_best_conflict(ev.strategy, ck.strategy, ev.every, ck.every) if ck.load_best_at_end else None
+    if conflict == "off":
         return [
             Problem(
                 "checkpoint.load_best_at_end",
@@ -79,7 +95,7 @@ def _load_best(config: Config, total: int | None) -> list[Problem]:
                 "enable both, or set checkpoint.load_best_at_end: false",
             )
         ]
-    if ev.strategy != ck.strategy:
+    if conflict == "strategy":
         return [
             Problem(
                 "checkpoint.strategy",
@@ -88,7 +104,7 @@ def _load_best(config: Config, total: int | None) -> list[Problem]:
                 f"set checkpoint.strategy: {ev.strategy}",
             )
         ]
-    if ck.every % ev.every != 0:
+    if conflict == "cadence":
         return [
             Problem(
                 "checkpoint.every",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from trainwell.advise.lint.view import ConfigView, Finding, Severity
+from trainwell.config.rules import expected_mode, load_best_conflict
 from trainwell.registry import Registry
 
 S_000 = "000"
@@ -99,7 +100,7 @@ def _no_clip(c: LintCheck, v: ConfigView) -> list[Finding]:
 @check("load-best-no-eval", "error", "load_best_model_at_end with evaluation or saving switched off",
        "HF TrainingArguments docs (load_best_model_at_end requires eval_strategy and save_strategy to match)")  # fmt: skip
 def _load_best_no_eval(c: LintCheck, v: ConfigView) -> list[Finding]:
-    if not v.load_best or not (v.eval_strategy == "no" or v.save_strategy == "no"):
+    if not v.load_best or load_best_conflict(v.eval_strategy or "", v.save_strategy or "", None, None) != "off":
         return []
     off = "eval_strategy" if v.eval_strategy == "no" else "save_strategy"
     return [c.finding(f"load_best_model_at_end needs evaluations to pick the best and checkpoints to load it, but {off} is 'no'",
@@ -113,10 +114,13 @@ def _load_best_cadence(c: LintCheck, v: ConfigView) -> list[Finding]:
     ev, sv = v.eval_strategy, v.save_strategy
     if not v.load_best or ev in (None, "no") or sv in (None, "no", "best"):
         return []
-    if ev != sv:
+    # HF ignores eval_steps/save_steps under the epoch strategy, so only step cadences are compared
+    steps = ev == "steps"
+    conflict = load_best_conflict(ev, sv, v.eval_every if steps else None, v.save_every if steps else None)
+    if conflict == "strategy":
         return [c.finding(f"eval_strategy '{ev}' differs from save_strategy '{sv}': the best evaluation may have no checkpoint",
                           v.where("save_strategy"), sv, f"set save_strategy to '{ev}'")]  # fmt: skip
-    if ev == "steps" and v.eval_every and v.save_every and v.save_every % v.eval_every != 0:
+    if conflict == "cadence":
         return [c.finding(f"save every {v.save_every:g} steps is not a multiple of eval every {v.eval_every:g}",
                           v.where("save_every"), v.save_every, f"save every {v.eval_every:g} steps (or a multiple of it)")]  # fmt: skip
     return []
@@ -125,8 +129,6 @@ def _load_best_cadence(c: LintCheck, v: ConfigView) -> list[Finding]:
 @check("metric-mode", "error", "the monitored metric's mode contradicts its name (val_acc with mode min)",
        "trainwell.config.rules.expected_mode; Lightning ModelCheckpoint/EarlyStopping docs (mode); HF greater_is_better")  # fmt: skip
 def _metric_mode(c: LintCheck, v: ConfigView) -> list[Finding]:
-    from trainwell.config.rules import expected_mode
-
     if not v.metric or v.mode not in ("min", "max"):
         return []
     want = expected_mode(v.metric)
