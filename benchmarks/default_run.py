@@ -22,8 +22,8 @@ from typing import Any
 
 from trainwell.cli.train_cmd import _recommended
 from trainwell.doctor import Severity, diagnose
-from trainwell.run import train
 from trainwell.engine.run_folder import git_revision
+from trainwell.run import train
 
 VARIANTS: dict[str, list[str]] = {
     "recommended": [],
