@@ -62,6 +62,16 @@ def test_catalog_builds_the_task_to_the_language_model_contract(lm: dict[str, Pa
     assert task.count_items(labels) == 8  # " positive"/" negative" and EOS, for each of 4 examples
 
 
+@pytest.mark.parametrize(("adapter", "rule"), [("lora", "budget.003-2-epochs"), ("none", "budget.full-2-epochs")])
+def test_recommendations_for_a_causal_lm_config_read_the_adapter_from_the_model(lm: dict[str, Path], adapter: str, rule: str) -> None:
+    from trainwell.advise.model_facts import task_profile_facts
+    from trainwell.advise.recommender import Profile, recommend
+
+    facts = task_profile_facts(load_config(lm_config(lm["gpt2"], lm["data"], model={"adapter": adapter})))
+    rec = recommend(Profile.from_task("causal-lm", **facts))
+    assert rule in rec.rules and rec.config.model["adapter"] == adapter
+
+
 def test_prompt_tokens_are_masked_and_the_response_ends_with_eos(lm: dict[str, Path]) -> None:
     tok = _tokenizer(lm)
     enc = causal_lm.encode(

@@ -9,5 +9,6 @@ imports none of them (no import cycle).
 """
 
 from trainwell.advise import _rules_epochs, _rules_optim, _rules_batch, _rules_schedule, _rules_run  # noqa: I001  (stage order)
+from trainwell.advise import _rules_sft  # last: it places its rules ahead of the general ones they refine
 
-__all__ = ["_rules_batch", "_rules_epochs", "_rules_optim", "_rules_run", "_rules_schedule"]
+__all__ = ["_rules_batch", "_rules_epochs", "_rules_optim", "_rules_run", "_rules_schedule", "_rules_sft"]

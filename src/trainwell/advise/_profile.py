@@ -16,6 +16,7 @@ from trainwell.registry import did_you_mean
 MODELS = ("mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm")
 MODES = ("scratch", "finetune", "frozen")
 DURATIONS = ("short", "standard", "long")
+ADAPTERS = ("lora", "full")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Profile:
     trainable_params: int | None = None  # parameters the optimizer updates
     width: int | None = None  # median hidden fan-in (μP's width); the LR law scales by it
     depth: int | None = None  # weight matrices from input to output
+    adapter: str | None = None  # LLM fine-tuning: lora | full; None: read from trainable/total params, else lora
 
     def __post_init__(self) -> None:
         ConfigError.collect(self.problems())
@@ -52,6 +54,12 @@ class Profile:
                 found.append(
                     Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices)))
                 )
+        if self.adapter is not None and self.adapter not in ADAPTERS:
+            found.append(
+                Problem(
+                    "profile.adapter", f"must be one of {', '.join(ADAPTERS)}", self.adapter, did_you_mean(self.adapter, list(ADAPTERS))
+                )
+            )
         if self.duration is not None and self.duration not in DURATIONS:
             found.append(
                 Problem(

@@ -1,11 +1,11 @@
-"""Rules for the task, the epoch budget (001/004 epochs by task, 000's upper bound) and 003's epoch-budget
-table, whose rows set LR, schedule, warmup and weight decay of LLM fine-tuning together."""
+"""Rules for the task and the epoch budget (001/004 epochs by task, 000's upper bound). 003's epoch-budget
+table for LLM fine-tuning lives with the other SFT rules in ``_rules_sft``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from trainwell.advise._rules_common import FINETUNE, INF, SCRATCH, SMALL_DATA, TF, S
+from trainwell.advise._rules_common import FINETUNE, SCRATCH, SMALL_DATA, TF, S
 from trainwell.advise.rules import Draft, Match, rule
 
 # --- task --------------------------------------------------------------------------------------------
@@ -194,35 +194,4 @@ for key, models, modes, data, (short, standard, long), why, source in EPOCH_TABL
         source,
         example,
         f"epochs = {short} / {standard} / {long} for short / standard / long",
-    )
-
-
-# --- budget: 003's epoch-budget table, for LLM fine-tuning (its setting: multi-epoch SFT) -------------
-BUDGET_TABLE = (  # epochs [lo, hi) -> LR, scheduler, warmup ratio, weight decay
-    ((1, 2), 2e-4, "linear", 0.03, 0.0),
-    ((2, 5), 1e-4, "linear", 0.03, 0.0),
-    ((5, 10), 5e-5, "cosine", 0.05, 0.01),
-    ((10, 20), 3e-5, "cosine", 0.1, 0.05),
-    ((20, INF), 1e-5, "cosine", 0.1, 0.1),
-)
-
-
-def _label(lo: int, hi: float) -> str:
-    return f"{lo}+" if hi == INF else f"{lo}" if hi == lo + 1 else f"{lo}-{int(hi) - 1}"
-
-
-def _budget_why(label: str, lr_: float, sched: str, warm: float, wd: float) -> str:
-    decay = "no weight decay, 003: not needed for short training" if wd == 0 else f"weight decay {wd:g}, 003: more as training grows longer"
-    return f"LLM fine-tuning for {label} epochs: 003's row, LR {lr_:g} ({sched}, {warm:.0%} warmup), {decay}"
-
-
-for (lo, hi), lr_, sched, warm, wd in BUDGET_TABLE:
-    rule(
-        f"budget.003-{lo}-epochs",
-        "budget",
-        Match(models=S({"llm"}), modes=FINETUNE, epochs=(lo, hi)),
-        {"optimizer.lr": lr_, "_lr_batch": 64, "schedule.name": sched, "schedule.warmup": warm, "optimizer.weight_decay": wd},
-        _budget_why(_label(lo, hi), lr_, sched, warm, wd),
-        "003 §Quick Reference Table",
-        {"model": "llm", "mode": "finetune", "epochs": lo},
     )

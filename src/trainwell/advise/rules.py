@@ -158,6 +158,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("epochs", ("training.epochs",), help="the epoch budget (001/004 epochs by task)"),
     Stage("optimizer", ("optimizer.name",), help="optimizer by architecture and data (001 §Optimizer Choice)"),
     Stage("batch", (), help="the effective batch wanted (001/004 §Batch Size)"),
+    Stage("adapter", ("model.adapter",), required=False, help="LoRA or full fine-tuning, and the adapter's rank, alpha and dropout"),
     Stage("batch-fit", ("batch.size", "batch.accumulation"), help="micro-batch and accumulation by GPU memory"),
     Stage("budget", (), required=False, help="003's epoch-budget table for LLM fine-tuning"),
     Stage("lr", ("optimizer.lr",), help="peak LR by optimizer x mode x model (001/004 LR tables)"),
@@ -188,13 +189,25 @@ RULES: Registry[Rule] = Registry("recommender rule")
 _ORDER: dict[str, list[str]] = {s.name: [] for s in STAGES}
 
 
-def rule(id: str, stage: str, when: Match, effect: Effect, why: str, source: str, example: Mapping[str, Any], effect_doc: str = "") -> Rule:
-    """Register a rule at the end of its stage (earlier rules in a stage win)."""
+def rule(
+    id: str,
+    stage: str,
+    when: Match,
+    effect: Effect,
+    why: str,
+    source: str,
+    example: Mapping[str, Any],
+    effect_doc: str = "",
+    before: str | None = None,
+) -> Rule:
+    """Register a rule at the end of its stage (earlier rules in a stage win), or just ahead of rule ``before``
+    (a narrower context registered by a later module, e.g. full fine-tuning ahead of 003's LoRA clipping)."""
     if stage not in _ORDER:
         raise ValueError(f"unknown stage '{stage}' for rule '{id}'")
     r = Rule(id, stage, when, effect, why, source, example, effect_doc)
     RULES.register(id, r, why)
-    _ORDER[stage].append(id)
+    order = _ORDER[stage]
+    order.insert(order.index(before) if before is not None else len(order), id)
     return r
 
 

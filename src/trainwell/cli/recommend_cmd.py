@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainwell.advise._profile import DURATIONS, MODELS, MODES
+from trainwell.advise._profile import ADAPTERS, DURATIONS, MODELS, MODES
 
 _FACTS = (
     "model",
@@ -34,6 +34,7 @@ _FACTS = (
     "trainable_params",
     "width",
     "depth",
+    "adapter",
 )
 
 
@@ -46,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--model", choices=MODELS, help="model family (default mlp, or the task's)")
     p.add_argument("--mode", choices=MODES, help="train from scratch, fine-tune, or train a head on a frozen backbone")
+    p.add_argument(
+        "--adapter",
+        choices=ADAPTERS,
+        help="LLM fine-tuning: a LoRA adapter or every weight (different LR ranges and clipping; default: read from the model, else lora)",
+    )
     p.add_argument("--dataset-size", type=int, help="training examples")
     p.add_argument("--num-classes", type=int, help="number of classes")
     p.add_argument("--imbalance", type=float, help="largest class count / smallest class count (1 = balanced)")
