@@ -159,3 +159,19 @@ def test_plan_recommends_only_what_the_request_leaves_unset() -> None:
     resolved = planned.resolved()
     assert resolved.origin("lr_find.steps").kind == "default"
     assert {r["field"] for r in resolved.reasons()} == {k for k, o in planned.origins.items() if o.kind == "recommended"}
+
+
+def test_batch_find_works_on_what_train_would_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its paste line used to carry `optimizer.lr=3e-05`, the schema's default, for a file that set no LR."""
+    path = tmp_path / "b.yaml"
+    path.write_text("task: digits\nbatch: {memory_budget_mb: 0.5}\n")
+    assert main(["batch-find", str(path), "--format", "json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert "optimizer.lr" not in kept["paste"]  # keep_effective: the LR stays what the run resolves
+    path.write_text("task: digits\nbatch: {memory_budget_mb: 0.5, keep_effective: false}\n")
+    assert main(["config", "show", str(path), "--format", "json"]) == 0
+    recommended = json.loads(capsys.readouterr().out)["optimizer"]["lr"]
+    assert main(["batch-find", str(path), "--format", "json"]) == 0
+    scaled = json.loads(capsys.readouterr().out)
+    assert scaled["lr_before"] == recommended != Config().optimizer.lr
+    assert f"optimizer.lr={scaled['lr_after']:.3g}" in scaled["paste"]

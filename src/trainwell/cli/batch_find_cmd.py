@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
+from trainwell.cli.common import add_config_args, add_format, print_json, request_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,9 +35,12 @@ def _text(rec: dict[str, Any]) -> str:
 def _run(args: argparse.Namespace) -> int:
     from trainwell.engine.device import resolve_device
     from trainwell.find.batch_finder import find_batch_for_training
+    from trainwell.run.resolve import before_measuring
     from trainwell.tasks.catalog import build_task
 
-    config = load_from_args(args)
+    # What `trainwell train` resolves (unset values recommended; a recipe as it is): with keep_effective off
+    # the LR that gets rescaled is the one the run would train with, never the schema's default.
+    config = before_measuring(request_from_args(args), recommend=not args.recipe)
     device = resolve_device(config.training.device)
     _, record = find_batch_for_training(config, build_task(config), device)
     if args.format == "json":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from trainwell.cli.common import add_config_args, add_format, load_from_args, print_json
+from trainwell.cli.common import add_config_args, add_format, print_json, request_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,8 +37,10 @@ def _text(data: dict[str, Any]) -> str:
 def _run(args: argparse.Namespace) -> int:
     from trainwell.engine.progress import ProgressBar, progress_enabled
     from trainwell.find.lr_finder import lr_find
+    from trainwell.run.resolve import before_measuring
 
-    config = load_from_args(args)
+    # What `trainwell train` resolves (unset values recommended; a recipe as it is), so the sweep is the run's.
+    config = before_measuring(request_from_args(args), recommend=not args.recipe)
     # The bar only where a person reads text: JSON output is for scripts.
     bar = ProgressBar(config.lr_find.steps, 0, args.format == "text" and progress_enabled("auto"), "lr-find", transient=True)
     try:

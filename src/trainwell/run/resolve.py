@@ -97,6 +97,13 @@ def facts_without_training(request: ConfigRequest) -> dict[str, Any]:
     return {}
 
 
+def before_measuring(request: ConfigRequest, recommend: bool = True) -> Config:
+    """The config `trainwell train` would resolve from ``request`` before its finders measure: what
+    `lr-find`, `batch-find` and `config show` work on, so a range test sweeps with the batch and schedule the
+    run will have and a batch search scales the LR the run will have, not the schema's defaults."""
+    return plan(request, facts_without_training(request) if recommend else None, None).config
+
+
 def builds_differently(a: Config, b: Config) -> bool:
     """Whether building the task from ``b`` gives another task than from ``a`` (see BUILD_FIELDS)."""
     return any(getattr(a, name) != getattr(b, name) for name in BUILD_FIELDS)

@@ -169,8 +169,7 @@ def _anchor(study: Any, config: Config, options: TuneOptions, run_dir: Path) -> 
 def widen_lr(config: Config, anchor: float | None) -> tuple[Config, str | None]:
     """Widen the searched LR range so the finder's LR and one grid step either side are inside it:
     the range test measured this model, the guide's table only describes typical ones."""
-    import copy
-
+    from trainwell.config.resolved import replace_paths
     from trainwell.tune.space import build_space
 
     if anchor is None or "lr" in config.tune.space or "optimizer.lr" in config.tune.space:
@@ -179,8 +178,7 @@ def widen_lr(config: Config, anchor: float | None) -> tuple[Config, str | None]:
     low, high = min(spec.low, anchor / spec.ratio), max(spec.high, anchor * spec.ratio)  # type: ignore[type-var, operator]
     if (low, high) == (spec.low, spec.high):
         return config, None
-    widened = copy.deepcopy(config)
-    widened.tune.space = {**config.tune.space, "lr": {"low": low, "high": high, "log": True}}
+    widened = replace_paths(config, {"tune.space": {**config.tune.space, "lr": {"low": low, "high": high, "log": True}}})
     return widened, f"LR range widened to [{low:.3g}, {high:.3g}] to take in the LR finder's {anchor:.3g}"
 
 
@@ -197,19 +195,15 @@ def _store_start(study: Any, config: Config, ctx: Any, options: TuneOptions, anc
 
 
 def find_anchor(config: Config, run_dir: Path) -> tuple[float | None, str | None]:
-    """The LR range test's LR for the start config, or None and a note saying why not."""
-    import copy
-
+    """The LR range test's LR for the start config, or None and a note saying why not. The test sweeps its
+    own LRs, so the config's `optimizer.lr` (a number or 'find') does not enter it."""
     try:
         from trainwell.engine.device import resolve_device
         from trainwell.engine.run_folder import write_json
         from trainwell.find.lr_finder import find_lr_for_training
         from trainwell.tasks.catalog import build_task
 
-        cfg = copy.deepcopy(config)
-        if cfg.optimizer.lr == "find":
-            cfg.optimizer.lr = 1e-3  # the range test sweeps its own LRs; this only makes the config numeric
-        lr, record = find_lr_for_training(cfg, build_task(cfg), resolve_device(cfg.training.device))
+        lr, record = find_lr_for_training(config, build_task(config), resolve_device(config.training.device))
         write_json(run_dir / "lr_find.json", record)
         return float(lr), None
     except (ImportError, TrainwellError) as exc:
@@ -297,6 +291,7 @@ def still_true(reasons: list[dict[str, Any]], config: Config, tuned: set[str]) -
 
 def _rerun(config: Config, ctx: Any, trial: Any, seed: int, run_dir: Path) -> float:
     """One finalist re-run with another seed; a finished run folder is reused (resume-safe)."""
+    from trainwell.config.resolved import replace_paths
     from trainwell.run import train
     from trainwell.tune.objective import trial_config
 
@@ -306,8 +301,7 @@ def _rerun(config: Config, ctx: Any, trial: Any, seed: int, run_dir: Path) -> fl
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         if summary.get("best_metric") is not None and summary.get("status") != "failed":
             return float(summary["best_metric"])
-    cfg = trial_config(config, ctx.space, dict(trial.params))
-    cfg.seed = seed
+    cfg = replace_paths(trial_config(config, ctx.space, dict(trial.params)), {"seed": seed})
     try:
         value = train(cfg, run_dir=folder).summary.get("best_metric")
     except TrainingError:

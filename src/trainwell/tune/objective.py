@@ -44,10 +44,9 @@ class PruneOnEvaluate(Callback):
 
 def trial_config(config: Any, space: SearchSpace, params: dict[str, Any]) -> Any:
     """The config a trial trains with: the parameters written in, no per-trial report or progress bar."""
-    cfg = apply_params(config, space, params)
-    cfg.report = False
-    cfg.logging.progress = "off"
-    return cfg
+    from trainwell.config.resolved import replace_paths
+
+    return replace_paths(apply_params(config, space, params), {"report": False, "logging.progress": "off"})
 
 
 def engine_setup(payload: dict[str, Any]) -> tuple[Any, TuneContext]:
