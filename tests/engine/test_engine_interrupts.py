@@ -170,3 +170,33 @@ def test_resuming_a_run_with_no_checkpoint_says_so(tmp_path: Path, capsys: pytes
     assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
     assert "no checkpoint" in capsys.readouterr().out
     assert "no checkpoint" in json.loads((tmp_path / "cut" / "summary.json").read_text())["resume_note"]
+
+
+@pytest.mark.slow
+def test_sigint_to_a_fresh_trainwell_process_then_resume_is_bit_identical(
+    tmp_path: Path, full: tuple[Path, dict[str, torch.Tensor]]
+) -> None:
+    """The same as the forked CLI test, in a fresh interpreter (`python -m trainwell.cli.main`), both legs."""
+    import subprocess
+
+    from tw_engine_helpers import python_env
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(**{**CFG, "training": {"epochs": 12, "threads": 1}})))
+    cut, records = tmp_path / "cut", random.randrange(5, TOTAL // 2)
+    cmd = [sys.executable, "-m", "trainwell.cli.main", "train"]
+    proc = subprocess.Popen([*cmd, str(config), "--run-dir", str(cut)], env=python_env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (cut / "metrics.jsonl").exists() and (cut / "metrics.jsonl").read_bytes().count(b"\n") >= records:
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.001)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, f"the child ended before the signal at record {records}: {err}"
+    assert f"continue with: trainwell train --resume {cut}" in err and "Traceback" not in err
+    resumed = subprocess.run([*cmd, "--resume", str(cut)], env=python_env(), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    done = latest_checkpoint(cut / "checkpoints")
+    assert done is not None and done.step == TOTAL
+    _same_run(full, cut, load_model_weights(done.path))
