@@ -182,7 +182,7 @@ def test_sigint_to_a_fresh_trainwell_process_then_resume_is_bit_identical(
     from tw_engine_helpers import python_env
 
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(**{**CFG, "training": {"epochs": 12, "threads": 1}})))
+    config.write_text((full[0] / "config.yaml").read_text())  # every field set: the CLI recommends none
     cut, records = tmp_path / "cut", random.randrange(5, TOTAL // 2)
     cmd = [sys.executable, "-m", "trainwell.cli.main", "train"]
     proc = subprocess.Popen([*cmd, str(config), "--run-dir", str(cut)], env=python_env(), stderr=subprocess.PIPE, text=True)
