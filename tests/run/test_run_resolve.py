@@ -175,3 +175,15 @@ def test_batch_find_works_on_what_train_would_train(tmp_path: Path, capsys: pyte
     scaled = json.loads(capsys.readouterr().out)
     assert scaled["lr_before"] == recommended != Config().optimizer.lr
     assert f"optimizer.lr={scaled['lr_after']:.3g}" in scaled["paste"]
+
+
+def test_the_python_api_completes_a_config_file_as_the_cli_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trainwell.run import train
+
+    path = tmp_path / "t.yaml"
+    path.write_text("task: digits\ntraining: {max_steps: 1}\nreport: false\n")
+    by_api = train(path, run_dir=tmp_path / "api")
+    assert main(["train", str(path), "--run-dir", str(tmp_path / "cli")]) == 0
+    assert (by_api.run_dir / "config.yaml").read_text() == (tmp_path / "cli" / "config.yaml").read_text()
+    as_given = train({"task": "digits", "training": {"max_steps": 1}, "report": False}, run_dir=tmp_path / "dict")
+    assert yaml.safe_load((as_given.run_dir / "config.yaml").read_text())["optimizer"]["lr"] == Config().optimizer.lr

@@ -3,7 +3,7 @@
 result = train("config.yaml")                        # a built-in or user task from the config
 result = train(model=net, train_data=ds, val_data=vs)  # your own model and datasets
 result = train(resume="runs/digits-20250101-120000")   # continue a killed run exactly
-result = train("config.yaml", recommend=True)        # unset values from the recommender, as the CLI does
+result = train(config_dict, recommend=True)         # unset values from the recommender, as a config file's are
 
 One run, in order: load the request once; set threads, determinism and seeds; build the task (its model
 initialisation is part of the run); resolve the config (recommend what is unset when asked, validate
@@ -47,12 +47,14 @@ def train(
     resume: str | Path | None = None,
     callbacks: Iterable[Callback] = (),
     reasons: list[dict[str, Any]] | None = None,
-    recommend: bool = False,
+    recommend: bool | None = None,
 ) -> RunResult:
     """Train and return the run folder, summary, model (best weights when load_best_at_end) and history.
 
     ``recommend``: fill every value the config leaves unset from the recommender (with its reason in
-    reasons.json), as `trainwell train` does; without it unset values keep the schema's defaults.
+    reasons.json), as `trainwell train` does; False keeps the schema's defaults for them. By default a
+    config file is completed by the recommender, as on the command line, and a dict or Config object
+    (code that builds its own config) is taken as it is.
     ``reasons``: more rows for reasons.json, beside the recommended and measured values' own.
     """
     from trainwell.engine import api as engine
@@ -63,6 +65,8 @@ def train(
     request, changes = _request(config, resume, passed=model is not None)
     engine.prepare(request.config)
     task = _task(request.config, model, train_data, val_data)
+    if recommend is None:
+        recommend = isinstance(config, (str, Path))
     facts = resolve.task_facts(task) if recommend and resume is None else None
     planned = resolve.plan(request, facts, len(task.train_data))  # type: ignore[arg-type]
     if resolve.builds_differently(request.config, planned.config):
