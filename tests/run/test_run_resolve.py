@@ -187,3 +187,15 @@ def test_the_python_api_completes_a_config_file_as_the_cli_does(tmp_path: Path, 
     assert (by_api.run_dir / "config.yaml").read_text() == (tmp_path / "cli" / "config.yaml").read_text()
     as_given = train({"task": "digits", "training": {"max_steps": 1}, "report": False}, run_dir=tmp_path / "dict")
     assert yaml.safe_load((as_given.run_dir / "config.yaml").read_text())["optimizer"]["lr"] == Config().optimizer.lr
+
+
+def test_tune_starts_from_a_file_completed_as_train_completes_it(tmp_path: Path) -> None:
+    from trainwell.tune.api import start_config
+
+    path = tmp_path / "t.yaml"
+    path.write_text("task: digits\n")
+    config, reasons, notes = start_config(str(path), ["training.epochs=3"])
+    planned = resolve.plan(load_request(path, ["training.epochs=3"]), {}, None)
+    assert config == planned.config and config.optimizer.lr != Config().optimizer.lr
+    assert {r["field"] for r in reasons} >= {"optimizer.lr", "evaluation.every"} and "training.epochs" not in {r["field"] for r in reasons}
+    assert notes

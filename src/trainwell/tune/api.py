@@ -81,13 +81,23 @@ class TuneResult:
 
 def start_config(path: str | None, overrides: list[str], recipe: str | None = None) -> tuple[Config, list[dict[str, Any]], list[str]]:
     """The config to start from, the recommender's reasons, and notes. Without a file or recipe, the
-    recommender's config for the task (with the overrides on top) is the start."""
+    recommender's config for the task (with the overrides on top) is the start. A file is completed as
+    `trainwell train` completes it (trainwell.run.resolve: every value it leaves unset recommended, with
+    its reason); a recipe is a complete preset, taken as it is."""
     from trainwell.config import load_config
 
     if path or recipe:
+        from trainwell.config.io import load_request
+        from trainwell.config.resolved import provenance
         from trainwell.recipes.catalog import recipe_dict
+        from trainwell.run.resolve import facts_without_training, plan
 
-        return load_config(path, overrides, base=recipe_dict(recipe) if recipe else None), [], []
+        request = load_request(path, overrides, base=recipe_dict(recipe) if recipe else None)
+        planned = plan(request, None if recipe else facts_without_training(request), None)
+        rows = [r for r in provenance(planned.config, planned.origins) if r["kind"] == "recommended"]
+        reasons = [{k: r[k] for k in ("field", "value", "rule", "why", "source")} for r in rows]
+        notes = [f"values {path} leaves unset: `trainwell config show {path}` ({len(reasons)} recommended)"] if reasons else []
+        return planned.config, reasons, notes
     base = load_config(None, overrides)
     try:
         from trainwell.advise.recommender import Profile, recommend
