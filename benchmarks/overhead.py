@@ -297,7 +297,7 @@ def per_step(steps: int) -> dict[str, float]:
     )
     with tempfile.TemporaryDirectory() as work:
         trainer = Trainer(ResolvedConfig.given(config), Task("digits", make_model(), train, val), Path(work))
-        trainer.progress = ProgressBar(total, 0, enabled=False)
+        trainer.progress = ProgressBar(total, 0, "off")
 
         def trainwell_step(x: torch.Tensor, y: torch.Tensor) -> None:
             trainer._after_step(trainer.runner.run([(x, y)]), epoch_end=False)
