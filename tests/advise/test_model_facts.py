@@ -94,3 +94,17 @@ def test_user_task_facts_reach_recommend(tmp_path: Path, monkeypatch: pytest.Mon
     assert 2e-5 <= lr <= 5e-4  # a fine-tuning LR, not the from-scratch 1e-3 it used to get
     sys.modules.pop("mytask_g", None)
     assert torch.is_tensor(torch.zeros(1))
+
+
+def test_python_api_profile_from_a_module() -> None:
+    from trainwell.advise.recommender import Profile, recommend
+
+    net = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4, 128, batch_first=True), 2)
+    p = Profile.from_model(net, dataset_size=5000, epochs=5)
+    assert (p.model, p.mode, p.width, p.params) == ("transformer", "scratch", 64, sum(x.numel() for x in net.parameters()))
+    wide = Profile.from_model(
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(512, 4, 1024, batch_first=True), 1), dataset_size=5000, epochs=5
+    )
+    small_lr = recommend(p).config.lr_find.fallback or recommend(p).config.optimizer.lr
+    assert isinstance(small_lr, float) and small_lr > recommend(wide).config.optimizer.lr  # μP: the narrow model gets more
+    assert Profile.from_model(net, mode="finetune").mode == "finetune"

@@ -128,6 +128,19 @@ class Profile:
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
+    @classmethod
+    def from_model(cls, model: Any, **overrides: Any) -> Profile:
+        """The facts of an ``nn.Module`` (family, size, width, depth; 'frozen' when under half of it trains),
+        ``overrides`` on top: the Python API's way to a model-aware recommendation.
+
+            rec = recommend(Profile.from_model(net, mode="finetune", dataset_size=len(ds), epochs=10))
+        """
+        from trainwell.advise.model_facts import facts_dict, read_model_facts
+
+        given = {k: v for k, v in overrides.items() if v is not None}
+        read = facts_dict(read_model_facts(model, mode=given.get("mode"), family=given.get("model")))
+        return cls(**{**{k: v for k, v in read.items() if v is not None}, **given})
+
     @property
     def per_class(self) -> float | None:
         """Training examples per class (004 keys SGD-vs-Adam on 5000+ per class)."""

@@ -54,7 +54,7 @@ rule(
 # --- lr: the LR law (advise/lr_law.py) for every context the budget table did not already decide ---------
 def _band(d: Draft, optimizer: str) -> tuple[float, float]:
     """The guides' usual band for this optimizer, mode and batch: the one lint judges the config by."""
-    from trainwell.advise.lint.lr_ranges import band
+    from trainwell.advise.lr_bands import band
 
     mode = d.profile.mode
     found = band(optimizer, training_mode="frozen" if mode == "frozen" else "full", pretrained=mode != "scratch", batch=d.effective_batch)
@@ -62,7 +62,7 @@ def _band(d: Draft, optimizer: str) -> tuple[float, float]:
 
 
 def _law(d: Draft) -> dict[str, Any]:
-    from trainwell.advise.lint.lr_ranges import WARN_FACTOR
+    from trainwell.advise.lr_bands import WARN_FACTOR
     from trainwell.advise.lr_law import load_table, predict
 
     p, optimizer = d.profile, str(d.get("optimizer.name"))

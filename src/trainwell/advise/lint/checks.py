@@ -257,7 +257,8 @@ def _no_eval(c: LintCheck, v: ConfigView) -> list[Finding]:
 @check("lr-range", "warning", "learning rate outside the usual band for the optimizer and training mode (info when < 3x outside)",
        f"trainwell.optim.optimizers.OPTIMIZERS lr_range ({S_001} §Learning Rate); {S_003} §Quick Reference Table (LoRA 1e-4–2e-4); TRL DPOConfig docs (1e-6)")  # fmt: skip
 def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
-    from trainwell.advise.lint.lr_ranges import WARN_FACTOR, lr_range
+    from trainwell.advise.lint.lr_ranges import lr_range
+    from trainwell.advise.lr_bands import WARN_FACTOR
 
     if v.lr is None or v.optimizer_family is None:
         return []
