@@ -56,9 +56,9 @@ def overfitting(history: History) -> Finding | None:
     hints = history.hints
     if hints.load_best and hints.patience and after <= hints.patience:
         # Early stopping is watching this turn and the best checkpoint comes back at the end: the rise is its
-        # patience window, not a problem to fix. On digits (recommended config, 6 seeds) the fix this check used
-        # to give changed nothing (patience 3: the same restored model) or hurt (weight decay 0.05 -> 0.25: lower
-        # accuracy on every seed): docs/doctor.md, issue G item 6.
+        # patience window, not a problem to fix. On the default digits run (6 seeds) the fix this check used to
+        # give did not help: weight decay 0.05 -> 0.25 -0.05 points, patience 3 -0.09 points
+        # (benchmarks/results/default_run.json; issue G item 6).
         return None
     best_step, last_step = series.steps[best], series.steps[-1]
     train_then, train_now = _train_at(history, best_step), _train_at(history, last_step)
