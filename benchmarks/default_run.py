@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from trainwell.cli.train_cmd import _recommended
+from trainwell.config import load_config
+from trainwell.config.io import load_request
 from trainwell.doctor import Severity, diagnose
 from trainwell.engine.run_folder import git_revision
 from trainwell.run import train
@@ -34,8 +35,10 @@ OUT = Path(__file__).parent / "results" / "default_run.json"
 
 
 def run(seed: int, overrides: list[str], folder: Path) -> dict[str, Any]:
-    config, _, _ = _recommended([f"seed={seed}", "doctor.live=false", "report=false", "logging.progress=off", *overrides])
-    result = train(config, run_dir=folder)
+    # What `trainwell train KEY=VALUE...` does: the overrides are the user's, the rest is recommended for digits.
+    request = load_request(None, [f"seed={seed}", "doctor.live=false", "report=false", "logging.progress=off", *overrides])
+    result = train(request, run_dir=folder, recommend=True)
+    config = load_config(folder / "config.yaml")
     final = result.summary["final"]
     warnings = [f.code for f in diagnose(folder).findings if f.severity >= Severity.WARNING]
     return {
