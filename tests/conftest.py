@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,20 @@ def _torch_threads() -> None:
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_globals(_torch_threads: None) -> Iterator[None]:
+    """Fail a test whose library calls leave process-wide state changed (Lightning's fixtures do the same):
+    threads, deterministic algorithms, cuDNN flags, environment variables. RNGs are left out: tests seed
+    them on purpose. torch adds TORCHINDUCTOR_CACHE_DIR itself the first time determinism is switched on."""
+    try:
+        from trainwell.runtime import capture, leaks
+    except ImportError:  # no torch: nothing of this kind to leak
+        yield
+        return
+    saved = capture()
+    yield
+    ignored = {"environ[TORCHINDUCTOR_CACHE_DIR]", "environ[PYTEST_CURRENT_TEST]"}  # torch's and pytest's own
+    leaked = [name for name in leaks(saved) if not name.endswith("_rng") and name not in ignored]
+    assert not leaked, f"the test left process-wide state changed: {leaked}"
