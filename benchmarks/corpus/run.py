@@ -44,13 +44,9 @@ def ordered(settings: list[Setting]) -> list[Setting]:
 
 
 def priority(s: Setting, item: plan.Item, order: dict[str, int]) -> tuple[int, int, int]:
-    """The MLP settings' sweeps first (the law's leave-one-dataset-out fit needs several), then those
-    settings stage by stage, cheapest first, so that a corpus cut short has whole settings; then the same
-    for the other families."""
-    cheap = 0 if TIER[s.family] == 0 else 2
-    if item.stage == "sweep":
-        return (cheap, 0, 0)
-    return (cheap + 1, order[s.name], STAGE_ORDER[item.stage])
+    """Setting by setting, cheapest first (MLPs before the other families), each from its sweep to its
+    oracle, so that a corpus cut short has whole settings."""
+    return (0 if TIER[s.family] == 0 else 1, order[s.name], -1 if item.stage == "sweep" else STAGE_ORDER[item.stage])
 
 
 def config_dict(s: Setting, spec: dict[str, Any]) -> dict[str, Any]:
