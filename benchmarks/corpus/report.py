@@ -94,6 +94,23 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| regret of training at the pick vs the sweep-best LR (mean / worst, {f['settings_trained']} settings) | "
                 f"{f['mean_regret_vs_sweep_best']:.2f} / {f['worst_regret_vs_sweep_best']:.2f} points |"
             )
+    done = [r for r in result["settings"] if "oracle" in r]
+    if done:
+        lines += [
+            "",
+            "| setting (complete) | oracle test % | trainwell (LOO) | best peer | finder picks / sweep-best |",
+            "|---|---:|---:|---|---|",
+        ]
+        for r in done:
+            m = r["methods"]
+            peers = [(p, m[p]["regret"]) for p in analysis.PEER_NAMES if "regret" in m.get(p, {})]
+            best = min(peers, key=lambda t: t[1]) if peers else None
+            tw = m.get("trainwell_loo", {}).get("regret")
+            ratios = ", ".join(f"{p['ratio']:.2g}x" for p in r.get("finder", {}).get("picks", []) if "ratio" in p)
+            lines.append(
+                f"| {r['setting']} | {r['oracle']['test_mean']:.1f} | {'' if tw is None else f'{tw:+.2f}'} | "
+                f"{'' if best is None else f'{best[0]} {best[1]:+.2f}'} | {ratios} |"
+            )
     return "\n".join(lines)
 
 
