@@ -103,6 +103,12 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+class OutputError(TrainwellError):
+    """A file could not be written: no space left, a read-only folder, no permission (trainwell/files.py)."""
+
+    exit_code = 2
+
+
 class Notice(UserWarning):
     """Something the person running trainwell should read, not a problem: the CLI shows it as one plain
     ``trainwell: ...`` line on stderr, and Python's default filter shows each distinct notice once."""

@@ -75,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        from trainwell.files import is_output_error, output_error
+
+        if not is_output_error(exc):  # not the disk or a folder's permissions: a bug, keep its traceback
+            raise
+        print(f"trainwell: error: {output_error(exc).render()}", file=sys.stderr)
+        return 2
 
 
 @contextlib.contextmanager

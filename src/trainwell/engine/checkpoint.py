@@ -12,6 +12,7 @@ Rotation keeps the newest ``keep`` checkpoints and never deletes the best or the
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -58,6 +59,35 @@ def step_dir(root: Path, step: int) -> Path:
     return root / f"step-{step}"
 
 
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 2**20
+    except OSError:
+        return False
+
+
+def _write_into(
+    temp: Path,
+    step: int,
+    model_state: dict[str, Any] | Callable[[Path], None],
+    trainer_state: dict[str, Any],
+    meta: dict[str, Any],
+    save: Callable[[Any, Path], None],
+) -> None:
+    if callable(model_state):
+        model_state(temp)
+    else:
+        save(model_state, temp / "model.pt")
+    save(trainer_state, temp / "trainer.pt")
+    (temp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2), encoding="utf-8")
+    for path in sorted(temp.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # files, then their folders
+        if path.is_file():
+            _fsync_file(path)
+        else:
+            _fsync_dir(path)
+    _fsync_dir(temp)
+
+
 def save_checkpoint(
     root: Path,
     step: int,
@@ -74,18 +104,15 @@ def save_checkpoint(
     if temp.exists():
         shutil.rmtree(temp)
     temp.mkdir()
-    if callable(model_state):
-        model_state(temp)
-    else:
-        save(model_state, temp / "model.pt")
-    save(trainer_state, temp / "trainer.pt")
-    (temp / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2), encoding="utf-8")
-    for path in sorted(temp.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # files, then their folders
-        if path.is_file():
-            _fsync_file(path)
-        else:
-            _fsync_dir(path)
-    _fsync_dir(temp)
+    try:
+        _write_into(temp, step, model_state, trainer_state, meta, save)
+    except BaseException as exc:
+        # A full disk (or Ctrl-C) mid-write: drop the partial copy, so the checkpoints left are whole ones.
+        shutil.rmtree(temp, ignore_errors=True)
+        if isinstance(exc, RuntimeError) and _disk_full(root):
+            # torch.save's zip writer reports a full disk as "unexpected pos ..."; say what it is.
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final)) from exc
+        raise
     if final.exists():  # the same step saved again (after a resume): retire the old copy first
         _remove(final)
     os.replace(temp, final)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
-import os
 import platform
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from trainwell.config.schema import Config
 from trainwell.config.structure import to_dict
 from trainwell.errors import ConfigError, Problem
+from trainwell.files import write_text_atomic
 
 METRICS = "metrics.jsonl"
 
@@ -66,9 +66,7 @@ def check_fresh_run_dir(path: Path) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON via a temporary file and rename, so a reader never sees half a file."""
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def git_revision(start: Path | None = None) -> str | None:
@@ -135,7 +133,7 @@ def write_config(run_dir: Path, config: Config) -> None:
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = yaml.dump(to_dict(config), Dumper=dumper, sort_keys=False, default_flow_style=None, width=100)
-    (run_dir / "config.yaml").write_text(text, encoding="utf-8")
+    write_text_atomic(run_dir / "config.yaml", text)
 
 
 class MetricsLog:
@@ -197,7 +195,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def truncate_after(path: Path, step: int) -> None:
     """Keep only the records up to ``step`` (the checkpoint a run resumes from)."""
     rows = [r for r in read_records(path) if int(r.get("step", 0)) <= step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))  # a full disk keeps the whole log
 
 
 def write_csv(jsonl: Path, out: Path) -> None:

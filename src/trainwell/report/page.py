@@ -11,10 +11,11 @@ import base64
 import datetime as _dt
 import html
 import math
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from trainwell.files import write_text_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -188,7 +189,5 @@ def footer(source: Any, version: str = "") -> str:
 
 def write_page(out: Path, document: str) -> Path:
     """Write ``document`` to ``out`` through a temporary file and a rename, so a browser never shows half a page."""
-    temp = out.with_name(f".{out.name}.tmp")
-    temp.write_text(document, encoding="utf-8")
-    os.replace(temp, out)
+    write_text_atomic(out, document)
     return out

@@ -13,6 +13,7 @@ from trainwell.config.resolved import Origin, ResolvedConfig, replace_paths, run
 from trainwell.config.schema import Config
 from trainwell.engine.run_folder import write_json
 from trainwell.errors import ConfigError, MissingDependencyError
+from trainwell.files import write_text_atomic
 from trainwell.run.resolve import Planned
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def write_findings(run_dir: Path, doctor: LiveDoctor | None) -> None:
     if doctor is None:
         return
     findings = doctor.findings_json()
-    (run_dir / "findings.json").write_text(json.dumps(findings, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "findings.json", json.dumps(findings, indent=2, default=str) + "\n")
 
 
 def write_report_if_asked(config: Config, run_dir: Path) -> str | None:

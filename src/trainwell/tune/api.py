@@ -19,6 +19,7 @@ from typing import Any
 
 from trainwell.config.schema import Config
 from trainwell.errors import ConfigError, Problem, TrainingError, TrainwellError, require
+from trainwell.files import write_text_atomic
 from trainwell.runtime import preserved
 from trainwell.tune.runner import PRUNERS, Target, WorkerSpec, create_study, make_worker, spawn_workers
 from trainwell.tune.storage import Heartbeat, default_url
@@ -265,8 +266,8 @@ def finish(
     reasons = results.tuned_reasons(ctx.space, ctx.start, winner, rows, ctx.maximize, config.evaluation.metric)
     best = apply_params(config, ctx.space, winner.params)
     reasons += still_true(start_reasons, best, {r["field"] for r in reasons})
-    (run_dir / "best_config.yaml").write_text(results.best_config_text(dump(best), reasons, study.study_name), encoding="utf-8")
-    (run_dir / "reasons.json").write_text(json.dumps(reasons, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "best_config.yaml", results.best_config_text(dump(best), reasons, study.study_name))
+    write_text_atomic(run_dir / "reasons.json", json.dumps(reasons, indent=2, default=str) + "\n")
     meta = {
         "study_name": study.study_name,
         "direction": "maximize" if ctx.maximize else "minimize",
@@ -275,13 +276,13 @@ def finish(
         "storage": url,
     }
     results.write_tables(run_dir, rows, meta)
-    (run_dir / "finalists.json").write_text(json.dumps([f.to_dict() for f in finalists], indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "finalists.json", json.dumps([f.to_dict() for f in finalists], indent=2, default=str) + "\n")
     note = results.write_study_report(run_dir)
     notes += [note] if note else []
     result = TuneResult(
         run_dir, study.study_name, url, _finished(study), resumed_from, winner.to_dict(), [f.to_dict() for f in finalists], notes
     )
-    (run_dir / "tune_summary.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "tune_summary.json", json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainwell.files import write_text_atomic
 from trainwell.tune.spec import SearchSpace
 from trainwell.tune.staged import stage_of
 
@@ -101,7 +102,7 @@ def trial_rows(trials: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def write_tables(run_dir: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
-    (run_dir / "trials.json").write_text(json.dumps({**meta, "trials": rows}, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "trials.json", json.dumps({**meta, "trials": rows}, indent=2, default=str) + "\n")
     names = sorted({k for r in rows for k in r["params"]})
     columns = ["number", "state", "value", "stage", "cost", "epochs", "retry_of", "duration_s", *(f"params_{n}" for n in names), "why"]
     with open(run_dir / "trials.csv", "w", newline="", encoding="utf-8") as handle:
