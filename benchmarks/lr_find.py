@@ -40,6 +40,7 @@ import torch
 
 from _common import quiet
 from trainwell.config import load_config
+from trainwell.config.resolved import replace_paths
 from trainwell.config.schema import Config
 from trainwell.engine import rng
 from trainwell.engine.batches import forward_logits
@@ -127,7 +128,7 @@ def loader(cfg: Config, task: Any) -> torch.utils.data.DataLoader:
 
 def ours(task: str, seed: int) -> tuple[float, dict[str, Any]]:
     cfg, t = fresh(task, seed)
-    cfg.optimizer.lr = "find"
+    cfg = replace_paths(cfg, {"optimizer.lr": "find"})
     result = lr_find(cfg, t, "cpu")
     assert result.peak_lr is not None, result.reason
     return result.peak_lr, result.to_json(with_curve=False)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from trainwell.config import load_config
+from trainwell.config.resolved import replace_paths
 from trainwell.config.schema import Config
 from trainwell.find.lr_finder import find_lr_for_training, range_test
 from trainwell.find.rules import RULES, bottom_lr
@@ -118,10 +119,10 @@ def test_result_json_shape_and_a_descent_found() -> None:
 
 @pytest.mark.parametrize(("optimizer", "factor"), [("adamw", 2.0), ("sgd", 4.0)])
 def test_peak_lr_moves_to_the_effective_batch(optimizer: str, factor: float) -> None:
-    config = _config()
-    config.optimizer.name = optimizer
-    config.batch.accumulation = 4
-    config.schedule.name, config.schedule.warmup = "constant", 0.0  # a flat schedule: only the batch moves the LR
+    # a flat schedule: only the batch moves the LR
+    config = replace_paths(
+        _config(), {"optimizer.name": optimizer, "batch.accumulation": 4, "schedule.name": "constant", "schedule.warmup": 0.0}
+    )
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
     assert result.suggested_lr is not None and result.peak_lr == pytest.approx(result.suggested_lr * factor)
     assert "effective batch 64" in result.peak_reason
@@ -153,8 +154,7 @@ def test_peak_lr_for_a_warmup_and_decay_schedule() -> None:
 
 
 def test_peak_lr_for_a_flat_schedule_is_the_suggestion() -> None:
-    config = _config()
-    config.schedule.name, config.schedule.warmup = "constant", 0.0
+    config = replace_paths(_config(), {"schedule.name": "constant", "schedule.warmup": 0.0})
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
     assert result.peak_lr == result.suggested_lr and "constant LR" in result.peak_reason
 
@@ -196,8 +196,7 @@ def test_stop_fires_within_a_few_steps_of_the_blow_up_even_at_fastais_smoothing(
 def test_fine_tuning_peak_is_the_cautious_end_of_the_band(schedule: str, warmup: float) -> None:
     from trainwell.find.result import schedule_shape, with_peak
 
-    config = _config()
-    config.schedule.name, config.schedule.warmup = schedule, warmup
+    config = replace_paths(_config(), {"schedule.name": schedule, "schedule.warmup": warmup})
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu", mode="finetune")
     scratch = with_peak(copy.deepcopy(result), config, len(_data()), "scratch").peak_lr
     mean, _, _ = schedule_shape(config, len(_data()))
@@ -208,16 +207,14 @@ def test_fine_tuning_peak_is_the_cautious_end_of_the_band(schedule: str, warmup:
 
 
 def test_a_decaying_schedule_without_warmup_starts_at_the_suggestion() -> None:
-    config = _config()
-    config.schedule.name, config.schedule.warmup = "cosine", 0.0
+    config = replace_paths(_config(), {"schedule.name": "cosine", "schedule.warmup": 0.0})
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
     assert result.peak_lr == result.suggested_lr and "no warmup" in result.peak_reason
 
 
 def test_engine_hook_trains_with_the_fallback_when_the_curve_is_unreliable() -> None:
-    config = _config()
-    config.lr_find.min_lr, config.lr_find.max_lr, config.lr_find.steps = 1e-9, 1e-8, 20  # far too low: no descent
-    config.lr_find.fallback = 3e-3  # the recommender puts the LR law's value here
+    # far too low: no descent; lr_find.fallback is where the recommender puts the LR law's value
+    config = replace_paths(_config(), {"lr_find.min_lr": 1e-9, "lr_find.max_lr": 1e-8, "lr_find.steps": 20, "lr_find.fallback": 3e-3})
     task = Task("tiny", _model(), _data(), None, num_classes=3)
     lr, record = find_lr_for_training(config, task, torch.device("cpu"))
     assert lr == record["used_lr"] == 3e-3 and not record["reliable"]

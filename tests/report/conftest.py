@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from trainwell.config import Config, save_config
+from trainwell.config.resolved import replace_paths
 
 STEPS_PER_EPOCH = 45
 STOP_STEP = 720
@@ -118,15 +119,17 @@ def findings() -> dict[str, Any]:
 def write_run(path: Path, *, summary: bool = True, extras: bool = True) -> Path:
     """Write a run folder at ``path``; ``summary=False`` mimics a killed run, ``extras=False`` a bare one."""
     path.mkdir(parents=True, exist_ok=True)
-    config = Config()
-    config.optimizer.lr = 1e-3
-    config.training.epochs = 20
-    config.evaluation.strategy = "epoch"
-    config.evaluation.every = 1
-    config.evaluation.metric = "val_accuracy"
-    config.evaluation.mode = "max"
-    config.logging.every = 10
-    config.early_stopping.patience = 5
+    values = {
+        "optimizer.lr": 1e-3,
+        "training.epochs": 20,
+        "evaluation.strategy": "epoch",
+        "evaluation.every": 1,
+        "evaluation.metric": "val_accuracy",
+        "evaluation.mode": "max",
+        "logging.every": 10,
+        "early_stopping.patience": 5,
+    }
+    config = replace_paths(Config(), values)
     save_config(config, path / "config.yaml")
     rows = metric_rows()
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

@@ -4,6 +4,9 @@ Defaults are guide 000's "optimal stack" (AdamW, cosine with 10 % warmup, weight
 patience 15, batch 32, 20 epochs, seed 42, keep 3 checkpoints). ``trainwell recommend`` replaces them
 with values fitted to a task; this file only says what a bare config means.
 
+Every section is a frozen dataclass: a config is changed by building a new one
+(``trainwell.config.resolved.replace_paths``, ``dataclasses.replace``), never by assignment.
+
 Range rules live in each field's metadata (``ge``, ``gt``, ``le``, ``lt``, ``choices``) so the validator
 can collect every problem at once; cross-field rules live in ``config/rules.py``.
 """
@@ -30,7 +33,7 @@ def fld(default: Any, help: str, **rules: Any) -> Any:
     return field(default=default, metadata=meta)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     path: str | None = fld(None, "dataset file or folder for tasks that read files (fashion-mnist, text-classification, tabular)")
     val_fraction: float = fld(
@@ -41,14 +44,14 @@ class DataConfig:
     options: dict[str, Any] = fld({}, "task-specific data options, e.g. {max_length: 64} for text-classification")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParamGroupConfig:
     pattern: str = fld("*", "shell-style pattern over parameter names, e.g. 'backbone.*'")
     lr_scale: float = fld(1.0, "multiplier on optimizer.lr for matching parameters; 0 freezes them", ge=0.0)
     weight_decay: float | None = fld(None, "weight decay for matching parameters; null keeps optimizer.weight_decay", ge=0.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimizerConfig:
     name: str = fld("adamw", "optimizer: adamw, adam, sgd, rmsprop, adafactor, lion, lamb (see `trainwell config optimizers`)")
     lr: float | Literal["find"] = fld(3e-5, "peak learning rate, or 'find' to run the LR range test first", gt=0.0, le=10.0)
@@ -63,7 +66,7 @@ class OptimizerConfig:
     kwargs: dict[str, Any] = fld({}, "extra keyword arguments passed to the optimizer's constructor")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScheduleConfig:
     name: str = fld("cosine", "LR schedule (see `trainwell config schedules`)")
     warmup: float = fld(0.1, "warmup length: < 1 is a ratio of total steps, >= 1 is a step count", ge=0.0)
@@ -90,7 +93,7 @@ def resolve_warmup(warmup: float, total_steps: int) -> int:
     return round(warmup * total_steps) if warmup < 1 else int(warmup)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchConfig:
     size: int = fld(32, "per-step (micro-)batch size", ge=1)
     accumulation: int = fld(1, "micro-batches per optimizer step; effective batch = size x accumulation", ge=1)
@@ -107,7 +110,7 @@ class BatchConfig:
         return self.size * self.accumulation
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossConfig:
     name: str = fld("cross_entropy", "loss: cross_entropy, focal, mse, bce_with_logits")
     label_smoothing: float = fld(0.0, "cross-entropy label smoothing", ge=0.0, lt=1.0)
@@ -118,7 +121,7 @@ class LossConfig:
     focal_alpha: Literal["none", "auto"] | list[float] = fld("none", "focal loss per-class weights: 'none', 'auto' or a list")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingConfig:
     epochs: int = fld(20, "upper bound on epochs; early stopping usually ends training sooner", ge=1)
     max_steps: int | None = fld(None, "optimizer steps to train for; overrides epochs when set", ge=1)
@@ -132,7 +135,7 @@ class TrainingConfig:
     compile: bool = fld(False, "wrap the model with torch.compile")
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvaluationConfig:
     strategy: Strategy = fld("steps", "when to evaluate: every N steps, every epoch, or never")
     every: int = fld(500, "evaluate every N optimizer steps (strategy=steps) or N epochs (strategy=epoch)", ge=1)
@@ -140,7 +143,7 @@ class EvaluationConfig:
     mode: Mode = fld("min", "min if lower is better (losses), max if higher is better (accuracy)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoggingConfig:
     every: int = fld(50, "log train loss, LR and grad norm every N optimizer steps (about eval/10)", ge=1)
     tensorboard: Toggle = fld("auto", "write TensorBoard events: auto = when tensorboard is installed")
@@ -150,13 +153,13 @@ class LoggingConfig:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class EarlyStoppingConfig:
     patience: int | None = fld(15, "evaluations without improvement before stopping; null disables", ge=1)
     threshold: float = fld(0.0, "absolute improvement that counts as progress", ge=0.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckpointConfig:
     strategy: Strategy = fld("steps", "when to save: every N steps, every epoch, or never")
     every: int = fld(500, "save every N optimizer steps (strategy=steps) or N epochs (strategy=epoch)", ge=1)
@@ -164,7 +167,7 @@ class CheckpointConfig:
     load_best_at_end: bool = fld(True, "restore the best checkpoint's weights when training ends")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LRFindConfig:
     min_lr: float = fld(1e-7, "range test: first LR", gt=0.0)
     max_lr: float = fld(10.0, "range test: last LR", gt=0.0)
@@ -180,18 +183,18 @@ class LRFindConfig:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class DoctorConfig:
     live: bool = fld(True, "run the doctor's checks during training and warn once per finding")
     stop_on_divergence: bool = fld(False, "stop a run early when the live doctor finds divergence")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TuneConfig:
     space: dict[str, Any] = fld({}, "override the search space: {param: fixed value | [low, high] | {low, high, log}}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     seed: int = fld(42, "seed for python, numpy and torch; the data order derives from seed + epoch", ge=0)
     task: str = fld("digits", "built-in task name or 'package.module:function' returning a Task")
