@@ -263,3 +263,13 @@ def test_a_first_log_far_above_ln_k_is_an_explosion() -> None:
     (found,), _ = run_checks(h, ["divergence"])
     assert "from 2.3 at the start" in found.message
     assert run_checks(history([31.9, 65.1, 56.4, 40.0, 30.0, 20.0, 15.0, 13.6]), ["divergence"])[0] == []  # K unknown: no reference
+
+
+def test_underfitting_in_a_lora_run_raises_the_rank_first() -> None:
+    from trainwell.doctor.checks.generalisation import underfitting
+
+    curves = (noisy(decay(100, 1.3, 1.0), 0.005), noisy(decay(10, 1.2, 0.95, 6.0), 0.002))
+    lora = underfitting(history(*curves, train_accuracy=[0.5] * 100, lora_r=16))
+    full = underfitting(history(*curves, train_accuracy=[0.5] * 100))
+    assert lora is not None and lora.fix.startswith("model.lora_r: 16 → 32")
+    assert full is not None and "lora_r" not in full.fix

@@ -113,6 +113,14 @@ def test_truncation_is_counted_and_examples_without_response_tokens_are_dropped(
     assert len(encoder(long_response)) == 1 and encoder.counts["truncated"] == 2  # cut, but still trains
 
 
+def test_train_on_inputs_trains_the_prompt_but_validation_still_scores_responses(lm: dict[str, Path]) -> None:
+    task = build_task(load_config(lm_config(lm["gpt2"], lm["data"], data={"options": {"max_length": 32, "train_on_inputs": True}})))
+    (train_inputs, train_labels), (_, val_labels) = task.train_data[0], task.val_data[0]  # type: ignore[index]
+    assert torch.equal(train_labels, train_inputs["input_ids"])
+    assert int((val_labels != causal_lm.IGNORE).sum()) == 2  # " positive"/" negative" and EOS
+    assert task.data_summary["train_on_inputs"] is True
+
+
 def test_packing_fills_rows_and_keeps_every_label() -> None:
     rows = [causal_lm.Encoded([1] * n, [-100] + [2] * (n - 1), False) for n in (5, 4, 3, 6, 2)]
     packed = causal_lm.pack(rows, 10)
@@ -157,6 +165,10 @@ def test_lora_run_trains_only_the_adapter_and_saves_what_peft_loads(lm: dict[str
     assert summary["status"] == "completed" and summary["data"]["adapter"] == "lora"
     assert 0 < summary["data"]["trainable_parameters"] < summary["data"]["parameters"] / 10
     assert {"config.yaml", "metrics.jsonl", "report.html", "environment.json", "adapter"} <= {p.name for p in run.iterdir()}
+    from trainwell.doctor.readers import read_history
+
+    doctor_view = read_history(run)  # the doctor reads the LM curves and knows the adapter's rank
+    assert doctor_view.hints.lora_r == 4 and "val_perplexity" in doctor_view.eval and len(doctor_view.train_loss) > 0
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
     assert evals[-1]["val_perplexity"] == pytest.approx(torch.tensor(evals[-1]["val_loss"]).exp().item(), rel=1e-6)
     # Every checkpoint holds only the adapter, in peft's format; the frozen base is never copied.

@@ -60,6 +60,7 @@ class RunHints:
     mode: str | None = None  # "min" or "max"
     weight_decay: float | None = None
     load_best: bool | None = None  # the best checkpoint is restored at the end (trainwell load_best_at_end, HF load_best_model_at_end)
+    lora_r: int | None = None  # the LoRA rank when the run trained an adapter (trainwell model.adapter: lora)
 
 
 @dataclass

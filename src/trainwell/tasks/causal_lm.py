@@ -12,7 +12,8 @@ response token equally however the tokens fall into micro-batches (what HF Train
 right, counted as truncated, and dropped when no response token is left), ``packing`` (concatenate examples
 into rows of ``max_length``: fewer padding tokens; attention crosses example boundaries, as in TRL's
 original packing), ``val_path`` (else a seeded ``data.val_fraction`` split), ``val_limit`` and
-``generate_eval`` (N: greedy-decode the first N validation prompts and report ``val_exact_match``, the share
+``train_on_inputs`` (axolotl's name: train the prompt tokens too, as plain language modelling does; the
+training set only, ``val_loss`` still scores responses) and ``generate_eval`` (N: greedy-decode the first N validation prompts and report ``val_exact_match``, the share
 whose answer equals the reference after trimming whitespace and case; for short-answer tasks).
 
 This module imports torch: the catalog names it by string and imports it only when training starts.
@@ -314,10 +315,13 @@ class Encoder:
             return chat_segments(self.tokenizer, row["messages"])
         return prompt_segments(row, self.tokenizer.eos_token)
 
-    def __call__(self, rows: list[dict[str, Any]]) -> list[Encoded]:
+    def __call__(self, rows: list[dict[str, Any]], train_all: bool = False) -> list[Encoded]:
+        """Encoded examples; ``train_all`` (train_on_inputs) trains the prompt tokens too."""
         out = []
         for row in rows:
             enc = encode(self.tokenizer, self.pieces(row), self.max_length, not self.chat)
+            if train_all:  # truncation and dropping are judged on the response, as for the masked labels
+                enc = Encoded(enc.ids, list(enc.ids) if any(label != IGNORE for label in enc.labels[1:]) else enc.labels, enc.truncated)
             self.counts["examples"] += 1
             self.counts["truncated"] += enc.truncated
             if all(label == IGNORE for label in enc.labels[1:]):
@@ -365,7 +369,8 @@ def build(config: Config) -> Task:
             problems=[Problem("data.options.max_length", f"must fit the model's {limit} positions", max_length, f"use at most {limit}")]
         )
     encoder = Encoder(tokenizer, max_length, chat)
-    train_enc, val_enc = encoder(train_rows), encoder(val_rows)
+    train_on_inputs = bool(opts.get("train_on_inputs", False))
+    train_enc, val_enc = encoder(train_rows, train_on_inputs), encoder(val_rows)  # validation always scores responses
     if not train_enc:
         raise DataError(
             problems=[Problem("data.options.max_length", "must leave response tokens to train on", max_length, "raise max_length")]
@@ -390,6 +395,7 @@ def build(config: Config) -> Task:
         **encoder.counts,
         "max_length": max_length,
         "packing": packing,
+        "train_on_inputs": train_on_inputs,
         "train_rows": len(train_set),
         "train_supervised_tokens": sum(sum(label != IGNORE for label in r.labels[1:]) for r in train_enc),
         "val_examples": len(val_enc),

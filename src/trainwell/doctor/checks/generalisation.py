@@ -196,4 +196,8 @@ def underfitting(history: History) -> Finding | None:
     message = f"underfitting: {why}, and train loss {fmt(train_end)} is not below val loss {fmt(val_end)} (no capacity to spare)"
     wd = history.hints.weight_decay
     decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd / 10)}" if wd else "lower dropout (model.dropout) and weight decay"
-    return finding("underfitting", message, evidence, f"{lr_change(history, 2.0)}; {decay}", step=train.steps[-1])
+    fix = f"{lr_change(history, 2.0)}; {decay}"
+    r = history.hints.lora_r
+    if r:  # a LoRA run's capacity is its rank: 003's underfitting fix
+        fix = f"model.lora_r: {r} → {2 * r} (003: increase LoRA rank when both losses stay high); {fix}"
+    return finding("underfitting", message, evidence, fix, step=train.steps[-1])

@@ -125,7 +125,16 @@ def hints_from_config(config: dict[str, Any], history: History) -> RunHints:
         mode=str(evaluation["mode"]) if "mode" in evaluation else None,
         weight_decay=to_float(optimizer.get("weight_decay")),
         load_best=checkpoint["load_best_at_end"] if isinstance(checkpoint.get("load_best_at_end"), bool) else None,
+        lora_r=_lora_rank(_section(config, "model")),
     )
+
+
+def _lora_rank(model: dict[str, Any]) -> int | None:
+    """The adapter's rank of a causal-lm LoRA run (16, the task's default, when the config leaves it out)."""
+    if model.get("adapter") != "lora":
+        return None
+    rank = positive(model.get("lora_r", 16))
+    return int(rank) if rank else None
 
 
 def _num_classes(config: dict[str, Any]) -> int | None:
