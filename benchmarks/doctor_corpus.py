@@ -1,0 +1,171 @@
+"""Score ``trainwell doctor`` against the labelled real-log corpus (benchmarks/doctor_corpus/manifest.json).
+
+Each manifest entry is a real training log from a public repository with a one-line human label written
+before the doctor was run on it. The files themselves are not committed: they are read from
+``--cache`` (default ``../cache/real-logs``, beside the repository), checked against the manifest's
+sha256, and skipped with a note when absent.
+
+Scored per split (``--split dev`` while working; ``test`` only at the end):
+- main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
+- error-severity (critical) findings on logs labelled healthy (must be none);
+- crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
+- per-check precision/recall: for each label with a check family, "a finding of that family is present";
+- seconds per log (the doctor must answer in < 0.3 s).
+
+    python benchmarks/doctor_corpus.py --split test --out benchmarks/results/doctor.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainwell.doctor import Diagnosis, Severity, diagnose
+from trainwell.errors import TrainwellError
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "benchmarks" / "doctor_corpus" / "manifest.json"
+DEFAULT_CACHE = ROOT.parent / "cache" / "real-logs"
+
+# Which finding codes stand for each label's main finding. A label agrees when the doctor's main finding
+# is in its family, or (for the labels that are not a problem) when no finding is a warning or worse.
+FAMILIES: dict[str, frozenset[str]] = {
+    "overfitting": frozenset({"overfitting"}),
+    "loss-metric-disagree": frozenset({"loss_metric_disagree"}),
+    "underfitting": frozenset({"underfitting", "no_progress"}),
+    "plateau": frozenset({"flat_loss", "chance_plateau", "no_progress", "underfitting", "saturating"}),
+    "still-improving": frozenset({"still_improving"}),
+    "diverging": frozenset({"divergence", "no_progress"}),
+    "degenerate-zero-loss": frozenset({"zero_loss"}),
+    "nan": frozenset({"nan_inf"}),
+    "spikes": frozenset({"spikes", "val_spikes"}),
+    "too-few-evals": frozenset({"few_evals"}),
+}
+CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
+
+
+def _calm(diagnosis: Diagnosis) -> bool:
+    """No finding of warning severity or worse: the doctor raises nothing that asks for a change."""
+    return all(f.severity < Severity.WARNING for f in diagnosis.findings)
+
+
+def agrees(label: str, diagnosis: Diagnosis | None) -> bool:
+    """Whether the doctor's verdict matches the human label (a clean refusal counts only for too-short)."""
+    if diagnosis is None:
+        return label == "too-short"
+    main = diagnosis.main_finding
+    if label in ("healthy", "too-short"):
+        return _calm(diagnosis)
+    family = FAMILIES[label]
+    if main is not None and main.code in family:
+        return True
+    # An informational label is also met when the doctor is calm and names it among its findings.
+    return label in CALM_LABELS and _calm(diagnosis) and any(f.code in family for f in diagnosis.findings)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+
+def score(entries: list[dict[str, Any]], cache: Path, timer: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for entry in entries:
+        path = cache / entry["id"]
+        if not path.is_file():
+            skipped.append(f"{entry['id']}: not in {cache}")
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            skipped.append(f"{entry['id']}: sha256 differs from the manifest")
+            continue
+        row: dict[str, Any] = {"id": entry["id"], "label": entry["label"], "format": entry["format"]}
+        start = timer()
+        diagnosis: Diagnosis | None = None
+        try:
+            diagnosis = diagnose(path)
+        except TrainwellError as exc:  # a clean refusal with trainwell's message, not a crash
+            row["refused"] = str(exc).splitlines()[0][:200]
+        except Exception as exc:  # the benchmark counts every other exception as a crash
+            row["crash"] = f"{type(exc).__name__}: {exc}"[:300]
+        row["seconds"] = round(timer() - start, 4)
+        if diagnosis is not None:
+            row["main_finding"] = diagnosis.main_finding.code if diagnosis.main_finding else None
+            row["findings"] = [f"{f.code}:{f.severity.name.lower()}" for f in diagnosis.findings]
+        row["agrees"] = "crash" not in row and agrees(entry["label"], diagnosis)
+        row["error_on_healthy"] = (
+            entry["label"] == "healthy" and diagnosis is not None and any(f.severity >= Severity.CRITICAL for f in diagnosis.findings)
+        )
+        rows.append(row)
+        row["_diagnosis"] = diagnosis
+    per_check: dict[str, dict[str, Any]] = {}
+    for label, family in FAMILIES.items():
+        flagged = [r for r in rows if r["_diagnosis"] is not None and any(f.code in family for f in r["_diagnosis"].findings)]
+        truth = [r for r in rows if r["label"] == label]
+        tp = sum(1 for r in flagged if r["label"] == label)
+        per_check[label] = {
+            "codes": sorted(family),
+            "labelled": len(truth),
+            "flagged": len(flagged),
+            "true_positives": tp,
+            "precision": round(tp / len(flagged), 3) if flagged else None,
+            "recall": round(tp / len(truth), 3) if truth else None,
+        }
+    for r in rows:
+        del r["_diagnosis"]
+    n = len(rows)
+    return {
+        "logs_scored": n,
+        "main_finding_agreement": round(sum(r["agrees"] for r in rows) / n, 3) if n else None,
+        "agreeing": sum(r["agrees"] for r in rows),
+        "crashes": sum(1 for r in rows if "crash" in r),
+        "refusals": sum(1 for r in rows if "refused" in r),
+        "error_on_healthy": sum(r["error_on_healthy"] for r in rows),
+        "max_seconds_per_log": max((r["seconds"] for r in rows), default=None),
+        "per_check": per_check,
+        "skipped": skipped,
+        "logs": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder holding the logs (default ../cache/real-logs)")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
+    args = parser.parse_args(argv)
+    manifest = json.loads(MANIFEST.read_text())
+    entries = [e for e in manifest["logs"] if args.split == "all" or e["split"] == args.split]
+    result = {
+        "git_revision": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "command": " ".join(["python", "benchmarks/doctor_corpus.py", *(argv if argv is not None else sys.argv[1:])]),
+        "split": args.split,
+        "manifest_logs": len(manifest["logs"]),
+        **score(entries, args.cache),
+    }
+    for line in result["skipped"]:
+        print(f"skipped {line}", file=sys.stderr)
+    for r in result["logs"]:
+        mark = "ok " if r["agrees"] else "MISS"
+        got = r.get("crash") or r.get("refused") or r.get("main_finding")
+        print(f"{mark} {r['label']:<22} {got!s:<24} {r['id']}")
+    print(
+        f"{args.split}: {result['agreeing']}/{result['logs_scored']} agree ({result['main_finding_agreement']}), "
+        f"crashes {result['crashes']}, errors on healthy {result['error_on_healthy']}, "
+        f"max {result['max_seconds_per_log']} s/log, skipped {len(result['skipped'])}"
+    )
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

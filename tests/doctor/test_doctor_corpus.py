@@ -1,0 +1,68 @@
+"""The labelled real-log corpus: its manifest is complete and its scoring script scores what it says.
+
+The logs themselves live outside the repository (../cache/real-logs); these tests read only the manifest
+and score synthetic histories, so they run everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+from trainwell.doctor import History, Series
+from trainwell.doctor.checks import diagnose
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "benchmarks" / "doctor_corpus" / "manifest.json"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("doctor_corpus", ROOT / "benchmarks" / "doctor_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_manifest_has_sixty_sourced_labelled_logs_split_by_hash() -> None:
+    logs = json.loads(MANIFEST.read_text())["logs"]
+    script = _script()
+    known = set(script.FAMILIES) | {"healthy", "too-short"}
+    substantive = [e for e in logs if e["label"] != "too-short"]
+    assert len(substantive) >= 60
+    assert len({e["id"] for e in logs}) == len(logs)
+    assert len({e["sha256"] for e in logs}) == len(logs)  # no byte-identical duplicates
+    for e in logs:
+        assert {"id", "repo", "commit", "path", "licence", "format", "label", "reading", "split"} <= e.keys()
+        assert len(e["commit"]) == 40 and e["label"] in known and e["reading"]
+        assert e["split"] == ("dev" if int(hashlib.sha256(e["id"].encode()).hexdigest(), 16) % 2 == 0 else "test")
+
+
+def test_agreement_follows_the_label_families() -> None:
+    script = _script()
+    steps = [float(i) for i in range(1, 11)]
+    falling = History(
+        "keras",
+        x_unit="epoch",
+        train_loss=Series(steps, [1.0 / s for s in steps]),
+        eval={"val_loss": Series(steps, [1.2 / s for s in steps])},
+    )
+    rising = History(
+        "keras",
+        x_unit="epoch",
+        train_loss=Series(steps, [1.0 / s for s in steps]),
+        eval={"val_loss": Series(steps, [0.5 + abs(s - 3) * 0.1 for s in steps])},
+    )
+    assert script.agrees("healthy", diagnose(falling))
+    assert script.agrees("overfitting", diagnose(rising))
+    assert not script.agrees("healthy", diagnose(rising))
+    assert script.agrees("too-short", None) and not script.agrees("healthy", None)
+
+
+def test_absent_logs_are_skipped_and_said(tmp_path: Path) -> None:
+    entry = {"id": "x.json", "sha256": "0" * 64, "label": "healthy", "format": "keras-history"}
+    result = _script().score([entry], tmp_path)
+    assert result["logs_scored"] == 0 and result["skipped"] == [f"x.json: not in {tmp_path}"]
