@@ -4,7 +4,8 @@
 (the report, ``--resume``, another process) sees the old file or the new one, never half of one, and a
 full disk or a read-only folder leaves the old file and no temporary behind. ``output_error`` turns the
 OSError of a write the user's environment refused (no space, no permission, a read-only file system) into
-an OutputError with the path and a fix; other OSErrors are bugs and stay tracebacks.
+an OutputError with the path and a fix, and so does a path that cannot be a file (a folder, a missing
+parent, a name too long); other OSErrors are bugs and stay tracebacks.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ _FIXES = {
     errno.EROFS: "the file system is read-only: write to another folder (--run-dir, -o)",
     errno.EACCES: "you may not write there: choose a writable folder (--run-dir, -o) or fix its permissions",
     errno.EPERM: "you may not write there: choose a writable folder (--run-dir, -o) or fix its permissions",
+    # The path itself: a folder where a file goes (or the reverse), a missing parent folder, a name too long.
+    errno.EISDIR: "that is a folder: give a file name",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.ENOENT: "a folder on the path does not exist: create it or check the path",
+    errno.ENAMETOOLONG: "use a shorter path",
 }
 
 
@@ -50,4 +56,6 @@ def output_error(exc: OSError) -> OutputError:
     """The OutputError for a write the environment refused (``is_output_error``)."""
     where = str(exc.filename) if exc.filename else "output"
     reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-    return OutputError(problems=[Problem(where, "must be writable", reason, _FIXES.get(exc.errno or 0, "check the disk and the folder"))])
+    return OutputError(
+        problems=[Problem(where, "must be a writable path", reason, _FIXES.get(exc.errno or 0, "check the disk and the folder"))]
+    )

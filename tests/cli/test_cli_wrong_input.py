@@ -62,3 +62,16 @@ def test_doctor_says_truncated(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["doctor", str(path)]) == 2
     err = capsys.readouterr().err
     assert "must be complete JSON" in err and "truncated" in err and "supported training log" not in err
+
+
+@pytest.mark.parametrize("verb", [["recommend"], ["import", "IN"], ["export", "--to", "hf", "optimizer.lr=1e-3"]])
+def test_output_onto_a_folder_or_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: list[str]) -> None:
+    """Found by the fuzzer: `recommend --output out.png` where out.png is a folder was an IsADirectoryError traceback."""
+    source = tmp_path / "training_args.json"
+    source.write_text(json.dumps({"learning_rate": 1e-4, "num_train_epochs": 2, "per_device_train_batch_size": 8}), encoding="utf-8")
+    argv = [str(source) if a == "IN" else a for a in verb]
+    (tmp_path / "folder").mkdir()
+    assert main([*argv, "-o", str(tmp_path / "folder")]) == 2
+    assert main([*argv, "-o", str(tmp_path / "missing" / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "that is a folder" in err and "a folder on the path does not exist" in err and "Traceback" not in err

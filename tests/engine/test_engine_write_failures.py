@@ -56,7 +56,7 @@ def test_train_into_a_read_only_folder(tmp_path: Path, monkeypatch: pytest.Monke
     _refuse_under(monkeypatch, tmp_path / "ro", errno.EROFS)
     assert main(["train", "--run-dir", str(tmp_path / "ro" / "run"), *TINY]) == 2
     err = capsys.readouterr().err
-    assert "must be writable" in err and "Read-only file system" in err and "Traceback" not in err
+    assert "must be a writable path" in err and "Read-only file system" in err and "Traceback" not in err
 
 
 def test_full_disk_at_a_checkpoint_leaves_no_partial_checkpoint(
@@ -95,7 +95,7 @@ def test_tune_into_a_read_only_folder(tmp_path: Path, monkeypatch: pytest.Monkey
     pytest.importorskip("optuna")
     _refuse_under(monkeypatch, tmp_path / "ro", errno.EROFS)
     assert main(["tune", "--trials", "1", "--run-dir", str(tmp_path / "ro" / "study"), *TINY]) == 2
-    assert "must be writable" in capsys.readouterr().err
+    assert "must be a writable path" in capsys.readouterr().err
 
 
 def test_a_bug_is_not_dressed_as_a_disk_error(monkeypatch: pytest.MonkeyPatch) -> None:
