@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from trainwell.find.curve import DebiasedEMA, diverged, rule_beta, sweep_lrs
 from trainwell.find.result import LRFindResult, analyze, with_peak
 from trainwell.find.rules import RULES
+from trainwell.find.state import restore, snapshot
 from trainwell.runtime import run_globals
 
 if TYPE_CHECKING:
@@ -123,19 +124,46 @@ def range_test(
     import torch
 
     from trainwell.engine.probe import finder_runner, resolve_device
-    from trainwell.find.state import restore, snapshot
 
     cfg = config.lr_find
-    RULES.get(cfg.rule, "lr_find.rule")  # a misspelt rule fails before the sweep, not after it
     dev = torch.device(device) if device is not None else resolve_device(config.training.device)
-    started = time.perf_counter()
     model.to(dev)
+    chosen: dict[str, Any] = {}
+
+    def make_runner() -> Any:
+        runner, chosen["precision"] = finder_runner(config, model, loss_fn, dev, cfg.min_lr, optimizer)
+        return runner
+
+    batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)
+    result = sweep_step(config, model, make_runner, batches, optimizer=optimizer, progress=progress)
+    result.settings = _settings(config, chosen["precision"].name, dev)
+    return with_peak(result, config, len(train_data), mode)  # type: ignore[arg-type]
+
+
+def sweep_step(
+    config: Config,
+    model: torch.nn.Module,
+    make_runner: Callable[[], Any],
+    batches: Iterator[Any],
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    progress: Progress | None = None,
+) -> LRFindResult:
+    """The range test over any training step, for loops trainwell does not drive (HF Trainer, Lightning).
+
+    ``make_runner()`` is called after the snapshot and returns an object with ``optimizer`` (the one the
+    sweep sets the LR of) and ``run([batch]) -> StepOutcome`` (one optimizer step on one batch; only its
+    ``status`` and ``loss`` are read). ``model`` and ``optimizer`` (when given) are restored bit for bit;
+    ``peak_lr`` and ``settings`` are left to the caller (``with_peak``).
+    """
+    cfg = config.lr_find
+    RULES.get(cfg.rule, "lr_find.rule")  # a misspelt rule fails before the sweep, not after it
+    started = time.perf_counter()
     saved = snapshot(model, optimizer)
     lrs = sweep_lrs(cfg.min_lr, cfg.max_lr, cfg.steps, cfg.mode)
     try:
-        runner, precision = finder_runner(config, model, loss_fn, dev, cfg.min_lr, optimizer)
+        runner = make_runner()
         model.train()
-        batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)
         losses, smoothed, stop = _sweep(runner, batches, lrs, cfg, progress)
     finally:
         restore(saved, model, optimizer)
@@ -151,8 +179,7 @@ def range_test(
         max_lr=cfg.max_lr,
     )
     result.elapsed_s = time.perf_counter() - started
-    result.settings = _settings(config, precision.name, dev)
-    return with_peak(result, config, len(train_data), mode)  # type: ignore[arg-type]
+    return result
 
 
 def lr_find(
