@@ -151,6 +151,9 @@ class LoggingConfig:
         "auto",
         "progress on stderr: auto = a bar on an interactive terminal, plain periodic lines elsewhere (CI, files); on = the bar; off = silent",
     )
+    mlflow: bool = fld(False, "log params (reasons as tags), metrics, the report and findings to MLflow (extra [mlflow])")
+    mlflow_uri: str | None = fld(None, "MLflow tracking URI; null = the local file store ./mlruns")
+    mlflow_experiment: str = fld("trainwell", "MLflow experiment the run is logged under")
 
 
 @dataclass(frozen=True)

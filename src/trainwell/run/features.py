@@ -1,5 +1,5 @@
-"""What a run adds around the engine: the LR and batch finders before training, the live doctor during
-it, the findings and the HTML report after it. Each import happens only when its feature is switched on,
+"""What a run adds around the engine: the LR and batch finders before training, the live doctor and
+MLflow tracking during it, the findings, the HTML report and the MLflow artifacts after it. Each import happens only when its feature is switched on,
 so a run that uses none of them never imports them."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import torch
 
     from trainwell.doctor.live import LiveDoctor
+    from trainwell.integrations.mlflow import MLflowCallback
     from trainwell.tasks.base import Task
 
 
@@ -83,3 +84,13 @@ def write_reasons(run_dir: Path, resolved: ResolvedConfig, extra: list[dict[str,
     reasons = [*resolved.reasons(), *(extra or [])]
     if reasons:
         write_json(run_dir / "reasons.json", reasons)
+
+
+def mlflow_tracker(config: Config, reasons: list[dict[str, Any]] | None) -> MLflowCallback | None:
+    """The MLflow callback for ``logging.mlflow: true`` (extra [mlflow]); it uploads the run folder once
+    the report exists (``log_run_folder``)."""
+    if not config.logging.mlflow:
+        return None
+    from trainwell.integrations.mlflow import MLflowCallback
+
+    return MLflowCallback(config, reasons)

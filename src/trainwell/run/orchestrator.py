@@ -5,12 +5,15 @@ result = train(model=net, train_data=ds, val_data=vs)  # your own model and data
 result = train(resume="runs/digits-20250101-120000")   # continue a killed run exactly
 result = train(config_dict, recommend=True)         # unset values from the recommender, as a config file's are
 
-One run, in order: load the request once; set threads, determinism and seeds; build the task (its model
-initialisation is part of the run); resolve the config (recommend what is unset when asked, validate
-once with the run's length; if that changed the task's data, model or seed, build the task again from
-the resolved config); make the run folder; run the finders (a fresh run only: a resumed run's
-config.yaml already holds what they found); hand the live doctor to the engine as a callback; write the
-findings and the report.
+    path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
+    resolved = (
+        features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
+    )
+    features.write_reasons(path, resolved, reasons)
+    doctor = features.live_doctor(resolved.config)
+    tracker = features.mlflow_tracker(resolved.config, [*resolved.reasons(), *(reasons or [])])
+    added = [cb for cb in (doctor, tracker) if cb is not None]
+    result = engine.run(resolved, task, path, [*callbacks, *added], resume=resume is not None, changes=changes)
 """
 
 from __future__ import annotations
@@ -85,12 +88,16 @@ def train(
     )
     features.write_reasons(path, resolved, reasons)
     doctor = features.live_doctor(resolved.config)
-    result = engine.run(resolved, task, path, [*callbacks, *([doctor] if doctor else [])], resume=resume is not None, changes=changes)
+    tracker = features.mlflow_tracker(resolved.config, [*resolved.reasons(), *(reasons or [])])
+    added = [cb for cb in (doctor, tracker) if cb is not None]
+    result = engine.run(resolved, task, path, [*callbacks, *added], resume=resume is not None, changes=changes)
     features.write_findings(path, doctor)
     note = features.write_report_if_asked(resolved.config, path)
     if note:
         result.summary["report_note"] = note
         write_json(path / "summary.json", result.summary)
+    if tracker is not None:  # last, so the findings and the report are there to upload
+        tracker.log_run_folder(path)
     return result
 
 

@@ -1,0 +1,138 @@
+"""trainwell.integrations.hf: the TrainwellCallback on a real (tiny) HF Trainer, and lr_find on it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from tw_integ_helpers import hf_trainer, tiny_bert, token_data
+
+torch = pytest.importorskip("torch")
+hf = pytest.importorskip("trainwell.integrations.hf")
+pytest.importorskip("matplotlib.pyplot")  # imported at collection: the report test times its plots, not the import
+
+GOOD_LR = 1e-2  # trains this model from scratch (loss falls); 100x that blows up within a few steps
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_callback_writes_a_complete_run_folder(tmp_path: Path) -> None:
+    trainer = hf_trainer(tmp_path / "out", GOOD_LR, 40)
+    callback = hf.TrainwellCallback()
+    trainer.add_callback(callback)
+    trainer.train()
+    run = tmp_path / "out" / "trainwell"
+    for name in (
+        "config.yaml",
+        "environment.json",
+        "metrics.jsonl",
+        "metrics.csv",
+        "lint.json",
+        "findings.json",
+        "summary.json",
+        "report.html",
+    ):
+        assert (run / name).is_file(), name
+    from trainwell.config import load_config
+
+    config = load_config(run / "config.yaml")  # the folder's config is a valid trainwell config of this run
+    assert (config.optimizer.lr, config.training.max_steps, config.batch.size) == (GOOD_LR, 40, 16)
+    assert config.task == "hf:BertForSequenceClassification"
+    records = _records(run)
+    train = [r for r in records if r["event"] == "train"]
+    evals = [r for r in records if r["event"] == "eval"]
+    assert [r["step"] for r in train] == list(range(2, 41, 2))
+    assert {"loss", "lr", "grad_norm", "epoch", "time"} <= set(train[0])
+    assert [r["step"] for r in evals] == [20, 40] and "val_loss" in evals[0]
+    assert train[-1]["loss"] < train[0]["loss"]  # the sane LR made progress
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 40
+    assert summary["best_metric"] == min(r["val_loss"] for r in evals)
+    assert not any(f["code"] == "divergence" for f in json.loads((run / "findings.json").read_text()))
+    env = json.loads((run / "environment.json").read_text())
+    assert env["framework"].startswith("transformers ") and env["model_class"] == "BertForSequenceClassification"
+    assert "doctor" in (run / "report.html").read_text()
+
+
+def test_hundredfold_lr_is_flagged_and_stop_on_divergence_stops_early(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    trainer = hf_trainer(tmp_path / "out", 100 * GOOD_LR, 60)
+    callback = hf.TrainwellCallback(tmp_path / "run", stop_on_divergence=True)
+    trainer.add_callback(callback)
+    with caplog.at_level(logging.WARNING, logger="transformers.trainer"):
+        trainer.train()
+    assert trainer.state.global_step < 60  # stopped early
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "diverged" and "divergence" in summary["stop_reason"]
+    assert any("trainwell doctor: divergence" in r.getMessage() for r in caplog.records)  # through the Trainer's logger
+    assert any("trainwell lint: lr-range" in r.getMessage() for r in caplog.records)  # the arguments were linted first
+    codes = {f["code"] for f in json.loads((tmp_path / "run" / "findings.json").read_text())}
+    assert "divergence" in codes
+
+
+def test_without_stop_on_divergence_the_run_is_flagged_but_finishes(tmp_path: Path) -> None:
+    trainer = hf_trainer(tmp_path / "out", 100 * GOOD_LR, 24, eval_strategy="no")
+    callback = hf.TrainwellCallback(tmp_path / "run", report=False)
+    trainer.add_callback(callback)
+    trainer.train()
+    assert trainer.state.global_step == 24
+    assert any("divergence" in line for line in callback.findings)
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "completed"
+    assert not (tmp_path / "run" / "report.html").exists()
+
+
+def test_config_from_args_drops_what_trainwell_cannot_express() -> None:
+    args = hf.transformers.TrainingArguments(output_dir="x", optim="adamw_torch", lr_scheduler_type="cosine", report_to=[])
+    config, notes = hf.config_from_args(args, tiny_bert())
+    assert config.schedule.name == "cosine" and config.optimizer.name == "adamw"
+    bad = hf.transformers.TrainingArguments(output_dir="x", optim="sgd", lr_scheduler_type="cosine", report_to=[])
+    bad.lr_scheduler_type = "made_up"  # a schedule trainwell lacks must not stop the user's training
+    config, notes = hf.config_from_args(bad)
+    assert any("lr_scheduler_type" in n for n in notes) and config.optimizer.name == "sgd"
+
+
+def test_lr_find_restores_weights_and_optimizer_and_apply_lr_sets_the_arguments(tmp_path: Path) -> None:
+    trainer = hf_trainer(tmp_path / "out", 5e-5, 100)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    rng = torch.get_rng_state()
+    result = hf.lr_find(trainer, steps=40)
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    assert torch.equal(rng, torch.get_rng_state())
+    assert trainer.optimizer is None  # the Trainer still builds its own optimizer for training
+    assert result.suggested_lr is not None and 1e-5 < result.suggested_lr < 1.0
+    assert set(result.picks) >= {"combined", "valley", "steepest"} and result.settings["trainer"] == "Trainer"
+    assert result.to_json()["rules"]  # the same result object (and JSON) as `trainwell lr-find`
+    lr = hf.apply_lr(trainer, result)
+    assert trainer.args.learning_rate == lr == result.peak_lr
+
+
+def test_lr_find_restores_an_optimizer_passed_to_the_trainer(tmp_path: Path) -> None:
+    trainer = hf_trainer(tmp_path / "out", 1e-3, 10)
+    opt = torch.optim.AdamW(trainer.model.parameters(), lr=1e-3)
+    trainer.optimizer = opt
+    trainer.train()  # the optimizer now has moments to keep
+    own = trainer.optimizer  # the Trainer's (Accelerate-wrapped) optimizer over `opt`
+    saved = {k: v.clone() for k, v in opt.state_dict()["state"][0].items()}
+    hf.lr_find(trainer, steps=20)
+    assert trainer.optimizer is own
+    assert all(torch.equal(saved[k], v) for k, v in opt.state_dict()["state"][0].items())
+
+
+def test_lr_find_rejects_unknown_settings(tmp_path: Path) -> None:
+    from trainwell.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="stpes"):
+        hf.lr_find(hf_trainer(tmp_path / "out", 1e-3, 10), stpes=20)
+
+
+def test_pretrained_models_get_the_finetuning_peak_rule() -> None:
+    model = tiny_bert()
+    from trainwell.integrations.hf_find import training_mode
+
+    assert training_mode(model, "auto") == "scratch"
+    model.config.name_or_path = "sentence-transformers/all-MiniLM-L6-v2"  # what from_pretrained records
+    assert training_mode(model, "auto") == "finetune"
+    assert token_data()[0][0]["labels"] == token_data()[0][0]["input_ids"][0] % 10
