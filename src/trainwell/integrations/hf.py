@@ -35,7 +35,7 @@ def config_from_args(args: Any, model: Any = None) -> tuple[Config, list[str]]:
     """A trainwell Config for a TrainingArguments (or SFTConfig) object, with notes on what did not carry
     over. A setting trainwell cannot express (an optimizer or schedule it lacks) is dropped with a note:
     the callback must never stop someone's training because trainwell does not know a value."""
-    from trainwell.advise.hf import from_hf
+    from trainwell.advise.hf_import import from_hf
     from trainwell.config.io import config_from_dict
 
     data = {k: v for k, v in args.to_dict().items() if v is not None}
