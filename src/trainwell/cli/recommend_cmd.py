@@ -4,7 +4,8 @@
     trainwell recommend --task digits -o digits.yaml && trainwell train digits.yaml
 
 YAML output carries each reason as a comment above its field; JSON output is
-{"config": {...}, "reasons": [{"field", "value", "rule", "why", "source"}], "profile": {...}}.
+{"config": {...}, "reasons": [{"field", "value", "rule", "why", "source"}], "profile": {...}};
+``--format hf-args`` / ``lightning`` print ready-to-paste framework code (integrations/snippets.py).
 Torch is never imported here.
 """
 
@@ -69,7 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--width", type=int, help="hidden width: units per hidden layer, channels, d_model or LSTM size (the LR law scales by it)"
     )
     model.add_argument("--depth", type=int, help="layers with weights, input to output")
-    p.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format")
+    p.add_argument(
+        "--format",
+        choices=("yaml", "json", "hf-args", "lightning"),
+        default="yaml",
+        help="output format: yaml, json, or ready-to-paste code (hf-args: transformers.TrainingArguments(...); "
+        "lightning: L.Trainer(...) + configure_optimizers), each value with its reason as a comment",
+    )
     p.add_argument("-o", "--output", help="also write the commented YAML config here (train it with `trainwell train FILE`)")
     p.set_defaults(run=_run)
 
@@ -100,6 +107,10 @@ def _run(args: argparse.Namespace) -> int:
         from trainwell.cli.common import print_json
 
         print_json({**rec.to_dict(), "profile": dataclasses.asdict(rec.profile) if rec.profile else {}})
+    elif args.format in ("hf-args", "lightning"):
+        from trainwell.integrations.snippets import FORMATS
+
+        sys.stdout.write(FORMATS[args.format](rec))
     else:
         sys.stdout.write(text)
     if args.output:

