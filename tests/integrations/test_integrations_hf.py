@@ -95,7 +95,7 @@ def test_config_from_args_drops_what_trainwell_cannot_express() -> None:
 
 
 def test_lr_find_restores_weights_and_optimizer_and_apply_lr_sets_the_arguments(tmp_path: Path) -> None:
-    trainer = hf_trainer(tmp_path / "out", 5e-5, 100)
+    trainer = hf_trainer(tmp_path / "out", 5e-5, 4, eval_strategy="no")
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     rng = torch.get_rng_state()
     result = hf.lr_find(trainer, steps=40)
@@ -107,6 +107,8 @@ def test_lr_find_restores_weights_and_optimizer_and_apply_lr_sets_the_arguments(
     assert result.to_json()["rules"]  # the same result object (and JSON) as `trainwell lr-find`
     lr = hf.apply_lr(trainer, result)
     assert trainer.args.learning_rate == lr == result.peak_lr
+    trainer.train()  # the Trainer trains after the sweep, with an optimizer built at the new LR
+    assert trainer.optimizer.param_groups[0]["initial_lr"] == pytest.approx(lr)
 
 
 def test_lr_find_restores_an_optimizer_passed_to_the_trainer(tmp_path: Path) -> None:

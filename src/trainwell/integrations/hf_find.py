@@ -157,7 +157,8 @@ def _length(data: Any) -> int | None:
 
 
 def apply_lr(trainer: Any, result: LRFindResult) -> float:
-    """Replace ``trainer.args`` with a copy whose ``learning_rate`` is the finder's peak LR; returns it.
+    """Train with the finder's peak LR: sets ``trainer.args.learning_rate`` (and, for an optimizer passed to
+    the Trainer, its groups' LRs, keeping their ratios); returns it.
 
     Raises ConfigError when the range test found no LR (its reasons say why)."""
     lr = result.peak_lr
@@ -172,5 +173,12 @@ def apply_lr(trainer: Any, result: LRFindResult) -> float:
                 )
             ]
         )
-    trainer.args = replace(trainer.args, learning_rate=float(lr))
+    # Set in place, as HF's own hyperparameter search does (Trainer._hp_search_setup): a copy of the
+    # arguments would re-run their device setup and reset the Accelerator the Trainer already holds.
+    trainer.args.learning_rate = float(lr)
+    if trainer.optimizer is not None:  # an optimizer passed to the Trainer does not read args.learning_rate
+        top = max(float(g.get("initial_lr", g["lr"])) for g in trainer.optimizer.param_groups) or 1.0
+        for group in trainer.optimizer.param_groups:
+            scale = float(group.get("initial_lr", group["lr"])) / top
+            group["lr"] = group["initial_lr"] = float(lr) * scale
     return float(lr)
