@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,11 @@ def test_lightning_snippet_trains_with_trainwells_schedule(tmp_path: Path) -> No
     code = snippets.lightning(rec)
     assert rec.reason_for("optimizer.weight_decay").why in code
     scope: dict[str, object] = {}
-    exec(code, scope)
+    try:
+        exec(code, scope)
+    finally:  # the snippet's L.seed_everything() exports the seed to the environment, as it should in a script
+        for name in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS"):
+            os.environ.pop(name, None)
     trainer, module_cls = scope["trainer"], scope["Module"]
     assert trainer.max_epochs == rec.config.training.epochs and trainer.gradient_clip_val == rec.config.training.max_grad_norm
 
