@@ -319,7 +319,13 @@ def main() -> None:
     law = law_scores(book)
     peak = peak_scores(book)
     command = "python benchmarks/corpus/fit.py" + (" --write" if args.write else "")
-    result = {"git_revision": ledger.git_revision(), "command": command, "lr_law": law, "peak_rule": peak}
+    result = {
+        "git_revision": ledger.git_revision(),
+        "trainwell_revision": ledger.trainwell_revision(),
+        "command": command,
+        "lr_law": law,
+        "peak_rule": peak,
+    }
     out = ledger.ROOT / "benchmarks" / "results" / "corpus_lr_law.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     if args.write:

@@ -30,19 +30,28 @@ def spec_key(spec: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def git_revision() -> str:
+def git_revision(root: Path = ROOT) -> str:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False).stdout.strip()
 
     rev = git("rev-parse", "--short=10", "HEAD")
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src")
     return rev + ("+dirty-src" if dirty else "")
 
 
+def trainwell_revision() -> str:
+    """The revision of the trainwell sources actually imported (PYTHONPATH may point at another checkout)."""
+    import trainwell
+
+    return git_revision(Path(trainwell.__file__).resolve().parents[2])
+
+
 def finder_sources_hash() -> str:
     """A hash of the code that decides a finder pick (trainwell/find/*.py)."""
     h = hashlib.sha1()
-    for path in sorted((ROOT / "src" / "trainwell" / "find").glob("*.py")):
+    import trainwell
+
+    for path in sorted((Path(trainwell.__file__).resolve().parent / "find").glob("*.py")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:10]

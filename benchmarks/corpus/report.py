@@ -119,7 +119,12 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print the README tables")
     args = parser.parse_args()
     book = ledger.load()
-    result = {"git_revision": ledger.git_revision(), "command": "python benchmarks/corpus/report.py", **build(book)}
+    result = {
+        "git_revision": ledger.git_revision(),
+        "trainwell_revision": ledger.trainwell_revision(),  # the recommender and finder the plan was read with
+        "command": "python benchmarks/corpus/report.py",
+        **build(book),
+    }
     out = ledger.ROOT / "benchmarks" / "results" / "corpus.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result) if args.markdown else json.dumps({"progress": result["progress"], "summary": result["summary"]}, indent=1))

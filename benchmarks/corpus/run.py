@@ -35,6 +35,7 @@ from settings import BY_NAME, SETTINGS, Setting
 from trainwell.config.paths import set_path
 
 STAGE_ORDER = {"peers": 0, "trainwell": 0, "trainwell_loo": 0, "find": 1, "find_train": 1, "random": 2, "oracle": 3}
+REVISION = ledger.trainwell_revision()  # the sources this worker imported, not whatever HEAD is when a run ends
 TIER = {"mlp": 0, "lstm": 1, "transformer": 1, "head": 2, "cnn": 2, "minilm": 3}
 
 
@@ -111,7 +112,7 @@ def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str
         "kind": spec["kind"],
         "seed": spec["seed"],
         "config": config_diff(cfg),
-        "rev": ledger.git_revision(),
+        "rev": REVISION,
         "batch": cfg.batch.size * cfg.batch.accumulation,
     }
     if spec["kind"] == "find":
@@ -231,7 +232,7 @@ def worker(settings: list[Setting], deadline: float) -> int:
             logging.exception("run %s (%s %s seed %s) crashed", key, name, item.method, item.seed)
             continue
         entry["spec"] = item.spec
-        entry.setdefault("rev", ledger.git_revision())
+        entry.setdefault("rev", REVISION)
         ledger.record(key, entry)
         done += 1
         shown = entry.get("test_acc", entry.get("peak_lr"))
