@@ -100,3 +100,39 @@ def test_cli_gives_different_sourced_lrs_for_lora_and_full(capsys: pytest.Captur
     assert exit_.value.code == 2
     with pytest.raises(ConfigError, match=r"profile\.adapter"):
         Profile("llm", "finetune", adapter="qlora")
+
+
+def test_export_writes_trl_and_peft_fields_and_import_reads_them_back() -> None:
+    from trainwell.advise.hf import to_hf
+    from trainwell.advise.hf_import import from_hf
+    from trainwell.config import load_config
+
+    config = load_config(
+        {
+            "task": "causal-lm",
+            "model": {
+                "name_or_path": "./tiny",
+                "adapter": "lora",
+                "lora_r": 8,
+                "lora_alpha": 16,
+                "lora_target_modules": ["q_proj", "v_proj"],
+            },
+            "data": {"options": {"max_length": 256, "packing": True}},
+            "training": {"max_grad_norm": 0.3},
+        }
+    )
+    out = to_hf(config, hf_major=5).data
+    assert {k: out[k] for k in ("model_name_or_path", "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")} == {
+        "model_name_or_path": "./tiny",
+        "use_peft": True,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.05,
+        "lora_target_modules": ["q_proj", "v_proj"],
+    }
+    assert (out["max_length"], out["packing"], out["completion_only_loss"]) == (256, True, True)
+    back = from_hf(json.loads(json.dumps(out))).data
+    assert back["task"] == "causal-lm" and back["data"]["options"] == {"max_length": 256, "packing": True}
+    assert back["model"] == {k: v for k, v in config.model.items()} | {"lora_dropout": 0.05}
+    full = to_hf(load_config({"task": "causal-lm", "model": {"name_or_path": "./tiny"}}), hf_major=5).data
+    assert full["use_peft"] is False and "lora_r" not in full

@@ -198,17 +198,63 @@ def to_hf(config: Config, hf_major: int | None = None) -> Conversion:
         out["per_device_eval_batch_size"] = config.batch.eval_size
     _cadence_to_hf(config, out, notes)
     ConfigError.collect(problems)
+    if config.task == "causal-lm":
+        out.update(sft_to_trl(config))
     notes.extend(_unexported(config))
     return Conversion(out, notes)
+
+
+# TRL's SFTConfig and ModelConfig (the keys alignment-handbook recipes use) <-> the causal-lm task's options.
+LORA_TO_TRL = (("lora_r", "lora_r"), ("lora_alpha", "lora_alpha"), ("lora_dropout", "lora_dropout"))
+
+
+def sft_to_trl(config: Config) -> dict[str, Any]:
+    """TRL SFTConfig fields (max_length, packing, completion_only_loss) and ModelConfig's model and peft
+    LoraConfig fields (model_name_or_path, use_peft, lora_r, lora_alpha, lora_dropout, lora_target_modules)."""
+    from trainwell.tasks.catalog import model_options
+
+    model, options = model_options(config), config.data.options
+    out: dict[str, Any] = {
+        "model_name_or_path": model.get("name_or_path"),
+        "max_length": int(options.get("max_length") or 512),
+        "packing": bool(options.get("packing", False)),
+        "completion_only_loss": not options.get("train_on_inputs", False),
+        "use_peft": model.get("adapter") == "lora",
+    }
+    if out["use_peft"]:
+        out.update({trl: model[ours] for ours, trl in LORA_TO_TRL})
+        targets = model.get("lora_target_modules", "auto")
+        if targets != "auto":  # auto: TRL/peft pick the family's modules, as trainwell does
+            out["lora_target_modules"] = targets
+    return out
+
+
+def sft_from_trl(args: dict[str, Any]) -> dict[str, Any] | None:
+    """The causal-lm task's config sections from TRL keys, or None when the file names no model to fine-tune."""
+    if not args.get("model_name_or_path"):
+        return None
+    model: dict[str, Any] = {"name_or_path": str(args["model_name_or_path"]), "adapter": "lora" if args.get("use_peft") else "none"}
+    if args.get("use_peft"):
+        model.update({ours: args[trl] for ours, trl in LORA_TO_TRL if args.get(trl) is not None})
+        if args.get("lora_target_modules"):
+            targets = args["lora_target_modules"]
+            model["lora_target_modules"] = targets if targets == "all-linear" else [targets] if isinstance(targets, str) else list(targets)
+    length = args.get("max_length", args.get("max_seq_length"))
+    options = {"max_length": int(length)} if length else {}
+    if args.get("packing"):
+        options["packing"] = True
+    if args.get("completion_only_loss") is False:
+        options["train_on_inputs"] = True
+    return {"task": "causal-lm", "model": model, "data": {"options": options}}
 
 
 def _unexported(config: Config) -> list[str]:
     """Non-default trainwell settings TrainingArguments has no field for."""
     default = Config()
+    sft = config.task == "causal-lm"  # its task and model go out as TRL fields
     paths = (
-        "task",
+        *(() if sft else ("task", "model")),
         "data.path",
-        "model",
         "loss.name",
         "loss.class_weights",
         "training.nan_policy",
@@ -220,4 +266,4 @@ def _unexported(config: Config) -> list[str]:
 
 # HF -> trainwell: ``trainwell.advise.hf_import.from_hf``, which builds on the tables above.
 
-__all__ = ["HF_DEFAULTS", "SCALARS", "Conversion", "installed_hf_major", "to_hf"]
+__all__ = ["HF_DEFAULTS", "SCALARS", "Conversion", "installed_hf_major", "sft_from_trl", "sft_to_trl", "to_hf"]

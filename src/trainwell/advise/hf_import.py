@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion
+from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, sft_from_trl
 from trainwell.config.paths import set_path
 from trainwell.errors import ConfigError, Problem
 
@@ -167,7 +167,8 @@ def _leftovers(args: dict[str, Any]) -> list[str]:
     read = {hf for _, hf, _, _ in SCALARS} | {"adam_beta1", "adam_beta2", "optim", "optim_args", "lr_scheduler_type", "lr_scheduler_kwargs",
             "warmup_steps", "warmup_ratio", "bf16", "fp16", "use_cpu", "no_cuda", "eval_steps", "save_steps", "save_total_limit",
             "metric_for_best_model", "greater_is_better", "early_stopping_patience", "early_stopping_threshold",
-            "per_device_eval_batch_size", "evaluation_strategy", "pure_bf16"}  # fmt: skip
+            "per_device_eval_batch_size", "evaluation_strategy", "pure_bf16", "model_name_or_path", "max_length", "max_seq_length",
+            "packing", "completion_only_loss", "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"}  # fmt: skip
     left = [k for k in args if k not in read and not k.startswith("_")]  # "_n_gpu" and co. are HF internals in dumps
     hf = sorted(k for k in left if k in HF_FIELDS | TRL_FIELDS)
     other = sorted(k for k in left if k not in HF_FIELDS | TRL_FIELDS)
@@ -237,5 +238,10 @@ def from_hf(args: dict[str, Any]) -> Conversion:
             where = step.__name__.strip("_").replace("_from_hf", "")
             problems.append(Problem(where, "values must have TrainingArguments' types", str(exc), "see the TrainingArguments docs"))
     ConfigError.collect(problems)
+    sft = sft_from_trl(args)  # a TRL SFT file names its model: the causal-lm task with its adapter
+    if sft is not None:
+        out.update(task=sft["task"], model=sft["model"])
+        out.setdefault("data", {})["options"] = sft["data"]["options"]
+        notes.append("model_name_or_path and the TRL/peft fields became the causal-lm task; set data.path to a JSONL file")
     notes.extend(_leftovers(args))
     return Conversion(to_dict(config_from_dict(out)), notes)
