@@ -91,6 +91,23 @@ CASES: dict[str, tuple[Callable[[], History], Callable[[], History]]] = {
     "saturating": (lambda: history(decay(100, 2.3, 0.3, 30.0)), lambda: history([2.3 - 0.02 * i for i in range(100)])),
     "warmup_too_short": (lambda: _early_rise(warmup=False), lambda: _early_rise(warmup=True)),
     "lr_never_decays": (lambda: history(decay(50), lr=[1e-3] * 50), _clean),
+    "loss_metric_disagree": (
+        lambda: history(
+            decay(100, 2.3, 0.05),
+            [1.0, 0.7, 0.6, 0.66, 0.7, 0.8],
+            val_accuracy=[0.5, 0.6, 0.7, 0.75, 0.78, 0.8],
+            metric="val_accuracy",
+            mode="max",
+        ),
+        lambda: history(
+            decay(100, 2.3, 0.05),
+            [1.0, 0.7, 0.6, 0.66, 0.7, 0.8],
+            val_accuracy=[0.5, 0.6, 0.7, 0.68, 0.66, 0.65],
+            metric="val_accuracy",
+            mode="max",
+        ),
+    ),
+    "few_evals": (lambda: history(decay(100), [1.0, 0.8, 0.7], every=30), _clean),
     "eval_too_sparse": (
         lambda: history(decay(100), decay(4, 2.0, 0.5), every=25, patience=10),
         lambda: history(decay(300), decay(30, 2.0, 0.5), every=10, patience=3),
@@ -273,3 +290,52 @@ def test_underfitting_in_a_lora_run_raises_the_rank_first() -> None:
     full = underfitting(history(*curves, train_accuracy=[0.5] * 100))
     assert lora is not None and lora.fix.startswith("model.lora_r: 16 → 32")
     assert full is not None and "lora_r" not in full.fix
+
+
+def test_zero_eval_loss_is_critical_wherever_it_falls() -> None:
+    # The hate-speech run of the corpus: train loss reaches 0 only past the first quarter, eval loss ~2e-5.
+    h = history(decay(100, 0.85, 0.01, 4.0), [0.3, 0.05, 0.004, 2e-5], every=25)
+    found = diagnose(h).main_finding
+    assert found is not None and found.code == "zero_loss" and found.severity == Severity.CRITICAL
+    assert "val_loss" in found.message
+    late_zeros = history([*decay(60, 0.9, 0.01), *[0.0] * 40])
+    assert diagnose(late_zeros).main_finding.code == "zero_loss"  # type: ignore[union-attr]
+
+
+def test_a_rising_eval_loss_under_an_improving_selected_metric_is_not_overfitting() -> None:
+    h = history(decay(100, 2.3, 0.05), [0.30, 0.36, 0.42, 0.45, 0.47], every=20)
+    h.eval["val_wer"] = series([34.6, 33.1, 32.6, 32.0, 32.1], 20, 20)
+    h.hints.metric, h.hints.mode = "val_wer", "min"
+    codes = [f.code for f in diagnose(h).findings]
+    assert "loss_metric_disagree" in codes and "overfitting" not in codes
+
+
+def test_fewer_than_four_evaluations_are_stated_not_skipped() -> None:
+    found = diagnose(history(decay(100), [1.0, 0.8, 0.7], every=30)).findings
+    few = next(f for f in found if f.code == "few_evals")
+    assert "only 3 evaluation(s)" in few.message and "not judged" in few.message
+
+
+def test_the_fast_signal_helpers_match_their_definitions() -> None:
+    import statistics
+
+    from trainwell.doctor.signal import prominent_peaks, rolling_median
+
+    rng = random.Random(3)
+    for n in (1, 2, 7, 60):
+        values = [rng.random() for _ in range(n)]
+        for window in (1, 3, 9):
+            half = window // 2
+            naive = [statistics.median(values[max(0, i - half) : i + half + 1]) for i in range(n)]
+            assert rolling_median(values, window) == naive
+        naive_peaks = []
+        for i in range(1, n - 1):
+            if values[i] > values[i - 1] and values[i] >= values[i + 1]:
+                j, left = i, values[i]
+                while j >= 0 and values[j] <= values[i]:
+                    left, j = min(left, values[j]), j - 1
+                j, right = i, values[i]
+                while j < n and values[j] <= values[i]:
+                    right, j = min(right, values[j]), j + 1
+                naive_peaks.append((i, values[i] - max(left, right)))
+        assert prominent_peaks(values, 0.0) == naive_peaks

@@ -3,6 +3,7 @@ peak prominence. Pure functions over lists so that live mode and offline mode ag
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Sequence
 
@@ -18,7 +19,23 @@ def rolling_median(values: Sequence[float], window: int) -> list[float]:
     """Centred running median; the median ignores single-batch outliers that a mean would smear."""
     half = window // 2
     n = len(values)
-    return [statistics.median(values[max(0, i - half) : min(n, i + half + 1)]) for i in range(n)]
+    # A sorted sliding window (bisect insert/remove) instead of sorting every window afresh: the same
+    # medians, in O(n * window) memmove rather than O(n * window log window) Python work, so a
+    # 7,500-row Lightning CSV is read in milliseconds.
+    ordered = sorted(values[: min(n, half + 1)])
+    lo, hi = 0, min(n, half + 1)  # the window [lo, hi) that ``ordered`` holds
+    out = []
+    for i in range(n):
+        want_lo, want_hi = max(0, i - half), min(n, i + half + 1)
+        while hi < want_hi:
+            bisect.insort(ordered, values[hi])
+            hi += 1
+        while lo < want_lo:
+            del ordered[bisect.bisect_left(ordered, values[lo])]
+            lo += 1
+        k = len(ordered)
+        out.append(ordered[k // 2] if k % 2 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2)
+    return out
 
 
 def smooth(values: Sequence[float], fraction: float) -> list[float]:
@@ -59,18 +76,28 @@ def prominent_peaks(values: Sequence[float], min_prominence: float) -> list[tupl
     """
     peaks = []
     n = len(values)
+    # The walks end at the previous / next strictly higher point: found for every index at once with a
+    # monotonic stack, so each walk's minimum is one C-level min() over a slice (the Python-level walk
+    # took seconds on a 7,500-point log).
+    prev_higher = [-1] * n
+    stack: list[int] = []
+    for i in range(n):
+        while stack and values[stack[-1]] <= values[i]:
+            stack.pop()
+        prev_higher[i] = stack[-1] if stack else -1
+        stack.append(i)
+    next_higher = [n] * n
+    stack = []
+    for i in range(n - 1, -1, -1):
+        while stack and values[stack[-1]] <= values[i]:
+            stack.pop()
+        next_higher[i] = stack[-1] if stack else n
+        stack.append(i)
     for i in range(1, n - 1):
         if not (values[i] > values[i - 1] and values[i] >= values[i + 1]):
             continue
-        left = right = values[i]
-        j = i - 1
-        while j >= 0 and values[j] <= values[i]:
-            left = min(left, values[j])
-            j -= 1
-        j = i + 1
-        while j < n and values[j] <= values[i]:
-            right = min(right, values[j])
-            j += 1
+        left = min(values[prev_higher[i] + 1 : i + 1])
+        right = min(values[i : next_higher[i]])
         prominence = values[i] - max(left, right)
         if prominence >= min_prominence:
             peaks.append((i, prominence))

@@ -146,6 +146,16 @@ def unit(history: History) -> str:
     return history.x_unit
 
 
+def for_tool(history: History, trainwell: str, hf: str | None = None, lightning: str | None = None) -> str:
+    """A fix written for the tool that produced the log: HF ``TrainingArguments`` names for a trainer_state,
+    Lightning ``Trainer``/callback arguments for a Lightning CSV, trainwell config keys otherwise."""
+    if history.source == "hf-trainer-state" and hf:
+        return hf
+    if history.source == "lightning-csv" and lightning:
+        return lightning
+    return trainwell
+
+
 def finding(
     check_name: str, message: str, evidence: list[Point], fix: str, step: float | None = None, severity: Severity | None = None
 ) -> Finding:

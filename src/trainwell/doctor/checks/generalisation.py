@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, monitored, needs_eval, needs_loss, smoothed
+from trainwell.doctor.checks.base import at, check, finding, fmt, for_tool, lr_change, mode_of, monitored, needs_eval, needs_loss, smoothed
 from trainwell.doctor.history import Finding, History, Series, Severity
 from trainwell.doctor.signal import position, tail_level
 
@@ -49,6 +49,8 @@ def _length_fix(history: History, at_step: float, verb: str = "stop near") -> st
 def overfitting(history: History) -> Finding | None:
     """The validation metric turns and gets worse while the train loss falls, or train loss << val loss."""
     name, series, mode = monitored(history)  # type: ignore[misc]  # needs_eval guarantees one
+    if name == "val_loss" and _disagreement(history) is not None:
+        return None  # the eval loss turned but the metric the run optimises did not: loss_metric_disagree says so
     best = _best_index(series, mode)
     after = len(series) - 1 - best
     if after < t.OVERFIT_MIN_AFTER:
@@ -72,6 +74,94 @@ def overfitting(history: History) -> Finding | None:
     decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd * t.WEIGHT_DECAY_RAISE)}" if wd else "optimizer.weight_decay: 0.05"
     fix = f"early_stopping.patience: {t.OVERFIT_PATIENCE} (or {_length_fix(history, best_step)}); {decay}"
     return finding("overfitting", message, evidence, fix, step=best_step)
+
+
+def _disagreement(history: History) -> tuple[str, Series, str, int, int] | None:
+    """(metric, its series, mode, eval-loss best index, metric best index) when the eval loss has turned
+    (>= OVERFIT_RISE above its best on >= OVERFIT_MIN_AFTER later evaluations) while the quality metric the
+    run optimises (HF metric_for_best_model, else the first accuracy/F1/WER-like eval series) kept improving
+    past the eval-loss best and is within OVERFIT_DROP of its own best at the end."""
+    loss = history.eval_loss.finite()
+    if len(loss) < t.FEW_EVALS - 1:
+        return None
+    # Only a metric the run selected its checkpoint by (HF best_model_checkpoint) counts: with dozens of
+    # per-class metrics logged, some unselected one always improves, and a run selected by loss optimises loss.
+    names = [history.hints.metric] if history.hints.metric and "loss" not in history.hints.metric else []
+    for name in names:
+        metric = history.eval.get(name, Series()).finite()
+        if len(metric) != len(loss) or metric.steps != loss.steps:
+            continue
+        mode = history.hints.mode if name == history.hints.metric and history.hints.mode else mode_of(name)
+        loss_best, metric_best = _best_index(loss, "min"), _best_index(metric, mode)
+        rose = [_worse_by(v, loss.values[loss_best], "min") >= t.OVERFIT_RISE for v in loss.values[loss_best + 1 :]]
+        if sum(rose) < t.OVERFIT_MIN_AFTER or not rose[-1] or metric_best <= loss_best:
+            continue
+        if _worse_by(metric.values[-1], metric.values[metric_best], mode) > t.OVERFIT_DROP:
+            continue
+        return name, metric, mode, loss_best, metric_best
+    return None
+
+
+@check("loss_metric_disagree", Severity.INFO, 4, t.SOURCES["OVERFIT_RISE"], (needs_eval,), supersedes=("still_improving", "saturating"))
+def loss_metric_disagree(history: History) -> Finding | None:
+    """The eval loss rises while the metric the run optimises keeps improving: select and stop on the metric."""
+    found = _disagreement(history)
+    if found is None:
+        return None
+    name, metric, _, loss_best, metric_best = found
+    mode = history.hints.mode or "min"
+    loss = history.eval_loss.finite()
+    message = (
+        f"val_loss was best at {history.x_unit} {loss.steps[loss_best]:g} ({fmt(loss.values[loss_best])}) and rose to "
+        f"{fmt(loss.values[-1])}, but {name} kept improving to {fmt(metric.values[metric_best])} at {history.x_unit} "
+        f"{metric.steps[metric_best]:g}: the model grows over-confident on the examples it gets wrong (loss up) while "
+        f"getting more of them right; stopping on val_loss would give up the better {name}"
+    )
+    evidence = [
+        at(loss, loss_best, "val_loss", "eval-loss best"),
+        at(loss, len(loss) - 1, "val_loss", "last"),
+        at(metric, metric_best, name, f"{name} best"),
+    ]
+    hf_name = "eval_" + name.removeprefix("val_")
+    fix = for_tool(
+        history,
+        trainwell=f"early_stopping.monitor: {name} (mode {mode}); keep the best checkpoint by {name}, not by val_loss",
+        hf=f"TrainingArguments(metric_for_best_model='{hf_name}', greater_is_better={mode == 'max'}, load_best_model_at_end=True)",
+        lightning=f"ModelCheckpoint(monitor='{name}', mode='{mode}') and EarlyStopping(monitor='{name}', mode='{mode}')",
+    )
+    return finding("loss_metric_disagree", message, evidence, fix, step=metric.steps[metric_best])
+
+
+def _needs_few_evals(history: History) -> str | None:
+    n = len(history.eval_loss.finite()) or max((len(s.finite()) for s in history.eval.values()), default=0)
+    return None if 0 < n < t.FEW_EVALS else f"applies to 1-{t.FEW_EVALS - 1} evaluations, the log has {n}"
+
+
+@check("few_evals", Severity.INFO, 13, t.SOURCES["FEW_EVALS"], (_needs_few_evals,))
+def few_evals(history: History) -> Finding | None:
+    """Fewer than 4 evaluations: overfitting and underfitting cannot be judged, and the doctor says so."""
+    found = monitored(history)
+    if found is None:
+        return None
+    name, series, _ = found
+    trend = " → ".join(fmt(v) for v in series.values)
+    planned = history.hints.planned_steps
+    partial = ""
+    if planned and history.x_unit == "step" and history.last_step < t.PARTIAL_RUN_FRACTION * planned:
+        partial = f"; the log stops at step {history.last_step:g} of a planned {planned:g} (a checkpoint of an unfinished run)"
+    message = (
+        f"only {len(series)} evaluation(s) of {name} ({trend}){partial}: overfitting, underfitting and saturation need "
+        f">= {t.FEW_EVALS} and were not judged"
+    )
+    span = history.last_step - history.first_step
+    every = max(1, round(span / (2 * t.FEW_EVALS))) if span > 0 else 1
+    fix = for_tool(
+        history,
+        trainwell=f"eval.every: {every} (or more epochs) so that the run has >= {2 * t.FEW_EVALS} evaluations",
+        hf=f"TrainingArguments(eval_strategy='steps', eval_steps={every})",
+        lightning=f"Trainer(val_check_interval={every}) or check_val_every_n_epoch=1",
+    )
+    return finding("few_evals", message, [at(series, len(series) - 1, name, "last evaluation")], fix, step=series.steps[-1])
 
 
 def _turned(history: History, name: str, series: Series, mode: str, best: int, then: float | None, now: float | None) -> str | None:
@@ -136,9 +226,31 @@ def still_improving(history: History) -> Finding | None:
     evidence = [at(series, cut_index, name, "last third starts"), at(series, len(series) - 1, name, "best, at the end")]
     message = f"{name} is still improving at the end: the last third of the run brought {share:.0%} of its total improvement"
     end = history.last_step
-    fix = f"training.epochs: {end:g} → {2 * end:g}" if history.x_unit == "epoch" else f"training.max_steps: {end:g} → {2 * end:g}"
-    if history.hints.epochs and history.x_unit == "step":
-        fix = f"training.epochs: {history.hints.epochs:g} → {2 * history.hints.epochs:g}"
+    planned = history.hints.planned_steps
+    if planned and history.x_unit == "step" and end < t.PARTIAL_RUN_FRACTION * planned:
+        # A checkpoint copy of an unfinished run: the run already plans more steps; more epochs is not the fix.
+        message += f"; the log stops at step {end:g} of a planned {planned:g}, so this is a checkpoint of an unfinished run"
+        fix = for_tool(
+            history,
+            trainwell=f"nothing to change: resume the run (trainwell train --resume) to its planned {planned:g} steps and judge the finished log",
+            hf=f"nothing to change: trainer.train(resume_from_checkpoint=True) finishes the planned max_steps={planned:g}",
+        )
+        return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
+    epochs = history.hints.epochs if history.x_unit == "step" else end
+    if epochs:
+        fix = for_tool(
+            history,
+            trainwell=f"training.epochs: {epochs:g} → {2 * epochs:g}",
+            hf=f"TrainingArguments(num_train_epochs={2 * epochs:g})  # was {epochs:g}",
+            lightning=f"Trainer(max_epochs={2 * epochs:g})  # was {epochs:g}",
+        )
+    else:
+        fix = for_tool(
+            history,
+            trainwell=f"training.max_steps: {end:g} → {2 * end:g}",
+            hf=f"TrainingArguments(max_steps={2 * end:g})  # was {end:g}",
+            lightning=f"Trainer(max_steps={2 * end:g})  # was {end:g}",
+        )
     return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
 
 

@@ -8,7 +8,7 @@ import statistics
 
 from trainwell.doctor.checks import thresholds as t
 from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, needs_loss, peak_lr, primary_loss, start_level
-from trainwell.doctor.history import Finding, History, Series, Severity
+from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import tail_level
 
 
@@ -95,17 +95,29 @@ def chance_plateau(history: History) -> Finding | None:
     return None
 
 
-@check("zero_loss", Severity.CRITICAL, 5, t.SOURCES["ZERO_EPS"], supersedes=("flat_loss", "saturating"))
+@check("zero_loss", Severity.CRITICAL, 5, t.SOURCES["ZERO_EPS"], supersedes=("flat_loss", "saturating", "overfitting"))
 def zero_loss(history: History) -> Finding | None:
-    """The train loss collapses to exactly 0 early: label leakage, or a degenerate task."""
+    """The loss collapses to 0 (train early or often, or the eval loss): label leakage, or a degenerate task."""
     series = history.train_loss.finite()
     zeros = [i for i, v in enumerate(series.values) if abs(v) <= t.ZERO_EPS]
-    if not zeros or zeros[0] > t.ZERO_EARLY_FRACTION * len(series):
+    evals = history.eval_loss.finite()
+    near_zero_eval = [i for i, v in enumerate(evals.values) if 0 <= v <= t.ZERO_EVAL_EPS]
+    early = bool(zeros) and zeros[0] <= t.ZERO_EARLY_FRACTION * len(series)
+    often = bool(zeros) and len(zeros) >= t.ZERO_SHARE * len(series)
+    if not (early or often or near_zero_eval):
         return None
-    evidence = [at(series, zeros[0], "train_loss", f"loss {series.values[zeros[0]]:g}")]
-    message = (
-        f"train_loss is 0 at {history.x_unit} {series.steps[zeros[0]]:g} ({len(zeros)} of {len(series)} logged values): "
-        "the target leaks into the inputs, the task is degenerate (one class), or the loss ignores every label"
-    )
+    evidence: list[Point] = []
+    parts = []
+    if zeros:
+        evidence.append(at(series, zeros[0], "train_loss", f"loss {series.values[zeros[0]]:g}"))
+        parts.append(f"train_loss is 0 from {history.x_unit} {series.steps[zeros[0]]:g} ({len(zeros)} of {len(series)} logged values)")
+    if near_zero_eval:
+        first = near_zero_eval[0]
+        evidence.append(at(evals, first, "val_loss", f"eval loss {evals.values[first]:g}"))
+        parts.append(
+            f"val_loss is {fmt(evals.values[first])} at {history.x_unit} {evals.steps[first]:g} "
+            f"(below {t.ZERO_EVAL_EPS:g} on held-out data)"
+        )
+    message = "; ".join(parts) + ": the target leaks into the inputs, the task is degenerate (one class), or the loss ignores every label"
     fix = "no hyperparameter fixes this: check the data for a feature that copies the label and for a constant target; loss.name must match the task"
-    return finding("zero_loss", message, evidence, fix, step=series.steps[zeros[0]])
+    return finding("zero_loss", message, evidence, fix, step=evidence[0].step)

@@ -30,6 +30,8 @@ LR_TYPICAL_MIN = 1e-5
 # Zero loss
 ZERO_EPS = 5e-5
 ZERO_EARLY_FRACTION = 0.25
+ZERO_SHARE = 0.25
+ZERO_EVAL_EPS = 1e-3
 # Spikes and oscillation
 SPIKE_SKIP_FRACTION = 0.05
 SPIKE_WINDOW = 9
@@ -44,6 +46,8 @@ OSC_NOISE_Z = 4.0
 LR_MILD_DIVIDE = 2.0
 # Generalisation and length
 OVERFIT_MIN_AFTER = 2
+FEW_EVALS = 4
+PARTIAL_RUN_FRACTION = 0.9
 OVERFIT_RISE = 0.05
 OVERFIT_DROP = 0.02
 OVERFIT_GAP_RATIO = 3.0
@@ -87,6 +91,8 @@ SOURCES: dict[str, str] = {
     "CHANCE_ACC_MARGIN": "rationale: accuracy within 0.1 of 1/K (the prior of a balanced task) corroborates chance level",
     "LR_TYPICAL_MIN": "001 'Starting points by optimizer': the lowest typical LR of any optimizer is 1e-5 (AdamW fine-tuning); a flat loss below it is an LR too low, not a collapse",
     "ZERO_EPS": "rationale: HF rounds logged losses to 4 decimals, so 0.0 means < 5e-5",
+    "ZERO_SHARE": "rationale: a quarter of all logged train losses at exactly 0 is a degenerate task wherever the first zero falls",
+    "ZERO_EVAL_EPS": "rationale: a mean held-out cross-entropy below 1e-3 means >= 99.9% confidence on every held-out example: leakage or a trivial target, not skill",
     "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run is leakage, not memorisation",
     "SPIKE_SKIP_FRACTION": "rationale: the first 5% of the run is warmup's domain (warmup_too_short)",
     "SPIKE_WINDOW": "rationale: the local level is a running median over 9 logged points",
@@ -99,6 +105,8 @@ SOURCES: dict[str, str] = {
     "OSC_MIN_PEAKS": "rationale: two such swings make an oscillation; one is a bump",
     "OSC_NOISE_Z": "rationale: a swing of the smoothed train loss must exceed 4 standard errors of what batch noise leaves after smoothing",
     "LR_MILD_DIVIDE": "001 'Signs you have the wrong LR': oscillates -> slightly high -> mild reduction",
+    "PARTIAL_RUN_FRACTION": "rationale: a log ending before 90% of the trainer state's own max_steps is a checkpoint of an unfinished run (resume it; do not lengthen it)",
+    "FEW_EVALS": "rationale: a turn needs a best evaluation plus OVERFIT_MIN_AFTER after it, and one before it to be a turn: 4 evaluations",
     "OVERFIT_MIN_AFTER": "rationale: the turn needs at least 2 evaluations after the best one",
     "OVERFIT_RISE": "003 'Warning Signs': validation loss increases while training loss decreases; rationale: >= 5% above the best",
     "OVERFIT_GAP_RATIO": "003 'Overfitting (train loss << eval loss)'; rationale: << = the final val loss 3x the final train loss, val no longer improving",

@@ -66,8 +66,34 @@ def _hints(history: History, data: dict[str, Any]) -> None:
             patience = positive(args["early_stopping_patience"])
             hints.patience = int(patience) if patience else None
             hints.load_best = True  # HF's EarlyStoppingCallback refuses to run without load_best_model_at_end
+    _best_metric(history, data)
     if not history.eval_loss and history.eval:
         history.notes.append("no eval_loss in log_history: the first eval metric stands in for it where a check needs one")
+
+
+def _best_metric(history: History, data: dict[str, Any]) -> None:
+    """The metric the run selected its best checkpoint by (HF ``metric_for_best_model``).
+
+    trainer_state.json does not name the metric, but it records ``best_metric`` and
+    ``best_model_checkpoint``: the eval series whose value at that checkpoint's step equals
+    ``best_metric`` is the one. Its mode follows from whether that value is the series' min or max so far.
+    """
+    best = positive(data.get("best_metric")) if not isinstance(data.get("best_metric"), bool) else None
+    checkpoint = data.get("best_model_checkpoint")
+    if best is None or not isinstance(checkpoint, str) or "checkpoint-" not in checkpoint:
+        return
+    step = positive(checkpoint.rsplit("checkpoint-", 1)[-1])
+    if step is None:
+        return
+    for name, series in sorted(history.eval.items(), key=lambda item: "loss" in item[0]):
+        pairs = [(s, v) for s, v in zip(series.steps, series.values) if s <= step]
+        if not pairs or pairs[-1][0] != step or abs(pairs[-1][1] - best) > 1e-9 * max(1.0, abs(best)):
+            continue
+        values = [v for _, v in pairs]
+        history.hints.metric = name
+        history.hints.mode = "min" if best <= min(values) else "max"
+        history.notes.append(f"best checkpoint chosen by {name} ({history.hints.mode}): {checkpoint}")
+        return
 
 
 def _callbacks(data: dict[str, Any]) -> list[Any]:
