@@ -172,7 +172,11 @@ def minilm_parity(out_dir: Path) -> dict[str, Any]:
     kwargs = {**to_hf(config).data, "output_dir": str(out_dir), "report_to": [], "use_cpu": True, "disable_tqdm": True}
     # The same model object: trainwell's range test put it back bit for bit, so both sweeps start from one state.
     trainer = transformers.Trainer(
-        model=task.model, args=transformers.TrainingArguments(**kwargs), train_dataset=AsDicts(task.train_data), data_collator=trim_collate
+        model=task.model,
+        args=transformers.TrainingArguments(**kwargs),
+        train_dataset=AsDicts(task.train_data),
+        eval_dataset=AsDicts(task.val_data),  # the exported arguments evaluate; the Trainer checks it has data for that
+        data_collator=trim_collate,
     )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     start = time.perf_counter()
