@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # what `train --nproc` hands on to torchrun
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

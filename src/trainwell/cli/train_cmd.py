@@ -39,8 +39,57 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a new run starting from these weights (a run folder's latest checkpoint, or checkpoints/step-N); "
         "without CONFIG it takes that run's config.yaml, with key=value on top",
     )
+    launch = p.add_argument_group(
+        "many processes (torchrun)",
+        "`--nproc N` runs `python -m torch.distributed.run --nproc-per-node N -m trainwell train ...` (the same as torchrun); "
+        "each process trains batch.size items per micro-step, so the effective batch is size x accumulation x processes",
+    )
+    launch.add_argument("--nproc", type=int, metavar="N", help="processes on this machine (one per GPU; CPU processes use gloo)")
+    for flag, help_ in LAUNCH_FLAGS.items():
+        launch.add_argument(flag, metavar="VALUE", help=help_)
     add_format(p)
     p.set_defaults(run=_run)
+
+
+# torchrun's multi-node flags, handed to it as they are
+LAUNCH_FLAGS = {
+    "--nnodes": "torchrun: number of nodes (or MIN:MAX)",
+    "--node-rank": "torchrun: this node's rank (static rendezvous)",
+    "--rdzv-backend": "torchrun: rendezvous backend, e.g. c10d",
+    "--rdzv-endpoint": "torchrun: rendezvous host:port",
+    "--rdzv-id": "torchrun: job id shared by all nodes",
+    "--master-addr": "torchrun: address of node 0 (static rendezvous)",
+    "--master-port": "torchrun: port on node 0 (static rendezvous)",
+}
+
+
+def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
+    """The torchrun command for ``trainwell train ... --nproc N``: the launcher flags go to torchrun, the
+    rest to each process's `trainwell train`. One machine without rendezvous flags runs --standalone
+    (torchrun picks a free port)."""
+    import sys
+
+    from trainwell.errors import ConfigError, Problem
+
+    if args.nproc < 1:
+        raise ConfigError(problems=[Problem("--nproc", "must be a whole number of processes >= 1", args.nproc, "e.g. --nproc 2")])
+    ours = {"--nproc", *LAUNCH_FLAGS}
+    launcher: list[str] = []
+    rest: list[str] = []
+    it = iter(argv)
+    for token in it:
+        name = token.split("=", 1)[0]
+        if name in ours:
+            value = token.split("=", 1)[1] if "=" in token else next(it, "")
+            if name != "--nproc":
+                launcher += [name, value]
+        else:
+            rest.append(token)
+    multi_node = any(getattr(args, f.lstrip("-").replace("-", "_")) for f in ("--rdzv-endpoint", "--master-addr", "--nnodes"))
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
+        *([] if multi_node else ["--standalone"]), *launcher, "-m", "trainwell", *rest,
+    ]  # fmt: skip
 
 
 def _load(args: argparse.Namespace) -> tuple[ConfigRequest, bool, str]:
@@ -120,11 +169,27 @@ def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
+    if args.nproc is not None:
+        if "WORLD_SIZE" in os.environ:
+            from trainwell.errors import ConfigError, Problem
+
+            raise ConfigError(
+                problems=[Problem("--nproc", "launches torchrun, and this process was already started by it", args.nproc, "drop --nproc under torchrun")]
+            )
+        import subprocess
+
+        request, _, _ = _load(args)  # every problem with the config is reported once, before any process starts
+        return subprocess.call(launch_command(args.argv, args))
     from trainwell.engine.checkpoint import latest_checkpoint
     from trainwell.engine.finish import NO_CHECKPOINT
     from trainwell.run import train
 
     request, recommend, source = _load(args)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 speaks for the job
+        train(request, run_dir=args.run_dir, resume=args.resume, recommend=recommend)
+        return 0
     if args.format == "text":
         print(f"trainwell train: task {request.config.task}, {source}")
         if args.resume and latest_checkpoint(Path(args.resume) / "checkpoints") is None:

@@ -95,8 +95,8 @@ def resolve_warmup(warmup: float, total_steps: int) -> int:
 
 @dataclass(frozen=True)
 class BatchConfig:
-    size: int = fld(32, "per-step (micro-)batch size", ge=1)
-    accumulation: int = fld(1, "micro-batches per optimizer step; effective batch = size x accumulation", ge=1)
+    size: int = fld(32, "per-step (micro-)batch size of each process", ge=1)
+    accumulation: int = fld(1, "micro-batches per optimizer step; effective batch = size x accumulation x processes", ge=1)
     auto_find: bool = fld(False, "find the largest batch that fits before training (then hard-code it)")
     memory_budget_mb: float | None = fld(
         None, "batch finder: memory budget in MB (required on CPU; on CUDA the limit is the real OOM)", gt=0.0
@@ -193,6 +193,14 @@ class DoctorConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    backend: Literal["auto", "nccl", "gloo"] = fld(
+        "auto", "torch.distributed backend under torchrun (`trainwell train --nproc N`): auto = nccl on CUDA, gloo on CPU"
+    )
+    strategy: Literal["ddp", "fsdp"] = fld("ddp", "ddp: every process holds the model and averages gradients (fsdp: not implemented yet)")
+
+
+@dataclass(frozen=True)
 class TuneConfig:
     space: dict[str, Any] = fld({}, "override the search space: {param: fixed value | [low, high] | {low, high, log}}")
 
@@ -218,6 +226,9 @@ class Config:
         default_factory=LRFindConfig, metadata={"help": "LR range test settings (used when optimizer.lr is 'find')"}
     )
     doctor: DoctorConfig = field(default_factory=DoctorConfig, metadata={"help": "live training diagnostics"})
+    distributed: DistributedConfig = field(
+        default_factory=DistributedConfig, metadata={"help": "many processes through torchrun: backend and strategy"}
+    )
     tune: TuneConfig = field(default_factory=TuneConfig, metadata={"help": "hyperparameter search settings"})
     report: bool = fld(True, "write report.html into the run folder at the end of training")
     init_from: str | None = fld(

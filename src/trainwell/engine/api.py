@@ -6,6 +6,7 @@ finders and hands the live doctor in as a callback; the engine knows nothing of 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 from trainwell import runtime
 from trainwell.config.resolved import ResolvedConfig
 from trainwell.config.schema import Config
-from trainwell.engine import rng
+from trainwell.engine import distributed, rng
 from trainwell.engine.callbacks import Callback
 from trainwell.engine.finish import summarize
 from trainwell.engine.loop import Stop, Trainer
@@ -55,12 +56,18 @@ def run(
     applying and recording ``changes``: engine/resume.py) and return the run folder, summary, model (best
     weights when load_best_at_end) and history."""
     config = resolved.config
-    write_config(run_dir, config)
+    main = distributed.world().main  # under torchrun rank 0 alone writes the run folder
+    if main:
+        write_config(run_dir, config)
     trainer = Trainer(resolved, task, run_dir, callbacks, resume=resume, changes=changes)
     c = trainer.c
-    write_json(run_dir / "environment.json", environment(config, str(c.device), c.precision_choice.name, c.precision_choice.reason))
+    if main:
+        env = environment(config, str(c.device), c.precision_choice.name, c.precision_choice.reason)
+        write_json(run_dir / "environment.json", {**env, "processes": trainer.world.size})
     try:
         stop = trainer.fit()
+        if trainer.world.size > 1:
+            distributed.barrier()  # rank 0's last checkpoint is on disk before any rank loads the best one
     except TrainingError as exc:
         _close(trainer, summarize(trainer, Stop("failed", str(exc), save=False), status="failed"))
         raise
@@ -70,10 +77,11 @@ def run(
         raise
     if stop.status == "interrupted":  # a checkpoint at this step exists: stop as Ctrl-C asks, saying how to go on
         _close(trainer, summarize(trainer, stop, status="interrupted"))
-        assert trainer.interrupt.signum is not None  # what made the loop stop with "interrupted"
-        raise TrainingInterrupted(stop.reason, trainer.interrupt.signum, str(run_dir), trainer.state.step)
+        # what made the loop stop with "interrupted" (under torchrun it may have reached another rank only)
+        signum = trainer.interrupt.signum if trainer.interrupt.signum is not None else int(signal.SIGTERM)
+        raise TrainingInterrupted(stop.reason, signum, str(run_dir), trainer.state.step)
     summary = summarize(trainer, stop)
-    if task.save_final is not None:  # the trained model in its library's format (e.g. a peft adapter folder)
+    if task.save_final is not None and main:  # the trained model in its library's format (e.g. a peft adapter folder)
         summary["saved"] = task.save_final(trainer.c.model, run_dir)
     _close(trainer, summary)
     return RunResult(run_dir, summary, trainer.c.model, trainer.state.history)
@@ -81,5 +89,6 @@ def run(
 
 def _close(trainer: Trainer, summary: dict[str, Any]) -> None:
     trainer.log.close()
-    write_json(trainer.run_dir / "summary.json", summary)
+    if trainer.world.main:
+        write_json(trainer.run_dir / "summary.json", summary)
     trainer.callbacks.on_train_end(trainer.state, summary)

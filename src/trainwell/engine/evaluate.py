@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from trainwell.engine.batches import forward_logits, move_to_device
+from trainwell.engine.distributed import World, gather
 from trainwell.engine.precision import PrecisionStrategy
 from trainwell.engine.step import items_in
 
@@ -24,9 +25,14 @@ def evaluate(
     metrics_fn: MetricsFn | None,
     count_items: Callable[[Any], int] | None = None,
     extra_metrics: Callable[[torch.nn.Module, dict[str, float]], dict[str, float]] | None = None,
+    world: World | None = None,
 ) -> dict[str, float]:
     """Per-item mean loss over the set (items: rows, or the task's ``count_items``, e.g. tokens), the task's
-    metrics on all logits at once, then its ``extra_metrics`` from the model and those values. Restores train mode."""
+    metrics on all logits at once, then its ``extra_metrics`` from the model and those values. Restores train mode.
+
+    Under torchrun (``world``) each rank evaluates its contiguous shard of the set; the loss sums, item
+    counts, logits and targets are gathered in rank order, so the metrics are computed on exactly the
+    items one process would see, each once (no padding), and every rank gets the same numbers."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -44,7 +50,14 @@ def evaluate(
             if metrics_fn is not None:
                 logits_all.append(logits.float())
                 targets_all.append(target)
-        metrics = {"val_loss": float(loss_sum.item()) / max(1, items)}
+        total = float(loss_sum.item())
+        if world is not None and world.size > 1:
+            mine = (total, items, torch.cat(logits_all).cpu() if logits_all else None, torch.cat(targets_all).cpu() if targets_all else None)
+            parts = gather(mine)
+            total, items = sum(p[0] for p in parts), sum(p[1] for p in parts)
+            logits_all = [p[2] for p in parts if p[2] is not None]
+            targets_all = [p[3] for p in parts if p[3] is not None]
+        metrics = {"val_loss": total / max(1, items)}
         if metrics_fn is not None and logits_all:
             for key, value in metrics_fn(torch.cat(logits_all), torch.cat(targets_all)).items():
                 metrics[f"val_{key}"] = float(value)

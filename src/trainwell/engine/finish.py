@@ -61,11 +61,19 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
         "resume_note": NO_CHECKPOINT if trainer.resumed_from == 0 else None,
         "resume_changes": summary_changes(s.history),
         "device": str(trainer.c.device),
+        "processes": trainer.world.size,
+        "batch": effective_batch(trainer.config.batch.size, trainer.config.batch.accumulation, trainer.world.size),
         "precision": trainer.c.precision_choice.name,
         "final": final_metrics(s.history, es.best_step if loaded else None),
         "model": model_facts(trainer.c.model),
         "data": {"train_items": _size(trainer.task.train_data), "val_items": _size(trainer.task.val_data), **trainer.task.data_summary},
     }
+
+
+def effective_batch(size: int, accumulation: int, processes: int) -> dict[str, int]:
+    """The one definition of the batch an optimizer step sees (seed 003: per-device batch x accumulation
+    x number of GPUs), with its parts."""
+    return {"size": size, "accumulation": accumulation, "processes": processes, "effective": size * accumulation * processes}
 
 
 def model_facts(model: Any) -> dict[str, Any]:

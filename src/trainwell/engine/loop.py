@@ -20,7 +20,7 @@ from typing import Any
 
 from trainwell.config.resolved import ResolvedConfig
 from trainwell.engine import checkpoint as ckpt
-from trainwell.engine import rng
+from trainwell.engine import distributed, rng
 from trainwell.engine.callbacks import Callback, CallbackList
 from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.evaluate import evaluate
@@ -28,13 +28,25 @@ from trainwell.engine.interrupt import InterruptWatch
 from trainwell.engine.progress import ProgressBar, progress_enabled
 from trainwell.engine.resume import Change, lr_ratio
 from trainwell.engine.run_folder import MetricsLog, read_records
-from trainwell.engine.sampler import EpochBatchSampler
-from trainwell.engine.setup import build_components, train_loader, val_loader
+from trainwell.engine.setup import build_components, train_loader, train_sampler, val_loader
 from trainwell.engine.state import LogWindow, LoopState
 from trainwell.engine.step import PendingStep, StepOutcome, StepRunner, skips_on_device, status_of
-from trainwell.errors import ConfigError, Problem, TrainingError
+from trainwell.errors import CheckpointError, ConfigError, Problem, TrainingError
 from trainwell.registry import did_you_mean
 from trainwell.tasks.base import Task
+
+
+class NullLog:
+    """What a rank other than 0 logs to: nothing (rank 0 alone writes the run folder)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "metrics.jsonl"
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -59,43 +71,60 @@ class Trainer:
         """``changes``: what a resume changed against the run's saved config (engine/resume.py); applied and recorded."""
         config = resolved.config
         self.config, self.task, self.run_dir = config, task, run_dir
-        self.c = build_components(resolved, task)
+        self.world = distributed.world()  # rank 0 of 1 outside torchrun
+        self.c = build_components(resolved, task, self.world)
         self.state = LoopState(config, run_dir, self.c.model, self.c.optimizer, self.c.total_steps, self.c.steps_per_epoch)
         ev = config.evaluation
         self.stopper = EarlyStopping(ev.metric, ev.mode, config.early_stopping.patience, config.early_stopping.threshold)
-        self.sampler = EpochBatchSampler(len(task.train_data), config.batch.size, config.seed)  # type: ignore[arg-type]
-        self.val_loader = val_loader(config, task, self.c.device)
+        self.sampler = train_sampler(config, task, self.world)
+        self.val_loader = val_loader(config, task, self.c.device, self.world)
+        self.interrupt = InterruptWatch()
         t = config.training
         defer = self.c.device.type == "cuda" and skips_on_device(self.c.optimizer)  # on CPU the per-step sync is free
         self.runner = StepRunner(
             self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, t.max_grad_norm, self.c.device,
-            defer, t.nan_policy, t.max_nan_skips, task.count_items,
+            defer, t.nan_policy, t.max_nan_skips, task.count_items, self.world.size,
+            lambda: self.interrupt.signum is not None,
         )  # fmt: skip
         self.pending: list[tuple[int, PendingStep]] = []  # deferred steps not yet read: (step, values)
         self.window = LogWindow()
         self.ckpt_root = run_dir / "checkpoints"
         self.resumed_from = self._restore(lr_ratio(list(changes))) if resume else None
         self.runner.reset_guard(self.state.nan_skips_in_row)
-        self.log = MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from)
+        self.log: MetricsLog | NullLog = (
+            MetricsLog(run_dir, config.logging.tensorboard, self.resumed_from) if self.world.main else NullLog(run_dir)
+        )
         if changes:  # the record says from which step the run trained under the new values
             self.log.write({"event": "resume", "step": self.state.step, "changes": [c.to_dict() for c in changes]})
         self.state.history = read_records(self.log.path)
         self.callbacks = CallbackList(callbacks)
         self._last: StepOutcome | None = None
         self._saved_step: int | None = None
-        self.interrupt = InterruptWatch()
         self._t0 = time.perf_counter()
 
     # ---- resume -------------------------------------------------------------------------------
     def _restore(self, lr_scale: float) -> int:
         """Load the latest complete checkpoint; 0 when the run died before its first one. The LR then
         follows this config (a new peak LR times ``lr_scale``, a new length), not the one saved."""
-        ckpt.clean_partial(self.ckpt_root)
+        if self.world.main:
+            ckpt.clean_partial(self.ckpt_root)
         latest = ckpt.latest_checkpoint(self.ckpt_root)
         if latest is None:  # train() seeded before building the task, exactly as for a fresh run
             return 0
         ckpt.load_weights(self.task.model_files, self.c.model, latest.path, self.c.device)
         trainer = ckpt.load_trainer_state(latest.path, self.c.device)
+        saved_world = int(trainer.get("world_size", 1))
+        if saved_world != self.world.size:
+            raise CheckpointError(
+                problems=[
+                    Problem(
+                        "--resume",
+                        "a run resumes with the number of processes it was trained with (each one's data position and RNG are in the checkpoint)",
+                        f"{self.world.size} process(es); {latest.path} was written by {saved_world}",
+                        f"resume with trainwell train --resume {self.run_dir}" + (f" --nproc {saved_world}" if saved_world > 1 else ""),
+                    )
+                ]
+            )
         self.c.optimizer.load_state_dict(trainer["optimizer"])
         self.c.schedule.load_state_dict(trainer["schedule"])
         self.c.schedule.rebase(lr_scale)
@@ -103,7 +132,7 @@ class Trainer:
         self.stopper.load_state_dict(trainer["early_stopping"])
         self.window.load_state_dict(trainer["log_window"])
         self.state.load_counters(trainer["counters"])
-        rng.restore(trainer["rng"])
+        rng.restore(trainer["rng_ranks"][self.world.rank] if "rng_ranks" in trainer else trainer["rng"])
         return latest.step
 
     def _save(self) -> None:
@@ -116,12 +145,17 @@ class Trainer:
             "log_window": self.window.state_dict(),
             "counters": {**s.counters(), "elapsed": self._elapsed()},
             "rng": rng.capture(),
+            "world_size": self.world.size,
         }
+        if self.world.size > 1:  # every rank's RNG (the data position is the same on all of them)
+            trainer["rng_ranks"] = distributed.gather(trainer["rng"])
+        self._saved_step = s.step
+        if not self.world.main:
+            return
         meta = {"epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best}
         write_weights = partial(self.task.model_files.save, self.c.model)  # model.pt, or e.g. only a LoRA adapter
         ckpt.save_checkpoint(self.ckpt_root, s.step, write_weights, trainer, meta)
         ckpt.rotate(self.ckpt_root, self.config.checkpoint.keep, self.stopper.best_step)
-        self._saved_step = s.step
 
     # ---- the loop -----------------------------------------------------------------------------
     def fit(self) -> Stop:
@@ -157,10 +191,15 @@ class Trainer:
             if not window:
                 return None
             stop = self._after_step(self.runner.run(window), epoch_end)
-            if stop is None and self.interrupt.signum is not None:
+            if stop is None and self._signalled():
                 stop = self._interrupted()
             if stop is not None or epoch_end:
                 return stop
+
+    def _signalled(self) -> bool:
+        """A signal reached this process, or (under torchrun) any rank by the start of this step: the
+        step's all-reduce carried the flag, so every rank answers the same after the same step."""
+        return self.runner.any_signalled if self.world.size > 1 else self.interrupt.signum is not None
 
     def _after_step(self, outcome: StepOutcome | PendingStep, epoch_end: bool) -> Stop | None:
         s = self.state
@@ -193,6 +232,9 @@ class Trainer:
             stop = stop or eval_stop
         if stop is None and final:
             stop = Stop("completed", self._length_reason())
+        if self.world.size > 1 and (self._log_due() or self._eval_due(epoch_end)):
+            # callbacks (the live doctor) and early stopping decide on rank 0; every rank follows it
+            stop = distributed.broadcast(stop)
         if self._checkpoint_due(epoch_end, improved, stop):
             self._save()
         return stop
@@ -209,7 +251,7 @@ class Trainer:
         where = ckpt.step_dir(self.ckpt_root, s.step)
         return Stop(
             "interrupted",
-            f"{self.interrupt.name} at step {s.step}; saved {where}; continue with: trainwell train --resume {self.run_dir}",
+            f"{self.interrupt.name or 'a signal to another process'} at step {s.step}; saved {where}; continue with: trainwell train --resume {self.run_dir}",
             save=False,
         )
 
@@ -304,8 +346,8 @@ class Trainer:
         if self.val_loader is None or s.last_eval_step == s.step:
             return False, None
         metrics = evaluate(
-            self.c.forward_model, self.val_loader, self.c.loss_fn, self.c.precision, self.c.device, self.task.metrics,
-            self.task.count_items, self.task.extra_metrics,
+            self.c.model if self.world.size > 1 else self.c.forward_model, self.val_loader, self.c.loss_fn,
+            self.c.precision, self.c.device, self.task.metrics, self.task.count_items, self.task.extra_metrics, self.world,
         )  # fmt: skip
         s.last_eval_step = s.step
         self._write({"event": "eval", "step": s.step, "epoch": s.epoch, **metrics, "time": self._elapsed()})

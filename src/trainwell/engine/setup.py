@@ -13,6 +13,7 @@ import torch
 from trainwell.config.resolved import ResolvedConfig, run_length
 from trainwell.config.schema import Config
 from trainwell.engine.device import resolve_device
+from trainwell.engine.distributed import World, shard_range
 from trainwell.engine.precision import PrecisionChoice, PrecisionStrategy, build_precision
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.scheduling import LRSchedule, build_schedule
@@ -30,7 +31,7 @@ class Components:
     precision: PrecisionStrategy
     precision_choice: PrecisionChoice
     model: torch.nn.Module  # the task's own module: what checkpoints save and train() returns
-    forward_model: torch.nn.Module  # the same module, or its torch.compile wrapper
+    forward_model: torch.nn.Module  # the same module, its torch.compile wrapper, or its DDP wrapper under torchrun
     optimizer: torch.optim.Optimizer
     schedule: LRSchedule
     loss_fn: torch.nn.Module
@@ -55,11 +56,16 @@ def check_task(config: Config, task: Task) -> None:
     ConfigError.collect(problems)
 
 
-def build_components(resolved: ResolvedConfig, task: Task) -> Components:
-    """The run's pieces. ``resolved`` was validated once, with this run's length, when it was resolved."""
+def build_components(resolved: ResolvedConfig, task: Task, world: World | None = None) -> Components:
+    """The run's pieces. ``resolved`` was validated once, with this run's length, when it was resolved.
+    Under torchrun (``world``) the length counts global batches of ``size x world`` over the examples the
+    sampler uses, and the model is wrapped in DistributedDataParallel."""
     config, lr = resolved.config, resolved.lr
+    world = world or World()
     check_task(config, task)
-    batches, steps_per_epoch, total = run_length(config, len(task.train_data))  # type: ignore[arg-type]
+    sampler = train_sampler(config, task, world)
+    # ceil(used / (B*W)) == ceil(ceil(used / W) / B): run_length stays the one place the length is computed
+    batches, steps_per_epoch, total = run_length(config, -(-sampler.used() // world.size))
     device = resolve_device(config.training.device)
     precision, choice = build_precision(config.training.precision, device)
     model = task.model.to(device)
@@ -67,7 +73,15 @@ def build_components(resolved: ResolvedConfig, task: Task) -> Components:
     schedule = build_schedule(optimizer, config, total, steps_per_epoch, lr)
     loss_fn = task_loss(config, task, device)
     forward_model: Any = torch.compile(model) if config.training.compile else model
+    if world.size > 1:
+        ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+        forward_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     return Components(device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total)
+
+
+def train_sampler(config: Config, task: Task, world: World) -> EpochBatchSampler:
+    """The seeded, resumable sampler; this rank's share of every global batch under torchrun."""
+    return EpochBatchSampler(len(task.train_data), config.batch.size, config.seed, rank=world.rank, world=world.size)  # type: ignore[arg-type]
 
 
 def task_loss(config: Config, task: Task, device: torch.device) -> Any:
@@ -105,12 +119,16 @@ def train_loader(config: Config, task: Task, sampler: EpochBatchSampler, epoch: 
     )
 
 
-def val_loader(config: Config, task: Task, device: torch.device) -> Any:
+def val_loader(config: Config, task: Task, device: torch.device, world: World | None = None) -> Any:
+    """The validation loader; under torchrun this rank's contiguous shard (evaluate gathers them in order)."""
     if task.val_data is None:
         return None
     size = config.batch.eval_size or 2 * config.batch.size
+    data: Any = task.val_data
+    if world is not None and world.size > 1:
+        data = torch.utils.data.Subset(data, list(shard_range(len(data), world)))
     return torch.utils.data.DataLoader(
-        task.val_data,
+        data,
         batch_size=size,
         shuffle=False,
         collate_fn=task.collate_fn,

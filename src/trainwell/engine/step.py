@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -87,7 +88,12 @@ class StepRunner:
         nan_policy: str = "stop",
         max_nan_skips: int = 10,
         count_items: Callable[[Any], int] | None = None,
+        world: int = 1,
+        signalled: Callable[[], bool] | None = None,
     ) -> None:
+        """``world`` > 1: ``model`` is a DistributedDataParallel wrapper in a process group of that size;
+        ``signalled`` says whether this rank caught SIGINT/SIGTERM, which the step's one collective
+        shares (``any_signalled``) so every rank stops after the same step."""
         self.model, self.loss_fn, self.optimizer, self.precision = model, loss_fn, optimizer, precision
         self.max_grad_norm = max_grad_norm
         self.device = device
@@ -99,25 +105,46 @@ class StepRunner:
         self._move = device.type != "cpu"
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.count_items = count_items  # the task's weight of a micro-batch (tokens for an LM); None: its rows
+        self.world, self.signalled = world, signalled
+        self.any_signalled = False
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
-        """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
+        """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count.
+
+        Under DDP the weight is global: the ranks' item counts are summed first (one all-reduce, which also
+        carries the interrupt flag), each rank's loss is scaled by ``world x its items / all items`` so that
+        DDP's gradient average is the gradient of the mean over every rank's items, and gradients are
+        synchronised on the window's last micro-batch only (``no_sync`` before it)."""
         counts = [items_in(target) for _, target in window]
         weights = counts if self.count_items is None else [self.count_items(target) for _, target in window]
-        total_weight = sum(weights)
+        total_weight, items, scale = sum(weights), sum(counts), 1
+        if self.world > 1:
+            flag = float(self.signalled()) if self.signalled is not None else 0.0
+            shared = torch.tensor([total_weight, items, flag], dtype=torch.float64)  # gloo or NCCL: see below
+            if self.device.type == "cuda":
+                shared = shared.to(self.device)
+            torch.distributed.all_reduce(shared)
+            total_weight, items, any_flag = (int(v) for v in shared.tolist())
+            self.any_signalled, scale = any_flag > 0, self.world
         total: torch.Tensor | None = None
-        for (inputs, target), n in zip(window, weights):
+        last = len(window) - 1
+        for i, ((inputs, target), n) in enumerate(zip(window, weights)):
             if self._move:
                 inputs, target = move_to_device(inputs, self.device), move_to_device(target, self.device)
-            with self.precision.autocast():
-                loss = self.loss_fn(forward_logits(self.model, inputs), target)
-            if len(window) > 1:
-                loss = loss * (n / max(1, total_weight))  # mean over this micro-batch -> sum / items in window
-            self.precision.backward(loss)
+            with self.model.no_sync() if scale > 1 and i < last else nullcontext():  # type: ignore[operator]
+                with self.precision.autocast():
+                    loss = self.loss_fn(forward_logits(self.model, inputs), target)
+                if len(window) > 1 or scale > 1:
+                    loss = loss * (n * scale / max(1, total_weight))  # mean over this micro-batch -> sum / items in window
+                self.precision.backward(loss)
             # One micro-batch: its loss is the window's (read with .item(), no graph is kept alive).
             total = loss if total is None else total.detach() + loss.detach()
         assert total is not None, "an accumulation window holds at least one batch"
-        return total, sum(counts)
+        if scale > 1:  # the mean over every rank's items, the same number on each rank
+            total = total.detach().clone()
+            torch.distributed.all_reduce(total)
+            total = total / scale
+        return total, items
 
     def grad_norm(self) -> torch.Tensor:
         """The pre-clip global norm; clips in place when max_grad_norm is set."""

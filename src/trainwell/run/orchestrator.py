@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainwell.config.io import load_request
-from trainwell.config.resolved import ConfigRequest
+from trainwell.config.resolved import ConfigRequest, ResolvedConfig
 from trainwell.config.schema import Config
 from trainwell.errors import CheckpointError, ConfigError, Problem
 from trainwell.run import features, resolve
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from trainwell.engine.api import RunResult
     from trainwell.engine.callbacks import Callback
+    from trainwell.engine.distributed import World
     from trainwell.engine.resume import Change
     from trainwell.tasks.base import Task
 
@@ -60,18 +61,44 @@ def train(
     (code that builds its own config) is taken as it is.
     ``reasons``: more rows for reasons.json, beside the recommended and measured values' own.
     """
+    from trainwell.engine import distributed
+    from trainwell.engine.device import resolve_device
+
+    request, changes = _request(config, resume, passed=model is not None)
+    # under torchrun every process joins the job's group for the run (and leaves it after)
+    with distributed.process_group(request.config, resolve_device(request.config.training.device).type) as world:
+        return _train(request, changes, world, model, train_data, val_data, run_dir, resume, callbacks, reasons, recommend, config)
+
+
+def _train(
+    request: ConfigRequest,
+    changes: list[Change],
+    world: World,
+    model: torch.nn.Module | None,
+    train_data: Any,
+    val_data: Any,
+    run_dir: str | Path | None,
+    resume: str | Path | None,
+    callbacks: Iterable[Callback],
+    reasons: list[dict[str, Any]] | None,
+    recommend: bool | None,
+    config: Any,
+) -> RunResult:
+    """One run in this process; under torchrun rank 0 makes the run folder, runs the finders and writes
+    the records, and every rank trains with what it decided."""
     from trainwell.engine import api as engine
+    from trainwell.engine import distributed
     from trainwell.engine.device import resolve_device
     from trainwell.engine.resume import init_weights
     from trainwell.engine.run_folder import new_run_dir, write_json
 
-    request, changes = _request(config, resume, passed=model is not None)
     engine.prepare(request.config)
     task = _task(request.config, model, train_data, val_data)
     if recommend is None:
         recommend = isinstance(config, (str, Path))
     facts = resolve.task_facts(task) if recommend and resume is None else None
-    planned = resolve.plan(request, facts, len(task.train_data))  # type: ignore[arg-type]
+    per_rank = -(-len(task.train_data) // world.size)  # type: ignore[arg-type]  # each rank's share: the run's length
+    planned = resolve.plan(request, facts, per_rank)
     if resolve.builds_differently(request.config, planned.config):
         engine.prepare(planned.config)
         task = _task(planned.config, model, train_data, val_data)
@@ -82,15 +109,22 @@ def train(
         folder = init_weights(task.model, planned.config.init_from)
         planned = dataclasses.replace(planned, config=dataclasses.replace(planned.config, init_from=folder))
     label = type(model).__name__ if model is not None else None  # not the config's task: it was not trained
-    path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
-    resolved = (
-        features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
-    )
-    features.write_reasons(path, resolved, reasons)
-    doctor = features.live_doctor(resolved.config)
-    tracker = features.mlflow_tracker(resolved.config, [*resolved.reasons(), *(reasons or [])])
+    if world.main:
+        path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
+        resolved = (
+            features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
+        )
+        features.write_reasons(path, resolved, reasons)
+    if world.size > 1:  # one run folder and one set of found values for every rank
+        path, found, origins = distributed.broadcast((path, resolved.config, dict(resolved.origins)) if world.main else None)
+        resolved = ResolvedConfig(found, origins)
+    # the doctor and the tracker run on rank 0 (the engine broadcasts its stop decisions)
+    doctor = features.live_doctor(resolved.config) if world.main else None
+    tracker = features.mlflow_tracker(resolved.config, [*resolved.reasons(), *(reasons or [])]) if world.main else None
     added = [cb for cb in (doctor, tracker) if cb is not None]
     result = engine.run(resolved, task, path, [*callbacks, *added], resume=resume is not None, changes=changes)
+    if not world.main:
+        return result
     features.write_findings(path, doctor)
     note = features.write_report_if_asked(resolved.config, path)
     if note:

@@ -1,0 +1,125 @@
+"""Many processes through torch.distributed: the process group torchrun asks for, and the few collectives
+the engine needs (item counts, stop decisions, evaluation outputs, every rank's RNG).
+
+A process is distributed when torchrun started it (``WORLD_SIZE``/``RANK`` in its environment). One process
+without torchrun is world 1 and never touches torch.distributed, so a plain run pays nothing for this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from trainwell.config.schema import Config
+from trainwell.errors import ConfigError, Problem
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in the job: ``rank`` of ``size`` processes, ``local_rank`` on its node."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the one process that writes the run folder and decides when to stop."""
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def launched() -> bool:
+    """Whether torchrun (torch.distributed.run) started this process."""
+    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+def world() -> World:
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return World()
+    return World(torch.distributed.get_rank(), torch.distributed.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def backend_for(requested: str, device_type: str) -> str:
+    """``auto``: NCCL for CUDA tensors, gloo for CPU ones (NCCL cannot reduce CPU tensors)."""
+    if requested != "auto":
+        return requested
+    return "nccl" if device_type == "cuda" else "gloo"
+
+
+def check(config: Config, device_type: str) -> None:
+    """Every reason this config cannot run under torchrun, at once."""
+    d = config.distributed
+    problems = []
+    if d.strategy == "fsdp":
+        problems.append(
+            Problem(
+                "distributed.strategy",
+                "fsdp (torch.distributed.fsdp.fully_shard with sharded checkpoints) is not implemented in this version",
+                d.strategy,
+                "use strategy: ddp (each process holds the whole model)",
+            )
+        )
+    if backend_for(d.backend, device_type) == "nccl" and device_type != "cuda":
+        problems.append(Problem("distributed.backend", "nccl reduces CUDA tensors only", d.backend, "use backend: auto or gloo on CPU"))
+    if config.training.compile:
+        problems.append(Problem("training.compile", "is not combined with DDP in this version", True, "set training.compile: false"))
+    ConfigError.collect(problems)
+
+
+@contextmanager
+def process_group(config: Config, device_type: str) -> Iterator[World]:
+    """Join the job torchrun started (when it did) for the duration of a run, and leave it after: a
+    library leaves no process group behind. Outside torchrun, or when the caller already joined, it does nothing."""
+    if not launched() or torch.distributed.is_initialized():
+        yield world()
+        return
+    check(config, device_type)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device_type == "cuda":
+        torch.cuda.set_device(local)  # one process per GPU: "cuda" then means this rank's GPU
+    torch.distributed.init_process_group(backend_for(config.distributed.backend, device_type))
+    try:
+        yield world()
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def all_sum(values: list[float], device: torch.device) -> list[float]:
+    """Element-wise sums over every rank (float64: item counts stay exact)."""
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(t)
+    return [float(v) for v in t.tolist()]
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (pickled; for decisions and small records, not tensors per step)."""
+    box = [obj]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order, on every rank."""
+    out: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    torch.distributed.barrier()
+
+
+def shard_range(n: int, w: World) -> range:
+    """The contiguous part of ``range(n)`` rank ``w.rank`` evaluates: in rank order they cover it exactly
+    once (no padding, no repeated item), so gathered outputs equal one process's."""
+    return range(w.rank * n // w.size, (w.rank + 1) * n // w.size)
+
