@@ -102,3 +102,30 @@ def run_script(code: str, *args: str, check: bool = True) -> subprocess.Complete
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class KillAt(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    """``data`` that SIGKILLs its own process at its TW_KILL_AT-th read when TW_KILL_RANK names this torchrun
+    rank: one rank dying mid-run, at a point that does not depend on timing (unset: plain data)."""
+
+    def __init__(self, data: torch.utils.data.Dataset) -> None:  # type: ignore[type-arg]
+        self.data, self.at, self.reads = data, int(os.environ.get("TW_KILL_AT", "0")), 0
+        self.armed = os.environ.get("TW_KILL_RANK") == os.environ.get("RANK", "")
+
+    def __len__(self) -> int:
+        return len(self.data)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> Any:
+        self.reads += 1
+        if self.armed and self.reads == self.at:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.data[i]
+
+
+def make_killable_task(config: Config) -> Task:
+    """make_task whose training data kills one rank (TW_KILL_RANK) at its TW_KILL_AT-th read."""
+    task = make_task(config)
+    task.train_data = KillAt(task.train_data)
+    return task
