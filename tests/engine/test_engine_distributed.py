@@ -36,7 +36,11 @@ CONFIG = tiny_config(
 
 def _trainwell(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "trainwell", "train", *args], env={**python_env(), **(env or {})}, capture_output=True, text=True, timeout=TIMEOUT
+        [sys.executable, "-m", "trainwell", "train", *args],
+        env={**python_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
 
 

@@ -125,15 +125,27 @@ def _fit(d: Draft) -> dict[str, Any]:
     return {
         "batch.size": size,
         "batch.accumulation": accumulation,
+        **_processes(gpus),
         "_why": f"effective batch {want} = {size} per device x {accumulation} accumulation x {gpus} device(s); {fits}",
     }
+
+
+def _processes(gpus: int) -> dict[str, Any]:
+    """A batch split over several devices holds only when the run has that many processes
+    (`trainwell train --nproc N`): the config says so, and the engine checks it."""
+    return {"distributed.processes": gpus} if gpus > 1 else {}
 
 
 def _no_memory(d: Draft) -> dict[str, Any]:
     gpus = d.profile.gpus or 1
     want = _want(d)
     size = max(1, math.ceil(want / gpus))
-    return {"batch.size": size, "batch.accumulation": 1, "_why": f"effective batch {want} = {size} per device x {gpus} device(s)"}
+    return {
+        "batch.size": size,
+        "batch.accumulation": 1,
+        **_processes(gpus),
+        "_why": f"effective batch {want} = {size} per device x {gpus} device(s)",
+    }
 
 
 rule(

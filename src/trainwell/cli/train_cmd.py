@@ -176,7 +176,14 @@ def _run(args: argparse.Namespace) -> int:
             from trainwell.errors import ConfigError, Problem
 
             raise ConfigError(
-                problems=[Problem("--nproc", "launches torchrun, and this process was already started by it", args.nproc, "drop --nproc under torchrun")]
+                problems=[
+                    Problem(
+                        "--nproc",
+                        "launches torchrun, and this process was already started by it",
+                        args.nproc,
+                        "drop --nproc under torchrun",
+                    )
+                ]
             )
         import subprocess
 

@@ -43,6 +43,21 @@ def run(args: argparse.Namespace) -> int:
     from trainwell.tune.api import TuneOptions, start_config, tune
 
     require("optuna", "tune", "trainwell tune")
+    import os
+
+    if "WORLD_SIZE" in os.environ:  # every rank would run its own study
+        from trainwell.errors import ConfigError, Problem
+
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "tune",
+                    "runs each trial as one process on one device, and was started by torchrun",
+                    os.environ["WORLD_SIZE"],
+                    "run `trainwell tune` without torchrun; train the best config with `trainwell train CONFIG --nproc N`",
+                )
+            ]
+        )
     path, overrides = split_config_args(args)
     config, reasons, notes = start_config(path, overrides, getattr(args, "recipe", None))
     options = TuneOptions(

@@ -198,6 +198,9 @@ class DistributedConfig:
         "auto", "torch.distributed backend under torchrun (`trainwell train --nproc N`): auto = nccl on CUDA, gloo on CPU"
     )
     strategy: Literal["ddp", "fsdp"] = fld("ddp", "ddp: every process holds the model and averages gradients (fsdp: not implemented yet)")
+    processes: int | None = fld(
+        None, "processes this config's batch was chosen for (`recommend --gpus N`); training under another number is refused", ge=1
+    )
 
 
 @dataclass(frozen=True)

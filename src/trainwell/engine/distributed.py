@@ -55,6 +55,25 @@ def backend_for(requested: str, device_type: str) -> str:
     return "nccl" if device_type == "cuda" else "gloo"
 
 
+def check_processes(config: Config, size: int) -> None:
+    """A config whose batch was split over N devices (``distributed.processes``) trains with N processes:
+    otherwise its effective batch, and the LR chosen for it, would not hold."""
+    want = config.distributed.processes
+    if want is not None and want != size:
+        b = config.batch
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "distributed.processes",
+                    f"this config's effective batch {b.size} x {b.accumulation} x {want} = {b.size * b.accumulation * want} "
+                    f"needs {want} processes, and this run has {size}",
+                    want,
+                    f"train with --nproc {want}, or set distributed.processes: {size} and batch values for {size}",
+                )
+            ]
+        )
+
+
 def check(config: Config, device_type: str) -> None:
     """Every reason this config cannot run under torchrun, at once."""
     d = config.distributed
@@ -122,4 +141,3 @@ def shard_range(n: int, w: World) -> range:
     """The contiguous part of ``range(n)`` rank ``w.rank`` evaluates: in rank order they cover it exactly
     once (no padding, no repeated item), so gathered outputs equal one process's."""
     return range(w.rank * n // w.size, (w.rank + 1) * n // w.size)
-

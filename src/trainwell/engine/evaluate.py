@@ -52,7 +52,12 @@ def evaluate(
                 targets_all.append(target)
         total = float(loss_sum.item())
         if world is not None and world.size > 1:
-            mine = (total, items, torch.cat(logits_all).cpu() if logits_all else None, torch.cat(targets_all).cpu() if targets_all else None)
+            mine = (
+                total,
+                items,
+                torch.cat(logits_all).cpu() if logits_all else None,
+                torch.cat(targets_all).cpu() if targets_all else None,
+            )
             parts = gather(mine)
             total, items = sum(p[0] for p in parts), sum(p[1] for p in parts)
             logits_all = [p[2] for p in parts if p[2] is not None]

@@ -72,6 +72,7 @@ class Trainer:
         config = resolved.config
         self.config, self.task, self.run_dir = config, task, run_dir
         self.world = distributed.world()  # rank 0 of 1 outside torchrun
+        distributed.check_processes(config, self.world.size)
         self.c = build_components(resolved, task, self.world)
         self.state = LoopState(config, run_dir, self.c.model, self.c.optimizer, self.c.total_steps, self.c.steps_per_epoch)
         ev = config.evaluation

@@ -46,7 +46,11 @@ class EpochBatchSampler(torch.utils.data.Sampler[list[int]]):
         for b in range(self.start, len(self)):
             chunk = order[b * g : (b + 1) * g]
             m = len(chunk)  # a short last chunk is split as evenly as it goes, in order
-            lo, hi = (self.rank * self.batch_size, (self.rank + 1) * self.batch_size) if m == g else (self.rank * m // self.world, (self.rank + 1) * m // self.world)
+            lo, hi = (
+                (self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
+                if m == g
+                else (self.rank * m // self.world, (self.rank + 1) * m // self.world)
+            )
             yield chunk[lo:hi]
 
     def __len__(self) -> int:

@@ -92,6 +92,10 @@ def _header(run: RunData) -> str:
         ),
         card("steps", fmt(steps) if steps is not None else "n/a", _length_note(run.summary)),
     ]
+    batch = run.summary.get("batch")
+    if isinstance(batch, dict) and "effective" in batch:  # one fact: size x accumulation x processes
+        parts = f"{batch['size']} per process x {batch['accumulation']} accumulation x {batch['processes']} process(es)"
+        cards.append(card("effective batch", fmt(batch["effective"]), parts))
     final = run.summary.get("final")
     if isinstance(final, dict) and final:
         shown = [f"{k} {fmt(v)}" for k, v in final.items() if k != run.metric][:3]

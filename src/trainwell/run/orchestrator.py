@@ -97,6 +97,8 @@ def _train(
     if recommend is None:
         recommend = isinstance(config, (str, Path))
     facts = resolve.task_facts(task) if recommend and resume is None else None
+    if facts is not None and world.size > 1:  # the recommended batch is split over this job's processes
+        facts = {**facts, "gpus": world.size}
     per_rank = -(-len(task.train_data) // world.size)  # type: ignore[arg-type]  # each rank's share: the run's length
     planned = resolve.plan(request, facts, per_rank)
     if resolve.builds_differently(request.config, planned.config):
@@ -112,7 +114,9 @@ def _train(
     if world.main:
         path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
         resolved = (
-            features.run_finders(planned, task, resolve_device(planned.config.training.device), path) if resume is None else planned.resolved()
+            features.run_finders(planned, task, resolve_device(planned.config.training.device), path)
+            if resume is None
+            else planned.resolved()
         )
         features.write_reasons(path, resolved, reasons)
     if world.size > 1:  # one run folder and one set of found values for every rank
