@@ -88,7 +88,12 @@ def job(kind: str, nproc: int, epochs: int) -> dict[str, float]:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)]
         cmd += [str(Path(__file__).resolve()), "--worker", kind, "--epochs", str(epochs), "--result", str(out)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "CI": "1", "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "CI": "1",
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
         subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
         return json.loads(out.read_text())  # type: ignore[no-any-return]
 
