@@ -48,6 +48,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     import trainwell.find.lr_finder as lr_finder
     import trainwell.run.features as features
     import trainwell.tune.api as tune_api
+    from trainwell.cli import train_cmd
     from trainwell.tasks.catalog import build_task
 
     def engine_run(*args: Any, **kw: Any) -> Any:
@@ -62,6 +63,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setattr(lr_finder, "lr_find", lr_find)
     monkeypatch.setattr(batch_finder, "find_batch_for_training", engine_run)
     monkeypatch.setattr(tune_api, "tune", engine_run)
+    monkeypatch.setattr(train_cmd, "launch", engine_run)  # `train --nproc N` would start N real processes
     monkeypatch.chdir(tmp_path)  # default output folders land in the test's folder
     # Warm up: the first call of a verb imports its modules (torch, sklearn's digits, optuna), which is
     # start-up cost, not the cost of the input; the property is about inputs.

@@ -63,6 +63,13 @@ LAUNCH_FLAGS = {
 }
 
 
+def launch(command: list[str]) -> int:
+    """Run torchrun and hand back its exit code (it reports a failed rank itself)."""
+    import subprocess
+
+    return subprocess.call(command)
+
+
 def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
     """The torchrun command for ``trainwell train ... --nproc N``: the launcher flags go to torchrun, the
     rest to each process's `trainwell train`. One machine without rendezvous flags runs --standalone
@@ -71,8 +78,8 @@ def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
 
     from trainwell.errors import ConfigError, Problem
 
-    if args.nproc < 1:
-        raise ConfigError(problems=[Problem("--nproc", "must be a whole number of processes >= 1", args.nproc, "e.g. --nproc 2")])
+    if not 1 <= args.nproc <= 4096:
+        raise ConfigError(problems=[Problem("--nproc", "must be a number of processes from 1 to 4096", args.nproc, "e.g. --nproc 2")])
     ours = {"--nproc", *LAUNCH_FLAGS}
     launcher: list[str] = []
     rest: list[str] = []
@@ -185,10 +192,8 @@ def _run(args: argparse.Namespace) -> int:
                     )
                 ]
             )
-        import subprocess
-
-        request, _, _ = _load(args)  # every problem with the config is reported once, before any process starts
-        return subprocess.call(launch_command(args.argv, args))
+        _load(args)  # every problem with the config is reported once, before any process starts
+        return launch(launch_command(args.argv, args))
     from trainwell.engine.checkpoint import latest_checkpoint
     from trainwell.engine.finish import NO_CHECKPOINT
     from trainwell.run import train
