@@ -222,6 +222,12 @@ def _print_summary(run_dir: Path, summary: dict[str, Any]) -> None:
         f"steps: {summary['steps']} ({summary['epochs']:.2f} epochs) in {summary['wall_time_s']:.1f} s, "
         f"{summary['samples_per_s'] or 0:.0f} samples/s on {summary['device']} ({summary['precision']})"
     )
+    batch = summary.get("batch")
+    if batch:
+        print(
+            f"effective batch: {batch['effective']} = {batch['size']} per process x {batch['accumulation']} accumulation "
+            f"x {batch['processes']} process(es)"
+        )
     if best is not None:
         print(f"best {summary['metric']}: {best:.4g} at step {summary['best_step']}")
     if summary.get("final"):
