@@ -33,6 +33,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -45,6 +46,7 @@ import torch
 from _common import cosine_scheduler, decay_groups, quiet
 from trainwell.config import load_config
 from trainwell.config.resolved import ResolvedConfig
+from trainwell.engine.run_folder import git_revision
 from trainwell.tasks.base import classification_metrics
 
 BATCH, LR, WD, WARMUP, CLIP, LOG_EVERY, EVAL_EVERY, SEED = 32, 1e-3, 0.01, 0.1, 1.0, 10, 45, 0
@@ -390,6 +392,8 @@ def main() -> None:
     args.out.write_text(
         json.dumps(
             {
+                "git_revision": git_revision(Path(__file__).resolve().parent),
+                "command": "python " + " ".join(sys.argv),
                 "setup": {
                     "epochs": args.epochs,
                     "reps": args.reps,

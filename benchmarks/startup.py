@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from trainwell.engine.run_folder import git_revision
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -54,7 +56,8 @@ def main() -> None:
         print(f"| `{name}` | {sec:.3f} | {sec / torch_s:.2f} |")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "startup.json").write_text(json.dumps(results, indent=2))
+    record = {"git_revision": git_revision(HERE), "command": "python " + " ".join(sys.argv), "median_s": results}
+    (out / "startup.json").write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,8 @@ def _parse_yaml(text: str, where: str, limits: Limits) -> tuple[Any, Problem | N
             return None, problem
         return yaml.load(text, Loader=loader), None  # a safe loader: python tags are refused
     except yaml.YAMLError as exc:
+        if _libyaml_too_deep(exc):
+            return None, _too_deep(where, limits)
         return None, Problem(where, "must be valid YAML", _first_line(exc), "fix the syntax (python/ tags are refused)")
     except ValueError as exc:  # e.g. a date out of range in a YAML timestamp
         return None, Problem(where, "must be valid YAML", _first_line(exc), "fix the value")
@@ -99,8 +101,20 @@ def override_value(raw: str, where: str) -> tuple[Any, Problem | None]:
     try:
         problem = _check_events(yaml.parse(raw, Loader=loader), where, CONFIG_LIMITS)
         return (None, problem) if problem else (yaml.load(raw, Loader=loader), None)
-    except (yaml.YAMLError, ValueError):
+    except yaml.YAMLError as exc:
+        return (None, _too_deep(where, CONFIG_LIMITS)) if _libyaml_too_deep(exc) else (raw, None)
+    except ValueError:
         return raw, None
+
+
+def _libyaml_too_deep(exc: BaseException) -> bool:
+    """PyYAML >= 6.0.4 bundles a libyaml whose scanner refuses flow nesting past 1,000 levels itself, before the
+    event walk below sees the 65th level (it scans ahead); that refusal is the same problem as ours."""
+    return "maximum nesting depth" in str(exc)
+
+
+def _too_deep(where: str, limits: Limits) -> Problem:
+    return Problem(where, f"must nest at most {limits.max_depth} levels deep", f"more than {limits.max_depth}", "flatten the structure")
 
 
 def _check_events(events: Any, where: str, limits: Limits) -> Problem | None:
@@ -115,9 +129,7 @@ def _check_events(events: Any, where: str, limits: Limits) -> Problem | None:
             starts.append((nodes, event.anchor))
             nodes += 1
             if len(starts) > limits.max_depth:
-                return Problem(
-                    where, f"must nest at most {limits.max_depth} levels deep", f"more than {limits.max_depth}", "flatten the structure"
-                )
+                return _too_deep(where, limits)
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             start, anchor = starts.pop()
             if anchor:
@@ -167,9 +179,7 @@ def _parse_json(text: str, where: str, limits: Limits) -> tuple[Any, Problem | N
         return None, Problem(where, "must be valid JSON", _first_line(exc), "fix the syntax")
     depth = _depth(value, limits.max_depth)
     if depth > limits.max_depth:
-        return None, Problem(
-            where, f"must nest at most {limits.max_depth} levels deep", f"more than {limits.max_depth}", "flatten the structure"
-        )
+        return None, _too_deep(where, limits)
     return value, None
 
 
