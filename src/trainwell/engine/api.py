@@ -75,6 +75,9 @@ def run(
         hint = f"interrupted at step {trainer.state.step}; continue with: trainwell train --resume {run_dir}"
         _close(trainer, summarize(trainer, Stop("interrupted", hint, save=False), status="interrupted"))
         raise
+    except Exception:  # e.g. a full disk mid-checkpoint: release the run folder's open files before the error goes up
+        trainer.log.close()
+        raise
     if stop.status == "interrupted":  # a checkpoint at this step exists: stop as Ctrl-C asks, saying how to go on
         _close(trainer, summarize(trainer, stop, status="interrupted"))
         # what made the loop stop with "interrupted" (under torchrun it may have reached another rank only)
