@@ -80,15 +80,13 @@ def print_json(data: Any) -> None:
 
 
 @contextlib.contextmanager
-def doctor_lines() -> Iterator[None]:
-    """Show the live doctor's warnings as one plain line each on stderr (not Python's file:line form),
-    for every verb that trains (train, tune)."""
-    from trainwell.doctor.live import DoctorWarning
-
+def plain_warnings(kind: type[Warning]) -> Iterator[None]:
+    """Show warnings of ``kind`` as one plain line each on stderr (not Python's file:line form); every
+    other warning keeps Python's own display."""
     original = warnings.showwarning
 
     def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
-        if issubclass(category, DoctorWarning):
+        if issubclass(category, kind):
             print(f"trainwell: {message}", file=sys.stderr)
         else:
             original(message, category, *rest, **kw)
@@ -98,3 +96,12 @@ def doctor_lines() -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = original
+
+
+@contextlib.contextmanager
+def doctor_lines() -> Iterator[None]:
+    """The live doctor's warnings as plain lines, for every verb that trains (train, tune)."""
+    from trainwell.doctor.live import DoctorWarning
+
+    with plain_warnings(DoctorWarning):
+        yield

@@ -11,9 +11,7 @@ import argparse
 import contextlib
 import importlib
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 # (verb module) in the order `--help` lists them. Add a verb by adding its module here.
 VERBS: tuple[str, ...] = (
@@ -88,21 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextlib.contextmanager
 def notices() -> Iterator[None]:
     """Show trainwell's notices (errors.Notice: which code a config runs, ...) as plain lines on stderr."""
+    from trainwell.cli.common import plain_warnings
     from trainwell.errors import Notice
 
-    original = warnings.showwarning
-
-    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
-        if issubclass(category, Notice):
-            print(f"trainwell: {message}", file=sys.stderr)
-        else:
-            original(message, category, *rest, **kw)
-
-    warnings.showwarning = show
-    try:
+    with plain_warnings(Notice):
         yield
-    finally:
-        warnings.showwarning = original
 
 
 def entry() -> None:

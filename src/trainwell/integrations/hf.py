@@ -25,6 +25,7 @@ from typing import Any
 from trainwell.errors import require
 from trainwell.integrations.hf_config import config_from_args
 from trainwell.integrations.hf_find import apply_lr, lr_find
+from trainwell.integrations.recorder import CallbackSettings
 
 FEATURE = "trainwell.integrations.hf"
 # Importing this module needs transformers; without it the import says what to install.
@@ -35,7 +36,7 @@ def _precision(args: Any) -> str:
     return "bf16" if getattr(args, "bf16", False) else "fp16" if getattr(args, "fp16", False) else "fp32"
 
 
-class TrainwellCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+class TrainwellCallback(CallbackSettings, transformers.TrainerCallback):  # type: ignore[misc,name-defined]
     """A ``transformers.TrainerCallback`` writing a trainwell run folder (default ``OUTPUT_DIR/trainwell``).
 
     ``stop_on_divergence``: stop training when the live doctor finds divergence or a non-finite loss.
@@ -44,31 +45,6 @@ class TrainwellCallback(transformers.TrainerCallback):  # type: ignore[misc,name
     (``[{"field", "value", "rule", "why", "source"}]``), for the report and MLflow tags.
     Only the main process writes: under torchrun every rank runs the callbacks.
     """
-
-    def __init__(
-        self,
-        run_dir: str | Path | None = None,
-        *,
-        stop_on_divergence: bool = False,
-        live: bool = True,
-        report: bool = True,
-        lint: bool = True,
-        mlflow: bool | str = False,
-        reasons: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.run_dir = None if run_dir is None else Path(run_dir)
-        self.options: dict[str, Any] = {
-            "stop_on_divergence": stop_on_divergence,
-            "live": live,
-            "report": report,
-            "mlflow": mlflow,
-            "reasons": reasons,
-        }
-        self.lint = lint
-        self.recorder: Any = None
-        self.findings: list[str] = []  # every doctor and lint line handed to the logger, in order
-        self.lint_report: Any = None
-        self.summary: dict[str, Any] | None = None
 
     def _logger(self) -> Any:
         from transformers.utils import logging as hf_logging

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainwell.errors import ConfigError, Problem, require
 from trainwell.find.result import LRFindResult, with_peak
+from trainwell.integrations.recorder import CallbackSettings
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
@@ -153,7 +154,7 @@ def lint_mapping_for(trainer: Any, module: Any, config: Config) -> dict[str, Any
     return out
 
 
-class TrainwellCallback(pl.Callback):  # type: ignore[misc,name-defined]
+class TrainwellCallback(CallbackSettings, pl.Callback):  # type: ignore[misc,name-defined]
     """A Lightning ``Callback`` writing a trainwell run folder (default ``default_root_dir/trainwell``).
 
     ``stop_on_divergence``: stop when the live doctor finds divergence or a non-finite loss. ``live``: run
@@ -161,29 +162,8 @@ class TrainwellCallback(pl.Callback):  # type: ignore[misc,name-defined]
     ./mlruns, or a tracking URI. Only global rank 0 writes.
     """
 
-    def __init__(
-        self,
-        run_dir: str | Path | None = None,
-        *,
-        stop_on_divergence: bool = False,
-        live: bool = True,
-        report: bool = True,
-        lint: bool = True,
-        mlflow: bool | str = False,
-        reasons: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.run_dir = None if run_dir is None else Path(run_dir)
-        self.options: dict[str, Any] = {
-            "stop_on_divergence": stop_on_divergence,
-            "live": live,
-            "report": report,
-            "mlflow": mlflow,
-            "reasons": reasons,
-        }
-        self.lint = lint
-        self.recorder: Any = None
-        self.findings: list[str] = []
-        self.summary: dict[str, Any] | None = None
+    def __init__(self, run_dir: str | Path | None = None, **options: Any) -> None:
+        super().__init__(run_dir, **options)
         self._loss_sum: Any = None  # summed on the device between logs: no host sync per step
         self._loss_count = 0
         self._grad_norm: float | None = None

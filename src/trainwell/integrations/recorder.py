@@ -68,6 +68,36 @@ class Verdict:
     stop_reason: str | None
 
 
+class CallbackSettings:
+    """What the HF and Lightning callbacks both take: where to write the run folder and which of trainwell's
+    parts run (see either callback's docstring for the options)."""
+
+    def __init__(
+        self,
+        run_dir: str | Path | None = None,
+        *,
+        stop_on_divergence: bool = False,
+        live: bool = True,
+        report: bool = True,
+        lint: bool = True,
+        mlflow: bool | str = False,
+        reasons: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.options: dict[str, Any] = {
+            "stop_on_divergence": stop_on_divergence,
+            "live": live,
+            "report": report,
+            "mlflow": mlflow,
+            "reasons": reasons,
+        }
+        self.lint = lint
+        self.recorder: Any = None
+        self.findings: list[str] = []  # every doctor and lint line handed to the logger, in order
+        self.lint_report: Any = None
+        self.summary: dict[str, Any] | None = None
+
+
 class RunRecorder:
     """Writes one run folder and runs the live doctor over the records it is given.
 
