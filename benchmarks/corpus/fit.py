@@ -15,9 +15,11 @@ the predicted LR (interpolated between grid points; the ``trainwell_loo`` runs t
 ``--write`` rewrites src/trainwell/advise/lr_law.json with the all-data fit, the git revision and command.
 
 Peak rule. For the corpus's stack (cosine, 10 % warmup, no early stopping) the warmup-and-decay rule is
-peak = min(CAP x LR_min, max(suggestion, LR_min / DIVISOR) / mean). The LOO fit picks (DIVISOR, CAP) on
-a grid by the mean |log(peak / sweep-best)| of the other datasets' finder runs and scores the held-out
-dataset's; it is reported, and find/peak.py's constants change only where the held-out error improves.
+peak = min(LR_min, LR_min / AVERAGE / mean): the run's average LR is LR_min / AVERAGE. The LOO fit picks
+AVERAGE on a grid by the test accuracy the other datasets' sweep curves give at their re-derived picks
+(the accuracy lost is what matters; the ratio to the sweep-best is reported beside it) and scores the
+held-out dataset's picks. The "shipped" picks are re-derived with find/peak.py as it is now, so they are
+in-sample for the datasets AVERAGE was fitted on; the LOO figures are the held-out ones.
 """
 
 from __future__ import annotations
@@ -41,8 +43,7 @@ from settings import SETTINGS, Setting
 
 LAMBDA = 1.0  # prior strength: one pseudo-observation per coefficient, in (log LR)^2 units
 TABLE_PATH = ledger.ROOT / "src" / "trainwell" / "advise" / "lr_law.json"
-DIVISORS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 15.0, 30.0)
-CAPS = (0.1, 0.2, 0.3, 0.5, 1.0)
+AVERAGES = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0)
 
 
 def rows(book: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,74 +170,87 @@ def law_scores(book: dict[str, Any]) -> dict[str, Any]:
 
 
 def finder_rows(book: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
+    """One row per (setting, seed) range test: the curve's LR_min depends only on the seeded range test,
+    not on the peak rule, so a pick recorded under an older finder hash re-derives as well as a new one."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
     by_setting = {r["setting"].name: r for r in rows(book)}
     for e in book["runs"].values():
         if e.get("kind") != "find" or e["setting"] not in by_setting or not e.get("lr_min") or not e.get("suggested_lr"):
             continue
-        out.append({**e["shape"], "setting": e["setting"], "dataset": by_setting[e["setting"]]["setting"].dataset, "seed": e["seed"],
-                    "lr_min": e["lr_min"], "suggested": e["suggested_lr"], "peak": e["peak_lr"], "row": by_setting[e["setting"]]})  # fmt: skip
-    return out
+        out[(e["setting"], e["seed"])] = {**e["shape"], "setting": e["setting"], "dataset": by_setting[e["setting"]]["setting"].dataset,
+                                          "seed": e["seed"], "lr_min": e["lr_min"], "suggested": e["suggested_lr"],
+                                          "row": by_setting[e["setting"]]}  # fmt: skip
+    return [out[k] for k in sorted(out)]
 
 
-def warmup_decay_peak(r: dict[str, Any], divisor: float, cap: float) -> float:
-    return min(cap * r["lr_min"], max(r["suggested"], r["lr_min"] / divisor) / r["mean"])
+def shipped_peak(r: dict[str, Any]) -> float:
+    """The pick find/peak.py makes today from the recorded range test (the corpus runs no early stopping)."""
+    from trainwell.find.peak import RunShape, peak
+
+    shape = RunShape(suggested=r["suggested"], lr_min=r["lr_min"], schedule=r["schedule"], mean=r["mean"], first=r["first"],
+                     total=r["total"], mode=r["mode"], early_stopping=False)  # fmt: skip
+    return peak(shape)[1]
 
 
-def _err(rs: list[dict[str, Any]], divisor: float, cap: float) -> float:
-    return statistics.fmean(abs(math.log(warmup_decay_peak(r, divisor, cap) / r["row"]["vertex"])) for r in rs)
+def warmup_decay_peak(r: dict[str, Any], average: float) -> float:
+    return min(r["lr_min"], r["lr_min"] / average / r["mean"])
+
+
+def curve_regret(r: dict[str, Any], lr: float) -> float:
+    """Accuracy points the setting's sweep curve loses at ``lr`` against its best grid LR (2-seed test means)."""
+    return 100 * (r["row"]["test"][r["row"]["best"]] - analysis.interpolate(r["row"]["test"], lr))
+
+
+def _loss(rs: list[dict[str, Any]], average: float) -> float:
+    return statistics.fmean(curve_regret(r, warmup_decay_peak(r, average)) for r in rs)
 
 
 def peak_scores(book: dict[str, Any]) -> dict[str, Any]:
-    from trainwell.find.rules import BAND
+    from trainwell.find.peak import AVERAGE
 
-    rs = [r for r in finder_rows(book) if r["mode"] != "finetune"]  # fine-tuning has its own rule, one setting
+    rs = [r for r in finder_rows(book) if r["mode"] != "finetune"]  # fine-tuning has its own rule
     if not rs:
         return {"picks": 0}
-    grid = [(d, c) for d in DIVISORS for c in CAPS]
     datasets = sorted({r["dataset"] for r in rs})
     per = []
     for d in datasets:
         train, held = [r for r in rs if r["dataset"] != d], [r for r in rs if r["dataset"] == d]
-        divisor, cap = min(grid, key=lambda g: _err(train, *g))
+        average = min(AVERAGES, key=lambda a: _loss(train, a))
         for r in held:
-            fitted = warmup_decay_peak(r, divisor, cap)
+            fitted, shipped = warmup_decay_peak(r, average), shipped_peak(r)
             per.append(
                 {
                     "setting": r["setting"],
                     "seed": r["seed"],
-                    "divisor": divisor,
-                    "cap": cap,
-                    "shipped_peak": r["peak"],
-                    "shipped_ratio": round(r["peak"] / r["row"]["vertex"], 3),
+                    "average": average,
+                    "shipped_peak": shipped,
+                    "shipped_ratio": round(shipped / r["row"]["vertex"], 3),
                     "loo_peak": fitted,
                     "loo_ratio": round(fitted / r["row"]["vertex"], 3),
-                    "shipped_curve_regret": round(
-                        100 * (r["row"]["test"][r["row"]["best"]] - analysis.interpolate(r["row"]["test"], r["peak"])), 3
-                    ),
-                    "loo_curve_regret": round(
-                        100 * (r["row"]["test"][r["row"]["best"]] - analysis.interpolate(r["row"]["test"], fitted)), 3
-                    ),
+                    "shipped_curve_regret": round(curve_regret(r, shipped), 3),
+                    "loo_curve_regret": round(curve_regret(r, fitted), 3),
                 }
             )
-    all_fit = min(grid, key=lambda g: _err(rs, *g))
 
     def agg(key: str) -> dict[str, Any]:
         ratios = [p[f"{key}_ratio"] for p in per]
+        regrets = [p[f"{key}_curve_regret"] for p in per]
         return {
             "within_2x": sum(0.5 <= x <= 2 for x in ratios),
             "share_within_2x": round(sum(0.5 <= x <= 2 for x in ratios) / len(ratios), 3),
             "below_half": sum(x < 0.5 for x in ratios),
             "above_2x": sum(x > 2 for x in ratios),
             "median_ratio": round(statistics.median(ratios), 3),
-            "mean_curve_regret": round(statistics.fmean(p[f"{key}_curve_regret"] for p in per), 2),
+            "mean_curve_regret": round(statistics.fmean(regrets), 2),
+            "worst_curve_regret": round(max(regrets), 2),
         }
 
     return {
         "picks": len(per),
-        "shipped_constants": {"divisor": BAND[1], "cap": 1.0},
-        "all_data_fit": {"divisor": all_fit[0], "cap": all_fit[1]},
-        "loo_choices": sorted({(p["divisor"], p["cap"]) for p in per}),
+        "settings": len({p["setting"] for p in per}),
+        "shipped_average": AVERAGE,
+        "all_data_fit": {"average": min(AVERAGES, key=lambda a: _loss(rs, a))},
+        "loo_choices": sorted({p["average"] for p in per}),
         "shipped": agg("shipped"),
         "loo": agg("loo"),
         "per_pick": per,

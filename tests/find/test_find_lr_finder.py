@@ -149,8 +149,8 @@ def test_peak_lr_for_a_warmup_and_decay_schedule() -> None:
     mean = sum(mult) / len(mult)
     assert 0.45 < mean < 0.55
     lr_min = bottom_lr(result.lrs, result.curve)
-    assert result.peak_lr == pytest.approx(min(lr_min, max(result.suggested_lr, lr_min / 3) / mean))
-    assert result.suggested_lr < result.peak_lr <= lr_min and "Smith 2018" in result.peak_reason
+    assert result.peak_lr == pytest.approx(min(lr_min, lr_min / 5 / mean))
+    assert result.suggested_lr < result.peak_lr <= lr_min and "calibration corpus" in result.peak_reason
 
 
 def test_peak_lr_for_a_flat_schedule_is_the_suggestion() -> None:

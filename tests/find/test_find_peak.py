@@ -16,7 +16,7 @@ CASES = {
     "flat-schedule": ({"mean": 0.95, "first": 0.95}, 0.003),
     "no-warmup": ({"first": 1.0}, 0.003),
     "early-stopping": ({"early_stopping": True}, 0.003),
-    "warmup-and-decay": ({}, 0.03 / 3 / 0.5),
+    "warmup-and-decay": ({}, 0.03 / 5 / 0.5),
 }
 
 
