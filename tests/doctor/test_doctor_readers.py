@@ -248,3 +248,31 @@ def test_an_unfinished_hf_checkpoint_is_told_to_resume_not_to_double_its_epochs(
     found = next(f for f in diagnose(path).findings if f.code == "still_improving")
     assert "resume_from_checkpoint" in found.fix and "194" not in found.fix
     assert "step 1400 of a planned 10000" in found.message
+
+
+def test_a_bare_log_history_list_reads_like_its_trainer_state(tmp_path: Path) -> None:
+    """``json.dump(trainer.state.log_history, f)`` saves just the list: the same series, no trainer-state hints."""
+    state = read_history(write_hf(tmp_path))
+    bare = tmp_path / "log_history.json"
+    bare.write_text(json.dumps(json.loads(HF_STATE.replace("NaN", "null").replace("Infinity", "1e400"))["log_history"]), encoding="utf-8")
+    assert sniff_format(bare) is READERS.get("hf")
+    history = read_history(bare)
+    assert history.source == "hf-trainer-state" and history.train_loss.values == state.train_loss.values
+    assert history.eval["val_accuracy"].values == [0.5, 0.7]
+    assert history.hints.patience is None and any("bare log_history" in note for note in history.notes)
+    (tmp_path / "other.json").write_text(json.dumps([{"a": 1}, {"b": 2}]), encoding="utf-8")
+    assert sniff_format(tmp_path / "other.json") is None  # a list without step records is not a log
+
+
+def test_lightning_hparams_yaml_supplies_the_configured_lr(tmp_path: Path) -> None:
+    """save_hyperparameters() writes hparams.yaml beside metrics.csv; its lr is what lr_mismatch compares the logged LR with."""
+    path = tmp_path / "metrics.csv"
+    rows = ["lr-AdamW,step,train_loss_step"] + [f"{1e-2 * (1 - i / 20):.6f},{i},{2.0 - 0.05 * i:.4f}" for i in range(20)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "hparams.yaml").write_text("lr: 0.001\nweight_decay: 0.01\nhidden: 64\n", encoding="utf-8")
+    history = read_history(path)
+    assert history.hints.lr == 1e-3 and history.hints.weight_decay == 0.01
+    found = next(f for f in diagnose(history).findings if f.code == "lr_mismatch")
+    assert "0.01" in found.message and found.fix.startswith("lr=0.01 in hparams")
+    (tmp_path / "hparams.yaml").write_text("lr: [unclosed\n", encoding="utf-8")
+    assert any("hparams.yaml ignored" in note for note in read_history(path).notes)

@@ -61,6 +61,7 @@ class RunHints:
     weight_decay: float | None = None
     load_best: bool | None = None  # the best checkpoint is restored at the end (trainwell load_best_at_end, HF load_best_model_at_end)
     lora_r: int | None = None  # the LoRA rank when the run trained an adapter (trainwell model.adapter: lora)
+    lr_scaled: bool = False  # param groups rescale the LR, so the logged LR (group 0) need not equal ``lr``
 
 
 @dataclass

@@ -124,12 +124,34 @@ def peak_lr(history: History) -> float | None:
 
 
 def lr_change(history: History, factor: float) -> str:
-    """A fix such as 'optimizer.lr: 3e-4 → 3e-5' (factor < 1 lowers the LR)."""
+    """An LR change in the producing tool's names: 'optimizer.lr: 3e-4 → 3e-5' (trainwell),
+    'TrainingArguments(learning_rate=3e-05)' (HF), the optimizer's lr in configure_optimizers (Lightning).
+    factor < 1 lowers the LR."""
     lr = peak_lr(history)
     if lr is None:
         verb = f"divide by {1 / factor:g}" if factor < 1 else f"multiply by {factor:g}"
-        return f"optimizer.lr: {verb} (the log does not record the LR)"
-    return f"optimizer.lr: {fmt(lr)} → {fmt(lr * factor)}"
+        return for_tool(
+            history,
+            trainwell=f"optimizer.lr: {verb} (the log does not record the LR)",
+            hf=f"TrainingArguments(learning_rate=...): {verb} (the log does not record the LR)",
+            lightning=f"the optimizer's lr in configure_optimizers: {verb} (the log does not record the LR)",
+        )
+    return for_tool(
+        history,
+        trainwell=f"optimizer.lr: {fmt(lr)} → {fmt(lr * factor)}",
+        hf=f"TrainingArguments(learning_rate={fmt(lr * factor)})  # was {fmt(lr)}",
+        lightning=f"lr={fmt(lr * factor)} in configure_optimizers (was {fmt(lr)})",
+    )
+
+
+def clip_fix(history: History, max_norm: float) -> str:
+    """Gradient clipping at ``max_norm`` in the producing tool's names."""
+    return for_tool(
+        history,
+        trainwell=f"training.max_grad_norm: {fmt(max_norm)}",
+        hf=f"TrainingArguments(max_grad_norm={fmt(max_norm)})",
+        lightning=f"Trainer(gradient_clip_val={fmt(max_norm)})",
+    )
 
 
 def fmt(value: float) -> str:

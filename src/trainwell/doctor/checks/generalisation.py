@@ -47,10 +47,14 @@ def _length_fix(history: History, at_step: float, verb: str = "stop near") -> st
     "overfitting", Severity.WARNING, 5, t.SOURCES["OVERFIT_RISE"], (needs_eval,), live=True, supersedes=("saturating", "still_improving")
 )
 def overfitting(history: History) -> Finding | None:
-    """The validation metric turns and gets worse while the train loss falls, or train loss << val loss."""
+    """The validation metric turns and gets worse while the train loss falls, train loss << val loss, or train acc >> val acc."""
     name, series, mode = monitored(history)  # type: ignore[misc]  # needs_eval guarantees one
     if name == "val_loss" and _disagreement(history) is not None:
         return None  # the eval loss turned but the metric the run optimises did not: loss_metric_disagree says so
+    return _overfit_turn(history, name, series, mode) or _accuracy_gap(history)
+
+
+def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Finding | None:
     best = _best_index(series, mode)
     after = len(series) - 1 - best
     if after < t.OVERFIT_MIN_AFTER:
@@ -69,11 +73,67 @@ def overfitting(history: History) -> Finding | None:
     message = _turned(history, name, series, mode, best, train_then, train_now) or _gap(history, name, series, best, train_now)
     if message is None:
         return None
+    severity = None
+    gained = _worse_by(series.values[0], series.values[best], mode)  # how much better the best is than the first
+    lost = _worse_by(series.values[-1], series.values[best], mode)
+    if gained > 0 and lost < t.OVERFIT_MILD_SHARE * gained:
+        # A late, small turn near a floor (noise or the first sign): the best checkpoint keeps almost everything.
+        severity = Severity.INFO
+        message += f"; mild: the end gave back {lost / gained:.0%} of the improvement made before the best evaluation"
     evidence = [at(series, best, name, "best (turn)"), at(series, len(series) - 1, name, "last")]
+    return finding("overfitting", message, evidence, _overfit_fix(history, name, mode, best_step), step=best_step, severity=severity)
+
+
+def _overfit_fix(history: History, name: str, mode: str, best_step: float) -> str:
+    """003's overfitting fixes (stop earlier, more weight decay) in the producing tool's own names."""
+    decay, new_wd = _decay_raise(history)
+    hf_name = "eval_" + name.removeprefix("val_")
+    return for_tool(
+        history,
+        trainwell=f"early_stopping.patience: {t.OVERFIT_PATIENCE} (or {_length_fix(history, best_step)}); {decay}",
+        hf=(
+            f"TrainingArguments(load_best_model_at_end=True, metric_for_best_model='{hf_name}', greater_is_better={mode == 'max'}, "
+            f"weight_decay={new_wd}) with EarlyStoppingCallback(early_stopping_patience={t.OVERFIT_PATIENCE})"
+        ),
+        lightning=(
+            f"EarlyStopping(monitor='{name}', mode='{mode}', patience={t.OVERFIT_PATIENCE}) and "
+            f"ModelCheckpoint(monitor='{name}', mode='{mode}', save_top_k=1); weight_decay={new_wd} in configure_optimizers"
+        ),
+    )
+
+
+def _decay_raise(history: History) -> tuple[str, str]:
+    """003's 'add/increase weight decay': (the trainwell config change, the new value)."""
     wd = history.hints.weight_decay
-    decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd * t.WEIGHT_DECAY_RAISE)}" if wd else "optimizer.weight_decay: 0.05"
-    fix = f"early_stopping.patience: {t.OVERFIT_PATIENCE} (or {_length_fix(history, best_step)}); {decay}"
-    return finding("overfitting", message, evidence, fix, step=best_step)
+    if not wd:
+        return "optimizer.weight_decay: 0.05", "0.05"
+    new = fmt(wd * t.WEIGHT_DECAY_RAISE)
+    return f"optimizer.weight_decay: {fmt(wd)} → {new}", new
+
+
+def _accuracy_gap(history: History) -> Finding | None:
+    """004's sign: train acc >> val acc. The training set is memorised (train accuracy >= 0.95) and the held-out
+    accuracy ends 0.2 or more below it, even while the val loss still drifts down."""
+    train = next((s.finite() for k, s in sorted(history.train_metrics.items()) if k in ("accuracy", "acc")), None)
+    val = history.eval.get("val_accuracy", Series()).finite()
+    if not train or len(val) < t.MIN_POINTS - 1:
+        return None
+    train_end, val_end = tail_level(train.values, t.EDGE_FRACTION), tail_level(val.values, t.EDGE_FRACTION)
+    if train_end < t.OVERFIT_ACC_MEMORISED or train_end - val_end < t.OVERFIT_ACC_GAP:
+        return None
+    message = (
+        f"overfitting: train accuracy reaches {fmt(train_end)} while val_accuracy ends at {fmt(val_end)}, "
+        f"{train_end - val_end:.2f} lower: the model memorised the training set (train acc >> val acc)"
+    )
+    evidence = [at(train, len(train) - 1, "train_accuracy", "end"), at(val, len(val) - 1, "val_accuracy", "end")]
+    decay, new_wd = _decay_raise(history)
+    fix = for_tool(
+        history,
+        trainwell=f"{decay}; model.dropout: raise it; more data augmentation (004 'Add Regularization')",
+        hf=f"TrainingArguments(weight_decay={new_wd}); raise the model's dropout (config.hidden_dropout_prob)",
+        lightning=f"weight_decay={new_wd} in configure_optimizers; raise dropout; more augmentation",
+    )
+    return finding("overfitting", message, evidence, fix, step=val.steps[-1])
 
 
 def _disagreement(history: History) -> tuple[str, Series, str, int, int] | None:
@@ -143,15 +203,15 @@ def few_evals(history: History) -> Finding | None:
     found = monitored(history)
     if found is None:
         return None
-    name, series, _ = found
+    name, series, mode = found
     trend = " → ".join(fmt(v) for v in series.values)
     planned = history.hints.planned_steps
     partial = ""
     if planned and history.x_unit == "step" and history.last_step < t.PARTIAL_RUN_FRACTION * planned:
         partial = f"; the log stops at step {history.last_step:g} of a planned {planned:g} (a checkpoint of an unfinished run)"
     message = (
-        f"only {len(series)} evaluation(s) of {name} ({trend}){partial}: overfitting, underfitting and saturation need "
-        f">= {t.FEW_EVALS} and were not judged"
+        f"only {len(series)} evaluation(s) of {name} ({trend}){partial}; {_few_verdict(series, mode)}: overfitting, "
+        f"underfitting and saturation need >= {t.FEW_EVALS} evaluations to be judged"
     )
     span = history.last_step - history.first_step
     every = max(1, round(span / (2 * t.FEW_EVALS))) if span > 0 else 1
@@ -162,6 +222,17 @@ def few_evals(history: History) -> Finding | None:
         lightning=f"Trainer(val_check_interval={every}) or check_val_every_n_epoch=1",
     )
     return finding("few_evals", message, [at(series, len(series) - 1, name, "last evaluation")], fix, step=series.steps[-1])
+
+
+def _few_verdict(series: Series, mode: str) -> str:
+    """What so few evaluations do show, stated as a verdict rather than left out."""
+    if len(series) < 2:
+        return "a single evaluation shows no trend"
+    best = _best_index(series, mode)
+    if best == len(series) - 1:
+        return "the last evaluation is the best: still improving at the end"
+    drop = _worse_by(series.values[-1], series.values[best], mode)
+    return f"the last evaluation is {drop:.0%} worse than the best: a possible turn, too short to confirm"
 
 
 def _turned(history: History, name: str, series: Series, mode: str, best: int, then: float | None, now: float | None) -> str | None:
@@ -207,19 +278,30 @@ def improving_at_end(series: Series, mode: str) -> bool:
 
 
 def _watched(history: History) -> tuple[str, Series, str]:
-    """The monitored eval metric when there are enough evaluations, else the smoothed train loss."""
+    """The monitored eval metric when there are enough evaluations, else the smoothed train loss, else the
+    few evaluations there are (a 3-epoch Keras run has 3 of each: its verdict is stated, not skipped)."""
     found = monitored(history)
     if found and len(found[1]) >= t.MIN_POINTS - 1:
         return found
     train = history.train_loss.finite()
-    return "train_loss", Series(train.steps, smoothed(train)), "min"
+    if len(train) >= t.MIN_POINTS or not found:
+        return "train_loss", Series(train.steps, smoothed(train)), "min"
+    return found
 
 
-@check("still_improving", Severity.INFO, 9, t.SOURCES["IMPROVING_TAIL"], (needs_loss,))
+def _needs_curve(history: History) -> str | None:
+    """A train loss of MIN_POINTS, or at least two evaluations."""
+    found = monitored(history)
+    if needs_loss(history) is None or (found and len(found[1]) >= 2):
+        return None
+    return f"needs >= {t.MIN_POINTS} loss points or >= 2 evaluations"
+
+
+@check("still_improving", Severity.INFO, 9, t.SOURCES["IMPROVING_TAIL"], (_needs_curve,))
 def still_improving(history: History) -> Finding | None:
     """The watched metric is still improving at the end: the run stopped too soon."""
     name, series, mode = _watched(history)
-    if len(series) < t.MIN_POINTS - 1 or not improving_at_end(series, mode):
+    if len(series) < 2 or not improving_at_end(series, mode):
         return None
     share, _ = _tail_gain(series, mode)
     cut_index = next(i for i, s in enumerate(series.steps) if position(s, series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL)

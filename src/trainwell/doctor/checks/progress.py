@@ -7,12 +7,12 @@ import math
 import statistics
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, needs_loss, peak_lr, primary_loss, start_level
+from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, mode_of, needs_loss, peak_lr, primary_loss, start_level
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import tail_level
 
 
-@check("flat_loss", Severity.CRITICAL, 3, t.SOURCES["FLAT_REL"], (needs_loss,), live=True)
+@check("flat_loss", Severity.CRITICAL, 3, t.SOURCES["FLAT_REL"], (needs_loss,), live=True, supersedes=("no_progress",))
 def flat_loss(history: History) -> Finding | None:
     """The loss barely moves from start to end: the LR is far too low, or the model is not connected."""
     name, series = primary_loss(history)
@@ -65,7 +65,7 @@ def _accuracy_near_prior(history: History, k: float | None) -> bool | None:
     Severity.CRITICAL,
     2,
     t.SOURCES["CHANCE_TOL"],
-    supersedes=("flat_loss", "saturating", "underfitting", "still_improving"),
+    supersedes=("flat_loss", "saturating", "underfitting", "still_improving", "no_progress"),
 )
 def chance_plateau(history: History) -> Finding | None:
     """The loss sits at the chance level (ln K for K classes): the model predicts the class prior."""
@@ -121,3 +121,45 @@ def zero_loss(history: History) -> Finding | None:
     message = "; ".join(parts) + ": the target leaks into the inputs, the task is degenerate (one class), or the loss ignores every label"
     fix = "no hyperparameter fixes this: check the data for a feature that copies the label and for a constant target; loss.name must match the task"
     return finding("zero_loss", message, evidence, fix, step=evidence[0].step)
+
+
+def _needs_evals(history: History) -> str | None:
+    n = len(history.eval_loss.finite())
+    return None if n >= t.FEW_EVALS else f"needs >= {t.FEW_EVALS} evaluations of val_loss, the log has {n}"
+
+
+@check(
+    "no_progress",
+    Severity.WARNING,
+    3,
+    t.SOURCES["NO_PROGRESS_EVAL"],
+    (_needs_evals,),
+    supersedes=("saturating", "still_improving", "overfitting", "underfitting", "oscillation"),
+)
+def no_progress(history: History) -> Finding | None:
+    """Nothing improves: the val loss never gets 5% below its first evaluation, the train loss falls < 10%, and no
+    accuracy-like metric moves."""
+    val = history.eval_loss.finite()
+    first, best = val.values[0], min(val.values)
+    if first <= 0 or (first - best) / first >= t.NO_PROGRESS_EVAL:
+        return None
+    train = history.train_loss.finite()
+    parts = [f"val_loss never got {t.NO_PROGRESS_EVAL:.0%} below its first evaluation ({fmt(first)}, best {fmt(best)})"]
+    evidence = [at(val, 0, "val_loss", "first evaluation"), at(val, val.values.index(best), "val_loss", "best")]
+    if len(train) >= t.MIN_POINTS:
+        begin, end = start_level(train.values), tail_level(train.values, t.EDGE_FRACTION)
+        if begin <= 0 or (begin - end) / begin >= t.NO_PROGRESS_TRAIN:
+            return None
+        parts.append(f"train_loss fell only {(begin - end) / begin:.0%} ({fmt(begin)} → {fmt(end)})")
+        evidence.append(at(train, len(train) - 1, "train_loss", "end"))
+    for name, series in sorted(history.eval.items()):
+        if "loss" in name or not series.finite():
+            continue
+        values = series.finite().values
+        sign = 1.0 if mode_of(name) == "max" else -1.0
+        if sign * (max(values, key=lambda v: sign * v) - values[0]) >= t.NO_PROGRESS_ACC * (1 if max(abs(v) for v in values) <= 1 else 100):
+            return None  # a metric the run tracks did improve: not a run that learned nothing
+        parts.append(f"{name} stays near {fmt(values[0])}")
+    message = "no progress: " + "; ".join(parts) + " (the LR is far off, the parameters are frozen, or the labels do not match the inputs)"
+    fix = f"{lr_change(history, t.LR_MULTIPLY)} (if the loss never moved; divide instead if it jumped up first); check that labels line up with inputs"
+    return finding("no_progress", message, evidence, fix, step=val.steps[0])

@@ -7,7 +7,7 @@ import math
 import statistics
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, monitored, needs_eval, needs_lr
+from trainwell.doctor.checks.base import at, check, finding, fmt, for_tool, monitored, needs_eval, needs_lr
 from trainwell.doctor.history import Finding, History, Severity
 
 
@@ -29,6 +29,45 @@ def lr_never_decays(history: History) -> Finding | None:
     )
     fix = f"schedule.name: {history.hints.schedule or 'constant'} → cosine"
     return finding("lr_never_decays", message, evidence, fix, step=lr.steps[peak_index])
+
+
+def _needs_configured_lr(history: History) -> str | None:
+    if not history.hints.lr:
+        return "needs the configured LR (trainwell config.yaml, Lightning hparams.yaml)"
+    return "param groups rescale the LR: the logged LR is one group's" if history.hints.lr_scaled else None
+
+
+@check("lr_mismatch", Severity.WARNING, 5, t.SOURCES["LR_MISMATCH"], (needs_lr, _needs_configured_lr))
+def lr_mismatch(history: History) -> Finding | None:
+    """The LR the optimizer logged is not the LR the config set: above its peak, or below it after warmup."""
+    configured = history.hints.lr or 0.0
+    lr = history.lr.finite()
+    peak_index = max(range(len(lr)), key=lr.values.__getitem__)
+    peak = lr.values[peak_index]
+    warmed = peak_index < len(lr) - 1 and lr.values[-1] < peak  # the schedule turned: its peak is behind it
+    if history.hints.warmup_steps is not None:
+        warmed = warmed or lr.steps[-1] > history.hints.warmup_steps
+    if peak > (1 + t.LR_MISMATCH) * configured:
+        how = f"above the configured {fmt(configured)}: no schedule lifts the LR past its peak"
+    elif peak < (1 - t.LR_MISMATCH) * configured and warmed:
+        how = f"below the configured {fmt(configured)} although the schedule was past its peak"
+    else:
+        return None
+    message = (
+        f"the logged LR peaks at {fmt(peak)} ({history.x_unit} {lr.steps[peak_index]:g}), {peak / configured:.2g}x and {how}: "
+        "the run did not train at the LR its config names (an LR scaled by batch size or a multiplier, a scheduler built "
+        "from another value, or a config that was not applied)"
+    )
+    evidence = [at(lr, peak_index, "lr", f"logged peak (configured {fmt(configured)})")]
+    fix = for_tool(
+        history,
+        trainwell=f"optimizer.lr: {fmt(configured)} → {fmt(peak)} if the logged LR is the one you meant; else find what rescales it",
+        lightning=(
+            f"lr={fmt(peak)} in hparams (was {fmt(configured)}) if the logged LR is the one you meant; else pass "
+            "self.hparams.lr to the optimizer in configure_optimizers and build the scheduler from it"
+        ),
+    )
+    return finding("lr_mismatch", message, evidence, fix, step=lr.steps[peak_index])
 
 
 @check("eval_too_sparse", Severity.INFO, 12, t.SOURCES["EVAL_TARGET_PER_PATIENCE"], (needs_eval,))

@@ -17,6 +17,7 @@ DIVERGE_REGRESS = 0.5
 DIVERGE_RATIO = 1.5
 DIVERGE_TAIL = 3
 DIVERGE_EXPLODE = 3.0
+DIVERGE_FROM_START = 0.2
 LR_DIVIDE = 10.0
 # Flat loss and chance level
 FLAT_REL = 0.02
@@ -43,6 +44,11 @@ OSC_SMOOTH_FRACTION = 0.1
 OSC_PROMINENCE = 0.2
 OSC_MIN_PEAKS = 2
 OSC_NOISE_Z = 4.0
+VAL_SPIKE_RATIO = 2.0
+# Gradient norm
+GRAD_GROWTH = 10.0
+GRAD_EXPLODE = 100.0
+GRAD_CLIP = 1.0
 LR_MILD_DIVIDE = 2.0
 # Generalisation and length
 OVERFIT_MIN_AFTER = 2
@@ -52,6 +58,12 @@ OVERFIT_RISE = 0.05
 OVERFIT_DROP = 0.02
 OVERFIT_GAP_RATIO = 3.0
 OVERFIT_PATIENCE = 3
+OVERFIT_MILD_SHARE = 0.25
+OVERFIT_ACC_GAP = 0.2
+OVERFIT_ACC_MEMORISED = 0.95
+NO_PROGRESS_EVAL = 0.05
+NO_PROGRESS_TRAIN = 0.1
+NO_PROGRESS_ACC = 0.02
 WEIGHT_DECAY_RAISE = 5.0
 UNDERFIT_ACC = 0.7
 UNDERFIT_GAP = 0.05
@@ -72,6 +84,7 @@ DEFAULT_PATIENCE = 3
 EVAL_SPARSE_MARGIN = 2
 EVAL_COVERAGE = 0.5
 EVAL_TARGET_PER_PATIENCE = 4
+LR_MISMATCH = 0.1
 
 SOURCES: dict[str, str] = {
     "MIN_POINTS": "rationale: fewer than 5 logged points cannot separate a trend from batch noise",
@@ -81,6 +94,7 @@ SOURCES: dict[str, str] = {
     "DIVERGE_RATIO": "rationale: the end level must also be 1.5x the best level, so noise near a floor is not divergence",
     "DIVERGE_TAIL": "rationale: the last 3 points must all stay high (a sustained rise, not one spike)",
     "DIVERGE_EXPLODE": "001 'Signs you have the wrong LR': loss explodes immediately; rationale: the smoothed loss reaching 3x its starting level",
+    "DIVERGE_FROM_START": "004 'Train Baseline': is the model learning? (loss decreasing); rationale: a train loss (and eval loss) never below its first logged value that ends 20% above it is rising from the start",
     "LR_DIVIDE": "001 'Signs you have the wrong LR': loss explodes -> LR too high -> divide by 10; 004 step 3",
     "FLAT_REL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: < 2% change start to end",
     "LR_MULTIPLY": "001 'Signs you have the wrong LR': multiply by 10; 004 'Adjust LR': flat -> increase by 10x",
@@ -104,6 +118,10 @@ SOURCES: dict[str, str] = {
     "OSC_PROMINENCE": "001 'Loss oscillates but trends down'; 003 'Loss oscillates wildly'; rationale: swings of 20% of the curve's range",
     "OSC_MIN_PEAKS": "rationale: two such swings make an oscillation; one is a bump",
     "OSC_NOISE_Z": "rationale: a swing of the smoothed train loss must exceed 4 standard errors of what batch noise leaves after smoothing",
+    "VAL_SPIKE_RATIO": "001 'Gradient Clip Value': 'loss spikes suddenly (NaN or large jump)'; rationale: one evaluation at least 2x both of its neighbours",
+    "GRAD_GROWTH": "003 'Warning Signs': gradients explode (need lower learning rate or smaller max_grad_norm); rationale: the end level of the gradient norm 10x its start level",
+    "GRAD_EXPLODE": "003 'Warning Signs': gradients explode; rationale: one logged gradient norm 100x the run's median",
+    "GRAD_CLIP": "001 'Gradient Clip Value': max_norm=1.0 (for transformers always include it)",
     "LR_MILD_DIVIDE": "001 'Signs you have the wrong LR': oscillates -> slightly high -> mild reduction",
     "PARTIAL_RUN_FRACTION": "rationale: a log ending before 90% of the trainer state's own max_steps is a checkpoint of an unfinished run (resume it; do not lengthen it)",
     "FEW_EVALS": "rationale: a turn needs a best evaluation plus OVERFIT_MIN_AFTER after it, and one before it to be a turn: 4 evaluations",
@@ -112,6 +130,12 @@ SOURCES: dict[str, str] = {
     "OVERFIT_GAP_RATIO": "003 'Overfitting (train loss << eval loss)'; rationale: << = the final val loss 3x the final train loss, val no longer improving",
     "OVERFIT_DROP": "rationale: for higher-is-better metrics a 2% relative drop from the best",
     "OVERFIT_PATIENCE": "003 'For Maximum Quality' config: early_stopping_patience 3",
+    "OVERFIT_MILD_SHARE": "rationale: a turn that gave back less than a quarter of the improvement made before it is mild (info): the best checkpoint keeps almost all of it",
+    "OVERFIT_ACC_GAP": "004 'Train Baseline': overfitting = train acc >> val acc; rationale: >> = 0.2 apart at the end",
+    "OVERFIT_ACC_MEMORISED": "004 'Train Baseline' (train acc >> val acc); rationale: the accuracy gap counts once train accuracy reaches 0.95 (the training set is memorised)",
+    "NO_PROGRESS_EVAL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: the best evaluation is < 5% better than the first",
+    "NO_PROGRESS_TRAIN": "001 'Signs you have the wrong LR': loss barely moves; rationale: the train loss fell < 10% from its first logged level",
+    "NO_PROGRESS_ACC": "rationale: an accuracy-like metric that moved by < 0.02 (absolute) from its first evaluation did not improve",
     "WEIGHT_DECAY_RAISE": "003 'Overfitting': add/increase weight decay (0.01 -> 0.05)",
     "UNDERFIT_ACC": "004 'Train Baseline': underfitting = both accuracies low; rationale: train accuracy below 0.7",
     "UNDERFIT_GAP": "003 'Underfitting (both losses high)': no generalisation gap, train loss >= 95% of eval loss",
@@ -131,4 +155,5 @@ SOURCES: dict[str, str] = {
     "EVAL_SPARSE_MARGIN": "rationale: early stopping needs patience evaluations after the best plus the best and one before it",
     "EVAL_COVERAGE": "rationale: evaluations that stop before half of the run leave the rest unmonitored",
     "EVAL_TARGET_PER_PATIENCE": "004 'Early Stopping' patience 5-15 with evaluation every epoch; rationale: 4x patience evaluations per run",
+    "LR_MISMATCH": "rationale: a schedule never lifts the LR above its configured peak, and after warmup it starts from it: a logged peak more than 10% off the configured LR is not the LR that was set",
 }

@@ -31,27 +31,43 @@ def _checkpoint_number(name: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
+def _log_history(data: Any) -> list[Any] | None:
+    """The records: trainer_state's ``log_history``, or a file that is just that list (``json.dump(
+    trainer.state.log_history, f)`` is a common way to save it): a list of objects, some with a ``step``."""
+    if isinstance(data, dict):
+        records = data.get("log_history")
+        return records if isinstance(records, list) else None
+    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data) and any("step" in r for r in data):
+        return data
+    return None
+
+
 def sniff(path: Path) -> bool:
     found = _state_file(path)
-    data = peek_json(found) if found else None
-    return isinstance(data, dict) and isinstance(data.get("log_history"), list)
+    return _log_history(peek_json(found) if found else None) is not None
 
 
 def read(path: Path) -> History:
     found = _state_file(path)
     data = load_json(found) if found else None
-    if not isinstance(data, dict) or not isinstance(data.get("log_history"), list):
-        raise DataError(problems=[Problem(str(path), "must be a trainer_state.json with a log_history list", type(data).__name__)])
+    records = _log_history(data)
+    if records is None:
+        raise DataError(
+            problems=[Problem(str(path), "must be a trainer_state.json with a log_history list, or that list alone", type(data).__name__)]
+        )
     history = History(source="hf-trainer-state", path=str(found))
     collector = Collector()
-    for index, record in enumerate(data["log_history"]):
+    for index, record in enumerate(records):
         if not isinstance(record, dict) or "train_runtime" in record:  # the closing summary averages the whole run
             continue
         step = positive(record.get("step")) or float(index + 1)
         collector.add_record(record, step, skip=_SKIP)
         collector.add("epoch", step, record.get("epoch"))
     collector.build(history)
-    _hints(history, data)
+    if isinstance(data, dict):
+        _hints(history, data)
+    else:
+        history.notes.append("a bare log_history list: no trainer state (max_steps, best checkpoint, callbacks) to read hints from")
     return history
 
 
@@ -106,4 +122,12 @@ def _callbacks(data: dict[str, Any]) -> list[Any]:
     return entries
 
 
-READER = register(Reader("hf", 30, sniff, read, "Hugging Face trainer_state.json (file, output folder or checkpoint folder)"))
+READER = register(
+    Reader(
+        "hf",
+        30,
+        sniff,
+        read,
+        "Hugging Face trainer_state.json (file, output folder or checkpoint folder), or its log_history list saved alone",
+    )
+)

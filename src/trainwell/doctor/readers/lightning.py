@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from trainwell.config.documents import read_document
 from trainwell.doctor.history import History
 from trainwell.doctor.naming import classify
-from trainwell.doctor.readers.base import Collector, Reader, register
+from trainwell.doctor.readers.base import Collector, Reader, positive, register
 from trainwell.errors import DataError, Problem
 from trainwell.values import to_float
 
@@ -59,7 +60,24 @@ def read(path: Path) -> History:
                     collector.add(column, x, value)
     if not step_column:
         history.notes.append("no step column: x is the epoch")
-    return collector.build(history)
+    collector.build(history)
+    _hparams(found.parent / "hparams.yaml", history)
+    return history
+
+
+def _hparams(path: Path, history: History) -> None:
+    """The LR and weight decay that ``self.save_hyperparameters()`` wrote beside metrics.csv, when it did."""
+    if not path.is_file():
+        return
+    try:
+        data = read_document(path, DataError)
+    except DataError as exc:
+        history.notes.append(f"hparams.yaml ignored: {exc.problems[0].rule}")
+        return
+    if not isinstance(data, dict):
+        return
+    history.hints.lr = positive(data.get("lr", data.get("learning_rate")))
+    history.hints.weight_decay = to_float(data.get("weight_decay"))
 
 
 READER = register(Reader("lightning", 40, sniff, read, "Lightning CSVLogger metrics.csv (file or version folder), Keras CSVLogger files"))

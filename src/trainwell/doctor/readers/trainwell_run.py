@@ -126,6 +126,7 @@ def hints_from_config(config: dict[str, Any], history: History) -> RunHints:
         weight_decay=to_float(optimizer.get("weight_decay")),
         load_best=checkpoint["load_best_at_end"] if isinstance(checkpoint.get("load_best_at_end"), bool) else None,
         lora_r=_lora_rank(_section(config, "model")),
+        lr_scaled=any(isinstance(g, dict) and to_float(g.get("lr_scale", 1.0)) != 1.0 for g in optimizer.get("param_groups") or []),
     )
 
 
