@@ -40,7 +40,7 @@ def run(seed: int, overrides: list[str], folder: Path) -> dict[str, Any]:
     result = train(request, run_dir=folder, recommend=True)
     config = load_config(folder / "config.yaml")
     final = result.summary["final"]
-    warnings = [f.code for f in diagnose(folder).findings if f.severity >= Severity.WARNING]
+    warnings = [f.rule for f in diagnose(folder).findings if f.severity >= Severity.WARNING]
     return {
         "seed": seed,
         "val_accuracy": final["val_accuracy"],

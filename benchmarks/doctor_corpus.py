@@ -7,7 +7,7 @@ sha256, and skipped with a note when absent.
 
 Scored per split (``--split dev`` while working; ``test`` only at the end):
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
-- error-severity (critical) findings on logs labelled healthy (must be none);
+- error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
 - per-check precision/recall: for each label with a check family, "a finding of that family is present";
 - seconds per log (the doctor must answer in < 0.3 s).
@@ -64,10 +64,10 @@ def agrees(label: str, diagnosis: Diagnosis | None) -> bool:
     if label in ("healthy", "too-short"):
         return _calm(diagnosis)
     family = FAMILIES[label]
-    if main is not None and main.code in family:
+    if main is not None and main.rule in family:
         return True
     # An informational label is also met when the doctor is calm and names it among its findings.
-    return label in CALM_LABELS and _calm(diagnosis) and any(f.code in family for f in diagnosis.findings)
+    return label in CALM_LABELS and _calm(diagnosis) and any(f.rule in family for f in diagnosis.findings)
 
 
 def _git(*args: str) -> str:
@@ -96,17 +96,17 @@ def score(entries: list[dict[str, Any]], cache: Path, timer: Callable[[], float]
             row["crash"] = f"{type(exc).__name__}: {exc}"[:300]
         row["seconds"] = round(timer() - start, 4)
         if diagnosis is not None:
-            row["main_finding"] = diagnosis.main_finding.code if diagnosis.main_finding else None
-            row["findings"] = [f"{f.code}:{f.severity.name.lower()}" for f in diagnosis.findings]
+            row["main_finding"] = diagnosis.main_finding.rule if diagnosis.main_finding else None
+            row["findings"] = [f"{f.rule}:{f.severity.name.lower()}" for f in diagnosis.findings]
         row["agrees"] = "crash" not in row and agrees(entry["label"], diagnosis)
         row["error_on_healthy"] = (
-            entry["label"] == "healthy" and diagnosis is not None and any(f.severity >= Severity.CRITICAL for f in diagnosis.findings)
+            entry["label"] == "healthy" and diagnosis is not None and any(f.severity >= Severity.ERROR for f in diagnosis.findings)
         )
         rows.append(row)
         row["_diagnosis"] = diagnosis
     per_check: dict[str, dict[str, Any]] = {}
     for label, family in FAMILIES.items():
-        flagged = [r for r in rows if r["_diagnosis"] is not None and any(f.code in family for f in r["_diagnosis"].findings)]
+        flagged = [r for r in rows if r["_diagnosis"] is not None and any(f.rule in family for f in r["_diagnosis"].findings)]
         truth = [r for r in rows if r["label"] == label]
         tp = sum(1 for r in flagged if r["label"] == label)
         per_check[label] = {

@@ -16,6 +16,6 @@ def test_default_train_ends_without_its_own_doctor_warning(tmp_path: Path, monke
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--run-dir", "run", "--format", "json", "report=false"]) == 0
     findings = json.loads((tmp_path / "run" / "findings.json").read_text())
-    assert [f["code"] for f in findings if f["severity"] in ("warning", "critical")] == []
+    assert [f["rule"] for f in findings if f["severity"] in ("warning", "error")] == []
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["final"]["val_accuracy"] > 0.95

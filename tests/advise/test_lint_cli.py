@@ -51,7 +51,7 @@ def test_json_findings_have_every_field(tmp_path: Path, capsys: pytest.CaptureFi
     report = json.loads(capsys.readouterr().out)["files"][0]
     assert report["dialect"] == "hf"
     fp16 = next(f for f in report["findings"] if f["rule"] == "fp16-on-bf16-hardware")
-    assert set(fp16) == {"rule", "severity", "message", "where", "value", "fix", "source"}
+    assert set(fp16) == {"rule", "severity", "message", "where", "value", "step", "evidence", "fix", "source"}  # one set with the doctor
     assert fp16["severity"] == "warning" and fp16["where"] == "fp16" and "if the GPU supports bf16" in fp16["message"]
 
 

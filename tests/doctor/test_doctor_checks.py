@@ -143,11 +143,11 @@ def test_every_check_has_cases() -> None:
 def test_positive_case_finds_it(name: str) -> None:
     findings, skipped = run_checks(CASES[name][0](), [name])
     assert name not in skipped, skipped
-    assert [f.code for f in findings] == [name]
+    assert [f.rule for f in findings] == [name]
     found = findings[0]
     assert found.evidence and found.fix and found.source and found.message
     assert all(math.isfinite(p.step) for p in found.evidence)
-    assert found.to_dict()["severity"] in ("critical", "warning", "info")
+    assert found.to_dict()["severity"] in ("error", "warning", "info")
 
 
 @pytest.mark.parametrize("name", CHECKS.names())
@@ -185,7 +185,7 @@ def test_overfitting_inside_the_patience_window_with_the_best_restored_is_no_war
     for hints in (RunHints(patience=3, load_best=False), RunHints(patience=2, load_best=True), RunHints(load_best=True)):
         h = history(decay(60, 2.3, 0.05), val)
         h.hints = hints
-        assert [f.code for f in run_checks(h, ["overfitting"])[0]] == ["overfitting"], hints
+        assert [f.rule for f in run_checks(h, ["overfitting"])[0]] == ["overfitting"], hints
 
 
 # The default `trainwell train` (digits, recommended config, seed 42) as recorded before the fix: val_loss best at
@@ -244,18 +244,18 @@ def test_the_default_digits_run_no_longer_contradicts_its_doctor() -> None:
     }
     h.hints = hints_from_config(config, h)
     assert h.hints.load_best is True and h.hints.patience == 5
-    assert [f.code for f in diagnose(h).findings if f.severity >= Severity.WARNING] == []
+    assert [f.rule for f in diagnose(h).findings if f.severity >= Severity.WARNING] == []
     config["checkpoint"]["load_best_at_end"] = False  # keeping the last weights: the turn is a real finding
     h.hints = hints_from_config(config, h)
-    assert "overfitting" in [f.code for f in diagnose(h).findings]
+    assert "overfitting" in [f.rule for f in diagnose(h).findings]
 
 
 def test_ranking_puts_severe_first_and_drops_superseded() -> None:
-    def make(code: str) -> Finding:
-        return Finding(code, CHECKS.get(code).severity, "m", (), "f", "s")
+    def make(rule: str) -> Finding:
+        return Finding(rule=rule, severity=CHECKS.get(rule).severity, message="m", fix="f", source="s")
 
     ranked = rank([make("lr_never_decays"), make("flat_loss"), make("chance_plateau"), make("overfitting")])
-    assert [f.code for f in ranked] == ["chance_plateau", "overfitting", "lr_never_decays"]
+    assert [f.rule for f in ranked] == ["chance_plateau", "overfitting", "lr_never_decays"]
     assert all(a.severity >= b.severity for a, b in itertools.pairwise(ranked))
 
 
@@ -267,7 +267,7 @@ def test_chance_plateau_uses_the_configured_class_count() -> None:
 
 def test_chance_plateau_defers_to_flat_loss_when_the_lr_is_tiny() -> None:
     h = history(noisy([math.log(10)] * 40, 0.003), num_classes=10, lr=[1e-6] * 40)
-    assert diagnose(h).main_finding.code == "flat_loss"  # type: ignore[union-attr]
+    assert diagnose(h).main_finding.rule == "flat_loss"  # type: ignore[union-attr]
 
 
 def test_checks_skip_with_a_reason_when_series_are_missing() -> None:
@@ -278,7 +278,7 @@ def test_checks_skip_with_a_reason_when_series_are_missing() -> None:
 
 
 def test_severity_order() -> None:
-    assert Severity.CRITICAL > Severity.WARNING > Severity.INFO
+    assert Severity.ERROR > Severity.WARNING > Severity.INFO
     assert RunHints().num_classes is None
 
 
@@ -312,27 +312,27 @@ def test_underfitting_in_a_lora_run_raises_the_rank_first() -> None:
     assert full is not None and "lora_r" not in full.fix
 
 
-def test_zero_eval_loss_is_critical_wherever_it_falls() -> None:
+def test_zero_eval_loss_is_an_error_wherever_it_falls() -> None:
     # The hate-speech run of the corpus: train loss reaches 0 only past the first quarter, eval loss ~2e-5.
     h = history(decay(100, 0.85, 0.01, 4.0), [0.3, 0.05, 0.004, 2e-5], every=25)
     found = diagnose(h).main_finding
-    assert found is not None and found.code == "zero_loss" and found.severity == Severity.CRITICAL
+    assert found is not None and found.rule == "zero_loss" and found.severity == Severity.ERROR
     assert "val_loss" in found.message
     late_zeros = history([*decay(60, 0.9, 0.01), *[0.0] * 40])
-    assert diagnose(late_zeros).main_finding.code == "zero_loss"  # type: ignore[union-attr]
+    assert diagnose(late_zeros).main_finding.rule == "zero_loss"  # type: ignore[union-attr]
 
 
 def test_a_rising_eval_loss_under_an_improving_selected_metric_is_not_overfitting() -> None:
     h = history(decay(100, 2.3, 0.05), [0.30, 0.36, 0.42, 0.45, 0.47], every=20)
     h.eval["val_wer"] = series([34.6, 33.1, 32.6, 32.0, 32.1], 20, 20)
     h.hints.metric, h.hints.mode = "val_wer", "min"
-    codes = [f.code for f in diagnose(h).findings]
+    codes = [f.rule for f in diagnose(h).findings]
     assert "loss_metric_disagree" in codes and "overfitting" not in codes
 
 
 def test_fewer_than_four_evaluations_are_stated_not_skipped() -> None:
     found = diagnose(history(decay(100), [1.0, 0.8, 0.7], every=30)).findings
-    few = next(f for f in found if f.code == "few_evals")
+    few = next(f for f in found if f.rule == "few_evals")
     assert "only 3 evaluation(s)" in few.message and "to be judged" in few.message
 
 
@@ -385,11 +385,11 @@ def test_train_accuracy_far_above_val_accuracy_is_overfitting_while_val_loss_sti
 def test_three_evaluations_still_falling_are_called_still_improving() -> None:
     """Issue M item 4: few evaluations get a stated verdict, not silence."""
     h = history([0.39, 0.24, 0.17], [0.346, 0.243, 0.221], every=1)
-    codes = [f.code for f in diagnose(h).findings]
+    codes = [f.rule for f in diagnose(h).findings]
     assert codes == ["still_improving", "few_evals"]
-    few = next(f for f in diagnose(h).findings if f.code == "few_evals")
+    few = next(f for f in diagnose(h).findings if f.rule == "few_evals")
     assert "still improving at the end" in few.message
-    turned = next(f for f in diagnose(history([0.39, 0.24, 0.17], [0.3, 0.25, 0.3], every=1)).findings if f.code == "few_evals")
+    turned = next(f for f in diagnose(history([0.39, 0.24, 0.17], [0.3, 0.25, 0.3], every=1)).findings if f.rule == "few_evals")
     assert "possible turn" in turned.message
 
 
@@ -399,7 +399,7 @@ def test_a_loss_rising_from_the_first_log_is_divergence() -> None:
         [1.237, 2.028, 2.157, 1.985, 1.787], [2.55, 3.6, 3.5, 4.46, 3.9, 3.3, 3.42], every=1, lr=[1.5e-3, 3e-3, 2.1e-3, 1.2e-3, 2.7e-4]
     )
     found = diagnose(h).main_finding
-    assert found is not None and found.code == "divergence" and "rises from its first log" in found.message
+    assert found is not None and found.rule == "divergence" and "rises from its first log" in found.message
     # the eval loss alone rising from the first evaluation is overfitting's business
     assert run_checks(history(decay(20, 1.0, 0.1), [0.3, 0.33, 0.36, 0.4, 0.42], every=4), ["divergence"])[0] == []
 
@@ -444,7 +444,7 @@ def test_lr_mismatch_waits_for_warmup_and_skips_scaled_groups() -> None:
     warming = history(decay(20), lr=[1e-3 * i / 40 for i in range(20)], lr_hint=1e-3)  # still warming up: not a mismatch
     assert run_checks(warming, ["lr_mismatch"])[0] == []
     below = history(decay(40), lr=[5e-4 * (1 - i / 40) for i in range(40)], lr_hint=1e-3)
-    assert run_checks(below, ["lr_mismatch"])[0][0].code == "lr_mismatch"
+    assert run_checks(below, ["lr_mismatch"])[0][0].rule == "lr_mismatch"
     scaled = history(decay(50), lr=[1e-2] * 50, lr_hint=1e-3, lr_scaled=True)
     findings, skipped = run_checks(scaled, ["lr_mismatch"])
     assert findings == [] and "param groups" in skipped["lr_mismatch"]

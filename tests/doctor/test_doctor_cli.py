@@ -44,7 +44,8 @@ def test_plot_writes_a_png_per_path(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_fail_on_severity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", str(_log(tmp_path)), "--fail-on", "warning"]) == 1
-    assert main(["doctor", str(_log(tmp_path)), "--fail-on", "critical"]) == 0
+    assert main(["doctor", str(_log(tmp_path)), "--fail-on", "error"]) == 0
+    assert main(["doctor", str(_log(tmp_path)), "--fail-on", "critical"]) == 0  # the old name of error, still accepted
 
 
 def test_every_bad_path_is_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

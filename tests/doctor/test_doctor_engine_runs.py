@@ -51,21 +51,21 @@ def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
 def test_clean_run_is_healthy(tmp_path: Path) -> None:
     result = diagnose(_train(tmp_path, _config(BASE_LR)))
     assert result.history.source == "trainwell-run" and result.history.hints.num_classes == 10
-    assert result.findings == [], [f.code for f in result.findings]
+    assert result.findings == [], [f.rule for f in result.findings]
 
 
 def test_lr_times_100_diverges(tmp_path: Path) -> None:
     run = _train(tmp_path, _config(BASE_LR * 100))
     main = diagnose(run).main_finding
-    assert main is not None and main.code == "divergence"
+    assert main is not None and main.rule == "divergence"
     assert main.fix == "optimizer.lr: 0.3 → 0.03"
     live = json.loads((run / "findings.json").read_text(encoding="utf-8"))
-    assert live[0]["code"] == "divergence"
+    assert live[0]["rule"] == "divergence"
 
 
 def test_lr_divided_by_1000_is_flat(tmp_path: Path) -> None:
     main = diagnose(_train(tmp_path, _config(BASE_LR / 1000))).main_finding
-    assert main is not None and main.code == "flat_loss"
+    assert main is not None and main.rule == "flat_loss"
     assert main.fix == "optimizer.lr: 3e-06 → 3e-05"
 
 
@@ -73,7 +73,7 @@ def test_lr_divided_by_1000_is_flat(tmp_path: Path) -> None:
 def test_tiny_training_set_with_many_epochs_overfits(tmp_path: Path, seed: int) -> None:
     # 64 examples (51 for training after the validation split), 40 epochs, a brisk LR: memorised by epoch 10.
     main = diagnose(_train(tmp_path, _config(1e-2, epochs=40, limit=64, log_every=2, seed=seed))).main_finding
-    assert main is not None and main.code == "overfitting"
+    assert main is not None and main.rule == "overfitting"
     assert "early_stopping.patience: 3" in main.fix and "optimizer.weight_decay: 0.01 → 0.05" in main.fix
 
 

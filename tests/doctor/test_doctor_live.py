@@ -50,10 +50,10 @@ def test_warns_once_and_hands_findings_out_as_data() -> None:
     with pytest.warns(DoctorWarning, match="divergence") as caught:
         reasons = _feed(doctor, DIVERGING)
     assert not any(reasons)  # stop_on_divergence is off
-    codes = [f.code for f in doctor.findings]
+    codes = [f.rule for f in doctor.findings]
     assert codes.count("divergence") == 1 and sum("divergence" in str(w.message) for w in caught) == 1
-    assert [f.code for f in doctor.new_findings()] == codes and doctor.new_findings() == []
-    assert any(f["code"] == "divergence" and f["fix"] == "optimizer.lr: 0.1 → 0.01" for f in doctor.findings_json())
+    assert [f.rule for f in doctor.new_findings()] == codes and doctor.new_findings() == []
+    assert any(f["rule"] == "divergence" and f["fix"] == "optimizer.lr: 0.1 → 0.01" for f in doctor.findings_json())
 
 
 def test_stops_on_divergence_when_asked() -> None:

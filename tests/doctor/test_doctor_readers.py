@@ -139,7 +139,7 @@ def test_hf_nan_tokens_and_closing_summary(tmp_path: Path) -> None:
     assert h.train_loss.values == [2.1, 1.7]  # the closing train_loss average is not a log point
     assert math.isnan(h.eval_loss.values[0]) and math.isinf(h.grad_norm.values[1])
     assert "val_runtime" not in h.eval and h.hints.patience == 4
-    assert diagnose(h).main_finding.code == "nan_inf"  # type: ignore[union-attr]
+    assert diagnose(h).main_finding.rule == "nan_inf"  # type: ignore[union-attr]
 
 
 def test_hf_output_folder_uses_latest_checkpoint(tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_partial_logs_degrade_with_a_note(tmp_path: Path, name: str, text: str) 
     path.write_text(text, encoding="utf-8")
     result = diagnose(path)
     # A single evaluation is stated (few_evals, info), never judged; nothing else is claimed from so little.
-    assert [f.code for f in result.findings] in ([], ["few_evals"]) and result.notes and result.skipped
+    assert [f.rule for f in result.findings] in ([], ["few_evals"]) and result.notes and result.skipped
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_hf_best_checkpoint_names_the_metric_the_run_optimises(tmp_path: Path) -
     h = read_history(path)
     assert (h.hints.metric, h.hints.mode) == ("val_wer", "min")
     main = diagnose(h).main_finding
-    assert main is not None and main.code == "loss_metric_disagree"
+    assert main is not None and main.rule == "loss_metric_disagree"
     assert "metric_for_best_model='eval_wer'" in main.fix and "greater_is_better=False" in main.fix
 
 
@@ -245,7 +245,7 @@ def test_an_unfinished_hf_checkpoint_is_told_to_resume_not_to_double_its_epochs(
     log += [{"eval_loss": 1.0 - 0.1 * k, "step": 200 * (k + 1), "epoch": k / 7} for k in range(7)]
     path = tmp_path / "trainer_state.json"
     path.write_text(json.dumps({"log_history": log, "max_steps": 10000, "num_train_epochs": 97}))
-    found = next(f for f in diagnose(path).findings if f.code == "still_improving")
+    found = next(f for f in diagnose(path).findings if f.rule == "still_improving")
     assert "resume_from_checkpoint" in found.fix and "194" not in found.fix
     assert "step 1400 of a planned 10000" in found.message
 
@@ -272,7 +272,7 @@ def test_lightning_hparams_yaml_supplies_the_configured_lr(tmp_path: Path) -> No
     (tmp_path / "hparams.yaml").write_text("lr: 0.001\nweight_decay: 0.01\nhidden: 64\n", encoding="utf-8")
     history = read_history(path)
     assert history.hints.lr == 1e-3 and history.hints.weight_decay == 0.01
-    found = next(f for f in diagnose(history).findings if f.code == "lr_mismatch")
+    found = next(f for f in diagnose(history).findings if f.rule == "lr_mismatch")
     assert "0.01" in found.message and found.fix.startswith("lr=0.01 in hparams")
     (tmp_path / "hparams.yaml").write_text("lr: [unclosed\n", encoding="utf-8")
     assert any("hparams.yaml ignored" in note for note in read_history(path).notes)

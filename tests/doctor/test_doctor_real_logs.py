@@ -71,7 +71,7 @@ def test_diagnoses_without_crashing(shared_data: Path, prefix: str) -> None:
     assert time.perf_counter() - start < 1.5
     for finding in result.findings:
         assert finding.fix and finding.source and finding.message
-    assert result.to_dict()["main_finding"] == (result.main_finding.code if result.main_finding else None)
+    assert result.to_dict()["main_finding"] == (result.main_finding.rule if result.main_finding else None)
 
 
 def test_agrees_with_the_expected_main_finding(shared_data: Path) -> None:
@@ -79,7 +79,7 @@ def test_agrees_with_the_expected_main_finding(shared_data: Path) -> None:
     disagreements = []
     for prefix, (expected, why) in EXPECTED.items():
         main = diagnose(logs[prefix]).main_finding
-        got = main.code if main else None
+        got = main.rule if main else None
         if got != expected:
             disagreements.append(f"{prefix}: expected {expected} ({why}), doctor says {got}")
     print("\n".join(disagreements) or "doctor agrees on all 23 logs")

@@ -52,7 +52,7 @@ def test_callback_writes_a_complete_run_folder(tmp_path: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["steps"] == 40
     assert summary["best_metric"] == min(r["val_loss"] for r in evals)
-    assert not any(f["code"] == "divergence" for f in json.loads((run / "findings.json").read_text()))
+    assert not any(f["rule"] == "divergence" for f in json.loads((run / "findings.json").read_text()))
     env = json.loads((run / "environment.json").read_text())
     assert env["framework"].startswith("transformers ") and env["model_class"] == "BertForSequenceClassification"
     assert "doctor" in (run / "report.html").read_text()
@@ -69,7 +69,7 @@ def test_hundredfold_lr_is_flagged_and_stop_on_divergence_stops_early(tmp_path: 
     assert summary["status"] == "diverged" and "divergence" in summary["stop_reason"]
     assert any("trainwell doctor: divergence" in r.getMessage() for r in caplog.records)  # through the Trainer's logger
     assert any("trainwell lint: lr-range" in r.getMessage() for r in caplog.records)  # the arguments were linted first
-    codes = {f["code"] for f in json.loads((tmp_path / "run" / "findings.json").read_text())}
+    codes = {f["rule"] for f in json.loads((tmp_path / "run" / "findings.json").read_text())}
     assert "divergence" in codes
 
 

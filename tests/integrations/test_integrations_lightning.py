@@ -88,7 +88,7 @@ def test_callback_writes_a_complete_run_folder(tmp_path: Path) -> None:
     assert [r["step"] for r in evals] == [10, 20, 30, 40] and {"val_loss", "val_accuracy"} <= set(evals[0])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["steps"] == 40 and summary["final"]["val_accuracy"] > 0.5
-    assert not any(f["code"] == "divergence" for f in json.loads((run / "findings.json").read_text()))
+    assert not any(f["rule"] == "divergence" for f in json.loads((run / "findings.json").read_text()))
 
 
 def test_hundredfold_lr_is_flagged_and_stop_on_divergence_stops_early(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

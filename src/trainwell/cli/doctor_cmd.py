@@ -16,7 +16,7 @@ from trainwell.cli.common import add_format, print_json
 if TYPE_CHECKING:
     from trainwell.doctor.history import Diagnosis
 
-_FAIL_ON = ("never", "critical", "warning", "info")
+_FAIL_ON = ("never", "error", "warning", "info", "critical")  # critical: the old name of error, still accepted
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,7 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--plot", help="write the curves with the findings marked to this PNG (one file per PATH: name-2.png, ...); needs trainwell[plot]"
     )
-    p.add_argument("--fail-on", choices=_FAIL_ON, default="never", help="exit 1 when a finding this severe (or worse) is found, for CI")
+    p.add_argument(
+        "--fail-on",
+        choices=_FAIL_ON,
+        default="never",
+        help="exit 1 when a finding this severe (or worse) is found, for CI (critical = error)",
+    )
     p.set_defaults(run=_run)
 
 
@@ -70,9 +75,9 @@ def _save_plot(result: Diagnosis, path: Path) -> None:
 def _failed(results: list[Diagnosis], fail_on: str) -> bool:
     if fail_on == "never":
         return False
-    from trainwell.doctor.history import Severity
+    from trainwell.findings import Severity
 
-    floor = Severity[fail_on.upper()]
+    floor = Severity.parse(fail_on)
     return any(f.severity >= floor for r in results for f in r.findings)
 
 
@@ -83,14 +88,14 @@ def render(result: Diagnosis) -> str:
     lines = [f"{h.path}  [{h.source}; {counts}; x = {h.x_unit}]"]
     main = result.main_finding
     lines.append(
-        f"main finding: {main.code} ({main.severity})" if main else "main finding: none: the checks that could run found nothing to fix"
+        f"main finding: {main.rule} ({main.severity})" if main else "main finding: none: the checks that could run found nothing to fix"
     )
     for number, f in enumerate(result.findings, start=1):
         evidence = "; ".join(
             f"{p.series} @ {h.x_unit} {p.step:g} = {p.value:.4g}" + (f" ({p.label})" if p.label else "") for p in f.evidence
         )
         lines += [
-            f"  {number}. [{f.severity}] {f.code}: {f.message}",
+            f"  {number}. [{f.severity}] {f.rule}: {f.message}",
             f"     evidence: {evidence}",
             f"     fix:      {f.fix}",
             f"     source:   {f.source}",

@@ -46,10 +46,10 @@ def _render(report: Any, keep: set[str]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.advise.lint.runner import lint_file
-    from trainwell.advise.lint.view import SEVERITY_ORDER
     from trainwell.errors import DataError
+    from trainwell.findings import Severity
 
-    keep = {s for s, rank in SEVERITY_ORDER.items() if rank <= SEVERITY_ORDER[args.min_severity]}
+    keep = {str(s) for s in Severity if s >= args.min_severity}
     reports, unreadable = [], []
     for path in args.files:
         try:

@@ -1,5 +1,5 @@
-"""The doctor's data model: one ``History`` that every log reader produces, and the ``Finding`` each
-check returns.
+"""The doctor's data model: one ``History`` that every log reader produces, and the ``Diagnosis``
+that ranks the findings (``trainwell.findings.Finding``, the type lint shares) each check returns.
 
 Readers differ in what they know (a Keras History has no steps, a Lightning CSV no LR unless a
 LearningRateMonitor ran, a trainer_state.json no config), so every field past ``source`` may be empty,
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
+
+from trainwell.findings import Finding, Point, Severity
+
+__all__ = ["Diagnosis", "Finding", "History", "Point", "RunHints", "Series", "Severity"]
 
 
 @dataclass
@@ -122,54 +125,6 @@ class History:
         return self
 
 
-class Severity(IntEnum):
-    """How urgently a finding needs action. Findings are ranked by this, highest first."""
-
-    INFO = 1  # the run worked; a change would save time or gain a little
-    WARNING = 2  # the run worked badly; the fix changes the result
-    CRITICAL = 3  # the run is broken: its model is not worth keeping
-
-    def __str__(self) -> str:
-        return self.name.lower()
-
-
-@dataclass(frozen=True)
-class Point:
-    """One piece of evidence: the value ``series`` had at ``step``, and what it shows."""
-
-    series: str
-    step: float
-    value: float
-    label: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"series": self.series, "step": self.step, "value": _json_number(self.value), "label": self.label}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What a check saw, the evidence for it, and the config change that addresses it."""
-
-    code: str
-    severity: Severity
-    message: str
-    evidence: tuple[Point, ...]
-    fix: str
-    source: str  # where the rule comes from: guide file and section, or the stated rationale
-    step: float | None = None  # where the problem starts, for plots and live warnings
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": str(self.severity),
-            "message": self.message,
-            "step": self.step,
-            "evidence": [p.to_dict() for p in self.evidence],
-            "fix": self.fix,
-            "source": self.source,
-        }
-
-
 @dataclass
 class Diagnosis:
     """Every finding for one log, ranked most severe first; ``main_finding`` is the top one or None."""
@@ -189,13 +144,8 @@ class Diagnosis:
             "path": self.history.path,
             "source": self.history.source,
             "x_unit": self.history.x_unit,
-            "main_finding": main.code if main else None,
+            "main_finding": main.rule if main else None,
             "findings": [f.to_dict() for f in self.findings],
             "notes": self.notes,
             "skipped": self.skipped,
         }
-
-
-def _json_number(value: float) -> float | str:
-    """JSON has no NaN/Inf; write them as strings so findings.json stays strict JSON."""
-    return value if math.isfinite(value) else str(value)

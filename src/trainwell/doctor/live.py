@@ -125,22 +125,22 @@ class LiveDoctor(Callback):
                 continue
             self.findings.append(item)
             self._pending.append(item)
-            warnings.warn(DoctorWarning(f"doctor: {item.code}: {item.message}. Fix: {item.fix}"), stacklevel=2)
+            warnings.warn(DoctorWarning(f"doctor: {item.rule}: {item.message}. Fix: {item.fix}"), stacklevel=2)
             if self.stop_on_divergence and _stops(item) and self.stop_reason is None:
-                self.stop_reason = f"doctor: {item.code}: {item.message}"
+                self.stop_reason = f"doctor: {item.rule}: {item.message}"
         return self.stop_reason
 
 
 def _key(item: Finding) -> tuple[str, tuple[str, ...]]:
     """What "the same finding" means: its code and the series it was seen on (a NaN eval, then a NaN loss, are two)."""
-    return item.code, tuple(sorted({p.series for p in item.evidence}))
+    return item.rule, tuple(sorted({p.series for p in item.evidence}))
 
 
 def _stops(item: Finding) -> bool:
     """Divergence, or NaN/Inf in the train loss or gradients (a NaN eval alone does not stop a run)."""
-    if item.code == "nan_inf":
+    if item.rule == "nan_inf":
         return any(p.series in ("train_loss", "grad_norm") for p in item.evidence)
-    return item.code in STOPPING
+    return item.rule in STOPPING
 
 
 def _number(value: Any) -> float | None:

@@ -12,7 +12,7 @@ from trainwell.errors import require
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-_COLOURS = {Severity.CRITICAL: "tab:red", Severity.WARNING: "tab:orange", Severity.INFO: "tab:blue"}
+_COLOURS = {Severity.ERROR: "tab:red", Severity.WARNING: "tab:orange", Severity.INFO: "tab:blue"}
 
 
 def _panels(diagnosis: Diagnosis) -> list[tuple[str, dict[str, Series]]]:
@@ -48,7 +48,7 @@ def plot_diagnosis(diagnosis: Diagnosis, title: str | None = None) -> Figure:
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel(diagnosis.history.x_unit)
     main = diagnosis.main_finding
-    fig.suptitle(title or f"{diagnosis.history.source}: {main.code if main else 'no findings'}", fontsize=11)
+    fig.suptitle(title or f"{diagnosis.history.source}: {main.rule if main else 'no findings'}", fontsize=11)
     if not panels:
         axes[0].text(0.5, 0.5, "nothing to plot: the log has no numeric series", ha="center", transform=axes[0].transAxes)
     return fig
@@ -60,7 +60,7 @@ def _mark(ax: Any, diagnosis: Diagnosis, names: set[str]) -> None:
         if finding.step is not None and "loss" in " ".join(names):
             ax.axvline(finding.step, color=colour, linestyle="--", linewidth=0.9, alpha=0.8)
             ax.annotate(
-                finding.code, (finding.step, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color=colour, va="top"
+                finding.rule, (finding.step, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color=colour, va="top"
             )
         for point in finding.evidence:
             if point.series in names and math.isfinite(point.value):

@@ -220,7 +220,7 @@ class RunRecorder:
             reason = call(self.doctor)
         if reason and self.stop_reason is None:
             self.stop_reason = reason
-        lines = [f"trainwell doctor: {f.code}: {f.message}. Fix: {f.fix}" for f in self.doctor.new_findings()]
+        lines = [f"trainwell doctor: {f.rule}: {f.message}. Fix: {f.fix}" for f in self.doctor.new_findings()]
         return Verdict(lines, self.stop_reason)
 
     def _summary(self, status: str | None, stop_reason: str | None, steps: int | None) -> dict[str, Any]:

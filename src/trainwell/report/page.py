@@ -56,7 +56,7 @@ footer { color:var(--muted); font-size:12px; margin-top:36px; border-top:1px sol
 # The browser enforces "no network": nothing but inline styles and data: images may load.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
-SEVERITY_CLASS = {"critical": "bad", "error": "bad", "warning": "warn", "warn": "warn"}  # doctor's Severity names
+SEVERITY_CLASS = {"error": "bad", "warning": "warn"}  # trainwell.findings.Severity names; info is the default
 
 
 def esc(value: Any) -> str:
@@ -127,10 +127,10 @@ def figure(fig: Figure, alt: str, caption: str = "", dpi: int = 100) -> str:
 
 
 def finding_block(item: dict[str, Any]) -> str:
-    """One doctor finding (doctor/history.py Finding.to_dict): severity, code, message, evidence, fix, source."""
+    """One finding (trainwell.findings.Finding.to_dict): severity, rule, message, evidence, fix, source."""
     severity = str(item.get("severity") or "info").lower()
     css = SEVERITY_CLASS.get(severity, "info")
-    title = item.get("code") or item.get("title") or item.get("check") or "finding"
+    title = item.get("rule") or "finding"
     message = item.get("message") or ""
     parts = [f'<div class="finding {css}">{badge(severity, css)} <strong>{esc(title)}</strong>']
     if isinstance(item.get("step"), (int, float)):

@@ -16,6 +16,7 @@ from typing import Any
 from trainwell.config.paths import flatten, get_path
 from trainwell.doctor.readers.trainwell_run import metrics_records
 from trainwell.errors import DataError, Problem
+from trainwell.findings import normalise
 
 __all__ = ["RunData", "best_eval", "diagnosis", "finite", "flatten", "load_run", "read_json", "read_metrics"]
 
@@ -126,12 +127,13 @@ def _reasons(data: Any) -> dict[str, dict[str, Any]]:
 
 
 def diagnosis(data: Any) -> dict[str, Any] | None:
-    """A doctor Diagnosis.to_dict() (or a bare list of findings) normalised to findings/notes/skipped."""
+    """A doctor Diagnosis.to_dict() (or a bare list of findings) normalised to findings/notes/skipped; each
+    finding has today's keys (``trainwell.findings``), also one an older run folder wrote (``code``, ``critical``)."""
     if isinstance(data, list):
         data = {"findings": data}
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         return None
-    findings = [f if isinstance(f, dict) else {"message": str(f)} for f in data["findings"]]
+    findings = [normalise(f) if isinstance(f, dict) else {"message": str(f)} for f in data["findings"]]
     skipped = data.get("skipped")
     return {"findings": findings, "notes": list(data.get("notes") or []), "skipped": dict(skipped) if isinstance(skipped, dict) else {}}
 

@@ -6,6 +6,7 @@ a rule id, severity, message, value, fix and source. Nothing here imports torch.
 from trainwell.advise.lint.checks import CHECKS, LintCheck
 from trainwell.advise.lint.readers import DIALECTS
 from trainwell.advise.lint.runner import LintReport, build_view, lint_file, lint_mapping
-from trainwell.advise.lint.view import ConfigView, Finding
+from trainwell.advise.lint.view import ConfigView
+from trainwell.findings import Finding
 
 __all__ = ["CHECKS", "DIALECTS", "ConfigView", "Finding", "LintCheck", "LintReport", "build_view", "lint_file", "lint_mapping"]

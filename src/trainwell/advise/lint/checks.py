@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trainwell.advise.lint.view import ConfigView, Finding, Severity
+from trainwell.advise.lint.view import ConfigView
 from trainwell.config.rules import expected_mode, load_best_conflict
+from trainwell.findings import Finding, Severity, SeverityName
 from trainwell.registry import Registry
 
 S_000 = "000"
@@ -28,21 +29,29 @@ class LintCheck:
     source: str
     run: Callable[[ConfigView], list[Finding]]
 
-    def finding(self, message: str, where: str, value: object, fix: str, severity: Severity | None = None) -> Finding:
-        return Finding(self.id, severity or self.severity, message, where, value, fix, self.source)
+    def finding(self, message: str, where: str, value: object, fix: str, severity: Severity | SeverityName | None = None) -> Finding:
+        return Finding(
+            rule=self.id,
+            severity=Severity.parse(severity or self.severity),
+            message=message,
+            fix=fix,
+            source=self.source,
+            where=where,
+            value=value,
+        )
 
 
 CHECKS: Registry[LintCheck] = Registry("lint check")
 
 
 def check(
-    id: str, severity: Severity, summary: str, source: str
+    id: str, severity: Severity | SeverityName, summary: str, source: str
 ) -> Callable[[Callable[[LintCheck, ConfigView], list[Finding]]], LintCheck]:
     """Register ``fn(check, view)`` as a lint check; the check object builds findings with its own id and source."""
 
     def wrap(fn: Callable[[LintCheck, ConfigView], list[Finding]]) -> LintCheck:
         # `entry` is looked up when the check runs, by which time it names the registered check.
-        entry = LintCheck(id, severity, summary, source, lambda view: fn(entry, view))
+        entry = LintCheck(id, Severity.parse(severity), summary, source, lambda view: fn(entry, view))
         return CHECKS.register(id, entry, summary)
 
     return wrap
@@ -148,7 +157,7 @@ def _fp16(c: LintCheck, v: ConfigView) -> list[Finding]:
         return []
     modern = v.model_kind == "llm"
     bf16_hint = any("bfloat16" in str(val).lower() for val in v.raw.values())
-    severity: Severity = "warning" if modern or bf16_hint else "info"
+    severity: SeverityName = "warning" if modern or bf16_hint else "info"
     why = "the model was pretrained in bf16 and can overflow fp16's range" if modern else "bf16 needs no loss scaling and does not overflow"
     return [c.finding(f"fp16 mixed precision: if the GPU supports bf16 (NVIDIA Ampere or newer, TPU), prefer bf16 — {why}",
                       v.where("precision"), "fp16", "use bf16 on Ampere+ GPUs; keep fp16 (with loss scaling) on older ones",
@@ -270,7 +279,7 @@ def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
         return []
     factor = low / v.lr if v.lr < low else v.lr / high
     side = "below" if v.lr < low else "above"
-    severity: Severity = "warning" if factor > WARN_FACTOR else "info"
+    severity: SeverityName = "warning" if factor > WARN_FACTOR else "info"
     target = low if v.lr < low else high
     return [c.finding(f"lr {v.lr:g} is {factor:.1f}x {side} the usual {low:g}–{high:g} for {context}", v.where("lr"), v.lr,
                       f"start near {target:g} (or run trainwell lr-find)", severity)]  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainwell.advise.lint.view import Finding
+from trainwell.findings import Finding, Severity
 
 # Keys whose string value is an import path the tool calls, in each tool's words.
 CODE_KEYS = {"_target_": "Hydra", "_component_": "torchtune", "class_path": "LightningCLI"}
@@ -49,14 +49,14 @@ def code_findings(data: dict[str, Any], dialect: str) -> list[Finding]:
         system = module in _SYSTEM_MODULES
         out.append(
             Finding(
-                "code-reference",
-                "warning" if system else "info",
-                f"names code that {tool} imports and runs: {target}"
+                rule="code-reference",
+                severity=Severity.WARNING if system else Severity.INFO,
+                message=f"names code that {tool} imports and runs: {target}"
                 + (" (a system module, not a model, task or component)" if system else ""),
-                where,
-                target,
-                "run this config only if you trust where it came from (README: configs that name code)",
-                "trainwell lint",
+                where=where,
+                value=target,
+                fix="run this config only if you trust where it came from (README: configs that name code)",
+                source="trainwell lint",
             )
         )
     return out

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from trainwell.advise.lint.view import ConfigView, Finding, describe_model, describe_optimizer, model_kind
+from trainwell.advise.lint.view import ConfigView, describe_model, describe_optimizer, model_kind
 from trainwell.config.paths import get_path
+from trainwell.findings import Finding, Severity
 from trainwell.registry import Registry
 
 Converter = Callable[[Any], Any]
@@ -114,13 +115,12 @@ def _read_nothing(view: ConfigView) -> None:
     view.unknown = list(view.raw)
     view.notes.append(
         Finding(
-            "unknown-dialect",
-            "info",
-            "lint does not recognise this config's format; nothing was checked",
-            "",
-            sorted(view.raw)[:12],
-            "lint reads trainwell, HF TrainingArguments/TRL, LLaMA-Factory, axolotl, torchtune, LightningCLI and Hydra configs",
-            "trainwell lint",
+            rule="unknown-dialect",
+            severity=Severity.INFO,
+            message="lint does not recognise this config's format; nothing was checked",
+            value=sorted(view.raw)[:12],
+            fix="lint reads trainwell, HF TrainingArguments/TRL, LLaMA-Factory, axolotl, torchtune, LightningCLI and Hydra configs",
+            source="trainwell lint",
         )
     )
 

@@ -17,8 +17,9 @@ from trainwell.advise.lint.readers import (
     read_optimizer_name,
     unknown_keys,
 )
-from trainwell.advise.lint.view import ConfigView, Finding, describe_model, flag, integer, positive_integer, scheduler_name
+from trainwell.advise.lint.view import ConfigView, describe_model, flag, integer, positive_integer, scheduler_name
 from trainwell.config.paths import get_path
+from trainwell.findings import Finding, Severity
 from trainwell.values import to_float
 
 
@@ -159,10 +160,11 @@ def read_lightning_trainer(view: ConfigView, trainer: dict[str, Any], prefix: st
     _read_callbacks(view, trainer.get("callbacks"), f"{prefix}callbacks")
     old = [f"{prefix}{k}" for k in trainer if k in LIGHTNING_1X_FIELDS]
     if old:
-        view.notes.append(Finding("lightning-1x-keys", "info", f"{len(old)} Trainer argument(s) from Lightning 1.x that Lightning 2.x rejects: "
-                                  + ", ".join(old[:8]) + ("..." if len(old) > 8 else ""), prefix.rstrip("."), old,
-                                  "pin the Lightning version this config was written for, or port it (gpus -> devices, amp_backend -> precision)",
-                                  "Lightning 2.0 release notes (removed Trainer arguments)"))  # fmt: skip
+        view.notes.append(Finding(rule="lightning-1x-keys", severity=Severity.INFO,
+                                  message=f"{len(old)} Trainer argument(s) from Lightning 1.x that Lightning 2.x rejects: "
+                                  + ", ".join(old[:8]) + ("..." if len(old) > 8 else ""), where=prefix.rstrip("."), value=old,
+                                  fix="pin the Lightning version this config was written for, or port it (gpus -> devices, amp_backend -> precision)",
+                                  source="Lightning 2.0 release notes (removed Trainer arguments)"))  # fmt: skip
     view.unknown += unknown_keys(trainer, LIGHTNING_TRAINER_FIELDS | LIGHTNING_1X_FIELDS, prefix)
 
 
@@ -328,7 +330,17 @@ def _read_trainwell(view: ConfigView) -> None:
     config = from_dict(Config, dict(view.raw), "", problems)
     problems.extend(validate(config))
     for p in problems:
-        view.notes.append(Finding("trainwell-config", "error", p.rule, p.where, p.value, p.fix, "trainwell config schema"))
+        view.notes.append(
+            Finding(
+                rule="trainwell-config",
+                severity=Severity.ERROR,
+                message=p.rule,
+                where=p.where,
+                value=p.value,
+                fix=p.fix,
+                source="trainwell config schema",
+            )
+        )
     view_from_config(view, config)
 
 

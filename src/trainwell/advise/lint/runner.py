@@ -11,9 +11,10 @@ from trainwell.advise.lint import readers_flat, readers_tree  # noqa: F401
 from trainwell.advise.lint.checks import CHECKS
 from trainwell.advise.lint.code_refs import code_findings
 from trainwell.advise.lint.readers import DIALECTS, Dialect
-from trainwell.advise.lint.view import SEVERITY_ORDER, ConfigView, Finding
+from trainwell.advise.lint.view import ConfigView
 from trainwell.config.io import read_mapping
 from trainwell.errors import DataError
+from trainwell.findings import Finding, Severity
 
 _SHOWN_UNKNOWN = 12  # the message names this many unknown keys; the value holds them all
 
@@ -65,12 +66,15 @@ def _bookkeeping(view: ConfigView) -> list[Finding]:
         shown = ", ".join(view.unknown[:_SHOWN_UNKNOWN]) + (
             f", ... (+{len(view.unknown) - _SHOWN_UNKNOWN})" if len(view.unknown) > _SHOWN_UNKNOWN else ""
         )
-        out.append(Finding("unknown-keys", "info", f"{len(view.unknown)} key(s) lint does not understand, so did not check: {shown}",
-                           "", list(view.unknown), "nothing to do if they are right; check them for typos", "trainwell lint"))  # fmt: skip
+        out.append(Finding(rule="unknown-keys", severity=Severity.INFO,
+                           message=f"{len(view.unknown)} key(s) lint does not understand, so did not check: {shown}",
+                           value=list(view.unknown), fix="nothing to do if they are right; check them for typos", source="trainwell lint"))  # fmt: skip
     if view.partial:
-        out.append(Finding("partial-config", "info", "one piece of a Hydra composition: only the values it sets were checked; "
-                           "missing seed, warmup or checkpoint limits may be set in another file", "", None,
-                           "lint the composed config (python train.py --cfg job > composed.yaml) for the full picture", "Hydra docs (--cfg job)"))  # fmt: skip
+        out.append(Finding(rule="partial-config", severity=Severity.INFO,
+                           message="one piece of a Hydra composition: only the values it sets were checked; "
+                           "missing seed, warmup or checkpoint limits may be set in another file",
+                           fix="lint the composed config (python train.py --cfg job > composed.yaml) for the full picture",
+                           source="Hydra docs (--cfg job)"))  # fmt: skip
     return out
 
 
@@ -84,7 +88,7 @@ def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
         findings.extend(f for f in entry.run(view) if not (f.severity == "error" and f.where in validated))
     findings.extend(_bookkeeping(view))
     findings.extend(code_findings(data, view.dialect))
-    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.where))
+    findings.sort(key=lambda f: (-f.severity.rank, f.rule, f.where))
     return LintReport(path, view.dialect, findings)
 
 

@@ -1,4 +1,4 @@
-"""The neutral view lint checks read, and the findings they return.
+"""The neutral view lint checks read (the findings they return are ``trainwell.findings.Finding``).
 
 Every dialect reader (trainwell, HF TrainingArguments, axolotl, torchtune, Lightning, Hydra, ...)
 turns its file into one ``ConfigView``: the facts lint knows how to judge, each with the key it came
@@ -10,29 +10,11 @@ guess; a fact filled from a framework default is marked as such, so a message ca
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
+from trainwell.findings import Finding
 from trainwell.values import to_float
-
-Severity = Literal["error", "warning", "info"]
-SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing lint noticed: a rule id, how bad it is, what and where, the value, a fix and a source."""
-
-    rule: str
-    severity: Severity
-    message: str
-    where: str = ""
-    value: Any = None
-    fix: str = ""
-    source: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

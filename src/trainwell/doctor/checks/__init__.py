@@ -1,6 +1,6 @@
 """Doctor checks: each registered in ``CHECKS``; ``diagnose`` runs them all and ranks the findings.
 
-Ranking: severity first (critical, warning, info), then the check's priority; a finding another
+Ranking: severity first (error, warning, info), then the check's priority; a finding another
 present finding supersedes is dropped (a loss pinned at ln K is reported as chance_plateau, not also
 as flat_loss).
 """
@@ -34,10 +34,10 @@ def run_checks(history: History, names: list[str] | None = None) -> tuple[list[F
 
 def rank(findings: list[Finding]) -> list[Finding]:
     """Drop superseded findings, then sort most severe first, ties by check priority."""
-    present = {f.code for f in findings}
-    dropped = {code for f in findings if f.code in CHECKS for code in CHECKS.get(f.code).supersedes if code in present}
-    kept = [f for f in findings if f.code not in dropped]
-    return sorted(kept, key=lambda f: (-int(f.severity), CHECKS.get(f.code).priority if f.code in CHECKS else 99))
+    present = {f.rule for f in findings}
+    dropped = {rule for f in findings if f.rule in CHECKS for rule in CHECKS.get(f.rule).supersedes if rule in present}
+    kept = [f for f in findings if f.rule not in dropped]
+    return sorted(kept, key=lambda f: (-f.severity.rank, CHECKS.get(f.rule).priority if f.rule in CHECKS else 99))
 
 
 def diagnose(source: History | str | Path) -> Diagnosis:

@@ -183,4 +183,12 @@ def finding(
 ) -> Finding:
     """A Finding carrying its check's registered severity and source unless told otherwise."""
     spec = CHECKS.get(check_name)
-    return Finding(check_name, severity or spec.severity, message, tuple(evidence), fix, spec.source, step)
+    return Finding(
+        rule=check_name,
+        severity=severity or spec.severity,
+        message=message,
+        fix=fix,
+        source=spec.source,
+        step=step,
+        evidence=tuple(evidence),
+    )

@@ -12,7 +12,7 @@ from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import tail_level
 
 
-@check("flat_loss", Severity.CRITICAL, 3, t.SOURCES["FLAT_REL"], (needs_loss,), live=True, supersedes=("no_progress",))
+@check("flat_loss", Severity.ERROR, 3, t.SOURCES["FLAT_REL"], (needs_loss,), live=True, supersedes=("no_progress",))
 def flat_loss(history: History) -> Finding | None:
     """The loss barely moves from start to end: the LR is far too low, or the model is not connected."""
     name, series = primary_loss(history)
@@ -62,7 +62,7 @@ def _accuracy_near_prior(history: History, k: float | None) -> bool | None:
 
 @check(
     "chance_plateau",
-    Severity.CRITICAL,
+    Severity.ERROR,
     2,
     t.SOURCES["CHANCE_TOL"],
     supersedes=("flat_loss", "saturating", "underfitting", "still_improving", "no_progress"),
@@ -95,7 +95,7 @@ def chance_plateau(history: History) -> Finding | None:
     return None
 
 
-@check("zero_loss", Severity.CRITICAL, 5, t.SOURCES["ZERO_EPS"], supersedes=("flat_loss", "saturating", "overfitting"))
+@check("zero_loss", Severity.ERROR, 5, t.SOURCES["ZERO_EPS"], supersedes=("flat_loss", "saturating", "overfitting"))
 def zero_loss(history: History) -> Finding | None:
     """The loss collapses to 0 (train early or often, or the eval loss): label leakage, or a degenerate task."""
     series = history.train_loss.finite()

@@ -27,7 +27,7 @@ from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import mad, odd_window, position, prominent_peaks, rolling_median, smooth, tail_level
 
 
-@check("nan_inf", Severity.CRITICAL, 0, "003 'Good Training Signs': no NaN/Inf; 001 'Gradient Clip Value'", live=True)
+@check("nan_inf", Severity.ERROR, 0, "003 'Good Training Signs': no NaN/Inf; 001 'Gradient Clip Value'", live=True)
 def nan_inf(history: History) -> Finding | None:
     """NaN or Inf in the loss, the gradient norm or an evaluation metric."""
     bad: list[Point] = []
@@ -55,7 +55,7 @@ def nan_inf(history: History) -> Finding | None:
 
 @check(
     "divergence",
-    Severity.CRITICAL,
+    Severity.ERROR,
     1,
     t.SOURCES["LR_DIVIDE"],
     (needs_loss,),
