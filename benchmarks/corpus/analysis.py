@@ -15,6 +15,7 @@ from typing import Any
 
 import methods
 import plan
+from ledger import spec_key as ledger_key
 from settings import SETTINGS, Setting
 
 PEER_NAMES = tuple(methods.PEERS)
@@ -144,6 +145,9 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
             out["finder"]["regret_vs_sweep_best"] = round(best_cfg.test_mean - statistics.fmean(tested), 3)
             if oracle is not None:
                 out["finder"]["regret_vs_oracle"] = round(oracle.test_mean - statistics.fmean(tested), 3)
+    found = ablations(s, book)
+    if found:
+        out["ablations"] = found
     return out
 
 
@@ -202,3 +206,63 @@ def summary(reports: list[dict[str, Any]], trainwell: str = "trainwell_loo") -> 
 
 def all_reports(book: dict[str, Any], finder_hash: str, extra: dict[str, list[plan.Item]] | None = None) -> list[dict[str, Any]]:
     return [setting_report(s, book, finder_hash, extra) for s in SETTINGS if s.name in book["settings"]]
+
+
+def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per recommended config ablated on this setting (``base``, newest recommender first) and rule: the test
+    and validation accuracy with the rule off minus with it on, paired by seed, in points (> 0: the rule cost
+    accuracy). Every recommender revision's ablations are kept: a changed rule gives a new base."""
+    runs = [e for e in book["runs"].values() if e.get("kind") == "train" and e.get("spec", {}).get("setting_key") == s.key()]
+    by_config = {(ledger_key(e["spec"]["config"]), e["seed"]): e for e in runs if "config" in e["spec"] and "ablation" not in e["spec"]}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in runs:
+        spec = e["spec"]
+        if "ablation" not in spec or (spec["base"], e["seed"]) not in by_config:
+            continue
+        on = by_config[(spec["base"], e["seed"])]
+        row = out.setdefault(
+            (spec["base"], spec["ablation"]),
+            {"base": spec["base"], "rule": spec["ablation"], "seeds": [], "test_delta": [], "val_delta": []},
+        )
+        row["seeds"].append(e["seed"])
+        row["test_delta"].append(round(100 * (e["test_acc"] - on["test_acc"]), 3))
+        row["val_delta"].append(round(100 * (e["val_acc"] - on["val_acc"]), 3))
+    for row in out.values():
+        row["test_delta_mean"] = round(statistics.fmean(row["test_delta"]), 3)
+        row["val_delta_mean"] = round(statistics.fmean(row["val_delta"]), 3)
+    current = plan.ablation_items(s, book["settings"][s.name]["facts"])
+    base_now = current[0].spec["base"] if current else None
+    for row in out.values():
+        row["current"] = row["base"] == base_now
+    return sorted(out.values(), key=lambda r: (not r["current"], r["rule"]))
+
+
+def ablation_summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per rule, over the settings where the current recommendation's ablation has both seeds: how often
+    switching the rule off helped (> +0.25 points), hurt (< -0.25) or made no difference, and the mean change,
+    overall and per model family."""
+    out: dict[str, Any] = {}
+    for rule in methods.ABLATIONS:
+        rows = [
+            (r["facts"]["family"], a["test_delta_mean"])
+            for r in reports
+            for a in r.get("ablations", [])
+            if a["rule"] == rule and a["current"] and len(a["seeds"]) == len(plan.ABLATE_SEEDS)
+        ]
+        if not rows:
+            continue
+
+        def count(deltas: list[float]) -> dict[str, Any]:
+            return {
+                "settings": len(deltas),
+                "off_better": sum(d > ABLATION_NOISE for d in deltas),
+                "off_worse": sum(d < -ABLATION_NOISE for d in deltas),
+                "mean_test_delta": round(statistics.fmean(deltas), 2),
+            }
+
+        families = sorted({f for f, _ in rows})
+        out[rule] = {**count([d for _, d in rows]), "by_family": {f: count([d for g, d in rows if g == f]) for f in families}}
+    return out
+
+
+ABLATION_NOISE = 0.25  # points: a paired 2-seed change smaller than this is counted as no difference

@@ -177,6 +177,8 @@ def finder_rows(book: dict[str, Any]) -> list[dict[str, Any]]:
     for e in book["runs"].values():
         if e.get("kind") != "find" or e["setting"] not in by_setting or not e.get("lr_min") or not e.get("suggested_lr"):
             continue
+        if e["spec"]["setting_key"] != by_setting[e["setting"]]["setting"].key():
+            continue  # recorded on the setting's data before a revision (data.REVISED)
         out[(e["setting"], e["seed"])] = {**e["shape"], "setting": e["setting"], "dataset": by_setting[e["setting"]]["setting"].dataset,
                                           "seed": e["seed"], "lr_min": e["lr_min"], "suggested": e["suggested_lr"],
                                           "row": by_setting[e["setting"]]}  # fmt: skip

@@ -21,13 +21,16 @@ Peer recipes, as their libraries ship them:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from settings import Setting
+from trainwell.config.paths import get_path, set_path
 
 SEEDS = (0, 1, 2)
 SWEEP_SEEDS = (0, 1)
@@ -171,3 +174,38 @@ def trainwell_config(s: Setting, facts: dict[str, Any]) -> tuple[dict[str, Any] 
     except Exception as exc:  # a recommender that cannot answer is a result too
         return None, f"{type(exc).__name__}: {exc}"
     return to_dict(rec.config), ", ".join(rec.rules)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ablation:
+    """One recommender rule switched off: the config path it sets, when the recommendation uses it, and the
+    value that switches it off."""
+
+    path: str
+    used: Callable[[Any], bool]
+    off: Any
+
+
+# rule -> how to switch it off in trainwell's recommended config. A rule the recommendation does not use
+# on a setting (no warmup, no focal loss) is not ablated there: there is nothing to switch off.
+ABLATIONS: dict[str, Ablation] = {
+    "dropout": Ablation("model.dropout", lambda v: bool(v), 0.0),
+    "weight_decay": Ablation("optimizer.weight_decay", lambda v: bool(v), 0.0),
+    "warmup": Ablation("schedule.warmup", lambda v: bool(v), 0.0),
+    "clipping": Ablation("training.max_grad_norm", lambda v: v is not None, None),
+    "label_smoothing": Ablation("loss.label_smoothing", lambda v: bool(v), 0.0),
+    "early_stopping": Ablation("early_stopping.patience", lambda v: v is not None, None),
+    "class_weights": Ablation("loss.class_weights", lambda v: v not in (None, "none"), "none"),
+    "focal_loss": Ablation("loss.name", lambda v: v == "focal", "cross_entropy"),
+}
+
+
+def ablated_configs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """rule -> the recommended config with that one rule switched off, for every rule it uses."""
+    out = {}
+    for name, ablation in ABLATIONS.items():
+        if ablation.used(get_path(config, ablation.path)):
+            changed = copy.deepcopy(config)
+            set_path(changed, ablation.path, ablation.off)
+            out[name] = changed
+    return out

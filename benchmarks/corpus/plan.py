@@ -8,7 +8,10 @@ Per setting, in this order (later stages read earlier results, so they appear on
             a training run at each seed's peak LR (find_train);
   random    16 configs around the sweep-best LR, seed 0;
   oracle    the two best sweep LRs and the three best random configs (by validation accuracy) completed to
-            seeds 0, 1, 2.
+            seeds 0, 1, 2;
+  ablate    trainwell's recommendation with one rule switched off (methods.ABLATIONS) x seeds 0, 1, for
+            every rule the recommendation uses; not on the fine-tuned MiniLM (~80 s a run). Planned apart
+            (ablation_items) so a setting is complete without them, and run after the other stages.
 Every selection reads validation accuracy; test accuracy is only reported.
 """
 
@@ -135,3 +138,21 @@ def setting_items(s: Setting, facts: dict[str, Any], runs: dict[str, Any], finde
     for r in top_random:
         items += [_item(s, "oracle", r.method, seed, "train", r.spec["overrides"]) for seed in (1, 2)]
     return items, complete
+
+
+ABLATE_SEEDS = (0, 1)
+NOT_ABLATED = ("minilm",)  # families whose runs cost too much to ablate within the corpus's budget
+
+
+def ablation_items(s: Setting, facts: dict[str, Any]) -> list[Item]:
+    """trainwell's recommendation with one rule off, per rule it uses; ``base`` names the recommended config
+    (its spec key), so the analysis pairs each ablation with the trainwell runs of the same recommender."""
+    config, _ = _recommended(s, facts)
+    if config is None or s.family in NOT_ABLATED:
+        return []
+    base = spec_key(config)
+    return [
+        _item(s, "ablate", f"ablate:{name}", seed, "train", config=changed, ablation=name, base=base)
+        for name, changed in methods.ablated_configs(config).items()
+        for seed in ABLATE_SEEDS
+    ]

@@ -53,6 +53,7 @@ def build(book: dict[str, Any]) -> dict[str, Any]:
             "note": "runs_named grows as stages finish (random search and oracle re-runs are named once the sweep / search is in)",
         },
         "summary": analysis.summary(reports),
+        "ablations": analysis.ablation_summary(reports),
         "settings": reports,
     }
 
@@ -94,6 +95,15 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| regret of training at the pick vs the sweep-best LR (mean / worst, {f['settings_trained']} settings) | "
                 f"{f['mean_regret_vs_sweep_best']:.2f} / {f['worst_regret_vs_sweep_best']:.2f} points |"
             )
+    if result.get("ablations"):
+        lines += [
+            "",
+            "| rule switched off (seeds 0, 1, paired) | settings | off better / worse (> 0.25 points) | mean test change | per family (settings: mean) |",
+            "|---|---:|---|---:|---|",
+        ]
+        for rule, a in result["ablations"].items():
+            fams = ", ".join(f"{f} ({v['settings']}: {v['mean_test_delta']:+.2f})" for f, v in a["by_family"].items())
+            lines.append(f"| {rule} | {a['settings']} | {a['off_better']} / {a['off_worse']} | {a['mean_test_delta']:+.2f} | {fams} |")
     done = [r for r in result["settings"] if "oracle" in r]
     if done:
         lines += [

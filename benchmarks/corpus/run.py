@@ -46,8 +46,11 @@ def ordered(settings: list[Setting]) -> list[Setting]:
 
 def priority(s: Setting, item: plan.Item, order: dict[str, int]) -> tuple[int, int, int]:
     """Setting by setting, cheapest first (MLPs before the other families), each from its sweep to its
-    oracle, so that a corpus cut short has whole settings."""
-    return (0 if TIER[s.family] == 0 else 1, order[s.name], -1 if item.stage == "sweep" else STAGE_ORDER[item.stage])
+    oracle, so that a corpus cut short has whole settings. A family's ablations come after all its
+    settings' other stages: the MLPs' (about 10 minutes on 2 cores) before the other families' corpus, so
+    their evidence arrives while the rest trains; every other family's at the very end."""
+    group = 2 * (0 if TIER[s.family] == 0 else 1) + (item.stage == "ablate")
+    return (group, order[s.name], -1 if item.stage == "sweep" else STAGE_ORDER.get(item.stage, 4))
 
 
 def config_dict(s: Setting, spec: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +216,8 @@ def worker(settings: list[Setting], deadline: float) -> int:
             continue  # plan again from the frozen tables
         incomplete |= len({i.setting for i in loo}) < len(settings)
         todo += [(i.setting, i) for i in loo if i.key not in runs]
+        for s in settings:
+            todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"]) if i.key not in runs]
         todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
         if not todo:
             if not incomplete:

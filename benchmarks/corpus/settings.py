@@ -145,7 +145,10 @@ class Setting:
 
 @functools.cache
 def _key(s: Setting) -> str:
-    return hashlib.sha1(json.dumps(asdict(s), sort_keys=True).encode()).hexdigest()[:10]
+    spec: dict[str, Any] = asdict(s)
+    if s.dataset in data.REVISED:  # only the changed datasets' settings get new keys (and new runs)
+        spec["data_revision"] = data.REVISED[s.dataset]
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
 
 
 S = Setting
