@@ -128,6 +128,50 @@ def test_packing_fills_rows_and_keeps_every_label() -> None:
     assert sum(len(r.ids) for r in packed) == 20 and sum(r.labels.count(2) for r in packed) == 15
 
 
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_a_packed_example_scores_what_it_scores_alone(tmp_path: Path, family: str) -> None:
+    # Absolute (GPT-2) and rotary (Llama) positions: each example of a packed row gets the loss it gets alone.
+    from tw_lm_helpers import examples
+
+    folder = make_tiny_lm(tmp_path / family, family)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    _, model = causal_lm.load_model(str(folder))  # as the task loads it: no key/value cache
+    model.eval()
+    causal_lm.check_packing(model, len(tokenizer))
+    rows = [{"prompt": p, "response": " " + a} for p, a in examples(3, seed=5)]
+    encoded = causal_lm.Encoder(tokenizer, 64, chat=False)(rows, train_all=True)  # every token but the first trains
+    packed = causal_lm.pack(encoded, sum(len(e.ids) for e in encoded[:2]))
+    assert [len(r.ids) for r in packed] == [len(encoded[0].ids) + len(encoded[1].ids), len(encoded[2].ids)]
+    collate, loss = causal_lm.make_collate(tokenizer.eos_token_id), causal_lm.CausalLMLoss()
+    inputs, labels = collate([causal_lm.LMDataset(packed)[i] for i in range(2)])  # the second row is padded
+    assert "attention_mask" not in inputs and inputs["position_ids"][0, len(encoded[0].ids)] == 0
+    with torch.no_grad():
+        logits = model(**inputs).logits
+        spans = [(0, 0, len(encoded[0].ids)), (0, len(encoded[0].ids), labels.shape[1]), (1, 0, labels.shape[1])]
+        for example, (row, start, end) in zip(encoded, spans):
+            only = torch.full_like(labels, causal_lm.IGNORE)
+            only[row, start:end] = labels[row, start:end]
+            alone_inputs, alone_labels = collate([causal_lm.LMDataset([example])[0]])
+            alone = loss(model(**alone_inputs).logits, alone_labels)
+            assert causal_lm.supervised_tokens(only) == causal_lm.supervised_tokens(alone_labels)
+            assert torch.allclose(loss(logits, only), alone, atol=1e-5), (family, float(loss(logits, only)), float(alone))
+
+
+def test_packing_is_refused_for_a_model_whose_attention_crosses_examples() -> None:
+    class Leaky(torch.nn.Module):  # every position sums the embeddings before it, whatever its position id
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(16, 4)
+
+        def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None, use_cache: bool = False) -> Any:
+            from types import SimpleNamespace
+
+            return SimpleNamespace(logits=self.embed(input_ids).cumsum(1))
+
+    with pytest.raises(ConfigError, match="packing"):
+        causal_lm.check_packing(Leaky(), 16)
+
+
 def test_collate_pads_with_ignored_labels_and_the_loss_averages_supervised_tokens() -> None:
     collate = causal_lm.make_collate(pad_id=0)
     batch = [({"input_ids": torch.tensor([5, 6, 7])}, torch.tensor([-100, 6, 7])), ({"input_ids": torch.tensor([8])}, torch.tensor([-100]))]
@@ -137,6 +181,35 @@ def test_collate_pads_with_ignored_labels_and_the_loss_averages_supervised_token
     logits = torch.randn(2, 3, 9)
     expected = torch.nn.functional.cross_entropy(logits[0, :2], torch.tensor([6, 7]))
     assert torch.allclose(causal_lm.CausalLMLoss()(logits, labels), expected)
+
+
+def test_the_finders_step_weighs_micro_batches_per_token_as_training_does(lm: dict[str, Path], tmp_path: Path) -> None:
+    from tw_lm_helpers import examples
+
+    from trainwell.engine.probe import finder_runner, task_loss
+    from trainwell.find.lr_finder import lr_find
+
+    # responses of 1 to 4 words, so a row-weighted mean of micro-batches differs from the token mean
+    rows = [{"prompt": p, "response": f" {a}" * (1 + i % 4)} for i, (p, a) in enumerate(examples(24, seed=2))]
+    data = tmp_path / "uneven.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = load_config(lm_config(lm["gpt2"], data, model={"lora_dropout": 0.0}, lr_find={"steps": 10}))
+    task = build_task(config)
+    assert task.collate_fn is not None and task.count_items is not None
+    cpu, items = torch.device("cpu"), [task.train_data[i] for i in range(6)]
+    small, large, both = task.collate_fn(items[:1]), task.collate_fn(items[1:]), task.collate_fn(items)
+    loss_fn = task_loss(config, task, cpu)
+    with torch.no_grad():
+        expected = float(loss_fn(task.model(**both[0]).logits, both[1]))  # the mean over every response token
+    per_token, _ = finder_runner(config, task.model, loss_fn, cpu, 0.0, count_items=task.count_items)
+    per_row, _ = finder_runner(config, task.model, loss_fn, cpu, 0.0)
+    got = float(per_token.window_loss([small, large])[0])
+    by_rows = float(per_row.window_loss([small, large])[0])
+    task.model.zero_grad(set_to_none=True)
+    # a random model's losses are all near log(vocab): the row-weighted mean is off by ~2e-4, float error ~1e-7
+    assert abs(got - expected) < 2e-6 < 2e-5 < abs(by_rows - expected)
+    result = lr_find(config, task)  # the range test runs on the LM with that step
+    assert len(result.losses) >= 2 and all(loss == loss for loss in result.losses)
 
 
 def test_accumulation_weighs_every_response_token_equally(lm: dict[str, Path], tmp_path: Path) -> None:
@@ -206,9 +279,12 @@ def test_full_finetuning_checkpoints_the_whole_model_and_saves_a_transformers_fo
         assert torch.allclose(reloaded(ids).logits, result.model.eval()(ids).logits, atol=1e-6)
 
 
-def test_chat_file_trains(lm: dict[str, Path], tmp_path: Path) -> None:
-    result = train(lm_config(lm["gpt2"], lm["chat"], training={"max_steps": 4}), run_dir=tmp_path / "run")
-    assert result.summary["status"] == "completed" and result.summary["data"]["dropped"] == 0
+def test_chat_file_trains_packed(lm: dict[str, Path], tmp_path: Path) -> None:
+    data = {"path": str(lm["chat"]), "val_fraction": 0.25, "options": {"max_length": 64, "packing": True}}
+    result = train(lm_config(lm["gpt2"], lm["chat"], training={"max_steps": 4}, data=data), run_dir=tmp_path / "run")
+    summary = result.summary["data"]
+    assert result.summary["status"] == "completed" and summary["dropped"] == 0
+    assert summary["packing"] is True and summary["train_rows"] < summary["examples"] - summary["val_examples"]
 
 
 def test_interrupted_lora_run_resumes_bit_identically(lm: dict[str, Path], tmp_path: Path) -> None:

@@ -98,12 +98,15 @@ def finder_runner(
     device: torch.device,
     lr: float,
     optimizer: torch.optim.Optimizer | None = None,
+    count_items: Callable[[Any], int] | None = None,
 ) -> tuple[StepRunner, PrecisionChoice]:
     """The training step the finders take: a synced StepRunner with the config's precision and clipping,
-    over ``optimizer`` or, without one, the config's optimizer built over ``model``'s parameter groups at ``lr``."""
+    over ``optimizer`` or, without one, the config's optimizer built over ``model``'s parameter groups at ``lr``.
+    ``count_items`` is the task's (``Task.count_items``): a language model's step then weighs its micro-batches
+    per supervised token, as training does, not per row."""
     opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
     precision, choice = build_precision(config.training.precision, device)
-    return StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, device), choice
+    return StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, device, count_items=count_items), choice
 
 
 def train_loader(config: Config, task: Task, sampler: EpochBatchSampler, epoch: int, device: torch.device) -> Any:

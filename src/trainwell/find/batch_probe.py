@@ -29,7 +29,7 @@ class Prober:
         self.task, self.device = task, device
         self.model = task.model.to(device)
         loss_fn = task_loss(config, task, device)
-        self.runner, _ = finder_runner(config, self.model, loss_fn, device, lr)  # the step training takes
+        self.runner, _ = finder_runner(config, self.model, loss_fn, device, lr, count_items=task.count_items)  # training's step
         self.optimizer = self.runner.optimizer
         self.budget = config.batch.memory_budget_mb
 

@@ -114,12 +114,14 @@ def range_test(
     collate_fn: Any = None,
     progress: Progress | None = None,
     mode: str = "scratch",
+    count_items: Callable[[Any], int] | None = None,
 ) -> LRFindResult:
     """Run the sweep on ``model`` and restore it (and ``optimizer``, when given) bit for bit afterwards.
 
     Without ``optimizer`` one is built from the config (parameter groups included) and thrown away.
     ``mode`` is the training mode (scratch, finetune, frozen: ``TaskFacts.mode``); fine-tuning pretrained
-    weights gets a more cautious peak LR (``result.with_peak``).
+    weights gets a more cautious peak LR (``result.with_peak``). ``count_items`` is the task's weight of a
+    micro-batch (``Task.count_items``: supervised tokens for a language model), so the sweep's step is training's.
     """
     import torch
 
@@ -131,7 +133,7 @@ def range_test(
     chosen: dict[str, Any] = {}
 
     def make_runner() -> Any:
-        runner, chosen["precision"] = finder_runner(config, model, loss_fn, dev, cfg.min_lr, optimizer)
+        runner, chosen["precision"] = finder_runner(config, model, loss_fn, dev, cfg.min_lr, optimizer, count_items)
         return runner
 
     batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)
@@ -205,7 +207,15 @@ def lr_find(
         dev = device if device is not None else resolve_device(config.training.device)
         loss_fn = task_loss(config, task, torch.device(dev))
         return range_test(
-            config, task.model, task.train_data, loss_fn, device=dev, collate_fn=task.collate_fn, progress=progress, mode=task.facts.mode
+            config,
+            task.model,
+            task.train_data,
+            loss_fn,
+            device=dev,
+            collate_fn=task.collate_fn,
+            progress=progress,
+            mode=task.facts.mode,
+            count_items=task.count_items,
         )
 
 

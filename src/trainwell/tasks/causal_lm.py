@@ -10,8 +10,8 @@ response token equally however the tokens fall into micro-batches (what HF Train
 
 ``data.options``: ``max_length`` (tokens, default 512 or the model's limit; longer examples are cut at the
 right, counted as truncated, and dropped when no response token is left), ``packing`` (concatenate examples
-into rows of ``max_length``: fewer padding tokens; attention crosses example boundaries, as in TRL's
-original packing), ``val_path`` (else a seeded ``data.val_fraction`` split), ``val_limit`` and
+into rows of ``max_length``: fewer padding tokens; each example keeps its own position ids, from 0, and
+attends only to itself, so a packed example's loss is its unpacked loss: see ``pack``), ``val_path`` (else a seeded ``data.val_fraction`` split), ``val_limit`` and
 ``train_on_inputs`` (axolotl's name: train the prompt tokens too, as plain language modelling does; the
 training set only, ``val_loss`` still scores responses) and ``generate_eval`` (N: greedy-decode the first N validation prompts and report ``val_exact_match``, the share
 whose answer equals the reference after trimming whitespace and case; for short-answer tasks).
@@ -95,6 +95,7 @@ class Encoded:
     ids: list[int]
     labels: list[int]
     truncated: bool
+    positions: list[int] | None = None  # a packed row's per-example position ids; None: 0..len-1
 
 
 def encode(tokenizer: Any, pieces: list[tuple[str, bool]], max_length: int, first_special: bool) -> Encoded:
@@ -115,16 +116,62 @@ def encode(tokenizer: Any, pieces: list[tuple[str, bool]], max_length: int, firs
 
 
 def pack(examples: list[Encoded], max_length: int) -> list[Encoded]:
-    """First-fit packing of whole examples into rows of at most ``max_length`` tokens, in data order."""
+    """First-fit packing of whole examples into rows of at most ``max_length`` tokens, in data order.
+
+    Examples must not see each other: each restarts its position ids at 0, and the collated batch carries
+    those ``position_ids`` without an attention mask, from which transformers (>= 4.54, ``masking_utils.
+    find_packed_sequence_indices``) builds a block-diagonal causal mask, as TRL's padding-free packing and
+    ``DataCollatorWithFlattening`` rely on. ``check_packing`` refuses a model whose attention ignores that.
+    Each example's first label is ignored, as unpacked (nothing predicts a row's first token): otherwise the
+    previous example's last token would be trained to predict it.
+    """
     rows: list[Encoded] = []
     for ex in examples:
+        labels = [IGNORE, *ex.labels[1:]]
         row = next((r for r in rows if len(r.ids) + len(ex.ids) <= max_length), None)
         if row is None:
-            rows.append(Encoded(list(ex.ids), list(ex.labels), ex.truncated))
+            rows.append(Encoded(list(ex.ids), labels, ex.truncated, list(range(len(ex.ids)))))
         else:
+            assert row.positions is not None
             row.ids += ex.ids
-            row.labels += ex.labels
+            row.labels += labels
+            row.positions += range(len(ex.ids))
     return rows
+
+
+def check_packing(model: torch.nn.Module, vocab: int) -> None:
+    """Refuse packing when this model's attention lets a packed example see the one before it.
+
+    Two short token runs go through the model packed (per-example position ids, no attention mask) and
+    alone; the second's logits must match. Whether they do depends on the transformers version and the
+    model's attention code, so it is measured rather than assumed from the model's family.
+    """
+    ids = torch.arange(1, 8) % max(2, vocab)
+    first, second = ids[:4], ids[4:]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            positions = torch.cat([torch.arange(4), torch.arange(3)])[None]
+            # no key/value cache: transformers reads packed boundaries only without one (training runs without)
+            packed = model(input_ids=ids[None], position_ids=positions, use_cache=False).logits
+            alone = model(input_ids=second[None], use_cache=False).logits
+            alone_first = model(input_ids=first[None], use_cache=False).logits
+    finally:
+        model.train(was_training)
+    gap = max(float((packed[0, 4:] - alone[0]).abs().max()), float((packed[0, :4] - alone_first[0]).abs().max()))
+    if not gap <= 1e-4 * max(1.0, float(alone.abs().max())):
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "data.options.packing",
+                    "needs a model whose attention keeps packed examples apart (per-example position ids)",
+                    True,
+                    f"set packing: false, or use transformers >= 4.54 with a model built on its masking utilities "
+                    f"(a packed example's logits differed from its own by {gap:.3g})",
+                )
+            ]
+        )
 
 
 class LMDataset(Dataset[tuple[dict[str, torch.Tensor], torch.Tensor]]):
@@ -133,23 +180,39 @@ class LMDataset(Dataset[tuple[dict[str, torch.Tensor], torch.Tensor]]):
     def __init__(self, rows: list[Encoded]) -> None:
         self.ids = [torch.tensor(r.ids, dtype=torch.long) for r in rows]
         self.labels = [torch.tensor(r.labels, dtype=torch.long) for r in rows]
+        self.positions = [None if r.positions is None else torch.tensor(r.positions, dtype=torch.long) for r in rows]
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        return {"input_ids": self.ids[i]}, self.labels[i]
+        positions = self.positions[i]
+        inputs = {"input_ids": self.ids[i]} if positions is None else {"input_ids": self.ids[i], "position_ids": positions}
+        return inputs, self.labels[i]
 
 
 def make_collate(pad_id: int) -> Any:
+    """Pad a batch at the right to its longest row. Unpacked rows get an attention mask; packed rows get
+    their ``position_ids`` and no mask (a mask would stop transformers reading the example boundaries
+    from the positions). Their padding continues the last example's positions: causal attention keeps
+    real tokens from seeing the padding after them, and padded labels are ignored."""
+
     def collate(batch: list[tuple[dict[str, torch.Tensor], torch.Tensor]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         width = max(len(item[1]) for item in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        packed = "position_ids" in batch[0][0]
+        positions = torch.zeros((len(batch), width), dtype=torch.long)
         for row, (inputs, target) in enumerate(batch):
             n = len(target)
             ids[row, :n], mask[row, :n], labels[row, :n] = inputs["input_ids"], 1, target
+            if packed:
+                last = int(inputs["position_ids"][-1])
+                positions[row, :n] = inputs["position_ids"]
+                positions[row, n:] = torch.arange(last + 1, last + 1 + width - n)
+        if packed:
+            return {"input_ids": ids, "position_ids": positions}, labels
         return {"input_ids": ids, "attention_mask": mask}, labels
 
     return collate
@@ -376,6 +439,8 @@ def build(config: Config) -> Task:
             problems=[Problem("data.options.max_length", "must leave response tokens to train on", max_length, "raise max_length")]
         )
     packing = bool(opts.get("packing", False))
+    if packing:
+        check_packing(model, len(tokenizer))
     train_set = pack(train_enc, max_length) if packing else train_enc
     n_gen = min(int(opts.get("generate_eval", 0) or 0), len(val_rows))
     prompts, answers = zip(*(encoder.prompt_and_answer(r) for r in val_rows[:n_gen])) if n_gen else ((), ())
