@@ -5,6 +5,7 @@ final adapter), exact resume after kill -9, and bad input reported all at once."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -314,10 +315,78 @@ torch.set_num_threads(1)
 from trainwell.run import train
 from tw_lm_helpers import lm_config
 run_dir, mode, model, data = sys.argv[1:5]
-cfg = lm_config(model, data, **json.loads(sys.argv[5]))
+spec = json.loads(sys.argv[5])
+cfg = lm_config(model, data, **spec)
 result = train(resume=run_dir) if mode == "resume" else train(cfg, run_dir=run_dir)
 torch.save({k: v for k, v in result.model.state_dict().items() if "lora_" in k}, run_dir + "/final.pt")
 """
+
+
+def _spawn(run_dir: Path, mode: str, lm: dict[str, Path], spec: dict[str, Any]) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]), "CI": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(run_dir), mode, str(lm["gpt2"]), str(lm["data"]), json.dumps(spec)],
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _assert_resumed_like_uninterrupted(cut: Path, resumed: dict[str, torch.Tensor], full: Any) -> None:
+    assert json.loads((cut / "summary.json").read_text())["resumed_from_step"] > 0
+    assert resumed and all(torch.equal(v, full.model.state_dict()[k]) for k, v in resumed.items())
+    drop_time = [{k: v for k, v in json.loads(line).items() if k != "time"} for line in (cut / "metrics.jsonl").read_text().splitlines()]
+    assert drop_time == [{k: v for k, v in r.items() if k != "time"} for r in full.history]
+
+
+_QUICK = {
+    "training": {"max_steps": 8},
+    "logging": {"every": 1},
+    "evaluation": {"every": 4},
+    "checkpoint": {"every": 2, "keep": 2, "load_best_at_end": False},
+}
+
+
+def _run_until_hung(cut: Path, cfg: dict[str, Any], hang_at: int) -> None:
+    """The forked child: train, and stand still once step ``hang_at`` is logged (a marker file says so)."""
+    from trainwell.engine.callbacks import Callback
+
+    class Hang(Callback):
+        def on_log(self, state: Any, record: dict[str, Any]) -> str | None:
+            if state.step >= hang_at:
+                (cut / "hanging").write_text(str(state.step))
+                time.sleep(600)
+            return None
+
+    torch.set_num_threads(1)  # as a DataLoader worker does after fork
+    train(cfg, run_dir=cut, callbacks=[Hang()])
+
+
+def test_kill_9_of_a_lora_run_then_resume_is_bit_identical(lm: dict[str, Path], tmp_path: Path) -> None:
+    # A forked child (no second interpreter to start: torch and transformers are already imported) is
+    # killed with SIGKILL at step 5, past the checkpoints of steps 2 and 4 and an evaluation; the resume and
+    # the uninterrupted run go in this process. The slow test below kills a fresh interpreter at an
+    # arbitrary moment instead, checkpoint writes included.
+    import multiprocessing
+
+    cut = tmp_path / "cut"
+    cfg = lm_config(lm["gpt2"], lm["data"], **_QUICK)  # type: ignore[arg-type]
+    child = multiprocessing.get_context("fork").Process(target=_run_until_hung, args=(cut, cfg, 5))
+    child.start()
+    deadline = time.monotonic() + 110
+    while time.monotonic() < deadline and child.is_alive() and not (cut / "hanging").exists():
+        time.sleep(0.01)
+    assert (cut / "hanging").exists(), f"the child did not reach step 5 (exit code {child.exitcode})"
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(timeout=30)
+    assert child.exitcode == -signal.SIGKILL
+    resumed = train(resume=cut)
+    assert resumed.summary["resumed_from_step"] == 4
+    full = train(cfg, run_dir=tmp_path / "full")
+    lora = {k: v for k, v in resumed.model.state_dict().items() if "lora_" in k}
+    _assert_resumed_like_uninterrupted(cut, lora, full)
 
 
 _KILLED = {
@@ -328,22 +397,10 @@ _KILLED = {
 }
 
 
-def _spawn(run_dir: Path, mode: str, lm: dict[str, Path]) -> subprocess.Popen[str]:
-    import os
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]), "CI": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(run_dir), mode, str(lm["gpt2"]), str(lm["data"]), json.dumps(_KILLED)],
-        env=env,
-        text=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-def test_sigkill_mid_lora_run_then_resume_is_bit_identical(lm: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_sigkill_at_any_moment_of_a_lora_run_then_resume_is_bit_identical(lm: dict[str, Path], tmp_path: Path) -> None:
     cut = tmp_path / "cut"
-    proc = _spawn(cut, "fresh", lm)
+    proc = _spawn(cut, "fresh", lm, _KILLED)
     metrics, deadline = cut / "metrics.jsonl", time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         if metrics.exists() and sum(1 for _ in metrics.open()) >= 14:  # past a few checkpoints, mid-run
@@ -352,14 +409,10 @@ def test_sigkill_mid_lora_run_then_resume_is_bit_identical(lm: dict[str, Path], 
         time.sleep(0.005)
     proc.wait(timeout=90)
     assert proc.returncode == -signal.SIGKILL, "the child finished before the kill"
-    last = _spawn(cut, "resume", lm)
+    last = _spawn(cut, "resume", lm, {})
     assert last.wait(timeout=90) == 0, last.stderr.read() if last.stderr else ""
     full = train(lm_config(lm["gpt2"], lm["data"], **_KILLED), run_dir=tmp_path / "full")  # type: ignore[arg-type]
-    resumed = torch.load(cut / "final.pt", weights_only=True)
-    assert json.loads((cut / "summary.json").read_text())["resumed_from_step"] > 0
-    assert all(torch.equal(v, full.model.state_dict()[k]) for k, v in resumed.items()) and resumed
-    drop_time = [{k: v for k, v in json.loads(line).items() if k != "time"} for line in metrics.read_text().splitlines()]
-    assert drop_time == [{k: v for k, v in r.items() if k != "time"} for r in full.history]
+    _assert_resumed_like_uninterrupted(cut, torch.load(cut / "final.pt", weights_only=True), full)
 
 
 def test_bad_jsonl_lines_are_all_reported(tmp_path: Path) -> None:
