@@ -415,6 +415,61 @@ def test_sigkill_at_any_moment_of_a_lora_run_then_resume_is_bit_identical(lm: di
     _assert_resumed_like_uninterrupted(cut, torch.load(cut / "final.pt", weights_only=True), full)
 
 
+@pytest.mark.parametrize("adapter", ["lora", "none"])
+def test_train_without_a_config_file_loads_the_model_once_and_trains_what_config_yaml_says(
+    lm: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adapter: str
+) -> None:
+    # The recommender fills the LoRA rank, alpha and dropout (or writes out adapter: none): the task is
+    # built again for them from the weights already loaded, and that run is the one its config.yaml gives.
+    from safetensors.torch import load_file
+
+    loads: list[str] = []
+    real = causal_lm.load_model
+    monkeypatch.setattr(causal_lm, "load_model", lambda path: loads.append(path) or real(path))
+    args = [
+        f"model.name_or_path={lm['gpt2']}",
+        f"data.path={lm['data']}",
+        f"model.adapter={adapter}",
+        "training.max_steps=2",
+        "batch.size=4",
+        "batch.accumulation=1",
+    ]
+    quiet = [
+        "report=false",
+        "training.device=cpu",
+        "logging.progress=off",
+        "evaluation.strategy=no",
+        "checkpoint.strategy=no",
+        "checkpoint.load_best_at_end=false",
+    ]
+    assert main(["train", "task=causal-lm", *args, *quiet, "--run-dir", str(tmp_path / "a")]) == 0
+    assert len(loads) == 1
+    assert main(["train", str(tmp_path / "a" / "config.yaml"), "--run-dir", str(tmp_path / "b")]) == 0
+    if adapter == "lora":
+        assert (tmp_path / "a" / "config.yaml").read_text().count("lora_alpha") == 1
+        weights = [load_file(str(tmp_path / run / "adapter" / "adapter_model.safetensors")) for run in ("a", "b")]
+    else:
+        weights = [load_file(str(tmp_path / run / "model" / "model.safetensors")) for run in ("a", "b")]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_lora_base_is_held_in_bf16_on_a_gpu_only(lm: dict[str, Path]) -> None:
+    from trainwell.engine.precision import BF16Precision, PrecisionStrategy
+
+    task = build_task(load_config(lm_config(lm["gpt2"], lm["data"])))
+    assert task.hold_frozen and not build_task(load_config(lm_config(lm["gpt2"], lm["data"], model={"adapter": "none"}))).hold_frozen
+    assert BF16Precision(torch.device("cpu")).hold_frozen(task.model) is None  # CPU: fp32 kept
+    assert PrecisionStrategy(torch.device("cuda")).hold_frozen(task.model) is None  # fp32 training: nothing to do
+    assert all(p.dtype == torch.float32 for p in task.model.parameters())
+    # The rule itself, on CPU tensors: the strategy only reads the device it was made for.
+    note = BF16Precision(torch.device("cuda")).hold_frozen(task.model)
+    assert note is not None and "bf16" in note
+    for name, param in task.model.named_parameters():
+        assert param.dtype == (torch.float32 if param.requires_grad else torch.bfloat16), name
+    base = task.model.get_base_model()  # type: ignore[operator]
+    assert base.lm_head.weight is base.transformer.wte.weight  # tied weights stay one tensor
+
+
 def test_bad_jsonl_lines_are_all_reported(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "a", "response": "b"}\nnot json\n{"prompt": "a"}\n{"messages": []}\n{"prompt": "a", "response": "  "}\n')

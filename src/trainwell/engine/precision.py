@@ -74,6 +74,11 @@ class PrecisionStrategy:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
 
+    def hold_frozen(self, model: torch.nn.Module) -> str | None:
+        """Store ``model``'s frozen weights in this precision's compute dtype where that is safe; returns
+        what was done, for the run's record, or None. fp32: nothing to do."""
+        return None
+
     def describe(self) -> str:
         return self.name
 
@@ -87,6 +92,25 @@ class BF16Precision(PrecisionStrategy):
         import torch
 
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def hold_frozen(self, model: torch.nn.Module) -> str | None:
+        """On a GPU, store the frozen floating-point weights in bf16 (a LoRA base, as peft/TRL users load
+        it): autocast casts them to bf16 for every matmul anyway, so the forward changes only in the ops
+        autocast leaves alone (embedding lookups, residual adds), while their memory halves. Trained weights,
+        their gradients and optimizer state stay fp32, so no update is lost to bf16 rounding.
+
+        On CPU they stay fp32: the run's memory is not the GPU's, and bf16 weights would make every op
+        autocast does not cover run in bf16 on a CPU that may lack native bf16 arithmetic.
+        """
+        import torch
+
+        if self.device.type != "cuda":
+            return None
+        frozen = [p for p in model.parameters() if not p.requires_grad and p.dtype == torch.float32]
+        for param in frozen:
+            param.data = param.data.to(torch.bfloat16)  # the same Parameter object: tied weights stay tied
+        saved = 2 * sum(p.numel() for p in frozen)
+        return f"frozen weights held in bf16 ({saved / 2**20:.0f} MB saved)" if frozen else None
 
 
 class FP16Precision(PrecisionStrategy):

@@ -69,6 +69,9 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     device = resolve_device(config.training.device)
     precision, choice = build_precision(config.training.precision, device)
     model = task.model.to(device)
+    held = precision.hold_frozen(model) if task.hold_frozen else None
+    if held:  # written with the precision into the run's environment record
+        choice = PrecisionChoice(choice.name, f"{choice.reason}; {held}")
     optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
     schedule = build_schedule(optimizer, config, total, steps_per_epoch, lr)
     loss_fn = task_loss(config, task, device)

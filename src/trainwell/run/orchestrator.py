@@ -103,7 +103,7 @@ def _train(
     planned = resolve.plan(request, facts, per_rank)
     if resolve.builds_differently(request.config, planned.config):
         engine.prepare(planned.config)
-        task = _task(planned.config, model, train_data, val_data)
+        task = task.rebuild(planned.config) if task.rebuild is not None else _task(planned.config, model, train_data, val_data)
     else:
         engine.prepare(planned.config, seed=False)  # recommended threads; the RNG stays where the build left it
     if planned.config.init_from is not None and resume is None:  # a resumed run's weights come from its own checkpoint

@@ -105,5 +105,11 @@ def before_measuring(request: ConfigRequest, recommend: bool = True) -> Config:
 
 
 def builds_differently(a: Config, b: Config) -> bool:
-    """Whether building the task from ``b`` gives another task than from ``a`` (see BUILD_FIELDS)."""
-    return any(getattr(a, name) != getattr(b, name) for name in BUILD_FIELDS)
+    """Whether building the task from ``b`` gives another task than from ``a`` (see BUILD_FIELDS). The
+    ``model`` sections compare with the task's defaults filled in: the recommender writing out a default
+    (``adapter: none``) builds the same model."""
+    from trainwell.tasks.catalog import model_options
+
+    if model_options(a) != model_options(b):
+        return True
+    return any(getattr(a, name) != getattr(b, name) for name in BUILD_FIELDS if name != "model")

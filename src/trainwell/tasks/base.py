@@ -9,8 +9,8 @@ A task whose loss is not one of ``loss.name``'s (a causal LM's next-token loss o
 its own: ``loss``, ``count_items`` (how many items a target holds: the weight of a micro-batch in an
 accumulation window and of a batch in ``val_loss``; tokens for a language model, so both are per-token means),
 ``extra_metrics`` (metrics computed from the model and ``val_loss`` rather than from logits: perplexity,
-generation), ``model_files`` (what a checkpoint stores: only the adapter for LoRA) and ``save_final`` (the
-trained model written in its library's own format at the end).
+generation), ``model_files`` (what a checkpoint stores: only the adapter for LoRA), ``save_final`` (the
+trained model written in its library's own format at the end), ``rebuild`` and ``hold_frozen`` (below).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     import torch
     from torch.utils.data import Dataset
+
+    from trainwell.config.schema import Config
 
 Kind = Literal["classification", "binary", "regression"]
 
@@ -86,6 +88,12 @@ class Task:
     model_files: ModelFiles = field(default_factory=StateDictFiles)
     save_final: Callable[[torch.nn.Module, Path], dict[str, Any]] | None = None  # returns what it wrote, for summary.json
     data_summary: dict[str, Any] = field(default_factory=dict)  # counts worth reporting (e.g. truncated examples)
+    # The task again for a config that builds differently (what the recommender filled in), reusing what that
+    # config does not change (a causal LM's loaded weights); None: build from scratch.
+    rebuild: Callable[[Config], Task] | None = None
+    # Whether the frozen parameters may be stored in the compute dtype (a LoRA base under bf16 on a GPU):
+    # only the task knows its frozen modules hold no state that needs fp32 (a frozen BatchNorm would).
+    hold_frozen: bool = False
 
 
 def classification_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

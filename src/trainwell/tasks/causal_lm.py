@@ -287,7 +287,8 @@ def perplexity_only(model: torch.nn.Module, metrics: dict[str, float]) -> dict[s
 # ---- model -----------------------------------------------------------------------------------------------
 def load_model(name_or_path: Any) -> tuple[Any, torch.nn.Module]:
     """Tokenizer and model. A local folder is read without touching the network; fp32 master weights
-    (``training.precision`` autocasts; an optimizer over bf16 weights loses small updates)."""
+    (``training.precision`` autocasts; an optimizer over bf16 weights loses small updates). A LoRA run's
+    frozen base goes to bf16 later, on a GPU under bf16 (``Task.hold_frozen``)."""
     transformers = require("transformers", "llm", FEATURE)
     if not isinstance(name_or_path, str) or not name_or_path:
         raise ConfigError(
@@ -419,10 +420,41 @@ def _check_tokenizer(tokenizer: Any, chat: bool) -> int:
 
 
 def build(config: Config) -> Task:
+    return _build(config, None)
+
+
+@dataclass
+class Rebuild:
+    """``Task.rebuild`` of a causal-lm task: the task again for another config (what the recommender filled
+    in: the LoRA rank, alpha, dropout), reusing the weights already loaded when ``name_or_path`` and gradient
+    checkpointing are unchanged, so `trainwell train` without a config file reads the model once.
+
+    The LoRA layers of the first build are taken out with peft's ``unload()`` (the base's own weights were
+    never changed: nothing has trained yet) and the adapter is made anew. Loading draws nothing from torch's
+    RNG, so the new adapter's initial weights are those a fresh build would draw
+    (tests/tasks/test_tasks_causal_lm.py compares with a run of the written config.yaml).
+    """
+
+    source: Any
+    checkpointing: bool
+    tokenizer: Any
+    model: torch.nn.Module
+    lora: bool
+
+    def __call__(self, config: Config) -> Task:
+        mo = model_options(config)
+        if mo.get("name_or_path") != self.source or bool(mo.get("gradient_checkpointing", False)) != self.checkpointing:
+            return build(config)
+        base = self.model.unload() if self.lora else self.model  # type: ignore[operator]
+        base.requires_grad_(True)  # as loaded: peft froze it, and a full fine-tuning trains every weight
+        return _build(config, (self.tokenizer, base))
+
+
+def _build(config: Config, loaded: tuple[Any, torch.nn.Module] | None) -> Task:
     mo = _options(config)
     opts = dict(config.data.options)
     train_rows, val_rows = _rows(config, opts)
-    tokenizer, model = load_model(mo["name_or_path"])
+    tokenizer, model = loaded or load_model(mo["name_or_path"])
     chat = is_chat(train_rows)
     pad_id = _check_tokenizer(tokenizer, chat)
     limit = int(getattr(model.config, "max_position_embeddings", 0) or getattr(model.config, "n_positions", 0) or DEFAULT_MAX_LENGTH)
@@ -482,6 +514,8 @@ def build(config: Config) -> Task:
         model_files=AdapterFiles() if lora else StateDictFiles(),
         save_final=FinalSave(tokenizer, lora, bool(mo.get("merge_at_end", False))),
         data_summary=summary,
+        rebuild=Rebuild(mo["name_or_path"], bool(mo.get("gradient_checkpointing", False)), tokenizer, model, lora),
+        hold_frozen=lora,  # the frozen base may be stored in bf16 on a GPU (engine/precision.py)
     )
 
 
