@@ -221,12 +221,15 @@ def before(model: Path, data: Path, val: Path, threads: int, **extra: Any) -> di
     return evaluate(task.model, loader, task.loss, precision, torch.device("cpu"), None, task.count_items, task.extra_metrics)
 
 
-def part_tiny_lm(steps: int, threads: int) -> dict[str, Any]:
+def part_tiny_lm(steps: int, threads: int, pretrained_dir: Path | None = None, only: list[str] | None = None) -> dict[str, Any]:
+    """``pretrained_dir``: a model this part pretrained before (its ``pretrain/model`` folder, kept from an
+    earlier run of the same command), so the fine-tuning runs can be re-run without pretraining again;
+    ``only``: the fine-tuning variants to run (all by default)."""
     train_rows, dev = read_sst2("train.tsv"), read_sst2("dev.tsv")
     rng = random.Random(0)
     rng.shuffle(train_rows)
     sft_rows, lm_rows = train_rows[:3000], train_rows[3000:23000]  # disjoint: the LM never sees the SFT sentences
-    out: dict[str, Any] = {"sft_examples": len(sft_rows), "pretraining_sentences": len(lm_rows)}
+    out: dict[str, Any] = {"sft_examples": len(sft_rows), "pretraining_sentences": len(lm_rows), "sft_steps": steps}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         base = tmp / "gpt2-random"
@@ -235,24 +238,30 @@ def part_tiny_lm(steps: int, threads: int) -> dict[str, Any]:
         val = write_jsonl(tmp / "dev.jsonl", [{"prompt": PROMPT.format(t), "response": ANSWER[y]} for t, y in dev])
         positives = sum(y for _, y in dev[:100])
         out["majority_rate_first_100_dev"] = max(positives, 100 - positives) / 100  # the prompts val_exact_match scores
-        # Brief pretraining: plain next-token prediction over review sentences (an empty prompt, the sentence as the
-        # response, so every token is trained), full weights.
-        lm_data = write_jsonl(tmp / "lm.jsonl", [{"prompt": "", "response": t} for t, _ in lm_rows])
-        pre = lm_run(
-            base,
-            lm_data,
-            val,
-            tmp / "pretrain",
-            2 * steps,
-            threads,
-            lr=2e-3,
-            batch=32,
-            model={"adapter": "none"},
-            options={"generate_eval": 0},
-        )
-        out["pretraining"] = {"steps": 2 * steps, "batch": 32, "lr": 2e-3, "wall_s": pre["wall_s"]}
-        pretrained = tmp / "pretrain" / "model"
-        out["before"] = {"random_init": before(base, sft, val, threads), "pretrained": before(pretrained, sft, val, threads)}
+        if pretrained_dir is None:
+            # Brief pretraining: plain next-token prediction over review sentences (an empty prompt, the sentence
+            # as the response, so every token is trained), full weights.
+            lm_data = write_jsonl(tmp / "lm.jsonl", [{"prompt": "", "response": t} for t, _ in lm_rows])
+            pre = lm_run(
+                base,
+                lm_data,
+                val,
+                tmp / "pretrain",
+                2 * steps,
+                threads,
+                lr=2e-3,
+                batch=32,
+                model={"adapter": "none"},
+                options={"generate_eval": 0},
+            )
+            out["pretraining"] = {"steps": 2 * steps, "batch": 32, "lr": 2e-3, "wall_s": pre["wall_s"]}
+            pretrained = tmp / "pretrain" / "model"
+            out["before"] = {"random_init": before(base, sft, val, threads), "pretrained": before(pretrained, sft, val, threads)}
+        else:
+            pretrained = pretrained_dir
+            out["pretraining"] = {"from": str(pretrained_dir)}
+            out["before"] = {"pretrained": before(pretrained, sft, val, threads)}
+        print("before", json.dumps(out["before"]), file=sys.stderr)
         variants = {
             "full_masked": {"model": {"adapter": "none"}, "lr": 1e-3},
             "full_unmasked": {"model": {"adapter": "none"}, "lr": 1e-3, "options": {"train_on_inputs": True}},
@@ -265,10 +274,13 @@ def part_tiny_lm(steps: int, threads: int) -> dict[str, Any]:
         }
         out["runs"] = {}
         for name, spec in variants.items():
-            out["runs"][name] = lm_run(pretrained, sft, val, tmp / name, steps, threads, **json.loads(json.dumps(spec)))
-            print(name, json.dumps(out["runs"][name]["final"]), file=sys.stderr)
-        out["runs"]["full_masked_random_init"] = lm_run(base, sft, val, tmp / "random", steps, threads, model={"adapter": "none"}, lr=1e-3)
-        print("random", json.dumps(out["runs"]["full_masked_random_init"]["final"]), file=sys.stderr)
+            if only is None or name in only:
+                out["runs"][name] = lm_run(pretrained, sft, val, tmp / name, steps, threads, **json.loads(json.dumps(spec)))
+                print(name, json.dumps(out["runs"][name]["final"]), file=sys.stderr)
+        if only is None or "full_masked_random_init" in only:
+            random_init = lm_run(base, sft, val, tmp / "random", steps, threads, model={"adapter": "none"}, lr=1e-3)
+            out["runs"]["full_masked_random_init"] = random_init
+            print("random", json.dumps(random_init["final"]), file=sys.stderr)
     return out
 
 
@@ -281,15 +293,22 @@ def main() -> None:
     parser.add_argument("--part", choices=("all", "minilm", "tiny-lm"), default="all")
     parser.add_argument("--steps", type=int, default=60, help="MiniLM steps per run; the tiny LM's SFT runs take 4x, its pretraining 8x")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pretrained", type=Path, help="tiny-lm: a pretrain/model folder an earlier run of this part saved")
+    parser.add_argument("--variants", help="tiny-lm: comma-separated fine-tuning runs (default all)")
+    parser.add_argument("--out", default="", help="suffix of the results file (sft_tiny_lm<out>.json)")
     args = parser.parse_args()
     if not SST2.is_dir():
         sys.exit(f"needs {SST2} (the shared data folder)")
     meta = {"git_revision": git_revision(), "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": args.threads}
-    parts = {"minilm": lambda: part_minilm(args.steps, args.threads), "tiny-lm": lambda: part_tiny_lm(4 * args.steps, args.threads)}
+    only = args.variants.split(",") if args.variants else None
+    parts = {
+        "minilm": lambda: part_minilm(args.steps, args.threads),
+        "tiny-lm": lambda: part_tiny_lm(4 * args.steps, args.threads, args.pretrained, only),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name, run in parts.items():
         if args.part in ("all", name):
-            path = RESULTS / f"sft_{name.replace('-', '_')}.json"
+            path = RESULTS / f"sft_{name.replace('-', '_')}{args.out if name == 'tiny-lm' else ''}.json"
             path.write_text(json.dumps({**meta, "cpu_count": os.cpu_count(), **run()}, indent=2) + "\n", encoding="utf-8")
             print(f"wrote {path}")
 

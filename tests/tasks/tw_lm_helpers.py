@@ -90,7 +90,7 @@ def lm_config(model_path: Path, data_path: Path, **sections: Any) -> dict[str, A
         "optimizer": {"lr": 1e-2, "weight_decay": 0.0},
         "schedule": {"name": "linear", "warmup": 0.1},
         "batch": {"size": 4},
-        "training": {"max_steps": 12, "max_grad_norm": 1.0, "precision": "fp32", "device": "cpu"},
+        "training": {"max_steps": 12, "max_grad_norm": 1.0, "precision": "fp32", "device": "cpu", "threads": 1},
         "evaluation": {"strategy": "steps", "every": 4, "metric": "val_loss", "mode": "min"},
         "logging": {"every": 2, "tensorboard": "off", "progress": "off"},
         "early_stopping": {"patience": None},
