@@ -18,7 +18,7 @@ _TRAIN_PREFIXES = ("train_", "training_")
 _SUFFIXES = ("_step", "_epoch")
 # Timing and throughput bookkeeping that HF, Lightning and Keras log next to the metrics.
 _BOOKKEEPING = re.compile(
-    r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$)"
+    r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$|^samples$|_samples$)"
 )
 _ALIASES = {"acc": "accuracy", "f1_score": "f1"}
 
@@ -51,6 +51,10 @@ def classify(raw: str) -> tuple[Kind, str]:
     for prefix in _EVAL_PREFIXES:
         if name.startswith(prefix):
             rest = _strip_suffix(name[len(prefix) :])
+            # A run folder's TensorBoard copy prefixes its own names: 'eval/val_loss' is val_loss, 'eval/epoch' the epoch.
+            rest = next((rest[len(p) :] for p in _EVAL_PREFIXES if rest.startswith(p) and len(rest) > len(p)), rest)
+            if rest in ("epoch", "epochs", "step", "samples"):
+                return ("epoch", "epoch") if rest.startswith("epoch") else ("ignore", rest)
             return "eval", "val_" + _ALIASES.get(rest, rest)
     bare = name
     for prefix in _TRAIN_PREFIXES:
@@ -58,6 +62,8 @@ def classify(raw: str) -> tuple[Kind, str]:
             bare = bare[len(prefix) :]
             break
     bare = _strip_suffix(bare)
+    if bare in ("epoch", "epochs"):  # 'train/epoch' of a run folder's TensorBoard copy
+        return "epoch", "epoch"
     if bare == "loss":
         return "train_loss", "train_loss"
     if bare in ("lr", "learning_rate"):

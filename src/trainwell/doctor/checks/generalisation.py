@@ -76,7 +76,7 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
     severity = None
     gained = _worse_by(series.values[0], series.values[best], mode)  # how much better the best is than the first
     lost = _worse_by(series.values[-1], series.values[best], mode)
-    if gained > 0 and lost < t.OVERFIT_MILD_SHARE * gained:
+    if gained > 0 and lost < t.OVERFIT_MILD_SHARE * gained and lost < t.OVERFIT_MILD_RISE:
         # A late, small turn near a floor (noise or the first sign): the best checkpoint keeps almost everything.
         severity = Severity.INFO
         message += f"; mild: the end gave back {lost / gained:.0%} of the improvement made before the best evaluation"

@@ -59,6 +59,7 @@ OVERFIT_DROP = 0.02
 OVERFIT_GAP_RATIO = 3.0
 OVERFIT_PATIENCE = 3
 OVERFIT_MILD_SHARE = 0.25
+OVERFIT_MILD_RISE = 0.2
 OVERFIT_ACC_GAP = 0.2
 OVERFIT_ACC_MEMORISED = 0.95
 NO_PROGRESS_EVAL = 0.05
@@ -131,6 +132,7 @@ SOURCES: dict[str, str] = {
     "OVERFIT_DROP": "rationale: for higher-is-better metrics a 2% relative drop from the best",
     "OVERFIT_PATIENCE": "003 'For Maximum Quality' config: early_stopping_patience 3",
     "OVERFIT_MILD_SHARE": "rationale: a turn that gave back less than a quarter of the improvement made before it is mild (info): the best checkpoint keeps almost all of it",
+    "OVERFIT_MILD_RISE": "rationale: and ends less than 20% above its best value (a larger rise is a warning however much came before)",
     "OVERFIT_ACC_GAP": "004 'Train Baseline': overfitting = train acc >> val acc; rationale: >> = 0.2 apart at the end",
     "OVERFIT_ACC_MEMORISED": "004 'Train Baseline' (train acc >> val acc); rationale: the accuracy gap counts once train accuracy reaches 0.95 (the training set is memorised)",
     "NO_PROGRESS_EVAL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: the best evaluation is < 5% better than the first",
