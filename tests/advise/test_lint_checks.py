@@ -44,6 +44,18 @@ CASES: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
     "seed-missing": ({"learning_rate": 1e-3, "batch_size": 32, "epochs": 3}, "warning", {"learning_rate": 1e-3, "batch_size": 32, "epochs": 3, "seed": 1}),
     "no-evaluation": (_hf(eval_strategy="no"), "info", BASE),
     "lr-range": (_hf(learning_rate=1e-2), "warning", BASE),
+    "family-expectations": (_hf(model_name_or_path="google/vit-base-patch16-224", weight_decay=0.001), "info",
+                            _hf(model_name_or_path="google/vit-base-patch16-224", weight_decay=0.05)),
+    "search-space-scale": (
+        {"defaults": ["_self_"], "hydra": {"sweeper": {"params": {"model.optimizer.lr": "interval(0.0001, 0.1)"}}}}, "warning",
+        {"defaults": ["_self_"], "hydra": {"sweeper": {"params": {"model.optimizer.lr": "tag(log, interval(0.0001, 0.1))"}}}}),
+    "search-space-range": (
+        {"defaults": ["_self_"], "model": {"optimizer": {"_target_": "torch.optim.AdamW", "lr": 1e-3}},
+         "hydra": {"sweeper": {"params": {"model.optimizer.lr": "tag(log, interval(0.1, 10))"}}}}, "warning",
+        {"defaults": ["_self_"], "model": {"optimizer": {"_target_": "torch.optim.AdamW", "lr": 1e-3}},
+         "hydra": {"sweeper": {"params": {"model.optimizer.lr": "tag(log, interval(1e-4, 1e-2))"}}}}),
+    "loraplus-ratio": ({"stage": "sft", "finetuning_type": "lora", "learning_rate": 1e-4, "loraplus_lr_ratio": 0.5}, "warning",
+                       {"stage": "sft", "finetuning_type": "lora", "learning_rate": 1e-4, "loraplus_lr_ratio": 16}),
 }  # fmt: skip
 
 
@@ -143,6 +155,12 @@ def test_dialect_detected(dialect: str) -> None:
         ("src.models.components.simple_dense_net.SimpleDenseNet", "mlp", None),
         ("torchvision.models.resnet50", "resnet", None),
         ("EleutherAI/pythia-160m", "llm", 0.16),
+        ("openai/whisper-small", "transformer", None),
+        ("facebook/wav2vec2-base-960h", "transformer", None),
+        ("microsoft/trocr-base-handwritten", "transformer", None),
+        ("google/mt5-small", "transformer", None),
+        ("facebook/detr-resnet-50", "transformer", None),
+        ("openai/clip-vit-base-patch32", "vit", None),
     ],
 )
 def test_model_classifier(name: str, kind: str, size: float | None) -> None:
@@ -153,7 +171,7 @@ def test_model_classifier(name: str, kind: str, size: float | None) -> None:
 @pytest.mark.parametrize(
     ("name", "family"),
     [("adamw_torch_fused", "adamw"), ("paged_adamw_8bit", "adamw"), ("bitsandbytes.optim.PagedAdamW8bit", "adamw"),
-     ("torch.optim.Adam", "adam"), ("adafactor", "adafactor"), ("lion_32bit", "lion"), ("sgd", "sgd"), ("adagrad", None)],
+     ("torch.optim.Adam", "adam"), ("adafactor", "adafactor"), ("lion_32bit", "lion"), ("sgd", "sgd"), ("adagrad", None), ("muon", "muon")],
 )  # fmt: skip
 def test_optimizer_family(name: str, family: str | None) -> None:
     assert optimizer_family(name) == family
@@ -166,3 +184,90 @@ def test_optimizer_family(name: str, family: str | None) -> None:
 )  # fmt: skip
 def test_scheduler_name(name: str, ours: str) -> None:
     assert scheduler_name(name) == ours
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "kind"),
+    [("google-bert/bert-base-uncased", "bert", "transformer"), ("FacebookAI/roberta-base", "roberta", "transformer"),
+     ("microsoft/deberta-v3-base", "deberta", "transformer"), ("openai-community/gpt2", "gpt2", "llm"),
+     ("meta-llama/Llama-3.2-1B", "llama", "llm"), ("mistralai/Mistral-7B-v0.1", "llama", "llm"), ("t5-small", "t5", "transformer"),
+     ("google/mt5-base", "t5", "transformer"), ("facebook/bart-large-cnn", "bart", "transformer"),
+     ("openai/whisper-large-v3", "whisper", "transformer"), ("facebook/wav2vec2-large-xlsr-53", "wav2vec2", "transformer"),
+     ("microsoft/trocr-small-printed", "trocr", "transformer"), ("google/vit-base-patch16-224", "vit", "vit"),
+     ("facebook/detr-resnet-50", "detr", "transformer"), ("openai/clip-vit-large-patch14", "clip", "vit"),
+     # model_type values and architecture class names name the same families
+     ("whisper", "whisper", "transformer"), ("WhisperForConditionalGeneration", "whisper", "transformer"),
+     ("Wav2Vec2ForCTC", "wav2vec2", "transformer"), ("VisionEncoderDecoderModel", "trocr", "transformer"),
+     ("MT5ForConditionalGeneration", "t5", "transformer"), ("DetrForObjectDetection", "detr", "transformer"),
+     ("CLIPModel", "clip", "vit"), ("LlamaForCausalLM", "llama", "llm"), ("GPT2LMHeadModel", "gpt2", "llm")],
+)  # fmt: skip
+def test_model_families(name: str, family: str, kind: str) -> None:
+    from trainwell.advise.lint.view import model_family
+
+    assert model_family(name) == (family, kind)
+    assert model_kind(name) == kind
+
+
+def test_speech_and_vision_transformers_get_the_transformer_checks() -> None:
+    """Issue M item 6: Whisper, wav2vec2, TrOCR, mT5 and DETR were not transformers (DETR was a ResNet), so a
+    config with no warmup and no clipping passed."""
+    for name in (
+        "openai/whisper-small",
+        "facebook/wav2vec2-base",
+        "microsoft/trocr-base-stage1",
+        "google/mt5-small",
+        "facebook/detr-resnet-50",
+    ):
+        rules = _rules(_hf(model_name_or_path=name, warmup_ratio=None, max_grad_norm=0.0))
+        assert {"transformer-no-warmup", "no-clipping"} <= set(rules), name
+
+
+def test_model_type_and_architectures_name_the_family_of_a_local_checkpoint() -> None:
+    view = build_view(_hf(model_name_or_path="./checkpoints/run-3", model_type="whisper"))
+    assert (view.model_family, view.model_kind, view.where("model_family")) == ("whisper", "transformer", "model_type")
+    view = build_view({"base_model": "./local", "micro_batch_size": 2, "num_epochs": 1, "architectures": ["DetrForObjectDetection"]})
+    assert view.model_family == "detr"
+
+
+def test_sweeper_spaces_are_parsed_in_each_spelling() -> None:
+    from trainwell.advise.lint.search_space import parse_override
+
+    assert parse_override("lr", "w", "interval(0.0001, 0.1)") == parse_override("lr", "w", {"type": "float", "low": 1e-4, "high": 0.1})
+    logged = parse_override("lr", "w", "tag(log, interval(1e-5, 1e-2))")
+    assert logged is not None and logged.log and (logged.low, logged.high) == (1e-5, 1e-2)
+    assert parse_override("lr", "w", {"type": "float", "low": 1e-5, "high": 1e-2, "log": True}) == logged
+    assert parse_override("bs", "w", "choice(32, 64, 128)").choices == (32.0, 64.0, 128.0)  # type: ignore[union-attr]
+    assert parse_override("act", "w", "choice(relu, gelu)") is None  # names, not numbers
+    assert parse_override("lr", "w", "0.001,0.002,0.003").choices == (0.001, 0.002, 0.003)  # type: ignore[union-attr]
+
+
+def test_search_space_scale_flags_linear_weight_decay_and_evenly_spaced_choices() -> None:
+    space = {"optimizer.weight_decay": "interval(0.0, 0.1)", "model.optimizer.lr": "choice(0.0001, 0.0334, 0.0667, 0.1)"}
+    found = [
+        f
+        for f in lint_mapping({"defaults": ["_self_"], "hydra": {"sweeper": {"params": space}}}).findings
+        if f.rule == "search-space-scale"
+    ]
+    assert [f.where for f in found] == ["hydra.sweeper.params.model.optimizer.lr"]  # a range from 0 has no decades to count
+    space = {"model.optimizer.weight_decay": "interval(1e-5, 1e-1)", "model.net.hidden": "choice(64, 128, 256)"}
+    found = [
+        f
+        for f in lint_mapping({"defaults": ["_self_"], "hydra": {"sweeper": {"params": space}}}).findings
+        if f.rule == "search-space-scale"
+    ]
+    assert [f.where for f in found] == ["hydra.sweeper.params.model.optimizer.weight_decay"] and "tag(log" in found[0].fix
+
+
+def test_muon_and_loraplus_keys_are_known_and_muon_is_not_read_as_adamw() -> None:
+    """Issue M item 6: use_muon and loraplus_lr_ratio were unknown keys, and a Muon config was judged as AdamW."""
+    data = {"stage": "sft", "finetuning_type": "full", "learning_rate": 0.02, "use_muon": True, "model_name_or_path": "Qwen/Qwen2.5-0.5B"}
+    report = lint_mapping(data)
+    view = build_view(data)
+    assert (view.optimizer, view.optimizer_family) == ("muon", "muon")
+    assert "lr-range" not in {f.rule for f in report.findings}  # AdamW's band is not Muon's
+    lora = build_view({"stage": "sft", "finetuning_type": "lora", "learning_rate": 1e-4, "loraplus_lr_ratio": 16, "use_muon": False})
+    assert lora.loraplus_ratio == 16 and not any(k.startswith("loraplus") or k == "use_muon" for k in lora.unknown)
+    axolotl = build_view(
+        {"base_model": "NousResearch/Llama-3.2-1B", "micro_batch_size": 2, "num_epochs": 1, "optimizer": "muon", "loraplus_lr_ratio": 16}
+    )
+    assert axolotl.optimizer_family == "muon" and axolotl.loraplus_ratio == 16 and "loraplus_lr_ratio" not in axolotl.unknown

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_doctor_engine_runs import _config
 
 from trainwell.doctor import diagnose
 
@@ -20,22 +21,6 @@ RUNS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "overfit": ({"lr": 1e-2, "epochs": 40, "limit": 64, "log_every": 2}, ["overfitting"]),
     "diverge": ({"lr": 0.3, "epochs": 10, "limit": 300, "log_every": 5}, ["divergence"]),
 }
-
-
-def _config(lr: float, epochs: int, limit: int, log_every: int) -> dict[str, Any]:
-    return {
-        "task": "digits",
-        "optimizer": {"lr": lr},
-        "training": {"epochs": epochs, "threads": 1},
-        "batch": {"size": 32},
-        "evaluation": {"strategy": "epoch", "every": 1},
-        "checkpoint": {"strategy": "no", "load_best_at_end": False},
-        "logging": {"every": log_every, "tensorboard": "on", "progress": "off"},
-        "early_stopping": {"patience": None},
-        "data": {"limit": limit},
-        "report": False,
-        "seed": 0,
-    }
 
 
 def _csv_export(run: Path, path: Path) -> Path:
@@ -61,7 +46,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, (settings, _) in RUNS.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the live doctor's warnings are test_doctor_live's business
-            folders[name] = train(_config(**settings), run_dir=out / name).run_dir
+            config = _config(**settings)
+            config["logging"]["tensorboard"] = "on"
+            folders[name] = train(config, run_dir=out / name).run_dir
         _csv_export(folders[name], out / f"{name}.csv")
     return folders
 

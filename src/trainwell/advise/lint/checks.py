@@ -7,6 +7,8 @@ another file of the composition. Every check carries the source its rule comes f
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from trainwell.registry import Registry
 
 S_000 = "000"
 S_001 = "001"
+S_002 = "002"
 S_003 = "003"
 S_004 = "004"
 
@@ -283,3 +286,115 @@ def _lr_range(c: LintCheck, v: ConfigView) -> list[Finding]:
     target = low if v.lr < low else high
     return [c.finding(f"lr {v.lr:g} is {factor:.1f}x {side} the usual {low:g}–{high:g} for {context}", v.where("lr"), v.lr,
                       f"start near {target:g} (or run trainwell lr-find)", severity)]  # fmt: skip
+
+
+# --- model families (001's tables by model type) -----------------------------------------------------------
+
+# Weight decay the guides give by family with AdamW: 001 §Weight Decay Strength quick reference.
+_FAMILY_DECAY: dict[str, tuple[tuple[float, float], str]] = {
+    "vit": ((0.05, 0.3), "AdamW + ViT 0.05–0.3"),
+    "clip": ((0.05, 0.3), "AdamW + ViT 0.05–0.3 (CLIP/SigLIP image towers are ViTs)"),
+}
+# BERT-style encoders fine-tuned: 001 §Warmup Steps (BERT fine-tuning 6–10 % of total steps) and §Common
+# Configurations (BERT fine-tuning: weight_decay 0.01, warmup 6 %).
+_ENCODERS = ("bert", "roberta", "deberta")
+_ENCODER_WARMUP = (0.06, 0.10)
+_ENCODER_DECAY = 0.01
+
+
+@check("family-expectations", "info", "warmup or weight decay far from what the guides give for the model's family",
+       f"{S_001} §Weight Decay Strength (AdamW + ViT 0.05–0.3; transformer fine-tuning 0.01); §Warmup Steps (BERT fine-tuning 6–10 %)")  # fmt: skip
+def _family(c: LintCheck, v: ConfigView) -> list[Finding]:
+    from trainwell.advise.lr_bands import WARN_FACTOR
+
+    out: list[Finding] = []
+    family = v.model_family
+    if family in _FAMILY_DECAY and v.optimizer_family == "adamw" and v.known("weight_decay") and not v.is_default("weight_decay"):
+        (low, high), said = _FAMILY_DECAY[family]
+        wd = v.weight_decay or 0.0
+        if wd < low / WARN_FACTOR or wd > high * WARN_FACTOR:
+            out.append(c.finding(f"weight_decay {wd:g} for a {family} model (from {v.where('model_family')}); the guides give {said}",
+                                 v.where("weight_decay"), wd, f"set {v.key('weight_decay')}: {low if wd < low else high:g}"))  # fmt: skip
+    if family in _ENCODERS and v.training_mode in (None, "full") and v.warmup_ratio and not v.is_default("warmup_ratio"):
+        low, high = _ENCODER_WARMUP
+        if v.warmup_ratio < low / WARN_FACTOR or v.warmup_ratio > high * WARN_FACTOR:
+            out.append(c.finding(f"warmup_ratio {v.warmup_ratio:g} for fine-tuning a {family} encoder; the guides give 6–10 % of the steps",
+                                 v.where("warmup_ratio"), v.warmup_ratio, f"set {v.key('warmup_ratio')}: {low:g}"))  # fmt: skip
+    if family in _ENCODERS and v.training_mode in (None, "full") and v.known("weight_decay") and not v.is_default("weight_decay"):
+        wd = v.weight_decay or 0.0
+        if wd > _ENCODER_DECAY * 10 * WARN_FACTOR:  # above pretraining's 0.1 by the warn factor
+            out.append(c.finding(f"weight_decay {wd:g} for fine-tuning a {family} encoder; the guides give 0.01 (0.1 is pretraining's)",
+                                 v.where("weight_decay"), wd, f"set {v.key('weight_decay')}: {_ENCODER_DECAY:g}"))  # fmt: skip
+    return out
+
+
+# --- sweeper search spaces ---------------------------------------------------------------------------------
+
+_LOG_SCALED = ("lr", "learning_rate", "weight_decay", "wd")
+# A continuous range this wide (high / low) sampled uniformly puts 90 % of its trials in the top decade.
+_LOG_SPAN = 10.0
+
+
+def _leaf(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower()
+
+
+@check("search-space-scale", "warning", "an LR or weight-decay search range of a decade or more sampled on a linear scale",
+       f"{S_002} §Grid Search with Hyperopt (lr and weight_decay sampled loguniform); Bergstra & Bengio 2012 (scale-type parameters on a log scale)")  # fmt: skip
+def _search_scale(c: LintCheck, v: ConfigView) -> list[Finding]:
+    out: list[Finding] = []
+    for p in v.search_space:
+        if _leaf(p.name) not in _LOG_SCALED:
+            continue
+        if p.low is not None and p.high is not None and p.low > 0 and not p.log and p.high / p.low >= _LOG_SPAN:
+            share = 0.9 * p.high / (p.high - p.low)  # uniform on [low, high]: the share above high / 10
+            out.append(c.finding(f"{p.name} is sampled uniformly over {p.low:g}–{p.high:g} ({math.log10(p.high / p.low):.0f} decades): "
+                                 f"{share:.0%} of the trials land in the top decade and the small values are barely tried",
+                                 p.where, f"interval({p.low:g}, {p.high:g})", f"tag(log, interval({p.low:g}, {p.high:g})) (Optuna sweeper), or log: true"))  # fmt: skip
+        elif p.choices and len(p.choices) >= 3 and min(p.choices) > 0 and max(p.choices) / min(p.choices) >= 100:
+            ordered = sorted(p.choices)
+            steps = [b - a for a, b in itertools.pairwise(ordered)]
+            if max(steps) - min(steps) <= 0.05 * max(steps):  # evenly spaced on a linear scale (to 5 %)
+                out.append(c.finding(f"{p.name} tries {len(ordered)} evenly spaced values from {ordered[0]:g} to {ordered[-1]:g}: "
+                                     "all but one sit in the top decades", p.where, list(ordered),
+                                     "space the choices by factors (e.g. 1e-5, 1e-4, 1e-3)"))  # fmt: skip
+    return out
+
+
+@check("search-space-range", "warning", "an LR search range that misses, or far overshoots, the guides' band for the optimizer",
+       f"trainwell.advise.lr_bands (the band lr-range uses: {S_001} §Learning Rate; {S_003} §Quick Reference Table)")  # fmt: skip
+def _search_range(c: LintCheck, v: ConfigView) -> list[Finding]:
+    from trainwell.advise.lint.lr_ranges import lr_range
+    from trainwell.advise.lr_bands import WARN_FACTOR
+
+    found = lr_range(v) if v.optimizer_family else None
+    out: list[Finding] = []
+    for p in v.search_space:
+        if _leaf(p.name) not in ("lr", "learning_rate") or found is None:
+            continue
+        values = [x for x in (p.low, p.high, *p.choices) if x is not None and x > 0]
+        if not values:
+            continue
+        (low, high), context = found
+        lo, hi = min(values), max(values)
+        if hi < low or lo > high:
+            out.append(c.finding(f"{p.name} searches {lo:g}–{hi:g}, entirely outside the usual {low:g}–{high:g} for {context}",
+                                 p.where, [lo, hi], f"search {low:g}–{high:g} on a log scale"))  # fmt: skip
+        elif lo < low / WARN_FACTOR**2 or hi > high * WARN_FACTOR**2:
+            out.append(c.finding(f"{p.name} searches {lo:g}–{hi:g}, far beyond the usual {low:g}–{high:g} for {context}: "
+                                 "trials at the extremes are spent on LRs that diverge or do not move", p.where, [lo, hi],
+                                 f"narrow it to about {low:g}–{high:g} (log scale)", "info"))  # fmt: skip
+    return out
+
+
+# --- LoRA+ ---------------------------------------------------------------------------------------------------
+
+
+@check("loraplus-ratio", "warning", "a LoRA+ ratio that does not speed up the B matrices",
+       "Hayou, Ghosh & Yu 2024, LoRA+ (lr_B / lr_A = 2^4 = 16 recommended; ratio 1 is plain LoRA)")  # fmt: skip
+def _loraplus(c: LintCheck, v: ConfigView) -> list[Finding]:
+    ratio = v.loraplus_ratio
+    if ratio is None or ratio > 1:
+        return []
+    return [c.finding(f"loraplus_lr_ratio {ratio:g}: the B matrices train no faster than A, so this is plain LoRA (or slower)",
+                      v.where("loraplus_ratio"), ratio, "set loraplus_lr_ratio: 16 (LoRA+'s recommendation), or drop it")]  # fmt: skip

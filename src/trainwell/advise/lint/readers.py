@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from trainwell.advise.lint.view import ConfigView, describe_model, describe_optimizer, model_kind
+from trainwell.advise.lint.view import ConfigView, describe_model, describe_optimizer, model_family, model_kind
 from trainwell.config.paths import get_path
 from trainwell.findings import Finding, Severity
 from trainwell.registry import Registry
@@ -98,8 +98,24 @@ def read_model_name(view: ConfigView, data: dict[str, Any], keys: tuple[str, ...
             describe_model(view, value, key)
             if "/" in value or view.is_transformer:
                 view.set("pretrained", True, key)
+            _read_model_type(view, data)
             return key
+    _read_model_type(view, data)
     return None
+
+
+def _read_model_type(view: ConfigView, data: dict[str, Any]) -> None:
+    """HF ``model_type`` ('whisper') or ``architectures`` (['DetrForObjectDetection']) name the family when
+    the model's own name does not (a local checkpoint path, or no name at all)."""
+    if view.known("model_family"):
+        return
+    names = [data.get("model_type")] + (data["architectures"] if isinstance(data.get("architectures"), list) else [])
+    for key, name in zip(["model_type"] + ["architectures"] * (len(names) - 1), names):
+        if isinstance(name, str) and model_family(name):
+            family, kind = model_family(name)  # type: ignore[misc]
+            view.set("model_family", family, key)
+            view.set("model_kind", kind, key)
+            return
 
 
 def read_optimizer_name(view: ConfigView, value: Any, source: str) -> None:

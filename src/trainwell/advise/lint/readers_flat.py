@@ -161,6 +161,13 @@ def _read_lora(view: ConfigView, data: dict[str, Any]) -> None:
         view.set("training_mode", "full", "no use_peft")
 
 
+def read_loraplus(view: ConfigView, data: dict[str, Any]) -> None:
+    """LoRA+ (LLaMA-Factory and axolotl ``loraplus_lr_ratio``): the B matrices train at lr x ratio."""
+    ratio = to_float(data.get("loraplus_lr_ratio"))
+    if ratio is not None:
+        view.set("loraplus_ratio", ratio, "loraplus_lr_ratio")
+
+
 def read_hf_like(view: ConfigView, data: dict[str, Any], framework: str = "HF") -> set[str]:
     """The HF TrainingArguments part every HF-based dialect shares; returns the keys it consumed."""
     used = apply_table(view, data, HF_TABLE)
@@ -214,7 +221,9 @@ LLAMAFACTORY_FIELDS = frozenset(
     pref_beta pref_loss pref_ftx quantization_bit quantization_method pure_bf16 freeze_trainable_layers
     freeze_trainable_modules use_dora use_rslora pissa_init flash_attn enable_liger_kernel use_unsloth mix_strategy
     streaming buffer_size packing neat_packing tokenized_path image_max_pixels video_max_pixels rope_scaling
-    upcast_layernorm booster cache_dir export_dir adapter_name_or_path create_new_adapter""".split()
+    upcast_layernorm booster cache_dir export_dir adapter_name_or_path create_new_adapter use_muon use_adam_mini
+    loraplus_lr_ratio loraplus_lr_embedding badam_mode badam_switch_mode badam_switch_interval badam_update_ratio
+    apollo_rank apollo_scale apollo_target""".split()
 )
 
 
@@ -227,7 +236,11 @@ def _read_llamafactory(view: ConfigView) -> None:
     read_model_name(view, data, ("model_name_or_path",))
     if isinstance(data.get("stage"), str):
         view.set("stage", data["stage"], "stage")
-    if flag(data.get("use_galore")):
+    if flag(data.get("use_muon")):
+        # LLaMA-Factory's use_muon swaps the optimizer for Muon (2-D weights; AdamW for the rest): not AdamW's LR scale.
+        view.set("optimizer", "muon", "use_muon")
+        view.set("optimizer_family", "muon", "use_muon")
+    elif flag(data.get("use_galore")):
         # GaLore projects AdamW's gradients; the LR and decay semantics stay AdamW's.
         view.set("optimizer", "galore_adamw", "use_galore")
         view.set("optimizer_family", "adamw", "use_galore")
@@ -238,6 +251,7 @@ def _read_llamafactory(view: ConfigView) -> None:
         mode = "qlora"
     if mode:
         view.set("training_mode", mode, "finetuning_type")
+    read_loraplus(view, data)
     view.unknown = unknown_keys(data, HF_FIELDS | TRL_FIELDS | LLAMAFACTORY_FIELDS)
 
 
@@ -262,7 +276,8 @@ AXOLOTL_FIELDS = frozenset(
     warmup_steps warmup_ratio evals_per_epoch eval_table_size saves_per_epoch debug deepspeed fsdp fsdp_config
     special_tokens tokens resume_from_checkpoint local_rank hub_model_id plugins liger_rope liger_rms_norm
     liger_glu_activation liger_layer_norm liger_fused_linear_cross_entropy cut_cross_entropy save_first_step
-    eval_max_new_tokens lr_quadratic_warmup cosine_min_lr_ratio""".split()
+    eval_max_new_tokens lr_quadratic_warmup cosine_min_lr_ratio loraplus_lr_ratio loraplus_lr_embedding optim_args
+    optim_target_modules muon_lr""".split()
 )
 
 
@@ -296,6 +311,7 @@ def _read_axolotl(view: ConfigView) -> None:
     view.set("training_mode", adapter if adapter in ("lora", "qlora") else "full", "adapter")
     # axolotl passes these through to HF TrainingArguments, so HF's defaults apply to what is left out.
     read_hf_like(view, {k: v for k, v in data.items() if k not in ("optimizer", "lr_scheduler")}, "HF (via axolotl)")
+    read_loraplus(view, data)
     view.unknown = unknown_keys(data, AXOLOTL_FIELDS | HF_FIELDS)
 
 

@@ -17,6 +17,7 @@ from trainwell.advise.lint.readers import (
     read_optimizer_name,
     unknown_keys,
 )
+from trainwell.advise.lint.search_space import read_search_space
 from trainwell.advise.lint.view import ConfigView, describe_model, flag, integer, positive_integer, scheduler_name
 from trainwell.config.paths import get_path
 from trainwell.findings import Finding, Severity
@@ -251,8 +252,26 @@ def _read_hydra(view: ConfigView) -> None:
     for section in ("model", "data"):
         if isinstance(data.get(section), dict):
             read_module_section(view, data[section], f"{section}.")
+    view.search_space = read_search_space(data)
+    if view.search_space:
+        view.sources["search_space"] = "hydra.sweeper"
     view.unknown += unknown_keys(
-        data, {"defaults", "seed", "trainer", "model", "data", "callbacks", "task_name", "tags", "logger", "paths", "extras"}
+        data,
+        {
+            "defaults",
+            "seed",
+            "trainer",
+            "model",
+            "data",
+            "callbacks",
+            "task_name",
+            "tags",
+            "logger",
+            "paths",
+            "extras",
+            "hydra",
+            "optimized_metric",
+        },
     )
 
 

@@ -50,10 +50,13 @@ class ConfigView:
     logging_steps: float | None = None
     model_name: str | None = None
     model_kind: str | None = None  # llm, transformer, vit, cnn, resnet, mlp, rnn
+    model_family: str | None = None  # HF family (bert, roberta, t5, whisper, wav2vec2, detr, vit, clip, llama ...)
     model_params_b: float | None = None  # parameter count in billions, parsed from the name
     training_mode: str | None = None  # full, lora, qlora, frozen
     pretrained: bool | None = None
     stage: str | None = None  # sft, dpo, orpo, kto, pt, rm, ppo ...
+    loraplus_ratio: float | None = None  # LoRA+: the B matrices train at lr x this ratio
+    search_space: list[SearchParam] = field(default_factory=list)  # a sweeper's sampled hyperparameters (Hydra/Optuna)
     partial: bool = False  # one piece of a composition (Hydra): absent values may come from elsewhere
     sources: dict[str, str] = field(default_factory=dict)  # fact -> key in the file, or "<framework> default"
     unknown: list[str] = field(default_factory=list)  # keys lint does not understand (reported as info)
@@ -102,6 +105,39 @@ class ConfigView:
 
 # --- classification helpers shared by the readers -------------------------------------------------
 
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One hyperparameter a sweeper samples: a continuous interval (log-scaled or not), or a list of choices."""
+
+    name: str  # the dotted key it overrides, e.g. model.optimizer.lr
+    where: str  # the key in the file that defines it
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[float, ...] = ()
+
+
+# HF model families, matched on hub names, ``model_type`` values and architecture class names (lower-cased),
+# BEFORE the generic kinds below: facebook/detr-resnet-50 is a DETR transformer with a ResNet backbone, not a
+# ResNet; google/mt5-small is a T5, microsoft/trocr-base a vision-encoder-decoder transformer. Order matters
+# (roberta before bert, deberta before both). (pattern, family, kind)
+_MODEL_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    (r"whisper", "whisper", "transformer"),
+    (r"wav2vec2|hubert|wavlm|data2vec_?-?audio|unispeech|seamless_?m4t|speecht5|speech_?to_?text", "wav2vec2", "transformer"),
+    (r"trocr|vision_?-?encoder_?-?decoder|donut|nougat", "trocr", "transformer"),
+    (r"detr|yolos|owl_?-?vit|owlv2|grounding_?-?dino", "detr", "transformer"),
+    (r"(?<![a-z])clip|siglip|blip", "clip", "vit"),
+    (r"(?<![a-z])vit|deit|beit|swin|dinov2|segformer|mask2former", "vit", "vit"),
+    (r"(?<![a-z])mt5|umt5|byt5|(?<![a-z0-9])t5", "t5", "transformer"),
+    (r"(?<![a-z])m?bart|pegasus|marian|opus-mt|m2m_?100|nllb", "bart", "transformer"),
+    (r"deberta", "deberta", "transformer"),
+    (r"roberta|camembert|xlm-?r(?![a-z])", "roberta", "transformer"),
+    (r"bert|electra|ernie|minilm|mpnet", "bert", "transformer"),
+    (r"gpt-?2|gpt_?neo|gpt-?j|gpt_bigcode|codegen", "gpt2", "llm"),
+    (r"llama|mistral|mixtral|qwen|gemma|phi-?\d|falcon|smollm|olmo|deepseek|zephyr|pythia|starcoder", "llama", "llm"),
+)
+
 # Order matters: the first pattern that matches wins ("swin" before "bert"; "deberta" is an encoder).
 _MODEL_KINDS: tuple[tuple[str, str], ...] = (
     (r"simple_?dense_?net", "mlp"),  # lightning-hydra-template's fully connected MNIST net, not a DenseNet CNN
@@ -119,8 +155,20 @@ _MODEL_KINDS: tuple[tuple[str, str], ...] = (
 _SIZE_TOKEN = re.compile(r"(\d+(?:[._]\d+)?)([bm])$", re.I)
 
 
+def model_family(name: str) -> tuple[str, str] | None:
+    """(family, kind) of an HF model from a hub name, ``model_type`` or architecture class name, or None."""
+    low = name.lower()
+    for pattern, family, kind in _MODEL_FAMILIES:
+        if re.search(pattern, low):
+            return family, kind
+    return None
+
+
 def model_kind(name: str) -> str | None:
     """llm / vit / transformer / resnet / cnn / rnn / mlp from a model name or class path, or None."""
+    found = model_family(name)
+    if found:
+        return found[1]
     low = name.lower()
     for pattern, kind in _MODEL_KINDS:
         if re.search(pattern, low):
@@ -144,6 +192,9 @@ def describe_model(view: ConfigView, name: str, source: str) -> None:
     kind = model_kind(name)
     if kind:
         view.set("model_kind", kind, source)
+    family = model_family(name)
+    if family:
+        view.set("model_family", family[0], source)
     size = model_params_b(name)
     if size is not None:
         view.set("model_params_b", size, source)
@@ -158,6 +209,9 @@ _OPTIMIZER_FAMILIES: tuple[tuple[str, str], ...] = (
     (r"adam(?!ax|grad|delta)", "adam"),
     (r"sgd", "sgd"),
     (r"rmsprop", "rmsprop"),
+    # Muon orthogonalises the update of 2-D weights (Jordan et al. 2024): its LR scale is not AdamW's, so it is
+    # its own family and the AdamW band is not applied to it.
+    (r"muon", "muon"),
 )
 
 
