@@ -66,9 +66,9 @@ def test_each_format_of_one_run_gives_the_same_findings(runs: dict[str, Path], n
     locate, source = FORMATS[fmt]
     result = diagnose(locate(runs[name]))
     assert result.history.source == source
-    assert [f.code for f in result.findings] == RUNS[name][1]
+    assert [f.rule for f in result.findings] == RUNS[name][1]
     reference = diagnose(runs[name])
-    assert [(f.code, f.severity) for f in result.findings] == [(f.code, f.severity) for f in reference.findings]
+    assert [(f.rule, f.severity) for f in result.findings] == [(f.rule, f.severity) for f in reference.findings]
     assert sorted(result.history.eval) == sorted(reference.history.eval)  # the same series, under the same names
 
 
