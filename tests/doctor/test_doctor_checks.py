@@ -448,3 +448,26 @@ def test_lr_mismatch_waits_for_warmup_and_skips_scaled_groups() -> None:
     scaled = history(decay(50), lr=[1e-2] * 50, lr_hint=1e-3, lr_scaled=True)
     findings, skipped = run_checks(scaled, ["lr_mismatch"])
     assert findings == [] and "param groups" in skipped["lr_mismatch"]
+
+
+def test_schedule_length_and_cadence_fixes_follow_the_tool() -> None:
+    """Issue M: a fix is a config change for the tool that wrote the log, not trainwell keys for an HF run."""
+    cases = {
+        "lr_never_decays": (
+            lambda: history(decay(50), lr=[1e-3] * 50),
+            "TrainingArguments(lr_scheduler_type='cosine')",
+            "CosineAnnealingLR",
+        ),
+        "saturating": (lambda: history(decay(100, 2.3, 0.3, 30.0)), "TrainingArguments(max_steps=", "Trainer(max_steps="),
+        "eval_too_sparse": (
+            lambda: history(decay(100), decay(4, 2.0, 0.5), every=25, patience=10),
+            "TrainingArguments(eval_strategy='steps'",
+            "Trainer(val_check_interval=",
+        ),
+    }
+    for name, (make, hf, lightning) in cases.items():
+        for source, expected in (("hf-trainer-state", hf), ("lightning-csv", lightning)):
+            h = make()
+            h.source = source
+            (found,), _ = run_checks(h, [name])
+            assert expected in found.fix, (name, source, found.fix)

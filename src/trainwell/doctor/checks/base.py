@@ -154,6 +154,16 @@ def clip_fix(history: History, max_norm: float) -> str:
     )
 
 
+def cosine_fix(history: History) -> str:
+    """A cosine decay (001 'Scheduler Choice'), in the producing tool's names."""
+    return for_tool(
+        history,
+        trainwell=f"schedule.name: {history.hints.schedule or 'constant'} → cosine",
+        hf="TrainingArguments(lr_scheduler_type='cosine')",
+        lightning="CosineAnnealingLR(optimizer, T_max=max_steps) returned from configure_optimizers (interval 'step')",
+    )
+
+
 def fmt(value: float) -> str:
     if not math.isfinite(value):
         return str(value)

@@ -37,10 +37,32 @@ def _train_at(history: History, step: float) -> float | None:
 
 
 def _length_fix(history: History, at_step: float, verb: str = "stop near") -> str:
-    """'training.epochs: 10 → 6' when the run counts epochs, else 'training.max_steps: N'."""
+    """The run length to stop at, in the producing tool's names: epochs when the run counts epochs, else steps."""
     if history.x_unit == "epoch":
-        return f"training.epochs: {history.last_step:g} → {max(1, math.ceil(at_step)):g}"
-    return f"training.max_steps: {max(1, round(at_step)):g} ({verb} {history.x_unit} {at_step:g})"
+        epochs = max(1, math.ceil(at_step))
+        return for_tool(
+            history,
+            trainwell=f"training.epochs: {history.last_step:g} → {epochs:g}",
+            hf=f"TrainingArguments(num_train_epochs={epochs:g})  # was {history.last_step:g}",
+            lightning=f"Trainer(max_epochs={epochs:g})  # was {history.last_step:g}",
+        )
+    steps = max(1, round(at_step))
+    return for_tool(
+        history,
+        trainwell=f"training.max_steps: {steps:g} ({verb} {history.x_unit} {at_step:g})",
+        hf=f"TrainingArguments(max_steps={steps:g})  # {verb} step {at_step:g}",
+        lightning=f"Trainer(max_steps={steps:g})  # {verb} step {at_step:g}",
+    )
+
+
+def _patience_fix(history: History, patience: int, monitor: str = "val_loss", mode: str = "min") -> str:
+    """Early stopping with ``patience`` evaluations, in the producing tool's names."""
+    return for_tool(
+        history,
+        trainwell=f"early_stopping.patience: {patience}",
+        hf=f"EarlyStoppingCallback(early_stopping_patience={patience}) with TrainingArguments(load_best_model_at_end=True)",
+        lightning=f"EarlyStopping(monitor='{monitor}', mode='{mode}', patience={patience})",
+    )
 
 
 @check(
@@ -355,7 +377,7 @@ def saturating(history: History) -> Finding | None:
     evidence = [at(series, reached, name, f"{t.SATURATE_LEVEL:.0%} of the improvement"), at(series, len(series) - 1, name, "end")]
     message = f"{name} plateaued {where:.0%} of the way through: {t.SATURATE_LEVEL:.0%} of its improvement came by {history.x_unit} {series.steps[reached]:g}"
     stop_at = series.steps[0] + 1.5 * (series.steps[reached] - series.steps[0]) + 1
-    fix = f"{_length_fix(history, stop_at, 'about')}; or early_stopping.patience: 5"
+    fix = f"{_length_fix(history, stop_at, 'about')}; or {_patience_fix(history, t.SATURATE_PATIENCE, name, mode)}"
     return finding("saturating", message, evidence, fix, step=series.steps[reached])
 
 
@@ -389,7 +411,12 @@ def underfitting(history: History) -> Finding | None:
     evidence = [at(train, len(train) - 1, "train_loss", "end"), at(val, len(val) - 1, "val_loss", "end")]
     message = f"underfitting: {why}, and train loss {fmt(train_end)} is not below val loss {fmt(val_end)} (no capacity to spare)"
     wd = history.hints.weight_decay
-    decay = f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd / 10)}" if wd else "lower dropout (model.dropout) and weight decay"
+    decay = for_tool(
+        history,
+        trainwell=f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd / 10)}" if wd else "lower dropout (model.dropout) and weight decay",
+        hf=f"TrainingArguments(weight_decay={fmt(wd / 10)})" if wd else "lower the model's dropout and TrainingArguments(weight_decay=...)",
+        lightning=f"weight_decay={fmt(wd / 10)} in configure_optimizers" if wd else "lower dropout and the optimizer's weight_decay",
+    )
     fix = f"{lr_change(history, 2.0)}; {decay}"
     r = history.hints.lora_r
     if r:  # a LoRA run's capacity is its rank: 003's underfitting fix

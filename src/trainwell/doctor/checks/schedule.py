@@ -7,7 +7,7 @@ import math
 import statistics
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, for_tool, monitored, needs_eval, needs_lr
+from trainwell.doctor.checks.base import at, check, cosine_fix, finding, fmt, for_tool, monitored, needs_eval, needs_lr
 from trainwell.doctor.history import Finding, History, Severity
 
 
@@ -27,7 +27,7 @@ def lr_never_decays(history: History) -> Finding | None:
     message = (
         f"the LR stays at {fmt(peak)} from {history.x_unit} {lr.steps[peak_index]:g} to the end: it never decays, so the run never anneals"
     )
-    fix = f"schedule.name: {history.hints.schedule or 'constant'} → cosine"
+    fix = cosine_fix(history)
     return finding("lr_never_decays", message, evidence, fix, step=lr.steps[peak_index])
 
 
@@ -96,8 +96,17 @@ def eval_too_sparse(history: History) -> Finding | None:
     gaps = [b - a for a, b in zip(series.steps, series.steps[1:])]
     observed = history.hints.eval_every or (statistics.median(gaps) if gaps else None)
     current = f"{observed:g}" if observed else "(never)"
-    fix = f"evaluation.every: {current} → {every} (steps; about {target} evaluations)"
+    fix = for_tool(
+        history,
+        trainwell=f"evaluation.every: {current} → {every} (steps; about {target} evaluations)",
+        hf=f"TrainingArguments(eval_strategy='steps', eval_steps={every})  # about {target} evaluations",
+        lightning=f"Trainer(val_check_interval={every})  # about {target} evaluations",
+    )
     if history.x_unit == "epoch":
-        fix = f"evaluation.strategy: steps; evaluation.every: a fraction of an epoch (about {target} evaluations per run)"
+        fix = for_tool(
+            history,
+            trainwell=f"evaluation.strategy: steps; evaluation.every: a fraction of an epoch (about {target} evaluations per run)",
+            lightning=f"Trainer(val_check_interval=0.25)  # four evaluations per epoch, about {target} per run",
+        )
     evidence = [at(series, 0, name, "first evaluation"), at(series, len(series) - 1, name, "last evaluation")]
     return finding("eval_too_sparse", message, evidence, fix, step=series.steps[-1], severity=severity)

@@ -11,8 +11,10 @@ from trainwell.doctor.checks.base import (
     at,
     check,
     clip_fix,
+    cosine_fix,
     finding,
     fmt,
+    for_tool,
     lr_change,
     monitored,
     needs_eval,
@@ -43,7 +45,7 @@ def nan_inf(history: History) -> Finding | None:
     where = ", ".join(f"{name} ({n}x)" for name, n in counts.items())
     if train_side:
         message = f"non-finite values in {where}: the optimisation blew up (LR too high or no gradient clipping)"
-        fix = f"{lr_change(history, 1 / t.LR_DIVIDE)}; training.max_grad_norm: 1.0"
+        fix = f"{lr_change(history, 1 / t.LR_DIVIDE)}; {clip_fix(history, t.GRAD_CLIP)}"
     else:
         message = (
             f"non-finite values in {where} while the train loss is finite: evaluation overflows "
@@ -305,7 +307,7 @@ def oscillation(history: History) -> Finding | None:
     evidence = [at(series, i, name, "swing peak") for i in peaks[:5]]
     fix = lr_change(history, 1 / t.LR_MILD_DIVIDE)
     if history.hints.schedule in (None, "constant") and _lr_flat(history):
-        fix += "; schedule.name: constant → cosine"
+        fix += "; " + cosine_fix(history)
     message = f"{name} oscillates: {len(peaks)} swings of >= {t.OSC_PROMINENCE:.0%} of its range (LR slightly high)"
     return finding("oscillation", message, evidence, fix, step=series.steps[peaks[0]])
 
@@ -361,6 +363,10 @@ def warmup_too_short(history: History) -> Finding | None:
         f"early instability: the loss rose above its starting level at {history.x_unit} {series.steps[index]:g} "
         f"with a warmup of {warmup / total:.1%} of the run"
     )
-    return finding(
-        "warmup_too_short", message, evidence, f"schedule.warmup: {current} → {t.WARMUP_MIN_FRACTION:g}", step=series.steps[index]
+    fix = for_tool(
+        history,
+        trainwell=f"schedule.warmup: {current} → {t.WARMUP_MIN_FRACTION:g}",
+        hf=f"TrainingArguments(warmup_ratio={t.WARMUP_MIN_FRACTION:g})  # was {current}",
+        lightning=f"a linear warmup over {t.WARMUP_MIN_FRACTION:.0%} of the steps (LinearLR, then the decay, via SequentialLR)",
     )
+    return finding("warmup_too_short", message, evidence, fix, step=series.steps[index])

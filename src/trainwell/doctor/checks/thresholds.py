@@ -75,6 +75,7 @@ IMPROVING_SHARE = 0.1
 SATURATE_LEVEL = 0.95
 SATURATE_FRACTION = 0.3
 SATURATE_MIN_GAIN = 0.05
+SATURATE_PATIENCE = 5
 # Schedule and evaluation cadence
 WARMUP_EARLY_FRACTION = 0.1
 WARMUP_RISE = 0.1
@@ -148,6 +149,7 @@ SOURCES: dict[str, str] = {
     "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the best value",
     "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs",
     "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",
+    "SATURATE_PATIENCE": "004 'Early Stopping': patience 5-15 (the lower end: the run already plateaued)",
     "WARMUP_EARLY_FRACTION": "001 'Warmup Steps': early updates without warmup can be destructive; early = the first 10% of the run",
     "WARMUP_RISE": "rationale: the early smoothed loss rising 10% above where it started is instability",
     "WARMUP_MIN_FRACTION": "001 'Warmup Steps': warmup_steps = 6% of total steps",
