@@ -25,6 +25,7 @@ in-sample for the datasets AVERAGE was fitted on; the LOO figures are the held-o
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -70,7 +71,22 @@ def features(row: dict[str, Any], table: Any) -> dict[str, float]:
 
 
 def prior_table() -> dict[str, Any]:
-    return json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+    """The guides' constants every fit is pulled toward. Once ``--write`` has shipped a fitted table, its
+    ``prior_coefficients`` keep them: a leave-one-dataset-out fit pulled toward the all-data fit would have
+    seen the held-out dataset."""
+    data = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+    if "prior_coefficients" in data:
+        data = {**data, "status": "prior", "coefficients": data["prior_coefficients"]}
+    return data
+
+
+def loo_key() -> str:
+    """Where the ledger freezes the leave-one-dataset-out tables: named by the prior they were fitted from
+    (coefficients, anchors, caps, form), so a changed prior freezes new tables and the trainwell_loo runs
+    made with the old ones stay apart."""
+    prior = prior_table()
+    shape = {k: prior.get(k) for k in ("coefficients", "anchors", "caps", "form")}
+    return "loo_tables@" + hashlib.sha1(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def fit(train_rows: list[dict[str, Any]], prior: dict[str, Any]) -> dict[str, float]:
@@ -133,6 +149,7 @@ def law_scores(book: dict[str, Any]) -> dict[str, Any]:
             {
                 "setting": r["setting"].name,
                 "dataset": r["setting"].dataset,
+                "family": r["setting"].family,
                 "sweep_best_lr": r["best"],
                 "sweep_vertex_lr": round(r["vertex"], 6),
                 "loo_lr": loo_lr,
@@ -162,6 +179,55 @@ def law_scores(book: dict[str, Any]) -> dict[str, Any]:
         "lambda": LAMBDA,
         "loo": agg("loo") if per else {},
         "prior": agg("prior") if per else {},
+        "per_setting": per,
+    }
+
+
+CAP_GRID = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)  # the high Adam cap for scratch and frozen runs
+
+
+def _with_cap(table: dict[str, Any], cap: float) -> dict[str, Any]:
+    caps = {**table["caps"], **{k: [table["caps"][k][0], cap] for k in ("adam:scratch", "adam:frozen")}}
+    return {**table, "caps": caps}
+
+
+def _law_regret(row: dict[str, Any], table: dict[str, Any]) -> float:
+    lr, _ = predict(row, table)
+    return 100 * (row["test"][row["best"]] - analysis.interpolate(row["test"], lr))
+
+
+def cap_scores(book: dict[str, Any]) -> dict[str, Any]:
+    """The Adam cap (scratch and frozen) chosen leave-one-dataset-out: per held-out dataset, the cap whose
+    law (fitted without that dataset) loses least on the other datasets' sweep curves, scored on the
+    held-out one; beside it the shipped cap with the same fold tables."""
+    rs = [r for r in rows(book) if r["setting"].mode != "finetune"]
+    tables = loo_tables(book)
+    shipped = prior_table()["caps"]["adam:scratch"][1]
+    per = []
+    for d in sorted({r["setting"].dataset for r in rs}):
+        train, held = [r for r in rs if r["setting"].dataset != d], [r for r in rs if r["setting"].dataset == d]
+        cap = min(CAP_GRID, key=lambda c: statistics.fmean(_law_regret(r, _with_cap(tables[d], c)) for r in train))
+        for r in held:
+            per.append(
+                {
+                    "setting": r["setting"].name,
+                    "family": r["setting"].family,
+                    "cap": cap,
+                    "loo_curve_regret": round(_law_regret(r, _with_cap(tables[d], cap)), 3),
+                    "old_cap_curve_regret": round(_law_regret(r, _with_cap(tables[d], 0.005)), 3),
+                    "shipped_cap_curve_regret": round(_law_regret(r, _with_cap(tables[d], shipped)), 3),
+                }
+            )
+    if not per:
+        return {}
+    all_data = min(CAP_GRID, key=lambda c: statistics.fmean(_law_regret(r, _with_cap(tables[r["setting"].dataset], c)) for r in rs))
+    return {
+        "settings": len(per),
+        "shipped_cap": shipped,
+        "all_data_choice": all_data,
+        "loo_mean_curve_regret": round(statistics.fmean(p["loo_curve_regret"] for p in per), 2),
+        "old_cap_mean_curve_regret": round(statistics.fmean(p["old_cap_curve_regret"] for p in per), 2),
+        "loo_worst": round(max(p["loo_curve_regret"] for p in per), 2),
         "per_setting": per,
     }
 
@@ -210,16 +276,18 @@ def _loss(rs: list[dict[str, Any]], average: float) -> float:
 def peak_scores(book: dict[str, Any]) -> dict[str, Any]:
     from trainwell.find.peak import AVERAGE
 
-    rs = [r for r in finder_rows(book) if r["mode"] != "finetune"]  # fine-tuning has its own rule
+    every = finder_rows(book)
+    rs = [r for r in every if r["mode"] != "finetune"]  # fine-tuning has its own rule, not fitted: its picks are scored as shipped
     if not rs:
         return {"picks": 0}
-    datasets = sorted({r["dataset"] for r in rs})
+    datasets = sorted({r["dataset"] for r in every})
     per = []
     for d in datasets:
-        train, held = [r for r in rs if r["dataset"] != d], [r for r in rs if r["dataset"] == d]
+        train, held = [r for r in rs if r["dataset"] != d], [r for r in every if r["dataset"] == d]
         average = min(AVERAGES, key=lambda a: _loss(train, a))
         for r in held:
-            fitted, shipped = warmup_decay_peak(r, average), shipped_peak(r)
+            shipped = shipped_peak(r)
+            fitted = shipped if r["mode"] == "finetune" else warmup_decay_peak(r, average)
             per.append(
                 {
                     "setting": r["setting"],
@@ -259,12 +327,45 @@ def peak_scores(book: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MEASURE_MARGIN = 0.25  # points: the range test must beat the law by more than this (2-seed curves' noise) to replace it
+
+
+def rule_or_measure(law: dict[str, Any], peak: dict[str, Any]) -> dict[str, Any]:
+    """Per model family (the corpus's, e.g. lstm and transformer apart): is the LR law or the range test
+    closer to the sweep-best, both leave-one-dataset-out, by the accuracy the setting's sweep curve gives at
+    the LR (the same stack for both, so only the LR differs). Decided only for families whose every corpus
+    setting has its sweep and 3 finder picks in; the others are listed as undecided."""
+    out: dict[str, Any] = {}
+    for family in sorted({s.family for s in SETTINGS}):
+        names = [s.name for s in SETTINGS if s.family == family]
+        laws = [p for p in law.get("per_setting", []) if p["family"] == family]
+        picks = [p for p in peak.get("per_pick", []) if p["setting"] in names]
+        seen = {p["setting"] for p in picks if sum(q["setting"] == p["setting"] for q in picks) == 3}
+        row: dict[str, Any] = {"settings": len(names), "swept": len(laws), "with_3_picks": len(seen)}
+        if laws:
+            row["law_mean_curve_regret"] = round(statistics.fmean(p["loo_curve_regret"] for p in laws), 2)
+            row["law_within_2x"] = sum(0.5 <= p["loo_ratio"] <= 2 for p in laws)
+        if picks:
+            row["finder_mean_curve_regret"] = round(statistics.fmean(p["loo_curve_regret"] for p in picks), 2)
+            row["finder_within_2x"] = f"{sum(0.5 <= p['loo_ratio'] <= 2 for p in picks)}/{len(picks)}"
+        complete = len(laws) == len(names) and len(seen) == len(names)
+        if not complete:
+            row["decision"] = "undecided (settings incomplete)"
+        elif row["finder_mean_curve_regret"] < row["law_mean_curve_regret"] - MEASURE_MARGIN:
+            row["decision"] = "measure (optimizer.lr: find, the law as fallback)"
+        else:
+            row["decision"] = "rule (the LR law)"
+        out[family] = row
+    return out
+
+
 def write_table(book: dict[str, Any], command: str) -> dict[str, Any]:
     prior = prior_table()
     rs = rows(book)
     coefficients = fit(rs, prior)
     fitted = {
         **prior,
+        "prior_coefficients": prior["coefficients"],
         "status": "fitted",
         "coefficients": coefficients,
         "git_revision": ledger.git_revision(),
@@ -286,7 +387,7 @@ READY = 10  # settings whose sweeps must be in before a leave-one-dataset-out la
 def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
     """The law fitted without ``dataset``: frozen in the ledger the first time it is asked for (so the
     runs trained with it keep their meaning as later sweeps arrive), or None while too few sweeps are in."""
-    frozen = book.get("loo_tables", {}).get(dataset)
+    frozen = book.get(loo_key(), {}).get(dataset)
     if frozen is not None:
         return frozen
     rs = rows(book)
@@ -306,7 +407,7 @@ def loo_items(book: dict[str, Any], settings: list[Setting]) -> tuple[list[plan.
         table = new.get(s.dataset) or loo_table_for(book, s.dataset)
         if table is None:
             continue
-        if s.dataset not in book.get("loo_tables", {}):
+        if s.dataset not in book.get(loo_key(), {}):
             new[s.dataset] = table
         config = recommended_with(s, book["settings"][s.name]["facts"], table)
         if config is not None:
@@ -341,6 +442,8 @@ def main() -> None:
         "command": command,
         "lr_law": law,
         "peak_rule": peak,
+        "rule_or_measure": rule_or_measure(law, peak),
+        "cap": cap_scores(book),
     }
     out = ledger.ROOT / "benchmarks" / "results" / "corpus_lr_law.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
@@ -351,6 +454,8 @@ def main() -> None:
             {
                 "lr_law": {k: v for k, v in law.items() if k != "per_setting"},
                 "peak_rule": {k: v for k, v in peak.items() if k != "per_pick"},
+                "rule_or_measure": result["rule_or_measure"],
+                "cap": {k: v for k, v in result["cap"].items() if k != "per_setting"},
             },
             indent=1,
         )

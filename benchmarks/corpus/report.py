@@ -36,7 +36,7 @@ LABELS = {
 
 def build(book: dict[str, Any]) -> dict[str, Any]:
     finder_hash = ledger.finder_sources_hash()
-    frozen = book.get("loo_tables", {})  # only the tables the runs were trained with
+    frozen = book.get(fit.loo_key(), {})  # only the tables the runs were trained with
     loo = [i for i in fit.loo_items(book, SETTINGS)[0] if BY_NAME[i.setting].dataset in frozen]
     extra: dict[str, list[Any]] = {}
     for item in loo:

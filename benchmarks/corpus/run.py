@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -176,8 +177,16 @@ def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str
     return entry
 
 
+def facts_revision() -> str:
+    """A hash of the code that reads a model's facts (trainwell/advise/model_facts.py): when it changes, the
+    stored facts are read again (and the recommendations made from them change with them)."""
+    import trainwell.advise.model_facts as reader
+
+    return hashlib.sha1(Path(reader.__file__).read_bytes()).hexdigest()[:10]
+
+
 def setting_info(s: Setting) -> dict[str, Any]:
-    return {"key": s.key(), "spec": dataclasses.asdict(s), "facts": s.facts()}
+    return {"key": s.key(), "spec": dataclasses.asdict(s), "facts": s.facts(), "facts_revision": facts_revision()}
 
 
 def prepare(settings: list[Setting]) -> None:
@@ -187,7 +196,7 @@ def prepare(settings: list[Setting]) -> None:
         book = ledger.load()
         for s in settings:
             info = book["settings"].get(s.name)
-            if info is None or info["key"] != s.key():
+            if info is None or info["key"] != s.key() or info.get("facts_revision") != facts_revision():
                 book["settings"][s.name] = setting_info(s)
                 ledger.save(book)
 
@@ -211,7 +220,8 @@ def worker(settings: list[Setting], deadline: float) -> int:
         if new_tables:
             with ledger.locked():
                 fresh = ledger.load()
-                fresh.setdefault("loo_tables", {}).update({d: t for d, t in new_tables.items() if d not in fresh.get("loo_tables", {})})
+                frozen = fresh.setdefault(fit.loo_key(), {})
+                frozen.update({d: t for d, t in new_tables.items() if d not in frozen})
                 ledger.save(fresh)
             continue  # plan again from the frozen tables
         incomplete |= len({i.setting for i in loo}) < len(settings)

@@ -87,6 +87,7 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
     return code, capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("prior_law")  # the pinned 1.55e-05 is the guides' anchor moved along the horizon
 def test_cli_json_shape_for_the_must_show_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _cli(
         ["recommend", "--model", "transformer", "--mode", "finetune", "--dataset-size", "20000", "--epochs", "5", "--format", "json"],

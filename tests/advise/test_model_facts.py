@@ -37,6 +37,20 @@ def test_reads_family_and_width(module, family: str, width: int) -> None:  # typ
     assert (facts.family, facts.width) == (family, width)
 
 
+def test_a_small_cnn_is_as_wide_as_its_channels_not_its_flattened_map() -> None:
+    """Issue G: a 2-block CNN (8, 16 channels) on 16x16 images read width 132, the median of 8 and the
+    head's 16 x 4 x 4 = 256 flattened inputs."""
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 10),
+    )  # fmt: skip
+    assert (read_model_facts(net).width, read_model_facts(net).depth) == (8, 3)
+    # a ViT-style patch embedding (one convolution) keeps the transformer's width (d_model)
+    vit = nn.Sequential(nn.Conv2d(3, 64, 4, stride=4), nn.Flatten(2), nn.TransformerEncoderLayer(16, 2, 32, batch_first=True))
+    assert read_model_facts(vit).width == 16
+
+
 def test_a_mostly_frozen_model_is_a_frozen_backbone() -> None:
     net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.Linear(256, 2))
     for p in list(net.parameters())[:4]:

@@ -18,10 +18,11 @@ Band = tuple[tuple[float, float], str]
 # The top of the from-scratch band moves with the effective batch, as the guides' own scaling rule says:
 # 004 §Batch Size "batch 32, LR 1e-3; 64 -> 2e-3; 128 -> 4e-3 (but cap around 5e-3 for Adam)"; for SGD
 # 001's 0.1 is ResNet-50's at batch 256, linear (Goyal et al. 2017) up to 8k (001: breaks down above ~4k-8k).
-# Adam's top stops at 004's cap (5e-3) at any batch: small models trained from scratch want it (the calibration
-# corpus's MLP sweep-bests; Yang et al. 2022's μP), and lint only warns 3x beyond it.
+# Adam's top is 0.03 at any batch, the LR law's cap (advise/lr_law.json): on trainwell's calibration corpus
+# small CNNs, LSTMs, transformers from scratch and frozen-encoder heads had sweep-best Adam LRs of 0.01-0.16,
+# far past 004's "cap around 5e-3 for Adam" (benchmarks/results/corpus_lr_law.json 'cap'); lint warns 3x beyond it.
 BATCH_SCALED: dict[str, tuple[int, float]] = {"sgd": (256, 3.2)}
-ADAM_TOP = 5e-3
+ADAM_TOP = 0.03
 
 
 def scratch_band(family: str, effective_batch: int | None) -> Band:
@@ -32,7 +33,7 @@ def scratch_band(family: str, effective_batch: int | None) -> Band:
     (low, high), context = info.lr_range, f"{family} ({info.source.split(';')[0]})"
     if family in ADAPTIVE:
         high = max(high, ADAM_TOP)
-        context += f", up to 004's Adam cap {ADAM_TOP:g}"
+        context += f", up to {ADAM_TOP:g} (trainwell's calibration corpus; 004 capped Adam at 5e-3)"
     if family in BATCH_SCALED and effective_batch:
         reference, ceiling = BATCH_SCALED[family]
         if effective_batch > reference:

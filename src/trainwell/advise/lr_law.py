@@ -116,6 +116,15 @@ def load_table(path: str | Path | None = None) -> LawTable:
     return LawTable.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+def prior_table() -> LawTable:
+    """The guides' constants (seed anchors, literature slopes) that the corpus fit started from: the shipped
+    file keeps them as ``prior_coefficients`` once fitted. The law's form is tested on them."""
+    data = json.loads(resources.files("trainwell.advise").joinpath(TABLE_FILE).read_text(encoding="utf-8"))
+    if "prior_coefficients" in data:
+        data = {**data, "status": "prior", "coefficients": data["prior_coefficients"], "git_revision": None, "command": None}
+    return LawTable.from_dict(data)
+
+
 @lru_cache(maxsize=1)
 def _shipped() -> LawTable:
     text = resources.files("trainwell.advise").joinpath(TABLE_FILE).read_text(encoding="utf-8")

@@ -8,8 +8,10 @@ it only, so importing this module stays cheap (tests/test_imports.py).
 Width is what μP scales learning rates by (Yang et al. 2022, "Tensor Programs V"): the fan-in of the
 hidden weight matrices. It is read as the median fan-in of every weight with two or more dimensions
 except the first one, whose fan-in is the input's size, not a choice of the architect (an MLP on 64
-pixels with 128 hidden units has width 128; a CNN's width is its channel count; a transformer's is
-d_model; an LSTM's is its hidden size, the fan-in of its recurrent matrix).
+pixels with 128 hidden units has width 128; a transformer's is d_model; an LSTM's is its hidden size, the
+fan-in of its recurrent matrix). A CNN's width is its channel count: the input channels of its
+convolutions after the first. The Linear layers after its convolutions read a flattened C x H x W map,
+whose size is the image's, not a width (a 2-block CNN with 8 and 16 channels on 16x16 images read 132).
 """
 
 from __future__ import annotations
@@ -116,6 +118,23 @@ def _fan_ins(model: torch.nn.Module) -> list[int]:
     return [int(p.shape[1]) for p in model.parameters() if p.ndim >= 2]
 
 
+def _conv_in_channels(model: torch.nn.Module) -> list[int]:
+    """Input channels of each convolution, in registration order (modules, not weight shapes: a ViT's
+    (1, tokens, dim) position embedding is 3-dimensional too)."""
+    from torch import nn
+
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    return [int(m.in_channels) for m in model.modules() if isinstance(m, convs)]
+
+
+def _width(model: torch.nn.Module, fan_ins: list[int]) -> int | None:
+    channels = _conv_in_channels(model)
+    if len(channels) >= 2:  # a CNN: channels, not the flattened map its head reads
+        return int(statistics.median(channels[1:]))
+    hidden = fan_ins[1:] or fan_ins
+    return int(statistics.median(hidden)) if hidden else None
+
+
 def read_model_facts(model: torch.nn.Module, mode: str | None = None, family: str | None = None) -> ModelFacts:
     """The facts of ``model``. ``mode``/``family`` come from the task when it knows them (a pretrained
     backbone is invisible in the weights); otherwise the family is read from the module types and the
@@ -123,8 +142,7 @@ def read_model_facts(model: torch.nn.Module, mode: str | None = None, family: st
     params = sum(int(p.numel()) for p in model.parameters())
     trainable = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
     fan_ins = _fan_ins(model)
-    hidden = fan_ins[1:] or fan_ins
-    width = int(statistics.median(hidden)) if hidden else None
+    width = _width(model, fan_ins)
     if mode is None:
         mode = "frozen" if params and trainable / params < FROZEN_BELOW else "scratch"
     return ModelFacts(

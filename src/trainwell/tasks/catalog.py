@@ -41,7 +41,7 @@ for spec in (
         "fashion-mnist",
         "trainwell.tasks.fashion_mnist:build",
         "Fashion-MNIST 28x28 (60k train, 10 classes) with a small CNN",
-        TaskFacts("cnn", "scratch", 60000, 10, 1.0, params=218586, width=32, depth=6),
+        TaskFacts("cnn", "scratch", 60000, 10, 1.0, params=218586, width=16, depth=6),
         {"channels": 16, "dropout": 0.2},
         "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist",
     ),
