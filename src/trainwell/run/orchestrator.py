@@ -184,7 +184,7 @@ def _passed(request: ConfigRequest, passed: bool) -> ConfigRequest:
 
 
 def _task(config: Config, model: torch.nn.Module | None, train_data: Any, val_data: Any) -> Task:
-    from trainwell.tasks.base import Task, classification_metrics
+    from trainwell.tasks.base import Task, classification_metrics, count_labels
 
     if model is None and train_data is None:
         from trainwell.tasks.catalog import build_task
@@ -201,4 +201,13 @@ def _task(config: Config, model: torch.nn.Module | None, train_data: Any, val_da
                 )
             ]
         )
-    return Task(name="custom", model=model, train_data=train_data, val_data=val_data, kind="classification", metrics=classification_metrics)
+    auto = config.loss.class_weights == "auto" or (config.loss.name == "focal" and config.loss.focal_alpha == "auto")
+    return Task(
+        name="custom",
+        model=model,
+        train_data=train_data,
+        val_data=val_data,
+        kind="classification",
+        metrics=classification_metrics,
+        class_counts=count_labels(train_data, iterate=auto),  # 'auto' class weights need them (a pass over the data)
+    )

@@ -96,6 +96,35 @@ class Task:
     hold_frozen: bool = False
 
 
+def count_labels(dataset: Any, *, iterate: bool) -> list[int] | None:
+    """Per-class counts of a classification dataset's integer targets (what ``class_weights: auto`` weighs by).
+
+    Read from ``dataset.targets``/``.labels`` or a ``TensorDataset``'s last tensor without touching the inputs;
+    with ``iterate`` (the user asked for 'auto' weights) every item's target is read, which costs a pass over
+    the data (decoding images, say), so it is not done just to describe the task. None when the targets are
+    not non-negative integers or cannot be read: the caller's own message then applies."""
+    import torch
+
+    tensors = getattr(dataset, "tensors", None)
+    found = getattr(dataset, "targets", None)
+    if found is None:
+        found = getattr(dataset, "labels", None)
+    if found is None and isinstance(tensors, tuple) and len(tensors) >= 2:
+        found = tensors[-1]
+    if found is None and iterate:
+        try:
+            found = [dataset[i][-1] for i in range(len(dataset))]
+        except (TypeError, IndexError, KeyError):
+            return None
+    try:
+        labels = torch.as_tensor(found if not isinstance(found, list) else [int(v) for v in found]).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if labels.numel() == 0 or labels.is_floating_point() or labels.is_complex() or int(labels.min()) < 0:
+        return None
+    return [int(n) for n in torch.bincount(labels.long())]
+
+
 def classification_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     """Accuracy and macro-F1 (the latter matters on imbalanced sets such as emotion), by scikit-learn.
 
