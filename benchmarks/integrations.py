@@ -73,16 +73,50 @@ def bert_trainer(out: Path, steps: int) -> Any:
     return trainer
 
 
-def one_run(with_callback: bool, steps: int) -> float:
+class HookTimer:
+    """Adds up the CPU time spent inside a callback's hooks: every event the Trainer sends it (``on_log``,
+    ``on_step_end``, ... including the ones it inherits as no-ops), wrapped on the instance, which is what
+    the Trainer's CallbackHandler looks up. This measures the callback's own cost directly, so it does not
+    depend on how loaded the machine is, unlike the difference of two whole runs."""
+
+    def __init__(self, callback: Any) -> None:
+        import transformers
+
+        self.seconds = 0.0
+        self.hooks: dict[str, dict[str, float]] = {}  # hook -> {"calls", "cpu_ms"}
+        for name in vars(transformers.TrainerCallback):
+            if name.startswith("on_"):
+                setattr(callback, name, self._timed(name, getattr(callback, name)))
+
+    def _timed(self, name: str, hook: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return hook(*args, **kwargs)
+            finally:
+                spent = time.process_time() - start
+                self.seconds += spent
+                entry = self.hooks.setdefault(name, {"calls": 0, "cpu_ms": 0.0})
+                entry["calls"] += 1
+                entry["cpu_ms"] += spent * 1000
+
+        return timed
+
+
+def one_run(with_callback: bool, steps: int) -> tuple[float, HookTimer | None]:
+    """(process CPU seconds of ``trainer.train()``, the callback's hook timer or None)."""
     from trainwell.integrations.hf import TrainwellCallback
 
     with tempfile.TemporaryDirectory() as tmp:
         trainer = bert_trainer(Path(tmp), steps)
+        timer = None
         if with_callback:
-            trainer.add_callback(TrainwellCallback(report=False))
+            callback = TrainwellCallback(report=False)
+            timer = HookTimer(callback)
+            trainer.add_callback(callback)
         start = time.process_time()
         trainer.train()
-        return time.process_time() - start
+        return time.process_time() - start, timer
 
 
 def report_cost(steps: int) -> float:
@@ -102,21 +136,32 @@ def report_cost(steps: int) -> float:
 def overhead(steps: int, reps: int) -> dict[str, Any]:
     one_run(False, 20)  # warm the imports and allocator before timing
     one_run(True, 20)
-    plain: list[float] = []
-    callback: list[float] = []
+    pairs: list[dict[str, Any]] = []
     for rep in range(reps):
         order = (False, True) if rep % 2 == 0 else (True, False)  # alternate who goes first
-        for flag in order:
-            (callback if flag else plain).append(one_run(flag, steps))
-        print(f"  rep {rep + 1}/{reps}: plain {plain[-1]:.2f} s, callback {callback[-1]:.2f} s (CPU)", flush=True)
-    ratios = [c / p for c, p in zip(callback, plain)]
+        got: dict[bool, tuple[float, HookTimer | None]] = {flag: one_run(flag, steps) for flag in order}
+        (plain, _), (callback, timer) = got[False], got[True]
+        assert timer is not None
+        pairs.append({
+            "plain_cpu_s": plain, "callback_cpu_s": callback, "hooks_cpu_s": timer.seconds, "hooks": timer.hooks,
+            "ratio": callback / plain, "hooks_share": timer.seconds / (callback - timer.seconds), "load_1min": os.getloadavg()[0],
+        })  # fmt: skip
+        p = pairs[-1]
+        print(
+            f"  pair {rep + 1}/{reps}: plain {plain:.2f} s, callback {callback:.2f} s (CPU), ratio {p['ratio']:.3f}, "
+            f"inside the callback {timer.seconds * 1000:.0f} ms ({p['hooks_share']:.2%}), load {p['load_1min']:.1f}",
+            flush=True,
+        )
+    ratios = [p["ratio"] for p in pairs]
+    plain_s, callback_s = [p["plain_cpu_s"] for p in pairs], [p["callback_cpu_s"] for p in pairs]
     return {
         "steps": steps,
-        "plain_cpu_s": plain,
-        "callback_cpu_s": callback,
+        "pairs": pairs,
         "ratio_median": statistics.median(ratios),
-        "ratio_of_minimums": min(callback) / min(plain),
-        "ratios": ratios,
+        "ratio_of_minimums": min(callback_s) / min(plain_s),
+        "hooks_share_median": statistics.median(p["hooks_share"] for p in pairs),
+        "hooks_share_max": max(p["hooks_share"] for p in pairs),
+        "load_1min": [p["load_1min"] for p in pairs],
         "report_cpu_s": report_cost(steps),
     }
 
@@ -156,42 +201,98 @@ def trim_collate(features: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
     return {**inputs, "labels": labels}
 
 
-def minilm_parity(out_dir: Path) -> dict[str, Any]:
+# The sweep for fine-tuning MiniLM: 1e-6..1 over 300 steps (50 points a decade) instead of lr_find's default
+# 1e-7..10 over 100 (12.5 a decade). At the default, half the sweep ran below 1e-5, where a freshly
+# initialised classifier head learns nothing in a few steps, and the LRs at which MiniLM learns SST-2
+# (1e-4..1e-3) got ~10 points before the loss turned chaotic: the curve had 3 points of descent and an 8 %
+# drop, and both finders called it unreliable (divergence too early, no clear descent).
+FINETUNE_SWEEP = {"steps": 300, "min_lr": 1e-6, "max_lr": 1.0}
+
+
+def _minilm(config: Any) -> Any:
+    """The text task (pretrained MiniLM + a fresh 2-class head, tokenised SST-2 rows), seeded as ``train`` seeds it."""
+    from trainwell.engine.rng import seed_everything
+    from trainwell.tasks.catalog import build_task
+
+    torch.set_num_threads(1)  # also in a spawned worker, which starts with torch's default
+    seed_everything(config.seed)
+    return build_task(config)
+
+
+def _summary(result: Any, seconds: float) -> dict[str, Any]:
+    return {
+        "suggested_lr": result.suggested_lr, "peak_lr": result.peak_lr, "rule": result.rule, "reliable": result.reliable,
+        "reasons": list(result.reasons), "picks": {k: p.lr if p else None for k, p in result.picks.items()},
+        "steps_run": len(result.losses), "stopped_early": result.stop_reason, "peak_reason": result.peak_reason, "seconds": seconds,
+    }  # fmt: skip
+
+
+def trainwell_side(settings: dict[str, Any]) -> dict[str, Any]:
+    """trainwell's own ``lr-find`` (its engine, its seeded sampler) on the MiniLM task."""
+    from dataclasses import replace
+
+    from trainwell.find.lr_finder import lr_find
+
+    config = text_config()
+    config = replace(config, lr_find=replace(config.lr_find, **settings))
+    task = _minilm(config)
+    start = time.perf_counter()
+    result = lr_find(config, task, "cpu")
+    return _summary(result, time.perf_counter() - start)
+
+
+def hf_side(settings: dict[str, Any]) -> dict[str, Any]:
+    """``integrations.hf.lr_find`` on an HF Trainer over the same model and rows; and whether the model came back
+    bit-identical."""
     import transformers
 
     from trainwell.advise.hf import to_hf
-    from trainwell.find.lr_finder import lr_find as trainwell_lr_find
-    from trainwell.integrations.hf import lr_find as hf_lr_find
-    from trainwell.tasks.catalog import build_task
+    from trainwell.integrations.hf import lr_find
 
     config = text_config()
-    task = build_task(config)
-    start = time.perf_counter()
-    ours = trainwell_lr_find(config, task, "cpu")
-    ours_s = time.perf_counter() - start
-    kwargs = {**to_hf(config).data, "output_dir": str(out_dir), "report_to": [], "use_cpu": True, "disable_tqdm": True}
-    # The same model object: trainwell's range test put it back bit for bit, so both sweeps start from one state.
-    trainer = transformers.Trainer(
-        model=task.model,
-        args=transformers.TrainingArguments(**kwargs),
-        train_dataset=AsDicts(task.train_data),
-        eval_dataset=AsDicts(task.val_data),  # the exported arguments evaluate; the Trainer checks it has data for that
-        data_collator=trim_collate,
-    )
-    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    start = time.perf_counter()
-    theirs = hf_lr_find(trainer)
-    hf_s = time.perf_counter() - start
-    identical = all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    task = _minilm(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        kwargs = {**to_hf(config).data, "output_dir": tmp, "report_to": [], "use_cpu": True, "disable_tqdm": True}
+        trainer = transformers.Trainer(
+            model=task.model,
+            args=transformers.TrainingArguments(**kwargs),
+            train_dataset=AsDicts(task.train_data),
+            eval_dataset=AsDicts(task.val_data),  # the exported arguments evaluate; the Trainer checks it has data for that
+            data_collator=trim_collate,
+        )
+        before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        start = time.perf_counter()
+        result = lr_find(trainer, **settings)
+        seconds = time.perf_counter() - start
+        identical = all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    return {**_summary(result, seconds), "weights_bit_identical": identical}
+
+
+def minilm_parity(settings: dict[str, Any], parallel: bool = False) -> dict[str, Any]:
+    """Both finders with the same ``lr_find`` settings; ``parallel`` runs them in two processes at once (each one
+    thread), which halves the wall time and changes nothing in either sweep."""
+    if parallel:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            ours_job, theirs_job = pool.submit(trainwell_side, settings), pool.submit(hf_side, settings)
+            ours, theirs = ours_job.result(), theirs_job.result()
+    else:
+        ours, theirs = trainwell_side(settings), hf_side(settings)
+
+    def ratio(key: str) -> float | None:
+        a, b = ours[key], theirs[key]
+        return max(a, b) / min(a, b) if a and b else None
+
     return {
-        "trainwell": {"suggested_lr": ours.suggested_lr, "peak_lr": ours.peak_lr, "rule": ours.rule, "reliable": ours.reliable,
-                      "peak_reason": ours.peak_reason, "seconds": ours_s},
-        "hf_trainer": {"suggested_lr": theirs.suggested_lr, "peak_lr": theirs.peak_lr, "rule": theirs.rule, "reliable": theirs.reliable,
-                       "peak_reason": theirs.peak_reason, "seconds": hf_s},
-        "suggested_ratio": max(ours.suggested_lr, theirs.suggested_lr) / min(ours.suggested_lr, theirs.suggested_lr),
-        "peak_ratio": max(ours.peak_lr, theirs.peak_lr) / min(ours.peak_lr, theirs.peak_lr),
-        "weights_bit_identical": identical,
-    }  # fmt: skip
+        "settings": settings,
+        "trainwell": ours,
+        "hf_trainer": theirs,
+        "suggested_ratio": ratio("suggested_lr"),
+        "peak_ratio": ratio("peak_lr"),
+        "weights_bit_identical": theirs["weights_bit_identical"],
+    }
 
 
 def main() -> None:
@@ -200,6 +301,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument(
+        "--sweep", choices=("finetune", "default"), default="finetune", help="the MiniLM sweep: FINETUNE_SWEEP or lr_find's defaults"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "integrations.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -223,18 +327,21 @@ def main() -> None:
         results["overhead"] = overhead(args.steps, args.reps)
         o = results["overhead"]
         print(
-            f"callback / plain (CPU): median {o['ratio_median']:.3f}x, min/min {o['ratio_of_minimums']:.3f}x; report {o['report_cpu_s']:.2f} s"
+            f"callback / plain (CPU): median {o['ratio_median']:.3f}x, min/min {o['ratio_of_minimums']:.3f}x; CPU inside the "
+            f"callback's hooks: median {o['hooks_share_median']:.2%} of the rest of the run (max {o['hooks_share_max']:.2%}); "
+            f"report {o['report_cpu_s']:.2f} s"
         )
     if not args.skip_minilm:
         if not (DATA / "sst2-glue" / "train.tsv").is_file():
             print("lr_find parity skipped: ../shared/data/sst2-glue is absent")
         else:
-            with tempfile.TemporaryDirectory() as tmp:
-                results["minilm_lr_find"] = m = minilm_parity(Path(tmp))
+            settings = FINETUNE_SWEEP if args.sweep == "finetune" else {}
+            results["minilm_lr_find"] = m = minilm_parity(settings, parallel=True)
             print(
                 f"MiniLM lr_find: trainwell {m['trainwell']['suggested_lr']:.3g} (peak {m['trainwell']['peak_lr']:.3g}), HF Trainer "
                 f"{m['hf_trainer']['suggested_lr']:.3g} (peak {m['hf_trainer']['peak_lr']:.3g}): ratio {m['suggested_ratio']:.2f}x, "
-                f"weights bit-identical: {m['weights_bit_identical']}"
+                f"weights bit-identical: {m['weights_bit_identical']}; reliable: trainwell {m['trainwell']['reliable']}, "
+                f"HF {m['hf_trainer']['reliable']} ({'; '.join(m['trainwell']['reasons'] + m['hf_trainer']['reasons']) or 'no reasons'})"
             )
     results["setup"]["load_avg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)

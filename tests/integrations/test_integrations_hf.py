@@ -138,3 +138,38 @@ def test_pretrained_models_get_the_finetuning_peak_rule() -> None:
     model.config.name_or_path = "sentence-transformers/all-MiniLM-L6-v2"  # what from_pretrained records
     assert training_mode(model, "auto") == "finetune"
     assert token_data()[0][0]["labels"] == token_data()[0][0]["input_ids"][0] % 10
+
+
+def _compute_dtypes(model: torch.nn.Module) -> list[torch.dtype]:
+    """The dtypes the first attention projection computes in, recorded on every forward."""
+    seen: list[torch.dtype] = []
+    model.bert.encoder.layer[0].attention.self.query.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    return seen
+
+
+def test_lr_find_under_bf16_runs_the_trainers_autocast_on_cpu(tmp_path: Path) -> None:
+    trainer = hf_trainer(tmp_path / "out", 1e-3, 4, eval_strategy="no", bf16=True)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    seen = _compute_dtypes(trainer.model)
+    result = hf.lr_find(trainer, steps=30)
+    assert set(seen) == {torch.bfloat16}  # the sweep ran in the Accelerator's bf16 autocast, as training will
+    assert all(torch.equal(before[k], v) and v.dtype == before[k].dtype for k, v in trainer.model.state_dict().items())
+    assert result.settings["precision"] == "bf16" and len(result.losses) > 1
+
+
+def test_fp16_on_cpu_is_recorded_as_the_fp32_the_trainer_runs(tmp_path: Path) -> None:
+    # HF accepts fp16=True with use_cpu=True, and its Accelerator then neither autocasts nor scales the loss:
+    # the callback must record that run (not refuse it, which stopped the user's training) and the finder
+    # sweeps the same fp32 steps.
+    trainer = hf_trainer(tmp_path / "out", 1e-3, 4, eval_strategy="no", fp16=True)
+    seen = _compute_dtypes(trainer.model)
+    callback = hf.TrainwellCallback(tmp_path / "run", report=False)
+    trainer.add_callback(callback)
+    trainer.train()
+    assert set(seen) == {torch.float32} and trainer.accelerator.scaler is None  # pins HF's behaviour this relies on
+    env = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert any("fp16=True on CPU" in note for note in env["import_notes"])
+    from trainwell.config import load_config
+
+    assert load_config(tmp_path / "run" / "config.yaml").training.precision == "fp32"
+    assert hf.lr_find(trainer, steps=20).settings["precision"] == "fp32"

@@ -23,17 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.errors import require
-from trainwell.integrations.hf_config import config_from_args
+from trainwell.integrations.hf_config import config_from_args, trainer_precision
 from trainwell.integrations.hf_find import apply_lr, lr_find
 from trainwell.integrations.recorder import CallbackSettings
 
 FEATURE = "trainwell.integrations.hf"
 # Importing this module needs transformers; without it the import says what to install.
 transformers = require("transformers", "hf", FEATURE)
-
-
-def _precision(args: Any) -> str:
-    return "bf16" if getattr(args, "bf16", False) else "fp16" if getattr(args, "fp16", False) else "fp32"
 
 
 class TrainwellCallback(CallbackSettings, transformers.TrainerCallback):  # type: ignore[misc,name-defined]
@@ -74,7 +70,7 @@ class TrainwellCallback(CallbackSettings, transformers.TrainerCallback):  # type
             total_steps=state.max_steps or None,
             steps_per_epoch=per_epoch,
             device=str(args.device),
-            precision=_precision(args),
+            precision=trainer_precision(args)[0],
             lint=self.lint_report,
         )
 

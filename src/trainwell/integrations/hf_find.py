@@ -117,6 +117,7 @@ def lr_find(trainer: Any, *, mode: str = "auto", progress: Any = None, **setting
     """
     require("transformers", "hf", FEATURE)
     from trainwell.find.lr_finder import sweep_step
+    from trainwell.integrations.hf_config import trainer_precision
 
     if "sweep" in settings:
         settings["mode"] = settings.pop("sweep")
@@ -142,7 +143,7 @@ def lr_find(trainer: Any, *, mode: str = "auto", progress: Any = None, **setting
         **{k: getattr(config.lr_find, k) for k in ("min_lr", "max_lr", "steps", "mode", "smoothing", "diverge_factor")},
         "batch_size": config.batch.size,
         "optimizer": str(trainer.args.optim),
-        "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+        "precision": trainer_precision(trainer.args)[0],
         "device": str(trainer.args.device),
         "trainer": type(trainer).__name__,
     }
