@@ -44,7 +44,9 @@ def test_train_logs_params_reasons_metrics_and_artifacts(tmp_path: Path, monkeyp
 
 def test_default_store_is_mlruns_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
     tracker = tw_mlflow.MLflowTracker(None, "tw", "r")
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # allowed while the store opened, then taken back
     run_id = tracker.start({"task": "t", "optimizer": {"lr": 0.1}}, [{"field": "optimizer.lr", "why": "w", "rule": "r", "source": "s"}])
     tracker.log_record({"event": "train", "step": 1, "loss": 1.0, "time": 0.1})
     tracker.finish({"status": "completed", "steps": 1})
@@ -62,3 +64,10 @@ def test_missing_mlflow_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "mlflow", None)  # an import of mlflow now fails as if it were absent
     with pytest.raises(MissingDependencyError, match=r"trainwell\[mlflow\]"):
         tw_mlflow.MLflowTracker()
+
+
+def test_a_users_file_store_setting_is_left_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "false")  # the user asked MLflow to refuse the file store
+    with pytest.raises(Exception, match="MLFLOW_ALLOW_FILE_STORE"):  # MLflow's own refusal, which names the variable
+        tw_mlflow.MLflowTracker((tmp_path / "mlruns").as_uri(), "tw", "r")
+    assert os.environ["MLFLOW_ALLOW_FILE_STORE"] == "false"

@@ -40,16 +40,17 @@ _FLUSH_EVERY = 200  # metrics buffered before a write: one file append per few l
 
 @contextlib.contextmanager
 def _file_store_allowed() -> Iterator[None]:
-    """MLflow 3 refuses its file store without MLFLOW_ALLOW_FILE_STORE; allow it while the store opens only."""
-    before = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    """MLflow 3 refuses its file store without MLFLOW_ALLOW_FILE_STORE; allow it while the store opens only.
+
+    A value the user set (``false`` included: they asked MLflow to refuse the file store) is left alone."""
+    if "MLFLOW_ALLOW_FILE_STORE" in os.environ:
+        yield
+        return
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
-        else:
-            os.environ["MLFLOW_ALLOW_FILE_STORE"] = before
+        os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
 
 
 def tracking_uri(uri: str | None) -> str:
