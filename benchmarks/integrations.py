@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import shlex
@@ -295,12 +296,79 @@ def minilm_parity(settings: dict[str, Any], parallel: bool = False) -> dict[str,
     }
 
 
+# --- 3. Lightning: trainwell's lr_find and Lightning's Tuner.lr_find on the same module ---------------------
+
+
+def _geo(values: list[float]) -> float:
+    return math.exp(statistics.mean(math.log(v) for v in values))
+
+
+def lightning_comparison(tasks: list[str], seeds: int) -> dict[str, Any]:
+    """Per task and seed: one LightningModule (benchmarks/lr_find.py's: the task's model, loss and AdamW with
+    trainwell's parameter groups), swept first by ``integrations.lightning.lr_find`` (which must give it back
+    bit for bit) and then by Lightning's ``Tuner.lr_find``, both over 1e-7..10 in 100 steps. Each LR is then
+    trained with the task's full run (cosine, 10 % warmup, fixed length), and so is the sweep-best LR that
+    benchmarks/results/lr_find.json found on a grid for the same runs; accuracies are the final validation
+    accuracy, regret is the sweep-best LR's accuracy minus the finder's (means over the seeds)."""
+    import lr_find as bench  # benchmarks/lr_find.py: the tasks, the module, the loaders and the training runs
+    from trainwell.integrations.lightning import lr_find
+
+    reference = json.loads((RESULTS / "lr_find.json").read_text())
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in tasks:
+            data = bench.TASKS[task].get("data", {}).get("path")
+            if data and not Path(data).exists():
+                print(f"  {task}: skipped, {data} is absent")
+                continue
+            best = reference[task]["best_lr"]
+            rows = []
+            for seed in bench.PROTOCOL[task]["seeds"][:seeds]:
+                cfg, t = bench.fresh(task, seed)
+                module = bench.lightning_module(cfg, t)
+                before = {k: v.clone() for k, v in module.state_dict().items()}
+                ours = lr_find(module, train_dataloaders=bench.loader(cfg, t), config=cfg, gradient_clip_val=1.0)
+                identical = all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+                theirs = bench.tuner_suggestion(module, bench.loader(cfg, t), tmp)
+                row: dict[str, Any] = {
+                    "seed": seed, "trainwell_lr": ours.peak_lr, "trainwell_suggested_lr": ours.suggested_lr,
+                    "trainwell_reliable": ours.reliable, "trainwell_reasons": list(ours.reasons), "lightning_lr": theirs,
+                    "weights_bit_identical_after_trainwell": identical,
+                }  # fmt: skip
+                for name, lr in (("trainwell", ours.peak_lr), ("lightning", theirs), ("sweep_best", best)):
+                    row[f"{name}_acc"] = bench.train_accuracy(task, seed, lr, Path(tmp))[0] if lr else None
+                rows.append(row)
+                print(
+                    f"  {task} seed {seed}: trainwell {ours.peak_lr:.3g} (acc {row['trainwell_acc']:.4f}), Lightning "
+                    f"{theirs or float('nan'):.3g} (acc {row['lightning_acc'] or float('nan'):.4f}), sweep-best {best:.3g} "
+                    f"(acc {row['sweep_best_acc']:.4f})",
+                    flush=True,
+                )
+            best_acc = statistics.mean(r["sweep_best_acc"] for r in rows)
+            summary: dict[str, Any] = {"sweep_best_lr": best, "sweep_best_acc": best_acc, "near_best_band": reference[task]["band"]}
+            for name in ("trainwell", "lightning"):
+                lrs = [r[f"{name}_lr"] for r in rows if r[f"{name}_lr"]]
+                accs = [r[f"{name}_acc"] for r in rows if r[f"{name}_acc"] is not None]
+                summary[name] = {
+                    "lr_geo_mean": _geo(lrs) if lrs else None,
+                    "ratio_to_sweep_best": _geo(lrs) / best if lrs else None,
+                    "within_2x": sum(0.5 <= lr / best <= 2 for lr in lrs),
+                    "no_suggestion": len(rows) - len(lrs),
+                    "acc": statistics.mean(accs) if accs else None,
+                    "regret": best_acc - statistics.mean(accs) if accs else None,
+                }
+            out[task] = {"note": bench.NOTES[task], "summary": summary, "seeds": rows}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument("--lightning", default="", help="comma-separated lr_find.py tasks (digits,tabular) for the Lightning comparison")
+    parser.add_argument("--lightning-seeds", type=int, default=6)
     parser.add_argument(
         "--sweep", choices=("finetune", "default"), default="finetune", help="the MiniLM sweep: FINETUNE_SWEEP or lr_find's defaults"
     )
@@ -342,6 +410,16 @@ def main() -> None:
                 f"{m['hf_trainer']['suggested_lr']:.3g} (peak {m['hf_trainer']['peak_lr']:.3g}): ratio {m['suggested_ratio']:.2f}x, "
                 f"weights bit-identical: {m['weights_bit_identical']}; reliable: trainwell {m['trainwell']['reliable']}, "
                 f"HF {m['hf_trainer']['reliable']} ({'; '.join(m['trainwell']['reasons'] + m['hf_trainer']['reasons']) or 'no reasons'})"
+            )
+    if args.lightning:
+        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        print(f"Lightning lr_find: trainwell's and Lightning's Tuner on the same module ({args.lightning})")
+        results["lightning_lr_find"] = got = lightning_comparison(args.lightning.split(","), args.lightning_seeds)
+        for task, r in got.items():
+            t, lt = r["summary"]["trainwell"], r["summary"]["lightning"]
+            print(
+                f"{task}: trainwell {t['ratio_to_sweep_best']:.3g}x the sweep-best LR, {t['within_2x']} within 2x, regret {t['regret']:+.4f}; "
+                f"Lightning {lt['ratio_to_sweep_best'] or float('nan'):.3g}x, {lt['within_2x']} within 2x, regret {lt['regret'] or float('nan'):+.4f}"
             )
     results["setup"]["load_avg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)

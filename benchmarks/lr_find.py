@@ -164,11 +164,10 @@ def torch_lr_finder(task: str, seed: int) -> tuple[float, dict[str, Any]]:
     return float(lr), {"elapsed_s": time.perf_counter() - started}
 
 
-def lightning_lr_find(task: str, seed: int) -> tuple[float, dict[str, Any]]:
+def lightning_module(cfg: Config, t: Any) -> Any:
+    """The task's model, loss and AdamW (with trainwell's parameter groups) as a LightningModule whose LR is ``self.lr``."""
     import lightning as L
-    from lightning.pytorch.tuner import Tuner
 
-    cfg, t = fresh(task, seed)
     loss_fn = build_loss(cfg.loss, t.class_counts)
 
     class Module(L.LightningModule):
@@ -183,22 +182,36 @@ def lightning_lr_find(task: str, seed: int) -> tuple[float, dict[str, Any]]:
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return build_optimizer(cfg.optimizer, param_groups(self.net, cfg.optimizer, self.lr), self.lr)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = L.Trainer(
-            accelerator="cpu",
-            max_epochs=100,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            gradient_clip_val=1.0,
-            default_root_dir=tmp,
-        )
-        started = time.perf_counter()
-        found = Tuner(trainer).lr_find(Module(), train_dataloaders=loader(cfg, t), min_lr=1e-7, max_lr=10, num_training=100)
+    return Module()
+
+
+def tuner_suggestion(module: Any, batches: Any, root: str) -> float | None:
+    """Lightning's own ``Tuner.lr_find`` over 1e-7..10 in 100 steps (trainwell's range), clipping at 1.0 like the runs."""
+    import lightning as L
+    from lightning.pytorch.tuner import Tuner
+
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=100,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+        default_root_dir=root,
+    )
+    found = Tuner(trainer).lr_find(module, train_dataloaders=batches, min_lr=1e-7, max_lr=10, num_training=100)
     lr = found.suggestion() if found is not None else None
+    return None if lr is None else float(lr)
+
+
+def lightning_lr_find(task: str, seed: int) -> tuple[float, dict[str, Any]]:
+    cfg, t = fresh(task, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        lr = tuner_suggestion(lightning_module(cfg, t), loader(cfg, t), tmp)
     assert lr is not None, "Lightning gave no suggestion"
-    return float(lr), {"elapsed_s": time.perf_counter() - started}
+    return lr, {"elapsed_s": time.perf_counter() - started}
 
 
 FINDERS = {"trainwell": ours, "torch-lr-finder": torch_lr_finder, "lightning": lightning_lr_find}
