@@ -46,14 +46,29 @@ def _names(config: Config, total: int | None) -> list[Problem]:
     return [p for p in problems if p is not None]
 
 
+def warmup_overrun(ratio: float | None, steps: float | None, total: int | None) -> str | None:
+    """Why the warmup never ends before training does: ``"ratio"`` (a warmup ratio of 1 or more),
+    ``"steps"`` (as many warmup steps as the run has steps, or more), or None. An unknown total (None)
+    judges the ratio only.
+
+    The one judgement behind config rule ``warmup-below-total`` and lint's ``warmup-exceeds-total``
+    (HF get_scheduler: the warmup must end before training does); each phrases it in its own config's
+    words. trainwell's ``schedule.warmup`` is one number (< 1 a ratio, >= 1 steps), so it never has a
+    ratio of 1 or more; HF-style files set ``warmup_ratio`` and ``warmup_steps`` apart."""
+    if ratio is not None and ratio >= 1:
+        return "ratio"
+    if total and steps and steps >= total:
+        return "steps"
+    return None
+
+
 @CONFIG_RULES.decorator("warmup-below-total", "warmup must end before training does")
 def _warmup(config: Config, total: int | None) -> list[Problem]:
     if total is None and config.training.max_steps is not None:
         total = config.training.max_steps
     if total is None or config.schedule.warmup < 1:
         return []
-    w = resolve_warmup(config.schedule.warmup, total)
-    if w >= total:
+    if warmup_overrun(None, resolve_warmup(config.schedule.warmup, total), total) == "steps":
         return [
             Problem(
                 "schedule.warmup",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from trainwell.advise.lint.view import ConfigView
-from trainwell.config.rules import expected_mode, load_best_conflict
+from trainwell.config.rules import expected_mode, load_best_conflict, warmup_overrun
 from trainwell.findings import Finding, Severity, SeverityName
 from trainwell.registry import Registry
 
@@ -203,16 +203,17 @@ def _patience(c: LintCheck, v: ConfigView) -> list[Finding]:
 
 
 @check("warmup-exceeds-total", "error", "warmup as long as (or longer than) the whole run",
-       "trainwell config rule warmup-below-total; HF get_scheduler (warmup must end before training does)")  # fmt: skip
+       "trainwell.config.rules.warmup_overrun (config rule warmup-below-total); HF get_scheduler (warmup must end before training does)")  # fmt: skip
 def _warmup_total(c: LintCheck, v: ConfigView) -> list[Finding]:
-    if v.warmup_ratio is not None and v.warmup_ratio >= 1:
+    total = v.total_steps()
+    overrun = warmup_overrun(v.warmup_ratio, v.warmup_steps, total)
+    if overrun == "ratio":
         return [
             c.finding(
                 "warmup ratio >= 1: the LR never reaches its peak", v.where("warmup_ratio"), v.warmup_ratio, "use a ratio such as 0.1"
             )
         ]
-    total = v.total_steps()
-    if total and v.warmup_steps and v.warmup_steps >= total:
+    if overrun == "steps" and total and v.warmup_steps:
         return [c.finding(f"{v.warmup_steps} warmup steps but only {total} steps in total: the LR never reaches its peak",
                           v.where("warmup_steps"), v.warmup_steps, f"warm up for about {max(1, total // 10)} steps (10 %)")]  # fmt: skip
     return []
