@@ -154,7 +154,8 @@ def torch_lr_finder(task: str, seed: int) -> tuple[float, dict[str, Any]]:
     from torch_lr_finder import LRFinder
 
     cfg, t = fresh(task, seed)
-    opt = build_optimizer(cfg.optimizer, param_groups(t.model, cfg.optimizer, 1e-7), 1e-7)
+    start = replace_paths(cfg, {"optimizer.lr": 1e-7}).optimizer  # torch-lr-finder's start_lr
+    opt = build_optimizer(start, param_groups(t.model, start))
     finder = LRFinder(Logits(t.model), opt, build_loss(cfg.loss, t.class_counts), device="cpu")
     started = time.perf_counter()
     finder.range_test(loader(cfg, t), start_lr=1e-7, end_lr=10, num_iter=100)
@@ -180,7 +181,8 @@ def lightning_module(cfg: Config, t: Any) -> Any:
             return loss_fn(forward_logits(self.net, x), y)
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
-            return build_optimizer(cfg.optimizer, param_groups(self.net, cfg.optimizer, self.lr), self.lr)
+            at = replace_paths(cfg, {"optimizer.lr": self.lr}).optimizer  # the LR Lightning's tuner set
+            return build_optimizer(at, param_groups(self.net, at))
 
     return Module()
 

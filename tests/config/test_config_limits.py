@@ -104,3 +104,14 @@ def test_schedule_refuses_too_many_rows_and_bad_steps(capsys: pytest.CaptureFixt
     assert main(["schedule", "--steps", "0"]) == 2
     err = capsys.readouterr().err
     assert "must leave at most 100,000 rows" in err and "`1 <= steps <= 1e+12` must hold" in err
+
+
+def test_schedule_with_lr_find_shows_the_multiplier_not_a_stand_in_lr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "--steps", "100", "--format", "json", "optimizer.lr=find"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "lr" not in data and max(data["multiplier"]) == pytest.approx(1.0)
+    assert main(["schedule", "--steps", "100", "optimizer.lr=find"]) == 0
+    out = capsys.readouterr().out
+    assert "multiplier of that peak" in out and "step      99  multiplier" in out
+    assert main(["schedule", "--steps", "100", "--format", "json", "optimizer.lr=0.002"]) == 0
+    assert max(json.loads(capsys.readouterr().out)["lr"]) == pytest.approx(0.002)

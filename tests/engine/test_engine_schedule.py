@@ -29,7 +29,7 @@ def test_engine_schedule_matches_the_pure_function(name: str) -> None:
     assert [fn(s, total, warmup, **bound_kwargs(fn, full)) for s in range(total)] == expected
     model = torch.nn.Linear(2, 2)
     opt = torch.optim.SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.05}], lr=0.1)
-    schedule = build_schedule(opt, config, total, per_epoch, 0.1)
+    schedule = build_schedule(opt, config, total, per_epoch)
     seen = []
     for _ in range(total):
         seen.append([g["lr"] for g in opt.param_groups])

@@ -153,3 +153,13 @@ def test_real_cuda_out_of_memory_bounds_the_batch() -> None:
     assert new.batch.size * new.batch.accumulation == 1 << 15
     total = torch.cuda.get_device_properties(0).total_memory / MB
     assert all(p["peak_mb"] < total for p in record["probes"] if p["fits"])
+
+
+def test_with_lr_find_the_probe_steps_at_the_range_tests_first_lr() -> None:
+    from trainwell.find.batch_probe import Prober
+
+    config = load_config({"batch": {"size": 8, "memory_budget_mb": 50}, "optimizer": {"lr": "find"}, "lr_find": {"min_lr": 2e-6}})
+    prober = Prober(config, _task(), torch.device("cpu"))
+    assert {g["lr"] for g in prober.optimizer.param_groups} == {2e-6}  # from the config, not a stand-in LR
+    numeric = Prober(replace_paths(config, {"optimizer.lr": 3e-4}), _task(), torch.device("cpu"))
+    assert {g["lr"] for g in numeric.optimizer.param_groups} == {3e-4}

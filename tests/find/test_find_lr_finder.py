@@ -59,7 +59,8 @@ def _same(a: Any, b: Any) -> bool:
 def test_model_optimizer_and_rng_are_restored_bit_for_bit() -> None:
     config = _config()
     model = _model()
-    opt = build_optimizer(config.optimizer, param_groups(model, config.optimizer, 1e-3), 1e-3)
+    at = replace_paths(config, {"optimizer.lr": 1e-3}).optimizer
+    opt = build_optimizer(at, param_groups(model, at))
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = _data()[:16]
     loss_fn(model(x), y).backward()

@@ -9,7 +9,7 @@ import torch
 
 from trainwell.config import load_config
 from trainwell.config.schema import OptimizerConfig, ParamGroupConfig, ScheduleConfig
-from trainwell.errors import MissingDependencyError
+from trainwell.errors import ConfigError, MissingDependencyError
 from trainwell.optim.losses import LOSSES, build_loss
 from trainwell.optim.optimizers import OPTIMIZERS, build_optimizer
 from trainwell.optim.param_groups import param_groups
@@ -28,7 +28,7 @@ def test_every_optimizer_reduces_a_quadratic(name: str) -> None:
     target = torch.randn(4, 1)
     cfg = OptimizerConfig(name=name, lr=_QUAD_LR[info.family], weight_decay=0.0)
     try:
-        opt = build_optimizer(cfg, param_groups(model, cfg, _QUAD_LR[info.family]), _QUAD_LR[info.family])
+        opt = build_optimizer(cfg, param_groups(model, cfg))
     except MissingDependencyError:
         pytest.skip(f"{name} needs an optional package")
 
@@ -54,9 +54,11 @@ def test_missing_optional_optimizer_gives_install_hint(monkeypatch: pytest.Monke
 def test_param_groups_exempt_bias_norm_and_scale_lr() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3), torch.nn.Linear(3, 2))
     cfg = OptimizerConfig(
-        weight_decay=0.1, param_groups=[ParamGroupConfig(pattern="0.*", lr_scale=0.0), ParamGroupConfig(pattern="2.*", lr_scale=0.5)]
+        lr=1e-3,
+        weight_decay=0.1,
+        param_groups=[ParamGroupConfig(pattern="0.*", lr_scale=0.0), ParamGroupConfig(pattern="2.*", lr_scale=0.5)],
     )
-    groups = param_groups(model, cfg, 1e-3)
+    groups = param_groups(model, cfg)
     by_name = {n: g for g in groups for n in g["names"]}
     assert "0.weight" not in by_name and not model[0].weight.requires_grad  # frozen backbone
     assert by_name["1.weight"]["weight_decay"] == 0.0 and by_name["1.bias"]["weight_decay"] == 0.0
@@ -119,7 +121,7 @@ def test_warmup_starts_above_zero_and_resolves_ratio() -> None:
 def test_lambda_lr_applies_multipliers_to_scaled_groups() -> None:
     model = torch.nn.Linear(2, 2)
     cfg = OptimizerConfig(lr=1e-2, param_groups=[ParamGroupConfig(pattern="bias", lr_scale=0.1)])
-    opt = build_optimizer(cfg, param_groups(model, cfg, 1e-2), 1e-2)
+    opt = build_optimizer(cfg, param_groups(model, cfg))
     fn = SCHEDULES.get("linear")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: fn(s, 10, 0))
     for _ in range(5):
@@ -158,3 +160,19 @@ def test_scaling_rule_linear_for_sgd_sqrt_for_adam() -> None:
     assert (adam.rule, adam.lr) == ("sqrt", pytest.approx(2e-3))
     assert scale_lr(1e-3, 64, 64, "adam").rule == "none"
     assert "LAMB" in scale_lr(0.1, 256, 16384, "sgd").reason
+
+
+def test_the_optimizer_and_its_groups_take_the_lr_from_the_config_and_refuse_find() -> None:
+    model = torch.nn.Linear(2, 2)
+    cfg = OptimizerConfig(lr=0.02, param_groups=[ParamGroupConfig(pattern="bias", lr_scale=0.5)])
+    opt = build_optimizer(cfg, param_groups(model, cfg))
+    assert sorted(g["lr"] for g in opt.param_groups) == [0.01, 0.02] and opt.defaults["lr"] == 0.02
+    with pytest.raises(ConfigError) as err:
+        param_groups(model, OptimizerConfig(lr="find"))
+    assert err.value.problems[0].where == "optimizer.lr"
+
+
+def test_polynomial_without_a_peak_is_its_shape_and_with_one_ends_at_lr_end() -> None:
+    cfg = ScheduleConfig(name="polynomial", warmup=0, lr_end=1e-3)
+    assert multipliers("polynomial", 10, 0, cfg, at=[0, 5, 10, 11]) == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    assert multipliers("polynomial", 10, 0, cfg, base_lr=1e-2, at=[0, 10, 11]) == pytest.approx([1.0, 0.1, 0.1])

@@ -46,7 +46,9 @@ def digest(name: str) -> str:
         for warmup in (0, 1, 5, 0.25):
             for spe in (1, 4):
                 for kw in VARIANTS:
-                    m = multipliers(name, total, warmup, ScheduleConfig(name=name, **kw), steps_per_epoch=spe, at=range(total + 3))
+                    # at a peak LR of 1.0, the default the digests were taken with (polynomial's lr_end is an LR)
+                    cfg = ScheduleConfig(name=name, **kw)
+                    m = multipliers(name, total, warmup, cfg, steps_per_epoch=spe, base_lr=1.0, at=range(total + 3))
                     h.update(",".join(float.hex(x) for x in m).encode() + b";")
     return h.hexdigest()[:16]
 

@@ -202,8 +202,8 @@ def test_the_finders_step_weighs_micro_batches_per_token_as_training_does(lm: di
     loss_fn = task_loss(config, task, cpu)
     with torch.no_grad():
         expected = float(loss_fn(task.model(**both[0]).logits, both[1]))  # the mean over every response token
-    per_token, _ = finder_runner(config, task.model, loss_fn, cpu, 0.0, count_items=task.count_items)
-    per_row, _ = finder_runner(config, task.model, loss_fn, cpu, 0.0)
+    per_token, _ = finder_runner(config, task.model, loss_fn, cpu, count_items=task.count_items)
+    per_row, _ = finder_runner(config, task.model, loss_fn, cpu)
     got = float(per_token.window_loss([small, large])[0])
     by_rows = float(per_row.window_loss([small, large])[0])
     task.model.zero_grad(set_to_none=True)

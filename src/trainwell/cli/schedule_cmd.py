@@ -1,7 +1,9 @@
 """`trainwell schedule CONFIG --steps N [--plot out.png]`: print or plot the LR over training.
 
 A schedule is a pure function of the step, so only the rows shown (and the points plotted) are computed:
-the cost does not grow with ``--steps``, and the output is bounded (``MAX_ROWS``).
+the cost does not grow with ``--steps``, and the output is bounded (``MAX_ROWS``). With ``optimizer.lr:
+find`` the peak is not known before the range test, so the verb shows the schedule's shape: the
+multiplier of the peak LR at each step, named as such (JSON key ``multiplier``, not ``lr``).
 """
 
 from __future__ import annotations
@@ -68,24 +70,28 @@ def _run(args: argparse.Namespace) -> int:
     config = load_from_args(args)
     ConfigError.collect(_check(args))
     ConfigError.collect(validate(config, total_steps=args.steps))
-    lr = config.optimizer.lr if isinstance(config.optimizer.lr, float) else 1.0
+    peak = None if config.optimizer.lr == "find" else config.optimizer.peak
+    quantity = "lr" if peak is not None else "multiplier"  # of the peak LR, which the range test will set
     spe = args.steps_per_epoch or max(1, args.steps // config.training.epochs)
 
-    def lrs_at(steps: list[int]) -> list[float]:
-        return [lr * m for m in multipliers(config.schedule.name, args.steps, config.schedule.warmup, config.schedule, spe, lr, at=steps)]
+    def values_at(steps: list[int]) -> list[float]:
+        shape = multipliers(config.schedule.name, args.steps, config.schedule.warmup, config.schedule, spe, peak, at=steps)
+        return shape if peak is None else [peak * m for m in shape]
 
     if args.plot:
         from trainwell.report.plots import plot_schedule
 
         points = _rows(args.steps, max(1, args.steps // PLOT_POINTS))
-        title = f"{config.schedule.name} (warmup {config.schedule.warmup})"
-        plot_schedule(lrs_at(points), title=title, steps=points).savefig(args.plot, dpi=110)
+        title = f"{config.schedule.name} (warmup {config.schedule.warmup})" + ("" if peak else ": multiplier of the peak LR (lr: find)")
+        plot_schedule(values_at(points), title=title, steps=points).savefig(args.plot, dpi=110)
         print(f"wrote {args.plot}")
     if args.format == "json":
         rows = _rows(args.steps, args.every or -(-args.steps // JSON_ROWS))
-        print_json({"schedule": config.schedule.name, "steps": args.steps, "step": rows, "lr": lrs_at(rows)})
+        print_json({"schedule": config.schedule.name, "steps": args.steps, "step": rows, quantity: values_at(rows)})
     elif not args.plot:
         rows = _rows(args.steps, args.every or max(1, args.steps // 20))
-        for s, value in zip(rows, lrs_at(rows)):
-            print(f"step {s:>7}  lr {value:.6g}")
+        if peak is None:
+            print("optimizer.lr: find: the LR range test sets the peak; each row is the multiplier of that peak")
+        for s, value in zip(rows, values_at(rows)):
+            print(f"step {s:>7}  {quantity} {value:.6g}")
     return 0

@@ -94,7 +94,7 @@ class ResolvedConfig:
     @property
     def lr(self) -> float:
         """The peak LR, a number (``__post_init__`` checked it): the one place the engine reads it from."""
-        return float(self.config.optimizer.lr)
+        return self.config.optimizer.peak
 
     @property
     def effective_batch(self) -> int:

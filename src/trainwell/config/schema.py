@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from trainwell.errors import ConfigError, Problem
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Strategy = Literal["steps", "epoch", "no"]
@@ -65,6 +67,23 @@ class OptimizerConfig:
     param_groups: list[ParamGroupConfig] = fld([], "per-group LR scale / weight decay, for discriminative fine-tuning and frozen backbones")
     kwargs: dict[str, Any] = fld({}, "extra keyword arguments passed to the optimizer's constructor")
 
+    @property
+    def peak(self) -> float:
+        """The peak LR as a number: what the optimizer, its parameter groups and the schedule are built with.
+        ``'find'`` is a request the orchestrator resolves (the LR range test) before anything is built."""
+        if self.lr == "find":
+            raise ConfigError(
+                problems=[
+                    Problem(
+                        "optimizer.lr",
+                        "must be a number to build an optimizer or schedule ('find' is resolved by the LR range test first)",
+                        "find",
+                        "train through trainwell.run.train (it runs the range test), or set optimizer.lr to a number",
+                    )
+                ]
+            )
+        return float(self.lr)
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
@@ -106,8 +125,13 @@ class BatchConfig:
 
     @property
     def effective(self) -> int:
-        """What one optimizer step sees: size x accumulation (the one place it is computed)."""
+        """What one optimizer step sees in one process: size x accumulation (the one place it is computed)."""
         return self.size * self.accumulation
+
+    def across(self, processes: int) -> int:
+        """What one optimizer step sees over ``processes`` data-parallel processes (seed 003: per-device
+        batch x accumulation x number of GPUs)."""
+        return self.effective * processes
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def check_processes(config: Config, size: int) -> None:
             problems=[
                 Problem(
                     "distributed.processes",
-                    f"this config's effective batch {b.size} x {b.accumulation} x {want} = {b.size * b.accumulation * want} "
+                    f"this config's effective batch {b.size} x {b.accumulation} x {want} = {b.across(want)} "
                     f"needs {want} processes, and this run has {size}",
                     want,
                     f"train with --nproc {want}, or set distributed.processes: {size} and batch values for {size}",

@@ -12,6 +12,7 @@ from trainwell.engine.resume import summary_changes
 NO_CHECKPOINT = "the run folder held no checkpoint (the run stopped before its first one), so training started again from step 0"
 
 if TYPE_CHECKING:
+    from trainwell.config.schema import BatchConfig
     from trainwell.engine.loop import Stop, Trainer
 
 
@@ -62,7 +63,7 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
         "resume_changes": summary_changes(s.history),
         "device": str(trainer.c.device),
         "processes": trainer.world.size,
-        "batch": effective_batch(trainer.config.batch.size, trainer.config.batch.accumulation, trainer.world.size),
+        "batch": effective_batch(trainer.config.batch, trainer.world.size),
         "precision": trainer.c.precision_choice.name,
         "final": final_metrics(s.history, es.best_step if loaded else None),
         "model": model_facts(trainer.c.model),
@@ -70,10 +71,9 @@ def summarize(trainer: Trainer, stop: Stop, status: str | None = None) -> dict[s
     }
 
 
-def effective_batch(size: int, accumulation: int, processes: int) -> dict[str, int]:
-    """The one definition of the batch an optimizer step sees (seed 003: per-device batch x accumulation
-    x number of GPUs), with its parts."""
-    return {"size": size, "accumulation": accumulation, "processes": processes, "effective": size * accumulation * processes}
+def effective_batch(batch: BatchConfig, processes: int) -> dict[str, int]:
+    """The batch an optimizer step sees (``BatchConfig.across``), with its parts, for summary.json."""
+    return {"size": batch.size, "accumulation": batch.accumulation, "processes": processes, "effective": batch.across(processes)}
 
 
 def model_facts(model: Any) -> dict[str, Any]:

@@ -30,9 +30,9 @@ def bound_kwargs(fn: Callable[..., float], kw: dict[str, Any]) -> dict[str, Any]
 class StepSchedule:
     """A pure multiplier f(step) applied through LambdaLR; ignores evaluations."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int) -> None:
         fn = SCHEDULES.get(config.schedule.name, "schedule.name")
-        kw = bound_kwargs(fn, schedule_kwargs(config.schedule, steps_per_epoch, base_lr))
+        kw = bound_kwargs(fn, schedule_kwargs(config.schedule, steps_per_epoch, config.optimizer.peak))
         warmup = resolve_warmup(config.schedule.warmup, total_steps)
         last = [-1, 1.0]  # LambdaLR asks once per parameter group for the same step: compute it once
 
@@ -76,7 +76,7 @@ class StepSchedule:
 class PlateauSchedule:
     """ReduceLROnPlateau on the monitored metric: the LR drops after plateau_patience flat evaluations."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int) -> None:
         s = config.schedule
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
@@ -113,6 +113,7 @@ class PlateauSchedule:
 LRSchedule = StepSchedule | PlateauSchedule
 
 
-def build_schedule(optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int, base_lr: float) -> LRSchedule:
+def build_schedule(optimizer: torch.optim.Optimizer, config: Config, total_steps: int, steps_per_epoch: int) -> LRSchedule:
+    """The run's schedule over ``optimizer``, whose groups start at ``config.optimizer.peak`` (x their lr_scale)."""
     cls = PlateauSchedule if config.schedule.name in METRIC_DRIVEN else StepSchedule
-    return cls(optimizer, config, total_steps, steps_per_epoch, base_lr)
+    return cls(optimizer, config, total_steps, steps_per_epoch)

@@ -60,7 +60,7 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     """The run's pieces. ``resolved`` was validated once, with this run's length, when it was resolved.
     Under torchrun (``world``) the length counts global batches of ``size x world`` over the examples the
     sampler uses, and the model is wrapped in DistributedDataParallel."""
-    config, lr = resolved.config, resolved.lr
+    config = resolved.config  # its optimizer.lr is the peak LR (resolved.lr): the optimizer and schedule read it there
     world = world or World()
     check_task(config, task)
     sampler = train_sampler(config, task, world)
@@ -72,8 +72,8 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     held = precision.hold_frozen(model) if task.hold_frozen else None
     if held:  # written with the precision into the run's environment record
         choice = PrecisionChoice(choice.name, f"{choice.reason}; {held}")
-    optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
-    schedule = build_schedule(optimizer, config, total, steps_per_epoch, lr)
+    optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer))
+    schedule = build_schedule(optimizer, config, total, steps_per_epoch)
     loss_fn = task_loss(config, task, device)
     forward_model: Any = torch.compile(model) if config.training.compile else model
     if world.size > 1:
@@ -99,15 +99,15 @@ def finder_runner(
     model: torch.nn.Module,
     loss_fn: Callable[..., torch.Tensor],
     device: torch.device,
-    lr: float,
     optimizer: torch.optim.Optimizer | None = None,
     count_items: Callable[[Any], int] | None = None,
 ) -> tuple[StepRunner, PrecisionChoice]:
     """The training step the finders take: a synced StepRunner with the config's precision and clipping,
-    over ``optimizer`` or, without one, the config's optimizer built over ``model``'s parameter groups at ``lr``.
-    ``count_items`` is the task's (``Task.count_items``): a language model's step then weighs its micro-batches
-    per supervised token, as training does, not per row."""
-    opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer, lr), lr)
+    over ``optimizer`` or, without one, the config's optimizer built over ``model``'s parameter groups at
+    ``config.optimizer.peak`` (a finder states the LR it steps at in the config it passes). ``count_items`` is
+    the task's (``Task.count_items``): a language model's step then weighs its micro-batches per supervised
+    token, as training does, not per row."""
+    opt = optimizer or build_optimizer(config.optimizer, param_groups(model, config.optimizer))
     precision, choice = build_precision(config.training.precision, device)
     return StepRunner(model, loss_fn, opt, precision, config.training.max_grad_norm, device, count_items=count_items), choice
 

@@ -23,13 +23,17 @@ class Prober:
     """Probes ``task.model`` on ``device`` with the config's loss, optimizer, precision and clipping."""
 
     def __init__(self, config: Config, task: Task, device: torch.device) -> None:
+        from trainwell.config.resolved import replace_paths
         from trainwell.engine.probe import finder_runner, task_loss
 
-        lr = config.optimizer.lr if isinstance(config.optimizer.lr, float) else 1e-3
+        if config.optimizer.lr == "find":
+            # The batch is found before the LR (the range test runs at the found batch), so the probe steps at
+            # the range test's first LR. The LR changes no step's memory, and the model is restored afterwards.
+            config = replace_paths(config, {"optimizer.lr": config.lr_find.min_lr})
         self.task, self.device = task, device
         self.model = task.model.to(device)
         loss_fn = task_loss(config, task, device)
-        self.runner, _ = finder_runner(config, self.model, loss_fn, device, lr, count_items=task.count_items)  # training's step
+        self.runner, _ = finder_runner(config, self.model, loss_fn, device, count_items=task.count_items)  # training's step
         self.optimizer = self.runner.optimizer
         self.budget = config.batch.memory_budget_mb
 
@@ -88,7 +92,7 @@ def find_max_batch(config: Config, task: Task, device: torch.device) -> tuple[Se
         prober.model.train()
         cap = min(len(task.train_data), MAX_BATCH)  # type: ignore[arg-type]
         if config.batch.keep_effective:  # a micro-batch above the effective batch would never be used
-            cap = min(cap, config.batch.size * config.batch.accumulation)
+            cap = min(cap, config.batch.effective)
         result = search(prober, cap)
     finally:
         restore(saved, prober.model)

@@ -125,15 +125,17 @@ def range_test(
     """
     import torch
 
+    from trainwell.config.resolved import replace_paths
     from trainwell.engine.probe import finder_runner, resolve_device
 
     cfg = config.lr_find
+    at_start = replace_paths(config, {"optimizer.lr": cfg.min_lr})  # the optimizer is built at the sweep's first LR
     dev = torch.device(device) if device is not None else resolve_device(config.training.device)
     model.to(dev)
     chosen: dict[str, Any] = {}
 
     def make_runner() -> Any:
-        runner, chosen["precision"] = finder_runner(config, model, loss_fn, dev, cfg.min_lr, optimizer, count_items)
+        runner, chosen["precision"] = finder_runner(at_start, model, loss_fn, dev, optimizer, count_items)
         return runner
 
     batches = _batches(train_data, config.batch.size, config.seed, collate_fn, config.data.num_workers)

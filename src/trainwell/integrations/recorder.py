@@ -231,7 +231,7 @@ class RunRecorder:
         best = best_eval(evals, ev.metric, ev.mode)
         last = self.records[-1] if self.records else {}
         wall = self.elapsed()
-        samples = (steps or 0) * self.config.batch.size * self.config.batch.accumulation
+        samples = (steps or 0) * self.config.batch.effective
         return {
             "status": status or ("diverged" if self.stop_reason else "completed"),
             "stop_reason": stop_reason or self.stop_reason or "finished the planned steps",

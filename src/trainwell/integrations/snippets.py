@@ -176,7 +176,7 @@ def _schedule_lines(config: Config, reasons: dict[str, Any]) -> list[str]:
         return lines
     fn: Callable[..., float] = SCHEDULES.get(s.name, "schedule.name")
     accepted = set(inspect.signature(inspect.unwrap(fn)).parameters) - {"step", "total_steps", "warmup_steps", "kw"}
-    kw = {k: v for k, v in schedule_kwargs(s, 1, float(config.optimizer.lr)).items() if k in accepted and k != "steps_per_epoch"}
+    kw = {k: v for k, v in schedule_kwargs(s, 1, config.optimizer.peak).items() if k in accepted and k != "steps_per_epoch"}
     if "steps_per_epoch" in accepted:
         kw_text = ", ".join([*(f"{k}={v!r}" for k, v in kw.items()), "steps_per_epoch=per_epoch"])
     else:

@@ -118,13 +118,13 @@ for info in (
     OPTIMIZERS.register(info.name, info, info.source)
 
 
-def build_optimizer(cfg: OptimizerConfig, groups: list[dict[str, Any]], lr: float) -> torch.optim.Optimizer:
-    """Construct the optimizer named in ``cfg`` over prepared parameter groups (see param_groups.py)."""
+def build_optimizer(cfg: OptimizerConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """Construct the optimizer named in ``cfg`` over prepared parameter groups (see param_groups.py), at ``cfg.peak``."""
 
     info = OPTIMIZERS.get(cfg.name, "optimizer.name")
     cls = info.load()
     kwargs: dict[str, Any] = {a: getattr(cfg, a) for a in info.args}
-    kwargs["lr"] = lr
+    kwargs["lr"] = cfg.peak
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
     if info.supports_fused:

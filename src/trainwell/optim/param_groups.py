@@ -20,11 +20,13 @@ def _exempt(name: str, param: torch.Tensor, no_decay: list[str]) -> bool:
     return param.ndim <= 1 or any(frag.lower() in lowered for frag in no_decay)
 
 
-def param_groups(model: torch.nn.Module, cfg: OptimizerConfig, lr: float) -> list[dict[str, Any]]:
+def param_groups(model: torch.nn.Module, cfg: OptimizerConfig) -> list[dict[str, Any]]:
     """Split trainable parameters into groups by (lr_scale, weight_decay). A scale of 0 freezes.
 
-    Each group records ``lr_scale`` so schedules multiply the scaled LR, and ``names`` for reports.
+    Each group's LR is ``cfg.peak`` x its ``lr_scale`` (recorded, so schedules multiply the scaled LR),
+    with ``names`` for reports.
     """
+    lr = cfg.peak
     buckets: dict[tuple[float, float], dict[str, Any]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:

@@ -103,13 +103,17 @@ def cosine_with_restarts(
 @SCHEDULES.decorator("polynomial")
 @with_warmup
 def polynomial(
-    step: int, total_steps: int, warmup_steps: int, power: float = 1.0, lr_end: float = 1e-7, base_lr: float = 1.0, **kw: Any
+    step: int, total_steps: int, warmup_steps: int, power: float = 1.0, lr_end: float = 1e-7, base_lr: float | None = None, **kw: Any
 ) -> float:
-    """Warmup, then (peak - lr_end) x remaining^power + lr_end (HF 'polynomial')."""
+    """Warmup, then (peak - lr_end) x remaining^power + lr_end (HF 'polynomial'). ``lr_end`` is an LR, so the
+    multiplier needs the peak (``base_lr``); without one (``optimizer.lr: find``, the peak not yet known) it
+    is the schedule's shape, decaying to 0 of the peak."""
+    remaining = 1.0 - (min(step, total_steps) - warmup_steps) / max(1, total_steps - warmup_steps)
+    if base_lr is None:
+        return float(remaining**power) if step <= total_steps else 0.0
     end = min(lr_end, base_lr)  # HF raises when lr_end > lr; validation prevents it, this keeps the function total
     if step > total_steps:
         return end / base_lr
-    remaining = 1.0 - (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return ((base_lr - end) * remaining**power + end) / base_lr
 
 
@@ -200,8 +204,9 @@ def reduce_on_plateau(step: int, total_steps: int, warmup_steps: int, **kw: Any)
     return 1.0
 
 
-def schedule_kwargs(schedule_cfg: Any, steps_per_epoch: int, base_lr: float) -> dict[str, Any]:
-    """The keyword arguments every schedule function receives, from a ScheduleConfig."""
+def schedule_kwargs(schedule_cfg: Any, steps_per_epoch: int, base_lr: float | None) -> dict[str, Any]:
+    """The keyword arguments every schedule function receives, from a ScheduleConfig; ``base_lr`` is the
+    peak LR, or None where it is not known yet (the multipliers are then the schedule's shape)."""
     from trainwell.config.structure import to_dict
 
     kw = to_dict(schedule_cfg)
@@ -218,11 +223,13 @@ def multipliers(
     warmup: float,
     schedule_cfg: Any = None,
     steps_per_epoch: int = 1,
-    base_lr: float = 1.0,
+    base_lr: float | None = None,
     at: Sequence[int] | None = None,
 ) -> list[float]:
-    """The multiplier at every step 0..total_steps-1, or only at the steps ``at`` (a schedule is a pure
-    function of the step, so `trainwell schedule` of a billion-step run costs what its printed rows cost)."""
+    """The multiplier of the peak LR at every step 0..total_steps-1, or only at the steps ``at`` (a schedule
+    is a pure function of the step, so `trainwell schedule` of a billion-step run costs what its printed rows
+    cost). ``base_lr`` is the peak LR where one is known; without it, a schedule whose end is an LR
+    (polynomial's lr_end) gives its shape (see ``polynomial``)."""
     from trainwell.config.schema import ScheduleConfig
 
     fn = SCHEDULES.get(name, "schedule.name")
