@@ -101,7 +101,7 @@ def test_a_fitted_table_changes_the_value_and_names_its_provenance(tmp_path: Pat
     table = load_table(path)
     law = predict("mlp", "scratch", "adamw", table=table)
     assert law.lr == pytest.approx(3e-3)
-    assert "fitted leave-one-dataset-out on 2 corpus settings at 0123456789" in law.provenance
+    assert "fitted on 2 corpus settings at 0123456789" in law.provenance and "scored leave-one-dataset-out" in law.provenance
     assert "fitted 0.003; the guide's 0.001" in law.explain()
 
 
