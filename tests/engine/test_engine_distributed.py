@@ -1,12 +1,19 @@
-"""Many processes through torchrun on CPU (gloo): `trainwell train --nproc 2` trains like one process at
-double the batch, one rank killed mid-run stops the job, and --resume then matches the uninterrupted run.
+"""Many processes through torchrun on CPU (gloo), on the digits task: `trainwell train --nproc 2` trains like
+one process at double the batch (per-step losses within 1e-5, the same accuracy band), one rank killed
+mid-run stops the job, resuming with another number of processes is refused, and --resume with two
+processes then matches the uninterrupted run exactly.
 
-The runs start real torchrun jobs (two processes each import torch), so they are shared by the tests
-through module fixtures and bounded by a timeout: nothing here can hang.
+A torchrun job costs seconds of process start-up (each process imports torch), so the module starts three
+(one uninterrupted, one killed, its resume), shared by the tests through module fixtures, on one xdist
+worker (``xdist_group``; pytest runs with ``--dist loadgroup``), each bounded by a timeout: nothing here
+can hang. The one-process runs and the refusals run in this process. What needs more jobs (dropout with a
+kill and a resume) is marked slow.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -14,23 +21,35 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 import yaml
 from tw_engine_helpers import python_env, read_jsonl, tiny_config, without_time
 
+from trainwell.cli.main import build_parser, main
 from trainwell.cli.train_cmd import launch_command
 from trainwell.config import config_from_dict
+from trainwell.engine import rng
+from trainwell.engine.checkpoint import latest_checkpoint, load_trainer_state
 from trainwell.engine.distributed import World, backend_for, check, shard_range
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.errors import ConfigError
 
-TIMEOUT = 120
+pytestmark = pytest.mark.xdist_group("torchrun")
+TIMEOUT = 100
+PER_RANK_STEP = 16  # items rank 1 reads per step (batch 16 per process)
+# digits (1437 training images: the last global batch of 29 is split 15/14), 2 epochs of 45 steps
 CONFIG = tiny_config(
-    task="tw_engine_helpers:make_killable_task",
-    model={"dropout": 0.0},
+    task="tw_engine_helpers:make_killable_digits",
+    model={"hidden": 64, "dropout": 0.0},
+    optimizer={"name": "adamw", "lr": 3e-3},
     batch={"size": 16},
     training={"epochs": 2, "threads": 1},
+    evaluation={"strategy": "steps", "every": 15, "metric": "val_loss", "mode": "min"},
     logging={"every": 1, "tensorboard": "off", "progress": "off"},
+    checkpoint={"strategy": "steps", "every": 15, "keep": 2},
+    distributed={"processes": None},  # set: the recommender leaves it, so the checkpoint's world size is what a resume checks
 )
 
 
@@ -44,6 +63,14 @@ def _trainwell(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
+def _in_process(*args: str) -> tuple[int, str]:
+    """`trainwell train ...` in this process (no start-up cost): its exit code and stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["train", *args])
+    return code, err.getvalue()
+
+
 def _config(tmp: Path, **changes: Any) -> Path:
     cfg = json.loads(json.dumps(CONFIG))
     for section, values in changes.items():
@@ -55,18 +82,33 @@ def _config(tmp: Path, **changes: Any) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One process at batch 32, and two processes at batch 16 each: the same effective batch."""
+    """Two processes at batch 16 each (torchrun), and one process at batch 32 (here): the same effective batch."""
     tmp = tmp_path_factory.mktemp("ddp")
-    one = _trainwell(str(_config(tmp, batch={"size": 32})), "--run-dir", str(tmp / "one"))
-    assert one.returncode == 0, one.stderr[-3000:]
     two = _trainwell(str(_config(tmp)), "--nproc", "2", "--run-dir", str(tmp / "two"))
     assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-3000:]
+    code, err = _in_process(str(_config(tmp, batch={"size": 32})), "--run-dir", str(tmp / "one"))
+    assert code == 0, err[-3000:]
     return {"one": tmp / "one", "two": tmp / "two", "tmp": tmp}
+
+
+@pytest.fixture(scope="module")
+def killed(runs: dict[str, Path]) -> dict[str, Any]:
+    """The two-process run again, rank 1 SIGKILLed in step 51; a one-process resume of it; a two-process one."""
+    run = runs["tmp"] / "killed"
+    start = time.perf_counter()
+    kill = {"TW_KILL_RANK": "1", "TW_KILL_AT": str(50 * PER_RANK_STEP + 3)}
+    first = _trainwell(str(_config(runs["tmp"])), "--nproc", "2", "--run-dir", str(run), env=kill)
+    seconds = time.perf_counter() - start
+    steps = [r["step"] for r in read_jsonl(run / "metrics.jsonl")]
+    one_process = _in_process("--resume", str(run))
+    resumed = _trainwell("--resume", str(run), "--nproc", "2")
+    return {"run": run, "first": first, "seconds": seconds, "steps": steps, "one_process": one_process, "resumed": resumed}
 
 
 def test_two_processes_train_like_one_at_double_batch(runs: dict[str, Path]) -> None:
     one, two = read_jsonl(runs["one"] / "metrics.jsonl"), read_jsonl(runs["two"] / "metrics.jsonl")
     assert [(r["event"], r["step"]) for r in one] == [(r["event"], r["step"]) for r in two]
+    assert len([r for r in two if r["event"] == "train"]) == 90
     for a, b in zip(one, two):
         for key in ("loss", "grad_norm", "val_loss", "val_accuracy", "val_f1_macro"):
             if key in a:
@@ -78,32 +120,67 @@ def test_two_processes_train_like_one_at_double_batch(runs: dict[str, Path]) -> 
     assert json.loads((runs["one"] / "summary.json").read_text())["batch"]["effective"] == 32
 
 
+def test_two_processes_reach_the_accuracy_band_of_one(runs: dict[str, Path]) -> None:
+    final = [[r for r in read_jsonl(runs[k] / "metrics.jsonl") if r["event"] == "eval"][-1]["val_accuracy"] for k in ("one", "two")]
+    assert min(final) >= 0.9 and abs(final[0] - final[1]) <= 0.01, final
+
+
 def test_rank_zero_alone_writes_the_run_folder(runs: dict[str, Path]) -> None:
-    tmp = runs["tmp"]
-    assert sorted(p.name for p in tmp.iterdir() if p.is_dir()) == ["one", "two"]  # no second run folder
+    assert {p.name for p in runs["tmp"].iterdir() if p.is_dir()} <= {"one", "two", "killed", "refused"}  # rank 1 made none
     assert len(read_jsonl(runs["two"] / "metrics.jsonl")) == len(read_jsonl(runs["one"] / "metrics.jsonl"))  # no duplicate records
 
 
-def test_killing_one_rank_stops_the_job_and_resume_matches_the_uninterrupted_run(runs: dict[str, Path]) -> None:
-    tmp, run = runs["tmp"], runs["tmp"] / "killed"
-    cfg = _config(tmp)
-    start = time.perf_counter()
-    killed = _trainwell(str(cfg), "--nproc", "2", "--run-dir", str(run), env={"TW_KILL_RANK": "1", "TW_KILL_AT": "70"})
-    assert killed.returncode != 0
-    assert time.perf_counter() - start < TIMEOUT
-    steps = [r["step"] for r in read_jsonl(run / "metrics.jsonl")]
-    assert 4 <= max(steps) < 8  # killed in the second epoch, after the step-4 checkpoint
-    resumed = _trainwell("--resume", str(run), "--nproc", "2")
+def test_each_rank_draws_its_own_random_numbers(runs: dict[str, Path]) -> None:
+    """Dropout masks (any randomness of the forward pass) differ between ranks, from states the checkpoint
+    holds per rank: with one seed on every rank they would drop the same units of different items."""
+    latest = latest_checkpoint(runs["two"] / "checkpoints")
+    assert latest is not None
+    states = load_trainer_state(latest.path, torch.device("cpu"))["rng_ranks"]
+    assert len(states) == 2 and not torch.equal(states[0]["torch"], states[1]["torch"])
+
+
+def test_killing_one_rank_stops_the_job(killed: dict[str, Any]) -> None:
+    assert killed["first"].returncode != 0 and killed["seconds"] < TIMEOUT
+    assert 45 <= max(killed["steps"]) <= 50  # killed in step 51, after the step-45 checkpoint
+
+
+def test_resuming_with_another_number_of_processes_is_refused(killed: dict[str, Any], runs: dict[str, Path]) -> None:
+    code, err = killed["one_process"]
+    assert code == 2 and "Traceback" not in err
+    # rule, value and fix: the checkpoint holds each of 2 processes' data position and RNG
+    assert "resumes with the number of processes it was trained with" in err
+    assert "1 process(es)" in err and "written by 2" in err and f"--resume {killed['run']} --nproc 2" in err
+    # a config whose batch was chosen for 2 processes (recommend --gpus 2) is refused in 1 before training
+    code, err = _in_process(str(_config(runs["tmp"], distributed={"processes": 2})), "--run-dir", str(runs["tmp"] / "refused"))
+    assert code == 2 and "this run has 1" in err and "--nproc 2" in err and not (runs["tmp"] / "refused" / "metrics.jsonl").exists()
+
+
+def test_resume_matches_the_uninterrupted_run(killed: dict[str, Any], runs: dict[str, Path]) -> None:
+    resumed = killed["resumed"]
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert without_time(read_jsonl(run / "metrics.jsonl")) == without_time(read_jsonl(runs["two"] / "metrics.jsonl"))
+    assert without_time(read_jsonl(killed["run"] / "metrics.jsonl")) == without_time(read_jsonl(runs["two"] / "metrics.jsonl"))
 
 
-def test_resuming_with_another_number_of_processes_is_refused(runs: dict[str, Path]) -> None:
-    result = _trainwell("--resume", str(runs["two"]))
-    assert result.returncode == 2
-    # the run's config.yaml says its batch is for 2 processes (distributed.processes), and its checkpoint was written by 2
-    assert "this run has 1" in result.stderr and "--nproc 2" in result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.slow
+def test_resume_with_dropout_matches_the_uninterrupted_run(tmp_path: Path) -> None:
+    """Each rank's own dropout stream is saved and restored: a killed and resumed run with dropout is the
+    uninterrupted one, and it differs from a run whose ranks share one stream (the masks are drawn)."""
+    cfg = str(_config(tmp_path, model={"dropout": 0.2}))
+    whole = _trainwell(cfg, "--nproc", "2", "--run-dir", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    kill = {"TW_KILL_RANK": "0", "TW_KILL_AT": str(30 * PER_RANK_STEP + 1)}
+    assert _trainwell(cfg, "--nproc", "2", "--run-dir", str(tmp_path / "cut"), env=kill).returncode != 0
+    resumed = _trainwell("--resume", str(tmp_path / "cut"), "--nproc", "2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert without_time(read_jsonl(tmp_path / "cut" / "metrics.jsonl")) == without_time(read_jsonl(tmp_path / "whole" / "metrics.jsonl"))
+
+
+def test_launcher_flags_without_nproc_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """torchrun's node flags go to the launcher --nproc starts; without it they would be dropped silently."""
+    assert main(["train", "--nnodes", "2", "--rdzv-endpoint=host:29400"]) == 2
+    err = capsys.readouterr().err
+    assert "--nnodes" in err and "--rdzv-endpoint" in err and "host:29400" in err  # every one at once, with its value
+    assert "add --nproc N" in err and "Traceback" not in err
 
 
 def test_the_sampler_gives_each_rank_a_disjoint_share_of_the_one_process_batch() -> None:
@@ -120,8 +197,6 @@ def test_the_sampler_gives_each_rank_a_disjoint_share_of_the_one_process_batch()
 
 
 def test_launch_command_hands_the_launcher_flags_to_torchrun() -> None:
-    from trainwell.cli.main import build_parser
-
     argv = ["train", "c.yaml", "--nproc", "2", "--rdzv-endpoint=host:29400", "--nnodes", "2", "batch.size=8"]
     args = build_parser().parse_args(argv)
     cmd = launch_command(argv, args)
@@ -139,3 +214,8 @@ def test_backend_and_unsupported_strategies_are_named() -> None:
         check(config, "cpu")
     text = err.value.render()
     assert "fsdp" in text and "not implemented" in text and "nccl reduces CUDA tensors only" in text
+
+
+def test_rank_seeds_are_reproducible_and_distinct() -> None:
+    seeds = np.array([[rng.rank_seed(s, r) for r in range(4)] for s in range(4)], dtype=np.uint64)
+    assert len(set(seeds.ravel().tolist())) == 16 and rng.rank_seed(3, 2) == seeds[3, 2] and int(seeds.max()) < 2**63

@@ -129,3 +129,14 @@ def make_killable_task(config: Config) -> Task:
     task = make_task(config)
     task.train_data = KillAt(task.train_data)
     return task
+
+
+def make_killable_digits(config: Config) -> Task:
+    """The built-in digits task (the real data and MLP) whose training data kills one rank like
+    make_killable_task: the task `trainwell train --nproc 2` is judged on, with a kill point that does not
+    depend on timing."""
+    from trainwell.tasks.digits import build
+
+    task = build(config)
+    task.train_data = KillAt(task.train_data)
+    return task

@@ -22,8 +22,9 @@ def _text(rec: dict[str, Any]) -> str:
         peak = f"{probe['peak_mb']:.1f} MB" if probe["peak_mb"] is not None else "-"
         lines.append(f"  batch {probe['size']:>6}  {mark:<5} {peak:>12}")
     lines.append(f"largest fit   {rec['max_fit']}; chosen {rec['chosen']}")
+    per = f" per process x {rec['processes']} processes" if rec["processes"] > 1 else ""
     lines.append(
-        f"train with    batch {rec['size']} x accumulation {rec['accumulation']} "
+        f"train with    batch {rec['size']} x accumulation {rec['accumulation']}{per} "
         f"(effective {rec['effective_before']} -> {rec['effective_after']})"
     )
     lines.extend(f"  - {r}" for r in rec["reasons"])

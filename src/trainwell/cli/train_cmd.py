@@ -63,6 +63,11 @@ LAUNCH_FLAGS = {
 }
 
 
+def _flag(args: argparse.Namespace, flag: str) -> str | None:
+    """The value argparse parsed for a launcher flag (``--rdzv-id`` -> ``args.rdzv_id``)."""
+    return getattr(args, flag.lstrip("-").replace("-", "_"))  # type: ignore[no-any-return]
+
+
 def launch(command: list[str]) -> int:
     """Run torchrun and hand back its exit code (it reports a failed rank itself)."""
     import subprocess
@@ -92,7 +97,7 @@ def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
                 launcher += [name, value]
         else:
             rest.append(token)
-    multi_node = any(getattr(args, f.lstrip("-").replace("-", "_")) for f in ("--rdzv-endpoint", "--master-addr", "--nnodes"))
+    multi_node = any(_flag(args, f) for f in ("--rdzv-endpoint", "--master-addr", "--nnodes"))
     return [
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
         *([] if multi_node else ["--standalone"]), *launcher, "-m", "trainwell", *rest,
@@ -175,9 +180,31 @@ def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str
     return dataclasses.replace(request, config=config_, given=request.given | {"init_from"})
 
 
+def _launcher_flags_need_nproc(args: argparse.Namespace) -> None:
+    """torchrun's node flags mean something only to the launcher that --nproc starts: without it they would
+    be dropped, and a job meant for several nodes would train alone on this one."""
+    from trainwell.errors import ConfigError, Problem
+
+    given = [f for f in LAUNCH_FLAGS if _flag(args, f) is not None]
+    ConfigError.collect(
+        [
+            Problem(
+                flag,
+                "is a torchrun flag, handed to the launcher that --nproc starts, and --nproc is not given",
+                _flag(args, flag),
+                "add --nproc N (the processes on this node), or give it to torchrun itself: "
+                f"torchrun {flag} ... --nproc-per-node N -m trainwell train ...",
+            )
+            for flag in given
+        ]
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     import os
 
+    if args.nproc is None:
+        _launcher_flags_need_nproc(args)
     if args.nproc is not None:
         if "WORLD_SIZE" in os.environ:
             from trainwell.errors import ConfigError, Problem

@@ -85,11 +85,17 @@ class Trainer:
         self.runner = StepRunner(
             self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, t.max_grad_norm, self.c.device,
             defer, t.nan_policy, t.max_nan_skips, task.count_items, self.world.size,
-            lambda: self.interrupt.signum is not None,
+            lambda: self.interrupt.signum is not None, config.batch.effective * self.world.size,
         )  # fmt: skip
         self.pending: list[tuple[int, PendingStep]] = []  # deferred steps not yet read: (step, values)
         self.window = LogWindow()
         self.ckpt_root = run_dir / "checkpoints"
+        if self.world.size > 1:
+            # Each rank draws its own dropout masks (and any other randomness in the forward pass): with one
+            # seed, every rank would drop the same units of different items. The weights are rank 0's
+            # already (DDP broadcast them), so only what is drawn from here on differs; a resume restores
+            # each rank's own state from the checkpoint instead.
+            rng.seed_everything(rng.rank_seed(config.seed, self.world.rank))
         self.resumed_from = self._restore(lr_ratio(list(changes))) if resume else None
         self.runner.reset_guard(self.state.nan_skips_in_row)
         self.log: MetricsLog | NullLog = (

@@ -18,6 +18,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def rank_seed(seed: int, rank: int) -> int:
+    """A seed of its own for each torchrun rank, reproducible from the run's seed: NumPy's SeedSequence
+    mixes (seed, rank) so that rank r of seed s shares no stream with rank 0 of seed s + r."""
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1, dtype=np.uint64)[0] % 2**63)
+
+
 def capture() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]

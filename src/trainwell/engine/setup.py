@@ -78,7 +78,9 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     forward_model: Any = torch.compile(model) if config.training.compile else model
     if world.size > 1:
         ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-        forward_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # gradients live in DDP's all-reduce buckets rather than beside them: no second copy of them, so a
+        # rank needs what the batch finder's one-process probe measured
+        forward_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
     return Components(device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total)
 
 

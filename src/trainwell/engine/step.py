@@ -90,8 +90,10 @@ class StepRunner:
         count_items: Callable[[Any], int] | None = None,
         world: int = 1,
         signalled: Callable[[], bool] | None = None,
+        window_weight: int = 1,
     ) -> None:
-        """``world`` > 1: ``model`` is a DistributedDataParallel wrapper in a process group of that size;
+        """``world`` > 1: ``model`` is a DistributedDataParallel wrapper in a process group of that size and
+        ``window_weight`` the weight of a full window over every rank (size x accumulation x world, in rows);
         ``signalled`` says whether this rank caught SIGINT/SIGTERM, which the step's one collective
         shares (``any_signalled``) so every rank stops after the same step."""
         self.model, self.loss_fn, self.optimizer, self.precision = model, loss_fn, optimizer, precision
@@ -105,46 +107,62 @@ class StepRunner:
         self._move = device.type != "cpu"
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.count_items = count_items  # the task's weight of a micro-batch (tokens for an LM); None: its rows
-        self.world, self.signalled = world, signalled
+        self.world, self.signalled, self.window_weight = world, signalled, window_weight
         self.any_signalled = False
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
-        """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count.
-
-        Under DDP the weight is global: the ranks' item counts are summed first (one all-reduce, which also
-        carries the interrupt flag), each rank's loss is scaled by ``world x its items / all items`` so that
-        DDP's gradient average is the gradient of the mean over every rank's items, and gradients are
-        synchronised on the window's last micro-batch only (``no_sync`` before it)."""
+        """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
         counts = [items_in(target) for _, target in window]
         weights = counts if self.count_items is None else [self.count_items(target) for _, target in window]
-        total_weight, items, scale = sum(weights), sum(counts), 1
         if self.world > 1:
-            flag = float(self.signalled()) if self.signalled is not None else 0.0
-            shared = torch.tensor([total_weight, items, flag], dtype=torch.float64)  # gloo or NCCL: see below
-            if self.device.type == "cuda":
-                shared = shared.to(self.device)
-            torch.distributed.all_reduce(shared)
-            total_weight, items, any_flag = (int(v) for v in shared.tolist())
-            self.any_signalled, scale = any_flag > 0, self.world
+            return self._window_loss_ddp(window, weights, sum(counts))
+        total_weight = sum(weights)
         total: torch.Tensor | None = None
-        last = len(window) - 1
-        for i, ((inputs, target), n) in enumerate(zip(window, weights)):
-            if self._move:
-                inputs, target = move_to_device(inputs, self.device), move_to_device(target, self.device)
-            with self.model.no_sync() if scale > 1 and i < last else nullcontext():  # type: ignore[operator]
-                with self.precision.autocast():
-                    loss = self.loss_fn(forward_logits(self.model, inputs), target)
-                if len(window) > 1 or scale > 1:
-                    loss = loss * (n * scale / max(1, total_weight))  # mean over this micro-batch -> sum / items in window
-                self.precision.backward(loss)
+        for (inputs, target), n in zip(window, weights):
+            loss = self._forward(inputs, target)
+            if len(window) > 1:
+                loss = loss * (n / max(1, total_weight))  # mean over this micro-batch -> sum / items in window
+            self.precision.backward(loss)
             # One micro-batch: its loss is the window's (read with .item(), no graph is kept alive).
             total = loss if total is None else total.detach() + loss.detach()
         assert total is not None, "an accumulation window holds at least one batch"
-        if scale > 1:  # the mean over every rank's items, the same number on each rank
-            total = total.detach().clone()
-            torch.distributed.all_reduce(total)
-            total = total / scale
-        return total, items
+        return total, sum(counts)
+
+    def _window_loss_ddp(self, window: list[tuple[Any, Any]], weights: list[int], items: int) -> tuple[torch.Tensor, int]:
+        """The window under DDP, with one collective besides DDP's own gradient all-reduce.
+
+        The weight of a micro-batch is its share of every rank's items, and the ranks' item counts are
+        only known together. Rather than sum them before the backward pass (a second collective per step),
+        each rank weights its micro-batches by ``world x n / window_weight`` (the full window's weight,
+        the same constant on every rank), DDP averages the gradients (synchronised on the last micro-batch
+        only: ``no_sync`` before it), and one all-reduce after the backward pass carries the real weight,
+        the items, the loss sum and the interrupt flag. The gradients are then rescaled by
+        ``window_weight / real weight``, which is exactly 1, and skipped, for every full window of rows;
+        the short last window and token-weighted tasks pay one multiply over the gradients."""
+        local = torch.zeros((), dtype=torch.float64, device=self.device)
+        last = len(window) - 1
+        for i, ((inputs, target), n) in enumerate(zip(window, weights)):
+            with self.model.no_sync() if i < last else nullcontext():  # type: ignore[operator]
+                loss = self._forward(inputs, target)
+                local = local + loss.detach().double() * n
+                self.precision.backward(loss * (n * self.world / self.window_weight))
+        flag = float(self.signalled()) if self.signalled is not None else 0.0
+        head = torch.tensor([sum(weights), items, flag], dtype=torch.float64, device=self.device)  # gloo or NCCL
+        shared = torch.cat([head, local.view(1)])
+        torch.distributed.all_reduce(shared)
+        weight, all_items, any_flag, loss_sum = shared.tolist()
+        self.any_signalled = any_flag > 0
+        if weight != self.window_weight:
+            grads = [p.grad for p in self.params if p.grad is not None]
+            torch._foreach_mul_(grads, self.window_weight / max(1.0, weight))
+        # the mean over every rank's items, the same number on each rank (so every rank takes the same NaN decision)
+        return torch.tensor(loss_sum / max(1.0, weight), device=self.device), int(all_items)
+
+    def _forward(self, inputs: Any, target: Any) -> torch.Tensor:
+        if self._move:  # batches from a DataLoader are already on the CPU
+            inputs, target = move_to_device(inputs, self.device), move_to_device(target, self.device)
+        with self.precision.autocast():
+            return self.loss_fn(forward_logits(self.model, inputs), target)  # type: ignore[no-any-return]
 
     def grad_norm(self) -> torch.Tensor:
         """The pre-clip global norm; clips in place when max_grad_norm is set."""

@@ -46,8 +46,9 @@ def _exact_split(effective: int, limit: int) -> tuple[int, int]:
     return 1, effective
 
 
-def plan(config: Config, chosen: int) -> BatchPlan:
-    """What to train with, given the largest safe micro-batch ``chosen``."""
+def plan(config: Config, chosen: int, processes: int = 1) -> BatchPlan:
+    """What to train with, given the largest safe micro-batch ``chosen`` of one process. Size and
+    accumulation are per process; with ``processes`` > 1 an LR rescale sees the whole job's batch."""
     from trainwell.optim.scaling import scale_lr
 
     b = config.batch
@@ -65,7 +66,7 @@ def plan(config: Config, chosen: int) -> BatchPlan:
     if lr == "find":
         reasons.append("optimizer.lr is 'find': the range test runs at the new batch, so nothing to rescale")
         return BatchPlan(chosen, b.accumulation, None, reasons)
-    scaled = scale_lr(float(lr), effective, new_effective, config.optimizer.name)
+    scaled = scale_lr(float(lr), effective * processes, new_effective * processes, config.optimizer.name)
     reasons.append(f"LR {float(lr):.3g} -> {scaled.lr:.3g}: {scaled.reason} ({scaled.source})")
     return BatchPlan(chosen, b.accumulation, scaled.lr, reasons)
 
@@ -77,8 +78,16 @@ def paste_line(plan_: BatchPlan) -> str:
     return f"batch.size={plan_.size} batch.accumulation={plan_.accumulation} batch.auto_find=false{lr}"
 
 
-def find_batch_for_training(config: Config, task: Task, device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
-    """For ``batch.auto_find``: the values to train with (dotted path -> value) and a JSON-able record of why."""
+def find_batch_for_training(
+    config: Config, task: Task, device: torch.device, processes: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For ``batch.auto_find``: the values to train with (dotted path -> value) and a JSON-able record of why.
+
+    Under torchrun every process holds the whole model and trains its own micro-batch, so the largest
+    micro-batch that fits one device is the per-process one: the probe runs in one process (rank 0, on its
+    device) and the result is per process, the effective batch being size x accumulation x ``processes``
+    (default: the config's ``distributed.processes``, else 1). DDP keeps gradients in its buckets
+    (``gradient_as_bucket_view``), so a rank's memory is the probe's plus DDP's small communication buffers."""
     from trainwell.errors import TrainingError
     from trainwell.find.batch_probe import find_max_batch
 
@@ -89,7 +98,13 @@ def find_batch_for_training(config: Config, task: Task, device: torch.device) ->
             f"the batch finder found no batch size that fits on {device}: {found.probes[0].detail}. "
             "Fix: raise batch.memory_budget_mb, use precision bf16, or a smaller model"
         )
-    todo = plan(config, found.chosen)
+    n = processes or config.distributed.processes or 1
+    todo = plan(config, found.chosen, n)
+    if n > 1:
+        todo.reasons.append(
+            f"per process: each of the {n} processes trains batch {todo.size} x accumulation {todo.accumulation}, "
+            f"an effective batch of {todo.size * todo.accumulation * n}"
+        )
     values: dict[str, Any] = {"batch.size": todo.size, "batch.accumulation": todo.accumulation, "batch.auto_find": False}
     if todo.lr is not None:
         values["optimizer.lr"] = todo.lr
@@ -103,8 +118,9 @@ def find_batch_for_training(config: Config, task: Task, device: torch.device) ->
         "chosen": found.chosen,
         "size": todo.size,
         "accumulation": todo.accumulation,
-        "effective_before": config.batch.effective,
-        "effective_after": todo.size * todo.accumulation,
+        "processes": n,
+        "effective_before": config.batch.effective * n,
+        "effective_after": todo.size * todo.accumulation * n,
         "lr_before": config.optimizer.lr,
         "lr_after": config.optimizer.lr if todo.lr is None else todo.lr,
         "reasons": [found.reason, *todo.reasons],

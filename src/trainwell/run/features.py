@@ -24,24 +24,26 @@ if TYPE_CHECKING:
     from trainwell.tasks.base import Task
 
 
-def run_finders(planned: Planned, task: Task, device: torch.device, run_dir: Path) -> ResolvedConfig:
+def run_finders(planned: Planned, task: Task, device: torch.device, run_dir: Path, processes: int = 1) -> ResolvedConfig:
     """Make the measurements the config asks for (batch.auto_find, optimizer.lr: find), record what each
     finder did in the run folder, and freeze the result.
 
     The resolved config holds the found values, so the run folder's config.yaml reproduces the run
-    without running the finders again.
+    without running the finders again. Under torchrun they run on rank 0 alone, for one of ``processes``
+    processes: the batch found is per process, and the run's length counts each process's share of the data.
     """
     config, measured = planned.config, {}
+    per_process = -(-len(task.train_data) // processes)  # type: ignore[arg-type]
     if config.batch.auto_find:
         from trainwell.find.batch_finder import find_batch_for_training
 
-        values, record = find_batch_for_training(config, task, device)
+        values, record = find_batch_for_training(config, task, device, processes)
         write_json(run_dir / "batch_find.json", record)
         why = Origin("measured", "; ".join(record["reasons"]), "batch-find", "guide 000 §4.1.1-4.1.2 (batch_find.json)")
         measured.update({path: (value, why) for path, value in values.items()})
         config = replace_paths(config, values)
-        if run_length(config, len(task.train_data))[2] != run_length(planned.config, len(task.train_data))[2]:  # type: ignore[arg-type]
-            ConfigError.collect(validate(config, run_length(config, len(task.train_data))[2]))  # type: ignore[arg-type]
+        if run_length(config, per_process)[2] != run_length(planned.config, per_process)[2]:
+            ConfigError.collect(validate(config, run_length(config, per_process)[2]))
     if config.optimizer.lr == "find":
         from trainwell.find.lr_finder import find_lr_for_training
 

@@ -114,7 +114,7 @@ def _train(
     if world.main:
         path = Path(resume) if resume is not None else new_run_dir(planned.config, run_dir, label)
         resolved = (
-            features.run_finders(planned, task, resolve_device(planned.config.training.device), path)
+            features.run_finders(planned, task, resolve_device(planned.config.training.device), path, world.size)
             if resume is None
             else planned.resolved()
         )
