@@ -163,3 +163,15 @@ def test_with_lr_find_the_probe_steps_at_the_range_tests_first_lr() -> None:
     assert {g["lr"] for g in prober.optimizer.param_groups} == {2e-6}  # from the config, not a stand-in LR
     numeric = Prober(replace_paths(config, {"optimizer.lr": 3e-4}), _task(), torch.device("cpu"))
     assert {g["lr"] for g in numeric.optimizer.param_groups} == {3e-4}
+
+
+def test_under_several_processes_the_batch_found_is_per_process() -> None:
+    """Every process trains its own micro-batch with the whole model: what fits one device is per process,
+    and the record gives the job's effective batch (size x accumulation x processes)."""
+    config = load_config(
+        {"batch": {"size": 256, "auto_find": True, "memory_budget_mb": 0.2}, "optimizer": {"lr": 1e-3}, "distributed": {"processes": 2}}
+    )
+    values, record = find_batch_for_training(config, _task(), torch.device("cpu"))
+    assert record["processes"] == 2 and record["effective_before"] == record["effective_after"] == 512
+    assert values["batch.size"] * values["batch.accumulation"] == 256  # per process, as batch.size is
+    assert any(r.startswith("per process: each of the 2 processes") for r in record["reasons"])

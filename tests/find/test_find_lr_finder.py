@@ -220,3 +220,17 @@ def test_engine_hook_trains_with_the_fallback_when_the_curve_is_unreliable() -> 
     lr, record = find_lr_for_training(config, task, torch.device("cpu"))
     assert lr == record["used_lr"] == 3e-3 and not record["reliable"]
     assert "lr_find.fallback" in record["used_reason"]
+
+
+def test_the_peak_is_scaled_to_the_batch_of_every_process() -> None:
+    """Under --nproc N (distributed.processes: N) the sweep steps on one process's micro-batch and training
+    updates on N of them: the LR moves by the scaling rule to size x accumulation x N, and the schedule's
+    length is one process's share of the data."""
+    from trainwell.find.result import with_peak
+
+    config = replace_paths(_config(), {"schedule.name": "constant", "schedule.warmup": 0.0})
+    result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu")
+    two = with_peak(copy.deepcopy(result), replace_paths(config, {"distributed.processes": 2}), len(_data()))
+    one = with_peak(copy.deepcopy(result), replace_paths(config, {"batch.accumulation": 2}), len(_data()))
+    assert two.peak_lr is not None and result.peak_lr is not None and two.peak_lr > result.peak_lr
+    assert two.peak_lr == one.peak_lr and f"effective batch {2 * config.batch.size}" in two.peak_reason

@@ -78,15 +78,13 @@ def paste_line(plan_: BatchPlan) -> str:
     return f"batch.size={plan_.size} batch.accumulation={plan_.accumulation} batch.auto_find=false{lr}"
 
 
-def find_batch_for_training(
-    config: Config, task: Task, device: torch.device, processes: int | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def find_batch_for_training(config: Config, task: Task, device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
     """For ``batch.auto_find``: the values to train with (dotted path -> value) and a JSON-able record of why.
 
     Under torchrun every process holds the whole model and trains its own micro-batch, so the largest
     micro-batch that fits one device is the per-process one: the probe runs in one process (rank 0, on its
-    device) and the result is per process, the effective batch being size x accumulation x ``processes``
-    (default: the config's ``distributed.processes``, else 1). DDP keeps gradients in its buckets
+    device) and the result is per process, the effective batch being size x accumulation x
+    ``distributed.processes`` (1 when unset). DDP keeps gradients in its buckets
     (``gradient_as_bucket_view``), so a rank's memory is the probe's plus DDP's small communication buffers."""
     from trainwell.errors import TrainingError
     from trainwell.find.batch_probe import find_max_batch
@@ -98,7 +96,7 @@ def find_batch_for_training(
             f"the batch finder found no batch size that fits on {device}: {found.probes[0].detail}. "
             "Fix: raise batch.memory_budget_mb, use precision bf16, or a smaller model"
         )
-    n = processes or config.distributed.processes or 1
+    n = config.distributed.processes or 1
     todo = plan(config, found.chosen, n)
     if n > 1:
         todo.reasons.append(

@@ -139,7 +139,9 @@ def schedule_shape(config: Config, train_size: int | None) -> tuple[float, float
 def with_peak(result: LRFindResult, config: Config, train_size: int | None = None, mode: str = "scratch") -> LRFindResult:
     """Fill ``peak_lr``: the suggestion moved to the configured schedule, training mode (find/peak.py) and
     effective batch. The sweep steps on one micro-batch (``batch.size``) so it stays ~100 steps; training
-    updates on ``size x accumulation`` examples, so the LR moves by the scaling rule (optim/scaling.py).
+    updates on ``size x accumulation x processes`` examples (``distributed.processes``: a batch split over N
+    processes), so the LR moves by the scaling rule (optim/scaling.py), and each process's share of
+    ``train_size`` sets the run's length.
     """
     from trainwell.find.peak import RunShape, peak
     from trainwell.optim.scaling import scale_lr
@@ -147,7 +149,8 @@ def with_peak(result: LRFindResult, config: Config, train_size: int | None = Non
     if result.suggested_lr is None:
         result.peak_lr, result.peak_reason = None, "no suggestion, so no peak LR"
         return result
-    mean, first, total = schedule_shape(config, train_size)
+    processes = config.distributed.processes or 1
+    mean, first, total = schedule_shape(config, -(-train_size // processes) if train_size else train_size)
     shape = RunShape(
         result.suggested_lr, _min_loss_lr(result), config.schedule.name, mean, first, total, mode,
         config.early_stopping.patience is not None,
@@ -155,7 +158,7 @@ def with_peak(result: LRFindResult, config: Config, train_size: int | None = Non
     _, lr, reason = peak(shape)
     why = [reason]
     micro = config.batch.size
-    effective = micro * config.batch.accumulation
+    effective = micro * config.batch.accumulation * processes
     scaled = scale_lr(lr, micro, effective, config.optimizer.name)
     if scaled.rule != "none":
         why.append(f"swept at batch {micro}, trains at effective batch {effective}: {scaled.reason}")

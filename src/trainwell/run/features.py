@@ -4,6 +4,7 @@ so a run that uses none of them never imports them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,14 +31,17 @@ def run_finders(planned: Planned, task: Task, device: torch.device, run_dir: Pat
 
     The resolved config holds the found values, so the run folder's config.yaml reproduces the run
     without running the finders again. Under torchrun they run on rank 0 alone, for one of ``processes``
-    processes: the batch found is per process, and the run's length counts each process's share of the data.
+    processes: they see that number as ``distributed.processes`` (the batch found is per process, the LR is
+    scaled to the job's effective batch), and the run's length counts each process's share of the data.
     """
     config, measured = planned.config, {}
     per_process = -(-len(task.train_data) // processes)  # type: ignore[arg-type]
+    if processes > 1:  # what the finders are told; the run's config.yaml keeps what was set
+        config = dataclasses.replace(config, distributed=dataclasses.replace(config.distributed, processes=processes))
     if config.batch.auto_find:
         from trainwell.find.batch_finder import find_batch_for_training
 
-        values, record = find_batch_for_training(config, task, device, processes)
+        values, record = find_batch_for_training(config, task, device)
         write_json(run_dir / "batch_find.json", record)
         why = Origin("measured", "; ".join(record["reasons"]), "batch-find", "guide 000 §4.1.1-4.1.2 (batch_find.json)")
         measured.update({path: (value, why) for path, value in values.items()})
