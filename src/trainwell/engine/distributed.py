@@ -1,5 +1,6 @@
 """Many processes through torch.distributed: the process group torchrun asks for, and the few collectives
-the engine needs (item counts, stop decisions, evaluation outputs, every rank's RNG).
+the engine needs (a step's item counts and loss, riding on DDP's own gradient all-reduce; stop decisions,
+evaluation outputs and every rank's RNG at log, evaluation and checkpoint steps).
 
 A process is distributed when torchrun started it (``WORLD_SIZE``/``RANK`` in its environment). One process
 without torchrun is world 1 and never touches torch.distributed, so a plain run pays nothing for this module.
@@ -141,3 +142,48 @@ def shard_range(n: int, w: World) -> range:
     """The contiguous part of ``range(n)`` rank ``w.rank`` evaluates: in rank order they cover it exactly
     once (no padding, no repeated item), so gathered outputs equal one process's."""
     return range(w.rank * n // w.size, (w.rank + 1) * n // w.size)
+
+
+class StepStats:
+    """A step's scalars (the window's weight, items, interrupt flag, loss sum) reduced with the gradients.
+
+    DDP all-reduces the gradients in buckets through a communication hook; this one is torch's default
+    (divide by the world size, all-reduce: ``default_hooks.allreduce_hook``) except that the last bucket of
+    the step carries the scalars appended to it, undivided. So a step makes no collective beyond DDP's own.
+    ``set`` them before the backward pass that synchronises; ``take`` them after it. Gradients in half
+    precision cannot carry item counts exactly: then nothing rides along, and ``take`` returns None.
+    """
+
+    def __init__(self, world: int) -> None:
+        self.world = world
+        self._local: torch.Tensor | None = None
+        self._reduced: torch.Tensor | None = None
+
+    def register(self, model: Any) -> None:
+        """Make ``hook`` the DDP model's communication hook (before its first backward pass). DDP compares the
+        hook's annotations with the real classes, and this module's are strings (``from __future__ import
+        annotations``): the wrapper has none."""
+        model.register_comm_hook(None, lambda state, bucket: self.hook(state, bucket))
+
+    def set(self, values: torch.Tensor) -> None:
+        self._local, self._reduced = values, None
+
+    def take(self) -> torch.Tensor | None:
+        reduced, self._local, self._reduced = self._reduced, None, None
+        return reduced
+
+    def hook(self, state: object, bucket: torch.distributed.GradBucket) -> torch.futures.Future[torch.Tensor]:
+        from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+        buffer, extra = bucket.buffer(), self._local
+        if extra is None or not bucket.is_last() or buffer.dtype not in (torch.float32, torch.float64):
+            return allreduce_hook(None, bucket)  # type: ignore[arg-type]  # None: the default group
+        n = extra.numel()
+        flat = torch.cat([buffer / self.world, extra.to(buffer.dtype)])
+
+        def split(fut: torch.futures.Future[Any]) -> torch.Tensor:
+            out: torch.Tensor = fut.value()[0]
+            self._reduced = out[-n:].double()
+            return out[:-n]
+
+        return torch.distributed.all_reduce(flat, async_op=True).get_future().then(split)  # type: ignore[union-attr]

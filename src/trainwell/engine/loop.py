@@ -204,7 +204,7 @@ class Trainer:
                 return stop
 
     def _signalled(self) -> bool:
-        """A signal reached this process, or (under torchrun) any rank by the start of this step: the
+        """A signal reached this process, or (under torchrun) any rank by the end of this step's backward pass: the
         step's all-reduce carried the flag, so every rank answers the same after the same step."""
         return self.runner.any_signalled if self.world.size > 1 else self.interrupt.signum is not None
 

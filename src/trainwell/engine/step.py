@@ -30,6 +30,7 @@ import torch
 
 from trainwell.compat import steps_with_amp_scaling
 from trainwell.engine.batches import forward_logits, move_to_device
+from trainwell.engine.distributed import StepStats
 from trainwell.engine.precision import PrecisionStrategy
 
 Status = Literal["ok", "overflow", "nonfinite"]
@@ -109,6 +110,9 @@ class StepRunner:
         self.count_items = count_items  # the task's weight of a micro-batch (tokens for an LM); None: its rows
         self.world, self.signalled, self.window_weight = world, signalled, window_weight
         self.any_signalled = False
+        if world > 1:  # the step's scalars ride on DDP's gradient all-reduce
+            self.stats = StepStats(world)
+            self.stats.register(model)
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
         """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
@@ -129,27 +133,31 @@ class StepRunner:
         return total, sum(counts)
 
     def _window_loss_ddp(self, window: list[tuple[Any, Any]], weights: list[int], items: int) -> tuple[torch.Tensor, int]:
-        """The window under DDP, with one collective besides DDP's own gradient all-reduce.
+        """The window under DDP, with no collective besides DDP's gradient all-reduce.
 
         The weight of a micro-batch is its share of every rank's items, and the ranks' item counts are
-        only known together. Rather than sum them before the backward pass (a second collective per step),
-        each rank weights its micro-batches by ``world x n / window_weight`` (the full window's weight,
-        the same constant on every rank), DDP averages the gradients (synchronised on the last micro-batch
-        only: ``no_sync`` before it), and one all-reduce after the backward pass carries the real weight,
-        the items, the loss sum and the interrupt flag. The gradients are then rescaled by
-        ``window_weight / real weight``, which is exactly 1, and skipped, for every full window of rows;
-        the short last window and token-weighted tasks pay one multiply over the gradients."""
+        only known together. Rather than sum them before the backward pass (a collective of its own), each
+        rank weights its micro-batches by ``world x n / window_weight`` (the full window's weight, the same
+        constant on every rank) and DDP averages the gradients (synchronised on the last micro-batch only:
+        ``no_sync`` before it), its last bucket carrying the real weight, the items, the loss sum and the
+        interrupt flag (``distributed.StepStats``). The gradients are then rescaled by ``window_weight /
+        real weight``, which is exactly 1, and skipped, for every full window of rows; the short last window
+        and token-weighted tasks pay one multiply over the gradients."""
         local = torch.zeros((), dtype=torch.float64, device=self.device)
         last = len(window) - 1
         for i, ((inputs, target), n) in enumerate(zip(window, weights)):
             with self.model.no_sync() if i < last else nullcontext():  # type: ignore[operator]
                 loss = self._forward(inputs, target)
                 local = local + loss.detach().double() * n
+                if i == last:
+                    flag = float(self.signalled()) if self.signalled is not None else 0.0
+                    head = torch.tensor([sum(weights), items, flag], dtype=torch.float64, device=self.device)
+                    self.stats.set(torch.cat([head, local.view(1)]))
                 self.precision.backward(loss * (n * self.world / self.window_weight))
-        flag = float(self.signalled()) if self.signalled is not None else 0.0
-        head = torch.tensor([sum(weights), items, flag], dtype=torch.float64, device=self.device)  # gloo or NCCL
-        shared = torch.cat([head, local.view(1)])
-        torch.distributed.all_reduce(shared)
+        shared = self.stats.take()
+        if shared is None:  # half-precision gradients carried nothing: reduce the scalars on their own
+            shared = torch.cat([head, local.view(1)])
+            torch.distributed.all_reduce(shared)
         weight, all_items, any_flag, loss_sum = shared.tolist()
         self.any_signalled = any_flag > 0
         if weight != self.window_weight:
