@@ -27,14 +27,14 @@ import torch
 import yaml
 from tw_engine_helpers import python_env, read_jsonl, tiny_config, without_time
 
+from trainwell.cli import train_cmd
 from trainwell.cli.main import build_parser, main
 from trainwell.cli.train_cmd import launch_command
 from trainwell.config import config_from_dict
 from trainwell.engine import rng
 from trainwell.engine.checkpoint import latest_checkpoint, load_trainer_state
-from trainwell.engine.distributed import World, backend_for, check, shard_range
+from trainwell.engine.distributed import World, backend_for, problems, shard_range
 from trainwell.engine.sampler import EpochBatchSampler
-from trainwell.errors import ConfigError
 
 # One xdist worker for the module; each test may wait for its fixtures' torchrun jobs, which take a minute
 # or more where the 2 cores are shared with other work (about 15 s of CPU each).
@@ -177,6 +177,53 @@ def test_resume_with_dropout_matches_the_uninterrupted_run(tmp_path: Path) -> No
     assert without_time(read_jsonl(tmp_path / "cut" / "metrics.jsonl")) == without_time(read_jsonl(tmp_path / "whole" / "metrics.jsonl"))
 
 
+def _no_launch(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """`train --nproc` with torchrun replaced by a recorder: what it would have started."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(train_cmd, "launch", lambda command: started.append(command) or 0)
+    return started
+
+
+def test_a_bad_config_under_nproc_is_one_message_before_any_process_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher checks what needs no process group (cross-field rules, the device, the distributed
+    section, the number of processes) once: each rank would print it again, and torchrun a traceback."""
+    started = _no_launch(monkeypatch)
+    cfg = str(_config(tmp_path, distributed={"processes": 3, "backend": "nccl"}))
+    code, err = _in_process(cfg, "task=digits", "early_stopping.patience=3", "evaluation.strategy=no", "--nproc", "2")
+    assert code == 2 and not started and "Traceback" not in err and err.count("trainwell: error") == 1
+    for said in ("early stopping needs evaluation", "nccl reduces CUDA tensors only", "needs 3 processes, and this run has 2", "--nproc 3"):
+        assert said in err, (said, err)  # every problem at once: the plan's and the distributed section's
+    # two nodes of 2: a world of 4, which distributed.processes: 4 asks for; --nnodes 1:2 is not known before the rendezvous
+    assert _in_process(str(_config(tmp_path, distributed={"processes": 4})), "--nproc", "2", "--nnodes", "2")[0] == 0
+    assert _in_process(str(_config(tmp_path, distributed={"processes": 3})), "--nproc", "2", "--nnodes", "1:2")[0] == 0
+    assert len(started) == 2
+
+
+def test_a_bad_config_under_nproc_through_the_cli_starts_no_torchrun(tmp_path: Path) -> None:
+    done = _trainwell(str(_config(tmp_path, distributed={"backend": "nccl"})), "--nproc", "2", "--run-dir", str(tmp_path / "r"))
+    assert done.returncode == 2 and done.stderr.count("trainwell: error") == 1 and "nccl reduces CUDA tensors only" in done.stderr
+    assert "Traceback" not in done.stderr and "OMP_NUM_THREADS" not in done.stderr and not (tmp_path / "r").exists()  # torchrun never ran
+
+
+def test_a_failed_rank_ends_the_job_in_one_line_with_its_exit_code(tmp_path: Path) -> None:
+    """What the launcher cannot see fails in a rank: the rank's message, then one line, no torchrun traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "trainwell.cli.launcher", "--standalone", "--nproc-per-node", "2", "--no-python",
+         "sh", "-c", 'echo "rank $RANK: bad data" >&2; exit 2'],
+        env=python_env(), capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 2 and "bad data" in done.stderr and "Traceback" not in done.stderr
+    assert "trainwell: error: rank" in done.stderr and "exited with code 2" in done.stderr
+
+
+def test_a_resume_the_launcher_can_refuse_starts_no_process(killed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    started = _no_launch(monkeypatch)
+    code, err = _in_process("--resume", str(killed["run"]), "--nproc", "3")
+    assert code == 2 and "written by 2" in err and "--nproc 2" in err and err.count("trainwell: error") == 1
+    code, err = _in_process("--resume", str(killed["run"]), "seed=4", "--nproc", "2")
+    assert code == 2 and "seed: cannot change on --resume" in err and not started
+
+
 def test_launcher_flags_without_nproc_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     """torchrun's node flags go to the launcher --nproc starts; without it they would be dropped silently."""
     assert main(["train", "--nnodes", "2", "--rdzv-endpoint=host:29400"]) == 2
@@ -202,7 +249,7 @@ def test_launch_command_hands_the_launcher_flags_to_torchrun() -> None:
     argv = ["train", "c.yaml", "--nproc", "2", "--rdzv-endpoint=host:29400", "--nnodes", "2", "batch.size=8"]
     args = build_parser().parse_args(argv)
     cmd = launch_command(argv, args)
-    assert cmd[1:5] == ["-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    assert cmd[1:5] == ["-m", "trainwell.cli.launcher", "--nproc-per-node", "2"]
     assert "--standalone" not in cmd and cmd[cmd.index("--nnodes") + 1] == "2" and "--rdzv-endpoint" in cmd
     assert cmd[cmd.index("-m", 2) :] == ["-m", "trainwell", "train", "c.yaml", "batch.size=8"]
     local = launch_command(["train", "--nproc=4"], build_parser().parse_args(["train", "--nproc=4"]))
@@ -212,9 +259,7 @@ def test_launch_command_hands_the_launcher_flags_to_torchrun() -> None:
 def test_backend_and_unsupported_strategies_are_named() -> None:
     assert backend_for("auto", "cuda") == "nccl" and backend_for("auto", "cpu") == "gloo" and backend_for("gloo", "cuda") == "gloo"
     config = config_from_dict({"distributed": {"strategy": "fsdp", "backend": "nccl"}})
-    with pytest.raises(ConfigError) as err:
-        check(config, "cpu")
-    text = err.value.render()
+    text = " ".join(p.render() for p in problems(config, "cpu"))
     assert "fsdp" in text and "not implemented" in text and "nccl reduces CUDA tensors only" in text
 
 

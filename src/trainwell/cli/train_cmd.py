@@ -69,7 +69,7 @@ def _flag(args: argparse.Namespace, flag: str) -> str | None:
 
 
 def launch(command: list[str]) -> int:
-    """Run torchrun and hand back its exit code (it reports a failed rank itself)."""
+    """Run torchrun and hand back its exit code (cli/launcher.py: a failed rank's own code, in one line)."""
     import subprocess
 
     return subprocess.call(command)
@@ -78,7 +78,7 @@ def launch(command: list[str]) -> int:
 def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
     """The torchrun command for ``trainwell train ... --nproc N``: the launcher flags go to torchrun, the
     rest to each process's `trainwell train`. One machine without rendezvous flags runs --standalone
-    (torchrun picks a free port)."""
+    (torchrun picks a free port). torchrun runs through cli/launcher.py, which reports a failed job in a line."""
     import sys
 
     from trainwell.errors import ConfigError, Problem
@@ -99,7 +99,7 @@ def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
             rest.append(token)
     multi_node = any(_flag(args, f) for f in ("--rdzv-endpoint", "--master-addr", "--nnodes"))
     return [
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
+        sys.executable, "-m", "trainwell.cli.launcher", "--nproc-per-node", str(args.nproc),
         *([] if multi_node else ["--standalone"]), *launcher, "-m", "trainwell", *rest,
     ]  # fmt: skip
 
@@ -200,6 +200,18 @@ def _launcher_flags_need_nproc(args: argparse.Namespace) -> None:
     )
 
 
+def _check_launch(args: argparse.Namespace) -> None:
+    """Every problem with the run that the launcher can see (the config, its cross-field rules, the
+    distributed section, a resume), reported once before any process starts: each rank would report it
+    again, and torchrun its failure after them (run/orchestrator.py: check_launch)."""
+    from trainwell.run.orchestrator import check_launch
+
+    request, recommend, _ = _load(args)
+    nodes = _flag(args, "--nnodes") or "1"
+    processes = args.nproc * int(nodes) if nodes.isdigit() else None  # an elastic MIN:MAX: not known before the rendezvous
+    check_launch(request, resume=args.resume, processes=processes, recommend=recommend)
+
+
 def _run(args: argparse.Namespace) -> int:
     import os
 
@@ -219,8 +231,9 @@ def _run(args: argparse.Namespace) -> int:
                     )
                 ]
             )
-        _load(args)  # every problem with the config is reported once, before any process starts
-        return launch(launch_command(args.argv, args))
+        command = launch_command(args.argv, args)
+        _check_launch(args)
+        return launch(command)
     from trainwell.engine.checkpoint import latest_checkpoint
     from trainwell.engine.finish import NO_CHECKPOINT
     from trainwell.run import train

@@ -56,31 +56,30 @@ def backend_for(requested: str, device_type: str) -> str:
     return "nccl" if device_type == "cuda" else "gloo"
 
 
-def check_processes(config: Config, size: int) -> None:
+def processes_problems(config: Config, size: int) -> list[Problem]:
     """A config whose batch was split over N devices (``distributed.processes``) trains with N processes:
     otherwise its effective batch, and the LR chosen for it, would not hold."""
     want = config.distributed.processes
-    if want is not None and want != size:
-        b = config.batch
-        raise ConfigError(
-            problems=[
-                Problem(
-                    "distributed.processes",
-                    f"this config's effective batch {b.size} x {b.accumulation} x {want} = {b.across(want)} "
-                    f"needs {want} processes, and this run has {size}",
-                    want,
-                    f"train with --nproc {want}, or set distributed.processes: {size} and batch values for {size}",
-                )
-            ]
+    if want is None or want == size:
+        return []
+    b = config.batch
+    return [
+        Problem(
+            "distributed.processes",
+            f"this config's effective batch {b.size} x {b.accumulation} x {want} = {b.across(want)} "
+            f"needs {want} processes, and this run has {size}",
+            want,
+            f"train with --nproc {want}, or set distributed.processes: {size} and batch values for {size}",
         )
+    ]
 
 
-def check(config: Config, device_type: str) -> None:
-    """Every reason this config cannot run under torchrun, at once."""
+def problems(config: Config, device_type: str) -> list[Problem]:
+    """Every reason this config cannot run under torchrun."""
     d = config.distributed
-    problems = []
+    found = []
     if d.strategy == "fsdp":
-        problems.append(
+        found.append(
             Problem(
                 "distributed.strategy",
                 "fsdp (torch.distributed.fsdp.fully_shard with sharded checkpoints) is not implemented in this version",
@@ -89,10 +88,10 @@ def check(config: Config, device_type: str) -> None:
             )
         )
     if backend_for(d.backend, device_type) == "nccl" and device_type != "cuda":
-        problems.append(Problem("distributed.backend", "nccl reduces CUDA tensors only", d.backend, "use backend: auto or gloo on CPU"))
+        found.append(Problem("distributed.backend", "nccl reduces CUDA tensors only", d.backend, "use backend: auto or gloo on CPU"))
     if config.training.compile:
-        problems.append(Problem("training.compile", "is not combined with DDP in this version", True, "set training.compile: false"))
-    ConfigError.collect(problems)
+        found.append(Problem("training.compile", "is not combined with DDP in this version", True, "set training.compile: false"))
+    return found
 
 
 @contextmanager
@@ -102,7 +101,7 @@ def process_group(config: Config, device_type: str) -> Iterator[World]:
     if not launched() or torch.distributed.is_initialized():
         yield world()
         return
-    check(config, device_type)
+    ConfigError.collect(problems(config, device_type))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device_type == "cuda":
         torch.cuda.set_device(local)  # one process per GPU: "cuda" then means this rank's GPU

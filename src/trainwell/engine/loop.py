@@ -26,12 +26,12 @@ from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.evaluate import evaluate
 from trainwell.engine.interrupt import InterruptWatch
 from trainwell.engine.progress import ProgressBar, progress_enabled
-from trainwell.engine.resume import Change, lr_ratio
+from trainwell.engine.resume import Change, check_world, lr_ratio
 from trainwell.engine.run_folder import MetricsLog, read_records
 from trainwell.engine.setup import build_components, train_loader, train_sampler, val_loader
 from trainwell.engine.state import LogWindow, LoopState
 from trainwell.engine.step import PendingStep, StepOutcome, StepRunner, skips_on_device, status_of
-from trainwell.errors import CheckpointError, ConfigError, Problem, TrainingError
+from trainwell.errors import ConfigError, Problem, TrainingError
 from trainwell.registry import did_you_mean
 from trainwell.tasks.base import Task
 
@@ -72,7 +72,7 @@ class Trainer:
         config = resolved.config
         self.config, self.task, self.run_dir = config, task, run_dir
         self.world = distributed.world()  # rank 0 of 1 outside torchrun
-        distributed.check_processes(config, self.world.size)
+        ConfigError.collect(distributed.processes_problems(config, self.world.size))
         self.c = build_components(resolved, task, self.world)
         self.state = LoopState(config, run_dir, self.c.model, self.c.optimizer, self.c.total_steps, self.c.steps_per_epoch)
         ev = config.evaluation
@@ -120,18 +120,7 @@ class Trainer:
             return 0
         ckpt.load_weights(self.task.model_files, self.c.model, latest.path, self.c.device)
         trainer = ckpt.load_trainer_state(latest.path, self.c.device)
-        saved_world = int(trainer.get("world_size", 1))
-        if saved_world != self.world.size:
-            raise CheckpointError(
-                problems=[
-                    Problem(
-                        "--resume",
-                        "a run resumes with the number of processes it was trained with (each one's data position and RNG are in the checkpoint)",
-                        f"{self.world.size} process(es); {latest.path} was written by {saved_world}",
-                        f"resume with trainwell train --resume {self.run_dir}" + (f" --nproc {saved_world}" if saved_world > 1 else ""),
-                    )
-                ]
-            )
+        check_world(int(trainer.get("world_size", 1)), self.world.size, latest.path, self.run_dir)
         self.c.optimizer.load_state_dict(trainer["optimizer"])
         self.c.schedule.load_state_dict(trainer["schedule"])
         self.c.schedule.rebase(lr_scale)
@@ -159,7 +148,10 @@ class Trainer:
         self._saved_step = s.step
         if not self.world.main:
             return
-        meta = {"epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best}
+        meta = {
+            "epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best,
+            "world_size": self.world.size,  # what a launcher checks before it starts the processes of a resume
+        }  # fmt: skip
         write_weights = partial(self.task.model_files.save, self.c.model)  # model.pt, or e.g. only a LoRA adapter
         ckpt.save_checkpoint(self.ckpt_root, s.step, write_weights, trainer, meta)
         ckpt.rotate(self.ckpt_root, self.config.checkpoint.keep, self.stopper.best_step)

@@ -161,3 +161,20 @@ def init_weights(model: torch.nn.Module, source: str | Path, device: str | torch
             ]
         ) from None
     return str(folder.resolve())
+
+
+def check_world(saved: int, size: int, checkpoint: Path, run_dir: Path) -> None:
+    """A run resumes with the number of processes that wrote its checkpoint: each process's data position and
+    RNG state are in it. ``saved`` is that number (meta.json's ``world_size``), ``size`` this job's."""
+    if saved == size:
+        return
+    raise CheckpointError(
+        problems=[
+            Problem(
+                "--resume",
+                "a run resumes with the number of processes it was trained with (each one's data position and RNG are in the checkpoint)",
+                f"{size} process(es); {checkpoint} was written by {saved}",
+                f"resume with trainwell train --resume {run_dir}" + (f" --nproc {saved}" if saved > 1 else ""),
+            )
+        ]
+    )

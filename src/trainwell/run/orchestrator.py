@@ -70,6 +70,46 @@ def train(
         return _train(request, changes, world, model, train_data, val_data, run_dir, resume, callbacks, reasons, recommend, config)
 
 
+def check_launch(request: ConfigRequest, *, resume: str | Path | None, processes: int | None, recommend: bool) -> None:
+    """Every check of a run that needs neither the process group nor the built task, made once by a launcher
+    (``trainwell train --nproc``) before it starts any process: otherwise each rank would report the same
+    problem, and torchrun its own failure after it. ``processes``: the job's world size, None when the
+    launcher does not know it (an elastic ``--nnodes MIN:MAX``).
+
+    The config is planned as ``trainwell config show`` plans it: with the recommender's values for a
+    built-in task (their recorded facts, no data read), and without the run's length, which needs the data
+    (the ranks check the length rules). A user task or a changed model is built to be measured, so there
+    the launcher checks only what the config says by itself; the ranks check the rest."""
+    from trainwell.engine import distributed
+    from trainwell.engine.checkpoint import latest_checkpoint
+    from trainwell.engine.device import resolve_device
+    from trainwell.engine.resume import check_world
+
+    request, _ = _request(request, resume)  # on resume: every change it cannot make
+    found: list[Problem] = []  # every problem at once: the plan's, the device's, the distributed section's
+    config = request.config  # a user task or a changed model: its fields' ranges were checked when it was loaded
+    try:
+        if not recommend or resume is not None:
+            config = resolve.plan(request, None, None).config
+        elif not (":" in config.task or request.is_given("model")):
+            gpus = {"gpus": processes} if processes else {}
+            config = resolve.plan(request, {**resolve.facts_without_training(request), **gpus}, None).config
+    except ConfigError as exc:
+        found += exc.problems
+    try:
+        device = resolve_device(config.training.device).type
+    except ConfigError as exc:
+        found, device = found + exc.problems, "cpu"
+    found += distributed.problems(config, device)
+    if processes is not None:
+        found += distributed.processes_problems(config, processes)
+    ConfigError.collect(found)
+    if resume is not None and processes is not None:
+        latest = latest_checkpoint(Path(resume) / "checkpoints")
+        if latest is not None and "world_size" in latest.meta:  # checkpoints written before it was recorded: the ranks check
+            check_world(int(latest.meta["world_size"]), processes, latest.path, Path(resume))
+
+
 def _train(
     request: ConfigRequest,
     changes: list[Change],
