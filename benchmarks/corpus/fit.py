@@ -14,12 +14,8 @@ settings; scored by the ratio predicted / sweep-best and by the test accuracy th
 the predicted LR (interpolated between grid points; the ``trainwell_loo`` runs train it for real).
 ``--write`` rewrites src/trainwell/advise/lr_law.json with the all-data fit, the git revision and command.
 
-Peak rule. For the corpus's stack (cosine, 10 % warmup, no early stopping) the warmup-and-decay rule is
-peak = min(LR_min, LR_min / AVERAGE / mean): the run's average LR is LR_min / AVERAGE. The LOO fit picks
-AVERAGE on a grid by the test accuracy the other datasets' sweep curves give at their re-derived picks
-(the accuracy lost is what matters; the ratio to the sweep-best is reported beside it) and scores the
-held-out dataset's picks. The "shipped" picks are re-derived with find/peak.py as it is now, so they are
-in-sample for the datasets AVERAGE was fitted on; the LOO figures are the held-out ones.
+Peak rule: fitted and scored leave-one-dataset-out in finder.py (benchmarks/results/corpus_finder.json);
+``rule_or_measure`` here compares its held-out picks with the law's, per family.
 """
 
 from __future__ import annotations
@@ -44,7 +40,6 @@ from settings import SETTINGS, Setting
 
 LAMBDA = 1.0  # prior strength: one pseudo-observation per coefficient, in (log LR)^2 units
 TABLE_PATH = ledger.ROOT / "src" / "trainwell" / "advise" / "lr_law.json"
-AVERAGES = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0)
 
 
 def rows(book: dict[str, Any]) -> list[dict[str, Any]]:
@@ -235,96 +230,9 @@ def cap_scores(book: dict[str, Any]) -> dict[str, Any]:
 # ---- the finder's peak rule ------------------------------------------------------------------------------
 
 
-def finder_rows(book: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per (setting, seed) range test: the curve's LR_min depends only on the seeded range test,
-    not on the peak rule, so a pick recorded under an older finder hash re-derives as well as a new one."""
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    by_setting = {r["setting"].name: r for r in rows(book)}
-    for e in book["runs"].values():
-        if e.get("kind") != "find" or e["setting"] not in by_setting or not e.get("lr_min") or not e.get("suggested_lr"):
-            continue
-        if e["spec"]["setting_key"] != by_setting[e["setting"]]["setting"].key():
-            continue  # recorded on the setting's data before a revision (data.REVISED)
-        out[(e["setting"], e["seed"])] = {**e["shape"], "setting": e["setting"], "dataset": by_setting[e["setting"]]["setting"].dataset,
-                                          "seed": e["seed"], "lr_min": e["lr_min"], "suggested": e["suggested_lr"],
-                                          "row": by_setting[e["setting"]]}  # fmt: skip
-    return [out[k] for k in sorted(out)]
-
-
-def shipped_peak(r: dict[str, Any]) -> float:
-    """The pick find/peak.py makes today from the recorded range test (the corpus runs no early stopping)."""
-    from trainwell.find.peak import RunShape, peak
-
-    shape = RunShape(suggested=r["suggested"], lr_min=r["lr_min"], schedule=r["schedule"], mean=r["mean"], first=r["first"],
-                     total=r["total"], mode=r["mode"], early_stopping=False)  # fmt: skip
-    return peak(shape)[1]
-
-
-def warmup_decay_peak(r: dict[str, Any], average: float) -> float:
-    return min(r["lr_min"], r["lr_min"] / average / r["mean"])
-
-
 def curve_regret(r: dict[str, Any], lr: float) -> float:
     """Accuracy points the setting's sweep curve loses at ``lr`` against its best grid LR (2-seed test means)."""
     return 100 * (r["row"]["test"][r["row"]["best"]] - analysis.interpolate(r["row"]["test"], lr))
-
-
-def _loss(rs: list[dict[str, Any]], average: float) -> float:
-    return statistics.fmean(curve_regret(r, warmup_decay_peak(r, average)) for r in rs)
-
-
-def peak_scores(book: dict[str, Any]) -> dict[str, Any]:
-    from trainwell.find.peak import AVERAGE
-
-    every = finder_rows(book)
-    rs = [r for r in every if r["mode"] != "finetune"]  # fine-tuning has its own rule, not fitted: its picks are scored as shipped
-    if not rs:
-        return {"picks": 0}
-    datasets = sorted({r["dataset"] for r in every})
-    per = []
-    for d in datasets:
-        train, held = [r for r in rs if r["dataset"] != d], [r for r in every if r["dataset"] == d]
-        average = min(AVERAGES, key=lambda a: _loss(train, a))
-        for r in held:
-            shipped = shipped_peak(r)
-            fitted = shipped if r["mode"] == "finetune" else warmup_decay_peak(r, average)
-            per.append(
-                {
-                    "setting": r["setting"],
-                    "seed": r["seed"],
-                    "average": average,
-                    "shipped_peak": shipped,
-                    "shipped_ratio": round(shipped / r["row"]["vertex"], 3),
-                    "loo_peak": fitted,
-                    "loo_ratio": round(fitted / r["row"]["vertex"], 3),
-                    "shipped_curve_regret": round(curve_regret(r, shipped), 3),
-                    "loo_curve_regret": round(curve_regret(r, fitted), 3),
-                }
-            )
-
-    def agg(key: str) -> dict[str, Any]:
-        ratios = [p[f"{key}_ratio"] for p in per]
-        regrets = [p[f"{key}_curve_regret"] for p in per]
-        return {
-            "within_2x": sum(0.5 <= x <= 2 for x in ratios),
-            "share_within_2x": round(sum(0.5 <= x <= 2 for x in ratios) / len(ratios), 3),
-            "below_half": sum(x < 0.5 for x in ratios),
-            "above_2x": sum(x > 2 for x in ratios),
-            "median_ratio": round(statistics.median(ratios), 3),
-            "mean_curve_regret": round(statistics.fmean(regrets), 2),
-            "worst_curve_regret": round(max(regrets), 2),
-        }
-
-    return {
-        "picks": len(per),
-        "settings": len({p["setting"] for p in per}),
-        "shipped_average": AVERAGE,
-        "all_data_fit": {"average": min(AVERAGES, key=lambda a: _loss(rs, a))},
-        "loo_choices": sorted({p["average"] for p in per}),
-        "shipped": agg("shipped"),
-        "loo": agg("loo"),
-        "per_pick": per,
-    }
 
 
 MEASURE_MARGIN = 0.25  # points: the range test must beat the law by more than this (2-seed curves' noise) to replace it
@@ -434,7 +342,9 @@ def main() -> None:
     args = parser.parse_args()
     book = ledger.load()
     law = law_scores(book)
-    peak = peak_scores(book)
+    import finder  # finder.py reads this module's rows: imported here, not at the top
+
+    peak = finder.scores(book)
     command = "python benchmarks/corpus/fit.py" + (" --write" if args.write else "")
     result = {
         "git_revision": ledger.git_revision(),

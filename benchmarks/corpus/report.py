@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis
+import finder
 import fit
 import ledger
 from settings import BY_NAME, SETTINGS
@@ -54,6 +55,8 @@ def build(book: dict[str, Any]) -> dict[str, Any]:
         },
         "summary": analysis.summary(reports),
         "ablations": analysis.ablation_summary(reports),
+        # the finder's pick rule held out by dataset (finder.py; every pick in benchmarks/results/corpus_finder.json)
+        "finder": {k: v for k, v in finder.scores(book, finder_hash).items() if k != "per_pick"},
         "settings": reports,
     }
 
@@ -95,6 +98,8 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| regret of training at the pick vs the sweep-best LR (mean / worst, {f['settings_trained']} settings) | "
                 f"{f['mean_regret_vs_sweep_best']:.2f} / {f['worst_regret_vs_sweep_best']:.2f} points |"
             )
+    if result.get("finder", {}).get("picks"):
+        lines += ["", *finder.markdown(result["finder"])]
     if result.get("ablations"):
         lines += [
             "",

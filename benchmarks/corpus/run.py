@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 
+import finder
 import fit
 import ledger
 import methods
@@ -35,7 +36,7 @@ import plan
 from settings import BY_NAME, SETTINGS, Setting
 from trainwell.config.paths import set_path
 
-STAGE_ORDER = {"peers": 0, "trainwell": 0, "trainwell_loo": 0, "find": 1, "find_train": 1, "random": 2, "oracle": 3}
+STAGE_ORDER = {"peers": 0, "trainwell": 0, "trainwell_loo": 0, "find": 1, "find_train": 1, "find_loo": 1, "random": 2, "oracle": 3}
 REVISION = ledger.trainwell_revision()  # the sources this worker imported, not whatever HEAD is when a run ends
 TIER = {"mlp": 0, "lstm": 1, "transformer": 1, "head": 2, "cnn": 2, "minilm": 3}
 
@@ -226,6 +227,10 @@ def worker(settings: list[Setting], deadline: float) -> int:
             continue  # plan again from the frozen tables
         incomplete |= len({i.setting for i in loo}) < len(settings)
         todo += [(i.setting, i) for i in loo if i.key not in runs]
+        # training at the finder's held-out picks (finder.py), named once every range test of these sources is in
+        # (a range test still running keeps its setting's plan incomplete, so no worker leaves before they are named)
+        found = finder.loo_items(book, settings, finder_hash)
+        todo += [(i.setting, i) for i in found if i.key not in runs]
         for s in settings:
             todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"]) if i.key not in runs]
         todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))

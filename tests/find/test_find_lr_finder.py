@@ -12,7 +12,8 @@ import torch
 from trainwell.config import load_config
 from trainwell.config.resolved import replace_paths
 from trainwell.config.schema import Config
-from trainwell.find.lr_finder import find_lr_for_training, range_test
+from trainwell.find.lr_finder import FINETUNE_RANGE, find_lr_for_training, range_test, sweep_range
+from trainwell.find.peak import AT_UNIT, WEIGHT
 from trainwell.find.rules import RULES, bottom_lr
 from trainwell.optim.optimizers import build_optimizer
 from trainwell.optim.param_groups import param_groups
@@ -149,9 +150,10 @@ def test_peak_lr_for_a_warmup_and_decay_schedule() -> None:
     mult = multipliers("cosine", 320, 0.1)
     mean = sum(mult) / len(mult)
     assert 0.45 < mean < 0.55
-    lr_min = bottom_lr(result.lrs, result.curve)
-    assert result.peak_lr == pytest.approx(min(lr_min, lr_min / 5 / mean))
-    assert result.suggested_lr < result.peak_lr <= lr_min and "calibration corpus" in result.peak_reason
+    stop = result.lrs[-1]  # where the loss blew up: the fitted rule reads it
+    assert result.stop_reason is not None
+    assert result.peak_lr == pytest.approx(min(AT_UNIT * stop**WEIGHT / mean, stop))
+    assert result.peak_lr < stop and "calibration corpus" in result.peak_reason
 
 
 def test_peak_lr_for_a_flat_schedule_is_the_suggestion() -> None:
@@ -199,12 +201,11 @@ def test_fine_tuning_peak_is_the_cautious_end_of_the_band(schedule: str, warmup:
 
     config = replace_paths(_config(), {"schedule.name": schedule, "schedule.warmup": warmup})
     result = range_test(config, _model(), _data(), torch.nn.CrossEntropyLoss(), device="cpu", mode="finetune")
-    scratch = with_peak(copy.deepcopy(result), config, len(_data()), "scratch").peak_lr
+    scratch = with_peak(copy.deepcopy(result), config, len(_data()), "scratch")
     mean, _, _ = schedule_shape(config, len(_data()))
     lr_min = bottom_lr(result.lrs, result.curve)
     assert result.peak_lr == pytest.approx(min(lr_min / 10 / min(mean, 1.0), lr_min / 3))
-    assert scratch is not None and result.peak_lr is not None and result.peak_lr < scratch
-    assert "fine-tuning" in result.peak_reason
+    assert "fine-tuning" in result.peak_reason and "fine-tuning" not in scratch.peak_reason
 
 
 def test_a_decaying_schedule_without_warmup_starts_at_the_suggestion() -> None:
@@ -234,3 +235,23 @@ def test_the_peak_is_scaled_to_the_batch_of_every_process() -> None:
     one = with_peak(copy.deepcopy(result), replace_paths(config, {"batch.accumulation": 2}), len(_data()))
     assert two.peak_lr is not None and result.peak_lr is not None and two.peak_lr > result.peak_lr
     assert two.peak_lr == one.peak_lr and f"effective batch {2 * config.batch.size}" in two.peak_reason
+
+
+def test_fine_tuning_sweeps_its_own_range_unless_the_config_sets_one() -> None:
+    default = load_config({"training": {"device": "cpu"}})
+    tuned = sweep_range(default, "finetune").lr_find
+    assert (tuned.min_lr, tuned.max_lr) == FINETUNE_RANGE and tuned.steps == default.lr_find.steps
+    # 5 decades in 100 steps: 20 points per decade where pretrained weights learn, against 12.5 over 1e-7..10
+    assert tuned.max_lr / tuned.min_lr == pytest.approx(1e5)
+    assert sweep_range(default, "scratch") is default and sweep_range(default, "frozen") is default
+    mine = _config()  # a range the user set is kept, fine-tuning or not
+    assert sweep_range(mine, "finetune") is mine
+    result = range_test(
+        replace_paths(default, {"batch.size": 16, "lr_find.steps": 30}),
+        _model(),
+        _data(),
+        torch.nn.CrossEntropyLoss(),
+        device="cpu",
+        mode="finetune",
+    )
+    assert result.lrs[0] == pytest.approx(FINETUNE_RANGE[0]) and (result.settings["min_lr"], result.settings["max_lr"]) == FINETUNE_RANGE

@@ -3,7 +3,7 @@
 The suggestion is a good *constant* LR. Whether a run should peak above it depends on how the run
 spends its LR, so the peak comes from the first rule in ``PEAK_RULES`` that applies, and the result
 says which one and why. 001's band [LR_min / 10, LR_min / 3] ("use ~1/3 to 1/10 of the LR at minimum
-loss as your starting LR") bounds every rule.
+loss as your starting LR") bounds the suggestion and the fine-tuning rule.
 
 Order matters: fine-tuning first (its caution holds whatever the schedule), then the cases where the
 run sits at its peak early on (a flat schedule, no warmup, or early stopping that judges the run while
@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from trainwell.find.rules import BAND
 
 FLAT = 0.9  # a schedule averaging (or starting at) >= 90 % of its peak trains like a constant LR there
-# Warmup-and-decay: the run's *average* LR is LR_min / AVERAGE. Chosen on the trainwell calibration corpus
-# (benchmarks/corpus/fit.py, 15 MLP settings, 45 range tests) by the test accuracy the sweep's curve gives at
-# the pick, leave-one-dataset-out: every fold chose 5 (one 4). Held out, the picks landed within 2x of the
-# sweep-best LR on 17/45 and lost 0.88 points on average; Smith's LR_min / 3 average (the rule before) on 8/45
-# with 1.0 points lost, 2.5x too high at the median. 5 is also the geometric middle of 001's band [/10, /3].
-AVERAGE = 5.0
+# Warmup-and-decay: the run's *average* LR is AT_UNIT x (the LR at which the range test stopped) ** WEIGHT.
+# Fitted on the trainwell calibration corpus (benchmarks/corpus/finder.py: least squares of log10(sweep-best LR x
+# the schedule's mean) on log10(stop LR) over the 78 scratch and frozen range tests of 26 settings, 3 seeds each;
+# fine-tuning keeps its own rule). The LR where the loss blows up was the curve's best predictor of the sweep-best
+# LR; LR_min (the rule before: LR_min / 5 on average) was biased per setting, 5-22x too high on small MLPs and
+# 3-10x too low on CNNs and transformers. A weight under 1 is shrinkage: a 100-step test sees the untrained model,
+# so only half of a decade's move in the stop LR carries over to the run's best LR.
+# Leave-one-dataset-out scores: benchmarks/results/corpus_finder.json.
+AT_UNIT = 0.00785  # the average LR when the range test stops at LR 1 (10 ** -2.105)
+WEIGHT = 0.48  # decades of average LR per decade of stop LR
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class RunShape:
 
     suggested: float  # the range test's constant-LR suggestion
     lr_min: float  # bottom_lr: the LR at minimum loss
+    stop_lr: float  # the last LR the range test ran: where the loss blew up, or max_lr when it never did
     schedule: str
     mean: float  # the schedule's mean multiplier over the run
     first: float  # its multiplier at step 0 (1.0 without warmup)
@@ -84,14 +89,15 @@ def _early_stopping(r: RunShape) -> tuple[float, str] | None:
 
 
 def _warmup_and_decay(r: RunShape) -> tuple[float, str] | None:
-    # Smith (2018, 1cycle) peaks a warmup-and-decay schedule high because the decay brings the average
-    # down; how high was fitted on the corpus (AVERAGE above). The peak never passes LR_min, past which
-    # the range test showed the loss rising.
-    lr = min(r.lr_min, r.lr_min / AVERAGE / r.mean)
+    # Smith (2018, 1cycle) peaks a warmup-and-decay schedule above a constant LR because the decay brings the
+    # average down; the average itself is read from the stop LR (AT_UNIT, WEIGHT above, fitted on the corpus).
+    # The peak never reaches the stop LR, where the range test saw the loss blow up.
+    average = AT_UNIT * r.stop_lr**WEIGHT
+    lr = min(average / r.mean, r.stop_lr)
     return lr, (
-        f"{r.schedule} warms up and decays, averaging {r.mean:.2f} x its peak over {r.total} steps: average LR at "
-        f"LR_min / {AVERAGE:g} (fitted on trainwell's calibration corpus, inside 001's band), LR_min {r.lr_min:.3g} / "
-        f"{AVERAGE:g} / {r.mean:.2f} = {lr:.3g}, at most LR_min"
+        f"{r.schedule} warms up and decays, averaging {r.mean:.2f} x its peak over {r.total} steps: average LR "
+        f"{AT_UNIT:g} x (stop LR {r.stop_lr:.3g}) ^ {WEIGHT:g} = {average:.3g} (fitted on trainwell's calibration corpus), "
+        f"peak {average:.3g} / {r.mean:.2f} = {lr:.3g}, below the stop LR"
     )
 
 

@@ -152,7 +152,7 @@ def with_peak(result: LRFindResult, config: Config, train_size: int | None = Non
     processes = config.distributed.processes or 1
     mean, first, total = schedule_shape(config, -(-train_size // processes) if train_size else train_size)
     shape = RunShape(
-        result.suggested_lr, _min_loss_lr(result), config.schedule.name, mean, first, total, mode,
+        result.suggested_lr, _min_loss_lr(result), result.lrs[-1], config.schedule.name, mean, first, total, mode,
         config.early_stopping.patience is not None,
     )  # fmt: skip
     _, lr, reason = peak(shape)

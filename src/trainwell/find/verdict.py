@@ -83,7 +83,7 @@ def diverged_early(curve: Curve) -> str | None:
     if end - start < MIN_DESCENT_POINTS:
         return (
             f"divergence too early: stopped after {len(curve.losses)} of {curve.planned_steps} steps with only "
-            f"{end - start} points of descent; lower lr_find.min_lr or raise lr_find.steps"
+            f"{end - start} points of descent; raise lr_find.steps or lower lr_find.max_lr (more points per decade where the loss falls)"
         )
     return None
 
