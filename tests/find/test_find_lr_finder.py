@@ -12,7 +12,7 @@ import torch
 from trainwell.config import load_config
 from trainwell.config.resolved import replace_paths
 from trainwell.config.schema import Config
-from trainwell.find.lr_finder import FINETUNE_RANGE, find_lr_for_training, range_test, sweep_range
+from trainwell.find.lr_finder import find_lr_for_training, range_test
 from trainwell.find.peak import AT_UNIT, WEIGHT
 from trainwell.find.rules import RULES, bottom_lr
 from trainwell.optim.optimizers import build_optimizer
@@ -235,23 +235,3 @@ def test_the_peak_is_scaled_to_the_batch_of_every_process() -> None:
     one = with_peak(copy.deepcopy(result), replace_paths(config, {"batch.accumulation": 2}), len(_data()))
     assert two.peak_lr is not None and result.peak_lr is not None and two.peak_lr > result.peak_lr
     assert two.peak_lr == one.peak_lr and f"effective batch {2 * config.batch.size}" in two.peak_reason
-
-
-def test_fine_tuning_sweeps_its_own_range_unless_the_config_sets_one() -> None:
-    default = load_config({"training": {"device": "cpu"}})
-    tuned = sweep_range(default, "finetune").lr_find
-    assert (tuned.min_lr, tuned.max_lr) == FINETUNE_RANGE and tuned.steps == default.lr_find.steps
-    # 5 decades in 100 steps: 20 points per decade where pretrained weights learn, against 12.5 over 1e-7..10
-    assert tuned.max_lr / tuned.min_lr == pytest.approx(1e5)
-    assert sweep_range(default, "scratch") is default and sweep_range(default, "frozen") is default
-    mine = _config()  # a range the user set is kept, fine-tuning or not
-    assert sweep_range(mine, "finetune") is mine
-    result = range_test(
-        replace_paths(default, {"batch.size": 16, "lr_find.steps": 30}),
-        _model(),
-        _data(),
-        torch.nn.CrossEntropyLoss(),
-        device="cpu",
-        mode="finetune",
-    )
-    assert result.lrs[0] == pytest.approx(FINETUNE_RANGE[0]) and (result.settings["min_lr"], result.settings["max_lr"]) == FINETUNE_RANGE

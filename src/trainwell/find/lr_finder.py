@@ -103,25 +103,6 @@ def _settings(config: Config, precision: str, dev: torch.device) -> dict[str, An
     }
 
 
-# Fine-tuning's range when the config leaves lr_find's at its default. Pretrained weights learn in a narrow
-# band (MiniLM on SST-2: from ~1e-4, lowest loss near 6e-4, blown up by 0.04), and the default 1e-7..10 over
-# 100 steps put ~12 points per decade there, leaving descents too short to read (verdict: diverged-too-early).
-# 1e-6..0.1 keeps the flat start and the blow-up with 20 points per decade; below 1e-6 nothing moves.
-FINETUNE_RANGE = (1e-6, 0.1)
-
-
-def sweep_range(config: Config, mode: str) -> Config:
-    """``config`` with the range test's range for the training mode: fine-tuning's own when the config keeps the
-    default range (a range the user set is kept as it is)."""
-    from trainwell.config.resolved import replace_paths
-    from trainwell.config.schema import LRFindConfig
-
-    default = LRFindConfig()
-    if mode != "finetune" or (config.lr_find.min_lr, config.lr_find.max_lr) != (default.min_lr, default.max_lr):
-        return config
-    return replace_paths(config, {"lr_find.min_lr": FINETUNE_RANGE[0], "lr_find.max_lr": FINETUNE_RANGE[1]})
-
-
 def range_test(
     config: Config,
     model: torch.nn.Module,
@@ -139,8 +120,7 @@ def range_test(
 
     Without ``optimizer`` one is built from the config (parameter groups included) and thrown away.
     ``mode`` is the training mode (scratch, finetune, frozen: ``TaskFacts.mode``); fine-tuning pretrained
-    weights gets a more cautious peak LR (``result.with_peak``) and, unless the config sets its own range,
-    fine-tuning's narrower one (``sweep_range``). ``count_items`` is the task's weight of a
+    weights gets a more cautious peak LR (``result.with_peak``). ``count_items`` is the task's weight of a
     micro-batch (``Task.count_items``: supervised tokens for a language model), so the sweep's step is training's.
     """
     import torch
@@ -148,7 +128,6 @@ def range_test(
     from trainwell.config.resolved import replace_paths
     from trainwell.engine.probe import finder_runner, resolve_device
 
-    config = sweep_range(config, mode)
     cfg = config.lr_find
     at_start = replace_paths(config, {"optimizer.lr": cfg.min_lr})  # the optimizer is built at the sweep's first LR
     dev = torch.device(device) if device is not None else resolve_device(config.training.device)
