@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -44,6 +45,7 @@ from trainwell.config.resolved import replace_paths
 from trainwell.config.schema import Config
 from trainwell.engine import rng
 from trainwell.engine.batches import forward_logits
+from trainwell.engine.run_folder import git_revision
 from trainwell.find.lr_finder import lr_find
 from trainwell.optim.losses import build_loss
 from trainwell.optim.optimizers import build_optimizer
@@ -323,6 +325,9 @@ def main() -> None:
             base["finder_steps"] = [d["steps_run"] for d in base["finders"]["trainwell"]["details"]]
             base["note"] = NOTES.get(task, "")
             base["bench_s"] = time.perf_counter() - started
+            # per task: tasks are re-run one at a time, so each records the revision and command it was measured with
+            base["git_revision"] = git_revision(Path(__file__).resolve().parent)
+            base["command"] = "python " + " ".join(sys.argv)
             results[task] = base
             print(f"{task}: done in {base['bench_s']:.0f}s", flush=True)
             Path(args.out).write_text(json.dumps(results, indent=2, default=float))  # after each task: partial results survive
