@@ -21,7 +21,7 @@ against Lightning's own ``Tuner.lr_find`` on the same module.
 3. Lightning (``--lightning digits,tabular``): see ``lightning_comparison``.
 
     nice -n 10 python benchmarks/integrations.py [--steps 400] [--reps 5] [--skip-overhead] [--skip-minilm]
-        [--sweep finetune|default] [--lightning digits,tabular] [--lightning-seeds 6] [--out benchmarks/results/integrations.json]
+        [--sweep finetune|default] [--minilm-seeds 42,0,1] [--lightning digits,tabular] [--lightning-seeds 6] [--out benchmarks/results/integrations.json]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,11 +177,11 @@ def overhead(steps: int, reps: int) -> dict[str, Any]:
 # --- 2. lr_find parity on MiniLM ---------------------------------------------------------------------------
 
 
-def text_config() -> Any:
+def text_config(seed: int = 42) -> Any:
     from trainwell.config import load_config
 
     return load_config({
-        "task": "text-classification", "seed": 42, "training": {"epochs": 2}, "batch": {"size": 16},
+        "task": "text-classification", "seed": seed, "training": {"epochs": 2}, "batch": {"size": 16},
         "optimizer": {"name": "adamw", "lr": 2e-5},
         "data": {"path": str(DATA / "sst2-glue" / "train.tsv"), "limit": 800, "options": {"val_limit": 500, "max_length": 48}},
     })  # fmt: skip
@@ -216,6 +217,42 @@ def trim_collate(features: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
 FINETUNE_SWEEP = {"steps": 300, "min_lr": 1e-6, "max_lr": 1.0}
 
 
+class TrainwellOrder(torch.utils.data.Sampler[int]):
+    """trainwell's seeded data order as the index sampler of an HF Trainer's DataLoader: the permutation
+    ``engine.sampler.EpochBatchSampler`` draws for ``seed + epoch``, the one ``lr-find`` and ``train`` read.
+    accelerate's DataLoaderShard calls ``set_epoch`` at the start of every pass, as it does for HF's own
+    seeded sampler; the Trainer cuts the order into batches of the same size, so both finders see the same
+    batches in the same order."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        from trainwell.engine.sampler import EpochBatchSampler
+
+        self.batches = EpochBatchSampler(n, batch_size, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batches.set_position(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        for batch in self.batches:
+            yield from batch
+
+    def __len__(self) -> int:
+        return self.batches.n
+
+
+def same_order_trainer(**kwargs: Any) -> Any:
+    """An HF ``Trainer`` whose training sampler is ``TrainwellOrder`` (seeded by ``args.seed``) instead of HF's
+    own shuffle; everything else, the collator, batch size, optimizer and loss included, is the Trainer's."""
+    import transformers
+
+    class SameOrderTrainer(transformers.Trainer):  # type: ignore[misc]
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:  # the hook get_train_dataloader builds its sampler with
+            data = self.train_dataset if train_dataset is None else train_dataset
+            return TrainwellOrder(len(data), self._train_batch_size, self.args.seed)
+
+    return SameOrderTrainer(**kwargs)
+
+
 def _minilm(config: Any) -> Any:
     """The text task (pretrained MiniLM + a fresh 2-class head, tokenised SST-2 rows), seeded as ``train`` seeds it."""
     from trainwell.engine.rng import seed_everything
@@ -231,36 +268,46 @@ def _summary(result: Any, seconds: float) -> dict[str, Any]:
         "suggested_lr": result.suggested_lr, "peak_lr": result.peak_lr, "rule": result.rule, "reliable": result.reliable,
         "reasons": list(result.reasons), "picks": {k: p.lr if p else None for k, p in result.picks.items()},
         "steps_run": len(result.losses), "stopped_early": result.stop_reason, "peak_reason": result.peak_reason, "seconds": seconds,
+        "losses": list(result.losses),
     }  # fmt: skip
 
 
-def trainwell_side(settings: dict[str, Any]) -> dict[str, Any]:
+def _sweep_rng(seed: int) -> None:
+    """Both sides start the sweep from the same global RNG state (dropout's masks): building the model drew
+    from it, and the Trainer re-seeds it when it is made."""
+    from trainwell.engine.rng import seed_everything
+
+    seed_everything(seed)
+
+
+def trainwell_side(settings: dict[str, Any], seed: int = 42) -> dict[str, Any]:
     """trainwell's own ``lr-find`` (its engine, its seeded sampler) on the MiniLM task."""
     from dataclasses import replace
 
     from trainwell.find.lr_finder import lr_find
 
-    config = text_config()
+    config = text_config(seed)
     config = replace(config, lr_find=replace(config.lr_find, **settings))
     task = _minilm(config)
+    _sweep_rng(seed)
     start = time.perf_counter()
     result = lr_find(config, task, "cpu")
     return _summary(result, time.perf_counter() - start)
 
 
-def hf_side(settings: dict[str, Any]) -> dict[str, Any]:
-    """``integrations.hf.lr_find`` on an HF Trainer over the same model and rows; and whether the model came back
-    bit-identical."""
+def hf_side(settings: dict[str, Any], seed: int = 42) -> dict[str, Any]:
+    """``integrations.hf.lr_find`` on an HF Trainer over the same model, rows and data order (``TrainwellOrder``);
+    and whether the model came back bit-identical."""
     import transformers
 
     from trainwell.advise.hf import to_hf
     from trainwell.integrations.hf import lr_find
 
-    config = text_config()
+    config = text_config(seed)
     task = _minilm(config)
     with tempfile.TemporaryDirectory() as tmp:
         kwargs = {**to_hf(config).data, "output_dir": tmp, "report_to": [], "use_cpu": True, "disable_tqdm": True}
-        trainer = transformers.Trainer(
+        trainer = same_order_trainer(
             model=task.model,
             args=transformers.TrainingArguments(**kwargs),
             train_dataset=AsDicts(task.train_data),
@@ -268,6 +315,7 @@ def hf_side(settings: dict[str, Any]) -> dict[str, Any]:
             data_collator=trim_collate,
         )
         before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        _sweep_rng(seed)
         start = time.perf_counter()
         result = lr_find(trainer, **settings)
         seconds = time.perf_counter() - start
@@ -275,18 +323,26 @@ def hf_side(settings: dict[str, Any]) -> dict[str, Any]:
     return {**_summary(result, seconds), "weights_bit_identical": identical}
 
 
-def minilm_parity(settings: dict[str, Any], parallel: bool = False) -> dict[str, Any]:
-    """Both finders with the same ``lr_find`` settings; ``parallel`` runs them in two processes at once (each one
-    thread), which halves the wall time and changes nothing in either sweep."""
+def _curves(ours: list[float], theirs: list[float]) -> dict[str, Any]:
+    """How closely the two raw loss curves agree, step by step, over the steps both ran."""
+    n = min(len(ours), len(theirs))
+    gaps = [abs(a - b) / max(abs(a), 1e-12) for a, b in zip(ours[:n], theirs[:n])]
+    apart = next((i + 1 for i, g in enumerate(gaps) if g > 0.01), None)
+    return {"common_steps": n, "max_rel_gap": max(gaps) if gaps else None, "first_step_over_1pct": apart}
+
+
+def minilm_parity(settings: dict[str, Any], seed: int = 42, parallel: bool = False) -> dict[str, Any]:
+    """Both finders with the same ``lr_find`` settings, seed and data order; ``parallel`` runs them in two processes
+    at once (each one thread), which halves the wall time and changes nothing in either sweep."""
     if parallel:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            ours_job, theirs_job = pool.submit(trainwell_side, settings), pool.submit(hf_side, settings)
+            ours_job, theirs_job = pool.submit(trainwell_side, settings, seed), pool.submit(hf_side, settings, seed)
             ours, theirs = ours_job.result(), theirs_job.result()
     else:
-        ours, theirs = trainwell_side(settings), hf_side(settings)
+        ours, theirs = trainwell_side(settings, seed), hf_side(settings, seed)
 
     def ratio(key: str) -> float | None:
         a, b = ours[key], theirs[key]
@@ -294,11 +350,39 @@ def minilm_parity(settings: dict[str, Any], parallel: bool = False) -> dict[str,
 
     return {
         "settings": settings,
+        "seed": seed,
         "trainwell": ours,
         "hf_trainer": theirs,
+        "curves": _curves(ours["losses"], theirs["losses"]),
         "suggested_ratio": ratio("suggested_lr"),
         "peak_ratio": ratio("peak_lr"),
         "weights_bit_identical": theirs["weights_bit_identical"],
+    }
+
+
+def minilm_seeds(settings: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+    """``minilm_parity`` for each seed, and the ratios over them (the issue's bar is within 2x)."""
+    runs = []
+    for seed in seeds:
+        runs.append(m := minilm_parity(settings, seed, parallel=True))
+        t, h, c = m["trainwell"], m["hf_trainer"], m["curves"]
+        print(
+            f"MiniLM lr_find, seed {seed}: trainwell {t['suggested_lr'] or float('nan'):.3g} (peak {t['peak_lr'] or float('nan'):.3g}), "
+            f"HF Trainer {h['suggested_lr'] or float('nan'):.3g} (peak {h['peak_lr'] or float('nan'):.3g}): ratio "
+            f"{m['suggested_ratio'] or float('nan'):.3f}x; curves {c['common_steps']} common steps, max relative gap "
+            f"{c['max_rel_gap']:.2g}; weights bit-identical: {m['weights_bit_identical']}; reliable: trainwell {t['reliable']}, "
+            f"HF {h['reliable']} ({'; '.join(t['reasons'] + h['reasons']) or 'no reasons'})",
+            flush=True,
+        )
+    ratios = [m["suggested_ratio"] for m in runs]
+    return {
+        "settings": settings,
+        "seeds": seeds,
+        "runs": runs,
+        "suggested_ratio_max": max((r for r in ratios if r is not None), default=None),
+        "within_2x": sum(r is not None and r <= 2 for r in ratios),
+        "both_reliable": sum(m["trainwell"]["reliable"] and m["hf_trainer"]["reliable"] for m in runs),
+        "weights_bit_identical": all(m["weights_bit_identical"] for m in runs),
     }
 
 
@@ -373,6 +457,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument(
+        "--minilm-seeds", default="42", help="comma-separated seeds for the MiniLM parity (model head, data order, dropout)"
+    )
     parser.add_argument("--lightning", default="", help="comma-separated lr_find.py tasks (digits,tabular) for the Lightning comparison")
     parser.add_argument("--lightning-seeds", type=int, default=6)
     parser.add_argument(
@@ -411,13 +498,8 @@ def main() -> None:
             print("lr_find parity skipped: ../shared/data/sst2-glue is absent")
         else:
             settings = FINETUNE_SWEEP if args.sweep == "finetune" else {}
-            results["minilm_lr_find"] = m = minilm_parity(settings, parallel=True)
-            print(
-                f"MiniLM lr_find: trainwell {m['trainwell']['suggested_lr']:.3g} (peak {m['trainwell']['peak_lr']:.3g}), HF Trainer "
-                f"{m['hf_trainer']['suggested_lr']:.3g} (peak {m['hf_trainer']['peak_lr']:.3g}): ratio {m['suggested_ratio']:.2f}x, "
-                f"weights bit-identical: {m['weights_bit_identical']}; reliable: trainwell {m['trainwell']['reliable']}, "
-                f"HF {m['hf_trainer']['reliable']} ({'; '.join(m['trainwell']['reasons'] + m['hf_trainer']['reasons']) or 'no reasons'})"
-            )
+            seeds = [int(x) for x in args.minilm_seeds.split(",")]
+            results["minilm_lr_find"] = minilm_seeds(settings, seeds)
     if args.lightning:
         logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
         print(f"Lightning lr_find: trainwell's and Lightning's Tuner on the same module ({args.lightning})")
