@@ -12,6 +12,10 @@ from tw_integ_helpers import hf_trainer, tiny_bert, token_data
 torch = pytest.importorskip("torch")
 hf = pytest.importorskip("trainwell.integrations.hf")
 pytest.importorskip("matplotlib.pyplot")  # imported at collection: the report test times its plots, not the import
+try:  # imported at collection (~1.5 s), not inside the timed MLflow test; without mlflow that test skips
+    from mlflow.tracking import MlflowClient
+except ImportError:
+    MlflowClient = None
 
 GOOD_LR = 1e-2  # trains this model from scratch (loss falls); 100x that blows up within a few steps
 
@@ -82,6 +86,26 @@ def test_without_stop_on_divergence_the_run_is_flagged_but_finishes(tmp_path: Pa
     assert any("divergence" in line for line in callback.findings)
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "completed"
     assert not (tmp_path / "run" / "report.html").exists()
+
+
+def test_callback_logs_to_mlflow_and_mlflows_client_reads_it_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if MlflowClient is None:
+        pytest.skip("mlflow is not installed")
+    uri = (tmp_path / "mlruns").as_uri()
+    trainer = hf_trainer(tmp_path / "out", GOOD_LR, 20, eval_steps=10)
+    reasons = [{"field": "optimizer.lr", "value": GOOD_LR, "rule": "adamw-scratch", "why": "a tiny model from scratch", "source": "001"}]
+    trainer.add_callback(hf.TrainwellCallback(mlflow=uri, reasons=reasons))
+    trainer.train()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # reading MLflow 3's file store needs the opt-in too
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("trainwell").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.tags["trainwell.status"] == "completed"
+    assert float(run.data.params["optimizer.lr"]) == GOOD_LR and run.data.params["training.max_steps"] == "20"
+    assert run.data.tags["reason.optimizer.lr"].startswith("a tiny model from scratch")
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(2, 21, 2))
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [10, 20]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "summary.json", "findings.json", "lint.json", "reasons.json", "report.html"} <= artifacts
 
 
 def test_config_from_args_drops_what_trainwell_cannot_express() -> None:

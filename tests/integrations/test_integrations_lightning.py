@@ -12,6 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 tw_lightning = pytest.importorskip("trainwell.integrations.lightning")
 pytest.importorskip("matplotlib.pyplot")  # imported at collection: the report test times its plots, not the import
+try:  # imported at collection (~1.5 s), not inside the timed MLflow test; without mlflow that test skips
+    from mlflow.tracking import MlflowClient
+except ImportError:
+    MlflowClient = None
 L = tw_lightning.pl
 
 GOOD_LR = 5e-2  # SGD with momentum trains the MLP below (loss falls); 100x that blows up within a few steps
@@ -101,6 +105,21 @@ def test_hundredfold_lr_is_flagged_and_stop_on_divergence_stops_early(tmp_path: 
     assert summary["status"] == "diverged" and "divergence" in summary["stop_reason"]
     assert any("trainwell doctor: divergence" in r.getMessage() for r in caplog.records)
     assert any("trainwell lint: lr-range" in line for line in callback.findings)  # the hyperparameters were linted first
+
+
+def test_callback_logs_to_mlflow_and_mlflows_client_reads_it_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if MlflowClient is None:
+        pytest.skip("mlflow is not installed")
+    uri = (tmp_path / "mlruns").as_uri()
+    _trainer(tmp_path, 20, tw_lightning.TrainwellCallback(tmp_path / "run", mlflow=uri, report=False)).fit(MLP(), Blobs())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # reading MLflow 3's file store needs the opt-in too
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("trainwell").experiment_id])
+    assert run.info.status == "FINISHED" and run.info.run_name == "run"
+    assert run.data.params["optimizer.name"] == "sgd" and float(run.data.params["optimizer.lr"]) == GOOD_LR
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(2, 21, 2))
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [10, 20]
+    assert {"config.yaml", "summary.json", "findings.json", "lint.json"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
 
 
 def test_lr_find_uses_the_module_and_restores_it(tmp_path: Path) -> None:
