@@ -41,12 +41,14 @@ def token_data() -> tuple[TokenData, TokenData]:
     return TokenData(ids[:200]), TokenData(ids[200:])
 
 
-def hf_trainer(out: Any, lr: float, steps: int, **args: Any) -> Any:
-    """A Trainer on the tiny BERT: CPU, no checkpoints, a log every 2 steps and an evaluation every 20."""
+def hf_trainer(out: Any, lr: float, steps: int, make: Any = None, **args: Any) -> Any:
+    """A Trainer on the tiny BERT: CPU, no checkpoints, a log every 2 steps and an evaluation every 20.
+    ``make`` builds it from the Trainer's keyword arguments (default ``transformers.Trainer``)."""
     train, val = token_data()
     settings = {
         "output_dir": str(out), "learning_rate": lr, "max_steps": steps, "logging_steps": 2, "eval_strategy": "steps",
         "eval_steps": 20, "per_device_train_batch_size": 16, "report_to": [], "use_cpu": True, "save_strategy": "no",
         "disable_tqdm": True, "seed": 0, "log_level": "error", **args,
     }  # fmt: skip
-    return transformers.Trainer(model=tiny_bert(), args=transformers.TrainingArguments(**settings), train_dataset=train, eval_dataset=val)
+    make = make or transformers.Trainer
+    return make(model=tiny_bert(), args=transformers.TrainingArguments(**settings), train_dataset=train, eval_dataset=val)
