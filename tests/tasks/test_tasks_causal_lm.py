@@ -173,6 +173,15 @@ def test_packing_is_refused_for_a_model_whose_attention_crosses_examples() -> No
         causal_lm.check_packing(Leaky(), 16)
 
 
+def test_packing_is_refused_by_name_on_a_transformers_older_than_4_54(monkeypatch: pytest.MonkeyPatch) -> None:
+    transformers = pytest.importorskip("transformers")
+    monkeypatch.setattr(transformers, "__version__", "4.53.2")
+    with pytest.raises(ConfigError) as err:
+        causal_lm.check_packing(torch.nn.Identity(), 16)  # refused before any model is run
+    message = str(err.value)
+    assert "data.options.packing" in message and "transformers 4.53.2" in message and "transformers>=4.54" in message
+
+
 def test_collate_pads_with_ignored_labels_and_the_loss_averages_supervised_tokens() -> None:
     collate = causal_lm.make_collate(pad_id=0)
     batch = [({"input_ids": torch.tensor([5, 6, 7])}, torch.tensor([-100, 6, 7])), ({"input_ids": torch.tensor([8])}, torch.tensor([-100]))]

@@ -85,3 +85,28 @@ def test_minilm_forward_on_a_few_sentences(tmp_path: Path) -> None:
     with torch.no_grad():
         logits = task.model(**inputs).logits
     assert logits.shape == (4, 3) and labels.tolist() == [1, 2, 0, 1]  # fear, joy, sadness sorted
+
+
+def test_lora_on_a_bert_classifier_trains_the_adapter_and_the_new_head() -> None:
+    """A LoRA classifier whose randomly initialised head stayed frozen could not learn (peft's SEQ_CLS keeps a
+    trainable copy of the head); every other base weight stays frozen and the gradients reach the adapter."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("peft")
+    from trainwell.tasks.lora import apply_lora
+
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, num_labels=2
+    )
+    options = {"lora_r": 4, "lora_alpha": 4, "lora_dropout": 0.0, "lora_target_modules": "auto"}
+    model = apply_lora(transformers.BertForSequenceClassification(config), options, task_type="SEQ_CLS")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any("classifier" in n for n in trainable)
+    assert {n.split(".")[-4] for n in trainable if "lora_" in n} == {"query", "value"}  # BERT's default targets
+    assert all("lora_" in n or "classifier" in n for n in trainable)
+    ids = torch.randint(0, 50, (4, 6))
+    loss = torch.nn.functional.cross_entropy(model(input_ids=ids).logits, torch.tensor([0, 1, 0, 1]))
+    loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    assert all(g is not None for g in grads.values())
+    assert all(float(g.abs().sum()) > 0 for n, g in grads.items() if "lora_B" in n or "classifier" in n)  # lora_A waits for B != 0

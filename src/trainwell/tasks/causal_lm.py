@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from trainwell.compat import version_of
 from trainwell.errors import ConfigError, DataError, Problem, require
 from trainwell.tasks import _data
 from trainwell.tasks._sft_data import check_one_format, is_chat, read_sft_jsonl
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 FEATURE = "the causal-lm task"
 IGNORE = -100  # the label torch's cross_entropy skips (ignore_index)
 DEFAULT_MAX_LENGTH = 512
+PACKING_SINCE = (4, 54)  # transformers builds the per-example causal mask from position ids from this version on
 
 
 # ---- tokenising ------------------------------------------------------------------------------------------
@@ -144,8 +146,21 @@ def check_packing(model: torch.nn.Module, vocab: int) -> None:
 
     Two short token runs go through the model packed (per-example position ids, no attention mask) and
     alone; the second's logits must match. Whether they do depends on the transformers version and the
-    model's attention code, so it is measured rather than assumed from the model's family.
+    model's attention code, so it is measured rather than assumed from the model's family; an older
+    transformers than ``PACKING_SINCE`` is refused first, by name (the pyproject floor of the llm extra is lower).
     """
+    transformers = require("transformers", "llm", FEATURE)
+    if version_of(transformers) < PACKING_SINCE:
+        raise ConfigError(
+            problems=[
+                Problem(
+                    "data.options.packing",
+                    f"needs transformers >= {PACKING_SINCE[0]}.{PACKING_SINCE[1]} (it keeps packed examples apart by their position ids)",
+                    f"transformers {transformers.__version__}",
+                    f"pip install 'transformers>={PACKING_SINCE[0]}.{PACKING_SINCE[1]}', or set packing: false",
+                )
+            ]
+        )
     ids = torch.arange(1, 8) % max(2, vocab)
     first, second = ids[:4], ids[4:]
     was_training = model.training

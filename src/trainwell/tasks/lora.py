@@ -75,8 +75,12 @@ def target_modules(model_type: str, configured: Any) -> list[str] | str | None:
     return list(targets) if targets else None
 
 
-def apply_lora(model: torch.nn.Module, options: dict[str, Any]) -> torch.nn.Module:
-    """Wrap ``model`` with a LoRA adapter; only the adapter's weights keep requires_grad."""
+def apply_lora(model: torch.nn.Module, options: dict[str, Any], task_type: str = "CAUSAL_LM") -> torch.nn.Module:
+    """Wrap ``model`` with a LoRA adapter; only the adapter's weights keep requires_grad.
+
+    ``task_type`` is peft's: ``SEQ_CLS`` for a sequence classifier, whose new head must train too (peft
+    then keeps a trainable copy of ``classifier``/``score`` in ``modules_to_save``; without it the head
+    stays at its random initialisation and the adapter alone cannot move the predictions far)."""
     peft = require("peft", "llm", FEATURE)
     model_type = str(getattr(getattr(model, "config", None), "model_type", ""))
     config = peft.LoraConfig(
@@ -85,7 +89,7 @@ def apply_lora(model: torch.nn.Module, options: dict[str, Any]) -> torch.nn.Modu
         lora_dropout=float(options["lora_dropout"]),
         target_modules=target_modules(model_type, options["lora_target_modules"]),
         fan_in_fan_out=model_type in CONV1D_FAMILIES,
-        task_type="CAUSAL_LM",
+        task_type=task_type,
     )
     try:
         return peft.get_peft_model(model, config)  # type: ignore[no-any-return]
