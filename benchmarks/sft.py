@@ -13,7 +13,7 @@ on "SMS: <message>\nSpam or ham?" -> " spam"/" ham", with the prompt masked (the
 (``train_on_inputs``), at equal steps and LR (the peak of trainwell's LR range test on the masked run), over
 several seeds. Validation is 100 spam and 100 ham messages never trained on: the majority rate, the chance
 line, is 0.5. Reported per run: the response-token validation loss and the greedy answer accuracy
-(``val_exact_match``) on all 200, before, during and after.
+(``val_exact_match``) on all 200, before, half-way and after; the fine-tuning runs go side by side.
 
     nice -n 10 python3 benchmarks/sft.py                 # both parts
     nice -n 10 python3 benchmarks/sft.py --part tiny-lm --lm-steps 200 --seeds 3
@@ -118,6 +118,9 @@ def minilm_child(adapter: str, lr: float, steps: int, threads: int) -> dict[str,
     }
 
 
+RESULT = "RESULT "  # the line a child prints its JSON on
+
+
 def run_children(jobs: list[list[str]]) -> list[dict[str, Any]]:
     """Run each job in its own process, all at once: they share whatever load this machine has at the time,
     which keeps their step-time ratio fair on a shared CPU; each peak RSS is its own process's."""
@@ -135,7 +138,7 @@ def run_children(jobs: list[list[str]]) -> list[dict[str, Any]]:
             text = log.read_text(encoding="utf-8")
             if proc.returncode != 0:
                 raise RuntimeError(text[-3000:])
-            outs.append(json.loads([line for line in text.splitlines() if line.startswith('{"adapter"')][-1]))
+            outs.append(json.loads([line for line in text.splitlines() if line.startswith(RESULT)][-1][len(RESULT) :]))
     return outs
 
 
@@ -219,7 +222,7 @@ def make_tiny_gpt2(folder: Path, texts: list[str]) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def lm_config(model_path: Path, data: Path, val: Path, steps: int, threads: int, seed: int, lr: Any, **extra: Any) -> dict[str, Any]:
+def lm_config(model_path: Path, data: Path, val: Path, steps: int, threads: int, seed: int, lr: float, **extra: Any) -> dict[str, Any]:
     options = {"max_length": 128, "val_path": str(val), "generate_eval": 2 * VAL_PER_CLASS, **extra.pop("options", {})}
     return {
         **QUIET,
@@ -240,7 +243,7 @@ def found_lr(cfg: dict[str, Any]) -> dict[str, Any]:
     from trainwell.config import load_config
     from trainwell.find.lr_finder import lr_find
 
-    result = lr_find(load_config({**cfg, "optimizer": {**cfg["optimizer"], "lr": 1e-3}}))
+    result = lr_find(load_config(cfg))  # the config's own LR is not used: the range test sweeps it
     if result.peak_lr is None:
         raise RuntimeError(f"the range test found no LR: {result.reason}")
     return {"peak_lr": result.peak_lr, "reliable": result.reliable, "reason": result.reason, "peak_reason": result.peak_reason}
@@ -302,24 +305,25 @@ def part_tiny_lm(steps: int, threads: int, seeds: int) -> dict[str, Any]:
         # Pretraining: next-token prediction over the training messages (an empty prompt, the message as the
         # response, so every token is trained), full weights, at the range test's LR.
         lm_data = write_jsonl(tmp / "lm.jsonl", [{"prompt": "", "response": t[:MAX_CHARS]} for t, _ in train_rows])
-        pre_cfg = lm_config(base, lm_data, val, steps, threads, 0, "find", options={"generate_eval": 0})
-        pre_lr = found_lr(pre_cfg)
-        pre = lm_run({**pre_cfg, "optimizer": {**pre_cfg["optimizer"], "lr": pre_lr["peak_lr"]}}, tmp / "pretrain")
+        pre_lr = found_lr(lm_config(base, lm_data, val, steps, threads, 0, 1e-3, options={"generate_eval": 0}))
+        pre = lm_run(lm_config(base, lm_data, val, steps, threads, 0, pre_lr["peak_lr"], options={"generate_eval": 0}), tmp / "pretrain")
         out["pretraining"] = {"steps": steps, "batch": 32, "lr_find": pre_lr, "wall_s": pre["wall_s"], "curve": pre["curve"]}
         pretrained = tmp / "pretrain" / "model"
         print("pretrained", json.dumps(out["pretraining"]), file=sys.stderr)
-        masked = lm_config(pretrained, sft, val, steps, threads, 0, "find")
+        masked = lm_config(pretrained, sft, val, steps, threads, 0, 1e-3)  # an LR neither call below uses
         out["before"] = before(masked)
         out["sft_lr_find"] = found_lr(masked)
         lr = out["sft_lr_find"]["peak_lr"]
         print("before", json.dumps(out["before"]), "lr", json.dumps(out["sft_lr_find"]), file=sys.stderr)
-        out["runs"] = {}
+        names, jobs = [], []
         for name, options in (("masked", {}), ("unmasked", {"train_on_inputs": True})):
             for seed in range(seeds):
                 cfg = lm_config(pretrained, sft, val, steps, threads, seed, lr, options=options)
-                run = lm_run(cfg, tmp / f"{name}-{seed}")
-                out["runs"][f"{name}_seed{seed}"] = run
-                print(name, seed, json.dumps(run["curve"]), file=sys.stderr)
+                names.append(f"{name}_seed{seed}")
+                jobs.append(["lm", json.dumps(cfg), str(tmp / names[-1])])
+        out["runs"] = dict(zip(names, run_children(jobs)))  # side by side, each in its own process
+        for name, run in out["runs"].items():
+            print(name, json.dumps(run["curve"]), file=sys.stderr)
         out["summary"] = {
             name: {
                 "val_exact_match": [out["runs"][f"{name}_seed{s}"]["final"]["val_exact_match"] for s in range(seeds)],
@@ -332,8 +336,11 @@ def part_tiny_lm(steps: int, threads: int, seeds: int) -> dict[str, Any]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, _part, adapter, lr, steps, threads = sys.argv
-        print(json.dumps(minilm_child(adapter, float(lr), int(steps), int(threads))))
+        if sys.argv[2] == "lm":
+            print(RESULT + json.dumps(lm_run(json.loads(sys.argv[3]), Path(sys.argv[4]))))
+        else:
+            _, _, _part, adapter, lr, steps, threads = sys.argv
+            print(RESULT + json.dumps(minilm_child(adapter, float(lr), int(steps), int(threads))))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=("all", "minilm", "tiny-lm"), default="all")
