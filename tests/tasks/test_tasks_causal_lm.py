@@ -530,3 +530,23 @@ def test_generation_metric_scores_exact_answers() -> None:
     gen = causal_lm.Generation(Tok(), [[1, 2], [3]], ["positive", "negative"], 4, 0, 0)
     metrics = gen(Echo(), {"val_loss": 0.0})
     assert metrics == {"perplexity": 1.0, "exact_match": 0.5}
+
+
+def test_generation_prompts_keep_their_end_and_fit_the_models_positions(lm: dict[str, Path], tmp_path: Path) -> None:
+    """A prompt as long as the model's 64 positions used to be generated from at positions 64+, which GPT-2's
+    learned position table does not have (IndexError): it is cut at the left to leave the answer room."""
+    val = tmp_path / "val.jsonl"
+    long_prompt = "Review: a " + "dull " * 80 + "film. Sentiment:"
+    val.write_text(
+        json.dumps({"prompt": long_prompt, "response": " negative"}) + "\n" + json.dumps({"prompt": "Hi:", "response": " positive"}) + "\n"
+    )
+    options = {"max_length": 64, "val_path": str(val), "generate_eval": 2}
+    task = build_task(load_config(lm_config(lm["gpt2"], lm["data"], data={"options": options})))
+    assert task.data_summary["generation_prompts_cut"] == 1
+    generation = task.extra_metrics
+    assert isinstance(generation, causal_lm.Generation)
+    assert len(generation.prompts[0]) + generation.max_new_tokens == 64  # the end of the prompt, then the answer
+    assert _tokenizer(lm).decode(generation.prompts[0]).endswith("film. Sentiment:")
+    generation.eos_id = None  # generate every new token: the last one lands on the model's last position
+    metrics = generation(task.model, {"val_loss": 1.0})
+    assert 0.0 <= metrics["exact_match"] <= 1.0

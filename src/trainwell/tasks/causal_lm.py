@@ -14,7 +14,8 @@ into rows of ``max_length``: fewer padding tokens; each example keeps its own po
 attends only to itself, so a packed example's loss is its unpacked loss: see ``pack``), ``val_path`` (else a seeded ``data.val_fraction`` split), ``val_limit`` and
 ``train_on_inputs`` (axolotl's name: train the prompt tokens too, as plain language modelling does; the
 training set only, ``val_loss`` still scores responses) and ``generate_eval`` (N: greedy-decode the first N validation prompts and report ``val_exact_match``, the share
-whose answer equals the reference after trimming whitespace and case; for short-answer tasks).
+whose answer equals the reference after trimming whitespace and case; for short-answer tasks; a prompt that
+would leave no room for the answer within ``max_length`` keeps its end and is counted in ``generation_prompts_cut``).
 
 This module imports torch: the catalog names it by string and imports it only when training starts.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -410,10 +412,11 @@ class Encoder:
         return out
 
     def prompt_and_answer(self, row: dict[str, Any]) -> tuple[list[int], str]:
-        """The prompt to generate from and the reference answer (the last assistant turn)."""
+        """The whole prompt to generate from (uncut: ``_build`` fits it to the model) and the reference answer
+        (the last assistant turn)."""
         pieces = self.pieces(row)
         last = max(i for i, (_, trained) in enumerate(pieces) if trained)
-        prompt = encode(self.tokenizer, pieces[:last], self.max_length, not self.chat).ids
+        prompt = encode(self.tokenizer, pieces[:last], sys.maxsize, not self.chat).ids
         answer = row["messages"][-1]["content"] if self.chat and row["messages"][-1]["role"] == "assistant" else pieces[last][0]
         eos = self.tokenizer.eos_token
         if eos and answer.endswith(eos):
@@ -490,10 +493,15 @@ def _build(config: Config, loaded: tuple[Any, torch.nn.Module] | None) -> Task:
         check_packing(model, len(tokenizer))
     train_set = pack(train_enc, max_length) if packing else train_enc
     n_gen = min(int(opts.get("generate_eval", 0) or 0), len(val_rows))
-    prompts, answers = zip(*(encoder.prompt_and_answer(r) for r in val_rows[:n_gen])) if n_gen else ((), ())
-    eos_id = tokenizer.eos_token_id
-    longest = max((len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers), default=0)
-    extra = Generation(tokenizer, list(prompts), list(answers), longest + 2, eos_id, pad_id) if n_gen else perplexity_only
+    pairs = [encoder.prompt_and_answer(r) for r in val_rows[:n_gen]]
+    answers = [answer for _, answer in pairs]
+    new_tokens = max((len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers), default=0) + 2
+    # A model with learned positions (GPT-2) fails past its last one, so a prompt and the answer generated after
+    # it must fit max_length: a longer prompt keeps its end, where the question is (generation pipelines cut
+    # at the left too), and is counted.
+    room = max(1, max_length - new_tokens)
+    prompts = [prompt[-room:] for prompt, _ in pairs]
+    extra = Generation(tokenizer, prompts, answers, new_tokens, tokenizer.eos_token_id, pad_id) if n_gen else perplexity_only
 
     if bool(mo.get("gradient_checkpointing", False)):
         model.gradient_checkpointing_enable()  # type: ignore[operator]
@@ -511,6 +519,7 @@ def _build(config: Config, loaded: tuple[Any, torch.nn.Module] | None) -> Task:
         "train_rows": len(train_set),
         "train_supervised_tokens": sum(sum(label != IGNORE for label in r.labels[1:]) for r in train_enc),
         "val_examples": len(val_enc),
+        "generation_prompts_cut": sum(len(prompt) > room for prompt, _ in pairs),
         "adapter": mo["adapter"],
         "trainable_parameters": trainable,
         "parameters": total,
