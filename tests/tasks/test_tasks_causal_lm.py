@@ -26,7 +26,7 @@ from trainwell.cli.main import main  # noqa: E402
 from trainwell.config import load_config  # noqa: E402
 from trainwell.errors import ConfigError, DataError  # noqa: E402
 from trainwell.run import train  # noqa: E402
-from trainwell.tasks import causal_lm  # noqa: E402
+from trainwell.tasks import _sft_metrics, _sft_tokens, causal_lm  # noqa: E402
 from trainwell.tasks._sft_data import read_sft_jsonl  # noqa: E402
 from trainwell.tasks.catalog import build_task  # noqa: E402
 from trainwell.tasks.lora import LORA_TARGETS  # noqa: E402
@@ -75,11 +75,11 @@ def test_recommendations_for_a_causal_lm_config_read_the_adapter_from_the_model(
 
 def test_prompt_tokens_are_masked_and_the_response_ends_with_eos(lm: dict[str, Path]) -> None:
     tok = _tokenizer(lm)
-    enc = causal_lm.encode(
-        tok, causal_lm.prompt_segments({"prompt": "Review: a dull film. Sentiment:", "response": " negative"}, tok.eos_token), 64, True
+    enc = _sft_tokens.encode(
+        tok, _sft_tokens.prompt_segments({"prompt": "Review: a dull film. Sentiment:", "response": " negative"}, tok.eos_token), 64, True
     )
     prompt_len = len(tok("Review: a dull film. Sentiment:")["input_ids"])
-    assert enc.labels[:prompt_len] == [causal_lm.IGNORE] * prompt_len
+    assert enc.labels[:prompt_len] == [_sft_tokens.IGNORE] * prompt_len
     assert enc.labels[prompt_len:] == enc.ids[prompt_len:] and enc.ids[-1] == tok.eos_token_id
     assert tok.decode(enc.ids[prompt_len:-1]) == " negative" and not enc.truncated
 
@@ -93,17 +93,17 @@ def test_chat_examples_train_every_assistant_turn_only(lm: dict[str, Path]) -> N
         {"role": "user", "content": "a dull film?"},
         {"role": "assistant", "content": "negative"},
     ]
-    pieces = causal_lm.chat_segments(tok, messages)
+    pieces = _sft_tokens.chat_segments(tok, messages)
     assert "".join(t for t, _ in pieces) == tok.apply_chat_template(messages, tokenize=False)
     assert [t for t, trained in pieces if trained] == ["positive<|end|>", "negative<|end|>"]
-    enc = causal_lm.encode(tok, pieces, 128, False)
-    trained = [i for i, label in zip(enc.ids, enc.labels) if label != causal_lm.IGNORE]
+    enc = _sft_tokens.encode(tok, pieces, 128, False)
+    trained = [i for i, label in zip(enc.ids, enc.labels) if label != _sft_tokens.IGNORE]
     assert tok.decode(trained) == "positive<|end|>negative<|end|>"
 
 
 def test_truncation_is_counted_and_examples_without_response_tokens_are_dropped(lm: dict[str, Path]) -> None:
     tok = _tokenizer(lm)
-    encoder = causal_lm.Encoder(tok, 12, chat=False)
+    encoder = _sft_tokens.Encoder(tok, 12, chat=False)
     rows = [
         {"prompt": "Review: a " + "dull " * 20 + "film. Sentiment:", "response": " negative"},
         {"prompt": "Hi:", "response": " positive"},
@@ -118,13 +118,13 @@ def test_train_on_inputs_trains_the_prompt_but_validation_still_scores_responses
     task = build_task(load_config(lm_config(lm["gpt2"], lm["data"], data={"options": {"max_length": 32, "train_on_inputs": True}})))
     (train_inputs, train_labels), (_, val_labels) = task.train_data[0], task.val_data[0]  # type: ignore[index]
     assert torch.equal(train_labels, train_inputs["input_ids"])
-    assert int((val_labels != causal_lm.IGNORE).sum()) == 2  # " positive"/" negative" and EOS
+    assert int((val_labels != _sft_tokens.IGNORE).sum()) == 2  # " positive"/" negative" and EOS
     assert task.data_summary["train_on_inputs"] is True
 
 
 def test_packing_fills_rows_and_keeps_every_label() -> None:
-    rows = [causal_lm.Encoded([1] * n, [-100] + [2] * (n - 1), False) for n in (5, 4, 3, 6, 2)]
-    packed = causal_lm.pack(rows, 10)
+    rows = [_sft_tokens.Encoded([1] * n, [-100] + [2] * (n - 1), False) for n in (5, 4, 3, 6, 2)]
+    packed = _sft_tokens.pack(rows, 10)
     assert [len(r.ids) for r in packed] == [9, 9, 2]
     assert sum(len(r.ids) for r in packed) == 20 and sum(r.labels.count(2) for r in packed) == 15
 
@@ -138,23 +138,23 @@ def test_a_packed_example_scores_what_it_scores_alone(tmp_path: Path, family: st
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
     _, model = causal_lm.load_model(str(folder))  # as the task loads it: no key/value cache
     model.eval()
-    causal_lm.check_packing(model, len(tokenizer))
+    _sft_tokens.check_packing(model, len(tokenizer))
     rows = [{"prompt": p, "response": " " + a} for p, a in examples(3, seed=5)]
-    encoded = causal_lm.Encoder(tokenizer, 64, chat=False)(rows, train_all=True)  # every token but the first trains
-    packed = causal_lm.pack(encoded, sum(len(e.ids) for e in encoded[:2]))
+    encoded = _sft_tokens.Encoder(tokenizer, 64, chat=False)(rows, train_all=True)  # every token but the first trains
+    packed = _sft_tokens.pack(encoded, sum(len(e.ids) for e in encoded[:2]))
     assert [len(r.ids) for r in packed] == [len(encoded[0].ids) + len(encoded[1].ids), len(encoded[2].ids)]
-    collate, loss = causal_lm.make_collate(tokenizer.eos_token_id), causal_lm.CausalLMLoss()
-    inputs, labels = collate([causal_lm.LMDataset(packed)[i] for i in range(2)])  # the second row is padded
+    collate, loss = _sft_tokens.make_collate(tokenizer.eos_token_id), _sft_metrics.CausalLMLoss()
+    inputs, labels = collate([_sft_tokens.LMDataset(packed)[i] for i in range(2)])  # the second row is padded
     assert "attention_mask" not in inputs and inputs["position_ids"][0, len(encoded[0].ids)] == 0
     with torch.no_grad():
         logits = model(**inputs).logits
         spans = [(0, 0, len(encoded[0].ids)), (0, len(encoded[0].ids), labels.shape[1]), (1, 0, labels.shape[1])]
         for example, (row, start, end) in zip(encoded, spans):
-            only = torch.full_like(labels, causal_lm.IGNORE)
+            only = torch.full_like(labels, _sft_tokens.IGNORE)
             only[row, start:end] = labels[row, start:end]
-            alone_inputs, alone_labels = collate([causal_lm.LMDataset([example])[0]])
+            alone_inputs, alone_labels = collate([_sft_tokens.LMDataset([example])[0]])
             alone = loss(model(**alone_inputs).logits, alone_labels)
-            assert causal_lm.supervised_tokens(only) == causal_lm.supervised_tokens(alone_labels)
+            assert _sft_metrics.supervised_tokens(only) == _sft_metrics.supervised_tokens(alone_labels)
             assert torch.allclose(loss(logits, only), alone, atol=1e-5), (family, float(loss(logits, only)), float(alone))
 
 
@@ -170,27 +170,27 @@ def test_packing_is_refused_for_a_model_whose_attention_crosses_examples() -> No
             return SimpleNamespace(logits=self.embed(input_ids).cumsum(1))
 
     with pytest.raises(ConfigError, match="packing"):
-        causal_lm.check_packing(Leaky(), 16)
+        _sft_tokens.check_packing(Leaky(), 16)
 
 
 def test_packing_is_refused_by_name_on_a_transformers_older_than_4_54(monkeypatch: pytest.MonkeyPatch) -> None:
     transformers = pytest.importorskip("transformers")
     monkeypatch.setattr(transformers, "__version__", "4.53.2")
     with pytest.raises(ConfigError) as err:
-        causal_lm.check_packing(torch.nn.Identity(), 16)  # refused before any model is run
+        _sft_tokens.check_packing(torch.nn.Identity(), 16)  # refused before any model is run
     message = str(err.value)
     assert "data.options.packing" in message and "transformers 4.53.2" in message and "transformers>=4.54" in message
 
 
 def test_collate_pads_with_ignored_labels_and_the_loss_averages_supervised_tokens() -> None:
-    collate = causal_lm.make_collate(pad_id=0)
+    collate = _sft_tokens.make_collate(pad_id=0)
     batch = [({"input_ids": torch.tensor([5, 6, 7])}, torch.tensor([-100, 6, 7])), ({"input_ids": torch.tensor([8])}, torch.tensor([-100]))]
     inputs, labels = collate(batch)
     assert inputs["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
-    assert labels.tolist() == [[-100, 6, 7], [-100, -100, -100]] and causal_lm.supervised_tokens(labels) == 2
+    assert labels.tolist() == [[-100, 6, 7], [-100, -100, -100]] and _sft_metrics.supervised_tokens(labels) == 2
     logits = torch.randn(2, 3, 9)
     expected = torch.nn.functional.cross_entropy(logits[0, :2], torch.tensor([6, 7]))
-    assert torch.allclose(causal_lm.CausalLMLoss()(logits, labels), expected)
+    assert torch.allclose(_sft_metrics.CausalLMLoss()(logits, labels), expected)
 
 
 def test_the_finders_step_weighs_micro_batches_per_token_as_training_does(lm: dict[str, Path], tmp_path: Path) -> None:
@@ -527,7 +527,7 @@ def test_generation_metric_scores_exact_answers() -> None:
         def decode(self, ids: torch.Tensor, skip_special_tokens: bool) -> str:
             return " Positive " if ids.tolist()[0] == 7 else ""
 
-    gen = causal_lm.Generation(Tok(), [[1, 2], [3]], ["positive", "negative"], 4, 0, 0)
+    gen = _sft_metrics.Generation(Tok(), [[1, 2], [3]], ["positive", "negative"], 4, 0, 0)
     metrics = gen(Echo(), {"val_loss": 0.0})
     assert metrics == {"perplexity": 1.0, "exact_match": 0.5}
 
@@ -544,7 +544,7 @@ def test_generation_prompts_keep_their_end_and_fit_the_models_positions(lm: dict
     task = build_task(load_config(lm_config(lm["gpt2"], lm["data"], data={"options": options})))
     assert task.data_summary["generation_prompts_cut"] == 1
     generation = task.extra_metrics
-    assert isinstance(generation, causal_lm.Generation)
+    assert isinstance(generation, _sft_metrics.Generation)
     assert len(generation.prompts[0]) + generation.max_new_tokens == 64  # the end of the prompt, then the answer
     assert _tokenizer(lm).decode(generation.prompts[0]).endswith("film. Sentiment:")
     generation.eos_id = None  # generate every new token: the last one lands on the model's last position
