@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import torch
-from tw_engine_helpers import max_abs_diff, read_jsonl, tiny_config, without_time
+from tw_engine_helpers import max_abs_diff, patient, python_env, read_jsonl, tiny_config, without_time
 
 from trainwell.cli.main import main
 from trainwell.engine.callbacks import Callback
@@ -173,29 +173,28 @@ def test_resuming_a_run_with_no_checkpoint_says_so(tmp_path: Path, capsys: pytes
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(patient(300))
 def test_sigint_to_a_fresh_trainwell_process_then_resume_is_bit_identical(
     tmp_path: Path, full: tuple[Path, dict[str, torch.Tensor]]
 ) -> None:
     """The same as the forked CLI test, in a fresh interpreter (`python -m trainwell.cli.main`), both legs."""
     import subprocess
 
-    from tw_engine_helpers import python_env
-
     config = tmp_path / "c.yaml"
     config.write_text((full[0] / "config.yaml").read_text())  # every field set: the CLI recommends none
     cut, records = tmp_path / "cut", random.randrange(5, TOTAL // 2)
     cmd = [sys.executable, "-m", "trainwell.cli.main", "train"]
     proc = subprocess.Popen([*cmd, str(config), "--run-dir", str(cut)], env=python_env(), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + patient(120)
     while proc.poll() is None and time.monotonic() < deadline:
         if (cut / "metrics.jsonl").exists() and (cut / "metrics.jsonl").read_bytes().count(b"\n") >= records:
             proc.send_signal(signal.SIGINT)
             break
         time.sleep(0.001)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=patient(120))
     assert proc.returncode == 130, f"the child ended before the signal at record {records}: {err}"
     assert f"continue with: trainwell train --resume {cut}" in err and "Traceback" not in err
-    resumed = subprocess.run([*cmd, "--resume", str(cut)], env=python_env(), capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run([*cmd, "--resume", str(cut)], env=python_env(), capture_output=True, text=True, timeout=patient(120))
     assert resumed.returncode == 0, resumed.stderr
     done = latest_checkpoint(cut / "checkpoints")
     assert done is not None and done.step == TOTAL

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from tw_engine_helpers import max_abs_diff, python_env, read_jsonl, tiny_config, without_time
+from tw_engine_helpers import max_abs_diff, patient, python_env, read_jsonl, tiny_config, without_time
 
 from trainwell.engine.callbacks import Callback
 from trainwell.engine.checkpoint import latest_checkpoint
@@ -90,19 +90,20 @@ def _spawn(run_dir: Path, mode: str) -> subprocess.Popen[str]:
 
 def _kill_after(proc: subprocess.Popen[str], metrics: Path, lines: int) -> None:
     """SIGKILL the child once metrics.jsonl has at least ``lines`` records (a random point mid-training)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + patient(60)
     while time.monotonic() < deadline and proc.poll() is None:
         if metrics.exists() and sum(1 for _ in metrics.open()) >= lines:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.002)
-    proc.wait(timeout=60)
+    proc.wait(timeout=patient(60))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(patient(600))
 def test_sigkill_at_random_steps_then_resume_is_bit_identical(tmp_path: Path) -> None:
     full = _spawn(tmp_path / "full", "fresh")
-    assert full.wait(timeout=120) == 0, full.stderr.read() if full.stderr else ""
+    assert full.wait(timeout=patient(120)) == 0, full.stderr.read() if full.stderr else ""
     total = len(read_jsonl(tmp_path / "full" / "metrics.jsonl"))
     rng = random.Random(1234)
     cut = tmp_path / "cut"
@@ -112,7 +113,7 @@ def test_sigkill_at_random_steps_then_resume_is_bit_identical(tmp_path: Path) ->
         _kill_after(proc, cut / "metrics.jsonl", at)
         assert proc.returncode == -signal.SIGKILL, f"the child finished before the kill at record {at}"
     last = _spawn(cut, "resume")
-    assert last.wait(timeout=120) == 0, last.stderr.read() if last.stderr else ""
+    assert last.wait(timeout=patient(120)) == 0, last.stderr.read() if last.stderr else ""
     a = torch.load(tmp_path / "full" / "final.pt", weights_only=True)
     b = torch.load(cut / "final.pt", weights_only=True)
     assert max_abs_diff(a, b) == 0.0

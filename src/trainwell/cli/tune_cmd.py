@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--pruner", default="median", choices=PRUNERS.names(), help="Optuna pruner applied at each evaluation")
     p.add_argument("--run-dir", help="study folder (default OUTPUT_DIR/tune-STUDY)")
     p.add_argument("--no-find-lr", action="store_true", help="staged: centre the LR stage on the start LR instead of the LR range test")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="not supported: each trial trains in one process on one device; train the winner with `trainwell train CONFIG --nproc N`",
+    )
     p.add_argument("--heartbeat", type=int, default=30, help="seconds between worker heartbeats; a trial is retried after 4 missed")
     add_format(p)
     p.set_defaults(run=run)
@@ -45,19 +51,28 @@ def run(args: argparse.Namespace) -> int:
     require("optuna", "tune", "trainwell tune")
     import os
 
-    if "WORLD_SIZE" in os.environ:  # every rank would run its own study
-        from trainwell.errors import ConfigError, Problem
+    from trainwell.errors import ConfigError, Problem
+    from trainwell.tune.api import ONE_PROCESS
 
-        raise ConfigError(
-            problems=[
-                Problem(
-                    "tune",
-                    "runs each trial as one process on one device, and was started by torchrun",
-                    os.environ["WORLD_SIZE"],
-                    "run `trainwell tune` without torchrun; train the best config with `trainwell train CONFIG --nproc N`",
-                )
-            ]
-        )
+    # every rank would run its own study; --nproc would be dropped
+    fix = "train the winner on many devices with `trainwell train CONFIG --nproc N`"
+    ConfigError.collect(
+        [
+            *([Problem("--nproc", f"tune {ONE_PROCESS}", args.nproc, f"drop --nproc; {fix}")] if args.nproc is not None else []),
+            *(
+                [
+                    Problem(
+                        "tune",
+                        f"{ONE_PROCESS}, and was started by torchrun",
+                        os.environ["WORLD_SIZE"],
+                        f"run `trainwell tune` without torchrun; {fix}",
+                    )
+                ]
+                if "WORLD_SIZE" in os.environ
+                else []
+            ),
+        ]
+    )
     path, overrides = split_config_args(args)
     config, reasons, notes = start_config(path, overrides, getattr(args, "recipe", None))
     options = TuneOptions(

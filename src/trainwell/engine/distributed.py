@@ -78,19 +78,19 @@ def problems(config: Config, device_type: str) -> list[Problem]:
     """Every reason this config cannot run under torchrun."""
     d = config.distributed
     found = []
-    if d.strategy == "fsdp":
+    if d.strategy == "fsdp" and config.training.precision == "fp16":
         found.append(
             Problem(
-                "distributed.strategy",
-                "fsdp (torch.distributed.fsdp.fully_shard with sharded checkpoints) is not implemented in this version",
-                d.strategy,
-                "use strategy: ddp (each process holds the whole model)",
+                "training.precision",
+                "fp16 (its loss scaler) is not combined with fsdp's sharded gradients in this version",
+                "fp16",
+                "use precision: bf16 or fp32 with strategy: fsdp",
             )
         )
     if backend_for(d.backend, device_type) == "nccl" and device_type != "cuda":
         found.append(Problem("distributed.backend", "nccl reduces CUDA tensors only", d.backend, "use backend: auto or gloo on CPU"))
     if config.training.compile:
-        found.append(Problem("training.compile", "is not combined with DDP in this version", True, "set training.compile: false"))
+        found.append(Problem("training.compile", "is not combined with DDP or FSDP in this version", True, "set training.compile: false"))
     return found
 
 
@@ -141,6 +141,30 @@ def shard_range(n: int, w: World) -> range:
     """The contiguous part of ``range(n)`` rank ``w.rank`` evaluates: in rank order they cover it exactly
     once (no padding, no repeated item), so gathered outputs equal one process's."""
     return range(w.rank * n // w.size, (w.rank + 1) * n // w.size)
+
+
+@contextmanager
+def gradient_sync(model: Any, sync: bool) -> Iterator[None]:
+    """Whether the backward passes inside reduce the gradients over the ranks: DDP's ``no_sync`` when not,
+    FSDP's ``set_requires_gradient_sync`` (engine/fsdp.py) likewise; a plain module has nothing to reduce."""
+    if sync or (not hasattr(model, "no_sync") and not hasattr(model, "set_requires_gradient_sync")):
+        yield
+    elif hasattr(model, "no_sync"):
+        with model.no_sync():
+            yield
+    else:
+        model.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            model.set_requires_gradient_sync(True)
+
+
+def full_value(value: torch.Tensor) -> torch.Tensor:
+    """A reduction over sharded tensors (FSDP's DTensor, e.g. a gradient norm) as a plain tensor, the same on
+    every rank; any other tensor as it is."""
+    full = getattr(value, "full_tensor", None)
+    return full() if full is not None else value  # type: ignore[no-any-return]
 
 
 class StepStats:

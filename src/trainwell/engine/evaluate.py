@@ -26,20 +26,25 @@ def evaluate(
     count_items: Callable[[Any], int] | None = None,
     extra_metrics: Callable[[torch.nn.Module, dict[str, float]], dict[str, float]] | None = None,
     world: World | None = None,
+    rounds: int | None = None,
 ) -> dict[str, float]:
     """Per-item mean loss over the set (items: rows, or the task's ``count_items``, e.g. tokens), the task's
     metrics on all logits at once, then its ``extra_metrics`` from the model and those values. Restores train mode.
 
     Under torchrun (``world``) each rank evaluates its contiguous shard of the set; the loss sums, item
     counts, logits and targets are gathered in rank order, so the metrics are computed on exactly the
-    items one process would see, each once (no padding), and every rank gets the same numbers."""
+    items one process would see, each once (no padding), and every rank gets the same numbers.
+    ``rounds``: the forward passes every rank makes (FSDP: each is a collective); a rank with fewer
+    batches repeats its last one that many more times, its outputs discarded."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     items = 0
     logits_all, targets_all = [], []
+    done, inputs = 0, None
     try:
         for inputs, target in loader:
+            done += 1
             inputs, target = move_to_device(inputs, device), move_to_device(target, device)
             with precision.autocast():
                 logits = forward_logits(model, inputs)
@@ -50,6 +55,9 @@ def evaluate(
             if metrics_fn is not None:
                 logits_all.append(logits.float())
                 targets_all.append(target)
+        for _ in range(done, rounds or 0):
+            with precision.autocast():
+                forward_logits(model, inputs)  # a shard is never empty under FSDP (setup.check_task)
         total = float(loss_sum.item())
         if world is not None and world.size > 1:
             mine = (

@@ -24,7 +24,12 @@ def restore_best(trainer: Trainer) -> bool:
     path = ckpt.step_dir(trainer.ckpt_root, best)
     if not path.is_dir():
         return False
-    ckpt.load_weights(trainer.task.model_files, trainer.c.model, path, trainer.c.device)
+    if trainer.c.sharded:  # every rank reads its shards (engine/fsdp.py)
+        from trainwell.engine import fsdp
+
+        fsdp.load(trainer.c.model, None, path)
+    else:
+        ckpt.load_weights(trainer.task.model_files, trainer.c.model, path, trainer.c.device)
     return True
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from trainwell.config.resolved import ResolvedConfig
 from trainwell.engine import checkpoint as ckpt
-from trainwell.engine import distributed, rng
+from trainwell.engine import distributed, fsdp, rng
 from trainwell.engine.callbacks import Callback, CallbackList
 from trainwell.engine.early_stopping import EarlyStopping
 from trainwell.engine.evaluate import evaluate
@@ -28,7 +28,7 @@ from trainwell.engine.interrupt import InterruptWatch
 from trainwell.engine.progress import ProgressBar, progress_enabled
 from trainwell.engine.resume import Change, check_world, lr_ratio
 from trainwell.engine.run_folder import MetricsLog, read_records
-from trainwell.engine.setup import build_components, train_loader, train_sampler, val_loader
+from trainwell.engine.setup import build_components, eval_rounds, train_loader, train_sampler, val_loader
 from trainwell.engine.state import LogWindow, LoopState
 from trainwell.engine.step import PendingStep, StepOutcome, StepRunner, skips_on_device, status_of
 from trainwell.errors import ConfigError, Problem, TrainingError
@@ -81,7 +81,8 @@ class Trainer:
         self.val_loader = val_loader(config, task, self.c.device, self.world)
         self.interrupt = InterruptWatch()
         t = config.training
-        defer = self.c.device.type == "cuda" and skips_on_device(self.c.optimizer)  # on CPU the per-step sync is free
+        # on CPU the per-step sync is free; FSDP's sharded steps are synced (the device-side skip is untested there)
+        defer = self.c.device.type == "cuda" and skips_on_device(self.c.optimizer) and not self.c.sharded
         self.runner = StepRunner(
             self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, t.max_grad_norm, self.c.device,
             defer, t.nan_policy, t.max_nan_skips, task.count_items, self.world.size,
@@ -118,10 +119,13 @@ class Trainer:
         latest = ckpt.latest_checkpoint(self.ckpt_root)
         if latest is None:  # train() seeded before building the task, exactly as for a fresh run
             return 0
-        ckpt.load_weights(self.task.model_files, self.c.model, latest.path, self.c.device)
         trainer = ckpt.load_trainer_state(latest.path, self.c.device)
         check_world(int(trainer.get("world_size", 1)), self.world.size, latest.path, self.run_dir)
-        self.c.optimizer.load_state_dict(trainer["optimizer"])
+        if self.c.sharded:  # each rank reads its shards of the weights and the optimizer state
+            fsdp.load(self.c.model, self.c.optimizer, latest.path)
+        else:
+            ckpt.load_weights(self.task.model_files, self.c.model, latest.path, self.c.device)
+            self.c.optimizer.load_state_dict(trainer["optimizer"])
         self.c.schedule.load_state_dict(trainer["schedule"])
         self.c.schedule.rebase(lr_scale)
         self.c.precision.load_state_dict(trainer["precision"])
@@ -134,7 +138,6 @@ class Trainer:
     def _save(self) -> None:
         s = self.state
         trainer = {
-            "optimizer": self.c.optimizer.state_dict(),
             "schedule": self.c.schedule.state_dict(),
             "precision": self.c.precision.state_dict(),
             "early_stopping": self.stopper.state_dict(),
@@ -146,13 +149,20 @@ class Trainer:
         if self.world.size > 1:  # every rank's RNG (the data position is the same on all of them)
             trainer["rng_ranks"] = distributed.gather(trainer["rng"])
         self._saved_step = s.step
+        if self.c.sharded:  # every rank writes its shards (engine/fsdp.py), into the folder rank 0 makes
+            write_weights: Any = partial(fsdp.save, self.c.model, self.c.optimizer)
+            if not self.world.main:
+                write_weights(None)
+                return
+        else:
+            trainer["optimizer"] = self.c.optimizer.state_dict()
+            write_weights = partial(self.task.model_files.save, self.c.model)  # model.pt, or e.g. only a LoRA adapter
         if not self.world.main:
             return
         meta = {
             "epoch": s.epoch, "metric": self.stopper.metric, "best_step": self.stopper.best_step, "best_metric": self.stopper.best,
             "world_size": self.world.size,  # what a launcher checks before it starts the processes of a resume
         }  # fmt: skip
-        write_weights = partial(self.task.model_files.save, self.c.model)  # model.pt, or e.g. only a LoRA adapter
         ckpt.save_checkpoint(self.ckpt_root, s.step, write_weights, trainer, meta)
         ckpt.rotate(self.ckpt_root, self.config.checkpoint.keep, self.stopper.best_step)
 
@@ -347,6 +357,7 @@ class Trainer:
         metrics = evaluate(
             self.c.model if self.world.size > 1 else self.c.forward_model, self.val_loader, self.c.loss_fn,
             self.c.precision, self.c.device, self.task.metrics, self.task.count_items, self.task.extra_metrics, self.world,
+            eval_rounds(self.val_loader, self.task, self.world) if self.c.sharded else None,
         )  # fmt: skip
         s.last_eval_step = s.step
         self._write({"event": "eval", "step": s.step, "epoch": s.epoch, **metrics, "time": self._elapsed()})

@@ -22,7 +22,7 @@ from trainwell.errors import ConfigError, Problem
 from trainwell.optim.losses import build_loss
 from trainwell.optim.optimizers import build_optimizer
 from trainwell.optim.param_groups import param_groups
-from trainwell.tasks.base import Task
+from trainwell.tasks.base import StateDictFiles, Task
 
 
 @dataclass
@@ -38,9 +38,10 @@ class Components:
     batches_per_epoch: int
     steps_per_epoch: int
     total_steps: int
+    sharded: bool = False  # distributed.strategy fsdp under torchrun: model and optimizer state sharded (engine/fsdp.py)
 
 
-def check_task(config: Config, task: Task) -> None:
+def check_task(config: Config, task: Task, processes: int = 1) -> None:
     problems = []
     if len(task.train_data) == 0:  # type: ignore[arg-type]
         problems.append(Problem("train_data", "must hold at least one example", 0, "check the dataset path or data.limit"))
@@ -53,6 +54,27 @@ def check_task(config: Config, task: Task) -> None:
                 "pass val_data, or set evaluation.strategy: no, early_stopping.patience: null and checkpoint.load_best_at_end: false",
             )
         )
+    sharded = processes > 1 and config.distributed.strategy == "fsdp"
+    if sharded and task.val_data is not None and len(task.val_data) < processes:  # type: ignore[arg-type]
+        # every rank evaluates a shard, and under FSDP each forward pass is a collective: no shard may be empty
+        problems.append(
+            Problem(
+                "val_data",
+                f"must hold at least one example per process ({processes}) under strategy: fsdp",
+                len(task.val_data),  # type: ignore[arg-type]
+                "use more validation data",
+            )
+        )
+    if sharded and (task.save_final is not None or task.hold_frozen or not isinstance(task.model_files, StateDictFiles)):
+        problems.append(
+            Problem(
+                "distributed.strategy",
+                f"fsdp shards plain state-dict models in this version; task {task.name} saves its model its own way "
+                "(an adapter, or the whole model in its library's format at the end), which needs the whole model in one process",
+                "fsdp",
+                "use strategy: ddp for this task",
+            )
+        )
     ConfigError.collect(problems)
 
 
@@ -62,7 +84,7 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     sampler uses, and the model is wrapped in DistributedDataParallel."""
     config = resolved.config  # its optimizer.lr is the peak LR (resolved.lr): the optimizer and schedule read it there
     world = world or World()
-    check_task(config, task)
+    check_task(config, task, world.size)
     sampler = train_sampler(config, task, world)
     # ceil(used / (B*W)) == ceil(ceil(used / W) / B): run_length stays the one place the length is computed
     batches, steps_per_epoch, total = run_length(config, -(-sampler.used() // world.size))
@@ -72,16 +94,27 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     held = precision.hold_frozen(model) if task.hold_frozen else None
     if held:  # written with the precision into the run's environment record
         choice = PrecisionChoice(choice.name, f"{choice.reason}; {held}")
+    sharded = world.size > 1 and config.distributed.strategy == "fsdp"
+    if sharded and precision.scales_loss:  # training.precision auto on a GPU without bf16
+        raise ConfigError(
+            problems=[Problem("training.precision", "fp16 is not combined with fsdp in this version", choice.name, "set precision: fp32")]
+        )
+    if sharded:  # before the optimizer is built: it must hold the sharded parameters
+        from trainwell.engine import fsdp
+
+        fsdp.shard(model)
     optimizer = build_optimizer(config.optimizer, param_groups(model, config.optimizer))
     schedule = build_schedule(optimizer, config, total, steps_per_epoch)
     loss_fn = task_loss(config, task, device)
     forward_model: Any = torch.compile(model) if config.training.compile else model
-    if world.size > 1:
+    if world.size > 1 and not sharded:
         ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
         # gradients live in DDP's all-reduce buckets rather than beside them: no second copy of them, so a
         # rank needs what the batch finder's one-process probe measured
         forward_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
-    return Components(device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total)
+    return Components(
+        device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total, sharded
+    )
 
 
 def train_sampler(config: Config, task: Task, world: World) -> EpochBatchSampler:
@@ -144,3 +177,9 @@ def val_loader(config: Config, task: Task, device: torch.device, world: World | 
         pin_memory=device.type == "cuda",
         generator=torch.Generator().manual_seed(config.seed),
     )
+
+
+def eval_rounds(loader: Any, task: Task, world: World) -> int:
+    """The most validation batches any rank has: its shard holds ceil(items / ranks) items (shard_range)."""
+    largest = -(-len(task.val_data) // world.size)  # type: ignore[arg-type]
+    return -(-largest // loader.batch_size)  # type: ignore[no-any-return]

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any, Literal, NamedTuple
 
 import torch
 
 from trainwell.compat import steps_with_amp_scaling
 from trainwell.engine.batches import forward_logits, move_to_device
-from trainwell.engine.distributed import StepStats
+from trainwell.engine.distributed import StepStats, full_value, gradient_sync
 from trainwell.engine.precision import PrecisionStrategy
 
 Status = Literal["ok", "overflow", "nonfinite"]
@@ -110,9 +109,10 @@ class StepRunner:
         self.count_items = count_items  # the task's weight of a micro-batch (tokens for an LM); None: its rows
         self.world, self.signalled, self.window_weight = world, signalled, window_weight
         self.any_signalled = False
-        if world > 1:  # the step's scalars ride on DDP's gradient all-reduce
+        if world > 1:  # the step's scalars ride on DDP's gradient all-reduce (FSDP has no hook: their own all-reduce)
             self.stats = StepStats(world)
-            self.stats.register(model)
+            if hasattr(model, "register_comm_hook"):
+                self.stats.register(model)
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
         """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
@@ -146,7 +146,7 @@ class StepRunner:
         local = torch.zeros((), dtype=torch.float64, device=self.device)
         last = len(window) - 1
         for i, ((inputs, target), n) in enumerate(zip(window, weights)):
-            with self.model.no_sync() if i < last else nullcontext():  # type: ignore[operator]
+            with gradient_sync(self.model, i == last):
                 loss = self._forward(inputs, target)
                 local = local + loss.detach().double() * n
                 if i == last:
@@ -175,9 +175,9 @@ class StepRunner:
     def grad_norm(self) -> torch.Tensor:
         """The pre-clip global norm; clips in place when max_grad_norm is set."""
         if self.max_grad_norm is not None:
-            return torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+            return full_value(torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm))
         grads = [p.grad for p in self.params if p.grad is not None]
-        return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
+        return full_value(torch.nn.utils.get_total_norm(grads)) if grads else torch.zeros((), device=self.device)
 
     def reset_guard(self, nan_skips_in_row: int) -> None:
         """Set the device-side NaN policy state from the host's (at start, resume and every sync)."""

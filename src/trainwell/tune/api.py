@@ -117,12 +117,33 @@ def study_name_for(config: Config, options: TuneOptions) -> str:
     return options.study or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{config.task}-{options.strategy}")
 
 
+ONE_PROCESS = "runs each trial as one process on one device (a torchrun job per trial is not supported)"
+
+
+def one_process_problems(config: Config) -> list[Problem]:
+    """A config whose batch was split over N processes (``distributed.processes``, from `recommend --gpus N`)
+    cannot be a trial: trials train in one process, where that batch, and the LR chosen for it, would not hold."""
+    n = config.distributed.processes
+    if n is None or n == 1:
+        return []
+    b = config.batch
+    return [
+        Problem(
+            "distributed.processes",
+            f"tune {ONE_PROCESS}, and this config's effective batch {b.size} x {b.accumulation} x {n} = {b.across(n)} needs {n} processes",
+            n,
+            f"tune the one-process config (`trainwell recommend --gpus 1`, or distributed.processes: null with batch.size "
+            f"{b.size * n}), then train the winner with `trainwell train CONFIG --nproc N`",
+        )
+    ]
+
+
 def tune(config: Config, options: TuneOptions, start_reasons: list[dict[str, Any]] | None = None) -> TuneResult:
     """Run (or resume) a study and write its results; see the module docstring.
 
     Threads, determinism, the RNGs, the environment and Optuna's log level are as before when it returns."""
     optuna = require("optuna", "tune", "trainwell tune")
-    ConfigError.collect(options.problems())
+    ConfigError.collect([*options.problems(), *one_process_problems(config)])
     verbosity = optuna.logging.get_verbosity()
     try:
         with preserved():
