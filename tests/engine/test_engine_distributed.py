@@ -139,7 +139,9 @@ def test_fsdp_trains_like_one_process_at_double_batch(sharded: Path, runs: dict[
             if key in a:
                 assert abs(a[key] - b[key]) <= 1e-5, (a, b)
         assert a.get("samples") == b.get("samples")
-    assert json.loads((sharded / "summary.json").read_text())["batch"]["effective"] == 32
+    summary = json.loads((sharded / "summary.json").read_text())
+    assert summary["batch"]["effective"] == 32 and summary["loaded_best"]  # the best checkpoint's shards read back
+    assert summary["model"] == json.loads((runs["one"] / "summary.json").read_text())["model"]  # its own class, whole size
 
 
 def test_fsdp_checkpoints_are_sharded(sharded: Path) -> None:

@@ -82,8 +82,9 @@ def effective_batch(batch: BatchConfig, processes: int) -> dict[str, int]:
 
 
 def model_facts(model: Any) -> dict[str, Any]:
-    """What was trained, recorded in every run: the module's class and size."""
-    kind = type(model)
+    """What was trained, recorded in every run: the module's class and size (FSDP's sharded class
+    ``FSDP<Name>``, made when the model is sharded, names the model's own; parameters count whole)."""
+    kind = next(k for k in type(model).__mro__ if not k.__module__.startswith("torch.distributed.fsdp"))
     return {
         "class": f"{kind.__module__}.{kind.__qualname__}",
         "parameters": sum(p.numel() for p in model.parameters()),
