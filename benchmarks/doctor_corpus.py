@@ -5,15 +5,16 @@ before the doctor was run on it. The files themselves are not committed: they ar
 ``--cache`` (default ``../cache/real-logs``, beside the repository), checked against the manifest's
 sha256, and skipped with a note when absent.
 
-Scored per split (``--split dev`` while working; ``test`` only at the end; ``dev+test`` writes both halves,
-each under its own key):
+Scored per split (``--split dev`` while working; ``test`` and ``test2`` only at the end; a ``+``-joined list such
+as ``dev+test+test2`` writes each split under its own key). ``test2`` is a fresh held-out set gathered from new
+repositories after dev and test had been scored:
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
 - error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
 - per-check precision/recall: for each label with a check family, "a finding of that family is present";
 - seconds per log, wall and CPU (the doctor must answer in < 0.3 s).
 
-    python benchmarks/doctor_corpus.py --split dev+test --out benchmarks/results/doctor.json
+    python benchmarks/doctor_corpus.py --split dev+test+test2 --out benchmarks/results/doctor.json
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "spikes": frozenset({"spikes", "val_spikes"}),
     "too-few-evals": frozenset({"few_evals"}),
 }
+SPLITS = ("dev", "test", "test2")
 CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
 
 
@@ -154,7 +156,12 @@ def _print(split: str, result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=["dev", "test", "all", "dev+test"], default="dev", help="dev+test scores each half separately")
+    parser.add_argument(
+        "--split",
+        choices=[*SPLITS, "all", "dev+test", "dev+test+test2"],
+        default="dev",
+        help="a +-joined list scores each split separately",
+    )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder holding the logs (default ../cache/real-logs)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
     args = parser.parse_args(argv)
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "split": args.split,
         "manifest_logs": len(manifest["logs"]),
     }
-    splits = ["dev", "test"] if args.split == "dev+test" else [args.split]
+    splits = args.split.split("+")
     for split in splits:
         entries = [e for e in manifest["logs"] if split == "all" or e["split"] == split]
         scored = score(entries, args.cache)

@@ -29,16 +29,22 @@ def _script() -> ModuleType:
 
 def test_the_manifest_has_sixty_sourced_labelled_logs_split_by_hash() -> None:
     logs = json.loads(MANIFEST.read_text())["logs"]
+    first = [e for e in logs if e["split"] != "test2"]
+    fresh = [e for e in logs if e["split"] == "test2"]
     script = _script()
     known = set(script.FAMILIES) | {"healthy", "too-short"}
-    substantive = [e for e in logs if e["label"] != "too-short"]
+    substantive = [e for e in first if e["label"] != "too-short"]
     assert len(substantive) >= 60
     assert len({e["id"] for e in logs}) == len(logs)
     assert len({e["sha256"] for e in logs}) == len(logs)  # no byte-identical duplicates
     for e in logs:
         assert {"id", "repo", "commit", "path", "licence", "format", "label", "reading", "split"} <= e.keys()
         assert len(e["commit"]) == 40 and e["label"] in known and e["reading"]
+    for e in first:
         assert e["split"] == ("dev" if int(hashlib.sha256(e["id"].encode()).hexdigest(), 16) % 2 == 0 else "test")
+    # test2 is a fresh held-out set: at least 30 logs, none from a repository that dev or test already used.
+    assert len(fresh) >= 30
+    assert not {e["repo"] for e in fresh} & {e["repo"] for e in first}
 
 
 def test_agreement_follows_the_label_families() -> None:
