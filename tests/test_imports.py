@@ -54,3 +54,25 @@ def test_light_verbs_do_not_import_torch(argv: list[str], tmp_path: Path) -> Non
     rc, heavy = out.stdout.strip().splitlines()[-1].split(" ")
     assert heavy == "-", f"{argv[0]} imported {heavy}"
     assert rc in ("0", "None", "1"), out.stdout  # lint exits 1 on error findings; that is not a crash
+
+
+def test_a_verb_imports_only_its_own_module(tmp_path: Path) -> None:
+    """The parser is lazy: `doctor` imports doctor_cmd and no other verb's module (tune's runner included), while
+    `trainwell --help` still lists every verb and `trainwell doctor --help` shows doctor's own arguments."""
+    paths = _write_inputs(tmp_path)
+    code = (
+        "import sys, io, contextlib\n"
+        "from trainwell.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['doctor', {str(paths['log'])!r}])\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(('trainwell.cli.', 'trainwell.tune')))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1].split(",") == ["trainwell.cli.common", "trainwell.cli.doctor_cmd", "trainwell.cli.main"]
+    top = subprocess.run([sys.executable, "-m", "trainwell", "--help"], capture_output=True, text=True, timeout=60)
+    from trainwell.cli.main import VERBS
+
+    assert all(name in top.stdout for name, _, _ in VERBS)
+    verb = subprocess.run([sys.executable, "-m", "trainwell", "doctor", "--help"], capture_output=True, text=True, timeout=60)
+    assert "--fail-on" in verb.stdout and "--plot" in verb.stdout

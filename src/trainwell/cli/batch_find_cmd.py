@@ -8,8 +8,7 @@ from typing import Any
 from trainwell.cli.common import add_config_args, add_format, print_json, request_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("batch-find", help="find the largest batch that fits (CUDA OOM or a CPU memory budget); prints the line to paste")
+def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     add_format(p)
     p.set_defaults(run=_run)

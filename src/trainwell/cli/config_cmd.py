@@ -9,8 +9,7 @@ from typing import Any
 from trainwell.cli.common import add_config_args, add_format, print_json, request_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("config", help="validate, show and explain configs")
+def configure(p: argparse.ArgumentParser) -> None:
     verbs = p.add_subparsers(dest="config_verb", metavar="ACTION", required=True)
 
     v = verbs.add_parser("validate", help="check a config; lists every problem and exits 2 if any")

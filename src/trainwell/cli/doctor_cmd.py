@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 _FAIL_ON = ("never", "error", "warning", "info", "critical")  # critical: the old name of error, still accepted
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("doctor", help="diagnose a training log: what went wrong, and what to change")
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "paths", nargs="+", metavar="PATH", help="run folder, trainer_state.json, metrics.csv, Keras history JSON or TensorBoard events"
     )

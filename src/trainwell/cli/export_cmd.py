@@ -10,8 +10,7 @@ from pathlib import Path
 from trainwell.cli.common import add_config_args, load_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("export", help="write a config in another tool's format (HF TrainingArguments JSON)")
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", choices=("hf",), required=True, help="target format: hf = transformers.TrainingArguments keyword arguments")
     add_config_args(p)
     p.add_argument("-o", "--output", help="write the JSON here instead of stdout")

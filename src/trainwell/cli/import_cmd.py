@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("import", help="read an HF training_args.json or trainer YAML into a trainwell config")
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="training_args.json, or a TRL / alignment-handbook / LLaMA-Factory YAML (HF keys)")
     p.add_argument("-o", "--output", help="write the config here (.yaml or .json) instead of stdout")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format on stdout")

@@ -14,12 +14,10 @@ from trainwell.cli.common import add_format, print_json
 _MARK = {"error": "E", "warning": "W", "info": "I"}
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "lint",
-        help="check configs (trainwell, HF/TRL, LLaMA-Factory, axolotl, torchtune, Lightning, Hydra) for risky settings",
-        description="Read each config, detect its dialect, and report findings with rule id, severity, value, fix and source. "
-        "Exit status: 2 if a file cannot be read, 1 if any finding is an error, else 0.",
+def configure(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Read each config, detect its dialect, and report findings with rule id, severity, value, fix and source. Exit "
+        "status: 2 if a file cannot be read, 1 if any finding is an error, else 0."
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML or JSON config files")
     add_format(p)

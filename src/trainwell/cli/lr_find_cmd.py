@@ -8,8 +8,7 @@ from typing import Any
 from trainwell.cli.common import add_config_args, add_format, print_json, request_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("lr-find", help="run the LR range test and suggest a learning rate, with reasons")
+def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     p.add_argument("--plot", help="write a PNG of loss against LR with each rule's pick (needs trainwell[plot])")
     p.add_argument("--curve", action="store_true", help="with --format json: include the whole recorded curve")

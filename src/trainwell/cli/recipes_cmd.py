@@ -9,8 +9,7 @@ import sys
 from trainwell.cli.common import print_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("recipes", help="list and show the guides' named configurations (train one with --recipe NAME)")
+def configure(p: argparse.ArgumentParser) -> None:
     verbs = p.add_subparsers(dest="recipes_verb", metavar="ACTION", required=True)
     ls = verbs.add_parser("ls", help="list recipes with a one-line summary")
     ls.add_argument("--format", choices=("text", "json"), default="text")

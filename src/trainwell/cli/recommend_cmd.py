@@ -39,8 +39,7 @@ _FACTS = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("recommend", help="recommend a full config for a task, with a reason and source for every value")
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--task",
         help="a built-in task (fills model, mode, dataset size, classes, imbalance, model size), or 'pkg.module:function': "

@@ -9,12 +9,10 @@ from pathlib import Path
 from trainwell.cli.common import add_format, print_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "report",
-        help="write a self-contained report.html for a run folder or a tuning study",
-        description="Write RUN_DIR/report.html: header, curves, the doctor's findings, the config with its reasons, "
-        "environment and the reproduce command. A study folder (from `trainwell tune`) gets the search report instead.",
+def configure(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Write RUN_DIR/report.html: header, curves, the doctor's findings, the config with its reasons, "
+        "environment and the reproduce command. A study folder (from `trainwell tune`) gets the search report instead."
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `trainwell train`, or a study folder")
     p.add_argument("--open", action="store_true", help="open the report in the default web browser afterwards")

@@ -18,8 +18,7 @@ JSON_ROWS = 10_000  # the default --format json resolution: every step up to thi
 PLOT_POINTS = 2_000
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("schedule", help="print or plot the LR schedule a config produces")
+def configure(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     p.add_argument("--steps", type=int, required=True, help="total optimizer steps")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="for epoch-based schedules (default: steps / epochs)")

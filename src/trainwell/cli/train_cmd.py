@@ -18,12 +18,10 @@ if TYPE_CHECKING:
     from trainwell.config.resolved import ConfigRequest
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "train",
-        help="train a model; with no arguments, digits with the recommended defaults",
-        description="Train with a config file, a recipe or the recommended defaults for config.task, "
-        "writing a run folder (config, environment, metrics, checkpoints, summary, report).",
+def configure(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Train with a config file, a recipe or the recommended defaults for config.task, "
+        "writing a run folder (config, environment, metrics, checkpoints, summary, report)."
     )
     add_config_args(p)
     p.add_argument("--run-dir", help="write the run here (default: output_dir/<task>-<UTC time>)")

@@ -8,15 +8,13 @@ import argparse
 from trainwell.cli.common import add_config_args, add_format, doctor_lines, print_json, split_config_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def configure(p: argparse.ArgumentParser) -> None:
     from trainwell.tune.runner import PRUNERS
     from trainwell.tune.strategies import STRATEGIES
 
-    p = sub.add_parser(
-        "tune",
-        help="search hyperparameters in the guides' priority order (Optuna); resumable, many workers",
-        description="Without CONFIG the recommended config for the task is the start. Running the same command "
-        "again resumes the study; the same command on another machine with --storage joins it.",
+    p.description = (
+        "Without CONFIG the recommended config for the task is the start. Running the same command again resumes the "
+        "study; the same command on another machine with --storage joins it."
     )
     add_config_args(p)
     p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (trials already there count)")
