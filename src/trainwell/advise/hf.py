@@ -18,6 +18,7 @@ from typing import Any
 
 from trainwell.config.schema import Config
 from trainwell.errors import ConfigError, Problem
+from trainwell.optim.schedules import SCHEDULE_TO_HF
 
 SOURCE = "HF TrainingArguments docs"
 
@@ -65,16 +66,6 @@ HF_DEFAULTS: dict[str, Any] = {
     "label_smoothing_factor": 0.0, "dataloader_num_workers": 0, "full_determinism": False, "torch_compile": False,
     "lr_scheduler_type": "linear", "optim": "adamw_torch", "bf16": False, "fp16": False, "output_dir": "trainer_output",
 }  # fmt: skip
-# trainwell schedule <-> HF lr_scheduler_type where the curves are the same (see optim/schedules.py).
-SCHEDULE_TO_HF = {
-    "constant": "constant", "constant_with_warmup": "constant_with_warmup", "linear": "linear", "cosine": "cosine",
-    "cosine_with_restarts": "cosine_with_restarts", "polynomial": "polynomial", "inverse_sqrt": "inverse_sqrt",
-    "reduce_on_plateau": "reduce_lr_on_plateau", "warmup_stable_decay": "warmup_stable_decay",
-}  # fmt: skip
-SCHEDULE_FROM_HF = {hf: ours for ours, hf in SCHEDULE_TO_HF.items()} | {
-    "cosine_with_min_lr": "cosine",
-    "cosine_warmup_with_min_lr": "cosine",
-}
 
 
 def _get(config: Any, path: str) -> Any:

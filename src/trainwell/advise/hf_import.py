@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trainwell.advise.hf import HF_DEFAULTS, SCALARS, SCHEDULE_FROM_HF, SCHEDULE_TO_HF, Conversion, sft_from_trl
+from trainwell.advise.hf import HF_DEFAULTS, SCALARS, Conversion, sft_from_trl
 from trainwell.config.paths import set_path
 from trainwell.errors import ConfigError, Problem
+from trainwell.optim.schedules import SCHEDULE_FROM_HF, SCHEDULE_TO_HF
 
 
 def _hf_value(args: dict[str, Any], key: str) -> Any:

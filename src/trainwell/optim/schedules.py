@@ -29,6 +29,16 @@ from trainwell.registry import Registry
 Schedule = Callable[..., float]
 SCHEDULES: Registry[Schedule] = Registry("schedule")
 METRIC_DRIVEN = frozenset({"reduce_on_plateau"})
+# trainwell schedule <-> HF lr_scheduler_type where the curves are the same (the decay formulas above match HF's).
+SCHEDULE_TO_HF = {
+    "constant": "constant", "constant_with_warmup": "constant_with_warmup", "linear": "linear", "cosine": "cosine",
+    "cosine_with_restarts": "cosine_with_restarts", "polynomial": "polynomial", "inverse_sqrt": "inverse_sqrt",
+    "reduce_on_plateau": "reduce_lr_on_plateau", "warmup_stable_decay": "warmup_stable_decay",
+}  # fmt: skip
+SCHEDULE_FROM_HF = {hf: ours for ours, hf in SCHEDULE_TO_HF.items()} | {
+    "cosine_with_min_lr": "cosine",
+    "cosine_warmup_with_min_lr": "cosine",
+}
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:

@@ -33,13 +33,27 @@ def lr_never_decays(history: History) -> Finding | None:
 
 def _needs_configured_lr(history: History) -> str | None:
     if not history.hints.lr:
-        return "needs the configured LR (trainwell config.yaml, Lightning hparams.yaml)"
+        return "needs the configured LR (trainwell config.yaml, Lightning hparams.yaml, HF training_args.bin/.json beside the state)"
     return "param groups rescale the LR: the logged LR is one group's" if history.hints.lr_scaled else None
+
+
+def _scheduled(history: History, step: float) -> float | None:
+    """The multiplier the configured schedule gives at ``step`` (None when the schedule or the run length is
+    unknown): a decaying schedule logged sparsely never shows its peak, so the logged LR is compared with
+    what the schedule gives where it was logged. HF's decays are the same formulas (optim/schedules.py)."""
+    name, total = history.hints.schedule, history.hints.planned_steps
+    if not name or not total or history.x_unit != "step":
+        return None
+    from trainwell.optim.schedules import METRIC_DRIVEN, SCHEDULES
+
+    if name in METRIC_DRIVEN or name not in SCHEDULES:
+        return None
+    return SCHEDULES.get(name)(int(step), int(total), int(history.hints.warmup_steps or 0))
 
 
 @check("lr_mismatch", Severity.WARNING, 5, t.SOURCES["LR_MISMATCH"], (needs_lr, _needs_configured_lr))
 def lr_mismatch(history: History) -> Finding | None:
-    """The LR the optimizer logged is not the LR the config set: above its peak, or below it after warmup."""
+    """The LR the optimizer logged is not the LR the config set: above its peak, or below what the schedule gives."""
     configured = history.hints.lr or 0.0
     lr = history.lr.finite()
     peak_index = max(range(len(lr)), key=lr.values.__getitem__)
@@ -47,14 +61,19 @@ def lr_mismatch(history: History) -> Finding | None:
     warmed = peak_index < len(lr) - 1 and lr.values[-1] < peak  # the schedule turned: its peak is behind it
     if history.hints.warmup_steps is not None:
         warmed = warmed or lr.steps[-1] > history.hints.warmup_steps
+    multiplier = _scheduled(history, lr.steps[peak_index])
+    past_warmup = lr.steps[peak_index] >= (history.hints.warmup_steps or 0)
+    expected = configured * multiplier if multiplier is not None and past_warmup else configured
     if peak > (1 + t.LR_MISMATCH) * configured:
         how = f"above the configured {fmt(configured)}: no schedule lifts the LR past its peak"
-    elif peak < (1 - t.LR_MISMATCH) * configured and warmed:
+    elif multiplier is not None and past_warmup and peak < (1 - t.LR_MISMATCH) * expected:
+        how = f"below the {fmt(expected)} the configured {history.hints.schedule} schedule from {fmt(configured)} gives there"
+    elif multiplier is None and peak < (1 - t.LR_MISMATCH) * configured and warmed:
         how = f"below the configured {fmt(configured)} although the schedule was past its peak"
     else:
         return None
     message = (
-        f"the logged LR peaks at {fmt(peak)} ({history.x_unit} {lr.steps[peak_index]:g}), {peak / configured:.2g}x and {how}: "
+        f"the logged LR peaks at {fmt(peak)} ({history.x_unit} {lr.steps[peak_index]:g}), {peak / expected:.2g}x and {how}: "
         "the run did not train at the LR its config names (an LR scaled by batch size or a multiplier, a scheduler built "
         "from another value, or a config that was not applied)"
     )
@@ -62,6 +81,11 @@ def lr_mismatch(history: History) -> Finding | None:
     fix = for_tool(
         history,
         trainwell=f"optimizer.lr: {fmt(configured)} → {fmt(peak)} if the logged LR is the one you meant; else find what rescales it",
+        hf=(
+            f"TrainingArguments(learning_rate={fmt(configured)}) is what the run was given but not what it trained at: pass the "
+            "TrainingArguments you edited to the Trainer (a stale or default args object, an optimizers=(opt, sched) pair built "
+            "from another LR, or a DeepSpeed/accelerate config that sets its own LR all override it)"
+        ),
         lightning=(
             f"lr={fmt(peak)} in hparams (was {fmt(configured)}) if the logged LR is the one you meant; else pass "
             "self.hparams.lr to the optimizer in configure_optimizers and build the scheduler from it"

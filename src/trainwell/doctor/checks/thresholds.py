@@ -159,5 +159,5 @@ SOURCES: dict[str, str] = {
     "EVAL_SPARSE_MARGIN": "rationale: early stopping needs patience evaluations after the best plus the best and one before it",
     "EVAL_COVERAGE": "rationale: evaluations that stop before half of the run leave the rest unmonitored",
     "EVAL_TARGET_PER_PATIENCE": "004 'Early Stopping' patience 5-15 with evaluation every epoch; rationale: 4x patience evaluations per run",
-    "LR_MISMATCH": "rationale: a schedule never lifts the LR above its configured peak, and after warmup it starts from it: a logged peak more than 10% off the configured LR is not the LR that was set",
+    "LR_MISMATCH": "rationale: a schedule never lifts the LR above its configured peak, and after warmup the LR is what the configured schedule gives at that step (HF's decays are the formulas of optim/schedules.py): a logged LR more than 10% off that is not the LR that was set",
 }

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.doctor.history import History
+from trainwell.doctor.naming import classify
 from trainwell.doctor.readers.base import Collector, Reader, load_json, peek_json, positive, register
+from trainwell.doctor.readers.hf_args import beside
 from trainwell.errors import DataError, Problem
 
 # Trainer-level keys in a log_history record that are not metrics.
@@ -66,6 +68,7 @@ def read(path: Path) -> History:
     collector.build(history)
     if isinstance(data, dict):
         _hints(history, data)
+        _configured(history, found)
     else:
         history.notes.append("a bare log_history list: no trainer state (max_steps, best checkpoint, callbacks) to read hints from")
     return history
@@ -85,6 +88,42 @@ def _hints(history: History, data: dict[str, Any]) -> None:
     _best_metric(history, data)
     if not history.eval_loss and history.eval:
         history.notes.append("no eval_loss in log_history: the first eval metric stands in for it where a check needs one")
+
+
+def _configured(history: History, state_file: Path | None) -> None:
+    """What the run's TrainingArguments (training_args.bin/.json beside the state) say: the configured LR and
+    schedule (so a logged LR that is not the configured one is caught), clipping, weight decay and the
+    best-checkpoint metric when the state's best_metric did not already name it."""
+    found = beside(state_file) if state_file is not None else None
+    if found is None:
+        return
+    from trainwell.optim.schedules import SCHEDULE_FROM_HF  # only when TrainingArguments are found: it costs imports
+
+    args, where = found
+    hints = history.hints
+    hints.lr = positive(args.get("learning_rate"))
+    schedule = args.get("lr_scheduler_type")
+    hints.schedule = SCHEDULE_FROM_HF.get(schedule, schedule) if isinstance(schedule, str) else None
+    warmup, ratio = positive(args.get("warmup_steps")), positive(args.get("warmup_ratio"))
+    if warmup is not None and warmup < 1:  # transformers 5: a warmup_steps below 1 is a ratio
+        warmup, ratio = None, warmup
+    planned = hints.planned_steps or positive(args.get("max_steps"))
+    hints.warmup_steps = warmup if warmup is not None else (ratio * planned if ratio and planned else 0.0)
+    hints.max_grad_norm = positive(args.get("max_grad_norm"))
+    hints.weight_decay = args.get("weight_decay") if isinstance(args.get("weight_decay"), (int, float)) else None
+    if isinstance(args.get("load_best_model_at_end"), bool):
+        hints.load_best = hints.load_best or args["load_best_model_at_end"]
+    metric = args.get("metric_for_best_model")
+    if hints.metric is None and isinstance(metric, str) and metric:
+        _, name = classify(metric if metric.startswith("eval_") else f"eval_{metric}")
+        if name in history.eval:
+            better = args.get("greater_is_better")
+            hints.metric = name
+            hints.mode = ("max" if better else "min") if isinstance(better, bool) else ("min" if "loss" in name else "max")
+    history.notes.append(
+        f"configured (from {where.name}): learning_rate {args.get('learning_rate')}, lr_scheduler_type {schedule}, "
+        f"warmup {hints.warmup_steps:g} steps"
+    )
 
 
 def _best_metric(history: History, data: dict[str, Any]) -> None:
