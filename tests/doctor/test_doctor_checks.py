@@ -471,3 +471,31 @@ def test_schedule_length_and_cadence_fixes_follow_the_tool() -> None:
             h.source = source
             (found,), _ = run_checks(h, [name])
             assert expected in found.fix, (name, source, found.fix)
+
+
+def _epoch_patterned(seed: int, periodic: bool) -> History:
+    """6 epochs of 15 logged steps each (every 50 steps): a falling loss whose within-epoch shape (a hard block of
+    batches two thirds into every epoch) repeats each epoch, or the same swings at random places."""
+    rng = random.Random(seed)
+    shape = [1.0] * 8 + [1.7] * 5 + [1.0] * 2
+    steps, values, epochs = [], [], []
+    for epoch in range(6):
+        start = rng.randrange(11)
+        bump = shape if periodic else [1.7 if start <= i < start + 5 and epoch % 2 else 1.0 for i in range(15)]
+        for i in range(15):
+            step = 49 + 50 * (15 * epoch + i)
+            steps.append(float(step))
+            values.append(0.4 * math.exp(-step / 2500) * bump[i] * (1 + rng.gauss(0, 0.05)))
+            epochs.append(float(epoch))
+    return History(source="lightning-csv", train_loss=Series(steps, values), epochs=Series(steps, epochs))
+
+
+def test_swings_that_recur_each_epoch_are_the_data_order_not_the_lr() -> None:
+    """Awritrojit's dev log (Lightning MNIST, no shuffling): the per-step loss peaks at the same batch of every
+    epoch; that is an unshuffled loader (info, fix: shuffle=True), not oscillation from a high LR."""
+    found = next(f for f in diagnose(_epoch_patterned(0, periodic=True)).findings if f.rule == "oscillation")
+    assert found.severity == Severity.INFO and "same point of every epoch" in found.message
+    assert "shuffle=True" in found.fix
+    for seed in range(5):  # swings at random places keep the LR reading, when there are any
+        other = [f for f in diagnose(_epoch_patterned(seed, periodic=False)).findings if f.rule == "oscillation"]
+        assert all(f.severity == Severity.WARNING for f in other)

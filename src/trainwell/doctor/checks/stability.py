@@ -305,11 +305,56 @@ def oscillation(history: History) -> Finding | None:
     if len(peaks) < t.OSC_MIN_PEAKS:
         return None
     evidence = [at(series, i, name, "swing peak") for i in peaks[:5]]
+    period = _epoch_period(history)
+    if name == "train_loss" and period and _recur_each_epoch(history.train_loss.finite(), peaks, period):
+        message = (
+            f"train_loss swings at the same point of every epoch ({len(peaks)} swings, {fmt(period)} {history.x_unit}s apart or a "
+            "multiple): the data comes in the same order each epoch (no shuffling, or a block of hard examples), not an LR too high"
+        )
+        fix = for_tool(
+            history,
+            trainwell="shuffle the training data each epoch (a custom dataset or sampler that fixes the order overrides it)",
+            hf="keep Trainer's shuffling: no custom sampler or IterableDataset in a fixed order (TrainingArguments needs no change)",
+            lightning="DataLoader(train_set, shuffle=True) in train_dataloader",
+        )
+        return finding("oscillation", message, evidence, fix, step=series.steps[peaks[0]], severity=Severity.INFO)
     fix = lr_change(history, 1 / t.LR_MILD_DIVIDE)
     if history.hints.schedule in (None, "constant") and _lr_flat(history):
         fix += "; " + cosine_fix(history)
     message = f"{name} oscillates: {len(peaks)} swings of >= {t.OSC_PROMINENCE:.0%} of its range (LR slightly high)"
     return finding("oscillation", message, evidence, fix, step=series.steps[peaks[0]])
+
+
+def _epoch_period(history: History) -> float | None:
+    """Steps per epoch from the log's epoch column: the median over consecutive logged epoch values of (steps
+    between their first logged steps) / (epochs between them), so a last row logged at the next epoch value does
+    not skew it."""
+    epochs = history.epochs.finite()
+    if history.x_unit != "step" or len(epochs) < 2:
+        return None
+    first_step: dict[float, float] = {}
+    for step, epoch in zip(epochs.steps, epochs.values):
+        first_step[epoch] = min(step, first_step.get(epoch, step))
+    keys = sorted(first_step)
+    rates = [(first_step[b] - first_step[a]) / (b - a) for a, b in zip(keys, keys[1:])]
+    period = statistics.median(rates) if rates else 0.0
+    return period if period > 0 else None
+
+
+def _recur_each_epoch(series: Series, peaks: list[int], period: float) -> bool:
+    """Whether the swings follow the data order: the peaks sit at the same point of their epochs (every gap within
+    OSC_EPOCH_PHASE of an epoch from a whole number >= 1 of epochs), and the raw loss's pattern within an epoch
+    repeats from one epoch to the next (mean correlation >= OSC_EPOCH_CORR over at least OSC_MIN_PEAKS + 1 epochs)."""
+    gaps = [(series.steps[b] - series.steps[a]) / period for a, b in zip(peaks, peaks[1:])]
+    if not gaps or not all(round(g) >= 1 and abs(g - round(g)) <= t.OSC_EPOCH_PHASE for g in gaps):
+        return False
+    by_epoch: dict[int, list[float]] = {}
+    for step, value in zip(series.steps, series.values):
+        by_epoch.setdefault(int((step - series.steps[0]) // period), []).append(value)
+    shapes = [[v - statistics.fmean(vs) for v in vs] for vs in by_epoch.values() if len(vs) >= t.MIN_POINTS]
+    pairs = [(a[: min(len(a), len(b))], b[: min(len(a), len(b))]) for a, b in zip(shapes, shapes[1:])]
+    scores = [statistics.correlation(a, b) for a, b in pairs if len(set(a)) > 1 and len(set(b)) > 1]
+    return len(scores) >= t.OSC_MIN_PEAKS and statistics.fmean(scores) >= t.OSC_EPOCH_CORR
 
 
 def _lr_flat(history: History) -> bool:

@@ -44,6 +44,8 @@ OSC_SMOOTH_FRACTION = 0.1
 OSC_PROMINENCE = 0.2
 OSC_MIN_PEAKS = 2
 OSC_NOISE_Z = 4.0
+OSC_EPOCH_PHASE = 0.1
+OSC_EPOCH_CORR = 0.5
 VAL_SPIKE_RATIO = 2.0
 # Gradient norm
 GRAD_GROWTH = 10.0
@@ -120,6 +122,8 @@ SOURCES: dict[str, str] = {
     "OSC_PROMINENCE": "001 'Loss oscillates but trends down'; 003 'Loss oscillates wildly'; rationale: swings of 20% of the curve's range",
     "OSC_MIN_PEAKS": "rationale: two such swings make an oscillation; one is a bump",
     "OSC_NOISE_Z": "rationale: a swing of the smoothed train loss must exceed 4 standard errors of what batch noise leaves after smoothing",
+    "OSC_EPOCH_PHASE": "rationale: swings of the train loss that recur within 10% of an epoch of the same point in each epoch follow the data order (an unshuffled loader), not the LR",
+    "OSC_EPOCH_CORR": "rationale: the raw train loss's shape within an epoch correlating >= 0.5 (on average) with the next epoch's is a pattern the data order repeats, not batch noise",
     "VAL_SPIKE_RATIO": "001 'Gradient Clip Value': 'loss spikes suddenly (NaN or large jump)'; rationale: one evaluation at least 2x both of its neighbours",
     "GRAD_GROWTH": "003 'Warning Signs': gradients explode (need lower learning rate or smaller max_grad_norm); rationale: the end level of the gradient norm 10x its start level",
     "GRAD_EXPLODE": "003 'Warning Signs': gradients explode; rationale: one logged gradient norm 100x the run's median",
