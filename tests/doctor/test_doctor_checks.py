@@ -499,3 +499,17 @@ def test_swings_that_recur_each_epoch_are_the_data_order_not_the_lr() -> None:
     for seed in range(5):  # swings at random places keep the LR reading, when there are any
         other = [f for f in diagnose(_epoch_patterned(seed, periodic=False)).findings if f.rule == "oscillation"]
         assert all(f.severity == Severity.WARNING for f in other)
+
+
+def test_no_progress_on_held_out_data_while_the_train_loss_falls() -> None:
+    """The issue's class: val accuracy ~0.3 and val loss flat for the whole run while the train loss falls. Nothing
+    carries over to validation: no_progress (check the split), not a silent pass or a spike warning."""
+    flat = noisy([0.85] * 12, 0.01, seed=3)  # not a chance level (ln 2, ln 3, 0.25)
+    h = history(decay(120, 1.2, 0.2), flat, every=10)
+    h.eval["val_accuracy"] = series(noisy([0.30] * 12, 0.01, seed=4), 10, 10)
+    found = diagnose(h).main_finding
+    assert found is not None and found.rule == "no_progress"
+    assert "does not carry over to validation" in found.message and "val split" in found.fix
+    rising = history(decay(120, 1.2, 0.2), [0.85 + 0.03 * i for i in range(12)], every=10)
+    rising.eval["val_accuracy"] = series([0.30] * 12, 10, 10)
+    assert all(f.rule != "no_progress" for f in diagnose(rising).findings)  # a val loss that rises is overfitting's

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trainwell.doctor.checks.thresholds import EDGE_FRACTION, MIN_POINTS, SMOOTH_FRACTION
+from trainwell.doctor.checks.thresholds import EDGE_FRACTION, MIN_POINTS, SMOOTH_FRACTION, WEIGHT_DECAY_RAISE
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import head_level, smooth
 from trainwell.registry import Registry
@@ -162,6 +162,15 @@ def cosine_fix(history: History) -> str:
         hf="TrainingArguments(lr_scheduler_type='cosine')",
         lightning="CosineAnnealingLR(optimizer, T_max=max_steps) returned from configure_optimizers (interval 'step')",
     )
+
+
+def decay_raise(history: History) -> tuple[str, str]:
+    """003's 'add/increase weight decay': (the trainwell config change, the new value)."""
+    wd = history.hints.weight_decay
+    if not wd:
+        return "optimizer.weight_decay: 0.05", "0.05"
+    new = fmt(wd * WEIGHT_DECAY_RAISE)
+    return f"optimizer.weight_decay: {fmt(wd)} → {new}", new
 
 
 def fmt(value: float) -> str:

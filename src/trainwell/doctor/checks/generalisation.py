@@ -6,7 +6,20 @@ from __future__ import annotations
 import math
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, for_tool, lr_change, mode_of, monitored, needs_eval, needs_loss, smoothed
+from trainwell.doctor.checks.base import (
+    at,
+    check,
+    decay_raise,
+    finding,
+    fmt,
+    for_tool,
+    lr_change,
+    mode_of,
+    monitored,
+    needs_eval,
+    needs_loss,
+    smoothed,
+)
 from trainwell.doctor.history import Finding, History, Series, Severity
 from trainwell.doctor.signal import position, tail_level
 
@@ -108,7 +121,7 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
 
 def _overfit_fix(history: History, name: str, mode: str, best_step: float) -> str:
     """003's overfitting fixes (stop earlier, more weight decay) in the producing tool's own names."""
-    decay, new_wd = _decay_raise(history)
+    decay, new_wd = decay_raise(history)
     hf_name = "eval_" + name.removeprefix("val_")
     return for_tool(
         history,
@@ -122,15 +135,6 @@ def _overfit_fix(history: History, name: str, mode: str, best_step: float) -> st
             f"ModelCheckpoint(monitor='{name}', mode='{mode}', save_top_k=1); weight_decay={new_wd} in configure_optimizers"
         ),
     )
-
-
-def _decay_raise(history: History) -> tuple[str, str]:
-    """003's 'add/increase weight decay': (the trainwell config change, the new value)."""
-    wd = history.hints.weight_decay
-    if not wd:
-        return "optimizer.weight_decay: 0.05", "0.05"
-    new = fmt(wd * t.WEIGHT_DECAY_RAISE)
-    return f"optimizer.weight_decay: {fmt(wd)} → {new}", new
 
 
 def _accuracy_gap(history: History) -> Finding | None:
@@ -148,7 +152,7 @@ def _accuracy_gap(history: History) -> Finding | None:
         f"{train_end - val_end:.2f} lower: the model memorised the training set (train acc >> val acc)"
     )
     evidence = [at(train, len(train) - 1, "train_accuracy", "end"), at(val, len(val) - 1, "val_accuracy", "end")]
-    decay, new_wd = _decay_raise(history)
+    decay, new_wd = decay_raise(history)
     fix = for_tool(
         history,
         trainwell=f"{decay}; model.dropout: raise it; more data augmentation (004 'Add Regularization')",

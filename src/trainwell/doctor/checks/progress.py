@@ -7,7 +7,20 @@ import math
 import statistics
 
 from trainwell.doctor.checks import thresholds as t
-from trainwell.doctor.checks.base import at, check, finding, fmt, lr_change, mode_of, needs_loss, peak_lr, primary_loss, start_level
+from trainwell.doctor.checks.base import (
+    at,
+    check,
+    decay_raise,
+    finding,
+    fmt,
+    for_tool,
+    lr_change,
+    mode_of,
+    needs_loss,
+    peak_lr,
+    primary_loss,
+    start_level,
+)
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import tail_level
 
@@ -137,8 +150,9 @@ def _needs_evals(history: History) -> str | None:
     supersedes=("saturating", "still_improving", "overfitting", "underfitting", "oscillation"),
 )
 def no_progress(history: History) -> Finding | None:
-    """Nothing improves: the val loss never gets 5% below its first evaluation, the train loss falls < 10%, and no
-    accuracy-like metric moves."""
+    """Nothing improves on held-out data: the val loss never gets 5% below its first evaluation and no
+    accuracy-like metric moves (with a flat train loss: the LR or frozen weights; with a falling one that the val
+    loss does not follow: nothing carries over to validation)."""
     val = history.eval_loss.finite()
     first, best = val.values[0], min(val.values)
     if first <= 0 or (first - best) / first >= t.NO_PROGRESS_EVAL:
@@ -146,11 +160,16 @@ def no_progress(history: History) -> Finding | None:
     train = history.train_loss.finite()
     parts = [f"val_loss never got {t.NO_PROGRESS_EVAL:.0%} below its first evaluation ({fmt(first)}, best {fmt(best)})"]
     evidence = [at(val, 0, "val_loss", "first evaluation"), at(val, val.values.index(best), "val_loss", "best")]
+    learned = False  # the train loss fell although nothing held-out moved
     if len(train) >= t.MIN_POINTS:
         begin, end = start_level(train.values), tail_level(train.values, t.EDGE_FRACTION)
-        if begin <= 0 or (begin - end) / begin >= t.NO_PROGRESS_TRAIN:
+        if begin <= 0:
             return None
-        parts.append(f"train_loss fell only {(begin - end) / begin:.0%} ({fmt(begin)} → {fmt(end)})")
+        learned = (begin - end) / begin >= t.NO_PROGRESS_TRAIN
+        if learned and val.values[-1] > first * (1 + t.NO_PROGRESS_EVAL):
+            return None  # the val loss rose from the first evaluation while train fell: overfitting's to report
+        fell = f"fell {(begin - end) / begin:.0%}" if learned else f"fell only {(begin - end) / begin:.0%}"
+        parts.append(f"train_loss {fell} ({fmt(begin)} → {fmt(end)})")
         evidence.append(at(train, len(train) - 1, "train_loss", "end"))
     for name, series in sorted(history.eval.items()):
         if "loss" in name or not series.finite():
@@ -160,6 +179,21 @@ def no_progress(history: History) -> Finding | None:
         if sign * (max(values, key=lambda v: sign * v) - values[0]) >= t.NO_PROGRESS_ACC * (1 if max(abs(v) for v in values) <= 1 else 100):
             return None  # a metric the run tracks did improve: not a run that learned nothing
         parts.append(f"{name} stays near {fmt(values[0])}")
+    if learned:
+        message = (
+            "no progress on held-out data: " + "; ".join(parts) + ": what the model learns does not carry over to validation "
+            "(a val split from another distribution or preprocessing, labels misaligned in one split, or memorisation from "
+            "the first epoch)"
+        )
+        decay, new_wd = decay_raise(history)
+        first_check = "check that the val split is drawn and preprocessed like the train split and that its labels line up; then "
+        fix = first_check + for_tool(
+            history,
+            trainwell=f"{decay}; model.dropout: raise it",
+            hf=f"TrainingArguments(weight_decay={new_wd}); raise the model's dropout",
+            lightning=f"weight_decay={new_wd} in configure_optimizers; raise dropout",
+        )
+        return finding("no_progress", message, evidence, fix, step=val.steps[0])
     message = "no progress: " + "; ".join(parts) + " (the LR is far off, the parameters are frozen, or the labels do not match the inputs)"
     fix = f"{lr_change(history, t.LR_MULTIPLY)} (if the loss never moved; divide instead if it jumped up first); check that labels line up with inputs"
     return finding("no_progress", message, evidence, fix, step=val.steps[0])

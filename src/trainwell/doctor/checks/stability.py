@@ -3,6 +3,7 @@ early instability that a too-short warmup causes."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -336,7 +337,7 @@ def _epoch_period(history: History) -> float | None:
     for step, epoch in zip(epochs.steps, epochs.values):
         first_step[epoch] = min(step, first_step.get(epoch, step))
     keys = sorted(first_step)
-    rates = [(first_step[b] - first_step[a]) / (b - a) for a, b in zip(keys, keys[1:])]
+    rates = [(first_step[b] - first_step[a]) / (b - a) for a, b in itertools.pairwise(keys)]
     period = statistics.median(rates) if rates else 0.0
     return period if period > 0 else None
 
@@ -345,14 +346,14 @@ def _recur_each_epoch(series: Series, peaks: list[int], period: float) -> bool:
     """Whether the swings follow the data order: the peaks sit at the same point of their epochs (every gap within
     OSC_EPOCH_PHASE of an epoch from a whole number >= 1 of epochs), and the raw loss's pattern within an epoch
     repeats from one epoch to the next (mean correlation >= OSC_EPOCH_CORR over at least OSC_MIN_PEAKS + 1 epochs)."""
-    gaps = [(series.steps[b] - series.steps[a]) / period for a, b in zip(peaks, peaks[1:])]
+    gaps = [(series.steps[b] - series.steps[a]) / period for a, b in itertools.pairwise(peaks)]
     if not gaps or not all(round(g) >= 1 and abs(g - round(g)) <= t.OSC_EPOCH_PHASE for g in gaps):
         return False
     by_epoch: dict[int, list[float]] = {}
     for step, value in zip(series.steps, series.values):
         by_epoch.setdefault(int((step - series.steps[0]) // period), []).append(value)
     shapes = [[v - statistics.fmean(vs) for v in vs] for vs in by_epoch.values() if len(vs) >= t.MIN_POINTS]
-    pairs = [(a[: min(len(a), len(b))], b[: min(len(a), len(b))]) for a, b in zip(shapes, shapes[1:])]
+    pairs = [(a[: min(len(a), len(b))], b[: min(len(a), len(b))]) for a, b in itertools.pairwise(shapes)]
     scores = [statistics.correlation(a, b) for a, b in pairs if len(set(a)) > 1 and len(set(b)) > 1]
     return len(scores) >= t.OSC_MIN_PEAKS and statistics.fmean(scores) >= t.OSC_EPOCH_CORR
 
