@@ -65,6 +65,9 @@ def test_a_pickle_that_would_run_code_runs_nothing(tmp_path: Path, monkeypatch: 
     assert read_bin(path) is None  # a dict is not a TrainingArguments object: nothing to read
     (tmp_path / "other.bin").write_bytes(b"not a zip")
     assert read_bin(tmp_path / "other.bin") is None
+    with zipfile.ZipFile(tmp_path / "bomb.bin", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("training_args/data.pkl", b"\0" * (4 << 20))  # 4 MiB of zeros inflates from a few KiB
+    assert (tmp_path / "bomb.bin").stat().st_size < 100_000 and read_bin(tmp_path / "bomb.bin") is None
     assert not (tmp_path / "pwned").exists()
 
 

@@ -73,10 +73,10 @@ def read_bin(path: Path) -> dict[str, Any] | None:
         if path.stat().st_size > _MAX_BYTES or not zipfile.is_zipfile(path):
             return None  # the pre-1.6 torch format is not a zip; it is not read
         with zipfile.ZipFile(path) as archive:
-            name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
-            if name is None:
+            info = next((i for i in archive.infolist() if i.filename.endswith("data.pkl")), None)
+            if info is None or info.file_size > _MAX_BYTES:  # a member that inflates past the limit is not read
                 return None
-            obj = _InertUnpickler(io.BytesIO(archive.read(name))).load()
+            obj = _InertUnpickler(io.BytesIO(archive.read(info))).load()
     except (OSError, zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError):
         return None
     found = _fields(getattr(obj, "state", None))
