@@ -155,6 +155,7 @@ def profile_facts(s: Setting, facts: dict[str, Any]) -> dict[str, Any]:
         "imbalance": max(1.0, float(facts["imbalance"])),
         "epochs": s.epochs,
         "batch_size": s.batch,
+        "metric": "accuracy",  # what the corpus scores every method on (used when this revision's Profile has it)
         # the model facts a model-aware recommender reads (used when this revision's Profile has them)
         "params": facts["params"],
         "trainable_params": facts["trainable_params"],

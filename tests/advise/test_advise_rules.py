@@ -64,7 +64,8 @@ def _value(profile: Profile, field: str) -> object:
     [
         (Profile("llm", "finetune", epochs=2), 0.3),  # 003's SFT setting
         (Profile("transformer", "finetune", epochs=3), 1.0),  # 001/000 everywhere else
-        (Profile("cnn"), None),  # 001: CNNs with BatchNorm
+        (Profile("resnet", dataset_size=1_281_167, num_classes=1000), None),  # 001: CNNs with BatchNorm, on SGD
+        (Profile("cnn"), 1.0),  # Adam from scratch: the stack the LR law was fitted on (corpus)
         (Profile("mlp"), 1.0),  # 000's safety net
     ],
 )
@@ -122,7 +123,8 @@ def test_small_cnn_or_short_budget_gets_adamw() -> None:
         (Profile("llm", "finetune", epochs=1), 0.03),  # 003 rows
         (Profile("llm", "finetune", epochs=5), 0.05),
         (Profile("llm", "finetune", epochs=10), 0.1),
-        (Profile("mlp"), 0.0),  # 001: optional for CNN/MLP, start without
+        (Profile("mlp"), 0.1),  # Adam from scratch: the law's LRs were fitted with 10 % warmup (corpus)
+        (Profile("resnet", dataset_size=1_281_167, num_classes=1000), 0.0),  # 001: optional for CNNs on SGD, start without
         (Profile("llm", dataset_size=100_000_000), 2000),  # GPT count fits the run
         (Profile("llm", dataset_size=100_000), 19),  # capped at 10 % of 196 steps (000)
         (Profile("vit"), 0.1),  # run length unknown: 000's ratio
@@ -314,3 +316,33 @@ def test_shipped_evidence_table_is_empty_until_the_corpus_measures_it() -> None:
     from trainwell.advise.lr_law import load_table
 
     assert load_table().measure == {}  # nothing invented
+
+
+# --- issue G: rules the calibration corpus changed -------------------------------------------------------
+def test_scored_on_accuracy_keeps_imbalanced_classes_unweighted() -> None:
+    """Inverse-frequency weights cost accuracy on the corpus; they stay for a balanced metric or an unknown one."""
+    acc = recommend(Profile("rnn", dataset_size=3000, num_classes=6, imbalance=8.0, epochs=3, metric="accuracy"))
+    assert (acc.config.loss.class_weights, acc.config.loss.name) == ("none", "cross_entropy")
+    assert acc.config.evaluation.metric == "val_accuracy" and acc.config.evaluation.mode == "max"
+    assert acc.reason_for("loss.class_weights").rule == "loss.accuracy-target"  # type: ignore[union-attr]
+    severe = recommend(Profile("mlp", dataset_size=3000, num_classes=2, imbalance=30.0, metric="accuracy")).config.loss
+    assert (severe.name, severe.class_weights) == ("cross_entropy", "none")
+    for metric in ("f1_macro", None):
+        rec = recommend(Profile("rnn", dataset_size=3000, num_classes=6, imbalance=8.0, epochs=3, metric=metric))
+        assert rec.config.loss.class_weights == "auto" and rec.config.evaluation.metric == "val_f1_macro"
+
+
+def test_unknown_metric_is_one_clear_problem() -> None:
+    from trainwell.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        Profile("mlp", metric="acuracy")
+    assert "profile.metric" in str(err.value) and "accuracy" in str(err.value)
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "rnn"])
+def test_adam_from_scratch_warms_up(model: str) -> None:
+    """The LR law's high Adam LRs were fitted with 10 % warmup; SGD keeps cosine without it."""
+    rec = recommend(Profile(model, dataset_size=3000, num_classes=10, epochs=3))
+    assert rec.config.optimizer.name == "adamw" and rec.config.schedule.warmup == 0.1
+    assert rec.reason_for("schedule.warmup").rule == "schedule.adam-scratch-warmup"  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ MODELS = ("mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm")
 MODES = ("scratch", "finetune", "frozen")
 DURATIONS = ("short", "standard", "long")
 ADAPTERS = ("lora", "full")
+METRICS = ("accuracy", "f1_macro")  # what the model will be scored on (class weighting trades one for the other)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Profile:
     width: int | None = None  # median hidden fan-in (μP's width); the LR law scales by it
     depth: int | None = None  # weight matrices from input to output
     adapter: str | None = None  # LLM fine-tuning: lora | full; None: read from trainable/total params, else lora
+    metric: str | None = None  # accuracy | f1_macro: what the model is scored on; None: 004's loss table decides
 
     def __post_init__(self) -> None:
         ConfigError.collect(self.problems())
@@ -54,12 +56,12 @@ class Profile:
                 found.append(
                     Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices)))
                 )
-        if self.adapter is not None and self.adapter not in ADAPTERS:
-            found.append(
-                Problem(
-                    "profile.adapter", f"must be one of {', '.join(ADAPTERS)}", self.adapter, did_you_mean(self.adapter, list(ADAPTERS))
+        for name, choices in (("adapter", ADAPTERS), ("metric", METRICS)):
+            value = getattr(self, name)
+            if value is not None and value not in choices:
+                found.append(
+                    Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices)))
                 )
-            )
         if self.duration is not None and self.duration not in DURATIONS:
             found.append(
                 Problem(

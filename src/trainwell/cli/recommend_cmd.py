@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainwell.advise._profile import ADAPTERS, DURATIONS, MODELS, MODES
+from trainwell.advise._profile import ADAPTERS, DURATIONS, METRICS, MODELS, MODES
 
 _FACTS = (
     "model",
@@ -36,6 +36,7 @@ _FACTS = (
     "width",
     "depth",
     "adapter",
+    "metric",
 )
 
 
@@ -55,6 +56,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset-size", type=int, help="training examples")
     p.add_argument("--num-classes", type=int, help="number of classes")
     p.add_argument("--imbalance", type=float, help="largest class count / smallest class count (1 = balanced)")
+    p.add_argument(
+        "--metric",
+        choices=METRICS,
+        help="what the model will be scored on: accuracy keeps imbalanced classes unweighted, f1_macro weights them "
+        "(default: 004's loss table by the imbalance ratio)",
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="epoch budget")
     budget.add_argument("--duration", choices=DURATIONS, help="budget in words when you have no epoch count")
