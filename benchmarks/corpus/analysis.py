@@ -211,7 +211,7 @@ def all_reports(book: dict[str, Any], finder_hash: str, extra: dict[str, list[pl
 def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
     """Per recommended config ablated on this setting (``base``, newest recommender first) and rule: the test
     and validation accuracy with the rule off minus with it on, paired by seed, in points (> 0: the rule cost
-    accuracy). Every recommender revision's ablations are kept: a changed rule gives a new base."""
+    accuracy; for a rule the recommendation leaves off and the ablation switched on, ``switch`` is "on"). Every recommender revision's ablations are kept: a changed rule gives a new base."""
     runs = [e for e in book["runs"].values() if e.get("kind") == "train" and e.get("spec", {}).get("setting_key") == s.key()]
     by_config = {(ledger_key(e["spec"]["config"]), e["seed"]): e for e in runs if "config" in e["spec"] and "ablation" not in e["spec"]}
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -224,9 +224,12 @@ def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
             (spec["base"], spec["ablation"]),
             {"base": spec["base"], "rule": spec["ablation"], "seeds": [], "test_delta": [], "val_delta": []},
         )
+        # off minus on: the ablated run is the "off" side, unless the ablation switched the rule on
+        sign = -1.0 if spec.get("switch") == "on" else 1.0
+        row["switch"] = spec.get("switch", "off")
         row["seeds"].append(e["seed"])
-        row["test_delta"].append(round(100 * (e["test_acc"] - on["test_acc"]), 3))
-        row["val_delta"].append(round(100 * (e["val_acc"] - on["val_acc"]), 3))
+        row["test_delta"].append(round(sign * 100 * (e["test_acc"] - on["test_acc"]), 3))
+        row["val_delta"].append(round(sign * 100 * (e["val_acc"] - on["val_acc"]), 3))
     for row in out.values():
         row["test_delta_mean"] = round(statistics.fmean(row["test_delta"]), 3)
         row["val_delta_mean"] = round(statistics.fmean(row["val_delta"]), 3)

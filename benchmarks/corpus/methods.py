@@ -201,12 +201,28 @@ ABLATIONS: dict[str, Ablation] = {
 }
 
 
-def ablated_configs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """rule -> the recommended config with that one rule switched off, for every rule it uses."""
+# rule -> the guide's values that switch it on, for the rules a recommendation may leave off (the corpus scores
+# accuracy, so trainwell recommends neither): tried on top of the recommendation, so their evidence is measured
+# too. Label smoothing 0.1 (001 §Label Smoothing; Szegedy et al. 2016); focal loss with gamma 2 and no alpha
+# (004 §Focal Loss; Lin et al. 2017), only where classes are imbalanced (ratio >= SWITCH_ON_IMBALANCE).
+SWITCH_ON: dict[str, dict[str, Any]] = {
+    "label_smoothing": {"loss.label_smoothing": 0.1},
+    "focal_loss": {"loss.name": "focal", "loss.focal_gamma": 2.0, "loss.focal_alpha": "none"},
+}
+SWITCH_ON_IMBALANCE = {"focal_loss": 2.0}
+
+
+def ablated_configs(config: dict[str, Any], imbalance: float = 1.0) -> dict[str, tuple[str, dict[str, Any]]]:
+    """rule -> ("off", the recommended config with that rule switched off) for every rule it uses, or ("on", with
+    the guide's values switched on) for a rule of SWITCH_ON it leaves off (where the data's imbalance qualifies)."""
     out = {}
     for name, ablation in ABLATIONS.items():
+        changed = copy.deepcopy(config)
         if ablation.used(get_path(config, ablation.path)):
-            changed = copy.deepcopy(config)
             set_path(changed, ablation.path, ablation.off)
-            out[name] = changed
+            out[name] = ("off", changed)
+        elif name in SWITCH_ON and imbalance >= SWITCH_ON_IMBALANCE.get(name, 1.0):
+            for path, value in SWITCH_ON[name].items():
+                set_path(changed, path, value)
+            out[name] = ("on", changed)
     return out

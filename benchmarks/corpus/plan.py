@@ -10,7 +10,8 @@ Per setting, in this order (later stages read earlier results, so they appear on
   oracle    the two best sweep LRs and the three best random configs (by validation accuracy) completed to
             seeds 0, 1, 2;
   ablate    trainwell's recommendation with one rule switched off (methods.ABLATIONS) x seeds 0, 1, for
-            every rule the recommendation uses; not on the fine-tuned MiniLM (~80 s a run). Planned apart
+            every rule the recommendation uses, or switched on (methods.SWITCH_ON: label smoothing, focal
+            loss) where it leaves them off; not on the fine-tuned MiniLM (~80 s a run). Planned apart
             (ablation_items) so a setting is complete without them, and run after the other stages.
 Every selection reads validation accuracy; test accuracy is only reported.
 """
@@ -152,7 +153,9 @@ def ablation_items(s: Setting, facts: dict[str, Any]) -> list[Item]:
         return []
     base = spec_key(config)
     return [
-        _item(s, "ablate", f"ablate:{name}", seed, "train", config=changed, ablation=name, base=base)
-        for name, changed in methods.ablated_configs(config).items()
+        # a switched-off rule's spec is as before (its key, and the runs already in the ledger, stay); a rule
+        # switched on says so (``switch``), and the analysis turns its sign so "> 0" always means the rule cost accuracy
+        _item(s, "ablate", f"ablate:{name}", seed, "train", config=changed, ablation=name, base=base, **({"switch": "on"} if how == "on" else {}))
+        for name, (how, changed) in methods.ablated_configs(config, float(facts.get("imbalance", 1.0))).items()
         for seed in ABLATE_SEEDS
     ]

@@ -103,7 +103,7 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("ablations"):
         lines += [
             "",
-            "| rule switched off (seeds 0, 1, paired) | settings | off better / worse (> 0.25 points) | mean test change | per family (settings: mean) |",
+            "| rule switched off (seeds 0, 1, paired; label smoothing, focal loss: switched on, sign kept off minus on) | settings | off better / worse (> 0.25 points) | mean test change | per family (settings: mean) |",
             "|---|---:|---|---:|---|",
         ]
         for rule, a in result["ablations"].items():
