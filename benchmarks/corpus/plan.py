@@ -155,7 +155,17 @@ def ablation_items(s: Setting, facts: dict[str, Any]) -> list[Item]:
     return [
         # a switched-off rule's spec is as before (its key, and the runs already in the ledger, stay); a rule
         # switched on says so (``switch``), and the analysis turns its sign so "> 0" always means the rule cost accuracy
-        _item(s, "ablate", f"ablate:{name}", seed, "train", config=changed, ablation=name, base=base, **({"switch": "on"} if how == "on" else {}))
+        _item(
+            s,
+            "ablate",
+            f"ablate:{name}",
+            seed,
+            "train",
+            config=changed,
+            ablation=name,
+            base=base,
+            **({"switch": "on"} if how == "on" else {}),
+        )
         for name, (how, changed) in methods.ablated_configs(config, float(facts.get("imbalance", 1.0))).items()
         for seed in ABLATE_SEEDS
     ]

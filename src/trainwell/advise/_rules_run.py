@@ -10,13 +10,16 @@ to *evaluations* with the chosen cadence (000 counts patience in evaluation cycl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from trainwell.advise._rules_common import FINETUNE, INF, S
 from trainwell.advise.rules import Draft, Match, rule
 
+
 # --- loss by class-imbalance ratio (004 §Loss Function Selection Guide) -------------------------------
-def _scored_on(metric: str) -> Any:
+def _scored_on(metric: str) -> Callable[[Draft], bool]:
+    """The condition "the user scores the model on ``metric``" (Profile.metric, `recommend --metric`)."""
     return lambda d: d.profile.metric == metric
 
 
