@@ -56,11 +56,12 @@ class Profile:
                 found.append(
                     Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices)))
                 )
-        for name, choices in (("adapter", ADAPTERS), ("metric", METRICS)):
+        optional: tuple[tuple[str, tuple[str, ...]], ...] = (("adapter", ADAPTERS), ("metric", METRICS))
+        for name, allowed in optional:
             value = getattr(self, name)
-            if value is not None and value not in choices:
+            if value is not None and value not in allowed:
                 found.append(
-                    Problem(f"profile.{name}", f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), list(choices)))
+                    Problem(f"profile.{name}", f"must be one of {', '.join(allowed)}", value, did_you_mean(str(value), list(allowed)))
                 )
         if self.duration is not None and self.duration not in DURATIONS:
             found.append(
