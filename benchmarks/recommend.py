@@ -153,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from trainwell.engine.run_folder import git_revision
+
     results: dict[str, Any] = {"seeds": args.seeds, "threads": 1, "torch": torch.__version__, "tasks": {}}
     if args.append and Path(args.output).is_file():
         results = json.loads(Path(args.output).read_text(encoding="utf-8"))
+    # the revision and command of this invocation (an --append run records the newest)
+    results.update(git_revision=git_revision(Path(__file__).parent), command="python " + " ".join(sys.argv))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
