@@ -5,13 +5,13 @@ Every measurement is its own torchrun job (``python -m torch.distributed.run --s
 the four kinds back to back, the plain and the trainwell job of one process count side by side (the order
 rotating from rep to rep), so that the load of a shared machine hits both members of a pair alike; a ratio
 is taken within each pair, and the median over reps is reported with the ratio of the minimum times.
-Each job trains the digits MLP of benchmarks/overhead.py (64-128-10) for ``--epochs`` epochs at an effective
+Each job trains the digits MLP of benchmarks/overhead.py (64-128-10, or 64-``--hidden``-10) for ``--epochs`` epochs at an effective
 batch of 32 (32 per process on 1, 16 per process on 2). Time is rank 0's training loop, wall clock and the
 process's CPU time: for trainwell from on_train_start to on_train_end (a callback; evaluation, checkpoints
 and the report switched off), for the plain loop around its epochs. CPU time is the steadier clock on a
 loaded machine; wall time includes the waits for the other rank.
 
-    nice -n 10 python benchmarks/ddp.py [--epochs 10] [--reps 5] [--out benchmarks/results/ddp.json]
+    nice -n 10 python benchmarks/ddp.py [--epochs 10] [--reps 5] [--hidden 128] [--out benchmarks/results/ddp.json]
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HERE = Path(__file__).resolve().parent
 
 
-def plain(epochs: int, out: Path) -> None:
+def plain(epochs: int, hidden: int, out: Path) -> None:
     """A plain DDP loop: DistributedSampler, DataLoader, DDP (not for one process), AdamW, cosine, clipping, loss read per step."""
     torch.distributed.init_process_group("gloo")
     rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
     train, _ = digits()
     sampler = torch.utils.data.distributed.DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=SEED)
     loader = torch.utils.data.DataLoader(train, batch_size=BATCH // world, sampler=sampler)
-    model = torch.nn.parallel.DistributedDataParallel(make_model()) if world > 1 else make_model()  # one process: a plain loop
+    model = torch.nn.parallel.DistributedDataParallel(make_model(hidden)) if world > 1 else make_model(hidden)  # one process: a plain loop
     opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR)
     sched = cosine_scheduler(opt, len(loader) * epochs, WARMUP)
     start, cpu = time.perf_counter(), time.process_time()
@@ -75,7 +75,7 @@ class LoopClock(Callback):
         self.wall, self.cpu = time.perf_counter() - self.start, time.process_time() - self.cpu
 
 
-def trainwell_run(epochs: int, out: Path) -> None:
+def trainwell_run(epochs: int, hidden: int, out: Path) -> None:
     import trainwell
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -96,16 +96,16 @@ def trainwell_run(epochs: int, out: Path) -> None:
     clock = LoopClock()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = trainwell.train(config, model=make_model(), train_data=train, val_data=val, run_dir=run, callbacks=[clock])
+        result = trainwell.train(config, model=make_model(hidden), train_data=train, val_data=val, run_dir=run, callbacks=[clock])
     if os.environ.get("RANK", "0") == "0":
         out.write_text(json.dumps({"wall_s": clock.wall, "cpu_s": clock.cpu, "steps": result.summary["steps"]}))
 
 
-def job(kind: str, nproc: int, epochs: int) -> dict[str, float]:
+def job(kind: str, nproc: int, epochs: int, hidden: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)]
-        cmd += [str(Path(__file__).resolve()), "--worker", kind, "--epochs", str(epochs), "--result", str(out)]
+        cmd += [str(Path(__file__).resolve()), "--worker", kind, "--epochs", str(epochs), "--hidden", str(hidden), "--result", str(out)]
         env = {
             **os.environ,
             "OMP_NUM_THREADS": "1",
@@ -150,21 +150,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--reps", type=int, default=5)
+    # The default 64-128-10 MLP takes ~1 ms a step, so the ratio mostly weighs the loop's fixed Python cost per
+    # step; a wider hidden layer gives each step real work, as a model worth many processes has.
+    parser.add_argument("--hidden", type=int, default=128, help="the MLP's hidden width (default 128)")
     parser.add_argument("--out", type=Path, default=RESULTS / "ddp.json")
     parser.add_argument("--worker", choices=("plain", "trainwell"), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.worker == "plain":
-        return plain(args.epochs, args.result)
+        return plain(args.epochs, args.hidden, args.result)
     if args.worker == "trainwell":
-        return trainwell_run(args.epochs, args.result)
+        return trainwell_run(args.epochs, args.hidden, args.result)
     from trainwell.engine.run_folder import git_revision
 
     load_start, jobs = os.getloadavg(), []
     for rep in range(args.reps):
         for kind, n in order(rep):
-            jobs.append({"rep": rep, "kind": kind, "nproc": n, **job(kind, n, args.epochs)})
+            jobs.append({"rep": rep, "kind": kind, "nproc": n, **job(kind, n, args.epochs, args.hidden)})
             print(f"rep {rep} {kind}-{n}: wall {jobs[-1]['wall_s']:.3f} s, cpu {jobs[-1]['cpu_s']:.3f} s, load {jobs[-1]['load_1min']:.1f}")
     stats = summarise(jobs, args.reps)
     for name, value in stats["ratios"].items():
@@ -176,6 +179,7 @@ def main() -> None:
         "setup": {
             "epochs": args.epochs,
             "reps": args.reps,
+            "model": f"MLP 64-{args.hidden}-10",
             "effective_batch": BATCH,
             "backend": "gloo",
             "device": "cpu",
@@ -184,8 +188,7 @@ def main() -> None:
             "niceness": os.nice(0),
             "load_avg_start": load_start,
             "load_avg_end": os.getloadavg(),
-            "machine": "2 CPU cores shared with other work (calibration-corpus workers at normal priority, other sessions' tests); "
-            "a 2-process job has at most the 2 cores, and no idle one",
+            "machine": "2 CPU cores; a 2-process job has at most the 2 cores, and no idle one (load_avg_* says what else ran)",
             "torch": torch.__version__,
             "python": platform.python_version(),
         },

@@ -61,9 +61,9 @@ def digits() -> tuple[Any, Any]:
     return task.train_data, task.val_data
 
 
-def make_model() -> torch.nn.Module:
+def make_model(hidden: int = 128) -> torch.nn.Module:
     torch.manual_seed(SEED)
-    return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(128, 10))
+    return torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(hidden, 10))
 
 
 def total_steps(n: int, epochs: int) -> int:
