@@ -106,9 +106,18 @@ def process_group(config: Config, device_type: str) -> Iterator[World]:
     if device_type == "cuda":
         torch.cuda.set_device(local)  # one process per GPU: "cuda" then means this rank's GPU
     torch.distributed.init_process_group(backend_for(config.distributed.backend, device_type))
+    finished = False
     try:
         yield world()
+        finished = True
     finally:
+        if finished:
+            # No rank leaves while another still has a collective in flight (gloo works FSDP queues but
+            # waits for later): a rank tearing its group down under a peer's pending work made that peer
+            # abort at exit ("terminate called without an active exception", seen once in CI on a resumed
+            # FSDP run). gloo's barrier also waits for this rank's own queued work. Not after a failure:
+            # a rank that failed never arrives, and torchrun stops the others.
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
