@@ -15,7 +15,6 @@ from typing import Any
 
 import methods
 import plan
-from ledger import spec_key as ledger_key
 from settings import SETTINGS, Setting
 
 PEER_NAMES = tuple(methods.PEERS)
@@ -114,7 +113,7 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
         test = [100 * runs[i.key]["test_acc"] for i in mine]
         row: dict[str, Any] = {"seeds": len(test), "test": [round(t, 3) for t in test], "test_mean": round(statistics.fmean(test), 3)}
         row["lr"] = runs[mine[0].key].get("lr")
-        row["failed"] = sum(runs[i.key].get("status") != "ok" for i in mine)
+        row["failed"] = sum(runs[i.key].get("status", "ok") != "ok" for i in mine)
         if oracle is not None and len(test) == len(methods.SEEDS):
             row["regret"] = round(oracle.test_mean - row["test_mean"], 3)
         out["methods"][name] = row
@@ -213,7 +212,7 @@ def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
     and validation accuracy with the rule off minus with it on, paired by seed, in points (> 0: the rule cost
     accuracy; for a rule the recommendation leaves off and the ablation switched on, ``switch`` is "on"). Every recommender revision's ablations are kept: a changed rule gives a new base."""
     runs = [e for e in book["runs"].values() if e.get("kind") == "train" and e.get("spec", {}).get("setting_key") == s.key()]
-    by_config = {(ledger_key(e["spec"]["config"]), e["seed"]): e for e in runs if "config" in e["spec"] and "ablation" not in e["spec"]}
+    by_config = {(e["spec"]["config_key"], e["seed"]): e for e in runs if "config_key" in e["spec"] and "ablation" not in e["spec"]}
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for e in runs:
         spec = e["spec"]

@@ -49,7 +49,7 @@ def range_tests(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
         if e.get("kind") != "find" or e.get("finder") != finder_hash or e["setting"] not in by_setting:
             continue
         row = by_setting[e["setting"]]
-        if e["spec"]["setting_key"] != row["setting"].key() or not e.get("curve", {}).get("lr"):
+        if e["spec"]["setting_key"] != row["setting"].key() or not e.get("stop_lr"):
             continue
         out.append(
             {
@@ -58,7 +58,7 @@ def range_tests(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
                 "dataset": row["setting"].dataset,
                 "family": row["setting"].family,
                 "seed": e["seed"],
-                "stop_lr": e["curve"]["lr"][-1],
+                "stop_lr": e["stop_lr"],
                 "lr_min": e.get("lr_min"),
                 "peak_lr": e.get("peak_lr"),
                 "row": row,

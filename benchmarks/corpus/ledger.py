@@ -4,6 +4,13 @@ A spec is everything that decides a run's outcome: the setting (its own hash), t
 the seed and the config the harness trains (for the finder also a hash of trainwell's find/ sources, so a
 changed finder re-runs and an unchanged one is never repeated). The file is rewritten atomically under an
 exclusive lock after every run, so two worker processes can share it and a killed worker loses one run.
+
+An entry holds what the run measured and what the analysis reads, not what the plan re-derives: the plan
+names every run it needs with its full spec and finds it by the key, so the entry keeps only the spec's
+identity (``slim``: the setting's hash, the ablation's fields and a hash of a recommended config) and drops
+the config diff, the finder's full record and its curve (its last LR, where the range test stopped, is
+the one point finder.py reads). ``load`` slims entries written by older workers as it reads them, so a
+ledger may mix both forms; ``python benchmarks/corpus/ledger.py --compact [PATH]`` rewrites one slim.
 """
 
 from __future__ import annotations
@@ -58,9 +65,11 @@ def finder_sources_hash() -> str:
 
 
 @contextlib.contextmanager
-def locked() -> Iterator[None]:
-    LOCK.touch(exist_ok=True)
-    with LOCK.open("r+") as fh:
+def locked(path: Path | None = None) -> Iterator[None]:
+    """The ledger's exclusive lock (the lock file beside ``path``, by default the ledger's)."""
+    lock = LOCK if path is None else path.with_name(path.name + ".lock")
+    lock.touch(exist_ok=True)
+    with lock.open("r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -80,23 +89,61 @@ def _write(path: Path, data: dict[str, Any], indent: int | None = None) -> None:
     tmp.replace(path)
 
 
-def load() -> dict[str, Any]:
-    return _read(LEDGER, {"about": "", "settings": {}, "runs": {}})
+# What an entry keeps besides its kind's measurements: who ran it, where and how long.
+COMMON = ("setting", "kind", "seed", "rev", "wall_s")
+MEASURED = {
+    "train": ("val_acc", "test_acc", "status", "lr", "steps", "found_lr", "stop_reason", "message"),
+    "find": ("finder", "peak_lr", "suggested_lr", "reliable", "lr_min", "shape", "stop_lr"),
+}
+# The spec's fields the analysis reads (the ablation pairing, the finder's current-setting check); the rest
+# (overrides, the recommended config) is what the plan names and the key was hashed from.
+IDENTITY = ("setting_key", "ablation", "base", "switch", "config_key")
 
 
-def save(ledger: dict[str, Any]) -> None:
-    LEDGER.parent.mkdir(parents=True, exist_ok=True)
+def slim(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as the ledger stores it: idempotent, and the form every reader sees (old entries included)."""
+    out = {k: entry[k] for k in COMMON if k in entry}
+    for k in MEASURED.get(entry.get("kind", "train"), ()):
+        if k in entry:
+            out[k] = entry[k]
+    if "stop_lr" not in out and entry.get("curve", {}).get("lr"):
+        out["stop_lr"] = entry["curve"]["lr"][-1]
+    # the usual case is left unsaid: a run is "ok" unless it says otherwise, and one that trained its whole
+    # budget (the spec says how long that was) has no stop reason
+    for k, usual in (("status", "ok"), ("message", "")):
+        if out.get(k) == usual:
+            out.pop(k)
+    if str(out.get("stop_reason", "")).startswith("finished "):
+        out.pop("stop_reason")
+    spec = entry.get("spec", {})
+    identity = {k: spec[k] for k in IDENTITY if k in spec}
+    if "config" in spec and "ablation" not in spec:  # a recommended config: the key its ablations name as ``base``
+        identity["config_key"] = spec_key(spec["config"])
+    out["spec"] = identity
+    return out
+
+
+def load(path: Path | None = None) -> dict[str, Any]:
+    book = _read(path or LEDGER, {"about": "", "settings": {}, "runs": {}})
+    book["runs"] = {key: slim(entry) for key, entry in book.get("runs", {}).items()}
+    return book
+
+
+def save(ledger: dict[str, Any], path: Path | None = None) -> None:
+    path = path or LEDGER
+    path.parent.mkdir(parents=True, exist_ok=True)
     # One run per line: small diffs in git and a readable file.
     runs = ledger.get("runs", {})
     head = {k: v for k, v in ledger.items() if k != "runs"}
-    lines = [json.dumps(head, sort_keys=True)[:-1] + ', "runs": {']
+    lines = [json.dumps(head, sort_keys=True, separators=(",", ":"))[:-1] + ("," if head else "") + '"runs":{']
     items = sorted(runs.items())
     for i, (key, entry) in enumerate(items):
-        lines.append(f"{json.dumps(key)}: {json.dumps(entry, sort_keys=True)}" + ("," if i < len(items) - 1 else ""))
+        row = json.dumps(slim(entry), sort_keys=True, separators=(",", ":"))
+        lines.append(f"{json.dumps(key)}:{row}" + ("," if i < len(items) - 1 else ""))
     lines.append("}}")
-    tmp = LEDGER.with_name(LEDGER.name + f".{os.getpid()}.tmp")
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(LEDGER)
+    tmp.replace(path)
 
 
 def claim(candidates: list[str]) -> str | None:
@@ -125,3 +172,28 @@ def record(key: str, entry: dict[str, Any]) -> None:
         ledger["runs"][key] = entry
         save(ledger)
         release(key)
+
+
+def compact(path: Path) -> tuple[int, int]:
+    """Rewrite the ledger at ``path`` with every entry slim, under its lock; (bytes before, bytes after)."""
+    before = path.stat().st_size
+    with locked(path):
+        save(load(path), path)
+    return before, path.stat().st_size
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Rewrite a corpus ledger with every entry slim (see the module's doc).")
+    parser.add_argument("--compact", metavar="PATH", nargs="?", const=str(LEDGER), required=True, help="the ledger (default: %(const)s)")
+    args = parser.parse_args()
+    path = Path(args.compact)
+    if not path.is_file():
+        raise SystemExit(f"ledger.py --compact: no ledger at {path} (give the path of a corpus_ledger.json)")
+    before, after = compact(path)
+    print(f"{path}: {before} -> {after} bytes, {len(load(path)['runs'])} runs")
+
+
+if __name__ == "__main__":
+    main()

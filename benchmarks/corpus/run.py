@@ -1,12 +1,13 @@
 """Train the calibration corpus: every run the plan names that the ledger does not hold yet.
 
-    python benchmarks/corpus/run.py [--quick] [--settings a,b] [--minutes M]
+    python benchmarks/corpus/run.py [--quick] [--settings a,b] [--minutes M] [--plan]
 
 Each run trains through trainwell's public API (``trainwell.train(config, model=..., train_data=...,
 val_data=...)``; the finder runs are ``trainwell.find.lr_finder.lr_find`` on the same model and data) on
 one CPU thread, and its result lands in benchmarks/results/corpus_ledger.json as soon as it finishes.
 Start several workers (separate processes) to share the work: they claim runs through a lock file.
-``--quick`` restricts the plan to the settings marked quick (about 10 minutes on 2 cores).
+``--quick`` restricts the plan to the settings marked quick (about 10 minutes on 2 cores). ``--plan`` trains
+nothing: it prints, per setting, how many runs a worker would train now (0 for a finished setting).
 """
 
 from __future__ import annotations
@@ -87,23 +88,6 @@ def evaluate(model: torch.nn.Module, dataset: Any, collate: Any) -> float:
     return correct / max(1, total)
 
 
-def config_diff(cfg: Any) -> dict[str, Any]:
-    """The run's full config as the sections that differ from trainwell's defaults at this revision."""
-    from trainwell.config.schema import Config
-    from trainwell.config.structure import to_dict
-
-    mine, default = to_dict(cfg), to_dict(Config())
-    out: dict[str, Any] = {}
-    for section, value in mine.items():
-        if value == default.get(section):
-            continue
-        if isinstance(value, dict) and isinstance(default.get(section), dict):
-            out[section] = {k: v for k, v in value.items() if default[section].get(k) != v}
-        else:
-            out[section] = value
-    return out
-
-
 def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     from trainwell.config import load_config
     from trainwell.errors import TrainwellError
@@ -112,14 +96,8 @@ def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str
     started = time.perf_counter()
     torch.manual_seed(spec["seed"])  # the model's initialisation is part of the run
     model, train_ds, val_ds, test_ds, collate = s.build(float(cfg.model.get("dropout", s.dropout)))
-    entry: dict[str, Any] = {
-        "setting": s.name,
-        "kind": spec["kind"],
-        "seed": spec["seed"],
-        "config": config_diff(cfg),
-        "rev": REVISION,
-        "batch": cfg.batch.size * cfg.batch.accumulation,
-    }
+    # what the run measured; the config it trained is the spec's (the plan names it again, ledger.slim)
+    entry: dict[str, Any] = {"setting": s.name, "kind": spec["kind"], "seed": spec["seed"], "rev": REVISION}
     if spec["kind"] == "find":
         from trainwell.find.lr_finder import lr_find
         from trainwell.tasks.base import Task, TaskFacts, classification_metrics
@@ -137,7 +115,6 @@ def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str
         from trainwell.find.result import _min_loss_lr, schedule_shape
 
         result = lr_find(cfg, task, "cpu")
-        record = result.to_json(with_curve=False)
         mean, first, total = schedule_shape(cfg, len(train_ds))
         entry.update(
             # what find/peak.py's rules read, so benchmarks/corpus/fit.py can re-derive the peak under other constants
@@ -146,8 +123,7 @@ def execute(s: Setting, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str
             peak_lr=result.peak_lr,
             suggested_lr=result.suggested_lr,
             reliable=result.reliable,
-            find=record,
-            curve={"lr": [float(f"{v:.4g}") for v in result.lrs], "loss": [float(f"{v:.4g}") for v in result.losses]},
+            stop_lr=float(f"{result.lrs[-1]:.4g}") if result.lrs else None,  # where the range test stopped (finder.py's input)
             finder=spec.get("finder"),
             wall_s=round(time.perf_counter() - started, 2),
         )
@@ -202,38 +178,81 @@ def prepare(settings: list[Setting]) -> None:
                 ledger.save(book)
 
 
+@dataclasses.dataclass
+class Pending:
+    """What the ledger still lacks: the runs nameable now (cheapest first), whether more will be named once
+    these are in, and the leave-one-dataset-out tables that must be frozen before the plan is final."""
+
+    todo: list[tuple[str, plan.Item]]
+    incomplete: bool
+    new_tables: dict[str, dict[str, Any]]
+
+
+def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> Pending:
+    runs = book["runs"]
+    todo: list[tuple[str, plan.Item]] = []
+    incomplete = False
+    for s in settings:
+        items, complete = plan.setting_items(s, book["settings"][s.name]["facts"], runs, finder_hash)
+        incomplete |= not complete
+        todo += [(s.name, i) for i in items if i.key not in runs]
+    loo, new_tables = fit.loo_items(book, settings)  # trainwell with the law fitted without the setting's dataset
+    if new_tables:
+        return Pending(todo, True, new_tables)
+    incomplete |= len({i.setting for i in loo}) < len(settings)
+    todo += [(i.setting, i) for i in loo if i.key not in runs]
+    # training at the finder's held-out picks (finder.py), named once every range test of these sources is in
+    # (a range test still running keeps its setting's plan incomplete, so no worker leaves before they are named)
+    found = finder.loo_items(book, settings, finder_hash)
+    todo += [(i.setting, i) for i in found if i.key not in runs]
+    for s in settings:
+        todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"]) if i.key not in runs]
+    order = {s.name: k for k, s in enumerate(settings)}
+    todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
+    return Pending(todo, incomplete, {})
+
+
+def show_plan(settings: list[Setting]) -> int:
+    """The dry run (``--plan``): per setting, the runs the ledger holds and those a worker would train next,
+    read from the ledger without training, measuring or writing anything."""
+    book = ledger.load()
+    measured = {name: (info["key"], info.get("facts_revision")) for name, info in book["settings"].items()}
+    stale = [s.name for s in settings if measured.get(s.name) != (s.key(), facts_revision())]
+    if stale:
+        print(f"settings whose facts a worker would measure first (not in the ledger or changed): {', '.join(stale)}")
+        settings = [s for s in settings if s.name not in stale]
+    found = pending(book, settings, ledger.finder_sources_hash())
+    if found.new_tables:  # planned as a worker would after freezing them (in memory only)
+        print(f"a worker would first freeze leave-one-dataset-out tables for: {', '.join(sorted(found.new_tables))}")
+        book.setdefault(fit.loo_key(), {}).update(found.new_tables)
+        found = pending(book, settings, ledger.finder_sources_hash())
+    per: dict[str, list[str]] = {}
+    for name, item in found.todo:
+        per.setdefault(name, []).append(item.stage)
+    for s in settings:
+        stages = per.get(s.name, [])
+        summary = ", ".join(f"{stage} {stages.count(stage)}" for stage in dict.fromkeys(stages)) or "nothing"
+        print(f"{s.name}: to do {len(stages)} ({summary})")
+    print(f"runs in the ledger: {len(book['runs'])}; to do now: {len(found.todo)}; more to be named later: {found.incomplete}")
+    return len(found.todo)
+
+
 def worker(settings: list[Setting], deadline: float) -> int:
     done = 0
     finder_hash = ledger.finder_sources_hash()
     prepare(settings)
-    order = {s.name: k for k, s in enumerate(settings)}
     while time.time() < deadline:
         with ledger.locked():
             book = ledger.load()
-        runs = book["runs"]
-        todo: list[tuple[str, plan.Item]] = []
-        incomplete = False
-        for s in settings:
-            items, complete = plan.setting_items(s, book["settings"][s.name]["facts"], runs, finder_hash)
-            incomplete |= not complete
-            todo += [(s.name, i) for i in items if i.key not in runs]
-        loo, new_tables = fit.loo_items(book, settings)  # trainwell with the law fitted without the setting's dataset
-        if new_tables:
+        found = pending(book, settings, finder_hash)
+        if found.new_tables:
             with ledger.locked():
                 fresh = ledger.load()
                 frozen = fresh.setdefault(fit.loo_key(), {})
-                frozen.update({d: t for d, t in new_tables.items() if d not in frozen})
+                frozen.update({d: t for d, t in found.new_tables.items() if d not in frozen})
                 ledger.save(fresh)
             continue  # plan again from the frozen tables
-        incomplete |= len({i.setting for i in loo}) < len(settings)
-        todo += [(i.setting, i) for i in loo if i.key not in runs]
-        # training at the finder's held-out picks (finder.py), named once every range test of these sources is in
-        # (a range test still running keeps its setting's plan incomplete, so no worker leaves before they are named)
-        found = finder.loo_items(book, settings, finder_hash)
-        todo += [(i.setting, i) for i in found if i.key not in runs]
-        for s in settings:
-            todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"]) if i.key not in runs]
-        todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
+        todo, incomplete = found.todo, found.incomplete
         if not todo:
             if not incomplete:
                 return done
@@ -268,12 +287,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the settings marked quick")
     parser.add_argument("--settings", default="", help="comma-separated setting names (default: all)")
     parser.add_argument("--minutes", type=float, default=24 * 60.0, help="stop claiming new runs after this long")
+    parser.add_argument("--plan", action="store_true", help="dry run: print what a worker would train, train nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING)
     chosen = [BY_NAME[n] for n in args.settings.split(",") if n] or [s for s in SETTINGS if s.quick or not args.quick]
+    if args.plan:
+        show_plan(ordered(chosen))
+        return
     n = worker(ordered(chosen), time.time() + args.minutes * 60)
     print(f"worker {os.getpid()}: {n} runs")
 
