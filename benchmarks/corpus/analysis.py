@@ -239,19 +239,24 @@ def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda r: (not r["current"], r["rule"]))
 
 
+def ablation_delta(rows: list[dict[str, Any]], rule: str) -> float | None:
+    """A setting's evidence about ``rule``: the mean paired test change (off minus on, points) of the current
+    recommendation's ablation where both seeds are in, else the mean over the earlier recommenders' (the same rule
+    switched off at a slightly different LR or stack: still evidence about the rule; all of them, not one picked by
+    the ledger's key order); None where no ablation of it has both seeds."""
+    done = [a for a in rows if a["rule"] == rule and len(a["seeds"]) == len(plan.ABLATE_SEEDS)]
+    current = [a for a in done if a["current"]]
+    chosen = current or done
+    return round(statistics.fmean(a["test_delta_mean"] for a in chosen), 3) if chosen else None
+
+
 def ablation_summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """Per rule, over the settings where an ablation has both seeds (the current recommendation's first): how often
     switching the rule off helped (> +0.25 points), hurt (< -0.25) or made no difference, and the mean change,
     overall and per model family."""
     out: dict[str, Any] = {}
     for rule in methods.ABLATIONS:
-        rows = []
-        for r in reports:
-            # the current recommendation's ablation where both seeds are in, else an earlier recommender's
-            # (the same rule switched off at a slightly different LR: still evidence about the rule)
-            done = [a for a in r.get("ablations", []) if a["rule"] == rule and len(a["seeds"]) == len(plan.ABLATE_SEEDS)]
-            if done:
-                rows.append((r["facts"]["family"], done[0]["test_delta_mean"]))
+        rows = [(r["facts"]["family"], d) for r in reports if (d := ablation_delta(r.get("ablations", []), rule)) is not None]
         if not rows:
             continue
 

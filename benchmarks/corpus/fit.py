@@ -35,8 +35,9 @@ import numpy as np
 
 import analysis
 import ledger
+import methods
 import plan
-from settings import SETTINGS, Setting
+from settings import RECOMMENDER_FAMILY, SETTINGS, Setting
 
 LAMBDA = 1.0  # prior strength: one pseudo-observation per coefficient, in (log LR)^2 units
 TABLE_PATH = ledger.ROOT / "src" / "trainwell" / "advise" / "lr_law.json"
@@ -72,7 +73,8 @@ def prior_table() -> dict[str, Any]:
     data = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
     if "prior_coefficients" in data:
         data = {**data, "status": "prior", "coefficients": data["prior_coefficients"]}
-    return data
+    # where to measure instead is a corpus decision, not a prior: decided held out in decisions.py, on all data in write_table
+    return {**data, "measure": {}}
 
 
 def loo_key() -> str:
@@ -238,15 +240,20 @@ def curve_regret(r: dict[str, Any], lr: float) -> float:
 MEASURE_MARGIN = 0.25  # points: the range test must beat the law by more than this (2-seed curves' noise) to replace it
 
 
-def rule_or_measure(law: dict[str, Any], peak: dict[str, Any]) -> dict[str, Any]:
+def rule_or_measure(law: dict[str, Any], peak: dict[str, Any], exclude: str | None = None) -> dict[str, Any]:
     """Per model family (the corpus's, e.g. lstm and transformer apart): is the LR law or the range test
     closer to the sweep-best, both leave-one-dataset-out, by the accuracy the setting's sweep curve gives at
     the LR (the same stack for both, so only the LR differs). Decided only for families whose every corpus
-    setting has its sweep and 3 finder picks in; the others are listed as undecided."""
+    setting has its sweep and 3 finder picks in; the others are listed as undecided. ``exclude``: a dataset
+    whose settings are left out (the decision a held-out dataset's recommendation is scored with); a family
+    with no setting left is decided for the law (no evidence against it)."""
     out: dict[str, Any] = {}
     for family in sorted({s.family for s in SETTINGS}):
-        names = [s.name for s in SETTINGS if s.family == family]
-        laws = [p for p in law.get("per_setting", []) if p["family"] == family]
+        names = [s.name for s in SETTINGS if s.family == family and s.dataset != exclude]
+        if not names:
+            out[family] = {"settings": 0, "decision": "rule (the LR law)"}
+            continue
+        laws = [p for p in law.get("per_setting", []) if p["family"] == family and p["setting"] in names]
         picks = [p for p in peak.get("per_pick", []) if p["setting"] in names]
         seen = {p["setting"] for p in picks if sum(q["setting"] == p["setting"] for q in picks) == 3}
         row: dict[str, Any] = {"settings": len(names), "swept": len(laws), "with_3_picks": len(seen)}
@@ -267,12 +274,35 @@ def rule_or_measure(law: dict[str, Any], peak: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def write_table(book: dict[str, Any], command: str) -> dict[str, Any]:
+def measure_groups(decided: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """lr_law.json's ``measure``: the law's group (family/mode/kind) of every corpus family ``rule_or_measure``
+    decides to measure on all data, with the evidence and the held-out regrets."""
+    from trainwell.advise.lr_law import LawTable, group_of
+
+    table = LawTable.from_dict(prior_table())
+    out = {}
+    for family, row in decided.items():
+        if not row["decision"].startswith("measure"):
+            continue
+        s = next(s for s in SETTINGS if s.family == family)
+        group = group_of(RECOMMENDER_FAMILY[family], s.mode, "adamw", table)
+        out[group] = {
+            "evidence": f"benchmarks/results/corpus_lr_law.json rule_or_measure.{family} (benchmarks/corpus/fit.py)",
+            "why": (
+                f"on the {row['settings']} {family} corpus settings, both held out by dataset, the range test's picks lost "
+                f"{row['finder_mean_curve_regret']:.2f} points on the sweep's curve, the law's LR {row['law_mean_curve_regret']:.2f}"
+            ),
+        }
+    return out
+
+
+def write_table(book: dict[str, Any], command: str, measure: dict[str, dict[str, str]]) -> dict[str, Any]:
     prior = prior_table()
     rs = rows(book)
     coefficients = fit(rs, prior)
     fitted = {
         **prior,
+        "measure": measure,
         "prior_coefficients": prior["coefficients"],
         "status": "fitted",
         "coefficients": coefficients,
@@ -306,20 +336,31 @@ def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
     return {**table_with(prior, fit(train, prior)), "fitted_on": sorted(r["setting"].name for r in train)}
 
 
-def loo_items(book: dict[str, Any], settings: list[Setting]) -> tuple[list[plan.Item], dict[str, dict[str, Any]]]:
-    """trainwell's recommendation for each setting with the law fitted without its dataset (3 seeds each),
-    and the tables newly fitted for that (the caller freezes them in the ledger)."""
+def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> tuple[list[plan.Item], dict[str, dict[str, Any]]]:
+    """trainwell's recommendation for each setting with the law fitted without its dataset and the corpus-made
+    decisions remade without it (decisions.py), 3 seeds each, and what is newly made for that: ledger key -> the
+    entries the caller freezes there (the law's tables under ``loo_key()``, the decisions under ``decisions.key``)."""
+    import decisions
+
     out: list[plan.Item] = []
-    new: dict[str, dict[str, Any]] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    decided, final = decisions.frozen_or_made(book, finder_hash)
     for s in settings:
-        table = new.get(s.dataset) or loo_table_for(book, s.dataset)
+        table = tables.get(s.dataset) or loo_table_for(book, s.dataset)
         if table is None:
             continue
         if s.dataset not in book.get(loo_key(), {}):
-            new[s.dataset] = table
-        config = recommended_with(s, book["settings"][s.name]["facts"], table)
+            tables[s.dataset] = table
+        facts = book["settings"][s.name]["facts"]
+        config = recommended_with(s, facts, table)
         if config is not None:
-            out += [plan._item(s, "trainwell_loo", "trainwell_loo", seed, "train", config=config) for seed in (0, 1, 2)]
+            out += [
+                plan._item(s, "trainwell_loo", "trainwell_loo", seed, "train", config=c)
+                for seed, c in zip(methods.SEEDS, decisions.configs(s, facts, config, decided), strict=True)
+            ]
+    new = {loo_key(): tables} if tables else {}
+    if final:
+        new[decisions.key(finder_hash)] = decided
     return out, new
 
 
@@ -358,7 +399,7 @@ def main() -> None:
     out = ledger.ROOT / "benchmarks" / "results" / "corpus_lr_law.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     if args.write:
-        write_table(book, command)
+        write_table(book, command, measure_groups(result["rule_or_measure"]))
     print(
         json.dumps(
             {

@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import analysis
+import decisions
 import finder
 import fit
 import ledger
@@ -38,11 +39,12 @@ LABELS = {
 def build(book: dict[str, Any]) -> dict[str, Any]:
     finder_hash = ledger.finder_sources_hash()
     frozen = book.get(fit.loo_key(), {})  # only the tables the runs were trained with
-    loo = [i for i in fit.loo_items(book, SETTINGS)[0] if BY_NAME[i.setting].dataset in frozen]
+    loo = [i for i in fit.loo_items(book, SETTINGS, finder_hash)[0] if BY_NAME[i.setting].dataset in frozen]
     extra: dict[str, list[Any]] = {}
     for item in loo:
         extra.setdefault(item.setting, []).append(item)
     reports = analysis.all_reports(book, finder_hash, extra)
+    decided, _ = decisions.frozen_or_made(book, finder_hash)
     done = sum(r["runs_done"] for r in reports)
     named = sum(r["runs_named"] for r in reports)
     return {
@@ -55,6 +57,9 @@ def build(book: dict[str, Any]) -> dict[str, Any]:
         },
         "summary": analysis.summary(reports),
         "ablations": analysis.ablation_summary(reports),
+        # the corpus-made rule and rule-or-measure decisions, on all data (shipped) and remade per held-out dataset
+        # (decisions.py): the trainwell_loo runs use the held-out ones
+        "decisions": {"key": decisions.key(finder_hash), **decided},
         # the finder's pick rule held out by dataset (finder.py; every pick in benchmarks/results/corpus_finder.json)
         "finder": {k: v for k, v in finder.scores(book, finder_hash).items() if k != "per_pick"},
         "settings": reports,
@@ -83,6 +88,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"trainwell (leave-one-dataset-out) beats every peer on {b['wins']} of {b['settings']} settings ({100 * b['share']:.0f} %).",
         ]
+    lines += ["", *decision_lines(result["decisions"])]
     f = s.get("finder")
     if f:
         lines += [
@@ -127,6 +133,29 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{'' if best is None else f'{best[0]} {best[1]:+.2f}'} | {ratios} |"
             )
     return "\n".join(lines)
+
+
+def decision_lines(decided: dict[str, Any]) -> list[str]:
+    """The held-out decisions that differ from the shipped ones (what the trainwell_loo runs were trained with)."""
+    shipped = {d.rule: d.shipped for d in decisions.DECISIONS}
+    lines = [
+        "| held-out dataset | rule or LR decision remade without it (decisions.py) | evidence (mean off minus on, settings) |",
+        "|---|---|---|",
+    ]
+    all_measure = set(decided["all"]["measure"])
+    for dataset, mine in decided["held_out"].items():
+        for rule, row in mine["rules"].items():
+            if row["side"] != shipped[rule]:
+                mean = row.get("mean_off_minus_on")
+                lines.append(
+                    f"| {dataset} | {rule}: {row['side']} (shipped {shipped[rule]}) | {mean if mean is not None else '-'} ({row['settings']}; {row['why']}) |"
+                )
+        for family in sorted(all_measure - set(mine["measure"])):
+            lines.append(f"| {dataset} | {family} LR: the law (shipped: the range test) | fit.rule_or_measure without {dataset} |")
+        for family in sorted(set(mine["measure"]) - all_measure):
+            lines.append(f"| {dataset} | {family} LR: the range test (shipped: the law) | fit.rule_or_measure without {dataset} |")
+    measured = ", ".join(decided["all"]["measure"]) or "none"
+    return [f"Shipped (all data): the range test sets the LR for {measured}; every other family uses the law.", "", *lines]
 
 
 def main() -> None:

@@ -185,7 +185,7 @@ class Pending:
 
     todo: list[tuple[str, plan.Item]]
     incomplete: bool
-    new_tables: dict[str, dict[str, Any]]
+    to_freeze: dict[str, dict[str, Any]]  # ledger key -> entries to freeze there first (fit.loo_items)
 
 
 def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> Pending:
@@ -196,9 +196,10 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> 
         items, complete = plan.setting_items(s, book["settings"][s.name]["facts"], runs, finder_hash)
         incomplete |= not complete
         todo += [(s.name, i) for i in items if i.key not in runs]
-    loo, new_tables = fit.loo_items(book, settings)  # trainwell with the law fitted without the setting's dataset
-    if new_tables:
-        return Pending(todo, True, new_tables)
+    # trainwell with the law fitted, and the corpus-made decisions remade, without the setting's dataset
+    loo, to_freeze = fit.loo_items(book, settings, finder_hash)
+    if to_freeze:
+        return Pending(todo, True, to_freeze)
     incomplete |= len({i.setting for i in loo}) < len(settings)
     todo += [(i.setting, i) for i in loo if i.key not in runs]
     # training at the finder's held-out picks (finder.py), named once every range test of these sources is in
@@ -222,9 +223,10 @@ def show_plan(settings: list[Setting]) -> int:
         print(f"settings whose facts a worker would measure first (not in the ledger or changed): {', '.join(stale)}")
         settings = [s for s in settings if s.name not in stale]
     found = pending(book, settings, ledger.finder_sources_hash())
-    if found.new_tables:  # planned as a worker would after freezing them (in memory only)
-        print(f"a worker would first freeze leave-one-dataset-out tables for: {', '.join(sorted(found.new_tables))}")
-        book.setdefault(fit.loo_key(), {}).update(found.new_tables)
+    if found.to_freeze:  # planned as a worker would after freezing them (in memory only)
+        print(f"a worker would first freeze leave-one-dataset-out entries: {', '.join(sorted(found.to_freeze))}")
+        for name, entries in found.to_freeze.items():
+            book.setdefault(name, {}).update(entries)
         found = pending(book, settings, ledger.finder_sources_hash())
     per: dict[str, list[str]] = {}
     for name, item in found.todo:
@@ -245,13 +247,14 @@ def worker(settings: list[Setting], deadline: float) -> int:
         with ledger.locked():
             book = ledger.load()
         found = pending(book, settings, finder_hash)
-        if found.new_tables:
+        if found.to_freeze:
             with ledger.locked():
                 fresh = ledger.load()
-                frozen = fresh.setdefault(fit.loo_key(), {})
-                frozen.update({d: t for d, t in found.new_tables.items() if d not in frozen})
+                for name, entries in found.to_freeze.items():
+                    frozen = fresh.setdefault(name, {})
+                    frozen.update({k: v for k, v in entries.items() if k not in frozen})
                 ledger.save(fresh)
-            continue  # plan again from the frozen tables
+            continue  # plan again from what is frozen
         todo, incomplete = found.todo, found.incomplete
         if not todo:
             if not incomplete:
@@ -259,7 +262,9 @@ def worker(settings: list[Setting], deadline: float) -> int:
             time.sleep(5)
             continue
         with ledger.locked():
-            key = ledger.claim([i.key for _, i in todo])
+            # re-read under the lock: a run another worker recorded since this plan was made is not claimed again
+            recorded = ledger.load()["runs"]
+            key = ledger.claim([i.key for _, i in todo if i.key not in recorded])
         if key is None:
             time.sleep(5)
             continue

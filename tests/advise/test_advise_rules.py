@@ -312,10 +312,25 @@ def test_evidence_that_the_range_test_wins_switches_a_family_to_find(monkeypatch
     assert recommend(Profile("cnn", dataset_size=5000)).config.optimizer.lr != "find"  # only the measured group
 
 
-def test_shipped_evidence_table_is_empty_until_the_corpus_measures_it() -> None:
+def test_shipped_measure_groups_are_the_corpus_decisions() -> None:
+    """Every group the shipped law measures instead is one the corpus's rule-or-measure table decided so (nothing
+    invented), and the recommendation for it is the range test with the law's value as the stated fallback."""
+    import json
+    from pathlib import Path
+
     from trainwell.advise.lr_law import load_table
 
-    assert load_table().measure == {}  # nothing invented
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "corpus_lr_law.json"
+    decided = json.loads(results.read_text(encoding="utf-8"))["rule_or_measure"]
+    measure = load_table().measure
+    assert set(measure) == {"rnn/scratch/adam", "transformer/scratch/adam"}
+    for group, evidence in measure.items():
+        family = evidence["evidence"].split("rule_or_measure.")[1].split()[0]
+        assert decided[family]["decision"].startswith("measure"), group
+    rec = recommend(Profile("rnn", dataset_size=3000, num_classes=6, epochs=3))
+    assert rec.config.optimizer.lr == "find" and isinstance(rec.config.lr_find.fallback, float)
+    reason = rec.reason_for("optimizer.lr")
+    assert reason is not None and "rule_or_measure.lstm" in reason.source and "range test beating the law" in reason.why
 
 
 # --- issue G: rules the calibration corpus changed -------------------------------------------------------

@@ -119,11 +119,12 @@ def load_table(path: str | Path | None = None) -> LawTable:
 
 def prior_table() -> LawTable:
     """The guides' constants (seed anchors, literature slopes) that the corpus fit started from: the shipped
-    file keeps them as ``prior_coefficients`` once fitted. The law's form is tested on them."""
+    file keeps them as ``prior_coefficients`` once fitted. The law's form is tested on them. Where to measure
+    instead (``measure``) is a corpus decision, so the prior has none."""
     data = json.loads(resources.files("trainwell.advise").joinpath(TABLE_FILE).read_text(encoding="utf-8"))
     if "prior_coefficients" in data:
         data = {**data, "status": "prior", "coefficients": data["prior_coefficients"], "git_revision": None, "command": None}
-    return LawTable.from_dict(data)
+    return LawTable.from_dict({**data, "measure": {}})
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,178 @@
+"""The recommender's corpus-made decisions, remade leave-one-dataset-out for the headline regret.
+
+Five of the recommender's rules take a side the guides did not, because the corpus's rule ablations said so
+(MLPs without 001's dropout, short transformers from scratch without it, warmup for Adam from scratch, clipping
+for CNNs on Adam, no class weights when scored on accuracy); and per model family the LR is either the law's
+or the range test's (``fit.rule_or_measure``). Made on every dataset, those decisions have seen the dataset a
+``trainwell_loo`` run is scored on. Here each is made again per held-out dataset from the OTHER datasets'
+evidence only, by one criterion fixed in advance:
+
+- a rule: the mean paired test change of switching it off (``analysis.ablation_delta``, off minus on, points)
+  over the other datasets' settings where the rule applies. Beyond +NOISE: off; beyond -NOISE: on; within the
+  noise, or with no setting left: the guides' side (the evidence does not move the guide);
+- the LR: ``fit.rule_or_measure`` without the held-out dataset; where it says measure, the held-out setting
+  trains at the range test's own held-out pick (``finder.loo_picks``: the finder's constants fitted without
+  the dataset, on the stored range test of the same seed), which is what ``optimizer.lr: find`` picks there.
+
+Where a held-out decision differs from the shipped recommender's side, the ``trainwell_loo`` config is the
+recommendation with that rule switched to the held-out side; everywhere else it is the recommendation as is.
+The decisions are frozen in the ledger when first made with every range test in (``key()``), so the runs
+trained with them keep their meaning as later ablations arrive, like the law's held-out tables.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import analysis
+import fit
+import methods
+from settings import SETTINGS, Setting
+from trainwell.config.paths import set_path
+
+NOISE = analysis.ABLATION_NOISE  # points: a mean paired change smaller than this moves no guide
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One recommender rule whose side the corpus chose: where it applies (the setting's facts), the ablation
+    that measures it, the guides' side, the side the recommender ships, and the config values of its "on" side
+    (its "off" side is the ablation's switched-off value)."""
+
+    rule: str
+    ablation: str
+    applies: Callable[[dict[str, Any]], bool]
+    guide: str  # "on" | "off"
+    shipped: str  # "on" | "off"
+    on: dict[str, Any]
+
+    def values(self, side: str) -> dict[str, Any]:
+        if side == "on":
+            return self.on
+        return {methods.ABLATIONS[self.ablation].path: methods.ABLATIONS[self.ablation].off}
+
+
+def _family(*families: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda f: f["recommender_family"] in families and f["mode"] == "scratch"
+
+
+DECISIONS: tuple[Decision, ...] = (
+    # 001 §Dropout Rate: FC layers 0.3-0.5 (the recommender's value before the corpus: 0.3)
+    Decision("dropout.fc", "dropout", _family("mlp"), "on", "off", {"model.dropout": 0.3}),
+    # 001 §Dropout Rate: transformer 0.1; the rule covers runs from scratch of 5 epochs or fewer
+    Decision(
+        "dropout.transformer-scratch-short",
+        "dropout",
+        lambda f: _family("transformer")(f) and f["epochs"] <= 5,
+        "on",
+        "off",
+        {"model.dropout": 0.1},
+    ),
+    # 001 §Warmup Steps: optional for MLPs/CNNs ("start without it"); transformers warm up by their own rule
+    Decision("schedule.adam-scratch-warmup", "warmup", _family("mlp", "cnn", "rnn"), "off", "on", {"schedule.warmup": 0.1}),
+    # 001 §Gradient Clip Value: CNNs "not usually needed"
+    Decision("clip.cnn-adam", "clipping", _family("cnn"), "off", "on", {"training.max_grad_norm": 1.0}),
+    # 004 §Loss Function Selection Guide: weighted cross-entropy from 1:5 (loss.moderate-imbalance's value)
+    Decision("loss.accuracy-target", "class_weights", lambda f: float(f["imbalance"]) >= 5.0, "on", "off", {"loss.class_weights": "auto"}),
+)
+
+
+def key(finder_hash: str) -> str:
+    """Where the ledger freezes the held-out decisions: named by the criterion, the decisions' spec and the
+    finder sources whose picks they use, so a changed criterion or finder decides anew."""
+    spec = [(d.rule, d.ablation, d.guide, d.shipped, d.on) for d in DECISIONS]
+    text = json.dumps({"spec": spec, "noise": NOISE, "margin": fit.MEASURE_MARGIN, "finder": finder_hash}, sort_keys=True)
+    return "loo_decisions@" + hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def evidence(book: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per setting with rule ablations: its dataset, facts and the ablation change per rule (points)."""
+    out = []
+    for s in SETTINGS:
+        if s.name not in book["settings"]:
+            continue
+        found = analysis.ablations(s, book)
+        deltas = {d.ablation: v for d in DECISIONS if (v := analysis.ablation_delta(found, d.ablation)) is not None}
+        out.append({"setting": s.name, "dataset": s.dataset, "facts": book["settings"][s.name]["facts"], "deltas": deltas})
+    return out
+
+
+def decide(decision: Decision, rows: list[dict[str, Any]], exclude: str | None = None) -> dict[str, Any]:
+    """The side the evidence takes for ``decision`` without ``exclude``'s settings, with the numbers behind it."""
+    used = [r for r in rows if r["dataset"] != exclude and decision.applies(r["facts"]) and decision.ablation in r["deltas"]]
+    if not used:
+        return {"side": decision.guide, "settings": 0, "why": "no evidence: the guides' side"}
+    mean = statistics.fmean(r["deltas"][decision.ablation] for r in used)
+    side = "off" if mean > NOISE else "on" if mean < -NOISE else decision.guide
+    return {
+        "side": side,
+        "settings": len(used),
+        "datasets": len({r["dataset"] for r in used}),
+        "mean_off_minus_on": round(mean, 2),
+        "why": "measured" if abs(mean) > NOISE else "within noise: the guides' side",
+    }
+
+
+def make(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
+    """All-data and per-held-out-dataset decisions: {"all": ..., "held_out": {dataset: {"rules", "measure", "picks"}}}."""
+    import finder
+
+    rows = evidence(book)
+    law = fit.law_scores(book)
+    peak = finder.scores(book, finder_hash)
+    picks = finder.loo_picks(book, finder_hash)
+
+    def one(exclude: str | None) -> dict[str, Any]:
+        families = fit.rule_or_measure(law, peak, exclude=exclude)
+        return {
+            "rules": {d.rule: decide(d, rows, exclude) for d in DECISIONS},
+            "measure": sorted(f for f, v in families.items() if v["decision"].startswith("measure")),
+        }
+
+    held = {}
+    for d in sorted({s.dataset for s in SETTINGS}):
+        held[d] = one(d)
+        held[d]["picks"] = {}
+        for p in picks:
+            if p["dataset"] == d:
+                held[d]["picks"].setdefault(p["setting"], {})[str(p["seed"])] = methods.lr_round(p["loo_peak"])
+    return {"finder": finder_hash, "all": one(None), "held_out": held}
+
+
+def frozen_or_made(book: dict[str, Any], finder_hash: str) -> tuple[dict[str, Any], bool]:
+    """(the decisions, whether they are new and final enough to freeze: made with every range test in)."""
+    import finder
+
+    stored = book.get(key(finder_hash))
+    if stored is not None:
+        return stored, False
+    return make(book, finder_hash), finder.complete(book, finder_hash)
+
+
+def configs(s: Setting, facts: dict[str, Any], config: dict[str, Any], decided: dict[str, Any]) -> list[dict[str, Any]]:
+    """The held-out recommendation per seed (0, 1, 2): ``config`` with every rule that applies to the setting and
+    whose held-out side differs from the shipped one switched, and, where the held-out LR decision for the family
+    is to measure, the range test's held-out pick of that seed as the LR (what the recommender's "find" resolves
+    to); a "find" the held-out evidence does not support falls back to the law's value."""
+    mine = decided["held_out"][s.dataset]
+    out = []
+    for seed in methods.SEEDS:
+        c = copy.deepcopy(config)
+        for d in DECISIONS:
+            side = mine["rules"][d.rule]["side"]
+            if side != d.shipped and d.applies(facts):
+                for path, value in d.values(side).items():
+                    set_path(c, path, value)
+        pick = mine["picks"].get(s.name, {}).get(str(seed))
+        if s.family in mine["measure"] and pick is not None:
+            set_path(c, "optimizer.lr", pick)
+        elif c.get("optimizer", {}).get("lr") == "find":
+            set_path(c, "optimizer.lr", c["lr_find"]["fallback"])
+        out.append(c)
+    return out
