@@ -26,8 +26,8 @@ import ledger
 from settings import BY_NAME, SETTINGS
 
 LABELS = {
-    "trainwell_loo": "trainwell (law fitted without the dataset)",
-    "trainwell": "trainwell (law fitted on all data)",
+    "trainwell_loo": "trainwell (law and corpus decisions made without the dataset)",
+    "trainwell": "trainwell (law and decisions from all data)",
     "hf_trainer": "HF Trainer defaults (AdamW 5e-5, linear)",
     "keras": "Keras (Adam 1e-3, constant)",
     "fastai": "fastai fit_one_cycle (1e-3)",
