@@ -306,17 +306,22 @@ def regrets_by_problem(records: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_record(t0: float, load_start: tuple[float, float, float]) -> dict[str, Any]:
-    """What produced a part: revision, the exact command (with its niceness), wall time and the load around it
-    (wall time on this shared machine is only comparable at similar load)."""
+def run_start() -> dict[str, Any]:
+    """What produces a part, read when it starts: revision, the exact command (with its niceness), the load."""
     return {
         "git_revision": git_revision(Path(__file__).resolve().parent),
         "command": " ".join(["nice", "-n", str(os.nice(0)), "python", *sys.argv]),
-        "wall_s": time.time() - t0,
-        "load_avg_start": load_start,
-        "load_avg_end": os.getloadavg(),
         "cpu_count": os.cpu_count(),
+        "load_avg_start": os.getloadavg(),
+        "started": time.time(),
     }
+
+
+def run_end(start: dict[str, Any]) -> dict[str, Any]:
+    """The part's record: ``run_start``'s, its wall time and the load at the end (wall time on this shared
+    machine is only comparable at similar load)."""
+    record = {k: v for k, v in start.items() if k != "started"}
+    return {**record, "wall_s": time.time() - start["started"], "load_avg_end": os.getloadavg()}
 
 
 def markdown(summary: dict[str, Any], title: str) -> str:
@@ -354,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     report.update({"budgets": list(BUDGETS), "strategies": list(STRATEGY_NAMES), "grid_map": GRID_MAPS})
     sections = []
     if not args.skip_grid:
-        t0, load0, grid_records = time.time(), os.getloadavg(), []
+        t0, started, grid_records = time.time(), run_start(), []
         for kind, cls in (("hpolib", HPOLib), ("hpobench", HPOBench)):
             for dataset in cls.available_dataset_names:
                 grid_records += evaluate(grid_problem(kind, dataset), range(args.grid_seeds))
@@ -367,9 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         report.pop("grid_records", None)  # the per-lookup records of earlier versions: see grid_regrets
         report["grid_regrets"] = regrets_by_problem(grid_records)
-        report["grid_run"] = run_record(t0, load0)
+        report["grid_run"] = run_end(started)
     if not args.skip_train:
-        t0, load0, train_records = time.time(), os.getloadavg(), []
+        t0, started, train_records = time.time(), run_start(), []
         with tempfile.TemporaryDirectory() as tmp:
             for task in ("digits", "tabular"):
                 train_records += evaluate(trained_problem(task, Path(tmp)), range(args.train_seeds))
@@ -377,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         report["trained"] = summarise(train_records)
         report["trained_records"] = train_records
         report.pop("trained_seconds", None)  # now trained_run's wall_s, with the load beside it
-        report["trained_run"] = run_record(t0, load0)
+        report["trained_run"] = run_end(started)
         sections.append(markdown(report["trained"], f"CPU trainings: digits + tabular/adult, {args.train_seeds} seeds each"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8")
