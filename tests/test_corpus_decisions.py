@@ -1,0 +1,74 @@
+"""The calibration corpus's held-out decisions (benchmarks/corpus/decisions.py): a corpus-made rule is decided
+again without the held-out dataset by one criterion (the other datasets' mean ablation change beyond the noise,
+else the guides' side), and the held-out recommendation switches exactly the rules whose held-out side differs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"
+MLP = {"recommender_family": "mlp", "family": "mlp", "mode": "scratch", "epochs": 30, "imbalance": 1.6}
+
+
+@pytest.fixture
+def corpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]:
+    """The corpus scripts' modules, imported by bare name as the scripts do, and forgotten afterwards."""
+    monkeypatch.syspath_prepend(str(CORPUS))
+    yield {name: importlib.import_module(name) for name in ("analysis", "decisions", "settings")}
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, "__file__", None) or "/").parent == CORPUS:
+            del sys.modules[name]
+
+
+def _row(dataset: str, delta: float, facts: dict[str, Any] = MLP) -> dict[str, Any]:
+    return {"setting": f"{dataset}-x", "dataset": dataset, "facts": facts, "deltas": {"dropout": delta}}
+
+
+def test_a_rule_is_decided_without_the_held_out_dataset(corpus: dict[str, ModuleType]) -> None:
+    decisions = corpus["decisions"]
+    fc = next(d for d in decisions.DECISIONS if d.rule == "dropout.fc")  # guides: on (0.3); shipped: off
+    rows = [_row("a", 1.0), _row("a", 0.8), _row("b", 0.1), _row("c", -0.2)]
+    assert decisions.decide(fc, rows)["side"] == "off"  # mean +0.425: beyond the noise, dropout cost accuracy
+    held = decisions.decide(fc, rows, exclude="a")
+    assert (held["side"], held["settings"], held["mean_off_minus_on"]) == ("on", 2, -0.05)  # within noise: the guide
+    assert decisions.decide(fc, [_row("b", -1.0)])["side"] == "on"  # beyond the noise the other way: measured on
+    assert decisions.decide(fc, [_row("a", 2.0)], exclude="a") == {"side": "on", "settings": 0, "why": "no evidence: the guides' side"}
+    cnn = {**MLP, "recommender_family": "cnn", "family": "cnn"}
+    assert decisions.decide(fc, [_row("b", 2.0, cnn)])["settings"] == 0  # the rule's context only
+
+
+def test_the_held_out_config_switches_only_rules_that_differ(corpus: dict[str, ModuleType]) -> None:
+    decisions = corpus["decisions"]
+    s = corpus["settings"].BY_NAME["wine-mlp32x1"]
+    config = {"optimizer": {"lr": "find"}, "lr_find": {"fallback": 0.004}, "model": {"dropout": 0.0}, "schedule": {"warmup": 0.1}}
+    shipped = {d.rule: {"side": d.shipped} for d in decisions.DECISIONS}
+    same = {"held_out": {"wine": {"rules": shipped, "measure": [], "picks": {}}}}
+    seeds = decisions.configs(s, MLP, config, same)
+    # nothing differs: the shipped config, its "find" resolved to the law's fallback (no held-out evidence to measure)
+    assert len(seeds) == 3 and all(c == {**config, "optimizer": {"lr": 0.004}} for c in seeds)
+    differ = {**shipped, "dropout.fc": {"side": "on"}, "schedule.adam-scratch-warmup": {"side": "off"}}
+    picks = {"wine-mlp32x1": {"0": 0.01, "1": 0.02, "2": 0.03}}
+    held = {"held_out": {"wine": {"rules": differ, "measure": ["mlp"], "picks": picks}}}
+    seeds = decisions.configs(s, MLP, config, held)
+    assert [c["optimizer"]["lr"] for c in seeds] == [0.01, 0.02, 0.03]  # each seed trains at its range test's pick
+    assert all(c["model"]["dropout"] == 0.3 and c["schedule"]["warmup"] == 0.0 for c in seeds)
+    assert config["model"]["dropout"] == 0.0  # the recommendation itself is left as it was
+
+
+def test_a_settings_evidence_is_its_current_ablation_else_the_mean_of_earlier_ones(corpus: dict[str, ModuleType]) -> None:
+    delta = corpus["analysis"].ablation_delta
+
+    def row(value: float, current: bool, seeds: tuple[int, ...] = (0, 1)) -> dict[str, Any]:
+        return {"rule": "dropout", "seeds": list(seeds), "test_delta_mean": value, "current": current}
+
+    assert delta([row(3.6, False), row(-3.3, False)], "dropout") == pytest.approx(0.15)
+    assert delta([row(3.6, False), row(0.5, True)], "dropout") == 0.5
+    assert delta([row(0.5, True, seeds=(0,))], "dropout") is None  # one seed in: no evidence yet
+    assert delta([row(0.5, True)], "warmup") is None
