@@ -1,5 +1,7 @@
 """Many processes on CPU (gloo): throughput of 2 processes vs 1, and trainwell's DDP engine vs a plain DDP
-loop at equal work (same model, data, effective batch, optimizer, schedule, clipping, per-step loss read).
+loop at equal work (same model, data, effective batch, optimizer, schedule, clipping, and a per-step read of
+the loss and the gradient norm, the two numbers trainwell reads after every step to log them and apply its NaN
+policy; without the norm read the plain loop would do less than trainwell must).
 
 Every measurement is its own torchrun job (``python -m torch.distributed.run --standalone``). Each rep runs
 the four kinds back to back, the plain and the trainwell job of one process count side by side (the order
@@ -39,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def plain(epochs: int, hidden: int, out: Path) -> None:
-    """A plain DDP loop: DistributedSampler, DataLoader, DDP (not for one process), AdamW, cosine, clipping, loss read per step."""
+    """A plain DDP loop: DistributedSampler, DataLoader, DDP (not for one process), AdamW, cosine, clipping, loss and norm read per step."""
     torch.distributed.init_process_group("gloo")
     rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
     train, _ = digits()
@@ -55,10 +57,10 @@ def plain(epochs: int, hidden: int, out: Path) -> None:
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(x), y)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
             opt.step()
             sched.step()
-            loss.item()
+            loss.item(), norm.item()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     if rank == 0:
         out.write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "steps": len(loader) * epochs}))

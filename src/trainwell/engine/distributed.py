@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from trainwell.config.schema import Config
+from trainwell.engine.precision import PrecisionStrategy
 from trainwell.errors import ConfigError, Problem
 
 
@@ -176,46 +177,63 @@ def full_value(value: torch.Tensor) -> torch.Tensor:
     return full() if full is not None else value  # type: ignore[no-any-return]
 
 
-class StepStats:
-    """A step's scalars (the window's weight, items, interrupt flag, loss sum) reduced with the gradients.
+class WithScalars(torch.nn.Module):
+    """What DDP wraps under torchrun: the task's model, whose forward pass it runs, and ``scalars``, a
+    parameter no forward pass reads, there to carry a step's scalars (``StepScalars``) as its gradient.
 
-    DDP all-reduces the gradients in buckets through a communication hook; this one is torch's default
-    (divide by the world size, all-reduce: ``default_hooks.allreduce_hook``) except that the last bucket of
-    the step carries the scalars appended to it, undivided. So a step makes no collective beyond DDP's own.
-    ``set`` them before the backward pass that synchronises; ``take`` them after it. Gradients in half
-    precision cannot carry item counts exactly: then nothing rides along, and ``take`` returns None.
+    The model's own parameters and state are the task model's (checkpoints save that one, not this)."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
+        super().__init__()
+        self.model = model
+        self.scalars = torch.nn.Parameter(torch.zeros(SCALARS, dtype=torch.float32, device=device))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
+
+
+SCALARS = 4  # a step's weight, items, interrupt flag, loss sum
+
+
+def data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.parallel.DistributedDataParallel:
+    """``model`` (with its ``WithScalars`` carrier) in DistributedDataParallel. Gradients live in DDP's
+    all-reduce buckets rather than beside them: no second copy of them, so a rank needs what the batch
+    finder's one-process probe measured."""
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(WithScalars(model, device), device_ids=ids, gradient_as_bucket_view=True)
+
+
+class StepScalars:
+    """A step's scalars (the window's weight, items, interrupt flag, loss sum), summed over the ranks by the
+    backward pass that synchronises the gradients.
+
+    Under DDP they are the gradient of ``WithScalars.scalars``, handed to that backward pass as a second root
+    (``PrecisionStrategy.backward``'s ``carry``): DDP averages that parameter's gradient with the others, in
+    its own C++ all-reduce, in the bucket of the last layers. So a step makes no collective beyond DDP's and
+    runs no Python in between; the counts are sent times the world size, so that DDP's average is their sum,
+    exact in float32 below 2**24 / world size. (A communication hook appending them to the last bucket, the
+    earlier way, ran Python in the backward pass and copied the bucket: 12 % more CPU per step than a plain
+    DDP loop, benchmarks/ddp.py.) FSDP has no such parameter: its steps reduce the scalars in one all-reduce
+    of their own.
     """
 
-    def __init__(self, world: int) -> None:
+    def __init__(self, model: Any, world: int) -> None:
         self.world = world
-        self._local: torch.Tensor | None = None
-        self._reduced: torch.Tensor | None = None
+        holder = getattr(model, "module", None)
+        self.carrier: torch.nn.Parameter | None = holder.scalars if isinstance(holder, WithScalars) else None
 
-    def register(self, model: Any) -> None:
-        """Make ``hook`` the DDP model's communication hook (before its first backward pass). DDP compares the
-        hook's annotations with the real classes, and this module's are strings (``from __future__ import
-        annotations``): the wrapper has none."""
-        model.register_comm_hook(None, lambda state, bucket: self.hook(state, bucket))
-
-    def set(self, values: torch.Tensor) -> None:
-        self._local, self._reduced = values, None
-
-    def take(self) -> torch.Tensor | None:
-        reduced, self._local, self._reduced = self._reduced, None, None
-        return reduced
-
-    def hook(self, state: object, bucket: torch.distributed.GradBucket) -> torch.futures.Future[torch.Tensor]:
-        from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
-
-        buffer, extra = bucket.buffer(), self._local
-        if extra is None or not bucket.is_last() or buffer.dtype not in (torch.float32, torch.float64):
-            return allreduce_hook(None, bucket)  # type: ignore[arg-type]  # None: the default group
-        n = extra.numel()
-        flat = torch.cat([buffer / self.world, extra.to(buffer.dtype)])
-
-        def split(fut: torch.futures.Future[Any]) -> torch.Tensor:
-            out: torch.Tensor = fut.value()[0]
-            self._reduced = out[-n:].double()
-            return out[:-n]
-
-        return torch.distributed.all_reduce(flat, async_op=True).get_future().then(split)  # type: ignore[union-attr]
+    def backward(self, precision: PrecisionStrategy, loss: torch.Tensor, counts: list[float], loss_sum: torch.Tensor) -> list[float]:
+        """Backpropagate ``loss`` (the window's last micro-batch: DDP synchronises); return ``[*counts, loss_sum]``
+        summed over every rank, the same numbers on each."""
+        if self.carrier is None:  # FSDP's steps read their values on the host anyway (loop.py: not deferred)
+            precision.backward(loss)
+            return all_sum([*counts, float(loss_sum)], loss_sum.device)
+        # DDP averages: the counts go times the world size (exact: their average is their sum); the loss
+        # sum, not an integer, is multiplied back here
+        grad = torch.tensor([c * self.world for c in counts] + [0.0], dtype=torch.float32, device=loss_sum.device)
+        grad[-1] = loss_sum
+        precision.backward(loss, (self.carrier, grad))
+        shared: list[float] = self.carrier.grad.tolist()  # type: ignore[union-attr]
+        self.carrier.grad = None  # the next step's backward pass starts it afresh
+        shared[-1] *= self.world
+        return shared

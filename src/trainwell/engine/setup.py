@@ -13,7 +13,7 @@ import torch
 from trainwell.config.resolved import ResolvedConfig, run_length
 from trainwell.config.schema import Config
 from trainwell.engine.device import resolve_device
-from trainwell.engine.distributed import World, shard_range
+from trainwell.engine.distributed import World, data_parallel, shard_range
 from trainwell.engine.precision import PrecisionChoice, PrecisionStrategy, build_precision
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.scheduling import LRSchedule, build_schedule
@@ -108,10 +108,7 @@ def build_components(resolved: ResolvedConfig, task: Task, world: World | None =
     loss_fn = task_loss(config, task, device)
     forward_model: Any = torch.compile(model) if config.training.compile else model
     if world.size > 1 and not sharded:
-        ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-        # gradients live in DDP's all-reduce buckets rather than beside them: no second copy of them, so a
-        # rank needs what the batch finder's one-process probe measured
-        forward_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
+        forward_model = data_parallel(model, device)
     return Components(
         device, precision, choice, model, forward_model, optimizer, schedule, loss_fn, batches, steps_per_epoch, total, sharded
     )

@@ -29,7 +29,7 @@ import torch
 
 from trainwell.compat import steps_with_amp_scaling
 from trainwell.engine.batches import forward_logits, move_to_device
-from trainwell.engine.distributed import StepStats, full_value, gradient_sync
+from trainwell.engine.distributed import StepScalars, full_value, gradient_sync
 from trainwell.engine.precision import PrecisionStrategy
 
 Status = Literal["ok", "overflow", "nonfinite"]
@@ -109,10 +109,8 @@ class StepRunner:
         self.count_items = count_items  # the task's weight of a micro-batch (tokens for an LM); None: its rows
         self.world, self.signalled, self.window_weight = world, signalled, window_weight
         self.any_signalled = False
-        if world > 1:  # the step's scalars ride on DDP's gradient all-reduce (FSDP has no hook: their own all-reduce)
-            self.stats = StepStats(world)
-            if hasattr(model, "register_comm_hook"):
-                self.stats.register(model)
+        if world > 1:  # the step's scalars ride on DDP's gradient all-reduce (FSDP: an all-reduce of their own)
+            self.scalars = StepScalars(model, world)
 
     def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
         """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
@@ -139,26 +137,25 @@ class StepRunner:
         only known together. Rather than sum them before the backward pass (a collective of its own), each
         rank weights its micro-batches by ``world x n / window_weight`` (the full window's weight, the same
         constant on every rank) and DDP averages the gradients (synchronised on the last micro-batch only:
-        ``no_sync`` before it), its last bucket carrying the real weight, the items, the loss sum and the
-        interrupt flag (``distributed.StepStats``). The gradients are then rescaled by ``window_weight /
+        ``no_sync`` before it), the same all-reduce summing the real weight, the items, the loss sum and the
+        interrupt flag (``distributed.StepScalars``). The gradients are then rescaled by ``window_weight /
         real weight``, which is exactly 1, and skipped, for every full window of rows; the short last window
         and token-weighted tasks pay one multiply over the gradients."""
-        local = torch.zeros((), dtype=torch.float64, device=self.device)
+        local: torch.Tensor | None = None  # this rank's loss sum, each micro-batch's mean loss times its weight
         last = len(window) - 1
         for i, ((inputs, target), n) in enumerate(zip(window, weights)):
             with gradient_sync(self.model, i == last):
                 loss = self._forward(inputs, target)
-                local = local + loss.detach().double() * n
-                if i == last:
-                    flag = float(self.signalled()) if self.signalled is not None else 0.0
-                    head = torch.tensor([sum(weights), items, flag], dtype=torch.float64, device=self.device)
-                    self.stats.set(torch.cat([head, local.view(1)]))
-                self.precision.backward(loss * (n * self.world / self.window_weight))
-        shared = self.stats.take()
-        if shared is None:  # half-precision gradients carried nothing: reduce the scalars on their own
-            shared = torch.cat([head, local.view(1)])
-            torch.distributed.all_reduce(shared)
-        weight, all_items, any_flag, loss_sum = shared.tolist()
+                part = loss.detach().float() * n  # float(): a no-op for the usual fp32 loss, exact sums for a half one
+                local = part if local is None else local + part
+                share = n * self.world / self.window_weight
+                scaled = loss if share == 1.0 else loss * share  # 1.0: a full window of rows split evenly
+                if i < last:
+                    self.precision.backward(scaled)
+                    continue
+                flag = float(self.signalled()) if self.signalled is not None else 0.0
+                shared = self.scalars.backward(self.precision, scaled, [sum(weights), items, flag], local)
+        weight, all_items, any_flag, loss_sum = shared
         self.any_signalled = any_flag > 0
         if weight != self.window_weight:
             grads = [p.grad for p in self.params if p.grad is not None]
