@@ -7,14 +7,15 @@ sha256, and skipped with a note when absent.
 
 Scored per split (``--split dev`` while working; ``test`` and ``test2`` only at the end; a ``+``-joined list such
 as ``dev+test+test2`` writes each split under its own key). ``test2`` is a fresh held-out set gathered from new
-repositories after dev and test had been scored:
+repositories after dev and test had been scored; ``test3`` likewise after dev, test and test2 had been scored and
+used for development (its labels committed before the doctor ran on it):
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
 - error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
 - per-check precision/recall: for each label with a check family, "a finding of that family is present";
 - seconds per log, wall and CPU (the doctor must answer in < 0.3 s).
 
-    python benchmarks/doctor_corpus.py --split dev+test+test2 --out benchmarks/results/doctor.json
+    python benchmarks/doctor_corpus.py --split dev+test+test2+test3 --out benchmarks/results/doctor.json
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "spikes": frozenset({"spikes", "val_spikes"}),
     "too-few-evals": frozenset({"few_evals"}),
 }
-SPLITS = ("dev", "test", "test2")
+SPLITS = ("dev", "test", "test2", "test3")
 CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
 
 
@@ -154,13 +155,21 @@ def _print(split: str, result: dict[str, Any]) -> None:
     )
 
 
+def _splits(text: str) -> str:
+    """argparse type: 'all', one split, or a +-joined list of splits."""
+    unknown = [part for part in text.split("+") if part not in (*SPLITS, "all")]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown split(s) {', '.join(unknown)}: choose from {', '.join(SPLITS)} or all")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--split",
-        choices=[*SPLITS, "all", "dev+test", "dev+test+test2"],
+        type=_splits,
         default="dev",
-        help="a +-joined list scores each split separately",
+        help=f"one of {', '.join(SPLITS)} or all; a +-joined list (dev+test+test2) scores each split separately",
     )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder holding the logs (default ../cache/real-logs)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
