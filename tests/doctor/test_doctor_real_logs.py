@@ -24,18 +24,38 @@ EXPECTED: dict[str, tuple[str | None, str]] = {
     "Dheena731": (None, "cosine to ~0; eval 1.62 -> 1.12, last third adds < 4% of the gain: converged with its schedule"),
     "DiogoFerreira7": ("chance_plateau", "MSE 1.75 -> exactly 0.25 for 95% of the run, both outputs pinned at 0.500: predicts the mean"),
     "DrunkMacintosh": ("underfitting", "train acc 54% < val acc 78%, train loss 0.29 > val 0.22, both flat for the last 25 epochs"),
-    "Franmartin09": ("overfitting", "train 0.93 -> 0.0004 while eval_loss turns at step 490 (0.82) and climbs to 1.29"),
+    # Issue M item 1: where the eval loss turns but the quality metric keeps improving past its best, stopping at the
+    # eval-loss minimum would cost quality; these five were "overfitting" before the doctor followed the metric.
+    "Franmartin09": (
+        "loss_metric_disagree",
+        "train 0.93 -> 0.0004, eval_loss turns at step 490 (0.82) and climbs to 1.29 while accuracy keeps rising to 0.832",
+    ),
     "Hassan-Younas18": (None, "GAN G_loss/D_loss: adversarial losses, no objective loss to diagnose"),
     "IsomorphicAlgo": ("overfitting", "val_loss best 0.465 at epoch 6, rises to 0.505 over 4 epochs while loss keeps falling"),
     "Macro1027": ("saturating", "train loss 307 -> ~6 within the first 6% of 1000 epochs, then flat at 5.8"),
     "MaximilianoPona": (None, "eval 0.47 -> 0.043 at 500, one uptick at the last eval (600): not enough evidence of a turn"),
     "MostafaKhaled2017": ("still_improving", "5 epochs, val_loss falls every epoch (0.415 -> 0.395 in the last third, 22% of the gain)"),
-    "Nicolassalvan__mti881-projet2__Etape1": ("overfitting", "eval_loss best 0.407 at epoch 2, rises every epoch to 0.678; train -> 0.02"),
-    "Nicolassalvan__mti881-projet2__ResultsEtape3": ("overfitting", "eval_loss best 0.509 at 5600, rises to 1.23; train -> 0.04"),
-    "NijatZeynalov": (None, "huge initial loss 25 -> 2.2 without instability; eval 3.40 -> 2.07, flattening, LR decaying"),
-    "P4P4N1CK": ("overfitting", "eval_loss rises at every eval from the first (0.321 -> 0.420) while train -> 0.0002"),
+    "Nicolassalvan__mti881-projet2__Etape1": (
+        "loss_metric_disagree",
+        "eval_loss best 0.407 at epoch 2, rises every epoch to 0.678 while overall F1 improves 0.598 -> 0.654",
+    ),
+    "Nicolassalvan__mti881-projet2__ResultsEtape3": (
+        "loss_metric_disagree",
+        "eval_loss best 0.509 at 5600, rises to 1.23 while overall F1 keeps improving to 0.534",
+    ),
+    "NijatZeynalov": (
+        "still_improving",
+        "checkpoint at step 7000 of 9411: eval 3.40 -> 2.07 with its best at the last eval (resume it); no instability",
+    ),
+    "P4P4N1CK": (
+        "loss_metric_disagree",
+        "eval_loss rises at every eval from the first (0.321 -> 0.420) while WER, the selected metric, improves 0.789 -> 0.743",
+    ),
     "Ray-Cheng-11": ("zero_loss", "a single log entry, loss exactly 0.0 after 10 steps"),
-    "ShashankBommana": ("overfitting", "eval_loss best 0.232 at 800 -> 0.288 at 2200 (+24%) while train -> 0.02"),
+    "ShashankBommana": (
+        "loss_metric_disagree",
+        "eval_loss best 0.232 at 800 -> 0.288 at 2200 (+24%) while accuracy/F1/MCC improve to the last eval",
+    ),
     "akhmetvaleev-ruslan": (
         None,
         "noisy per-25-step train loss but eval improves at every eval 0.50 -> 0.21, decelerating under linear decay",

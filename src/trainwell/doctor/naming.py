@@ -21,6 +21,9 @@ _BOOKKEEPING = re.compile(
     r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$|^samples$|_samples$)"
 )
 _ALIASES = {"acc": "accuracy", "f1_score": "f1"}
+# The objective under an aggregate's name: a multi-term loss (PINNs, detection, multi-task) logs its terms and
+# their mean or total, and that aggregate is the loss the optimizer minimises.
+_AGGREGATE_LOSSES = ("loss", "mean_loss", "avg_loss", "average_loss", "total_loss")
 
 
 def _flat(name: str) -> str:
@@ -55,6 +58,7 @@ def classify(raw: str) -> tuple[Kind, str]:
             rest = next((rest[len(p) :] for p in _EVAL_PREFIXES if rest.startswith(p) and len(rest) > len(p)), rest)
             if rest in ("epoch", "epochs", "step", "samples"):
                 return ("epoch", "epoch") if rest.startswith("epoch") else ("ignore", rest)
+            rest = "loss" if rest in _AGGREGATE_LOSSES else rest
             return "eval", "val_" + _ALIASES.get(rest, rest)
     bare = name
     for prefix in _TRAIN_PREFIXES:
@@ -64,7 +68,7 @@ def classify(raw: str) -> tuple[Kind, str]:
     bare = _strip_suffix(bare)
     if bare in ("epoch", "epochs"):  # 'train/epoch' of a run folder's TensorBoard copy
         return "epoch", "epoch"
-    if bare == "loss":
+    if bare in _AGGREGATE_LOSSES:
         return "train_loss", "train_loss"
     if bare in ("lr", "learning_rate"):
         return "lr", "lr"

@@ -12,7 +12,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from trainwell.doctor.checks.thresholds import EDGE_FRACTION, MIN_POINTS, SMOOTH_FRACTION, WEIGHT_DECAY_RAISE
+from trainwell.doctor.checks.thresholds import (
+    EDGE_FRACTION,
+    MIN_POINTS,
+    OVERFIT_DROP,
+    OVERFIT_RISE,
+    SMOOTH_FRACTION,
+    WEIGHT_DECAY_RAISE,
+)
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import head_level, smooth
 from trainwell.registry import Registry
@@ -105,6 +112,45 @@ def monitored(history: History) -> tuple[str, Series, str] | None:
             mode = history.hints.mode if name == history.hints.metric and history.hints.mode else mode_of(name)
             return name, history.eval[name].finite(), mode
     return None
+
+
+# The summary quality metrics a run reports (after the val_ prefix): with no metric_for_best_model naming one, these
+# (and only these: per-class and per-label metrics are excluded by name) say what the run achieved.
+HEADLINE_METRICS = frozenset(
+    {
+        "accuracy", "overall_accuracy", "balanced_accuracy", "f1", "macro_f1", "micro_f1", "weighted_f1", "f1_macro",
+        "f1_micro", "f1_weighted", "overall_f1", "wer", "cer", "bleu", "sacrebleu", "rouge1", "rouge2", "rougel",
+        "rougelsum", "matthews_correlation", "mcc", "exact_match", "auc", "roc_auc", "auroc", "combined_score",
+        "pearson", "spearmanr", "map",
+    }
+)  # fmt: skip
+
+
+def headline_metrics(history: History) -> list[tuple[str, Series, str]]:
+    """(name, finite series, mode) of each headline quality metric the log holds, by name."""
+    found = []
+    for name in sorted(history.eval):
+        if name.removeprefix("val_") in HEADLINE_METRICS and history.eval[name].finite():
+            found.append((name, history.eval[name].finite(), mode_of(name)))
+    return found
+
+
+def quality_metrics(history: History) -> list[tuple[str, Series, str]]:
+    """The quality metric(s) the run optimises: the one it selects its checkpoint by when that is not a loss (HF
+    metric_for_best_model, trainwell evaluation.metric), else every headline metric it logs."""
+    metric = history.hints.metric
+    if metric and "loss" not in metric and history.eval.get(metric, Series()).finite():
+        mode = history.hints.mode or mode_of(metric)
+        return [(metric, history.eval[metric].finite(), mode)]
+    return headline_metrics(history)
+
+
+def ends_near_best(series: Series, mode: str) -> bool:
+    """The last value is within OVERFIT_RISE (losses, error rates) or OVERFIT_DROP (accuracies) of the best."""
+    best = min(series.values) if mode == "min" else max(series.values)
+    last = series.values[-1]
+    off = (last - best) / (abs(best) or 1.0) if mode == "min" else (best - last) / (abs(best) or 1.0)
+    return off <= (OVERFIT_RISE if mode == "min" else OVERFIT_DROP)
 
 
 def start_level(values: list[float]) -> float:

@@ -3,7 +3,9 @@ at the end, and saturating long before the end."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 
 from trainwell.doctor.checks import thresholds as t
 from trainwell.doctor.checks.base import (
@@ -14,14 +16,14 @@ from trainwell.doctor.checks.base import (
     fmt,
     for_tool,
     lr_change,
-    mode_of,
     monitored,
     needs_eval,
     needs_loss,
+    quality_metrics,
     smoothed,
 )
 from trainwell.doctor.history import Finding, History, Series, Severity
-from trainwell.doctor.signal import position, tail_level
+from trainwell.doctor.signal import mad, position, tail_level
 
 
 def _better(a: float, b: float, mode: str) -> bool:
@@ -73,7 +75,8 @@ def _patience_fix(history: History, patience: int, monitor: str = "val_loss", mo
     return for_tool(
         history,
         trainwell=f"early_stopping.patience: {patience}",
-        hf=f"EarlyStoppingCallback(early_stopping_patience={patience}) with TrainingArguments(load_best_model_at_end=True)",
+        hf=f"EarlyStoppingCallback(early_stopping_patience={patience})"
+        + ("" if history.hints.load_best else " with TrainingArguments(load_best_model_at_end=True)"),
         lightning=f"EarlyStopping(monitor='{monitor}', mode='{mode}', patience={patience})",
     )
 
@@ -101,6 +104,10 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
         # give did not help: weight decay 0.05 -> 0.25 -0.05 points, patience 3 -0.09 points
         # (benchmarks/results/default_run.json; issue G item 6).
         return None
+    if after <= t.OVERFIT_MIN_AFTER and not _beyond_jitter(series, best, mode):
+        # A turn seen on only the last OVERFIT_MIN_AFTER evaluations must stand out of the curve's jitter: a noisy
+        # flat curve's latest evaluations often sit above its luckiest one. A longer turn is evidence by persistence.
+        return None
     best_step, last_step = series.steps[best], series.steps[-1]
     train_then, train_now = _train_at(history, best_step), _train_at(history, last_step)
     if train_then is not None and train_now is not None and train_now > train_then:
@@ -119,17 +126,35 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
     return finding("overfitting", message, evidence, _overfit_fix(history, name, mode, best_step), step=best_step, severity=severity)
 
 
+def _beyond_jitter(series: Series, best: int, mode: str) -> bool:
+    """Whether the rise past the best (at the end, or on average over the evaluations after it) exceeds
+    OVERFIT_NOISE_Z robust standard deviations of the eval-to-eval jitter. The jitter is the MAD of successive
+    differences (from the middle of the curve to the best) over sqrt 2: a steady trend moves every difference alike
+    and adds none."""
+    values = series.values
+    diffs = [b - a for a, b in itertools.pairwise(values)]
+    # Jitter from the second half up to the best: an early steep descent is trend, and the turn's own rise is the signal.
+    before = diffs[len(diffs) // 2 : best] if best - len(diffs) // 2 >= 2 else diffs[:best]
+    jitter = mad(before) / math.sqrt(2) if len(before) >= 2 else 0.0
+    if jitter == 0:
+        return True
+    sign = 1.0 if mode == "min" else -1.0
+    after = values[best + 1 :]
+    rise = max(sign * (values[-1] - values[best]), sign * (statistics.fmean(after) - values[best]))
+    return rise >= t.OVERFIT_NOISE_Z * jitter
+
+
 def _overfit_fix(history: History, name: str, mode: str, best_step: float) -> str:
-    """003's overfitting fixes (stop earlier, more weight decay) in the producing tool's own names."""
+    """003's overfitting fixes (stop earlier, more weight decay) in the producing tool's own names; a setting the
+    run already has (HF load_best_model_at_end with this metric) is not repeated."""
     decay, new_wd = decay_raise(history)
     hf_name = "eval_" + name.removeprefix("val_")
+    selected = history.hints.load_best and history.hints.metric == name
+    hf_args = "" if selected else f"load_best_model_at_end=True, metric_for_best_model='{hf_name}', greater_is_better={mode == 'max'}, "
     return for_tool(
         history,
         trainwell=f"early_stopping.patience: {t.OVERFIT_PATIENCE} (or {_length_fix(history, best_step)}); {decay}",
-        hf=(
-            f"TrainingArguments(load_best_model_at_end=True, metric_for_best_model='{hf_name}', greater_is_better={mode == 'max'}, "
-            f"weight_decay={new_wd}) with EarlyStoppingCallback(early_stopping_patience={t.OVERFIT_PATIENCE})"
-        ),
+        hf=f"TrainingArguments({hf_args}weight_decay={new_wd}) with EarlyStoppingCallback(early_stopping_patience={t.OVERFIT_PATIENCE})",
         lightning=(
             f"EarlyStopping(monitor='{name}', mode='{mode}', patience={t.OVERFIT_PATIENCE}) and "
             f"ModelCheckpoint(monitor='{name}', mode='{mode}', save_top_k=1); weight_decay={new_wd} in configure_optimizers"
@@ -165,37 +190,39 @@ def _accuracy_gap(history: History) -> Finding | None:
 def _disagreement(history: History) -> tuple[str, Series, str, int, int] | None:
     """(metric, its series, mode, eval-loss best index, metric best index) when the eval loss has turned
     (>= OVERFIT_RISE above its best on >= OVERFIT_MIN_AFTER later evaluations) while the quality metric the
-    run optimises (HF metric_for_best_model, else the first accuracy/F1/WER-like eval series) kept improving
-    past the eval-loss best and is within OVERFIT_DROP of its own best at the end."""
+    run optimises kept improving past the eval-loss best and is within OVERFIT_DROP of its own best at the end.
+
+    The quality metric is the one the run selects its checkpoint by (HF metric_for_best_model) when that is not a
+    loss; otherwise the headline metrics it logs (accuracy, F1, WER ...): none may have turned with the loss, and one
+    must have improved past the eval-loss best by OVERFIT_DROP (relative), more than a flat metric's wobble. Per-class
+    metrics are not read: with dozens of them, some one always improves."""
     loss = history.eval_loss.finite()
     if len(loss) < t.FEW_EVALS - 1:
         return None
-    # Only a metric the run selected its checkpoint by (HF best_model_checkpoint) counts: with dozens of
-    # per-class metrics logged, some unselected one always improves, and a run selected by loss optimises loss.
-    names = [history.hints.metric] if history.hints.metric and "loss" not in history.hints.metric else []
-    for name in names:
-        metric = history.eval.get(name, Series()).finite()
-        if len(metric) != len(loss) or metric.steps != loss.steps:
+    loss_best = _best_index(loss, "min")
+    rose = [_worse_by(v, loss.values[loss_best], "min") >= t.OVERFIT_RISE for v in loss.values[loss_best + 1 :]]
+    if sum(rose) < t.OVERFIT_MIN_AFTER or not rose[-1]:
+        return None
+    improved = []
+    for name, metric, mode in quality_metrics(history):
+        if metric.steps != loss.steps:
             continue
-        mode = history.hints.mode if name == history.hints.metric and history.hints.mode else mode_of(name)
-        loss_best, metric_best = _best_index(loss, "min"), _best_index(metric, mode)
-        rose = [_worse_by(v, loss.values[loss_best], "min") >= t.OVERFIT_RISE for v in loss.values[loss_best + 1 :]]
-        if sum(rose) < t.OVERFIT_MIN_AFTER or not rose[-1] or metric_best <= loss_best:
-            continue
+        metric_best = _best_index(metric, mode)
         if _worse_by(metric.values[-1], metric.values[metric_best], mode) > t.OVERFIT_DROP:
-            continue
-        return name, metric, mode, loss_best, metric_best
-    return None
+            return None  # a quality metric turned with the loss: that is overfitting, not a disagreement
+        if metric_best > loss_best and _worse_by(metric.values[loss_best], metric.values[metric_best], mode) >= t.OVERFIT_DROP:
+            improved.append((name, metric, mode, loss_best, metric_best))
+    return improved[0] if improved else None
 
 
-@check("loss_metric_disagree", Severity.INFO, 4, t.SOURCES["OVERFIT_RISE"], (needs_eval,), supersedes=("still_improving", "saturating"))
+# No needs: _disagreement judges from FEW_EVALS - 1 evaluations (a rising loss over 3 evaluations of an improving metric).
+@check("loss_metric_disagree", Severity.INFO, 4, t.SOURCES["OVERFIT_RISE"], supersedes=("still_improving", "saturating"))
 def loss_metric_disagree(history: History) -> Finding | None:
     """The eval loss rises while the metric the run optimises keeps improving: select and stop on the metric."""
     found = _disagreement(history)
     if found is None:
         return None
-    name, metric, _, loss_best, metric_best = found
-    mode = history.hints.mode or "min"
+    name, metric, mode, loss_best, metric_best = found
     loss = history.eval_loss.finite()
     message = (
         f"val_loss was best at {history.x_unit} {loss.steps[loss_best]:g} ({fmt(loss.values[loss_best])}) and rose to "
@@ -298,9 +325,20 @@ def _tail_gain(series: Series, mode: str) -> tuple[float, float]:
 
 
 def improving_at_end(series: Series, mode: str) -> bool:
+    """The best value is at (or next to) the end, and the last third brought IMPROVING_SHARE of the total gain, or
+    the last value beats every earlier one by IMPROVING_LAST_GAIN (a curve whose early drop dwarfs a late one that is
+    still going on)."""
     best = _best_index(series, mode)
     share, _ = _tail_gain(series, mode)
-    return best >= len(series) - 2 and share >= t.IMPROVING_SHARE
+    if best < len(series) - 2:
+        return False
+    if share >= t.IMPROVING_SHARE:
+        return True
+    earlier = series.values[:-1]
+    if best != len(series) - 1 or not earlier:
+        return False
+    previous = min(earlier) if mode == "min" else max(earlier)
+    return _worse_by(previous, series.values[-1], mode) >= t.IMPROVING_LAST_GAIN
 
 
 def _watched(history: History) -> tuple[str, Series, str]:
@@ -310,32 +348,48 @@ def _watched(history: History) -> tuple[str, Series, str]:
     if found and len(found[1]) >= t.MIN_POINTS - 1:
         return found
     train = history.train_loss.finite()
-    if len(train) >= t.MIN_POINTS or not found:
+    if len(train) >= t.MIN_POINTS:
         return "train_loss", Series(train.steps, smoothed(train)), "min"
-    return found
+    return found or ("train_loss", train, "min")  # a few epoch means are read as they are
 
 
 def _needs_curve(history: History) -> str | None:
-    """A train loss of MIN_POINTS, or at least two evaluations."""
+    """A train loss of MIN_POINTS, at least two evaluations, or with no evaluation at all FEW_EVALS - 1 train losses
+    (a 3-epoch run logging its epoch means: its verdict is stated, as few_evals states one for 3 evaluations)."""
     found = monitored(history)
     if needs_loss(history) is None or (found and len(found[1]) >= 2):
         return None
+    if not found and len(history.train_loss.finite()) >= t.FEW_EVALS - 1:
+        return None
     return f"needs >= {t.MIN_POINTS} loss points or >= 2 evaluations"
+
+
+def _unfinished(history: History) -> float | None:
+    """The planned length when the log stops before PARTIAL_RUN_FRACTION of it (a checkpoint of a run still going)."""
+    planned = history.hints.planned_steps
+    if planned and history.x_unit == "step" and history.last_step < t.PARTIAL_RUN_FRACTION * planned:
+        return planned
+    return None
 
 
 @check("still_improving", Severity.INFO, 9, t.SOURCES["IMPROVING_TAIL"], (_needs_curve,))
 def still_improving(history: History) -> Finding | None:
     """The watched metric is still improving at the end: the run stopped too soon."""
     name, series, mode = _watched(history)
-    if len(series) < 2 or not improving_at_end(series, mode):
+    if len(series) < 2:
+        return None
+    planned = _unfinished(history)
+    # An unfinished run only has to be making its best in its last third: how much of the gain came late says
+    # nothing about a curve that has not reached its end.
+    recent_best = position(series.steps[_best_index(series, mode)], series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL
+    if not (improving_at_end(series, mode) or (planned and recent_best)):
         return None
     share, _ = _tail_gain(series, mode)
     cut_index = next(i for i, s in enumerate(series.steps) if position(s, series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL)
     evidence = [at(series, cut_index, name, "last third starts"), at(series, len(series) - 1, name, "best, at the end")]
     message = f"{name} is still improving at the end: the last third of the run brought {share:.0%} of its total improvement"
     end = history.last_step
-    planned = history.hints.planned_steps
-    if planned and history.x_unit == "step" and end < t.PARTIAL_RUN_FRACTION * planned:
+    if planned:
         # A checkpoint copy of an unfinished run: the run already plans more steps; more epochs is not the fix.
         message += f"; the log stops at step {end:g} of a planned {planned:g}, so this is a checkpoint of an unfinished run"
         fix = for_tool(
@@ -399,11 +453,34 @@ def _high(history: History, train_end: float, train_begin: float) -> str | None:
     return None
 
 
-@check("underfitting", Severity.WARNING, 8, t.SOURCES["UNDERFIT_GAP"], (needs_loss, needs_eval))
+def _train_accuracy(history: History) -> Series | None:
+    return next((s.finite() for k, s in history.train_metrics.items() if "accuracy" in k and s.finite()), None)
+
+
+def _needs_eval_or_train_accuracy(history: History) -> str | None:
+    """Held-out evaluations, or with none at all a logged train accuracy (004's train-side sign of underfitting)."""
+    why = needs_eval(history)
+    return None if why is None or (not history.eval and _train_accuracy(history)) else why
+
+
+def _both_accuracies_low(history: History) -> bool:
+    """004's 'underfitting = both accuracies low': train and val accuracy both end below UNDERFIT_ACC."""
+    train, val = _train_accuracy(history), history.eval.get("val_accuracy", Series()).finite()
+    if not train or not val:
+        return False
+    return max(tail_level(train.values, t.EDGE_FRACTION), tail_level(val.values, t.EDGE_FRACTION)) < t.UNDERFIT_ACC
+
+
+@check("underfitting", Severity.WARNING, 8, t.SOURCES["UNDERFIT_GAP"], (needs_loss, _needs_eval_or_train_accuracy))
 def underfitting(history: History) -> Finding | None:
-    """Train and eval losses both stay high, with no generalisation gap, and have stopped improving."""
+    """Train and eval losses both stay high, with no generalisation gap, and have stopped improving (or both
+    accuracies stay low); with no evaluation, a low train accuracy under a train loss that stopped improving."""
     train, val = history.train_loss.finite(), history.eval_loss.finite()
-    if len(train) < 2 or len(val) < 2 or improving_at_end(val, "min"):
+    if not history.eval:
+        return _underfit_train_only(history, train)
+    # Both accuracies low is underfitting even while the val loss still creeps down: more epochs of a model that
+    # fits a third of its training set is not the fix.
+    if len(train) < 2 or len(val) < 2 or (improving_at_end(val, "min") and not _both_accuracies_low(history)):
         return None
     train_end, train_begin = tail_level(train.values, t.EDGE_FRACTION), train.values[0]
     val_end = tail_level(val.values, t.EDGE_FRACTION)
@@ -414,6 +491,31 @@ def underfitting(history: History) -> Finding | None:
         return None
     evidence = [at(train, len(train) - 1, "train_loss", "end"), at(val, len(val) - 1, "val_loss", "end")]
     message = f"underfitting: {why}, and train loss {fmt(train_end)} is not below val loss {fmt(val_end)} (no capacity to spare)"
+    return finding("underfitting", message, evidence, _underfit_fix(history), step=train.steps[-1])
+
+
+def _underfit_train_only(history: History, train: Series) -> Finding | None:
+    """No held-out data: the train accuracy ends below UNDERFIT_ACC and the (smoothed) train loss has stopped
+    improving: the model cannot fit even the data it trains on."""
+    acc = _train_accuracy(history)
+    if acc is None or len(train) < t.MIN_POINTS:
+        return None
+    final = tail_level(acc.values, t.EDGE_FRACTION)
+    curve = Series(train.steps, smoothed(train))
+    if final >= t.UNDERFIT_ACC or improving_at_end(curve, "min"):
+        return None
+    share, _ = _tail_gain(curve, "min")
+    evidence = [at(acc, len(acc) - 1, "train_accuracy", "end"), at(train, len(train) - 1, "train_loss", "end")]
+    message = (
+        f"underfitting: train accuracy ends at {final:.2f} < {t.UNDERFIT_ACC} while the train loss has stopped improving "
+        f"(the last third brought {share:.0%} of its gain, {fmt(train.values[0])} → {fmt(train.values[-1])}): the model "
+        "cannot fit even its training data (no evaluation was logged)"
+    )
+    return finding("underfitting", message, evidence, _underfit_fix(history), step=train.steps[-1])
+
+
+def _underfit_fix(history: History) -> str:
+    """003's underfitting fixes: a higher LR and less regularisation (a LoRA run's rank first)."""
     wd = history.hints.weight_decay
     decay = for_tool(
         history,
@@ -425,4 +527,4 @@ def underfitting(history: History) -> Finding | None:
     r = history.hints.lora_r
     if r:  # a LoRA run's capacity is its rank: 003's underfitting fix
         fix = f"model.lora_r: {r} → {2 * r} (003: increase LoRA rank when both losses stay high); {fix}"
-    return finding("underfitting", message, evidence, fix, step=train.steps[-1])
+    return fix

@@ -108,20 +108,54 @@ def chance_plateau(history: History) -> Finding | None:
     return None
 
 
-@check("zero_loss", Severity.ERROR, 5, t.SOURCES["ZERO_EPS"], supersedes=("flat_loss", "saturating", "overfitting"))
+# Metric names that mark a regression run: its loss (MSE, MAE) is on the target's scale, with no zero to read.
+_REGRESSION_METRICS = ("mse", "mae", "rmse", "r2", "mape", "smape")
+
+
+def _regression(history: History) -> str | None:
+    """Why the loss is a regression loss rather than a cross-entropy, or None."""
+    names = [*history.eval, *history.train_metrics, *history.extra]
+    named = next((n for n in names if any(part in _REGRESSION_METRICS for part in n.split("_"))), None)
+    if named:
+        return f"{named} is logged (a regression run)"
+    train = history.train_loss.finite()
+    if train and train.values[0] > t.CE_INIT_MAX:
+        return f"the first train loss {fmt(train.values[0])} is above any cross-entropy at initialisation (> {t.CE_INIT_MAX:g})"
+    return None
+
+
+def _needs_classification_loss(history: History) -> str | None:
+    why = _regression(history)
+    return None if why is None else f"{why}: an MSE's zero is the target's scale, not a sign of leakage"
+
+
+@check(
+    "zero_loss",
+    Severity.ERROR,
+    5,
+    t.SOURCES["ZERO_EPS"],
+    (_needs_classification_loss,),
+    supersedes=("flat_loss", "saturating", "overfitting"),
+)
 def zero_loss(history: History) -> Finding | None:
-    """The loss collapses to 0 (train early or often, or the eval loss): label leakage, or a degenerate task."""
+    """The loss collapses to 0 (train early or often, or the eval loss early or exactly): label leakage, or a degenerate task."""
     series = history.train_loss.finite()
     zeros = [i for i, v in enumerate(series.values) if abs(v) <= t.ZERO_EPS]
     evals = history.eval_loss.finite()
     near_zero_eval = [i for i, v in enumerate(evals.values) if 0 <= v <= t.ZERO_EVAL_EPS]
+    # A held-out loss near zero from the first evaluations is leakage; one reached gradually over many evaluations
+    # (the metric improving all the way) is an easy task learned. Exactly zero is degenerate wherever it falls.
+    eval_early = bool(near_zero_eval) and near_zero_eval[0] <= t.ZERO_EARLY_FRACTION * (len(evals) - 1)
+    eval_exact = [i for i in near_zero_eval if evals.values[i] <= t.ZERO_EPS]
+    if not eval_early:
+        near_zero_eval = eval_exact
     early = bool(zeros) and zeros[0] <= t.ZERO_EARLY_FRACTION * len(series)
     often = bool(zeros) and len(zeros) >= t.ZERO_SHARE * len(series)
     if not (early or often or near_zero_eval):
         return None
     evidence: list[Point] = []
     parts = []
-    if zeros:
+    if zeros and (early or often):
         evidence.append(at(series, zeros[0], "train_loss", f"loss {series.values[zeros[0]]:g}"))
         parts.append(f"train_loss is 0 from {history.x_unit} {series.steps[zeros[0]]:g} ({len(zeros)} of {len(series)} logged values)")
     if near_zero_eval:
@@ -129,11 +163,18 @@ def zero_loss(history: History) -> Finding | None:
         evidence.append(at(evals, first, "val_loss", f"eval loss {evals.values[first]:g}"))
         parts.append(
             f"val_loss is {fmt(evals.values[first])} at {history.x_unit} {evals.steps[first]:g} "
-            f"(below {t.ZERO_EVAL_EPS:g} on held-out data)"
+            f"(evaluation {first + 1} of {len(evals)}; below {t.ZERO_EVAL_EPS:g} on held-out data)"
         )
     message = "; ".join(parts) + ": the target leaks into the inputs, the task is degenerate (one class), or the loss ignores every label"
     fix = "no hyperparameter fixes this: check the data for a feature that copies the label and for a constant target; loss.name must match the task"
     return finding("zero_loss", message, evidence, fix, step=evidence[0].step)
+
+
+def _stuck_accuracy(history: History) -> bool:
+    """An accuracy-like eval metric is logged and every one stays within NO_PROGRESS_ACC of its first value."""
+    accs = [s.finite().values for name, s in history.eval.items() if "loss" not in name and mode_of(name) == "max" and s.finite()]
+    scale = [1 if max(abs(v) for v in values) <= 1 else 100 for values in accs]
+    return bool(accs) and all(max(abs(v - values[0]) for v in values) < t.NO_PROGRESS_ACC * k for values, k in zip(accs, scale))
 
 
 def _needs_evals(history: History) -> str | None:
@@ -166,8 +207,10 @@ def no_progress(history: History) -> Finding | None:
         if begin <= 0:
             return None
         learned = (begin - end) / begin >= t.NO_PROGRESS_TRAIN
-        if learned and val.values[-1] > first * (1 + t.NO_PROGRESS_EVAL):
-            return None  # the val loss rose from the first evaluation while train fell: overfitting's to report
+        if learned and val.values[-1] > first * (1 + t.NO_PROGRESS_EVAL) and not _stuck_accuracy(history):
+            # The val loss rose from the first evaluation while train fell: overfitting's to report, unless the
+            # held-out accuracy never moved at all (nothing was ever learned that a turn could give back).
+            return None
         fell = f"fell {(begin - end) / begin:.0%}" if learned else f"fell only {(begin - end) / begin:.0%}"
         parts.append(f"train_loss {fell} ({fmt(begin)} → {fmt(end)})")
         evidence.append(at(train, len(train) - 1, "train_loss", "end"))

@@ -13,6 +13,7 @@ from trainwell.doctor.checks.base import (
     check,
     clip_fix,
     cosine_fix,
+    ends_near_best,
     finding,
     fmt,
     for_tool,
@@ -23,6 +24,7 @@ from trainwell.doctor.checks.base import (
     needs_lr,
     needs_train_loss,
     primary_loss,
+    quality_metrics,
     smoothed,
     start_level,
 )
@@ -63,7 +65,7 @@ def nan_inf(history: History) -> Finding | None:
     t.SOURCES["LR_DIVIDE"],
     (needs_loss,),
     live=True,
-    supersedes=("spikes", "oscillation", "warmup_too_short", "saturating", "overfitting"),
+    supersedes=("spikes", "oscillation", "warmup_too_short", "saturating", "overfitting", "flat_loss", "loss_metric_disagree"),
 )
 def divergence(history: History) -> Finding | None:
     """The loss explodes (3x where it started) or rises and stays up (gives back half its progress)."""
@@ -194,23 +196,19 @@ def _spike_fix(history: History) -> str:
 
 
 def _recovered_after(history: History, step: float) -> str | None:
-    """Why the run shows no harm from trouble at ``step``: the watched eval metric was evaluated after it and
-    ended at its best (within OVERFIT_RISE / OVERFIT_DROP of it)."""
+    """Why the run shows no harm from trouble at ``step``: the watched eval metric was evaluated after it and ended
+    at its best (within OVERFIT_RISE / OVERFIT_DROP of it), or else every quality metric the run optimises did."""
     found = monitored(history)
-    if found is None:
-        return None
-    name, series, mode = found
-    if len(series) < 2 or series.steps[-1] <= step:
-        return None
-    best = min(series.values) if mode == "min" else max(series.values)
-    last = series.values[-1]
-    off = (last - best) / (abs(best) or 1.0) if mode == "min" else (best - last) / (abs(best) or 1.0)
-    limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
-    return (
-        f"{name} ends at {fmt(last)}, {'its best' if off == 0 else 'within ' + format(limit, '.0%') + ' of its best'}"
-        if off <= limit
-        else None
-    )
+    if found is not None:
+        name, series, mode = found
+        if len(series) >= 2 and series.steps[-1] > step and ends_near_best(series, mode):
+            last, best = series.values[-1], (min if mode == "min" else max)(series.values)
+            limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
+            return f"{name} ends at {fmt(last)}, {'its best' if last == best else f'within {limit:.0%} of its best'}"
+    quality = [q for q in quality_metrics(history) if found is None or q[0] != found[0]]
+    if quality and all(len(s) >= 2 and s.steps[-1] > step and ends_near_best(s, m) for _, s, m in quality):
+        return f"{', '.join(n for n, _, _ in quality)} end{'s' if len(quality) == 1 else ''} at or near the best"
+    return None
 
 
 @check("val_spikes", Severity.WARNING, 6, t.SOURCES["VAL_SPIKE_RATIO"], (needs_eval,), live=True)
@@ -218,10 +216,17 @@ def val_spikes(history: History) -> Finding | None:
     """One evaluation of the val loss jumps to 2x (or more) both of its neighbours and comes back down."""
     series = history.eval_loss.finite()
     values = series.values
+    # As for the train loss, a jump must undo a real share of the progress the run made: a doubling near a floor
+    # of 1e-4 is noise in the fourth decimal, not an unstable update.
+    if len(values) < 3:
+        return None  # needs_eval found another metric: no eval loss to spike
+    progress = values[0] - min(values)
     hits = [
         i
         for i in range(1, len(values) - 1)
-        if values[i] > 0 and values[i] >= t.VAL_SPIKE_RATIO * max(values[i - 1], values[i + 1], 0.0) > 0
+        if values[i] > 0
+        and values[i] >= t.VAL_SPIKE_RATIO * max(values[i - 1], values[i + 1], 0.0) > 0
+        and values[i] - max(values[i - 1], values[i + 1]) >= t.SPIKE_PROGRESS_FRACTION * progress
     ]
     if not hits:
         return None
@@ -323,7 +328,14 @@ def oscillation(history: History) -> Finding | None:
     if history.hints.schedule in (None, "constant") and _lr_flat(history):
         fix += "; " + cosine_fix(history)
     message = f"{name} oscillates: {len(peaks)} swings of >= {t.OSC_PROMINENCE:.0%} of its range (LR slightly high)"
-    return finding("oscillation", message, evidence, fix, step=series.steps[peaks[0]])
+    severity = None
+    recovered = _recovered_after(history, series.steps[peaks[0]]) if name == "val_loss" else None
+    if recovered:
+        # Swings of the eval loss alone, in a run that ends at its best: a small validation set's noise, or an LR a
+        # little high that the schedule already tamed; 001's mild reduction is an option, not a change the run needs.
+        severity = Severity.INFO
+        message += f"; harmless so far: {recovered}"
+    return finding("oscillation", message, evidence, fix, step=series.steps[peaks[0]], severity=severity)
 
 
 def _epoch_period(history: History) -> float | None:

@@ -33,6 +33,7 @@ ZERO_EPS = 5e-5
 ZERO_EARLY_FRACTION = 0.25
 ZERO_SHARE = 0.25
 ZERO_EVAL_EPS = 1e-3
+CE_INIT_MAX = 25.0
 # Spikes and oscillation
 SPIKE_SKIP_FRACTION = 0.05
 SPIKE_WINDOW = 9
@@ -64,6 +65,7 @@ OVERFIT_MILD_SHARE = 0.25
 OVERFIT_MILD_RISE = 0.2
 OVERFIT_ACC_GAP = 0.2
 OVERFIT_ACC_MEMORISED = 0.95
+OVERFIT_NOISE_Z = 3.0
 NO_PROGRESS_EVAL = 0.05
 NO_PROGRESS_TRAIN = 0.1
 NO_PROGRESS_ACC = 0.02
@@ -74,6 +76,7 @@ UNDERFIT_PROGRESS = 0.5
 UNDERFIT_CHANCE_FRACTION = 0.5
 IMPROVING_TAIL = 0.34
 IMPROVING_SHARE = 0.1
+IMPROVING_LAST_GAIN = 0.05
 SATURATE_LEVEL = 0.95
 SATURATE_FRACTION = 0.3
 SATURATE_MIN_GAIN = 0.05
@@ -111,7 +114,8 @@ SOURCES: dict[str, str] = {
     "ZERO_EPS": "rationale: HF rounds logged losses to 4 decimals, so 0.0 means < 5e-5",
     "ZERO_SHARE": "rationale: a quarter of all logged train losses at exactly 0 is a degenerate task wherever the first zero falls",
     "ZERO_EVAL_EPS": "rationale: a mean held-out cross-entropy below 1e-3 means >= 99.9% confidence on every held-out example: leakage or a trivial target, not skill",
-    "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run is leakage, not memorisation",
+    "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run (of the logged train losses, or of the evaluations) is leakage, not memorisation; a held-out loss reached gradually over many evaluations is an easy task learned",
+    "CE_INIT_MAX": "rationale: a cross-entropy starts near ln(classes) and ln(262,144) (the largest vocabularies in common use) is 12.5; a first loss above twice that is a regression loss (MSE), whose scale is the target's and whose zero says nothing about leakage",
     "SPIKE_SKIP_FRACTION": "rationale: the first 5% of the run is warmup's domain (warmup_too_short)",
     "SPIKE_WINDOW": "rationale: the local level is a running median over 9 logged points",
     "SPIKE_RATIO": "001 'Gradient Clip Value': 'loss spikes suddenly (NaN or large jump)'; rationale: at least 2x the local level",
@@ -139,6 +143,7 @@ SOURCES: dict[str, str] = {
     "OVERFIT_MILD_SHARE": "rationale: a turn that gave back less than a quarter of the improvement made before it is mild (info): the best checkpoint keeps almost all of it",
     "OVERFIT_MILD_RISE": "rationale: and ends less than 20% above its best value (a larger rise is a warning however much came before)",
     "OVERFIT_ACC_GAP": "004 'Train Baseline': overfitting = train acc >> val acc; rationale: >> = 0.2 apart at the end",
+    "OVERFIT_NOISE_Z": "rationale: a turn seen on only OVERFIT_MIN_AFTER evaluations must rise past the best by 3 robust standard deviations of the eval-to-eval jitter (MAD of the successive differences from mid-run to the best / sqrt 2), so a noisy flat curve's last two evaluations are not a turn; a longer turn counts by persistence",
     "OVERFIT_ACC_MEMORISED": "004 'Train Baseline' (train acc >> val acc); rationale: the accuracy gap counts once train accuracy reaches 0.95 (the training set is memorised)",
     "NO_PROGRESS_EVAL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: the best evaluation is < 5% better than the first",
     "NO_PROGRESS_TRAIN": "001 'Signs you have the wrong LR': loss barely moves; rationale: the train loss fell < 10% from its first logged level",
@@ -150,6 +155,7 @@ SOURCES: dict[str, str] = {
     "UNDERFIT_CHANCE_FRACTION": "rationale: with K classes known, a final loss above half of ln K is still high",
     "IMPROVING_TAIL": "001 'Number of Epochs': if val loss is still decreasing at the end, train longer; the end = the last third",
     "IMPROVING_SHARE": "rationale: the last third of the run still delivered >= 10% of the total improvement",
+    "IMPROVING_LAST_GAIN": "rationale: or the last evaluation beats every earlier one by >= 5% (the OVERFIT_RISE scale of a real change): still going down at the end",
     "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the best value",
     "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs",
     "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",

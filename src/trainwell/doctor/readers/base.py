@@ -67,7 +67,9 @@ class Collector:
             slots.setdefault(slot, []).append((key, series))
         for slot, candidates in slots.items():
             # The most populated candidate wins (train_loss_step over train_loss_epoch); the rest are kept as extras.
-            candidates.sort(key=lambda kv: -len(kv[1]))
+            # Not for an eval metric: Lightning's val_loss_step is one validation batch, val_loss_epoch the metric.
+            per_batch = slot.startswith("eval:")
+            candidates.sort(key=lambda kv: (per_batch and kv[0].lower().endswith("_step"), -len(kv[1])))
             (key, series), rest = candidates[0], candidates[1:]
             for other_key, other in rest:
                 history.extra[other_key] = other

@@ -1,9 +1,11 @@
 """Keras ``History.history`` dumped as JSON: a dict of per-epoch lists (``loss``, ``val_loss``,
 ``accuracy`` ...). Hand-written training scripts often dump the same shape with their own keys
-(``train_loss``, ``val_acc``) plus metadata; those are read too, metadata ignored with a note."""
+(``train_loss``, ``val_acc``) plus metadata; those are read too, metadata ignored with a note. A history written
+with ``json.dump(str(history.history), f)`` is a JSON string holding a Python dict literal; it is read the same way."""
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,25 @@ def _numeric_lists(data: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: v for k, v in data.items() if isinstance(v, list) and v and all(to_float(x) is not None for x in v)}
 
 
+def _unquoted(data: Any) -> Any:
+    """The dict a JSON string holding a Python dict literal stands for (``str(history.history)`` saved as JSON);
+    anything else unchanged. ``ast.literal_eval`` evaluates literals only, so nothing in the file can run."""
+    if not (isinstance(data, str) and data.lstrip().startswith("{")):
+        return data
+    try:
+        value = ast.literal_eval(data.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # 'nan' or code, not a dict literal
+        return data
+    return value if isinstance(value, dict) else data
+
+
 def sniff(path: Path) -> bool:
-    data = peek_json(path)
+    data = _unquoted(peek_json(path))
     return isinstance(data, dict) and "log_history" not in data and bool(_numeric_lists(data))
 
 
 def read(path: Path) -> History:
-    data = load_json(path)
+    data = _unquoted(load_json(path))
     lists = _numeric_lists(data) if isinstance(data, dict) else {}
     if not lists:
         raise DataError(problems=[Problem(str(path), "must be a JSON object of per-epoch lists (a Keras History)", type(data).__name__)])
