@@ -362,21 +362,36 @@ def _search_scale(c: LintCheck, v: ConfigView) -> list[Finding]:
     return out
 
 
-@check("search-space-range", "warning", "an LR search range that misses, or far overshoots, the guides' band for the optimizer",
-       f"trainwell.advise.lr_bands (the band lr-range uses: {S_001} §Learning Rate; {S_003} §Quick Reference Table)")  # fmt: skip
+# 001 §Weight Decay Strength's quick reference spans 1e-4 (SGD + CNN) to 0.3 (AdamW + ViT): a decoupled weight decay
+# search outside that span tries values no recipe in the guides uses.
+_DECAY_SPAN = (1e-4, 0.3)
+
+
+@check("search-space-range", "warning", "an LR or weight-decay search range that misses, or far overshoots, the guides' band",
+       f"trainwell.advise.lr_bands (the band lr-range uses: {S_001} §Learning Rate; {S_003} §Quick Reference Table); "
+       f"{S_001} §Weight Decay Strength (1e-4 SGD+CNN to 0.3 AdamW+ViT)")  # fmt: skip
 def _search_range(c: LintCheck, v: ConfigView) -> list[Finding]:
+    from trainwell.advise.lint.hydra_compose import source_file
     from trainwell.advise.lint.lr_ranges import lr_range
     from trainwell.advise.lr_bands import WARN_FACTOR
 
     found = lr_range(v) if v.optimizer_family else None
+    other = source_file(v, "optimizer_family")
+    if found is not None and other:  # the optimizer was picked in another file of the Hydra composition
+        found = (found[0], f"{found[1]} (optimizer from {other})")
     out: list[Finding] = []
     for p in v.search_space:
-        if _leaf(p.name) not in ("lr", "learning_rate") or found is None:
-            continue
+        leaf = _leaf(p.name)
+        if leaf in ("weight_decay", "wd"):
+            band: tuple[tuple[float, float], str] | None = (_DECAY_SPAN, "decoupled weight decay in the guides")
+        elif leaf in ("lr", "learning_rate"):
+            band = found
+        else:
+            band = None
         values = [x for x in (p.low, p.high, *p.choices) if x is not None and x > 0]
-        if not values:
+        if band is None or not values:
             continue
-        (low, high), context = found
+        (low, high), context = band
         lo, hi = min(values), max(values)
         if hi < low or lo > high:
             out.append(c.finding(f"{p.name} searches {lo:g}–{hi:g}, entirely outside the usual {low:g}–{high:g} for {context}",

@@ -10,6 +10,7 @@ from typing import Any
 from trainwell.advise.lint import readers_flat, readers_tree  # noqa: F401
 from trainwell.advise.lint.checks import CHECKS
 from trainwell.advise.lint.code_refs import code_findings
+from trainwell.advise.lint.hydra_compose import compose_search_space
 from trainwell.advise.lint.readers import DIALECTS, Dialect
 from trainwell.advise.lint.view import ConfigView
 from trainwell.config.io import read_mapping
@@ -78,15 +79,22 @@ def _bookkeeping(view: ConfigView) -> list[Finding]:
     return out
 
 
-def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
-    """Lint an already-loaded mapping (tests and API users)."""
+def lint_mapping(data: dict[str, Any], path: str = "<config>", file: Path | None = None) -> LintReport:
+    """Lint an already-loaded mapping (tests and API users); ``file``, where the mapping was read from, lets a Hydra
+    sweeper file's search space be judged with the optimizer its composition picks in another file."""
     view = build_view(data, path)
+    composed = compose_search_space(view, file, build_view) if file is not None else []
     findings = list(view.notes)
     # trainwell's own validation already reported these places as errors; one message per problem is enough.
     validated = {f.where for f in view.notes if f.rule == "trainwell-config"}
     for _, entry in CHECKS.items():
         findings.extend(f for f in entry.run(view) if not (f.severity == "error" and f.where in validated))
     findings.extend(_bookkeeping(view))
+    if composed:
+        findings.append(Finding(rule="hydra-composition", severity=Severity.INFO,
+                                message="the sweeper's search space was judged with facts from other files of its composition: "
+                                + "; ".join(composed), fix="nothing to do; lint the composed config (--cfg job) to check all of it",
+                                source="Hydra docs (defaults list, config groups)"))  # fmt: skip
     findings.extend(code_findings(data, view.dialect))
     findings.sort(key=lambda f: (-f.severity.rank, f.rule, f.where))
     return LintReport(path, view.dialect, findings)
@@ -94,7 +102,7 @@ def lint_mapping(data: dict[str, Any], path: str = "<config>") -> LintReport:
 
 def lint_file(path: str | Path) -> LintReport:
     """Lint one config file; raises DataError when the file cannot be read."""
-    return lint_mapping(read_mapping(path, DataError), str(path))
+    return lint_mapping(read_mapping(path, DataError), str(path), Path(path))
 
 
 # Findings the readers and the runner produce themselves (not registered checks), for the docs table.
@@ -108,6 +116,12 @@ READER_RULES: tuple[tuple[str, str, str, str], ...] = (
     ("unknown-keys", "info", "keys lint does not understand, listed so nothing is silently dropped", "trainwell lint"),
     ("unknown-dialect", "info", "the file's format is not one lint reads; nothing was checked", "trainwell lint"),
     ("partial-config", "info", "one piece of a Hydra composition: absent values may be set elsewhere", "Hydra docs (--cfg job)"),
+    (
+        "hydra-composition",
+        "info",
+        "a sweeper's search space judged with the optimizer another file of its composition picks (named in the message)",
+        "Hydra docs (defaults list, config groups)",
+    ),
     (
         "code-reference",
         "warning",
