@@ -72,3 +72,47 @@ def test_a_settings_evidence_is_its_current_ablation_else_the_mean_of_earlier_on
     assert delta([row(3.6, False), row(0.5, True)], "dropout") == 0.5
     assert delta([row(0.5, True, seeds=(0,))], "dropout") is None  # one seed in: no evidence yet
     assert delta([row(0.5, True)], "warmup") is None
+
+
+def test_the_frozen_decisions_are_named_by_the_corpus_and_wait_for_its_ablations(
+    corpus: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decisions, settings = corpus["decisions"], corpus["settings"]
+    before = decisions.key("f")
+    monkeypatch.setattr(decisions, "SETTINGS", settings.SETTINGS[:-1])
+    assert decisions.key("f") != before  # a setting added to (or taken from) the corpus decides anew
+    two = settings.SETTINGS[:2]
+    monkeypatch.setattr(decisions, "SETTINGS", two)
+    item = decisions.plan.Item("x", "ablate", "ablate:dropout", 0, {}, "k1")
+    monkeypatch.setattr(decisions.plan, "ablation_items", lambda s, facts: [item])
+    book: dict[str, Any] = {"settings": {s.name: {"key": s.key(), "facts": {}} for s in two}, "runs": {"k1": {}}}
+    assert decisions.ablations_complete(book)
+    del book["runs"]["k1"]
+    assert not decisions.ablations_complete(book)  # an ablation still training: not final
+    book["runs"]["k1"] = {}
+    del book["settings"][two[1].name]
+    assert not decisions.ablations_complete(book)  # a setting not yet measured: not final
+
+
+def test_class_weights_are_switched_on_where_the_imbalance_reaches_one_to_five(corpus: dict[str, ModuleType]) -> None:
+    methods = importlib.import_module("methods")
+    config = {"loss": {"name": "cross_entropy", "class_weights": "none"}, "model": {"dropout": 0.0}}
+    how, changed = methods.ablated_configs(config, imbalance=7.0)["class_weights"]
+    assert (how, changed["loss"]["class_weights"]) == ("on", "auto")
+    assert "class_weights" not in methods.ablated_configs(config, imbalance=4.9)
+    assert config["loss"]["class_weights"] == "none"
+
+
+def test_the_new_settings_read_their_data_as_their_family_does(corpus: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    data = importlib.import_module("data")
+    skew = data.teacher_skew()
+    counts = np.bincount(skew.y_train[:3000])
+    assert counts.max() / counts.min() >= 5  # imbalanced enough for the class-weight rule (1:5)
+    x = np.arange(4 * 64, dtype=np.float32).reshape(4, 64)  # digits' 64 pixels, as sklearn's loader gives them
+    y = np.zeros(4, dtype=np.int64)
+    monkeypatch.setattr(data, "vectors_or_images", lambda name: data.Split(x, y, x, y, x, y, 10, "vector"))
+    split = corpus["settings"].BY_NAME["digits-cnn16x1"].split()
+    assert split.x_train.shape == (4, 1, 8, 8) and split.x_test.shape == (4, 1, 8, 8)
+    assert np.array_equal(split.x_val[1, 0, 2], x[1, 16:24])  # row-major: the image's third row

@@ -4,8 +4,8 @@ Every dataset returns a ``Split``: a training pool (a setting takes the first ``
 fixed shuffled order) and separate validation and test sets. The split never depends on the run's seed:
 the seed varies initialisation and data order only, so the seeds of one config see the same data.
 
-- vectors (digits, breast_cancer, wine, diabetes, adult, california, teacher): float32 features,
-  standardised on the training pool;
+- vectors (digits, breast_cancer, wine, diabetes, adult, california, teacher, teacher_skew): float32 features,
+  standardised on the training pool (a CNN reads digits' 64 features as its 1 x 8 x 8 image);
 - images (fashion, usps): 1 x H x W float32;
 - text for models trained from scratch (sms, emotion, sst2): word ids from a vocabulary of the pool's
   most frequent words (0 = padding, 1 = unknown), cut or padded to ``max_len``;
@@ -152,6 +152,23 @@ def teacher() -> Split:
     flip = rng.random(n) < 0.05
     y[flip] = rng.integers(0, c, int(flip.sum()))
     return _vector(x, y, 2000, 2000, "teacher")
+
+
+def teacher_skew() -> Split:
+    """An imbalanced teacher-student task (a dataset apart from ``teacher``: its own generator, width and class
+    priors): 24 Gaussian features, 5 classes from a fixed random 2-layer tanh teacher whose logits carry fixed
+    offsets, so the classes come at about 50/31/10/5/3 % (about 1:18); 5 % of labels
+    flipped at random. It tests the class-weight rule (loss.accuracy-target) on data other than the text sets'."""
+    rng = np.random.default_rng(20261207)
+    n, d, h, c = 20000, 24, 48, 5
+    x = rng.standard_normal((n, d))
+    w1 = rng.standard_normal((d, h)) / np.sqrt(d)
+    w2 = rng.standard_normal((h, c)) / np.sqrt(h) * 3.0
+    logits = np.tanh(x @ w1 * 2.0) @ w2
+    y = np.argmax(logits + np.array([2.2, 1.0, 0.0, -1.2, -2.0]), axis=1)
+    flip = rng.random(n) < 0.05
+    y[flip] = rng.integers(0, c, int(flip.sum()))
+    return _vector(x, y, 2000, 2000, "teacher_skew")
 
 
 def _images(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], n_val: int, n_test: int, name: str) -> Split:
@@ -305,6 +322,7 @@ LOADERS = {
     "adult": adult,
     "california": california,
     "teacher": teacher,
+    "teacher_skew": teacher_skew,
     "fashion": fashion,
     "usps": usps,
 }

@@ -16,8 +16,9 @@ evidence only, by one criterion fixed in advance:
 
 Where a held-out decision differs from the shipped recommender's side, the ``trainwell_loo`` config is the
 recommendation with that rule switched to the held-out side; everywhere else it is the recommendation as is.
-The decisions are frozen in the ledger when first made with every range test in (``key()``), so the runs
-trained with them keep their meaning as later ablations arrive, like the law's held-out tables.
+The decisions are frozen in the ledger when first made with every range test and every rule ablation of the
+corpus in (``key()``, named by the corpus's settings too: settings added later decide anew), so the runs trained
+with them keep their meaning, like the law's held-out tables.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import analysis
 import fit
 import methods
+import plan
 from settings import SETTINGS, Setting
 from trainwell.config.paths import set_path
 
@@ -84,10 +86,13 @@ DECISIONS: tuple[Decision, ...] = (
 
 
 def key(finder_hash: str) -> str:
-    """Where the ledger freezes the held-out decisions: named by the criterion, the decisions' spec and the
-    finder sources whose picks they use, so a changed criterion or finder decides anew."""
+    """Where the ledger freezes the held-out decisions: named by the criterion, the decisions' spec, the finder
+    sources whose picks they use and the corpus's settings, so a changed criterion, finder or corpus decides anew."""
     spec = [(d.rule, d.ablation, d.guide, d.shipped, d.on) for d in DECISIONS]
-    text = json.dumps({"spec": spec, "noise": NOISE, "margin": fit.MEASURE_MARGIN, "finder": finder_hash}, sort_keys=True)
+    corpus = sorted(s.key() for s in SETTINGS)
+    text = json.dumps(
+        {"spec": spec, "noise": NOISE, "margin": fit.MEASURE_MARGIN, "finder": finder_hash, "settings": corpus}, sort_keys=True
+    )
     return "loo_decisions@" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
@@ -145,14 +150,26 @@ def make(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
     return {"finder": finder_hash, "all": one(None), "held_out": held}
 
 
+def ablations_complete(book: dict[str, Any]) -> bool:
+    """Every setting of the corpus is measured and has every rule ablation its recommendation plans."""
+    for s in SETTINGS:
+        info = book["settings"].get(s.name)
+        if info is None or info["key"] != s.key():
+            return False
+        if any(i.key not in book["runs"] for i in plan.ablation_items(s, info["facts"])):
+            return False
+    return True
+
+
 def frozen_or_made(book: dict[str, Any], finder_hash: str) -> tuple[dict[str, Any], bool]:
-    """(the decisions, whether they are new and final enough to freeze: made with every range test in)."""
+    """(the decisions, whether they are new and final enough to freeze: made with every range test and every
+    rule ablation in, so a decision never freezes before the evidence of a setting still training)."""
     import finder
 
     stored = book.get(key(finder_hash))
     if stored is not None:
         return stored, False
-    return make(book, finder_hash), finder.complete(book, finder_hash)
+    return make(book, finder_hash), finder.complete(book, finder_hash) and ablations_complete(book)
 
 
 def configs(s: Setting, facts: dict[str, Any], config: dict[str, Any], decided: dict[str, Any]) -> list[dict[str, Any]]:

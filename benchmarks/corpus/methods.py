@@ -202,14 +202,16 @@ ABLATIONS: dict[str, Ablation] = {
 
 
 # rule -> the guide's values that switch it on, for the rules a recommendation may leave off (the corpus scores
-# accuracy, so trainwell recommends neither): tried on top of the recommendation, so their evidence is measured
-# too. Label smoothing 0.1 (001 §Label Smoothing; Szegedy et al. 2016); focal loss with gamma 2 and no alpha
-# (004 §Focal Loss; Lin et al. 2017), only where classes are imbalanced (ratio >= SWITCH_ON_IMBALANCE).
+# accuracy, so trainwell recommends none of them): tried on top of the recommendation, so their evidence is
+# measured too. Label smoothing 0.1 (001 §Label Smoothing; Szegedy et al. 2016); focal loss with gamma 2 and no
+# alpha (004 §Focal Loss; Lin et al. 2017) and 004's inverse-frequency class weights (from 1:5, the imbalance
+# where 004's table weights the loss), only where classes are imbalanced (ratio >= SWITCH_ON_IMBALANCE).
 SWITCH_ON: dict[str, dict[str, Any]] = {
     "label_smoothing": {"loss.label_smoothing": 0.1},
     "focal_loss": {"loss.name": "focal", "loss.focal_gamma": 2.0, "loss.focal_alpha": "none"},
+    "class_weights": {"loss.class_weights": "auto"},
 }
-SWITCH_ON_IMBALANCE = {"focal_loss": 2.0}
+SWITCH_ON_IMBALANCE = {"focal_loss": 2.0, "class_weights": 5.0}
 
 
 def ablated_configs(config: dict[str, Any], imbalance: float = 1.0) -> dict[str, tuple[str, dict[str, Any]]]:
