@@ -94,13 +94,17 @@ def test_the_frozen_decisions_are_named_by_the_corpus_and_wait_for_its_ablations
     assert not decisions.ablations_complete(book)  # a setting not yet measured: not final
 
 
-def test_class_weights_are_switched_on_where_the_imbalance_reaches_one_to_five(corpus: dict[str, ModuleType]) -> None:
+def test_class_weights_and_transformer_dropout_are_switched_on_where_their_rules_apply(corpus: dict[str, ModuleType]) -> None:
     methods = importlib.import_module("methods")
     config = {"loss": {"name": "cross_entropy", "class_weights": "none"}, "model": {"dropout": 0.0}}
     how, changed = methods.ablated_configs(config, imbalance=7.0)["class_weights"]
     assert (how, changed["loss"]["class_weights"]) == ("on", "auto")
     assert "class_weights" not in methods.ablated_configs(config, imbalance=4.9)
     assert config["loss"]["class_weights"] == "none"
+    # 001's transformer dropout is switched on where a short transformer's recommendation leaves it off, nowhere else
+    how, changed = methods.ablated_configs(config, family="transformer")["dropout"]
+    assert (how, changed["model"]["dropout"]) == ("on", 0.1)
+    assert "dropout" not in methods.ablated_configs(config, family="mlp")
 
 
 def test_the_new_settings_read_their_data_as_their_family_does(corpus: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch) -> None:

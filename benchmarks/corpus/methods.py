@@ -205,25 +205,30 @@ ABLATIONS: dict[str, Ablation] = {
 # accuracy, so trainwell recommends none of them): tried on top of the recommendation, so their evidence is
 # measured too. Label smoothing 0.1 (001 §Label Smoothing; Szegedy et al. 2016); focal loss with gamma 2 and no
 # alpha (004 §Focal Loss; Lin et al. 2017) and 004's inverse-frequency class weights (from 1:5, the imbalance
-# where 004's table weights the loss), only where classes are imbalanced (ratio >= SWITCH_ON_IMBALANCE).
+# where 004's table weights the loss), only where classes are imbalanced (ratio >= SWITCH_ON_IMBALANCE); and 001's
+# transformer dropout 0.1 (§Dropout Rate), only on the families of SWITCH_ON_FAMILIES (short transformers from
+# scratch, where the recommendation leaves it off: the rule dropout.transformer-scratch-short).
 SWITCH_ON: dict[str, dict[str, Any]] = {
     "label_smoothing": {"loss.label_smoothing": 0.1},
     "focal_loss": {"loss.name": "focal", "loss.focal_gamma": 2.0, "loss.focal_alpha": "none"},
     "class_weights": {"loss.class_weights": "auto"},
+    "dropout": {"model.dropout": 0.1},
 }
 SWITCH_ON_IMBALANCE = {"focal_loss": 2.0, "class_weights": 5.0}
+SWITCH_ON_FAMILIES = {"dropout": ("transformer",)}
 
 
-def ablated_configs(config: dict[str, Any], imbalance: float = 1.0) -> dict[str, tuple[str, dict[str, Any]]]:
+def ablated_configs(config: dict[str, Any], imbalance: float = 1.0, family: str = "") -> dict[str, tuple[str, dict[str, Any]]]:
     """rule -> ("off", the recommended config with that rule switched off) for every rule it uses, or ("on", with
-    the guide's values switched on) for a rule of SWITCH_ON it leaves off (where the data's imbalance qualifies)."""
+    the guide's values switched on) for a rule of SWITCH_ON it leaves off (where the data's imbalance and the
+    setting's model family qualify)."""
     out = {}
     for name, ablation in ABLATIONS.items():
         changed = copy.deepcopy(config)
         if ablation.used(get_path(config, ablation.path)):
             set_path(changed, ablation.path, ablation.off)
             out[name] = ("off", changed)
-        elif name in SWITCH_ON and imbalance >= SWITCH_ON_IMBALANCE.get(name, 1.0):
+        elif name in SWITCH_ON and imbalance >= SWITCH_ON_IMBALANCE.get(name, 1.0) and family in SWITCH_ON_FAMILIES.get(name, (family,)):
             for path, value in SWITCH_ON[name].items():
                 set_path(changed, path, value)
             out[name] = ("on", changed)

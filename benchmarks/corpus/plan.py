@@ -166,6 +166,6 @@ def ablation_items(s: Setting, facts: dict[str, Any]) -> list[Item]:
             base=base,
             **({"switch": "on"} if how == "on" else {}),
         )
-        for name, (how, changed) in methods.ablated_configs(config, float(facts.get("imbalance", 1.0))).items()
+        for name, (how, changed) in methods.ablated_configs(config, float(facts.get("imbalance", 1.0)), facts.get("family", "")).items()
         for seed in ABLATE_SEEDS
     ]
