@@ -221,7 +221,9 @@ class DistributedConfig:
     backend: Literal["auto", "nccl", "gloo"] = fld(
         "auto", "torch.distributed backend under torchrun (`trainwell train --nproc N`): auto = nccl on CUDA, gloo on CPU"
     )
-    strategy: Literal["ddp", "fsdp"] = fld("ddp", "ddp: every process holds the model and averages gradients (fsdp: not implemented yet)")
+    strategy: Literal["ddp", "fsdp"] = fld(
+        "ddp", "ddp: each process holds the whole model; fsdp: a shard of weights, gradients, optimizer state"
+    )
     processes: int | None = fld(
         None, "processes this config's batch was chosen for (`recommend --gpus N`); training under another number is refused", ge=1
     )
