@@ -13,6 +13,10 @@ Per setting, in this order (later stages read earlier results, so they appear on
             every rule the recommendation uses, or switched on (methods.SWITCH_ON: label smoothing, focal
             loss) where it leaves them off; not on the fine-tuned MiniLM (~80 s a run). Planned apart
             (ablation_items) so a setting is complete without them, and run after the other stages.
+  refine    the quarter-decade LRs either side of the sweep's best grid LR x seeds 0, 1 (refine_items):
+            the half-decade grid puts its points 3.2x apart, coarser than the finder's 2x target, so
+            finder.py scores the finder against this refined curve too (beside the issue's sweep-best).
+            Planned apart like the ablations; the sweep-best, the LR law's target and the oracle never read it.
 Every selection reads validation accuracy; test accuracy is only reported.
 """
 
@@ -139,6 +143,31 @@ def setting_items(s: Setting, facts: dict[str, Any], runs: dict[str, Any], finde
     for r in top_random:
         items += [_item(s, "oracle", r.method, seed, "train", r.spec["overrides"]) for seed in (1, 2)]
     return items, complete
+
+
+REFINE_SEEDS = (0, 1)
+QUARTER = 10**0.25
+
+
+def refine_items(s: Setting, runs: dict[str, Any]) -> list[Item]:
+    """The sweep's stack at best / 10^0.25 and best x 10^0.25 (the sweep's best grid LR) x seeds 0, 1, once
+    the sweep is complete. Same spec as a sweep run (only the LR differs), so a finder pick that landed on
+    one of these LRs is reused."""
+    sweep, swept = sweep_items(s, runs)
+    if not swept:
+        return []
+    best, _ = sweep_best(sweep_means(sweep, runs))
+    lrs = (methods.lr_round(best / QUARTER), methods.lr_round(best * QUARTER))
+    return [_item(s, "refine", f"lr={lr:g}", seed, "train", {"optimizer.lr": lr}) for lr in lrs for seed in REFINE_SEEDS]
+
+
+def refined_curve(s: Setting, runs: dict[str, Any], field: str = "val_acc") -> dict[float, float] | None:
+    """The sweep's 2-seed means with the refine stage's quarter-decade points added, or None until both are in."""
+    sweep, swept = sweep_items(s, runs)
+    extra = refine_items(s, runs)
+    if not swept or any(i.key not in runs for i in extra):
+        return None
+    return dict(sorted({**sweep_means(sweep, runs, field=field), **sweep_means(extra, runs, field=field)}.items()))
 
 
 ABLATE_SEEDS = (0, 1)

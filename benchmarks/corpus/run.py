@@ -1,6 +1,6 @@
 """Train the calibration corpus: every run the plan names that the ledger does not hold yet.
 
-    python benchmarks/corpus/run.py [--quick] [--settings a,b] [--minutes M] [--plan]
+    python benchmarks/corpus/run.py [--quick] [--settings a,b] [--minutes M] [--plan] [--stages S,..] [--curves HASH]
 
 Each run trains through trainwell's public API (``trainwell.train(config, model=..., train_data=...,
 val_data=...)``; the finder runs are ``trainwell.find.lr_finder.lr_find`` on the same model and data) on
@@ -188,7 +188,8 @@ class Pending:
     to_freeze: dict[str, dict[str, Any]]  # ledger key -> entries to freeze there first (fit.loo_items)
 
 
-def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> Pending:
+def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, curves: str = "") -> Pending:
+    """``curves``: the finder sources whose recorded range tests the finder's picks are trained from (finder.py --curves)."""
     runs = book["runs"]
     todo: list[tuple[str, plan.Item]] = []
     incomplete = False
@@ -204,10 +205,11 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> 
     todo += [(i.setting, i) for i in loo if i.key not in runs]
     # training at the finder's held-out picks (finder.py), named once every range test of these sources is in
     # (a range test still running keeps its setting's plan incomplete, so no worker leaves before they are named)
-    found = finder.loo_items(book, settings, finder_hash)
+    found = finder.loo_items(book, settings, curves or finder_hash)
     todo += [(i.setting, i) for i in found if i.key not in runs]
     for s in settings:
         todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"]) if i.key not in runs]
+        todo += [(s.name, i) for i in plan.refine_items(s, runs) if i.key not in runs]
     order = {s.name: k for k, s in enumerate(settings)}
     todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
     return Pending(todo, incomplete, {})
@@ -239,14 +241,17 @@ def show_plan(settings: list[Setting]) -> int:
     return len(found.todo)
 
 
-def worker(settings: list[Setting], deadline: float) -> int:
+def worker(settings: list[Setting], deadline: float, stages: frozenset[str] = frozenset(), curves: str = "") -> int:
+    """Train what the plan names until the deadline; with ``stages``, only runs of those stages, and leave once
+    none is left to claim (the plan's other stages may still be incomplete: other workers train them). ``curves``:
+    the finder sources whose recorded range tests the finder's picks are trained from (finder.py --curves)."""
     done = 0
     finder_hash = ledger.finder_sources_hash()
     prepare(settings)
     while time.time() < deadline:
         with ledger.locked():
             book = ledger.load()
-        found = pending(book, settings, finder_hash)
+        found = pending(book, settings, finder_hash, curves)
         if found.to_freeze:
             with ledger.locked():
                 fresh = ledger.load()
@@ -256,8 +261,10 @@ def worker(settings: list[Setting], deadline: float) -> int:
                 ledger.save(fresh)
             continue  # plan again from what is frozen
         todo, incomplete = found.todo, found.incomplete
+        if stages:
+            todo = [t for t in todo if t[1].stage in stages]
         if not todo:
-            if not incomplete:
+            if not incomplete or stages:
                 return done
             time.sleep(5)
             continue
@@ -293,6 +300,8 @@ def main() -> None:
     parser.add_argument("--settings", default="", help="comma-separated setting names (default: all)")
     parser.add_argument("--minutes", type=float, default=24 * 60.0, help="stop claiming new runs after this long")
     parser.add_argument("--plan", action="store_true", help="dry run: print what a worker would train, train nothing")
+    parser.add_argument("--stages", default="", help="comma-separated stages to train (default: every stage), e.g. refine")
+    parser.add_argument("--curves", default="", help="train the finder's picks on the range tests of these finder sources (finder.py --curves)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -302,7 +311,7 @@ def main() -> None:
     if args.plan:
         show_plan(ordered(chosen))
         return
-    n = worker(ordered(chosen), time.time() + args.minutes * 60)
+    n = worker(ordered(chosen), time.time() + args.minutes * 60, frozenset(x for x in args.stages.split(",") if x), args.curves)
     print(f"worker {os.getpid()}: {n} runs")
 
 
