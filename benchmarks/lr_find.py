@@ -17,7 +17,12 @@ put the "best" wherever the seed noise fell (adult's 2-seed best was 3.2e-3, its
 they get 15 quarter-decade LRs x 6 seeds. Fine-tuning MiniLM costs ~90 s a run on one CPU thread and
 gets the issue's 8 half-decade LRs x 2 seeds.
 
-    python benchmarks/lr_find.py [--tasks digits,tabular,fashion-mnist,text-classification] [--cache runs.json]
+    python benchmarks/lr_find.py [--tasks digits,tabular,fashion-mnist,text-classification] [--cache runs.json] [--reuse-sweep]
+
+``--reuse-sweep`` keeps each task's sweep (grid means, best LR, band) from the results file and re-runs only the
+finders and the trainings at their picks (the sweep trains fixed LRs and calls no finder, so a finder change leaves
+it as it was); the sweep's own revision and command stay recorded beside the new ones, and the sweep-best LR is
+trained again on every seed at this revision (``best_acc_rerun``) so a drift in training since the sweep shows.
 
 Every run uses one CPU thread; training has a fixed length (no early stopping) and a cosine schedule
 with 10 % warmup, max_grad_norm 1.0, batch as listed per task.
@@ -242,6 +247,19 @@ def sweep(task: str, out: Path) -> dict[str, Any]:
     }
 
 
+# What a sweep contributes to a task's entry (kept by --reuse-sweep).
+SWEEP_KEYS = ("grid", "seeds", "best_lr", "best_acc", "band", "fitted_best_lr", "epoch_s", "steps_per_epoch")
+
+
+def reused_sweep(task: str, old: dict[str, Any], out: Path) -> dict[str, Any]:
+    """A task's earlier sweep, with where it came from and its best LR re-trained on every seed at this revision."""
+    base = {k: old[k] for k in SWEEP_KEYS}
+    base["sweep_revision"] = old.get("sweep_revision", old.get("git_revision"))
+    base["sweep_command"] = old.get("sweep_command", old.get("command"))
+    base["best_acc_rerun"] = statistics.mean(train_accuracy(task, seed, base["best_lr"], out)[0] for seed in base["seeds"])
+    return base
+
+
 def fitted_best(mean: dict[float, float], best: float) -> float:
     """Vertex of a parabola through the best grid point and its neighbours, in log10(LR); the grid point at an edge."""
     lrs = sorted(mean)
@@ -305,6 +323,7 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "lr_find.json"))
     parser.add_argument("--cache", help="JSON file of finished training runs to reuse (and extend): re-runs skip the sweep")
+    parser.add_argument("--reuse-sweep", action="store_true", help="keep each task's sweep from --out and re-run only the finders")
     args = parser.parse_args()
     if args.cache and Path(args.cache).is_file():
         CACHE.update(json.loads(Path(args.cache).read_text()))
@@ -318,7 +337,7 @@ def main() -> None:
         for task in args.tasks.split(","):
             ours(task, 0)  # warm-up (imports, first-call kernels), so the finder's time is compared with warmed-up training
             started = time.perf_counter()
-            base = sweep(task, Path(tmp))
+            base = reused_sweep(task, results[task], Path(tmp)) if args.reuse_sweep and task in results else sweep(task, Path(tmp))
             base["finders"] = suggestions(task, base, Path(tmp))
             ours_s = statistics.mean(base["finders"]["trainwell"]["finder_s"])
             base["finder_vs_epoch"] = ours_s / base["epoch_s"]
