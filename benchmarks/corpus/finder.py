@@ -208,6 +208,7 @@ def truth(book: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     near = [lr for lr in seed0 if lr in seed1 and abs(math.log10(lr / vertex)) <= 1.0]
     # a 2-seed mean's standard error: var(a - b) = 2 sigma^2, so SE^2 = sigma^2 / 2 = mean((a - b)^2) / 4
     se = math.sqrt(statistics.fmean((seed0[lr] - seed1[lr]) ** 2 for lr in near) / 4) if near else 0.0
+
     def near_best(x: float) -> bool:
         return analysis.interpolate(curve, 10**x) >= top - BAND_SE * se
 
@@ -377,7 +378,9 @@ def alternatives(book: dict[str, Any], finder_hash: str, truths: dict[str, dict[
         for p in picks:
             p.update(judged(truths[p["setting"]], p["loo_peak"], "loo"))
         a = aggregate(picks, "loo", {})
-        out[" + ".join(features)] = {k: a[k] for k in ("within_2x", "median_ratio", "mean_curve_regret", "worst_curve_regret", "in_near_best_band")}
+        out[" + ".join(features)] = {
+            k: a[k] for k in ("within_2x", "median_ratio", "mean_curve_regret", "worst_curve_regret", "in_near_best_band")
+        }
     return out
 
 
@@ -418,7 +421,7 @@ def markdown(f: dict[str, Any]) -> list[str]:
         return f"{a['within_2x_of_refined_vertex']} of {a['refined_picks']}" if "refined_picks" in a else "not run"
 
     lines = [
-        "| finder (curves of sources " + f["finder"] + ") | within 2x of the sweep-best | below half / above 2x | median pick / sweep-best | "
+        f"| finder (curves of sources {f['finder']}) | within 2x of the sweep-best | below half / above 2x | median pick / sweep-best | "
         "curve regret mean / worst | trained regret mean / worst (setting) | within 2x of the refined vertex | "
         "in the near-best band | within 2x of the band |",
         "|---|---|---|---:|---|---|---|---|---|",
