@@ -58,15 +58,13 @@ from settings import BY_NAME, Setting
 
 # The rule's inputs (find/peak.py's warmup-and-decay rule): the range test's numbers, in log10, each with a weight.
 FEATURES = ("stop_lr", "lr_min")
-# Tried beside it, each scored the same way (``alternatives`` in the results): the curve's other numbers (the
-# constant-LR suggestion, the steepest and valley picks), the run's horizon (optimizer steps), batch and model width,
-# and a per-family offset ("is_<family>", a 0/1 feature: the corpus's own family labels).
+# Tried beside it, each scored the same way (``alternatives`` in the results): the curve's other recorded number (the
+# constant-LR suggestion, the combined rule's pick), the run's horizon (optimizer steps), batch and model width, and
+# a per-family offset ("is_<family>", a 0/1 feature: the corpus's own family labels).
 ALTERNATIVES: tuple[tuple[str, ...], ...] = (
     ("stop_lr",),
     ("lr_min",),
     ("stop_lr", "suggested_lr"),
-    ("stop_lr", "steepest_lr"),
-    ("stop_lr", "valley_lr"),
     ("stop_lr", "total"),
     ("stop_lr", "batch"),
     ("stop_lr", "width"),
@@ -93,6 +91,7 @@ def range_tests(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
         row = by_setting[e["setting"]]
         if e["spec"]["setting_key"] != row["setting"].key() or not e.get("stop_lr"):
             continue
+        facts = book["settings"][e["setting"]]["facts"]
         out.append(
             {
                 **e["shape"],
@@ -103,11 +102,9 @@ def range_tests(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
                 "stop_lr": e["stop_lr"],
                 "lr_min": e.get("lr_min"),
                 "suggested_lr": e.get("suggested_lr"),
-                "steepest_lr": (e["find"]["rules"].get("steepest") or {"lr": e.get("suggested_lr")})["lr"],
-                "valley_lr": (e["find"]["rules"].get("valley") or {"lr": e.get("suggested_lr")})["lr"],
                 "peak_lr": e.get("peak_lr"),
-                "batch": e["batch"],
-                "width": book["settings"][e["setting"]]["facts"]["width"],
+                "batch": facts["batch"],
+                "width": facts["width"],
                 "row": row,
             }
         )
