@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -54,3 +57,17 @@ def _no_leaked_globals(_torch_threads: None) -> Iterator[None]:
     }
     leaked = [name for name in leaks(saved) if not name.endswith("_rng") and name not in ignored]
     assert not leaked, f"the test left process-wide state changed: {leaked}"
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"  # the calibration corpus's scripts
+
+
+@pytest.fixture
+def corpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]:
+    """The corpus scripts' modules, imported the way the scripts import each other (by bare name), and
+    forgotten afterwards so their generic names (``data``, ``plan``) cannot shadow another test's imports."""
+    monkeypatch.syspath_prepend(str(CORPUS))
+    yield {name: importlib.import_module(name) for name in ("ledger", "plan", "settings", "finder", "analysis")}
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, "__file__", None) or "/").parent == CORPUS:
+            del sys.modules[name]

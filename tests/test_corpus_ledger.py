@@ -4,17 +4,13 @@ form, and a ledger in either form resumes without re-running a finished run."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"
 FACTS = {  # wine-mlp32x1's stored facts (what the plan and the recommender read)
     "batch": 16,
     "budget": "standard",
@@ -36,17 +32,6 @@ FACTS = {  # wine-mlp32x1's stored facts (what the plan and the recommender read
     "width": 32,
 }
 FINDER = "0123456789"
-
-
-@pytest.fixture
-def corpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]:
-    """The corpus scripts' modules, imported the way the scripts import each other (by bare name), and
-    forgotten afterwards so their generic names (``data``, ``plan``) cannot shadow another test's imports."""
-    monkeypatch.syspath_prepend(str(CORPUS))
-    yield {name: importlib.import_module(name) for name in ("ledger", "plan", "settings", "finder", "analysis")}
-    for name, module in list(sys.modules.items()):
-        if Path(getattr(module, "__file__", None) or "/").parent == CORPUS:
-            del sys.modules[name]
 
 
 def _fat(spec: dict[str, Any], **measured: Any) -> dict[str, Any]:
