@@ -301,7 +301,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=24 * 60.0, help="stop claiming new runs after this long")
     parser.add_argument("--plan", action="store_true", help="dry run: print what a worker would train, train nothing")
     parser.add_argument("--stages", default="", help="comma-separated stages to train (default: every stage), e.g. refine")
-    parser.add_argument("--curves", default="", help="train the finder's picks on the range tests of these finder sources (finder.py --curves)")
+    parser.add_argument(
+        "--curves", default="", help="train the finder's picks on the range tests of these finder sources (finder.py --curves)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
