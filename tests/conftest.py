@@ -67,7 +67,7 @@ def corpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]:
     """The corpus scripts' modules, imported the way the scripts import each other (by bare name), and
     forgotten afterwards so their generic names (``data``, ``plan``) cannot shadow another test's imports."""
     monkeypatch.syspath_prepend(str(CORPUS))
-    yield {name: importlib.import_module(name) for name in ("ledger", "plan", "settings", "finder", "analysis")}
+    yield {name: importlib.import_module(name) for name in ("ledger", "plan", "settings", "finder", "analysis", "decisions")}
     for name, module in list(sys.modules.items()):
         if Path(getattr(module, "__file__", None) or "/").parent == CORPUS:
             del sys.modules[name]

@@ -4,27 +4,12 @@ else the guides' side), and the held-out recommendation switches exactly the rul
 
 from __future__ import annotations
 
-import importlib
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"
 MLP = {"recommender_family": "mlp", "family": "mlp", "mode": "scratch", "epochs": 30, "imbalance": 1.6}
-
-
-@pytest.fixture
-def corpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]:
-    """The corpus scripts' modules, imported by bare name as the scripts do, and forgotten afterwards."""
-    monkeypatch.syspath_prepend(str(CORPUS))
-    yield {name: importlib.import_module(name) for name in ("analysis", "decisions", "settings")}
-    for name, module in list(sys.modules.items()):
-        if Path(getattr(module, "__file__", None) or "/").parent == CORPUS:
-            del sys.modules[name]
 
 
 def _row(dataset: str, delta: float, facts: dict[str, Any] = MLP) -> dict[str, Any]:
