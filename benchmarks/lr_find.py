@@ -318,6 +318,22 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The results file's table and one line per task (lr_find.md)."""
+    lines = [table(results), ""]
+    for task, r in results.items():
+        steps = f"{min(r['finder_steps'])}-{max(r['finder_steps'])}"
+        sweep = (
+            f" (sweep from {r['sweep_revision'][:10]}, best LR re-trained here: {r['best_acc_rerun']:.4f})" if "best_acc_rerun" in r else ""
+        )
+        lines.append(
+            f"- {task}: {len(r['grid'])} LRs x {len(r['seeds'])} seeds{sweep}; the finder ran {steps} steps in "
+            f"{r['finder_vs_epoch']:.2f} epochs' time (an epoch: {r['steps_per_epoch']} steps, {r['epoch_s']:.2f} s with "
+            f"its evaluation); {r['note']}"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -352,16 +368,9 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(results, indent=2, default=float))  # after each task: partial results survive
             if args.cache:
                 Path(args.cache).write_text(json.dumps(CACHE))
-    lines = [table(results), ""]
-    for task, r in results.items():
-        steps = f"{min(r['finder_steps'])}-{max(r['finder_steps'])}"
-        lines.append(
-            f"- {task}: {len(r['grid'])} LRs x {len(r['seeds'])} seeds; the finder ran {steps} steps in "
-            f"{r['finder_vs_epoch']:.2f} epochs' time (an epoch: {r['steps_per_epoch']} steps, {r['epoch_s']:.2f} s with "
-            f"its evaluation); {r['note']}"
-        )
-    print("\n".join(lines))
-    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
+    text = markdown(results)
+    print(text)
+    Path(args.out).with_suffix(".md").write_text(text + "\n")
 
 
 if __name__ == "__main__":
