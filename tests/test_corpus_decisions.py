@@ -4,6 +4,7 @@ else the guides' side), and the held-out recommendation switches exactly the rul
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
