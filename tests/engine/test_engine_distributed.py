@@ -32,11 +32,13 @@ from trainwell.cli.main import build_parser, main
 from trainwell.cli.train_cmd import launch_command
 from trainwell.config import config_from_dict
 from trainwell.engine import rng
-from trainwell.engine.checkpoint import latest_checkpoint, load_trainer_state
+from trainwell.engine.checkpoint import latest_checkpoint, load_model_weights, load_trainer_state
 from trainwell.engine.distributed import World, backend_for, problems, shard_range
+from trainwell.engine.resume import init_weights
 from trainwell.engine.sampler import EpochBatchSampler
 from trainwell.engine.setup import check_task
 from trainwell.errors import ConfigError
+from trainwell.tasks import digits
 from trainwell.tasks.base import Task
 
 # One xdist worker for the module; each test may wait for its fixtures' torchrun jobs, which take a minute
@@ -144,15 +146,37 @@ def test_fsdp_trains_like_one_process_at_double_batch(sharded: Path, runs: dict[
     assert summary["model"] == json.loads((runs["one"] / "summary.json").read_text())["model"]  # its own class, whole size
 
 
-def test_fsdp_checkpoints_are_sharded(sharded: Path) -> None:
-    """Each rank wrote its shard (torch.distributed.checkpoint); no whole model.pt, and the optimizer state
-    is in the shards, not in rank 0's trainer.pt."""
-    latest = latest_checkpoint(sharded / "checkpoints")
-    assert latest is not None and latest.meta["world_size"] == 2
-    files = sorted(p.name for p in (latest.path / "sharded").iterdir())
-    assert ".metadata" in files and len([f for f in files if f.endswith(".distcp")]) == 2, files
-    assert not (latest.path / "model.pt").exists()
-    assert "optimizer" not in load_trainer_state(latest.path, torch.device("cpu"))
+def test_fsdp_checkpoints_are_sharded_with_the_whole_weights_beside(sharded: Path, tmp_path: Path) -> None:
+    """Each rank wrote its shard (torch.distributed.checkpoint), the optimizer state is in the shards, not in
+    rank 0's trainer.pt, and every checkpoint also holds the whole weights (distributed.whole_weights),
+    exactly the shards' (torch's own converter reads them back)."""
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    for step in (30, 45):  # the two checkpoints kept (keep: 2)
+        folder = sharded / "checkpoints" / f"step-{step}"
+        files = sorted(p.name for p in (folder / "sharded").iterdir())
+        assert ".metadata" in files and len([f for f in files if f.endswith(".distcp")]) == 2, files
+        assert "optimizer" not in load_trainer_state(folder, torch.device("cpu"))
+        dcp_to_torch_save(folder / "sharded", tmp_path / f"{step}.pt")
+        shards = torch.load(tmp_path / f"{step}.pt", weights_only=True)["model"]
+        whole = load_model_weights(folder)
+        assert whole.keys() == shards.keys() and all(torch.equal(whole[k], shards[k]) for k in whole)
+    assert json.loads((sharded / "checkpoints" / "step-45" / "meta.json").read_text())["world_size"] == 2
+
+
+def test_an_fsdp_run_initialises_a_one_process_run(sharded: Path) -> None:
+    """`--init-from` an FSDP run (init_weights, what it calls) gives a one-process model the run's last
+    weights: its validation loss is the one the FSDP run logged at its last step."""
+    config = config_from_dict({**CONFIG, "task": "digits"})
+    task = digits.build(config)
+    init_weights(task.model, sharded)
+    task.model.eval()
+    x = torch.stack([item[0] for item in task.val_data])  # type: ignore[attr-defined]
+    y = torch.tensor([int(item[1]) for item in task.val_data])  # type: ignore[attr-defined]
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(task.model(x), y).item()
+    logged = [r for r in read_jsonl(sharded / "metrics.jsonl") if r["event"] == "eval"][-1]
+    assert logged["step"] == 45 and abs(loss - logged["val_loss"]) <= 1e-6, (loss, logged)
 
 
 def test_fsdp_resume_matches_the_uninterrupted_run(sharded_resumed: dict[str, Any], sharded: Path) -> None:
@@ -348,3 +372,33 @@ def test_backend_and_unsupported_strategies_are_named() -> None:
 def test_rank_seeds_are_reproducible_and_distinct() -> None:
     seeds = np.array([[rng.rank_seed(s, r) for r in range(4)] for s in range(4)], dtype=np.uint64)
     assert len(set(seeds.ravel().tolist())) == 16 and rng.rank_seed(3, 2) == seeds[3, 2] and int(seeds.max()) < 2**63
+
+
+def test_the_finders_are_refused_under_fsdp_before_any_process_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """They would measure one process holding the whole model (rank 0, unsharded), not what an fsdp rank trains."""
+    started = _no_launch(monkeypatch)
+    cfg = str(_config(tmp_path, distributed={"strategy": "fsdp"}, optimizer={"lr": "find"}, batch={"auto_find": True}))
+    code, err = _in_process(cfg, "--nproc", "2")
+    assert code == 2 and not started and "Traceback" not in err and err.count("trainwell: error") == 1
+    for said in ("optimizer.lr: the LR range test runs in one process", "trainwell lr-find CONFIG", "batch.auto_find: the batch finder"):
+        assert said in err, (said, err)
+    assert not [p for p in problems(config_from_dict({"optimizer": {"lr": "find"}, "batch": {"auto_find": True}}), "cpu")]  # ddp: as before
+
+
+def test_a_recommended_find_under_fsdp_is_its_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recommender asks for the range test when its LR law is out of the guides' band; under fsdp (with
+    several processes) the law's value, its fallback, is used instead, the reason saying so."""
+    from types import SimpleNamespace
+
+    from trainwell.advise import recommender
+    from trainwell.config.resolved import ConfigRequest
+    from trainwell.run.resolve import recommended
+
+    reasons = [SimpleNamespace(field=f, why="law out of band", rule="lr.law", source="s") for f in ("optimizer.lr", "lr_find.fallback")]
+    monkeypatch.setattr(
+        recommender, "decide", lambda profile: (SimpleNamespace(values={"optimizer.lr": "find", "lr_find.fallback": 0.02}), reasons)
+    )
+    for strategy, gpus, lr in (("fsdp", 2, 0.02), ("fsdp", 1, "find"), ("ddp", 2, "find")):
+        request = ConfigRequest(config_from_dict({"task": "digits", "distributed": {"strategy": strategy}}), frozenset())
+        value, origin = recommended(request, {"gpus": gpus})["optimizer.lr"]
+        assert value == lr and ("fallback" in origin.why) == (lr != "find"), (strategy, gpus, origin)

@@ -224,6 +224,11 @@ class DistributedConfig:
     strategy: Literal["ddp", "fsdp"] = fld(
         "ddp", "ddp: each process holds the whole model; fsdp: a shard of weights, gradients, optimizer state"
     )
+    whole_weights: bool = fld(
+        True,
+        "fsdp: every checkpoint also holds the whole model.pt (gathered into rank 0's memory) for --init-from and "
+        "tools that read model.pt; false keeps the shards only, for a model whose whole copy does not fit one host",
+    )
     processes: int | None = fld(
         None, "processes this config's batch was chosen for (`recommend --gpus N`); training under another number is refused", ge=1
     )

@@ -88,10 +88,40 @@ def problems(config: Config, device_type: str) -> list[Problem]:
                 "use precision: bf16 or fp32 with strategy: fsdp",
             )
         )
+    if d.strategy == "fsdp":
+        found += finder_problems(config)
     if backend_for(d.backend, device_type) == "nccl" and device_type != "cuda":
         found.append(Problem("distributed.backend", "nccl reduces CUDA tensors only", d.backend, "use backend: auto or gloo on CPU"))
     if config.training.compile:
         found.append(Problem("training.compile", "is not combined with DDP or FSDP in this version", True, "set training.compile: false"))
+    return found
+
+
+def finder_problems(config: Config) -> list[Problem]:
+    """The finders run before training, on rank 0 alone, in one process holding the whole model and its
+    optimizer state: under fsdp, made for a model that need not fit one device, that is not what the ranks
+    train (each holds 1/N of them), so asking for them is refused rather than measured on the wrong model.
+    (A ``find`` the recommender chose becomes its fallback instead: ``run/resolve.recommended``.)"""
+    found = []
+    if config.optimizer.lr == "find":
+        found.append(
+            Problem(
+                "optimizer.lr",
+                "the LR range test runs in one process on the whole, unsharded model, so it is not run under strategy: fsdp",
+                "find",
+                "run `trainwell lr-find CONFIG` where the whole model fits and set optimizer.lr to its value, or use strategy: ddp",
+            )
+        )
+    if config.batch.auto_find:
+        found.append(
+            Problem(
+                "batch.auto_find",
+                "the batch finder measures one process holding the whole model and optimizer state; an fsdp rank "
+                "holds 1/N of them, so its answer is not the per-rank batch",
+                True,
+                "set batch.size yourself and batch.auto_find: false, or use strategy: ddp",
+            )
+        )
     return found
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from trainwell.engine import distributed
+from trainwell.tasks.base import StateDictFiles
 
 SHARDED = "sharded"  # the DCP folder inside a checkpoint folder
 
@@ -47,16 +48,24 @@ def shard(model: torch.nn.Module) -> None:
     fully_shard(model)
 
 
-def save(model: torch.nn.Module, optimizer: torch.optim.Optimizer, folder: Path | None) -> None:
+def save(model: torch.nn.Module, optimizer: torch.optim.Optimizer, whole: bool, folder: Path | None) -> None:
     """Every rank writes its shards of the weights and optimizer state into ``folder``/sharded (a
     collective: all ranks call it). Rank 0 passes the checkpoint's temporary folder; the others pass None
-    and are told it."""
+    and are told it. With ``whole`` (``distributed.whole_weights``) rank 0 also writes the whole weights as
+    ``model.pt``, the file a one-process checkpoint holds, so ``--init-from`` and every reader of
+    ``model.pt`` take an FSDP run as they take any other; the folder is renamed into place after both."""
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_state_dict
 
     where: Path = distributed.broadcast(folder)
     weights, moments = get_state_dict(model, optimizer)
     dcp.save({"model": weights, "optimizer": moments}, checkpoint_id=where / SHARDED)
+    if whole:
+        # Gathered one tensor at a time into rank 0's CPU memory (the others get an empty dict): the
+        # device never holds more than one whole parameter, the host holds the whole model once.
+        full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        if distributed.world().main:
+            torch.save(full, where / StateDictFiles.name)
 
 
 def load(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, folder: Path) -> None:

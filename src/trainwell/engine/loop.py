@@ -150,7 +150,7 @@ class Trainer:
             trainer["rng_ranks"] = distributed.gather(trainer["rng"])
         self._saved_step = s.step
         if self.c.sharded:  # every rank writes its shards (engine/fsdp.py), into the folder rank 0 makes
-            write_weights: Any = partial(fsdp.save, self.c.model, self.c.optimizer)
+            write_weights: Any = partial(fsdp.save, self.c.model, self.c.optimizer, self.config.distributed.whole_weights)
             if not self.world.main:
                 write_weights(None)
                 return

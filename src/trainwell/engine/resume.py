@@ -135,13 +135,20 @@ def init_weights(model: torch.nn.Module, source: str | Path, device: str | torch
     found = ckpt.latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
     folder = found.path if found is not None else path
     if not (folder / "model.pt").is_file():
+        fix = "pass a folder `trainwell train` wrote, or one of its checkpoints/step-N folders"
+        if (folder / "sharded").is_dir():  # an FSDP run with distributed.whole_weights: false (engine/fsdp.py)
+            fix = (
+                f"this checkpoint holds FSDP shards only (distributed.whole_weights: false): write its weights whole with "
+                f"torch.distributed.checkpoint.format_utils.dcp_to_torch_save('{folder / 'sharded'}', 'whole.pt'), then "
+                f"torch.save(torch.load('whole.pt')['model'], '{folder / 'model.pt'}') (docs/engine.md, many devices)"
+            )
         raise CheckpointError(
             problems=[
                 Problem(
                     "init_from",
                     "must be a run folder with a checkpoint, or a checkpoint folder (checkpoints/step-N) holding model.pt",
                     str(source),
-                    "pass a folder `trainwell train` wrote, or one of its checkpoints/step-N folders",
+                    fix,
                 )
             ]
         )

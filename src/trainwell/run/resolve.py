@@ -13,7 +13,7 @@ and model's facts (``advise.model_facts.profile_facts``), the fields the user se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from trainwell.config.io import validate
@@ -61,9 +61,16 @@ def recommended(request: ConfigRequest, facts: Mapping[str, Any]) -> dict[str, t
     from trainwell.advise.recommender import Profile, decide
 
     draft, reasons = decide(Profile.from_task(request.config.task, **{**facts, **_facts_from_given(request)}))
-    return {
+    values = {
         r.field: (draft.values[r.field], Origin("recommended", r.why, r.rule, r.source)) for r in reasons if not request.is_given(r.field)
     }
+    lr = values.get("optimizer.lr")
+    if lr is not None and lr[0] == "find" and request.config.distributed.strategy == "fsdp" and facts.get("gpus", 1) > 1:
+        # The range test would run in one process on the whole model (engine/distributed.finder_problems):
+        # under fsdp the recommender's fallback, the LR law's value, is the LR.
+        why = f"{lr[1].why}; under strategy: fsdp the range test is not run (one process, whole model): its fallback"
+        values["optimizer.lr"] = (draft.values["lr_find.fallback"], replace(lr[1], why=why))
+    return values
 
 
 def _facts_from_given(request: ConfigRequest) -> dict[str, Any]:
