@@ -120,3 +120,16 @@ def test_init_from_refuses_what_is_not_a_checkpoint_or_does_not_fit(tmp_path: Pa
     with pytest.raises(Exception, match="must fit this run's model"):
         train({**CFG, "init_from": str(tmp_path / "ck")}, run_dir=tmp_path / "b")
     assert main(["train", "--init-from", str(tmp_path / "ck"), "--resume", str(tmp_path)]) == 2
+
+
+def test_init_from_a_shards_only_checkpoint_names_the_conversion(tmp_path: Path) -> None:
+    """An FSDP run with distributed.whole_weights: false keeps its weights sharded only: the fix is torch's converter."""
+    from trainwell.engine.resume import init_weights
+    from trainwell.errors import CheckpointError
+
+    (tmp_path / "checkpoints" / "step-3" / "sharded").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step-3" / "meta.json").write_text('{"step": 3}')
+    with pytest.raises(CheckpointError) as err:
+        init_weights(torch.nn.Linear(2, 2), tmp_path)
+    text = err.value.render()
+    assert "whole_weights: false" in text and "dcp_to_torch_save" in text and "step-3/sharded" in text
