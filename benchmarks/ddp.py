@@ -64,6 +64,9 @@ def plain(epochs: int, hidden: int, out: Path) -> None:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     if rank == 0:
         out.write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "steps": len(loader) * epochs}))
+    # the DDP wrapper goes before its group: kept past destroy_process_group, torch 2.13's gloo aborted at exit
+    # in 2 of 26 of these jobs (trainwell's engine does the same in distributed.process_group)
+    del model, opt, sched
     torch.distributed.destroy_process_group()
 
 
@@ -115,7 +118,9 @@ def job(kind: str, nproc: int, epochs: int, hidden: int) -> dict[str, float]:
             "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
         }
         load = os.getloadavg()[0]
-        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:  # say why (torchrun's and the ranks' last words), not only that it failed
+            raise SystemExit(f"{kind} x{nproc} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
         return {**json.loads(out.read_text()), "load_1min": load}
 
 
