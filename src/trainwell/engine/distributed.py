@@ -154,7 +154,7 @@ def process_group(config: Config, device_type: str) -> Iterator[World]:
             # abort at exit ("terminate called without an active exception", seen once in CI on a resumed
             # FSDP run). gloo's barrier also waits for this rank's own queued work. Not after a failure:
             # a rank that failed never arrives, and torchrun stops the others.
-            torch.distributed.barrier()
+            barrier()
         torch.distributed.destroy_process_group()
 
 
