@@ -15,7 +15,7 @@ Kind = Literal["train_loss", "lr", "grad_norm", "eval", "train_metric", "epoch",
 
 _EVAL_PREFIXES = ("eval_", "val_", "valid_", "validation_", "dev_")
 _TRAIN_PREFIXES = ("train_", "training_")
-_SUFFIXES = ("_step", "_epoch")
+_SUFFIXES = ("_step", "_epoch", "_batch")  # Lightning logs on_step / on_epoch copies; hand-written loops a per-batch one
 # Timing and throughput bookkeeping that HF, Lightning and Keras log next to the metrics.
 _BOOKKEEPING = re.compile(
     r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$|^samples$|_samples$)"

@@ -88,11 +88,20 @@ def needs_lr(history: History) -> str | None:
 # ---- which series a check reads ------------------------------------------------------------------
 
 _HIGHER_IS_BETTER = ("acc", "f1", "auc", "rouge", "bleu", "precision", "recall", "matthews", "exact", "map", "score", "reward")
+# Whole name parts (between underscores) of higher-is-better metrics too short or too common to match inside a word:
+# 'cos' is not 'cost', 'r2' is a coefficient of determination, 'sim' a similarity (a distillation's val_cos).
+_HIGHER_IS_BETTER_PARTS = frozenset(
+    {"r2", "pearson", "spearman", "spearmanr", "dice", "iou", "miou", "psnr", "ssim", "cos", "cosine", "similarity", "sim"}
+)
+_LOWER_IS_BETTER_PARTS = frozenset({"mape", "smape"})  # error rates whose names contain 'map'
 
 
 def mode_of(name: str) -> str:
     """'max' for accuracy-like metrics, 'min' for losses, error rates and perplexities."""
-    return "max" if any(k in name for k in _HIGHER_IS_BETTER) and "loss" not in name else "min"
+    parts = set(name.split("_"))
+    if "loss" in name or parts & _LOWER_IS_BETTER_PARTS:
+        return "min"
+    return "max" if parts & _HIGHER_IS_BETTER_PARTS or any(k in name for k in _HIGHER_IS_BETTER) else "min"
 
 
 def primary_loss(history: History) -> tuple[str, Series]:

@@ -74,6 +74,8 @@ class Collector:
             for other_key, other in rest:
                 history.extra[other_key] = other
             self._place(history, slot, key, series)
+        for group in (history.eval, history.train_metrics):
+            _drop_unset_accuracy(history, group)
         return history.finish()
 
     @staticmethod
@@ -89,6 +91,32 @@ class Collector:
                 history.notes.append(f"{key} looks like a percentage; read as a fraction")
             target = history.eval if kind == "eval" else history.train_metrics
             target[canon] = Series(series.steps, values)
+
+
+def _accuracy_like(name: str) -> bool:
+    return any(part == "acc" or "accura" in part for part in name.split("_"))
+
+
+def _drop_unset_accuracy(history: History, group: dict[str, Series]) -> None:
+    """Accuracy values of exactly 0.0 that are not measurements: torchmetrics' ``compute()`` before any ``update()``
+    returns 0.0 (with a warning), and Lightning logs it. Two shapes: a few 0.0 points in a series whose other values are
+    positive (a row logged outside the epoch, e.g. at the test stage), and a column at 0.0 throughout beside another
+    accuracy column of the same side that is not (a metric logged but never updated). A column at 0.0 with no such
+    sibling is kept: a model whose held-out accuracy is exactly 0 (labels shifted against the inputs) is a finding."""
+    names = [k for k in group if _accuracy_like(k)]
+    live = [k for k in names if any(v != 0.0 for v in group[k].values)]
+    for key in names:
+        series = group[key]
+        zeros = sum(1 for v in series.values if v == 0.0)
+        if zeros == len(series) and live:
+            history.extra[key] = group.pop(key)
+            history.notes.append(f"{key} is 0.0 at all {zeros} logged points while {live[0]} is not: a metric never updated; ignored")
+        elif 0 < zeros < len(series) / 2 and all(v > 0 for v in series.values if v != 0.0):
+            kept = [(s, v) for s, v in zip(series.steps, series.values) if v != 0.0]
+            group[key] = Series([s for s, _ in kept], [v for _, v in kept])
+            history.notes.append(
+                f"{key}: {zeros} value(s) of exactly 0.0 among positive ones read as a metric computed before any update; ignored"
+            )
 
 
 def load_json(path: Path) -> Any:

@@ -1,7 +1,9 @@
 """Keras ``History.history`` dumped as JSON: a dict of per-epoch lists (``loss``, ``val_loss``,
 ``accuracy`` ...). Hand-written training scripts often dump the same shape with their own keys
 (``train_loss``, ``val_acc``) plus metadata; those are read too, metadata ignored with a note. A history written
-with ``json.dump(str(history.history), f)`` is a JSON string holding a Python dict literal; it is read the same way."""
+with ``json.dump(str(history.history), f)`` is a JSON string holding a Python dict literal, and a history kept as a list
+of per-epoch records (``[{"epoch": 1, "loss": ...}, ...]``, a common hand-written loop's ``history.append(row)``);
+both are read the same way."""
 
 from __future__ import annotations
 
@@ -32,16 +34,33 @@ def _unquoted(data: Any) -> Any:
     return value if isinstance(value, dict) else data
 
 
+def _columns(data: Any) -> Any:
+    """A list of per-epoch records as the dict of per-epoch lists it stands for; anything else unchanged. A list whose
+    records carry a ``step`` is HF's bare log_history (readers/hf.py), not this. A key missing from some records gets a
+    shorter list, which ``read`` ignores with a note, as it does any list that is not one value per epoch."""
+    if not (isinstance(data, list) and data and all(isinstance(r, dict) for r in data)) or any("step" in r for r in data):
+        return data
+    columns: dict[str, list[Any]] = {}
+    for record in data:
+        for key, value in record.items():
+            columns.setdefault(str(key), []).append(value)
+    return columns
+
+
+def _parsed(data: Any) -> Any:
+    return _columns(_unquoted(data))
+
+
 def sniff(path: Path) -> bool:
-    data = _unquoted(peek_json(path))
+    data = _parsed(peek_json(path))
     return isinstance(data, dict) and "log_history" not in data and bool(_numeric_lists(data))
 
 
 def read(path: Path) -> History:
-    data = _unquoted(load_json(path))
+    data = _parsed(load_json(path))
     lists = _numeric_lists(data) if isinstance(data, dict) else {}
     if not lists:
-        raise DataError(problems=[Problem(str(path), "must be a JSON object of per-epoch lists (a Keras History)", type(data).__name__)])
+        raise DataError(problems=[Problem(str(path), "must be a JSON object of per-epoch lists (a Keras History) or a list of per-epoch records", type(data).__name__)])
     # Per-epoch series share one length; shorter lists are metadata such as phase boundaries.
     length = Counter(len(v) for v in lists.values()).most_common(1)[0][0]
     history = History(source="keras-history", path=str(path), x_unit="epoch")
@@ -61,4 +80,4 @@ def read(path: Path) -> History:
     return collector.build(history)
 
 
-READER = register(Reader("keras", 50, sniff, read, "Keras History JSON (dict of per-epoch lists), and custom JSON of the same shape"))
+READER = register(Reader("keras", 50, sniff, read, "Keras History JSON (dict of per-epoch lists), custom JSON of the same shape, or a list of per-epoch records"))
