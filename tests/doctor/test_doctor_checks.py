@@ -313,8 +313,10 @@ def test_underfitting_in_a_lora_run_raises_the_rank_first() -> None:
 
 
 def test_zero_eval_loss_is_an_error_wherever_it_falls() -> None:
-    # The hate-speech run of the corpus: train loss reaches 0 only past the first quarter, eval loss ~2e-5.
+    # The hate-speech run of the corpus (an HF Trainer log, so a cross-entropy): train loss reaches 0 only past the
+    # first quarter, eval loss ~2e-5.
     h = history(decay(100, 0.85, 0.01, 4.0), [0.3, 0.05, 0.004, 2e-5], every=25)
+    h.source = "hf-trainer-state"
     found = diagnose(h).main_finding
     assert found is not None and found.rule == "zero_loss" and found.severity == Severity.ERROR
     assert "val_loss" in found.message

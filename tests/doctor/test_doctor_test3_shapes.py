@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from test_doctor_checks import series
+
 from trainwell.doctor import History, diagnose
 from trainwell.doctor.checks.base import mode_of
 from trainwell.doctor.readers import read_history
@@ -62,3 +64,20 @@ def test_a_held_out_accuracy_at_zero_throughout_is_kept() -> None:
         collector.add("val_accuracy", epoch, 0.0)
     h = collector.build(History(source="keras-history", x_unit="epoch"))
     assert h.eval["val_accuracy"].values == [0.0] * 8
+
+
+# ---- zero loss: near zero means something only for a cross-entropy ----------------------------------------------
+
+
+def test_a_small_bare_loss_near_zero_from_the_first_evaluation_is_not_leakage() -> None:
+    # A regression on targets of scale 0.01 logging only 'train_loss'/'val_loss': its MSE is below 1e-3 from the first
+    # evaluation and halves every epoch. Nothing says it is a cross-entropy, so nothing says it leaks.
+    train = [0.08 * 0.8**i for i in range(28)]
+    val = [7.4e-4 * 0.45**i for i in range(5)]
+    h = History(source="lightning-csv")
+    h.train_loss = series(train, 19, 20)
+    h.eval["val_loss"] = series(val, 113, 114)
+    h.finish()
+    assert "zero_loss" not in _rules(h)
+    h.eval["val_accuracy"] = series([0.9995] * 5, 113, 114)  # a classifier: 99.95% confidence at once is leakage
+    assert diagnose(h).main_finding.rule == "zero_loss"  # type: ignore[union-attr]

@@ -124,6 +124,22 @@ def _regression(history: History) -> str | None:
     return None
 
 
+def _cross_entropy(history: History) -> str | None:
+    """What shows the loss is a cross-entropy (the only loss whose near-zero value has a meaning: near-certainty on
+    every example), or None: an HF Trainer log (its models' losses are cross-entropies), a known class count, or a
+    classification metric logged beside the loss. A bare train/val loss pair may as well be an MSE on small targets."""
+    if history.source == "hf-trainer-state":
+        return "an HF Trainer loss"
+    if history.hints.num_classes:
+        return f"{history.hints.num_classes} classes"
+    names = [*history.eval, *history.train_metrics]
+    return next((f"{n} is logged" for n in names if "loss" not in n and any(k in n for k in _CLASSIFICATION_METRICS)), None)
+
+
+# Metric names only a classifier logs (after the val_/train_ prefix): they make the loss beside them a cross-entropy.
+_CLASSIFICATION_METRICS = ("acc", "f1", "auc", "precision", "recall", "matthews", "mcc")
+
+
 def _needs_classification_loss(history: History) -> str | None:
     why = _regression(history)
     return None if why is None else f"{why}: an MSE's zero is the target's scale, not a sign of leakage"
@@ -140,13 +156,17 @@ def _needs_classification_loss(history: History) -> str | None:
 def zero_loss(history: History) -> Finding | None:
     """The loss collapses to 0 (train early or often, or the eval loss early or exactly): label leakage, or a degenerate task."""
     series = history.train_loss.finite()
-    zeros = [i for i, v in enumerate(series.values) if abs(v) <= t.ZERO_EPS]
+    # Near zero but not zero is read only for a loss known to be a cross-entropy: an MSE on targets of scale 0.01 sits
+    # at 1e-4 from its first evaluation with nothing leaking. A bare loss counts as zero only when it is logged as 0.
+    cross_entropy = _cross_entropy(history) is not None
+    eps = t.ZERO_EPS if cross_entropy else 0.0
+    zeros = [i for i, v in enumerate(series.values) if abs(v) <= eps]
     evals = history.eval_loss.finite()
-    near_zero_eval = [i for i, v in enumerate(evals.values) if 0 <= v <= t.ZERO_EVAL_EPS]
+    near_zero_eval = [i for i, v in enumerate(evals.values) if 0 <= v <= (t.ZERO_EVAL_EPS if cross_entropy else 0.0)]
     # A held-out loss near zero from the first evaluations is leakage; one reached gradually over many evaluations
     # (the metric improving all the way) is an easy task learned. Exactly zero is degenerate wherever it falls.
     eval_early = bool(near_zero_eval) and near_zero_eval[0] <= t.ZERO_EARLY_FRACTION * (len(evals) - 1)
-    eval_exact = [i for i in near_zero_eval if evals.values[i] <= t.ZERO_EPS]
+    eval_exact = [i for i in near_zero_eval if evals.values[i] <= eps]
     if not eval_early:
         near_zero_eval = eval_exact
     early = bool(zeros) and zeros[0] <= t.ZERO_EARLY_FRACTION * len(series)

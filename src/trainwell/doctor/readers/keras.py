@@ -38,8 +38,10 @@ def _columns(data: Any) -> Any:
     """A list of per-epoch records as the dict of per-epoch lists it stands for; anything else unchanged. A list whose
     records carry a ``step`` is HF's bare log_history (readers/hf.py), not this. A key missing from some records gets a
     shorter list, which ``read`` ignores with a note, as it does any list that is not one value per epoch."""
-    if not (isinstance(data, list) and data and all(isinstance(r, dict) for r in data)) or any("step" in r for r in data):
+    if not (isinstance(data, list) and len(data) >= 2 and all(isinstance(r, dict) for r in data)) or any("step" in r for r in data):
         return data
+    if not set.intersection(*(set(r) for r in data)):
+        return data  # records sharing no key are not rows of one history
     columns: dict[str, list[Any]] = {}
     for record in data:
         for key, value in record.items():
