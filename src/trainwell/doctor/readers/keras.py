@@ -62,7 +62,15 @@ def read(path: Path) -> History:
     data = _parsed(load_json(path))
     lists = _numeric_lists(data) if isinstance(data, dict) else {}
     if not lists:
-        raise DataError(problems=[Problem(str(path), "must be a JSON object of per-epoch lists (a Keras History) or a list of per-epoch records", type(data).__name__)])
+        raise DataError(
+            problems=[
+                Problem(
+                    str(path),
+                    "must be a JSON object of per-epoch lists (a Keras History) or a list of per-epoch records",
+                    type(data).__name__,
+                )
+            ]
+        )
     # Per-epoch series share one length; shorter lists are metadata such as phase boundaries.
     length = Counter(len(v) for v in lists.values()).most_common(1)[0][0]
     history = History(source="keras-history", path=str(path), x_unit="epoch")
@@ -82,4 +90,12 @@ def read(path: Path) -> History:
     return collector.build(history)
 
 
-READER = register(Reader("keras", 50, sniff, read, "Keras History JSON (dict of per-epoch lists), custom JSON of the same shape, or a list of per-epoch records"))
+READER = register(
+    Reader(
+        "keras",
+        50,
+        sniff,
+        read,
+        "Keras History JSON (dict of per-epoch lists), custom JSON of the same shape, or a list of per-epoch records",
+    )
+)
