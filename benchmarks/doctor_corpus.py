@@ -8,14 +8,15 @@ sha256, and skipped with a note when absent.
 Scored per split (``--split dev`` while working; ``test`` and ``test2`` only at the end; a ``+``-joined list such
 as ``dev+test+test2`` writes each split under its own key). ``test2`` is a fresh held-out set gathered from new
 repositories after dev and test had been scored; ``test3`` likewise after dev, test and test2 had been scored and
-used for development (its labels committed before the doctor ran on it):
+used for development (its labels committed before the doctor ran on it); ``test4`` likewise after all four had been
+scored and used for development, with TensorBoard event files and Keras CSVLogger logs added:
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
 - error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
 - per-check precision/recall: for each label with a check family, "a finding of that family is present";
 - seconds per log, wall and CPU (the doctor must answer in < 0.3 s).
 
-    python benchmarks/doctor_corpus.py --split dev+test+test2+test3 --out benchmarks/results/doctor.json
+    python benchmarks/doctor_corpus.py --split dev+test+test2+test3+test4 --out benchmarks/results/doctor.json
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "spikes": frozenset({"spikes", "val_spikes"}),
     "too-few-evals": frozenset({"few_evals"}),
 }
-SPLITS = ("dev", "test", "test2", "test3")
+SPLITS = ("dev", "test", "test2", "test3", "test4")
 CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
 
 
