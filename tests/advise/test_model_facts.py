@@ -46,6 +46,10 @@ def test_a_small_cnn_is_as_wide_as_its_channels_not_its_flattened_map() -> None:
         nn.Flatten(), nn.Linear(16 * 4 * 4, 10),
     )  # fmt: skip
     assert (read_model_facts(net).width, read_model_facts(net).depth) == (8, 3)
+    # one conv block (8 channels) read its head's 8 x 4 x 4 = 128 flattened inputs: the corpus's usps-cnn8x1-short
+    # got a 30x lower LR from the law than the same network with two blocks
+    one = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(8 * 16, 10))
+    assert read_model_facts(one).width == 8
     # a ViT-style patch embedding (one convolution) keeps the transformer's width (d_model)
     vit = nn.Sequential(nn.Conv2d(3, 64, 4, stride=4), nn.Flatten(2), nn.TransformerEncoderLayer(16, 2, 32, batch_first=True))
     assert read_model_facts(vit).width == 16

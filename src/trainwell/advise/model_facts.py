@@ -10,8 +10,10 @@ hidden weight matrices. It is read as the median fan-in of every weight with two
 except the first one, whose fan-in is the input's size, not a choice of the architect (an MLP on 64
 pixels with 128 hidden units has width 128; a transformer's is d_model; an LSTM's is its hidden size, the
 fan-in of its recurrent matrix). A CNN's width is its channel count: the input channels of its
-convolutions after the first. The Linear layers after its convolutions read a flattened C x H x W map,
-whose size is the image's, not a width (a 2-block CNN with 8 and 16 channels on 16x16 images read 132).
+convolutions after the first, or, with a single convolution, its output channels. The Linear layers after
+its convolutions read a flattened C x H x W map, whose size is the image's, not a width (a 2-block CNN with
+8 and 16 channels on 16x16 images read 132; a 1-block CNN with 8 channels read 128, and the LR law gave it
+a 30x lower LR than the same network with two blocks).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 FAMILIES = ("mlp", "cnn", "resnet", "transformer", "vit", "rnn", "llm")  # the recommender's model families
 MODES = ("scratch", "finetune", "frozen")
 FROZEN_BELOW = 0.5  # a model with under half its parameters trainable is a head on a frozen backbone
+CONV_FAMILIES = ("cnn", "resnet")  # families whose width is a channel count
 
 
 @dataclass(frozen=True)
@@ -118,19 +121,21 @@ def _fan_ins(model: torch.nn.Module) -> list[int]:
     return [int(p.shape[1]) for p in model.parameters() if p.ndim >= 2]
 
 
-def _conv_in_channels(model: torch.nn.Module) -> list[int]:
-    """Input channels of each convolution, in registration order (modules, not weight shapes: a ViT's
-    (1, tokens, dim) position embedding is 3-dimensional too)."""
+def _convolutions(model: torch.nn.Module) -> list[tuple[int, int]]:
+    """(input, output) channels of each convolution, in registration order (modules, not weight shapes: a
+    ViT's (1, tokens, dim) position embedding is 3-dimensional too)."""
     from torch import nn
 
     convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-    return [int(m.in_channels) for m in model.modules() if isinstance(m, convs)]
+    return [(int(m.in_channels), int(m.out_channels)) for m in model.modules() if isinstance(m, convs)]
 
 
-def _width(model: torch.nn.Module, fan_ins: list[int]) -> int | None:
-    channels = _conv_in_channels(model)
-    if len(channels) >= 2:  # a CNN: channels, not the flattened map its head reads
-        return int(statistics.median(channels[1:]))
+def _width(model: torch.nn.Module, fan_ins: list[int], family: str) -> int | None:
+    convs = _convolutions(model)
+    if len(convs) >= 2:  # a CNN: channels, not the flattened map its head reads
+        return int(statistics.median(c_in for c_in, _ in convs[1:]))
+    if convs and family in CONV_FAMILIES:  # one convolution: its channels (a ViT's patch embedding is not its width)
+        return convs[0][1]
     hidden = fan_ins[1:] or fan_ins
     return int(statistics.median(hidden)) if hidden else None
 
@@ -142,11 +147,12 @@ def read_model_facts(model: torch.nn.Module, mode: str | None = None, family: st
     params = sum(int(p.numel()) for p in model.parameters())
     trainable = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
     fan_ins = _fan_ins(model)
-    width = _width(model, fan_ins)
+    family = family or _family(model)
+    width = _width(model, fan_ins, family)
     if mode is None:
         mode = "frozen" if params and trainable / params < FROZEN_BELOW else "scratch"
     return ModelFacts(
-        family=family or _family(model),
+        family=family,
         mode=mode,
         params=params or None,
         trainable_params=trainable or None,
