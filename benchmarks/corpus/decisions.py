@@ -87,11 +87,14 @@ DECISIONS: tuple[Decision, ...] = (
 
 def key(finder_hash: str) -> str:
     """Where the ledger freezes the held-out decisions: named by the criterion, the decisions' spec, the finder
-    sources whose picks they use and the corpus's settings, so a changed criterion, finder or corpus decides anew."""
+    sources whose range tests they read, the finder rule's inputs (finder.FEATURES) and the corpus's settings, so
+    a changed criterion, finder or corpus decides anew."""
+    import finder
     spec = [(d.rule, d.ablation, d.guide, d.shipped, d.on) for d in DECISIONS]
     corpus = sorted(s.key() for s in SETTINGS)
     text = json.dumps(
-        {"spec": spec, "noise": NOISE, "margin": fit.MEASURE_MARGIN, "finder": finder_hash, "settings": corpus}, sort_keys=True
+        {"spec": spec, "noise": NOISE, "margin": fit.MEASURE_MARGIN, "finder": finder_hash, "features": finder.FEATURES, "settings": corpus},
+        sort_keys=True,
     )
     return "loo_decisions@" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
@@ -151,12 +154,18 @@ def make(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
 
 
 def ablations_complete(book: dict[str, Any]) -> bool:
-    """Every setting of the corpus is measured and has every rule ablation its recommendation plans."""
+    """Every setting of the corpus is measured and has evidence (``analysis.ablation_delta``: both seeds of an
+    ablation, of this recommender or an earlier one) about every rule its recommendation plans to ablate. An
+    earlier recommender's ablation is what the decision reads until the current one's is in (the same rule
+    switched off at a slightly different LR), so a refitted law does not hold the decisions back until every
+    rule is ablated again."""
     for s in SETTINGS:
         info = book["settings"].get(s.name)
         if info is None or info["key"] != s.key():
             return False
-        if any(i.key not in book["runs"] for i in plan.ablation_items(s, info["facts"])):
+        found = analysis.ablations(s, book)
+        rules = {i.spec["ablation"] for i in plan.ablation_items(s, info["facts"])}
+        if any(analysis.ablation_delta(found, rule) is None for rule in rules):
             return False
     return True
 

@@ -77,13 +77,16 @@ def prior_table() -> dict[str, Any]:
     return {**data, "measure": {}}
 
 
-def loo_key() -> str:
+def loo_key(book: dict[str, Any]) -> str:
     """Where the ledger freezes the leave-one-dataset-out tables: named by the prior they were fitted from
-    (coefficients, anchors, caps, form), so a changed prior freezes new tables and the trainwell_loo runs
-    made with the old ones stay apart."""
+    (coefficients, anchors, caps, form) and by the corpus they are fitted on (its settings and the facts read
+    from their models, the law's features), so a changed prior, a setting added to the corpus or a corrected
+    fact freezes new tables and the trainwell_loo runs made with the old ones stay apart."""
     prior = prior_table()
     shape = {k: prior.get(k) for k in ("coefficients", "anchors", "caps", "form")}
-    return "loo_tables@" + hashlib.sha1(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
+    measured = book.get("settings", {})
+    shape["corpus"] = sorted((s.key(), measured.get(s.name, {}).get("facts")) for s in SETTINGS if s.name in measured)
+    return "loo_tables@" + hashlib.sha1(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def fit(train_rows: list[dict[str, Any]], prior: dict[str, Any]) -> dict[str, float]:
@@ -325,7 +328,7 @@ READY = 10  # settings whose sweeps must be in before a leave-one-dataset-out la
 def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
     """The law fitted without ``dataset``: frozen in the ledger the first time it is asked for (so the
     runs trained with it keep their meaning as later sweeps arrive), or None while too few sweeps are in."""
-    frozen = book.get(loo_key(), {}).get(dataset)
+    frozen = book.get(loo_key(book), {}).get(dataset)
     if frozen is not None:
         return frozen
     rs = rows(book)
@@ -339,7 +342,7 @@ def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
 def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> tuple[list[plan.Item], dict[str, dict[str, Any]]]:
     """trainwell's recommendation for each setting with the law fitted without its dataset and the corpus-made
     decisions remade without it (decisions.py), 3 seeds each, and what is newly made for that: ledger key -> the
-    entries the caller freezes there (the law's tables under ``loo_key()``, the decisions under ``decisions.key``)."""
+    entries the caller freezes there (the law's tables under ``loo_key(book)``, the decisions under ``decisions.key``)."""
     import decisions
 
     out: list[plan.Item] = []
@@ -349,7 +352,7 @@ def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -
         table = tables.get(s.dataset) or loo_table_for(book, s.dataset)
         if table is None:
             continue
-        if s.dataset not in book.get(loo_key(), {}):
+        if s.dataset not in book.get(loo_key(book), {}):
             tables[s.dataset] = table
         facts = book["settings"][s.name]["facts"]
         config = recommended_with(s, facts, table)
@@ -358,7 +361,7 @@ def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -
                 plan._item(s, "trainwell_loo", "trainwell_loo", seed, "train", config=c)
                 for seed, c in zip(methods.SEEDS, decisions.configs(s, facts, config, decided), strict=True)
             ]
-    new = {loo_key(): tables} if tables else {}
+    new = {loo_key(book): tables} if tables else {}
     if final:
         new[decisions.key(finder_hash)] = decided
     return out, new
@@ -380,13 +383,14 @@ def recommended_with(s: Setting, facts: dict[str, Any], table_dict: dict[str, An
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write the all-data fit into src/trainwell/advise/lr_law.json")
+    parser.add_argument("--curves", default="", help="the range tests recorded under these finder sources (run.py --curves)")
     args = parser.parse_args()
     book = ledger.load()
     law = law_scores(book)
     import finder  # finder.py reads this module's rows: imported here, not at the top
 
-    peak = finder.scores(book)
-    command = "python benchmarks/corpus/fit.py" + (" --write" if args.write else "")
+    peak = finder.scores(book, args.curves or None)
+    command = "python benchmarks/corpus/fit.py" + (" --write" if args.write else "") + (f" --curves {args.curves}" if args.curves else "")
     result = {
         "git_revision": ledger.git_revision(),
         "trainwell_revision": ledger.trainwell_revision(),

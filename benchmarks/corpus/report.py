@@ -36,9 +36,11 @@ LABELS = {
 }
 
 
-def build(book: dict[str, Any]) -> dict[str, Any]:
-    finder_hash = ledger.finder_sources_hash()
-    frozen = book.get(fit.loo_key(), {})  # only the tables the runs were trained with
+def build(book: dict[str, Any], curves: str = "") -> dict[str, Any]:
+    """``curves``: the finder sources whose recorded range tests the held-out decisions and the finder's picks read
+    (run.py --curves; default: the current sources)."""
+    finder_hash = curves or ledger.finder_sources_hash()
+    frozen = book.get(fit.loo_key(book), {})  # only the tables the runs were trained with
     loo = [i for i in fit.loo_items(book, SETTINGS, finder_hash)[0] if BY_NAME[i.setting].dataset in frozen]
     extra: dict[str, list[Any]] = {}
     for item in loo:
@@ -161,13 +163,15 @@ def decision_lines(decided: dict[str, Any]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="print the README tables")
+    parser.add_argument("--curves", default="", help="read the range tests recorded under these finder sources (run.py --curves)")
     args = parser.parse_args()
     book = ledger.load()
     result = {
         "git_revision": ledger.git_revision(),
         "trainwell_revision": ledger.trainwell_revision(),  # the recommender and finder the plan was read with
-        "command": "python benchmarks/corpus/report.py",
-        **build(book),
+        "command": "python benchmarks/corpus/report.py" + (f" --curves {args.curves}" if args.curves else ""),
+        "current_finder_sources": ledger.finder_sources_hash(),
+        **build(book, args.curves),
     }
     out = ledger.ROOT / "benchmarks" / "results" / "corpus.json"
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -197,8 +197,9 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, cur
         items, complete = plan.setting_items(s, book["settings"][s.name]["facts"], runs, finder_hash)
         incomplete |= not complete
         todo += [(s.name, i) for i in items if i.key not in runs]
-    # trainwell with the law fitted, and the corpus-made decisions remade, without the setting's dataset
-    loo, to_freeze = fit.loo_items(book, settings, finder_hash)
+    # trainwell with the law fitted, and the corpus-made decisions remade, without the setting's dataset (their
+    # rule-or-measure decisions and range-test picks read the same recorded range tests as the finder's picks below)
+    loo, to_freeze = fit.loo_items(book, settings, curves or finder_hash)
     if to_freeze:
         return Pending(todo, True, to_freeze)
     incomplete |= len({i.setting for i in loo}) < len(settings)
@@ -215,7 +216,7 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, cur
     return Pending(todo, incomplete, {})
 
 
-def show_plan(settings: list[Setting]) -> int:
+def show_plan(settings: list[Setting], curves: str = "") -> int:
     """The dry run (``--plan``): per setting, the runs the ledger holds and those a worker would train next,
     read from the ledger without training, measuring or writing anything."""
     book = ledger.load()
@@ -224,12 +225,12 @@ def show_plan(settings: list[Setting]) -> int:
     if stale:
         print(f"settings whose facts a worker would measure first (not in the ledger or changed): {', '.join(stale)}")
         settings = [s for s in settings if s.name not in stale]
-    found = pending(book, settings, ledger.finder_sources_hash())
+    found = pending(book, settings, ledger.finder_sources_hash(), curves)
     if found.to_freeze:  # planned as a worker would after freezing them (in memory only)
         print(f"a worker would first freeze leave-one-dataset-out entries: {', '.join(sorted(found.to_freeze))}")
         for name, entries in found.to_freeze.items():
             book.setdefault(name, {}).update(entries)
-        found = pending(book, settings, ledger.finder_sources_hash())
+        found = pending(book, settings, ledger.finder_sources_hash(), curves)
     per: dict[str, list[str]] = {}
     for name, item in found.todo:
         per.setdefault(name, []).append(item.stage)
@@ -311,7 +312,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     chosen = [BY_NAME[n] for n in args.settings.split(",") if n] or [s for s in SETTINGS if s.quick or not args.quick]
     if args.plan:
-        show_plan(ordered(chosen))
+        show_plan(ordered(chosen), args.curves)
         return
     n = worker(ordered(chosen), time.time() + args.minutes * 60, frozenset(x for x in args.stages.split(",") if x), args.curves)
     print(f"worker {os.getpid()}: {n} runs")
