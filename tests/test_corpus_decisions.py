@@ -88,6 +88,21 @@ def test_the_frozen_decisions_are_named_by_the_corpus_and_wait_for_its_ablations
     assert not decisions.ablations_complete(book)  # a setting not yet measured: not final
 
 
+def test_the_held_out_law_tables_are_named_by_the_corpus_and_its_model_facts(corpus: dict[str, ModuleType]) -> None:
+    """Tables frozen before settings were added (or before a fact was read right) are not reused: the 6 settings
+    added in session 6 and the 1-conv CNNs' widths (128 read for 8) reached the held-out law only through a new key."""
+    fit = importlib.import_module("fit")
+    names = [s.name for s in corpus["settings"].SETTINGS]
+    book: dict[str, Any] = {"settings": {n: {"facts": {"width": 8}} for n in names}}
+    before = fit.loo_key(book)
+    assert fit.loo_key(book) == before  # the same corpus: the same tables
+    book["settings"][names[0]]["facts"]["width"] = 128
+    assert fit.loo_key(book) != before
+    book["settings"][names[0]]["facts"]["width"] = 8
+    del book["settings"][names[-1]]
+    assert fit.loo_key(book) != before
+
+
 def test_class_weights_and_transformer_dropout_are_switched_on_where_their_rules_apply(corpus: dict[str, ModuleType]) -> None:
     methods = importlib.import_module("methods")
     config = {"loss": {"name": "cross_entropy", "class_weights": "none"}, "model": {"dropout": 0.0}}
