@@ -90,10 +90,18 @@ def key(finder_hash: str) -> str:
     sources whose range tests they read, the finder rule's inputs (finder.FEATURES) and the corpus's settings, so
     a changed criterion, finder or corpus decides anew."""
     import finder
+
     spec = [(d.rule, d.ablation, d.guide, d.shipped, d.on) for d in DECISIONS]
     corpus = sorted(s.key() for s in SETTINGS)
     text = json.dumps(
-        {"spec": spec, "noise": NOISE, "margin": fit.MEASURE_MARGIN, "finder": finder_hash, "features": finder.FEATURES, "settings": corpus},
+        {
+            "spec": spec,
+            "noise": NOISE,
+            "margin": fit.MEASURE_MARGIN,
+            "finder": finder_hash,
+            "features": finder.FEATURES,
+            "settings": corpus,
+        },
         sort_keys=True,
     )
     return "loo_decisions@" + hashlib.sha1(text.encode()).hexdigest()[:8]
