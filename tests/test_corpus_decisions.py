@@ -70,22 +70,22 @@ def test_the_frozen_decisions_are_named_by_the_corpus_and_wait_for_its_ablations
     two = settings.SETTINGS[:2]
     monkeypatch.setattr(decisions, "SETTINGS", two)
     item = decisions.plan.Item("x", "ablate", "ablate:dropout", 0, {"ablation": "dropout"}, "k1")
-    monkeypatch.setattr(decisions.plan, "ablation_items", lambda s, facts: [item])
+    monkeypatch.setattr(decisions.plan, "ablation_items", lambda s, facts, finder_hash: [item])
 
     def ablated(seeds: list[int], current: bool) -> list[dict[str, Any]]:
         return [{"rule": "dropout", "seeds": seeds, "test_delta_mean": 0.4, "current": current}]
 
     found = {"rows": ablated([0, 1], True)}
-    monkeypatch.setattr(decisions.analysis, "ablations", lambda s, book: found["rows"])
+    monkeypatch.setattr(decisions.analysis, "ablations", lambda s, book, finder_hash: found["rows"])
     book: dict[str, Any] = {"settings": {s.name: {"key": s.key(), "facts": {}} for s in two}, "runs": {}}
-    assert decisions.ablations_complete(book)
+    assert decisions.ablations_complete(book, "f")
     found["rows"] = ablated([0, 1], False)
-    assert decisions.ablations_complete(book)  # an earlier recommender's ablation is evidence about the rule
+    assert decisions.ablations_complete(book, "f")  # an earlier recommender's ablation is evidence about the rule
     found["rows"] = ablated([0], True)
-    assert not decisions.ablations_complete(book)  # an ablation still training (one seed in): not final
+    assert not decisions.ablations_complete(book, "f")  # an ablation still training (one seed in): not final
     found["rows"] = ablated([0, 1], True)
     del book["settings"][two[1].name]
-    assert not decisions.ablations_complete(book)  # a setting not yet measured: not final
+    assert not decisions.ablations_complete(book, "f")  # a setting not yet measured: not final
 
 
 def test_the_held_out_law_tables_are_named_by_the_corpus_and_its_model_facts(corpus: dict[str, ModuleType]) -> None:

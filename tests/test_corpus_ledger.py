@@ -149,5 +149,35 @@ def test_a_ledger_old_or_slim_resumes_without_rerunning_and_reads_the_same(corpu
         assert plan.sweep_best(plan.sweep_means(sweep, read["runs"]))[0] == 0.01
         tests = finder.range_tests(read, FINDER)  # the finder's fit reads the stop LR, the last of the old curve
         assert [(t["seed"], t["stop_lr"], t["mean"]) for t in tests] == [(0, 3.27, 0.5)]
-        (row,) = analysis.ablations(s, read)  # the ablation finds its recommended config by the config's key
+        (row,) = analysis.ablations(s, read, FINDER)  # the ablation finds its recommended config by the config's key
         assert (row["rule"], row["test_delta"]) == ("dropout", [pytest.approx(-3.0)])
+
+
+def test_a_config_that_measures_its_lr_is_keyed_by_the_finder_sources_too(corpus: dict[str, ModuleType]) -> None:
+    """A recommendation with ``optimizer.lr: find`` runs the range test inside ``train``: a changed finder must train
+    it (and its ablations) again, never reuse the run the old finder picked the LR for; a fixed LR keeps its key."""
+    ledger, plan, analysis = corpus["ledger"], corpus["plan"], corpus["analysis"]
+    s, book = _book(corpus)
+    measured = {"optimizer": {"lr": "find", "weight_decay": 0.01}, "model": {"dropout": 0.1}}
+    fixed = {"optimizer": {"lr": 0.003, "weight_decay": 0.01}, "model": {"dropout": 0.1}}
+    keys = {h: plan.config_item(s, "trainwell", "trainwell", 0, measured, h).key for h in (FINDER, "9876543210")}
+    assert keys[FINDER] != keys["9876543210"]
+    assert (
+        plan.config_item(s, "trainwell", "trainwell", 0, fixed, FINDER).key
+        == plan._item(s, "trainwell", "trainwell", 0, "train", config=fixed).key
+    )
+    assert (
+        plan.config_item(s, "trainwell", "trainwell", 0, fixed, FINDER).key
+        == plan.config_item(s, "trainwell", "trainwell", 0, fixed, "x").key
+    )
+    # the ablation pairs with the recommended run of its own finder sources, and only the current ones' is current
+    off = {**measured, "model": {"dropout": 0.0}}
+    for finder_hash, on_acc, off_acc in ((FINDER, 0.95, 0.90), ("9876543210", 0.80, 0.84)):
+        base = plan.config_item(s, "trainwell", "trainwell", 0, measured, finder_hash)
+        book["runs"][base.key] = ledger.slim(_fat(base.spec, **_train(on_acc, on_acc)))
+        abl = plan.config_item(s, "ablate", "ablate:dropout", 0, off, finder_hash, ablation="dropout", base=ledger.spec_key(measured))
+        book["runs"][abl.key] = ledger.slim(_fat(abl.spec, **_train(off_acc, off_acc)))
+    read = {**book, "runs": {k: ledger.slim(e) for k, e in book["runs"].items()}}
+    rows = {r.get("finder"): r for r in analysis.ablations(s, read, FINDER) if r["base"] == ledger.spec_key(measured)}
+    assert rows[FINDER]["test_delta"] == [pytest.approx(-5.0)] and rows["9876543210"]["test_delta"] == [pytest.approx(4.0)]
+    assert not rows[FINDER]["current"]  # the recommender's current config for wine is not this one

@@ -144,7 +144,7 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
             out["finder"]["regret_vs_sweep_best"] = round(best_cfg.test_mean - statistics.fmean(tested), 3)
             if oracle is not None:
                 out["finder"]["regret_vs_oracle"] = round(oracle.test_mean - statistics.fmean(tested), 3)
-    found = ablations(s, book)
+    found = ablations(s, book, finder_hash)
     if found:
         out["ablations"] = found
     return out
@@ -207,22 +207,31 @@ def all_reports(book: dict[str, Any], finder_hash: str, extra: dict[str, list[pl
     return [setting_report(s, book, finder_hash, extra) for s in SETTINGS if s.name in book["settings"]]
 
 
-def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
+def ablations(s: Setting, book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
     """Per recommended config ablated on this setting (``base``, newest recommender first) and rule: the test
     and validation accuracy with the rule off minus with it on, paired by seed, in points (> 0: the rule cost
-    accuracy; for a rule the recommendation leaves off and the ablation switched on, ``switch`` is "on"). Every recommender revision's ablations are kept: a changed rule gives a new base."""
+    accuracy; for a rule the recommendation leaves off and the ablation switched on, ``switch`` is "on"). Every recommender revision's ablations are kept: a changed rule gives a new base.
+    A config that measures its LR (plan.config_item) pairs with the run of the same finder sources, and is current
+    only under ``finder_hash``."""
     runs = [e for e in book["runs"].values() if e.get("kind") == "train" and e.get("spec", {}).get("setting_key") == s.key()]
-    by_config = {(e["spec"]["config_key"], e["seed"]): e for e in runs if "config_key" in e["spec"] and "ablation" not in e["spec"]}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
+    by_config = {
+        (e["spec"]["config_key"], e["spec"].get("finder"), e["seed"]): e
+        for e in runs
+        if "config_key" in e["spec"] and "ablation" not in e["spec"]
+    }
+    out: dict[tuple[str, str | None, str], dict[str, Any]] = {}
     for e in runs:
         spec = e["spec"]
-        if "ablation" not in spec or (spec["base"], e["seed"]) not in by_config:
+        pair = (spec.get("base"), spec.get("finder"), e["seed"])
+        if "ablation" not in spec or pair not in by_config:
             continue
-        on = by_config[(spec["base"], e["seed"])]
+        on = by_config[pair]
         row = out.setdefault(
-            (spec["base"], spec["ablation"]),
+            (spec["base"], spec.get("finder"), spec["ablation"]),
             {"base": spec["base"], "rule": spec["ablation"], "seeds": [], "test_delta": [], "val_delta": []},
         )
+        if spec.get("finder"):
+            row["finder"] = spec["finder"]
         # off minus on: the ablated run is the "off" side, unless the ablation switched the rule on
         sign = -1.0 if spec.get("switch") == "on" else 1.0
         row["switch"] = spec.get("switch", "off")
@@ -232,10 +241,10 @@ def ablations(s: Setting, book: dict[str, Any]) -> list[dict[str, Any]]:
     for row in out.values():
         row["test_delta_mean"] = round(statistics.fmean(row["test_delta"]), 3)
         row["val_delta_mean"] = round(statistics.fmean(row["val_delta"]), 3)
-    current = plan.ablation_items(s, book["settings"][s.name]["facts"])
-    base_now = current[0].spec["base"] if current else None
+    current = plan.ablation_items(s, book["settings"][s.name]["facts"], finder_hash)
+    now = (current[0].spec["base"], current[0].spec.get("finder")) if current else None
     for row in out.values():
-        row["current"] = row["base"] == base_now
+        row["current"] = (row["base"], row.get("finder")) == now
     return sorted(out.values(), key=lambda r: (not r["current"], r["rule"]))
 
 

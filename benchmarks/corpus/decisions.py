@@ -107,13 +107,13 @@ def key(finder_hash: str) -> str:
     return "loo_decisions@" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
-def evidence(book: dict[str, Any]) -> list[dict[str, Any]]:
+def evidence(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
     """Per setting with rule ablations: its dataset, facts and the ablation change per rule (points)."""
     out = []
     for s in SETTINGS:
         if s.name not in book["settings"]:
             continue
-        found = analysis.ablations(s, book)
+        found = analysis.ablations(s, book, finder_hash)
         deltas = {d.ablation: v for d in DECISIONS if (v := analysis.ablation_delta(found, d.ablation)) is not None}
         out.append({"setting": s.name, "dataset": s.dataset, "facts": book["settings"][s.name]["facts"], "deltas": deltas})
     return out
@@ -139,7 +139,7 @@ def make(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
     """All-data and per-held-out-dataset decisions: {"all": ..., "held_out": {dataset: {"rules", "measure", "picks"}}}."""
     import finder
 
-    rows = evidence(book)
+    rows = evidence(book, finder_hash)
     law = fit.law_scores(book)
     peak = finder.scores(book, finder_hash)
     picks = finder.loo_picks(book, finder_hash)
@@ -161,7 +161,7 @@ def make(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
     return {"finder": finder_hash, "all": one(None), "held_out": held}
 
 
-def ablations_complete(book: dict[str, Any]) -> bool:
+def ablations_complete(book: dict[str, Any], finder_hash: str) -> bool:
     """Every setting of the corpus is measured and has evidence (``analysis.ablation_delta``: both seeds of an
     ablation, of this recommender or an earlier one) about every rule its recommendation plans to ablate. An
     earlier recommender's ablation is what the decision reads until the current one's is in (the same rule
@@ -171,8 +171,8 @@ def ablations_complete(book: dict[str, Any]) -> bool:
         info = book["settings"].get(s.name)
         if info is None or info["key"] != s.key():
             return False
-        found = analysis.ablations(s, book)
-        rules = {i.spec["ablation"] for i in plan.ablation_items(s, info["facts"])}
+        found = analysis.ablations(s, book, finder_hash)
+        rules = {i.spec["ablation"] for i in plan.ablation_items(s, info["facts"], finder_hash)}
         if any(analysis.ablation_delta(found, rule) is None for rule in rules):
             return False
     return True
@@ -186,7 +186,7 @@ def frozen_or_made(book: dict[str, Any], finder_hash: str) -> tuple[dict[str, An
     stored = book.get(key(finder_hash))
     if stored is not None:
         return stored, False
-    return make(book, finder_hash), finder.complete(book, finder_hash) and ablations_complete(book)
+    return make(book, finder_hash), finder.complete(book, finder_hash) and ablations_complete(book, finder_hash)
 
 
 def configs(s: Setting, facts: dict[str, Any], config: dict[str, Any], decided: dict[str, Any]) -> list[dict[str, Any]]:

@@ -358,7 +358,7 @@ def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -
         config = recommended_with(s, facts, table)
         if config is not None:
             out += [
-                plan._item(s, "trainwell_loo", "trainwell_loo", seed, "train", config=c)
+                plan.config_item(s, "trainwell_loo", "trainwell_loo", seed, c, finder_hash)
                 for seed, c in zip(methods.SEEDS, decisions.configs(s, facts, config, decided), strict=True)
             ]
     new = {loo_key(book): tables} if tables else {}

@@ -95,9 +95,10 @@ MEASURED = {
     "train": ("val_acc", "test_acc", "status", "lr", "steps", "found_lr", "stop_reason", "message"),
     "find": ("finder", "peak_lr", "suggested_lr", "reliable", "lr_min", "shape", "stop_lr"),
 }
-# The spec's fields the analysis reads (the ablation pairing, the finder's current-setting check); the rest
+# The spec's fields the analysis reads (the ablation pairing, by the finder sources too where a config measures its
+# LR: plan.config_item; the finder's current-setting check); the rest
 # (overrides, the recommended config) is what the plan names and the key was hashed from.
-IDENTITY = ("setting_key", "ablation", "base", "switch", "config_key")
+IDENTITY = ("setting_key", "ablation", "base", "switch", "config_key", "finder")
 
 
 def slim(entry: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,15 @@ def _item(s: Setting, stage: str, method: str, seed: int, kind: str, overrides: 
     return Item(s.name, stage, method, seed, spec, spec_key(spec))
 
 
+def config_item(s: Setting, stage: str, method: str, seed: int, config: dict[str, Any], finder_hash: str, **extra: Any) -> Item:
+    """A run of a whole config (trainwell's recommendation, an ablation of it). A config with ``optimizer.lr: find``
+    runs the range test inside ``train``: its outcome depends on the finder's sources as much as on the config, so
+    its spec names them (``finder``), like a range test's, and a changed finder trains it again instead of reusing
+    the run the old finder picked the LR for."""
+    pinned = {"finder": finder_hash} if config.get("optimizer", {}).get("lr") == "find" else {}
+    return _item(s, stage, method, seed, "train", config=config, **pinned, **extra)
+
+
 def sweep_items(s: Setting, runs: dict[str, Any]) -> tuple[list[Item], bool]:
     """The sweep's runs and whether it is complete (every LR, both seeds, no edge left to extend)."""
     lrs = methods.grid(s)
@@ -119,7 +128,7 @@ def setting_items(s: Setting, facts: dict[str, Any], runs: dict[str, Any], finde
         items += [_item(s, "peers", name, seed, "train", overrides) for seed in methods.SEEDS]
     config, _ = _recommended(s, facts)
     if config is not None:
-        items += [_item(s, "trainwell", "trainwell", seed, "train", config=config) for seed in methods.SEEDS]
+        items += [config_item(s, "trainwell", "trainwell", seed, config, finder_hash) for seed in methods.SEEDS]
     for seed in methods.SEEDS:
         find = _item(s, "find", "finder", seed, "find", {"optimizer.lr": "find"}, finder=finder_hash)
         items.append(find)
@@ -174,9 +183,10 @@ ABLATE_SEEDS = (0, 1)
 NOT_ABLATED = ("minilm",)  # families whose runs cost too much to ablate within the corpus's budget
 
 
-def ablation_items(s: Setting, facts: dict[str, Any]) -> list[Item]:
+def ablation_items(s: Setting, facts: dict[str, Any], finder_hash: str) -> list[Item]:
     """trainwell's recommendation with one rule off, per rule it uses; ``base`` names the recommended config
-    (its spec key), so the analysis pairs each ablation with the trainwell runs of the same recommender."""
+    (its spec key), so the analysis pairs each ablation with the trainwell runs of the same recommender (and,
+    where the config measures its LR, of the same finder sources: ``config_item``)."""
     config, _ = _recommended(s, facts)
     if config is None or s.family in NOT_ABLATED:
         return []
@@ -184,13 +194,13 @@ def ablation_items(s: Setting, facts: dict[str, Any]) -> list[Item]:
     return [
         # a switched-off rule's spec is as before (its key, and the runs already in the ledger, stay); a rule
         # switched on says so (``switch``), and the analysis turns its sign so "> 0" always means the rule cost accuracy
-        _item(
+        config_item(
             s,
             "ablate",
             f"ablate:{name}",
             seed,
-            "train",
-            config=changed,
+            changed,
+            finder_hash,
             ablation=name,
             base=base,
             **({"switch": "on"} if how == "on" else {}),

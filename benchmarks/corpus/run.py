@@ -209,7 +209,7 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, cur
     found = finder.loo_items(book, settings, curves or finder_hash)
     todo += [(i.setting, i) for i in found if i.key not in runs]
     for s in settings:
-        todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"]) if i.key not in runs]
+        todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"], finder_hash) if i.key not in runs]
         todo += [(s.name, i) for i in plan.refine_items(s, runs) if i.key not in runs]
     order = {s.name: k for k, s in enumerate(settings)}
     todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
