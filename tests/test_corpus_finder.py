@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trainwell.find.peak import AT_UNIT, W_MIN, W_STOP, RunShape, peak
+from trainwell.find.peak import AT_UNIT, WEIGHT, RunShape, peak
 
 FACTS = {"batch": 16, "width": 32, "family": "mlp", "mode": "scratch", "steps": 210}
 
@@ -73,13 +73,13 @@ def test_the_fitted_rule_is_the_shipped_rule(corpus: dict[str, ModuleType]) -> N
     finder = corpus["finder"]
     tests = []
     for stop, lr_min in ((0.1, 0.01), (1.0, 0.02), (0.3, 0.003), (3.0, 0.3), (0.05, 0.001)):
-        average = AT_UNIT * stop**W_STOP * lr_min**W_MIN  # the sweep-best each curve would have under the shipped rule
+        average = AT_UNIT * stop**WEIGHT  # the sweep-best each curve would have under the shipped rule
         shape = {"schedule": "cosine", "mean": 0.5, "first": 0.1, "total": 1000, "mode": "scratch"}
         tests.append(
             {**shape, "stop_lr": stop, "lr_min": lr_min, "suggested_lr": lr_min / 5, "family": "mlp", "row": {"vertex": average / 0.5}}
         )
     rule = finder.fit_rule(tests)
-    assert rule == pytest.approx({"at_unit": AT_UNIT, "stop_lr": W_STOP, "lr_min": W_MIN}, rel=1e-9)
+    assert rule == pytest.approx({"at_unit": AT_UNIT, "stop_lr": WEIGHT}, rel=1e-9)
     for t in tests:
         shipped = peak(RunShape(t["suggested_lr"], t["lr_min"], t["stop_lr"], "cosine", 0.5, 0.1, 1000, "scratch", False))
         assert shipped[0] == "warmup-and-decay"
