@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_doctor_checks import series
 
-from trainwell.doctor import History, diagnose
+from trainwell.doctor import History, Severity, diagnose
 from trainwell.doctor.checks.base import mode_of
 from trainwell.doctor.readers import read_history
 
@@ -81,3 +81,65 @@ def test_a_small_bare_loss_near_zero_from_the_first_evaluation_is_not_leakage() 
     assert "zero_loss" not in _rules(h)
     h.eval["val_accuracy"] = series([0.9995] * 5, 113, 114)  # a classifier: 99.95% confidence at once is leakage
     assert diagnose(h).main_finding.rule == "zero_loss"  # type: ignore[union-attr]
+
+
+# ---- oscillation, spikes and turns on plateaus --------------------------------------------------------------------
+
+
+def _with_val(train: list[float], val: list[float], every: int = 10) -> History:
+    h = History(source="keras-history", x_unit="epoch")
+    h.train_loss = series(train, 1, 1)
+    h.eval["val_loss"] = series(val, every, every)
+    return h.finish()
+
+
+def _jitter(n: int, level: float, amplitude: float) -> list[float]:
+    """A deterministic noise band: level +- amplitude, no period the oscillation check could lock on to."""
+    return [level + amplitude * (((i * 7919) % 13) / 6 - 1) for i in range(n)]
+
+
+def test_evaluation_noise_on_a_plateau_is_not_oscillation() -> None:
+    # 2303A52442's and 10wins13's shape: a fast drop, then the val loss wanders in a band far smaller than the progress.
+    train = [2.0 * 0.97**i + 0.4 for i in range(200)]
+    val = [1.85, 0.43, 0.62, 0.37, 0.49, 0.49, 0.42, 0.41, 0.40]
+    h = _with_val(train[:9], val, every=1)
+    assert "oscillation" not in _rules(h)
+    long = _with_val(train, [0.71, 0.66, *_jitter(198, 0.62, 0.008)], every=1)
+    assert "oscillation" not in _rules(long)
+    assert diagnose(long).main_finding.rule == "saturating"  # type: ignore[union-attr]
+    # Swings that undo most of the progress are still oscillation.
+    swinging = _with_val(train[:12], [1.0, 0.6, 0.9, 0.5, 0.85, 0.45, 0.8, 0.4, 0.7, 0.38, 0.65, 0.36], every=1)
+    assert "oscillation" in _rules(swinging)
+
+
+def test_a_small_turn_after_an_early_plateau_is_the_plateau_not_overfitting() -> None:
+    # DCTrading24's training run: the val loss is near its best by 30% of the run, then wanders 0-17% above it.
+    val = [0.0368, 0.0507, 0.0247, 0.0220, 0.0236, 0.0227, 0.0226, 0.0245, 0.0258, 0.0254, 0.0233]
+    train = [0.167, 0.0395, 0.0287, 0.0292, 0.0231, 0.0297, 0.028, 0.0248, 0.026, 0.0246, 0.0245]
+    h = _with_val(train, val, every=1)
+    assert "overfitting" not in _rules(h) and diagnose(h).main_finding.rule == "saturating"  # type: ignore[union-attr]
+    # The same small turn late in a run that improved until then is the first sign of overfitting (7Sumant's shape).
+    late = _with_val(
+        [1.3, 0.42, 0.26, 0.18, 0.13, 0.11, 0.086, 0.072, 0.059, 0.057],
+        [0.48, 0.34, 0.23, 0.155, 0.205, 0.151, 0.110, 0.120, 0.131, 0.127],
+        every=1,
+    )
+    assert diagnose(late).main_finding.rule == "overfitting"  # type: ignore[union-attr]
+
+
+def test_a_blow_up_the_run_recovered_from_is_a_val_spike_not_overfitting() -> None:
+    # DCTrading24's fine-tune: val loss ~0.002, 17 and 23 for two epochs (val accuracy at chance), back to 0.0013.
+    val = [0.51, 0.197, 0.0045, 0.0162, 0.0162, 0.00105, 0.00233, 17.2, 23.4, 14.3, 3.45, 0.27, 0.06, 0.023, 0.035, 0.0013]
+    train = [0.106, 0.0129, 0.0155, 0.0088, 0.0028, 0.0005, 0.0026, 0.061, 0.052, 0.0042, 0.0002, 0.0034, 0.0014, 0.0019, 0.0006, 0.0002]
+    h = _with_val(train, val, every=1)
+    h.eval["val_accuracy"] = series(
+        [0.98, 0.978, 0.998, 0.99, 0.995, 1.0, 0.999, 0.503, 0.501, 0.626, 0.887, 0.973, 0.99, 0.992, 0.994, 0.999]
+    )
+    d = diagnose(h)
+    assert "overfitting" not in [f.rule for f in d.findings]
+    spike = next(f for f in d.findings if f.rule == "val_spikes")
+    assert "23.4" in spike.message and "for 3 evaluations" in spike.message
+    assert spike.severity == Severity.INFO and "harmless so far" in spike.message  # val_accuracy ends at its best
+    # A rise that lasts to the end is overfitting.
+    lasting = _with_val(train, [*val[:7], 0.004, 0.006, 0.008, 0.01, 0.012, 0.014, 0.016, 0.018, 0.02], every=1)
+    assert diagnose(lasting).main_finding.rule == "overfitting"  # type: ignore[union-attr]

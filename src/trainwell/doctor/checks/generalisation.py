@@ -108,6 +108,10 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
         # A turn seen on only the last OVERFIT_MIN_AFTER evaluations must stand out of the curve's jitter: a noisy
         # flat curve's latest evaluations often sit above its luckiest one. A longer turn is evidence by persistence.
         return None
+    if mode == "min" and max(series.values[best + 1 :]) >= t.VAL_SPIKE_RATIO * series.values[-1] > 0:
+        # The loss rose after its best and came back down to half of that or less by the end: a blow-up (or spike) the run
+        # recovered from, which val_spikes reports; overfitting is a rise that lasts.
+        return None
     best_step, last_step = series.steps[best], series.steps[-1]
     train_then, train_now = _train_at(history, best_step), _train_at(history, last_step)
     if train_then is not None and train_now is not None and train_now > train_then:
@@ -119,6 +123,10 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
     gained = _worse_by(series.values[0], series.values[best], mode)  # how much better the best is than the first
     lost = _worse_by(series.values[-1], series.values[best], mode)
     if gained > 0 and lost < t.OVERFIT_MILD_SHARE * gained and lost < t.OVERFIT_MILD_RISE:
+        if _plateaued_early(series, mode) is not None:
+            # A small "turn" after a curve that flattened in the first SATURATE_FRACTION of the run: the plateau wandering
+            # in its noise band (saturating says when it flattened), not the first sign of overfitting.
+            return None
         # A late, small turn near a floor (noise or the first sign): the best checkpoint keeps almost everything.
         severity = Severity.INFO
         message += f"; mild: the end gave back {lost / gained:.0%} of the improvement made before the best evaluation"
@@ -416,10 +424,9 @@ def still_improving(history: History) -> Finding | None:
     return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
 
 
-@check("saturating", Severity.INFO, 10, t.SOURCES["SATURATE_FRACTION"], (needs_loss,))
-def saturating(history: History) -> Finding | None:
-    """The watched metric reached its plateau in the first 30% of the run: the rest was wasted."""
-    name, series, mode = _watched(history)
+def _plateaued_early(series: Series, mode: str) -> tuple[int, float] | None:
+    """(index, position in the run) where the curve got within 1 - SATURATE_LEVEL of its total improvement, when that is
+    in the first SATURATE_FRACTION of the run and the curve improved by SATURATE_MIN_GAIN at all; else None."""
     if len(series) < t.MIN_POINTS - 1:
         return None
     sign = 1.0 if mode == "min" else -1.0
@@ -430,8 +437,17 @@ def saturating(history: History) -> Finding | None:
     line = best + (1 - t.SATURATE_LEVEL) * (begin - best)
     reached = next(i for i, v in enumerate(values) if v <= line)
     where = position(series.steps[reached], series.steps[0], series.steps[-1])
-    if where > t.SATURATE_FRACTION:
+    return (reached, where) if where <= t.SATURATE_FRACTION else None
+
+
+@check("saturating", Severity.INFO, 10, t.SOURCES["SATURATE_FRACTION"], (needs_loss,))
+def saturating(history: History) -> Finding | None:
+    """The watched metric reached its plateau in the first 30% of the run: the rest was wasted."""
+    name, series, mode = _watched(history)
+    found = _plateaued_early(series, mode)
+    if found is None:
         return None
+    reached, where = found
     evidence = [at(series, reached, name, f"{t.SATURATE_LEVEL:.0%} of the improvement"), at(series, len(series) - 1, name, "end")]
     message = f"{name} plateaued {where:.0%} of the way through: {t.SATURATE_LEVEL:.0%} of its improvement came by {history.x_unit} {series.steps[reached]:g}"
     stop_at = series.steps[0] + 1.5 * (series.steps[reached] - series.steps[0]) + 1

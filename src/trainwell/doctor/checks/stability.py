@@ -211,34 +211,62 @@ def _recovered_after(history: History, step: float) -> str | None:
     return None
 
 
+def _val_excursions(values: list[float]) -> list[tuple[int, int]]:
+    """(first, end) index ranges of evaluations that jump up and come back: every value in [first, end) is at least
+    VAL_SPIKE_RATIO x both the evaluation before and the one it came back to (index end, before the last), and the jump
+    undoes at least SPIKE_PROGRESS_FRACTION of the progress the run made (a doubling near a floor of 1e-4 is noise in the
+    fourth decimal, not an unstable update). One evaluation wide is a spike; a few wide, a blow-up the run recovered from."""
+    progress = values[0] - min(values)
+    found: list[tuple[int, int]] = []
+    i = 1
+    while i < len(values) - 1:
+        before = max(values[i - 1], 0.0)
+        end = next(
+            (j for j in range(i + 1, len(values)) if min(values[i:j]) >= t.VAL_SPIKE_RATIO * max(before, values[j]) > 0),
+            None,
+        )
+        if end is not None and max(values[i:end]) - max(before, values[end]) >= t.SPIKE_PROGRESS_FRACTION * progress:
+            found.append((i, end))
+            i = end
+        else:
+            i += 1
+    return found
+
+
 @check("val_spikes", Severity.WARNING, 6, t.SOURCES["VAL_SPIKE_RATIO"], (needs_eval,), live=True)
 def val_spikes(history: History) -> Finding | None:
-    """One evaluation of the val loss jumps to 2x (or more) both of its neighbours and comes back down."""
+    """Evaluations of the val loss jump to 2x (or more) the ones before and after, and come back down."""
     series = history.eval_loss.finite()
     values = series.values
-    # As for the train loss, a jump must undo a real share of the progress the run made: a doubling near a floor
-    # of 1e-4 is noise in the fourth decimal, not an unstable update.
     if len(values) < 3:
         return None  # needs_eval found another metric: no eval loss to spike
-    progress = values[0] - min(values)
-    hits = [
-        i
-        for i in range(1, len(values) - 1)
-        if values[i] > 0
-        and values[i] >= t.VAL_SPIKE_RATIO * max(values[i - 1], values[i + 1], 0.0) > 0
-        and values[i] - max(values[i - 1], values[i + 1]) >= t.SPIKE_PROGRESS_FRACTION * progress
-    ]
+    hits = _val_excursions(values)
     if not hits:
         return None
-    first = hits[0]
-    evidence = [at(series, i, "val_loss", f"{values[i] / max(values[i - 1], values[i + 1]):.0f}x its neighbours") for i in hits[:5]]
+    evidence = [
+        at(
+            series,
+            max(range(a, b), key=values.__getitem__),
+            "val_loss",
+            f"{max(values[a:b]) / max(values[a - 1], values[b]):.0f}x its neighbours",
+        )
+        for a, b in hits[:5]
+    ]
+    first, end = max(hits, key=lambda h: max(values[h[0] : h[1]]) - max(values[h[0] - 1], values[h[1]]))  # the largest jump
+    width = "" if end - first == 1 else f" for {end - first} evaluations"
     message = (
-        f"{len(hits)} val-loss spike(s): val_loss jumped from {fmt(values[first - 1])} to {fmt(values[first])} at "
-        f"{history.x_unit} {series.steps[first]:g} and came back to {fmt(values[first + 1])}: an unstable update (LR too high, "
-        "no clipping) or an evaluation that ran on different weights or statistics (BatchNorm, EMA)"
+        f"{len(hits)} val-loss spike(s): val_loss jumped from {fmt(values[first - 1])} to {fmt(max(values[first:end]))} at "
+        f"{history.x_unit} {series.steps[first]:g}{width} and came back to {fmt(values[end])}: an unstable update (LR too "
+        "high, no clipping) or an evaluation that ran on different weights or statistics (BatchNorm, EMA)"
     )
-    fix = _spike_fix(history)
-    return finding("val_spikes", message, evidence, fix, step=series.steps[first])
+    severity = None
+    recovered = _recovered_after(history, series.steps[end])
+    if recovered:
+        # As for train-loss spikes: the run came back and ends at its best, so the spike cost nothing the final model
+        # shows; clipping is an option for the next run, not a change this one needs.
+        severity = Severity.INFO
+        message += f"; harmless so far: {recovered}"
+    return finding("val_spikes", message, evidence, _spike_fix(history), step=series.steps[first], severity=severity)
 
 
 def _needs_grad_norm(history: History) -> str | None:
@@ -290,7 +318,11 @@ def _swings(name: str, series: Series, smooth_fraction: float) -> tuple[str, Ser
     span = max(window) - min(window) if window else 0.0
     if span <= 0:
         return name, Series(series.steps, values), []
-    peaks = [(start + i, p) for i, p in prominent_peaks(window, t.OSC_PROMINENCE * span)]
+    # A swing must also undo a real share of the progress the run made (as a spike must): on a plateau the window's
+    # range is the evaluation noise itself, and 20% of it is no oscillation.
+    progress = max(raw[0], start_level(raw)) - min(values)
+    least = max(t.OSC_PROMINENCE * span, t.SPIKE_PROGRESS_FRACTION * progress)
+    peaks = [(start + i, p) for i, p in prominent_peaks(window, least)]
     if smooth_fraction:
         residuals = [r - v for r, v in zip(raw, values)]
         scale = 1.25 / math.sqrt(odd_window(len(raw), smooth_fraction))

@@ -121,7 +121,7 @@ SOURCES: dict[str, str] = {
     "SPIKE_RATIO": "001 'Gradient Clip Value': 'loss spikes suddenly (NaN or large jump)'; rationale: at least 2x the local level",
     "SPIKE_Z": "rationale: 6 robust standard deviations above the local level, beyond ordinary batch noise",
     "SPIKE_NOISE_WINDOW": "rationale: batch noise is measured (robust MAD) over the 21 logged points around each candidate",
-    "SPIKE_PROGRESS_FRACTION": "rationale: the jump must be at least 25% of the loss drop the run achieved, so blips near zero are ignored",
+    "SPIKE_PROGRESS_FRACTION": "rationale: a jump (a spike, a val spike, an oscillation's swing) must be at least 25% of the loss drop the run achieved, so blips near zero and a plateau's evaluation noise are ignored",
     "OSC_SMOOTH_FRACTION": "rationale: the train loss is smoothed over 10% of its points before looking for swings",
     "OSC_PROMINENCE": "001 'Loss oscillates but trends down'; 003 'Loss oscillates wildly'; rationale: swings of 20% of the curve's range",
     "OSC_MIN_PEAKS": "rationale: two such swings make an oscillation; one is a bump",
