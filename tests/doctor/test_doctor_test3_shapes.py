@@ -143,3 +143,22 @@ def test_a_blow_up_the_run_recovered_from_is_a_val_spike_not_overfitting() -> No
     # A rise that lasts to the end is overfitting.
     lasting = _with_val(train, [*val[:7], 0.004, 0.006, 0.008, 0.01, 0.012, 0.014, 0.016, 0.018, 0.02], every=1)
     assert diagnose(lasting).main_finding.rule == "overfitting"  # type: ignore[union-attr]
+
+
+# ---- still improving without an evaluation ----------------------------------------------------------------------
+
+
+def test_a_noisy_train_only_loss_still_falling_at_the_end_is_still_improving() -> None:
+    # 0Xero7's aborted LM epoch: per-step losses 9.7 -> 6.3 with batch noise of +-0.15 that hides the smoothed minimum.
+    trend = [6.2 + 3.5 * (1 + i / 8) ** -0.9 for i in range(136)]
+    wobble = [0.15 * (((i * 7919) % 11) / 5 - 1) for i in range(136)]
+    h = History(source="lightning-csv")
+    h.train_loss = series([a + b for a, b in zip(trend, wobble)], 49, 50)
+    h.finish()
+    found = next(f for f in diagnose(h).findings if f.rule == "still_improving")
+    assert "Mann-Kendall" in found.message and "max_steps" in found.fix
+    # The same noise around a level that stopped falling is no finding of that kind.
+    flat = History(source="lightning-csv")
+    flat.train_loss = series([*trend[:45], *[trend[45] + w for w in wobble[45:]]], 49, 50)
+    flat.finish()
+    assert "still_improving" not in _rules(flat)

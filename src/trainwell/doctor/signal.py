@@ -4,6 +4,8 @@ peak prominence. Pure functions over lists so that live mode and offline mode ag
 from __future__ import annotations
 
 import bisect
+import itertools
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -102,3 +104,35 @@ def prominent_peaks(values: Sequence[float], min_prominence: float) -> list[tupl
         if prominence >= min_prominence:
             peaks.append((i, prominence))
     return peaks
+
+
+def chunk_medians(steps: Sequence[float], values: Sequence[float], most: int) -> tuple[list[float], list[float]]:
+    """At most ``most`` points: the medians of consecutive equal chunks (the points themselves when there are fewer), so
+    pairwise statistics over a 7,500-point log stay cheap and single-batch outliers do not steer them."""
+    n = len(values)
+    if n <= most:
+        return list(steps), list(values)
+    bounds = [round(i * n / most) for i in range(most + 1)]
+    return (
+        [statistics.median(steps[a:b]) for a, b in itertools.pairwise(bounds)],
+        [statistics.median(values[a:b]) for a, b in itertools.pairwise(bounds)],
+    )
+
+
+def mann_kendall_z(values: Sequence[float]) -> float:
+    """The Mann-Kendall trend statistic as a normal score (no tie correction): negative for a falling series; |z| >= 1.96
+    is a monotone trend at the 5% level however noisy the points, since it counts only which of each pair is larger."""
+    n = len(values)
+    s = sum((b > a) - (b < a) for i, a in enumerate(values) for b in values[i + 1 :])
+    variance = n * (n - 1) * (2 * n + 5) / 18
+    if variance <= 0 or s == 0:
+        return 0.0
+    return (s - (1 if s > 0 else -1)) / math.sqrt(variance)
+
+
+def theil_sen_slope(steps: Sequence[float], values: Sequence[float]) -> float:
+    """The median of the pairwise slopes: a straight-line trend that a few outliers cannot tilt."""
+    slopes = [
+        (values[j] - values[i]) / (steps[j] - steps[i]) for i in range(len(values)) for j in range(i + 1, len(values)) if steps[j] > steps[i]
+    ]
+    return statistics.median(slopes) if slopes else 0.0

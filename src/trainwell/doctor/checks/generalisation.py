@@ -21,9 +21,10 @@ from trainwell.doctor.checks.base import (
     needs_loss,
     quality_metrics,
     smoothed,
+    start_level,
 )
 from trainwell.doctor.history import Finding, History, Series, Severity
-from trainwell.doctor.signal import mad, position, tail_level
+from trainwell.doctor.signal import chunk_medians, mad, mann_kendall_z, position, tail_level, theil_sen_slope
 
 
 def _better(a: float, b: float, mode: str) -> bool:
@@ -349,6 +350,21 @@ def improving_at_end(series: Series, mode: str) -> bool:
     return _worse_by(previous, series.values[-1], mode) >= t.IMPROVING_LAST_GAIN
 
 
+def _train_trend(history: History) -> tuple[float, float] | None:
+    """(Mann-Kendall z, share of the total improvement the Theil-Sen line drops) over the last IMPROVING_TAIL of the raw
+    train loss, read on at most TREND_MAX_POINTS chunk medians; None with too few points to say."""
+    train = history.train_loss.finite()
+    if len(train) < t.MIN_POINTS * 3:
+        return None
+    total = start_level(train.values) - min(smoothed(train))
+    cut = next(i for i, s in enumerate(train.steps) if position(s, train.steps[0], train.steps[-1]) >= 1 - t.IMPROVING_TAIL)
+    steps, values = chunk_medians(train.steps[cut:], train.values[cut:], t.TREND_MAX_POINTS)
+    if len(values) < t.MIN_POINTS or total <= 0:
+        return None
+    drop = -theil_sen_slope(steps, values) * (train.steps[-1] - train.steps[cut])
+    return mann_kendall_z(values), drop / total
+
+
 def _watched(history: History) -> tuple[str, Series, str]:
     """The monitored eval metric when there are enough evaluations, else the smoothed train loss, else the
     few evaluations there are (a 3-epoch Keras run has 3 of each: its verdict is stated, not skipped)."""
@@ -390,12 +406,22 @@ def still_improving(history: History) -> Finding | None:
     # An unfinished run only has to be making its best in its last third: how much of the gain came late says
     # nothing about a curve that has not reached its end.
     recent_best = position(series.steps[_best_index(series, mode)], series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL
-    if not (improving_at_end(series, mode) or (planned and recent_best)):
+    trend = _train_trend(history) if name == "train_loss" else None
+    # A train-only log is one noisy curve: its smoothed minimum wanders, so a significant downward trend over its last
+    # third counts too (for an unfinished run the trend alone, as recent_best alone does).
+    falling = trend is not None and trend[0] <= -t.TREND_Z and (planned or trend[1] > 1 - t.SATURATE_LEVEL)
+    if not (improving_at_end(series, mode) or (planned and recent_best) or falling):
         return None
     share, _ = _tail_gain(series, mode)
     cut_index = next(i for i, s in enumerate(series.steps) if position(s, series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL)
     evidence = [at(series, cut_index, name, "last third starts"), at(series, len(series) - 1, name, "best, at the end")]
     message = f"{name} is still improving at the end: the last third of the run brought {share:.0%} of its total improvement"
+    if falling and trend is not None:
+        evidence[-1] = at(series, len(series) - 1, name, "end of a falling trend")
+        message = (
+            f"{name} is still falling at the end: over the last third a robust trend line drops it by {trend[1]:.0%} of its "
+            f"total improvement (Mann-Kendall z = {trend[0]:.1f}, significant beyond {t.TREND_Z:g})"
+        )
     end = history.last_step
     if planned:
         # A checkpoint copy of an unfinished run: the run already plans more steps; more epochs is not the fix.

@@ -77,6 +77,8 @@ UNDERFIT_CHANCE_FRACTION = 0.5
 IMPROVING_TAIL = 0.34
 IMPROVING_SHARE = 0.1
 IMPROVING_LAST_GAIN = 0.05
+TREND_Z = 1.96
+TREND_MAX_POINTS = 60
 SATURATE_LEVEL = 0.95
 SATURATE_FRACTION = 0.3
 SATURATE_MIN_GAIN = 0.05
@@ -156,6 +158,8 @@ SOURCES: dict[str, str] = {
     "IMPROVING_TAIL": "001 'Number of Epochs': if val loss is still decreasing at the end, train longer; the end = the last third",
     "IMPROVING_SHARE": "rationale: the last third of the run still delivered >= 10% of the total improvement",
     "IMPROVING_LAST_GAIN": "rationale: or the last evaluation beats every earlier one by >= 5% (the OVERFIT_RISE scale of a real change): still going down at the end",
+    "TREND_Z": "Mann-Kendall trend test (Mann 1945, Kendall 1975) at the 5% level: a train-only log's last third still falls when |z| >= 1.96 and the robust (Theil-Sen) line over it drops by more than 1 - SATURATE_LEVEL of the total improvement (by saturating's own definition the curve has not plateaued)",
+    "TREND_MAX_POINTS": "rationale: the trend test reads at most 60 chunk medians of the last third, so a 7,500-point log stays well under the doctor's 0.3 s",
     "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the best value",
     "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs",
     "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",
