@@ -133,6 +133,9 @@ def mann_kendall_z(values: Sequence[float]) -> float:
 def theil_sen_slope(steps: Sequence[float], values: Sequence[float]) -> float:
     """The median of the pairwise slopes: a straight-line trend that a few outliers cannot tilt."""
     slopes = [
-        (values[j] - values[i]) / (steps[j] - steps[i]) for i in range(len(values)) for j in range(i + 1, len(values)) if steps[j] > steps[i]
+        (values[j] - values[i]) / (steps[j] - steps[i])
+        for i in range(len(values))
+        for j in range(i + 1, len(values))
+        if steps[j] > steps[i]
     ]
     return statistics.median(slopes) if slopes else 0.0
