@@ -162,3 +162,15 @@ def test_a_noisy_train_only_loss_still_falling_at_the_end_is_still_improving() -
     flat.train_loss = series([*trend[:45], *[trend[45] + w for w in wobble[45:]]], 49, 50)
     flat.finish()
     assert "still_improving" not in _rules(flat)
+
+
+def test_a_plateau_is_measured_from_the_level_the_curve_settled_at_not_its_luckiest_evaluation() -> None:
+    # 10wins13's regression: 200 evaluations, 0.71 -> 0.62 by evaluation 25, then a band of +-0.006 around 0.618 whose
+    # luckiest evaluation (0.606) would put the "95% of the improvement" line inside the noise, crossed late by chance.
+    creep = [0.71, 0.66, *[0.64 - 0.02 * i / 23 for i in range(23)]]
+    band = [0.618 + 0.006 * (((i * 7919) % 13) / 6 - 1) for i in range(175)]
+    band[150] = 0.606
+    train = [0.6 * 0.98**i + 0.41 for i in range(200)]
+    h = _with_val(train, [*creep, *band], every=1)
+    found = next(f for f in diagnose(h).findings if f.rule == "saturating")
+    assert found.step is not None and found.step <= 0.3 * 200

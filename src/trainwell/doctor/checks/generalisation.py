@@ -450,9 +450,10 @@ def still_improving(history: History) -> Finding | None:
     return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
 
 
-def _plateaued_early(series: Series, mode: str) -> tuple[int, float] | None:
+def _plateaued_early(series: Series, mode: str, settled: bool = False) -> tuple[int, float] | None:
     """(index, position in the run) where the curve got within 1 - SATURATE_LEVEL of its total improvement, when that is
-    in the first SATURATE_FRACTION of the run and the curve improved by SATURATE_MIN_GAIN at all; else None."""
+    in the first SATURATE_FRACTION of the run and the curve improved by SATURATE_MIN_GAIN at all; else None. The
+    improvement runs to the best value, or with ``settled`` to the level the curve settled at (saturating's reading)."""
     if len(series) < t.MIN_POINTS - 1:
         return None
     sign = 1.0 if mode == "min" else -1.0
@@ -460,7 +461,11 @@ def _plateaued_early(series: Series, mode: str) -> tuple[int, float] | None:
     best, begin = min(values), values[0]
     if begin - best < t.SATURATE_MIN_GAIN * abs(begin):
         return None
-    line = best + (1 - t.SATURATE_LEVEL) * (begin - best)
+    # The level the curve settled at: the higher of its best and the median of its last EDGE_FRACTION (in a noisy band
+    # the raw best is the luckiest evaluation, and a line 5% above it is crossed late and by chance). Not for
+    # overfitting's question (did the curve flatten before its turn?): a turn lifts the tail above the best.
+    end = max(best, tail_level(values, t.EDGE_FRACTION)) if settled else best
+    line = end + (1 - t.SATURATE_LEVEL) * (begin - end)
     reached = next(i for i, v in enumerate(values) if v <= line)
     where = position(series.steps[reached], series.steps[0], series.steps[-1])
     return (reached, where) if where <= t.SATURATE_FRACTION else None
@@ -470,7 +475,7 @@ def _plateaued_early(series: Series, mode: str) -> tuple[int, float] | None:
 def saturating(history: History) -> Finding | None:
     """The watched metric reached its plateau in the first 30% of the run: the rest was wasted."""
     name, series, mode = _watched(history)
-    found = _plateaued_early(series, mode)
+    found = _plateaued_early(series, mode, settled=True)
     if found is None:
         return None
     reached, where = found

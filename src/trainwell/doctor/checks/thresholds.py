@@ -160,7 +160,7 @@ SOURCES: dict[str, str] = {
     "IMPROVING_LAST_GAIN": "rationale: or the last evaluation beats every earlier one by >= 5% (the OVERFIT_RISE scale of a real change): still going down at the end",
     "TREND_Z": "Mann-Kendall trend test (Mann 1945, Kendall 1975) at the 5% level: a train-only log's last third still falls when z <= -1.96 and the robust (Theil-Sen) line over it drops by more than 1 - SATURATE_LEVEL of the total improvement (by saturating's own definition the curve has not plateaued)",
     "TREND_MAX_POINTS": "rationale: the trend test reads at most 60 chunk medians of the last third, so a 7,500-point log stays well under the doctor's 0.3 s",
-    "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the best value",
+    "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the level the curve settled at (the higher of its best value and the median of its last 10%, so one lucky evaluation in a noisy band does not set the line)",
     "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs",
     "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",
     "SATURATE_PATIENCE": "004 'Early Stopping': patience 5-15 (the lower end: the run already plateaued)",
