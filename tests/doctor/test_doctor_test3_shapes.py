@@ -174,3 +174,14 @@ def test_a_plateau_is_measured_from_the_level_the_curve_settled_at_not_its_lucki
     h = _with_val(train, [*creep, *band], every=1)
     found = next(f for f in diagnose(h).findings if f.rule == "saturating")
     assert found.step is not None and found.step <= 0.3 * 200
+
+
+def test_val_spikes_scan_a_long_evaluation_history_in_one_pass() -> None:
+    # 3,000 evaluations of a falling val loss with eval noise and one blow-up two evaluations wide: found once, and
+    # each start is scanned only while the excursion could still qualify (a slice-min per end took seconds here).
+    from trainwell.doctor.checks.stability import _val_excursions
+
+    values = [1.0 / (1 + i / 50) + 0.01 * (((i * 7919) % 13) / 12) for i in range(3000)]
+    values[1500:1502] = [5.0, 6.0]
+    assert _val_excursions(values) == [(1500, 1502)]
+    assert _val_excursions([1.0, *[5.0] * 3000]) == []  # a jump that never comes back is no spike

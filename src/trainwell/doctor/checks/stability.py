@@ -221,10 +221,16 @@ def _val_excursions(values: list[float]) -> list[tuple[int, int]]:
     i = 1
     while i < len(values) - 1:
         before = max(values[i - 1], 0.0)
-        end = next(
-            (j for j in range(i + 1, len(values)) if min(values[i:j]) >= t.VAL_SPIKE_RATIO * max(before, values[j]) > 0),
-            None,
-        )
+        end, low = None, values[i]
+        # One pass from i: `low` is the lowest value of the excursion so far; once it is below RATIO x the value before,
+        # no later end can qualify (linear per start, so a 2,000-evaluation log stays cheap).
+        for j in range(i + 1, len(values)):
+            if low < t.VAL_SPIKE_RATIO * before:
+                break
+            if low >= t.VAL_SPIKE_RATIO * max(before, values[j]) > 0:
+                end = j
+                break
+            low = min(low, values[j])
         if end is not None and max(values[i:end]) - max(before, values[end]) >= t.SPIKE_PROGRESS_FRACTION * progress:
             found.append((i, end))
             i = end
