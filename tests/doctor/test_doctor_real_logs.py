@@ -86,9 +86,11 @@ def test_table_covers_every_log(shared_data: Path) -> None:
 
 @pytest.mark.parametrize("prefix", sorted(EXPECTED))
 def test_diagnoses_without_crashing(shared_data: Path, prefix: str) -> None:
-    start = time.perf_counter()
+    # CPU seconds, not wall: a guard against a hang or a quadratic scan that still holds on a loaded machine
+    # (the < 0.3 s promise is measured by benchmarks/doctor_corpus.py and startup.py, not here).
+    start = time.process_time()
     result = diagnose(_logs(shared_data)[prefix])
-    assert time.perf_counter() - start < 1.5
+    assert time.process_time() - start < 1.5
     for finding in result.findings:
         assert finding.fix and finding.source and finding.message
     assert result.to_dict()["main_finding"] == (result.main_finding.rule if result.main_finding else None)
