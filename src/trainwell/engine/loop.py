@@ -232,16 +232,17 @@ class Trainer:
         """Log, evaluate, decide, checkpoint: the host-side work after a step (or a sync point)."""
         s = self.state
         final = s.step >= s.total_steps
-        if self._log_due():
+        log_due, eval_due = self._log_due(), self._eval_due(epoch_end)
+        if log_due:
             reason = self._log_train()
             stop = stop or (Stop("stopped", reason) if reason else None)
         improved = False
-        if self._eval_due(epoch_end) or (final and self.config.evaluation.strategy != "no"):
+        if eval_due or (final and self.config.evaluation.strategy != "no"):
             improved, eval_stop = self._evaluate()
             stop = stop or eval_stop
         if stop is None and final:
             stop = Stop("completed", self._length_reason())
-        if self.world.size > 1 and (self._log_due() or self._eval_due(epoch_end)):
+        if self.world.size > 1 and (log_due or eval_due):
             # callbacks (the live doctor) and early stopping decide on rank 0; every rank follows it
             stop = distributed.broadcast(stop)
         if self._checkpoint_due(epoch_end, improved, stop):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from ctypes import c_float
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -112,8 +113,9 @@ class StepRunner:
         if world > 1:  # the step's scalars ride on DDP's gradient all-reduce (FSDP: an all-reduce of their own)
             self.scalars = StepScalars(model, world)
 
-    def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor, int]:
-        """Forward and backward every micro-batch; returns the window's mean loss (detached) and item count."""
+    def window_loss(self, window: list[tuple[Any, Any]]) -> tuple[torch.Tensor | float, int]:
+        """Forward and backward every micro-batch; returns the window's mean loss (detached; under torchrun
+        already a number, read with the step's scalars) and item count."""
         counts = [items_in(target) for _, target in window]
         weights = counts if self.count_items is None else [self.count_items(target) for _, target in window]
         if self.world > 1:
@@ -130,7 +132,7 @@ class StepRunner:
         assert total is not None, "an accumulation window holds at least one batch"
         return total, sum(counts)
 
-    def _window_loss_ddp(self, window: list[tuple[Any, Any]], weights: list[int], items: int) -> tuple[torch.Tensor, int]:
+    def _window_loss_ddp(self, window: list[tuple[Any, Any]], weights: list[int], items: int) -> tuple[float, int]:
         """The window under DDP, with no collective besides DDP's gradient all-reduce.
 
         The weight of a micro-batch is its share of every rank's items, and the ranks' item counts are
@@ -140,28 +142,41 @@ class StepRunner:
         ``no_sync`` before it), the same all-reduce summing the real weight, the items, the loss sum and the
         interrupt flag (``distributed.StepScalars``). The gradients are then rescaled by ``window_weight /
         real weight``, which is exactly 1, and skipped, for every full window of rows; the short last window
-        and token-weighted tasks pay one multiply over the gradients."""
+        and token-weighted tasks pay one multiply over the gradients.
+
+        Each torch call here is work a plain DDP loop does not do, on every step (profiled against one:
+        benchmarks/ddp.py), so the usual window, one micro-batch with an fp32 loss, adds only its loss sum
+        (a multiply) and the scalars (a 4-number tensor and its read); the loss is returned as that read's
+        number, not as a new tensor to read again."""
         local: torch.Tensor | None = None  # this rank's loss sum, each micro-batch's mean loss times its weight
         last = len(window) - 1
         for i, ((inputs, target), n) in enumerate(zip(window, weights)):
-            with gradient_sync(self.model, i == last):
+            if i < last:  # no_sync: the gradients add up locally until the window's last micro-batch
+                with gradient_sync(self.model, False):
+                    loss = self._forward(inputs, target)
+                    self.precision.backward(self._share(loss, n))
+            else:
                 loss = self._forward(inputs, target)
-                part = loss.detach().float() * n  # float(): a no-op for the usual fp32 loss, exact sums for a half one
-                local = part if local is None else local + part
-                share = n * self.world / self.window_weight
-                scaled = loss if share == 1.0 else loss * share  # 1.0: a full window of rows split evenly
-                if i < last:
-                    self.precision.backward(scaled)
-                    continue
-                flag = float(self.signalled()) if self.signalled is not None else 0.0
-                shared = self.scalars.backward(self.precision, scaled, [sum(weights), items, flag], local)
-        weight, all_items, any_flag, loss_sum = shared
+            part = loss.detach()
+            part = (part if part.dtype == torch.float32 else part.float()) * n  # exact sums for a half-precision loss
+            local = part if local is None else local + part
+        assert local is not None, "an accumulation window holds at least one batch"
+        flag = float(self.signalled()) if self.signalled is not None else 0.0
+        weight, all_items, any_flag, loss_sum = self.scalars.backward(
+            self.precision, self._share(loss, n), [sum(weights), items, flag], local
+        )
         self.any_signalled = any_flag > 0
         if weight != self.window_weight:
             grads = [p.grad for p in self.params if p.grad is not None]
             torch._foreach_mul_(grads, self.window_weight / max(1.0, weight))
-        # the mean over every rank's items, the same number on each rank (so every rank takes the same NaN decision)
-        return torch.tensor(loss_sum / max(1.0, weight), device=self.device), int(all_items)
+        # the mean over every rank's items, the same number on each rank (so every rank takes the same NaN
+        # decision): a number already, rounded to float32 as a loss tensor's .item() gives it (no tensor to read)
+        return c_float(loss_sum / max(1.0, weight)).value, int(all_items)
+
+    def _share(self, loss: torch.Tensor, n: int) -> torch.Tensor:
+        """A micro-batch's mean loss weighted by its share of the full window over every rank."""
+        share = n * self.world / self.window_weight
+        return loss if share == 1.0 else loss * share  # 1.0: a full window of rows split evenly
 
     def _forward(self, inputs: Any, target: Any) -> torch.Tensor:
         if self._move:  # batches from a DataLoader are already on the CPU
@@ -192,9 +207,9 @@ class StepRunner:
         self.optimizer.zero_grad(set_to_none=True)
         return outcome
 
-    def _step_synced(self, loss: torch.Tensor, norm: torch.Tensor, items: int, lr: float) -> StepOutcome:
+    def _step_synced(self, loss: torch.Tensor | float, norm: torch.Tensor, items: int, lr: float) -> StepOutcome:
         """Read the loss and norm (the step's one sync) and step unless they say not to."""
-        loss_value = loss.item()  # the norm is ready once the loss is
+        loss_value = loss if isinstance(loss, float) else loss.item()  # the norm is ready once the loss is
         norm_value = norm.item()
         status = status_of(loss_value, norm_value, self.precision.scales_loss)
         # GradScaler hands a fused optimizer its found_inf and calls step() even on overflow, so the
@@ -203,9 +218,10 @@ class StepRunner:
             status = "overflow"
         return StepOutcome(status, loss_value, norm_value, items, lr)
 
-    def _step_deferred(self, loss: torch.Tensor, norm: torch.Tensor, items: int, lr: float) -> PendingStep:
+    def _step_deferred(self, loss: torch.Tensor | float, norm: torch.Tensor, items: int, lr: float) -> PendingStep:
         """Step without a host sync; the device skips the update when a value is not finite (see above)."""
-        values = torch.stack([loss.detach().float(), norm.detach().float()])
+        held = loss.detach().float() if isinstance(loss, torch.Tensor) else torch.tensor(loss, device=self.device)
+        values = torch.stack([held, norm.detach().float()])
         finite = torch.isfinite(values)
         bad = ~finite[0] if self.precision.scales_loss else ~finite.all()  # what counts against nan_policy
         self.precision.step_or_skip(self.optimizer, self._halted | ~finite.all())
