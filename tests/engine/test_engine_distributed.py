@@ -113,6 +113,21 @@ def killed(runs: dict[str, Path]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def terminated(runs: dict[str, Path]) -> dict[str, Any]:
+    """The two-process run again, rank 1 sent SIGTERM in step 36 (as a scheduler stops a job), then resumed."""
+    run = runs["tmp"] / "terminated"
+    kill = {"TW_KILL_RANK": "1", "TW_KILL_AT": str(35 * PER_RANK_STEP + 3), "TW_KILL_SIGNAL": "SIGTERM"}
+    first = _trainwell(str(_config(runs["tmp"])), "--nproc", "2", "--run-dir", str(run), env=kill)
+    history = read_jsonl(run / "metrics.jsonl")
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    latest = latest_checkpoint(run / "checkpoints")
+    return {
+        "run": run, "first": first, "history": history, "summary": summary, "latest": latest.step if latest else None,
+        "resumed": _trainwell("--resume", str(run), "--nproc", "2"),
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
 def sharded(runs: dict[str, Path]) -> Path:
     """`strategy: fsdp`: the two-process run with every parameter, gradient and moment sharded."""
     run = runs["tmp"] / "fsdp"
@@ -250,6 +265,21 @@ def test_each_rank_draws_its_own_random_numbers(runs: dict[str, Path]) -> None:
 def test_killing_one_rank_stops_the_job(killed: dict[str, Any]) -> None:
     assert killed["first"].returncode != 0 and killed["seconds"] < TIMEOUT
     assert 30 <= max(killed["steps"]) <= 35  # killed in step 36, after the step-30 checkpoint
+
+
+def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step_checkpointed(terminated: dict[str, Any]) -> None:
+    first = terminated["first"]
+    # the ranks stop after step 36 (the signal came in its data read), with the rank's exit code for SIGTERM
+    assert first.returncode == 128 + 15, first.stdout[-2000:] + first.stderr[-3000:]
+    assert "Traceback" not in first.stderr and f"continue with: trainwell train --resume {terminated['run']}" in first.stderr
+    assert max(r["step"] for r in terminated["history"]) == 36 and terminated["latest"] == 36
+    assert terminated["summary"]["status"] == "interrupted" and terminated["summary"]["steps"] == 36
+
+
+def test_a_run_stopped_by_sigterm_resumes_as_if_uninterrupted(terminated: dict[str, Any], runs: dict[str, Path]) -> None:
+    resumed = terminated["resumed"]
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert without_time(read_jsonl(terminated["run"] / "metrics.jsonl")) == without_time(read_jsonl(runs["two"] / "metrics.jsonl"))
 
 
 def test_resuming_with_another_number_of_processes_is_refused(killed: dict[str, Any], runs: dict[str, Path]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from tw_engine_helpers import read_jsonl, tiny_config, without_time
+from tw_engine_helpers import read_jsonl, tiny_config, tiny_model, without_time
 
 from trainwell.cli.main import main
 from trainwell.engine.callbacks import Callback
@@ -133,3 +133,21 @@ def test_init_from_a_shards_only_checkpoint_names_the_conversion(tmp_path: Path)
         init_weights(torch.nn.Linear(2, 2), tmp_path)
     text = err.value.render()
     assert "whole_weights: false" in text and "dcp_to_torch_save" in text and "step-3/sharded" in text
+
+
+def test_init_from_a_run_takes_its_latest_checkpoint_and_a_step_folder_its_best(tmp_path: Path) -> None:
+    """`--init-from RUN` is where RUN stopped (its latest checkpoint), even when RUN returned its best weights
+    (load_best_at_end): the best is one folder away, RUN/checkpoints/step-<summary's best_step>, never deleted."""
+    from trainwell.engine.resume import init_weights
+
+    cfg = {**CFG, "optimizer": {"name": "adamw", "lr": 0.5}, "checkpoint": {"every": 5, "keep": 1, "load_best_at_end": True}}
+    result = train(cfg, run_dir=tmp_path / "run")
+    best = result.summary["best_step"]
+    assert best != 20 and result.summary["loaded_best"]  # an LR too high: val_loss is lowest early, not at the end
+    model = tiny_model()
+    assert init_weights(model, tmp_path / "run") == str((tmp_path / "run" / "checkpoints" / "step-20").resolve())
+    latest = load_model_weights(tmp_path / "run" / "checkpoints" / "step-20")
+    assert all(torch.equal(model.state_dict()[k], latest[k]) for k in latest)
+    folder = tmp_path / "run" / "checkpoints" / f"step-{best}"
+    assert init_weights(model, folder) == str(folder.resolve())
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in result.model.state_dict().items())  # the returned model

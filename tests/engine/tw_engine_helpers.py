@@ -115,11 +115,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 class KillAt(torch.utils.data.Dataset):  # type: ignore[type-arg]
     """``data`` that SIGKILLs its own process at its TW_KILL_AT-th read when TW_KILL_RANK names this torchrun
-    rank: one rank dying mid-run, at a point that does not depend on timing (unset: plain data)."""
+    rank: one rank dying mid-run, at a point that does not depend on timing (unset: plain data). TW_KILL_SIGNAL
+    names another signal (SIGTERM: the rank is asked to stop, as a scheduler asks it)."""
 
     def __init__(self, data: torch.utils.data.Dataset) -> None:  # type: ignore[type-arg]
         self.data, self.at, self.reads = data, int(os.environ.get("TW_KILL_AT", "0")), 0
         self.armed = os.environ.get("TW_KILL_RANK") == os.environ.get("RANK", "")
+        self.signal = os.environ.get("TW_KILL_SIGNAL", "SIGKILL")
 
     def __len__(self) -> int:
         return len(self.data)  # type: ignore[arg-type]
@@ -129,7 +131,7 @@ class KillAt(torch.utils.data.Dataset):  # type: ignore[type-arg]
         if self.armed and self.reads == self.at:
             import signal
 
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), getattr(signal, self.signal))
         return self.data[i]
 
 

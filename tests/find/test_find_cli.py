@@ -73,3 +73,15 @@ def test_lr_find_leaves_the_callers_rng_alone() -> None:
     torch.manual_seed(123)
     lr_find(load_config({"lr_find": {"steps": 10}, "model": {"hidden": 16}}))
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_batch_find_refuses_an_fsdp_config_and_lr_find_measures_it_in_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under strategy: fsdp a rank holds 1/N of the model: batch-find's one-process measure is not its batch (refused,
+    as batch.auto_find is); lr-find is what the refusal of lr: find under fsdp asks for, and runs."""
+    fsdp = ["distributed.strategy=fsdp", "distributed.processes=2", "batch.size=16"]
+    assert main(["batch-find", *fsdp, "batch.memory_budget_mb=100"]) == 2
+    err = capsys.readouterr().err
+    assert "distributed.strategy" in err and "1/N" in err and "set batch.size yourself" in err
+    assert main(["lr-find", *fsdp, "lr_find.steps=30", "lr_find.min_lr=1e-5", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["steps_run"] > 0 and "batch 16" in data["peak_reason"] and "effective batch 32" in data["peak_reason"]

@@ -34,6 +34,8 @@ def _text(rec: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.engine.device import resolve_device
+    from trainwell.engine.distributed import batch_find_problems
+    from trainwell.errors import ConfigError
     from trainwell.find.batch_finder import find_batch_for_training
     from trainwell.run.resolve import before_measuring
     from trainwell.tasks.catalog import build_task
@@ -41,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
     # What `trainwell train` resolves (unset values recommended; a recipe as it is): with keep_effective off
     # the LR that gets rescaled is the one the run would train with, never the schema's default.
     config = before_measuring(request_from_args(args), recommend=not args.recipe)
+    ConfigError.collect(batch_find_problems(config))
     device = resolve_device(config.training.device)
     _, record = find_batch_for_training(config, build_task(config), device)
     if args.format == "json":

@@ -19,7 +19,7 @@ import torch
 
 from trainwell.config.schema import Config
 from trainwell.engine.precision import PrecisionStrategy
-from trainwell.errors import ConfigError, Problem
+from trainwell.errors import ConfigError, Problem, TrainingInterrupted
 
 
 @dataclass(frozen=True)
@@ -116,14 +116,32 @@ def finder_problems(config: Config) -> list[Problem]:
     if config.batch.auto_find:
         found.append(
             Problem(
-                "batch.auto_find",
-                "the batch finder measures one process holding the whole model and optimizer state; an fsdp rank "
-                "holds 1/N of them, so its answer is not the per-rank batch",
-                True,
-                "set batch.size yourself and batch.auto_find: false, or use strategy: ddp",
+                "batch.auto_find", BATCH_FINDER_UNDER_FSDP, True, "set batch.size yourself and batch.auto_find: false, or use strategy: ddp"
             )
         )
     return found
+
+
+BATCH_FINDER_UNDER_FSDP = (
+    "the batch finder measures one process holding the whole model and optimizer state; an fsdp rank "
+    "holds 1/N of them, so its answer is not the per-rank batch"
+)
+
+
+def batch_find_problems(config: Config) -> list[Problem]:
+    """`trainwell batch-find` on an fsdp config: refused for the reason ``batch.auto_find`` is under fsdp.
+    (`trainwell lr-find` runs: it is what the refusal of ``lr: find`` under fsdp asks for, a sweep in one
+    process where the whole model fits, at the per-process batch, its peak LR scaled to the job's batch.)"""
+    if config.distributed.strategy != "fsdp":
+        return []
+    return [
+        Problem(
+            "distributed.strategy",
+            BATCH_FINDER_UNDER_FSDP,
+            "fsdp",
+            "set batch.size yourself, or run batch-find on the config with strategy: ddp",
+        )
+    ]
 
 
 @contextmanager
@@ -142,6 +160,12 @@ def process_group(config: Config, device_type: str) -> Iterator[World]:
     try:
         yield world()
         finished = True
+    except TrainingInterrupted:
+        # An orderly stop: SIGINT/SIGTERM reached some rank, the step's all-reduce told every rank, and each
+        # raises this after the same step and its checkpoint. Every rank waits below for rank 0 to finish
+        # the run folder (summary, report): torchrun SIGTERMs the ranks still running as soon as one exits.
+        finished = True
+        raise
     finally:
         # The run's DDP/FSDP wrappers go now, while the group they hold is alive: left to a reference cycle they
         # would be freed at interpreter exit, after the group is gone. With torch 2.13 on gloo a plain DDP script
