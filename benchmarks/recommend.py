@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -158,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"seeds": args.seeds, "threads": 1, "torch": torch.__version__, "tasks": {}}
     if args.append and Path(args.output).is_file():
         results = json.loads(Path(args.output).read_text(encoding="utf-8"))
-    # the revision and command of this invocation (an --append run records the newest)
-    results.update(git_revision=git_revision(Path(__file__).parent), command="python " + " ".join(sys.argv))
+    # The revision and command of this invocation: at the top (the newest) and in each task it runs, so that an
+    # --append run does not claim the tasks it kept from an earlier revision.
+    run = {"git_revision": git_revision(Path(__file__).parent), "command": f"nice -n {os.nice(0)} python " + " ".join(sys.argv)}
+    results.update(run)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             results["tasks"][task] = {
                 "setup": SETUPS[task][2],
+                "run": run,
                 "runs": runs,
                 **record,
                 "configs": {n: {k: c[k] for k in ("optimizer", "schedule", "batch", "training", "model")} for n, c in configs.items()},
