@@ -155,10 +155,22 @@ def load_request(
         layer = read_mapping(source) if isinstance(source, (str, Path)) else _deep_copy(source or {})
     data = apply_overrides(_merge(base or {}, layer), list(overrides), problems)
     config = from_dict(Config, data, "", problems)
-    if not problems:
-        check_ranges(config, "", problems)
-    ConfigError.collect(problems)
+    ConfigError.collect([*problems, *_request_problems(config, {p.where for p in problems})])
     return ConfigRequest(config, frozenset(leaf_paths(data)), label)
+
+
+def _request_problems(config: Config, reported: set[str]) -> list[Problem]:
+    """What can be judged before the unset fields are filled, reported with the type and key problems so
+    the user sees them all at once: every field's range and every name (optimizer, schedule, loss, task;
+    a field left unset keeps a valid default, so this judges only what the user wrote). A field already
+    reported (a wrong type) is not judged again."""
+    problems: list[Problem] = []
+    check_ranges(config, "", problems)
+    try:
+        problems.extend(CONFIG_RULES.get("names-registered")(config, None))
+    except (TypeError, AttributeError):  # a name of the wrong type, reported by conversion
+        pass
+    return [p for p in problems if p.where not in reported]
 
 
 def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+"""A new user's mistakes, found by walking the README and every verb: each gives every problem at once
+(field, rule, value received, fix), exit 2, no traceback, and leaves no run folder behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainwell.cli.main import main
+
+
+def test_train_reports_every_name_range_and_key_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`train` used to stop at the first unknown task name (4 typos, 1 reported) and to skip the range checks
+    whenever a key or type was wrong (`config validate` on the same file listed more)."""
+    config = tmp_path / "c.yaml"
+    config.write_text("optimzer: {lr: 1e-3}\ntraining: {epochs: -3, max_grad_norm: abc}\nbatch: {size: 0}\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    argv = [str(config), "schedule.name=cosin", "optimizer.name=adamz", "loss.name=foo", "task=digitz", "optimizer.lr=-1"]
+    assert main(["train", *argv, "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "9 problems found" in err and "Traceback" not in err
+    for where in ("optimzer", "training.max_grad_norm", "training.epochs", "batch.size", "optimizer.lr", "schedule.name", "optimizer.name", "loss.name", "task"):
+        assert f"  - {where}: " in err
+    assert "did you mean 'digits'" in err and "did you mean 'cosine'" in err
+    assert not run_dir.exists()
+
+
+def test_a_wrong_type_is_reported_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show", "task=5", "batch.size=-2.5"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems found" in err and "task: must be str" in err and "batch.size: must be int" in err
