@@ -20,7 +20,17 @@ def test_train_reports_every_name_range_and_key_problem_at_once(tmp_path: Path, 
     assert main(["train", *argv, "--run-dir", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert "9 problems found" in err and "Traceback" not in err
-    for where in ("optimzer", "training.max_grad_norm", "training.epochs", "batch.size", "optimizer.lr", "schedule.name", "optimizer.name", "loss.name", "task"):
+    for where in (
+        "optimzer",
+        "training.max_grad_norm",
+        "training.epochs",
+        "batch.size",
+        "optimizer.lr",
+        "schedule.name",
+        "optimizer.name",
+        "loss.name",
+        "task",
+    ):
         assert f"  - {where}: " in err
     assert "did you mean 'digits'" in err and "did you mean 'cosine'" in err
     assert not run_dir.exists()
@@ -30,3 +40,18 @@ def test_a_wrong_type_is_reported_once(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["config", "show", "task=5", "batch.size=-2.5"]) == 2
     err = capsys.readouterr().err
     assert "2 problems found" in err and "task: must be str" in err and "batch.size: must be int" in err
+
+
+@pytest.mark.parametrize("where", ["missing", "empty", "checkpoint"])
+def test_resume_names_the_run_folder_to_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    """`--resume RUN/checkpoints/step-N` said `RUN/checkpoints/step-N/config.yaml: file must exist`; it now
+    names the run folder to pass (and --init-from for a new run from that checkpoint)."""
+    run = tmp_path / "run"
+    (run / "checkpoints" / "step-5").mkdir(parents=True)
+    (run / "config.yaml").write_text("task: digits\n", encoding="utf-8")
+    target = {"missing": tmp_path / "nothere", "empty": run / "checkpoints", "checkpoint": run / "checkpoints" / "step-5"}[where]
+    assert main(["train", "--resume", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume: must be a run folder holding config.yaml, but got '{target}'" in err and "Traceback" not in err
+    if where == "checkpoint":
+        assert f"trainwell train --resume {run} " in err and f"--init-from {target}" in err

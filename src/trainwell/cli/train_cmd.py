@@ -139,7 +139,7 @@ def _load(args: argparse.Namespace) -> tuple[ConfigRequest, bool, str]:
                     )
                 ]
             )
-        return load_request(Path(args.resume) / "config.yaml", overrides), False, f"resuming {args.resume}"
+        return load_request(_resume_config(Path(args.resume)), overrides), False, f"resuming {args.resume}"
     request = request_from_args(args)
     if args.recipe:
         return request, False, f"recipe {args.recipe}" + (f" under config {config}" if config else "")
@@ -176,6 +176,23 @@ def _init_from(args: argparse.Namespace, config: str | None, overrides: list[str
         request = load_request(saved, overrides)
     config_ = dataclasses.replace(request.config, init_from=str(source))
     return dataclasses.replace(request, config=config_, given=request.given | {"init_from"})
+
+
+def _resume_config(run: Path) -> Path:
+    """The config.yaml of the run folder --resume names; a missing folder, a checkpoints/step-N folder or a
+    folder `train` did not write is refused with what to pass instead."""
+    from trainwell.errors import ConfigError, Problem
+
+    saved = run / "config.yaml"
+    if saved.is_file():
+        return saved
+    if (run.parent.parent / "config.yaml").is_file() and run.parent.name == "checkpoints":
+        fix = f"pass the run folder, trainwell train --resume {run.parent.parent} (it continues from its latest checkpoint); to start a new run from this checkpoint's weights: trainwell train --init-from {run}"
+    elif run.is_dir():
+        fix = "pass a folder `trainwell train` wrote (it holds config.yaml and checkpoints/)"
+    else:
+        fix = "check the path: pass a folder `trainwell train` wrote"
+    raise ConfigError(problems=[Problem("--resume", "must be a run folder holding config.yaml", str(run), fix)])
 
 
 def _launcher_flags_need_nproc(args: argparse.Namespace) -> None:
