@@ -55,3 +55,14 @@ def test_resume_names_the_run_folder_to_pass(tmp_path: Path, capsys: pytest.Capt
     assert f"--resume: must be a run folder holding config.yaml, but got '{target}'" in err and "Traceback" not in err
     if where == "checkpoint":
         assert f"trainwell train --resume {run} " in err and f"--init-from {target}" in err
+
+
+def test_recommend_refuses_infinite_and_impossible_facts(capsys: pytest.CaptureFixture[str]) -> None:
+    """`recommend --imbalance inf` was a RuntimeError traceback (no loss rule matched); a dataset of 1e20
+    examples was blamed on early_stopping.patience; more trainable parameters than parameters was accepted."""
+    argv = ["--imbalance", "inf", "--gpu-memory", "inf", "--params", "10", "--trainable-params", "100", "--dataset-size", str(10**20)]
+    assert main(["recommend", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "4 problems found" in captured.err and "Traceback" not in captured.err
+    for where in ("profile.imbalance", "profile.gpu_memory", "profile.trainable_params", "profile.dataset_size"):
+        assert f"  - {where}: " in captured.err

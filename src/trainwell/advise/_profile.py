@@ -7,9 +7,11 @@ Unknown facts stay ``None``; rules that need them fall through to a rule that do
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from trainwell.config.structure import MAX_INT
 from trainwell.errors import ConfigError, Problem
 from trainwell.registry import did_you_mean
 
@@ -80,6 +82,17 @@ class Profile:
                         f"profile.{name}", f"`{name} >= 1` must hold (an integer)", value, f"give a positive integer or leave {name} out"
                     )
                 )
+            elif value is not None and value > MAX_INT:  # a config holds integers up to 2**53 (config/structure.py)
+                found.append(Problem(f"profile.{name}", f"`{name} <= 2**53` must hold", value, f"give a realistic {name} or leave it out"))
+        if isinstance(self.params, int) and isinstance(self.trainable_params, int) and self.trainable_params > self.params:
+            found.append(
+                Problem(
+                    "profile.trainable_params",
+                    "`trainable_params <= params` must hold (the parameters the optimizer updates are some of all of them)",
+                    f"{self.trainable_params} > {self.params}",
+                    "give the trainable count with --trainable-params and the model's whole count with --params",
+                )
+            )
         if self.num_classes == 1:
             # One class leaves nothing to classify: cross-entropy over a single logit is always 0.
             found.append(
@@ -90,17 +103,21 @@ class Profile:
                     "binary classification is 2 classes; for regression leave --num-classes out and set loss.name: mse",
                 )
             )
-        if self.imbalance is not None and not self.imbalance >= 1:
+        if self.imbalance is not None and not 1 <= self.imbalance < math.inf:
             found.append(
                 Problem(
                     "profile.imbalance",
-                    "`imbalance >= 1` must hold (largest class / smallest class)",
+                    "`imbalance >= 1` must hold and be finite (largest class / smallest class)",
                     self.imbalance,
                     "e.g. 1.0 for balanced, 12 for 1:12",
                 )
             )
-        if self.gpu_memory is not None and not self.gpu_memory > 0:
-            found.append(Problem("profile.gpu_memory", "`gpu_memory > 0` must hold (GB per device)", self.gpu_memory, "e.g. 16, 40 or 80"))
+        if self.gpu_memory is not None and not 0 < self.gpu_memory < math.inf:
+            found.append(
+                Problem(
+                    "profile.gpu_memory", "`gpu_memory > 0` must hold and be finite (GB per device)", self.gpu_memory, "e.g. 16, 40 or 80"
+                )
+            )
         return found
 
     @classmethod
