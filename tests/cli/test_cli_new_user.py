@@ -66,3 +66,17 @@ def test_recommend_refuses_infinite_and_impossible_facts(capsys: pytest.CaptureF
     assert captured.out == "" and "4 problems found" in captured.err and "Traceback" not in captured.err
     for where in ("profile.imbalance", "profile.gpu_memory", "profile.trainable_params", "profile.dataset_size"):
         assert f"  - {where}: " in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv", [["lr-find", "--run-dir", "x"], ["recommend", "--foo", "1"], ["config", "show", "--bar"], ["recipes", "ls", "--x"]]
+)
+def test_an_unknown_option_shows_the_verbs_usage(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """`trainwell lr-find --run-dir x` printed the top-level usage (`trainwell [-h] [--version] COMMAND ...`),
+    which names none of lr-find's options."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    verb = " ".join(w for w in argv if not w.startswith("-") and w not in ("x", "1"))
+    assert f"usage: trainwell {verb} " in err and f"trainwell {verb}: error: unrecognized arguments" in err

@@ -22,14 +22,23 @@ class VerbParser(argparse.ArgumentParser):
     _intermixing = False
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
-        if self._intermixing or self._subparsers is not None or not self._get_positional_actions():
+        if self._intermixing or self._subparsers is not None:
             return super().parse_known_args(args, namespace)
+        if not self._get_positional_actions():
+            return self._refuse_extras(*super().parse_known_args(args, namespace))
         # parse_known_intermixed_args calls parse_known_args twice (options, then positionals): plain parsing there.
         self._intermixing = True
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            return self._refuse_extras(*self.parse_known_intermixed_args(args, namespace))
         finally:
             self._intermixing = False
+
+    def _refuse_extras(self, namespace: argparse.Namespace, extras: list[str]) -> tuple[argparse.Namespace, list[str]]:
+        """A leaf verb refuses what it does not know itself, with its own usage (`trainwell lr-find --run-dir x`
+        printed the top-level usage, which lists no options of lr-find)."""
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def add_config_args(p: argparse.ArgumentParser, recipe: bool = True) -> None:
