@@ -80,3 +80,25 @@ def test_an_unknown_option_shows_the_verbs_usage(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     verb = " ".join(w for w in argv if not w.startswith("-") and w not in ("x", "1"))
     assert f"usage: trainwell {verb} " in err and f"trainwell {verb}: error: unrecognized arguments" in err
+
+
+@pytest.mark.parametrize("url", ["foo://bar", "sqlite:///{tmp}/missing/folder/study.db", "mysql://user@localhost/db"])
+def test_tune_storage_that_cannot_open_is_a_storage_error(tmp_path: Path, url: str) -> None:
+    """`trainwell tune --storage foo://bar` was a SQLAlchemy NoSuchModuleError traceback (exit 1)."""
+    from trainwell.errors import ConfigError
+    from trainwell.tune.storage import open_storage
+
+    with pytest.raises(ConfigError) as error:
+        open_storage(url.format(tmp=tmp_path))
+    (problem,) = error.value.problems
+    assert problem.where == "--storage" and problem.value == url.format(tmp=tmp_path) and "sqlite:///study.db" in problem.fix
+
+
+def test_the_recorded_command_runs_again() -> None:
+    """environment.json's command was `.../trainwell/__main__.py train data.options={drop: [fnlwgt]}` for
+    `python -m trainwell`: neither runnable as it stood nor quoted."""
+    from trainwell.engine.run_folder import command_line
+
+    argv = ["/x/site-packages/trainwell/__main__.py", "train", "data.options={drop: [fnlwgt]}", "--run-dir", "r"]
+    assert command_line(argv) == "python -m trainwell train 'data.options={drop: [fnlwgt]}' --run-dir r"
+    assert command_line(["/usr/bin/trainwell", "train"]) == "/usr/bin/trainwell train"

@@ -105,6 +105,18 @@ def _resolve_head(git: Path) -> str | None:
     return None
 
 
+def command_line(argv: list[str]) -> str:
+    """The command that started this process, as a shell would take it back: arguments quoted
+    (`data.options={drop: [fnlwgt]}` stays one word) and `python -m trainwell` for the module's
+    __main__.py (its full path alone does not run)."""
+    import shlex
+
+    words = list(argv)
+    if words and Path(words[0]).name == "__main__.py" and Path(words[0]).parent.name == "trainwell":
+        words = ["python", "-m", "trainwell", *words[1:]]
+    return shlex.join(words)
+
+
 def environment(config: Config, device: str, precision: str, precision_reason: str) -> dict[str, Any]:
     import torch
 
@@ -121,7 +133,7 @@ def environment(config: Config, device: str, precision: str, precision_reason: s
         "precision_reason": precision_reason,
         "git_revision": git_revision(),
         "seed": config.seed,
-        "command": " ".join(sys.argv),
+        "command": command_line(sys.argv),
         "threads": torch.get_num_threads(),
     }
 

@@ -89,7 +89,29 @@ def open_storage(url: str, heartbeat: Heartbeat | None = Heartbeat()) -> Any:
                 kwargs["heartbeat_stale_trial_callback"] = retry(max_retry=heartbeat.max_retry)
             else:
                 kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=heartbeat.max_retry)
-        return optuna.storages.RDBStorage(normalize_url(url), **kwargs)
+        return _open_rdb(optuna, normalize_url(url), kwargs)
+
+
+def _open_rdb(optuna: Any, url: str, kwargs: dict[str, Any]) -> Any:
+    """Optuna's RDBStorage on ``url``; a URL SQLAlchemy cannot open (an unknown scheme, a missing database
+    driver, a database file in a folder that does not exist, a server that refuses) is a --storage error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return optuna.storages.RDBStorage(url, **kwargs)
+    except ImportError as exc:  # Optuna's message when the URL's driver (psycopg2, pymysql, ...) is missing
+        problem = Problem(
+            "--storage", "needs the Python driver of its database installed", url, f"install it ({exc}), or use sqlite:///study.db"
+        )
+    except SQLAlchemyError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problem = Problem(
+            "--storage",
+            "must be a storage Optuna can open",
+            url,
+            f"check the URL and that its folder or server exists ({reason}); e.g. sqlite:///study.db",
+        )
+    raise ConfigError(problems=[problem])
 
 
 def fail_stale(study: Any) -> None:
