@@ -102,3 +102,15 @@ def test_the_recorded_command_runs_again() -> None:
     argv = ["/x/site-packages/trainwell/__main__.py", "train", "data.options={drop: [fnlwgt]}", "--run-dir", "r"]
     assert command_line(argv) == "python -m trainwell train 'data.options={drop: [fnlwgt]}' --run-dir r"
     assert command_line(["/usr/bin/trainwell", "train"]) == "/usr/bin/trainwell train"
+
+
+def test_model_options_of_a_built_in_task_are_checked_before_torch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`train model.hidden=-5` was torch's "negative dimension" traceback and `model.dropout=1.5` nn.Dropout's
+    ValueError (exit 1); every bad option is now listed with the unknown ones."""
+    argv = ["model.hidden=-5", "model.dropout=1.5", "model.layers=2.5", "model.hiden=3", "--run-dir", str(tmp_path / "run")]
+    assert main(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "4 problems found" in err and "Traceback" not in err
+    for where in ("model.hidden", "model.dropout", "model.layers", "model.hiden"):
+        assert f"  - {where}: " in err
+    assert not (tmp_path / "run").exists()

@@ -174,22 +174,46 @@ def build_task(config: Config) -> Task:
             )
         return built
     spec = TASKS.get(config.task, "task")
-    unknown = sorted(set(config.model) - set(spec.model_defaults))
-    if unknown:
-        from trainwell.registry import did_you_mean
-
-        raise ConfigError(
-            problems=[
-                Problem(
-                    f"model.{k}",
-                    f"is not a model option of task '{spec.name}'",
-                    config.model[k],
-                    did_you_mean(k, list(spec.model_defaults)),
-                )
-                for k in unknown
-            ]
-        )
+    ConfigError.collect(model_problems(spec, config.model))
     return _load(spec.builder, "task")(config)  # type: ignore[no-any-return]
+
+
+def _whole(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+# The built-in MLP/CNN tasks' model options: (rule, check, fix) each, so a bad value is one clear error before
+# torch sees it (`model.hidden: -5` was torch's "negative dimension" traceback, `dropout: 1.5` nn.Dropout's).
+# The upper bounds keep a typo from allocating a model the machine cannot hold (the tasks' models are small).
+# The causal-lm task checks its own adapter options (tasks/lora.check_options).
+MODEL_OPTION_RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
+    "hidden": ("must be an integer from 1 to 65536 (units per hidden layer)", _whole(1, 65536), "e.g. hidden: 128"),
+    "layers": ("must be an integer from 0 to 64 (hidden layers; 0 is a linear model)", _whole(0, 64), "e.g. layers: 2"),
+    "channels": ("must be an integer from 1 to 4096 (the first conv block's channels)", _whole(1, 4096), "e.g. channels: 16"),
+    "dropout": (
+        "must be a number in [0, 1) (the probability of zeroing a unit)",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+        "e.g. dropout: 0.1",
+    ),
+    "freeze_backbone": ("must be true or false", lambda v: isinstance(v, bool), "freeze_backbone: true trains the head only"),
+}
+
+
+def model_problems(spec: TaskSpec, model: dict[str, Any]) -> list[Problem]:
+    """Every problem with a built-in task's ``model:`` section at once: keys it does not take, and values
+    outside their option's rule."""
+    from trainwell.registry import did_you_mean
+
+    problems = []
+    for key, value in model.items():
+        if key not in spec.model_defaults:
+            problems.append(
+                Problem(f"model.{key}", f"is not a model option of task '{spec.name}'", value, did_you_mean(key, list(spec.model_defaults)))
+            )
+        elif key in MODEL_OPTION_RULES and not MODEL_OPTION_RULES[key][1](value):
+            rule, _, fix = MODEL_OPTION_RULES[key]
+            problems.append(Problem(f"model.{key}", rule, value, fix))
+    return problems
 
 
 def model_options(config: Config) -> dict[str, Any]:
