@@ -56,3 +56,19 @@ def test_the_bar_on_a_terminal_lines_elsewhere(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("CI", "true")
     assert progress.progress_enabled("auto") == "lines"
     assert progress.progress_enabled("off") == "off" and progress.progress_enabled("on") == "bar"
+
+
+def test_the_rate_and_eta_start_at_the_first_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lr-find`'s bar starts before the task and model are built: the first line forecast 21 hours from one
+    step that had waited 25 s for them. Throughput and ETA now count from the first step; elapsed keeps all."""
+    clock = iter([0.0, 25.0, 35.0, 45.0])  # bar created; step 1 after the build; step 101; the end
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    out = io.StringIO()
+    lines = progress.PlainLines(total=1001, start=0, label="lr-find", final=True, every=0.0, stream=out)
+    lines.set(1, "")
+    lines.set(101, "")
+    lines.close()
+    first, later, last = out.getvalue().splitlines()
+    assert first == "lr-find: step 1/1001 (0%), elapsed 0:25"  # one step: no rate to forecast from
+    assert later == "lr-find: step 101/1001 (10%), 10.0 steps/s, elapsed 0:35, ETA 1:30"
+    assert last == "lr-find: step 101/1001 (10%), 5.0 steps/s, elapsed 0:45"

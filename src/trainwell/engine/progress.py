@@ -35,12 +35,15 @@ def _clock(seconds: float) -> str:
 class PlainLines:
     """One line per ``every`` seconds at most, checked once per step (a clock read: ~50 ns), and one at
     the end. Loss and LR are those of the latest log record; throughput and ETA count this process only
-    (a resumed run's earlier segments ran at another speed)."""
+    (a resumed run's earlier segments ran at another speed), from its first step on: the time before it
+    (building the task and model, which `lr-find` does after its bar starts) is in ``elapsed`` only, so the
+    first line no longer forecast hours from one slow step (`lr-find`: "step 1/3000, ETA 21:32:17")."""
 
     def __init__(self, total: int, start: int, label: str, final: bool, every: float, stream: TextIO | None = None) -> None:
         self.total, self.done, self.label, self.final, self.every = total, start, label, final, every
         self._start_step, self._stream = start, stream
         self._t0 = self._last = time.monotonic()
+        self._first: tuple[float, int] | None = None  # (clock, step) when the first step was reported
         self._record: dict[str, Any] = {}
 
     def advance(self) -> None:
@@ -56,6 +59,8 @@ class PlainLines:
 
     def _maybe_print(self) -> None:
         now = time.monotonic()
+        if self._first is None:
+            self._first = (now, self.done)
         if now - self._last >= self.every:
             self._last = now
             self._print(now)
@@ -65,17 +70,19 @@ class PlainLines:
             self._print(time.monotonic(), end=True)
 
     def _print(self, now: float, end: bool = False) -> None:
-        elapsed, steps = now - self._t0, self.done - self._start_step
+        elapsed = now - self._t0
+        first_t, first_step = self._first or (now, self.done)
+        rate = (self.done - first_step) / (now - first_t) if self.done > first_step and now > first_t else None  # steps/s
         parts = [f"{self.label}: step {self.done}/{self.total} ({self.done / max(1, self.total):.0%})"]
         r = self._record
         parts += [f"{k} {r[k]:.4g}" for k in ("loss", "lr", "val_loss") if isinstance(r.get(k), float)]
-        if r.get("samples") and r.get("step") and elapsed > 0:  # items per step (whole run) x steps/s (this process)
-            parts.append(f"{r['samples'] / r['step'] * steps / elapsed:,.0f} samples/s")
-        elif elapsed > 0:
-            parts.append(f"{steps / elapsed:,.1f} steps/s")
+        if rate is not None and r.get("samples") and r.get("step"):  # items per step (whole run) x steps/s (this process)
+            parts.append(f"{r['samples'] / r['step'] * rate:,.0f} samples/s")
+        elif rate is not None:
+            parts.append(f"{rate:,.1f} steps/s")
         parts.append(f"elapsed {_clock(elapsed)}")
-        if not end and steps > 0:
-            parts.append(f"ETA {_clock(elapsed / steps * (self.total - self.done))}")
+        if not end and rate is not None:
+            parts.append(f"ETA {_clock((self.total - self.done) / rate)}")
         print(", ".join(parts), file=self._stream or sys.stderr, flush=True)
 
 
