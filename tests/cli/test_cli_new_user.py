@@ -114,3 +114,17 @@ def test_model_options_of_a_built_in_task_are_checked_before_torch(tmp_path: Pat
     for where in ("model.hidden", "model.dropout", "model.layers", "model.hiden"):
         assert f"  - {where}: " in err
     assert not (tmp_path / "run").exists()
+
+
+def test_data_settings_a_built_in_task_would_not_read_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`data.options.targt=income` trained tabular on its default target and `data.path=/etc/passwd` trained
+    digits, each recording in config.yaml a setting the run never read."""
+    assert main(["train", "data.path=/etc/passwd", "data.options.foo=1", "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems found" in err and "  - data.options.foo: is not a data option of task 'digits'" in err
+    assert "  - data.path: is not read by task 'digits'" in err and not (tmp_path / "run").exists()
+    from trainwell.config import load_config
+    from trainwell.tasks.catalog import TASKS, data_problems
+
+    (problem,) = data_problems(TASKS.get("tabular", "task"), load_config({"task": "tabular", "data": {"options": {"targt": "income"}}}))
+    assert problem.where == "data.options.targt" and "did you mean 'target'" in problem.fix

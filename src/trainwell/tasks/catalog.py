@@ -26,6 +26,8 @@ class TaskSpec:
     facts: TaskFacts
     model_defaults: dict[str, Any] = field(default_factory=dict)  # accepted `model:` keys and defaults
     needs: str = ""  # what must be installed or present, for messages
+    data_options: tuple[str, ...] = ()  # accepted `data.options` keys (the task module's docstring says what each does)
+    reads_path: bool = True  # False: the task ships its data and a `data.path` would be recorded but never read
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
@@ -36,6 +38,7 @@ for spec in (
         "sklearn 8x8 digits (1797 images, 10 classes) with an MLP; needs nothing beyond pip",
         TaskFacts("mlp", "scratch", 1437, 10, 1.1, params=9610, width=128, depth=2),
         {"hidden": 128, "layers": 1, "dropout": 0.1},
+        reads_path=False,
     ),
     TaskSpec(
         "fashion-mnist",
@@ -44,6 +47,7 @@ for spec in (
         TaskFacts("cnn", "scratch", 60000, 10, 1.0, params=218586, width=16, depth=6),
         {"channels": 16, "dropout": 0.2},
         "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist",
+        ("validation",),
     ),
     TaskSpec(
         "text-classification",
@@ -52,6 +56,7 @@ for spec in (
         TaskFacts("transformer", "finetune", 67349, 2, 1.3, params=22713986, width=384, depth=41),
         {"dropout": 0.1, "freeze_backbone": False},
         "pip install 'trainwell[hf]' and data.path to an SST-2 .tsv or emotion .txt file",
+        ("header", "max_length", "val_limit", "val_path"),
     ),
     TaskSpec(
         "tabular",
@@ -60,6 +65,7 @@ for spec in (
         TaskFacts("mlp", "scratch", 32561, 2, 3.2, width=128, depth=3),  # params depend on the CSV's columns
         {"hidden": 128, "layers": 2, "dropout": 0.1},
         "data.path to a CSV file",
+        ("columns", "drop", "header", "target", "val_path"),
     ),
     TaskSpec(
         "causal-lm",
@@ -77,6 +83,7 @@ for spec in (
             "gradient_checkpointing": False,
         },
         "pip install 'trainwell[llm]', model.name_or_path to a causal LM folder and data.path to a JSONL file",
+        ("generate_eval", "max_length", "packing", "train_on_inputs", "val_limit", "val_path"),
     ),
 ):
     TASKS.register(spec.name, spec, spec.help)
@@ -174,7 +181,7 @@ def build_task(config: Config) -> Task:
             )
         return built
     spec = TASKS.get(config.task, "task")
-    ConfigError.collect(model_problems(spec, config.model))
+    ConfigError.collect([*model_problems(spec, config.model), *data_problems(spec, config)])
     return _load(spec.builder, "task")(config)  # type: ignore[no-any-return]
 
 
@@ -197,6 +204,36 @@ MODEL_OPTION_RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     ),
     "freeze_backbone": ("must be true or false", lambda v: isinstance(v, bool), "freeze_backbone: true trains the head only"),
 }
+
+
+def data_problems(spec: TaskSpec, config: Config) -> list[Problem]:
+    """A built-in task's ``data:`` settings it would not read: an unknown ``data.options`` key (a typo such as
+    ``targt`` trained on the default target, silently) and a ``data.path`` for a task that ships its data
+    (config.yaml recorded a file the run never read)."""
+    from trainwell.registry import did_you_mean
+
+    problems = [
+        Problem(
+            f"data.options.{key}",
+            f"is not a data option of task '{spec.name}'",
+            value,
+            did_you_mean(str(key), list(spec.data_options))
+            if spec.data_options
+            else f"task '{spec.name}' takes no data.options: remove it",
+        )
+        for key, value in config.data.options.items()
+        if key not in spec.data_options
+    ]
+    if config.data.path is not None and not spec.reads_path:
+        problems.append(
+            Problem(
+                "data.path",
+                f"is not read by task '{spec.name}' (it ships its own data)",
+                config.data.path,
+                "remove data.path, or name the task that reads it (e.g. task: tabular for a CSV)",
+            )
+        )
+    return problems
 
 
 def model_problems(spec: TaskSpec, model: dict[str, Any]) -> list[Problem]:
