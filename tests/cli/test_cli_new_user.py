@@ -128,3 +128,17 @@ def test_data_settings_a_built_in_task_would_not_read_are_refused(tmp_path: Path
 
     (problem,) = data_problems(TASKS.get("tabular", "task"), load_config({"task": "tabular", "data": {"options": {"targt": "income"}}}))
     assert problem.where == "data.options.targt" and "did you mean 'target'" in problem.fix
+
+
+def test_an_interrupted_tune_says_how_to_go_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C during `trainwell tune` printed only `trainwell: interrupted`; the study resumes with the same command."""
+    import trainwell.tune.api
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainwell.tune.api, "tune", interrupted)
+    argv = ["tune", "--trials", "3", "--run-dir", str(tmp_path / "study"), "training.epochs=2"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "run the same command again to go on (trainwell tune --trials 3 --run-dir" in err and "Traceback" not in err

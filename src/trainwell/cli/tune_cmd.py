@@ -86,8 +86,17 @@ def run(args: argparse.Namespace) -> int:
         heartbeat=args.heartbeat,
         progress=False if args.format == "json" else None,
     )
-    with doctor_lines():
-        result = tune(config, options, reasons)
+    try:
+        with doctor_lines():
+            result = tune(config, options, reasons)
+    except KeyboardInterrupt:
+        import shlex
+
+        # The study keeps every finished trial; the same command resumes it (it printed only "interrupted").
+        again = shlex.join(["trainwell", *getattr(args, "argv", [])])
+        raise KeyboardInterrupt(
+            f"interrupted; the study keeps its finished trials: run the same command again to go on ({again})"
+        ) from None
     result.notes[:0] = notes
     if args.format == "json":
         print_json(result.to_dict())
