@@ -16,7 +16,7 @@ doctor over them (findings through Lightning's logger; ``stop_on_divergence`` se
 ``trainer.should_stop``), and writes summary, findings and report when training ends.
 
 Lightning's own ``Tuner.lr_find`` suggests the steepest point of the raw curve; on the same module it
-picked 0.003x-0.25x the sweep-best LR on digits and 0.08-0.21x on adult (benchmarks/integrations.py
+picked 0.003x-0.25x the sweep-best LR on digits and 0.15-0.37x on adult (benchmarks/integrations.py
 --lightning, docs/integrations-lightning.md). ``lr_find`` here runs find/'s sweep (``sweep_step``) on the
 module's ``training_step`` and first optimizer and applies trainwell's rules, verdict and peak rules.
 """
