@@ -176,6 +176,17 @@ def test_a_plateau_is_measured_from_the_level_the_curve_settled_at_not_its_lucki
     assert found.step is not None and found.step <= 0.3 * 200
 
 
+def test_saturating_offers_no_patience_the_run_already_has() -> None:
+    # trainwell's default digits run (early_stopping.patience 5) was told "or early_stopping.patience: 5".
+    creep = [0.71, 0.66, *[0.64 - 0.02 * i / 23 for i in range(23)]]
+    band = [0.618 + 0.006 * (((i * 7919) % 13) / 6 - 1) for i in range(175)]
+    train = [0.6 * 0.98**i + 0.41 for i in range(200)]
+    without, tight = _with_val(train, [*creep, *band], every=1), _with_val(train, [*creep, *band], every=1)
+    tight.hints.patience = 5
+    fixes = [next(f for f in diagnose(h).findings if f.rule == "saturating").fix for h in (without, tight)]
+    assert "patience" in fixes[0] and "patience" not in fixes[1], fixes
+
+
 def test_val_spikes_scan_a_long_evaluation_history_in_one_pass() -> None:
     # 3,000 evaluations of a falling val loss with eval noise and one blow-up two evaluations wide: found once, and
     # each start is scanned only while the excursion could still qualify (a slice-min per end took seconds here).

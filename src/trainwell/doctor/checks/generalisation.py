@@ -482,7 +482,11 @@ def saturating(history: History) -> Finding | None:
     evidence = [at(series, reached, name, f"{t.SATURATE_LEVEL:.0%} of the improvement"), at(series, len(series) - 1, name, "end")]
     message = f"{name} plateaued {where:.0%} of the way through: {t.SATURATE_LEVEL:.0%} of its improvement came by {history.x_unit} {series.steps[reached]:g}"
     stop_at = series.steps[0] + 1.5 * (series.steps[reached] - series.steps[0]) + 1
-    fix = f"{_length_fix(history, stop_at, 'about')}; or {_patience_fix(history, t.SATURATE_PATIENCE, name, mode)}"
+    fix = _length_fix(history, stop_at, "about")
+    # Early stopping already at SATURATE_PATIENCE or tighter is no fix to offer (trainwell's default run has patience 5
+    # and was told to set patience 5): the budget is what is left to change.
+    if not (history.hints.patience and history.hints.patience <= t.SATURATE_PATIENCE):
+        fix += f"; or {_patience_fix(history, t.SATURATE_PATIENCE, name, mode)}"
     return finding("saturating", message, evidence, fix, step=series.steps[reached])
 
 
