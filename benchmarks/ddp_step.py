@@ -17,7 +17,6 @@ import argparse
 import gc
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from _common import cosine_scheduler, decay_groups, quiet
-from overhead import BATCH, CLIP, LR, SEED, WARMUP, WD, digits, make_model
+from _common import cosine_scheduler, decay_groups
+from overhead import BATCH, CLIP, LR, WARMUP, WD, alternate, digits, engine_step, make_model, paired_medians
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HERE = Path(__file__).resolve().parent
@@ -36,26 +35,17 @@ HERE = Path(__file__).resolve().parent
 def worker(steps: int, hidden: int, out: Path) -> None:
     torch.set_num_threads(1)
     torch.distributed.init_process_group("gloo")
-    times = interleaved(steps, hidden)
+    plain_ns, tw_ns = interleaved(steps, hidden)
     gc.collect()  # the DDP wrappers go before their group (see ddp.py)
-    skip = steps // 5  # warm-up
-    plain, tw = times["plain"][skip:], times["trainwell"][skip:]
-    plain_us = statistics.median(plain) / 1000
-    diff_us = statistics.median(t - p for t, p in zip(tw, plain)) / 1000
+    plain_us, tw_us, diff_us = paired_medians(plain_ns, tw_ns)
     if torch.distributed.get_rank() == 0:
-        measured = {"plain_step_cpu_us": plain_us, "trainwell_step_cpu_us": statistics.median(tw) / 1000, "paired_diff_us": diff_us}
+        measured = {"plain_step_cpu_us": plain_us, "trainwell_step_cpu_us": tw_us, "paired_diff_us": diff_us}
         out.write_text(json.dumps({**measured, "ratio": 1 + diff_us / plain_us}))
     torch.distributed.destroy_process_group()
 
 
-def interleaved(steps: int, hidden: int) -> dict[str, list[int]]:
+def interleaved(steps: int, hidden: int) -> tuple[list[int], list[int]]:
     """Main-thread CPU nanoseconds of each plain and each trainwell step, alternating on the same batches."""
-    from trainwell.config import load_config
-    from trainwell.config.resolved import ResolvedConfig
-    from trainwell.engine.loop import Trainer
-    from trainwell.engine.progress import ProgressBar
-    from trainwell.tasks.base import Task
-
     rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
     train, val = digits()
     x_all, y_all = train.tensors
@@ -79,31 +69,9 @@ def interleaved(steps: int, hidden: int) -> dict[str, list[int]]:
         opt.zero_grad(set_to_none=True)
         loss.item(), norm.item()
 
-    config = load_config(
-        {
-            **quiet(10**9),
-            "seed": SEED,
-            "optimizer": {"lr": LR, "weight_decay": WD},
-            "schedule": {"name": "cosine", "warmup": WARMUP},
-            "batch": {"size": per},
-            "training": {"max_steps": total, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
-            "evaluation": {"strategy": "no"},
-        }
-    )
     with tempfile.TemporaryDirectory() as work:
-        trainer = Trainer(ResolvedConfig.given(config), Task("digits", make_model(hidden), train, val), Path(work))
-        trainer.progress = ProgressBar(total, 0, "off")
-
-        def trainwell_step(x: torch.Tensor, y: torch.Tensor) -> None:
-            trainer._after_step(trainer.runner.run([(x, y)]), epoch_end=False)
-
-        times: dict[str, list[int]] = {"plain": [], "trainwell": []}
-        for i in range(steps):
-            x, y = batches[i % len(batches)]
-            for name, step in (("plain", plain_step), ("trainwell", trainwell_step))[:: 1 if i % 2 else -1]:
-                start = time.thread_time_ns()
-                step(x, y)
-                times[name].append(time.thread_time_ns() - start)
+        trainer, trainwell_step = engine_step(make_model(hidden), train, val, total, Path(work), {"size": per})
+        times = alternate(plain_step, trainwell_step, batches, steps, time.thread_time_ns)
         trainer.log.close()
     return times
 

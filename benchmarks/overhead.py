@@ -262,14 +262,65 @@ def measure(epochs: int, reps: int, only: list[str] | None = None) -> dict[str, 
     return {"wall": wall, "cpu": cpu, "samples": epochs * len(train)}
 
 
-def per_step(steps: int) -> dict[str, float]:
-    """The loop's own cost, free of run-to-run drift: one plain step and one trainwell step (the engine's
-    StepRunner plus its per-step bookkeeping and schedule), interleaved on the same batches, timed each.
-    Evaluation and logging are off in both, so this is the cost every step pays."""
+StepFn = Callable[[torch.Tensor, torch.Tensor], None]
+
+
+def engine_step(
+    model: torch.nn.Module, train: Any, val: Any, total: int, work: Path, batch: dict[str, int] | None = None
+) -> tuple[Any, StepFn]:
+    """A trainwell Trainer on this benchmark's recipe (no evaluation, no logging) and one step of it: its StepRunner
+    plus the per-step bookkeeping and schedule. ``batch`` is the config's batch section where the step's batch is
+    not the default (ddp_step.py: each rank's share). The caller closes ``trainer.log``."""
     from trainwell.engine.loop import Trainer
     from trainwell.engine.progress import ProgressBar
     from trainwell.tasks.base import Task
 
+    config = load_config(
+        {
+            **quiet(10**9),
+            "seed": SEED,
+            "optimizer": {"lr": LR, "weight_decay": WD},
+            "schedule": {"name": "cosine", "warmup": WARMUP},
+            **({"batch": batch} if batch else {}),
+            "training": {"max_steps": total, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
+            "evaluation": {"strategy": "no"},
+        }
+    )
+    trainer = Trainer(ResolvedConfig.given(config), Task("digits", model, train, val), work)
+    trainer.progress = ProgressBar(total, 0, "off")
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        trainer._after_step(trainer.runner.run([(x, y)]), epoch_end=False)
+
+    return trainer, step
+
+
+def alternate(
+    plain_step: StepFn, trainwell_step: StepFn, batches: list[tuple[torch.Tensor, torch.Tensor]], steps: int, clock: Callable[[], int]
+) -> tuple[list[int], list[int]]:
+    """``clock`` nanoseconds of each plain and each trainwell step, on the same batches, the order flipping every step
+    so neither always runs on the other's warm caches."""
+    times: dict[StepFn, list[int]] = {plain_step: [], trainwell_step: []}
+    for i in range(steps):
+        x, y = batches[i % len(batches)]
+        for step in (plain_step, trainwell_step) if i % 2 else (trainwell_step, plain_step):
+            start = clock()
+            step(x, y)
+            times[step].append(clock() - start)
+    return times[plain_step], times[trainwell_step]
+
+
+def paired_medians(plain_ns: list[int], tw_ns: list[int]) -> tuple[float, float, float]:
+    """Median µs of each after the first fifth (warm-up), and the median of the per-step differences."""
+    skip = len(plain_ns) // 5
+    plain, tw = plain_ns[skip:], tw_ns[skip:]
+    return statistics.median(plain) / 1000, statistics.median(tw) / 1000, statistics.median(t - p for t, p in zip(tw, plain)) / 1000
+
+
+def per_step(steps: int) -> dict[str, float]:
+    """The loop's own cost, free of run-to-run drift: one plain step and one trainwell step (the engine's
+    StepRunner plus its per-step bookkeeping and schedule), interleaved on the same batches, timed each.
+    Evaluation and logging are off in both, so this is the cost every step pays."""
     train, val = digits()
     x_all, y_all = train.tensors
     batches = [(x_all[i : i + BATCH], y_all[i : i + BATCH]) for i in range(0, len(x_all) - BATCH + 1, BATCH)]
@@ -287,44 +338,12 @@ def per_step(steps: int) -> dict[str, float]:
         sched.step()
         opt.zero_grad(set_to_none=True)
 
-    config = load_config(
-        {
-            **quiet(10**9),
-            "seed": SEED,
-            "optimizer": {"lr": LR, "weight_decay": WD},
-            "schedule": {"name": "cosine", "warmup": WARMUP},
-            "training": {"max_steps": total, "max_grad_norm": CLIP, "device": "cpu", "precision": "fp32"},
-            "evaluation": {"strategy": "no"},
-        }
-    )
     with tempfile.TemporaryDirectory() as work:
-        trainer = Trainer(ResolvedConfig.given(config), Task("digits", make_model(), train, val), Path(work))
-        trainer.progress = ProgressBar(total, 0, "off")
-
-        def trainwell_step(x: torch.Tensor, y: torch.Tensor) -> None:
-            trainer._after_step(trainer.runner.run([(x, y)]), epoch_end=False)
-
-        plain_ns, tw_ns = [], []
-        for i in range(steps):
-            x, y = batches[i % len(batches)]
-            first, second = (plain_step, trainwell_step) if i % 2 else (trainwell_step, plain_step)
-            a = time.perf_counter_ns()
-            first(x, y)
-            b = time.perf_counter_ns()
-            second(x, y)
-            c = time.perf_counter_ns()
-            (plain_ns if first is plain_step else tw_ns).append(b - a)
-            (tw_ns if first is plain_step else plain_ns).append(c - b)
+        trainer, trainwell_step = engine_step(make_model(), train, val, total, Path(work))
+        plain_ns, tw_ns = alternate(plain_step, trainwell_step, batches, steps, time.perf_counter_ns)
         trainer.log.close()
-    skip = steps // 5  # warm-up
-    plain_us = statistics.median(plain_ns[skip:]) / 1000
-    diffs = [t - p for t, p in zip(tw_ns[skip:], plain_ns[skip:])]
-    return {
-        "plain_step_us": plain_us,
-        "trainwell_step_us": statistics.median(tw_ns[skip:]) / 1000,
-        "paired_overhead_us": statistics.median(diffs) / 1000,
-        "overhead_ratio": 1 + statistics.median(diffs) / 1000 / plain_us,
-    }
+    plain_us, tw_us, diff_us = paired_medians(plain_ns, tw_ns)
+    return {"plain_step_us": plain_us, "trainwell_step_us": tw_us, "paired_overhead_us": diff_us, "overhead_ratio": 1 + diff_us / plain_us}
 
 
 def table(result: dict[str, Any]) -> list[dict[str, Any]]:
