@@ -9,7 +9,8 @@ Scored per split (``--split dev`` while working; ``test`` and ``test2`` only at 
 as ``dev+test+test2`` writes each split under its own key). ``test2`` is a fresh held-out set gathered from new
 repositories after dev and test had been scored; ``test3`` likewise after dev, test and test2 had been scored and
 used for development (its labels committed before the doctor ran on it); ``test4`` likewise after all four had been
-scored and used for development, with TensorBoard event files and Keras CSVLogger logs added:
+scored and used for development, with TensorBoard event files and Keras CSVLogger logs added; ``test5`` likewise after
+all five had been scored and used for development (labels committed before the doctor ran on it, to be scored once):
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
 - error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
@@ -17,6 +18,9 @@ scored and used for development, with TensorBoard event files and Keras CSVLogge
 - seconds per log, wall and CPU (the doctor must answer in < 0.3 s).
 
     python benchmarks/doctor_corpus.py --split dev+test+test2+test3+test4 --out benchmarks/results/doctor.json
+
+``--check`` runs no doctor: it only says which of a split's logs are missing from the cache or differ from the
+manifest's sha256 (exit 1 if any), so a held-out split's files can be checked without looking at its scores.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "spikes": frozenset({"spikes", "val_spikes"}),
     "too-few-evals": frozenset({"few_evals"}),
 }
-SPLITS = ("dev", "test", "test2", "test3", "test4")
+SPLITS = ("dev", "test", "test2", "test3", "test4", "test5")
 CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
 
 
@@ -79,17 +83,25 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
 
+def unreadable(entry: dict[str, Any], cache: Path) -> str | None:
+    """Why an entry's log cannot be scored from ``cache`` (absent, or not the manifest's bytes), or None when it can."""
+    path = cache / entry["id"]
+    if not path.is_file():
+        return f"{entry['id']}: not in {cache}"
+    if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+        return f"{entry['id']}: sha256 differs from the manifest"
+    return None
+
+
 def score(entries: list[dict[str, Any]], cache: Path, timer: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     for entry in entries:
+        problem = unreadable(entry, cache)
+        if problem is not None:
+            skipped.append(problem)
+            continue
         path = cache / entry["id"]
-        if not path.is_file():
-            skipped.append(f"{entry['id']}: not in {cache}")
-            continue
-        if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
-            skipped.append(f"{entry['id']}: sha256 differs from the manifest")
-            continue
         row: dict[str, Any] = {"id": entry["id"], "label": entry["label"], "format": entry["format"]}
         start, cpu_start = timer(), time.process_time()
         diagnosis: Diagnosis | None = None
@@ -174,8 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder holding the logs (default ../cache/real-logs)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
+    parser.add_argument("--check", action="store_true", help="run no doctor: only check the split's logs are in the cache, byte-exact")
     args = parser.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text())
+    if args.check:
+        chosen = [e for e in manifest["logs"] if any(part in ("all", e["split"]) for part in args.split.split("+"))]
+        problems = [p for p in (unreadable(e, args.cache) for e in chosen) if p is not None]
+        for line in problems:
+            print(line, file=sys.stderr)
+        print(f"{args.split}: {len(chosen) - len(problems)} of {len(chosen)} logs in {args.cache} with the manifest's sha256")
+        return 1 if problems else 0
     result: dict[str, Any] = {
         "git_revision": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from trainwell.doctor import History, Series
 from trainwell.doctor.checks import diagnose
 
@@ -41,10 +43,10 @@ def test_the_manifest_has_sixty_sourced_labelled_logs_split_by_hash() -> None:
         assert len(e["commit"]) == 40 and e["label"] in known and e["reading"]
     for e in first:
         assert e["split"] == ("dev" if int(hashlib.sha256(e["id"].encode()).hexdigest(), 16) % 2 == 0 else "test")
-    # test2, test3 and test4 are fresh held-out sets, each gathered after the earlier splits had been scored: at least
-    # 30 logs each, none from a repository an earlier split already used.
+    # test2 to test5 are fresh held-out sets, each gathered after the earlier splits had been scored: at least 30 logs
+    # each, none from a repository an earlier split already used.
     earlier = {e["repo"] for e in first}
-    for split in ("test2", "test3", "test4"):
+    for split in ("test2", "test3", "test4", "test5"):
         fresh = [e for e in logs if e["split"] == split]
         assert len(fresh) >= 30
         assert not {e["repo"] for e in fresh} & earlier
@@ -77,3 +79,22 @@ def test_absent_logs_are_skipped_and_said(tmp_path: Path) -> None:
     entry = {"id": "x.json", "sha256": "0" * 64, "label": "healthy", "format": "keras-history"}
     result = _script().score([entry], tmp_path)
     assert result["logs_scored"] == 0 and result["skipped"] == [f"x.json: not in {tmp_path}"]
+
+
+def test_check_mode_says_which_logs_are_absent_or_altered_without_running_the_doctor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script()
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_bytes(b"{}")
+    bad.write_bytes(b"[]")
+    entry = {"id": "good.json", "sha256": hashlib.sha256(b"{}").hexdigest()}
+    assert script.unreadable(entry, tmp_path) is None
+    assert script.unreadable({"id": "bad.json", "sha256": entry["sha256"]}, tmp_path) == "bad.json: sha256 differs from the manifest"
+    assert script.unreadable({"id": "gone.json", "sha256": entry["sha256"]}, tmp_path) == f"gone.json: not in {tmp_path}"
+    # On an empty cache every log of the split is reported missing and the exit status says so.
+    assert script.main(["--split", "test5", "--check", "--cache", str(tmp_path)]) == 1
+    out = capsys.readouterr()
+    total = sum(1 for e in json.loads(MANIFEST.read_text())["logs"] if e["split"] == "test5")
+    assert f"test5: 0 of {total} logs in {tmp_path}" in out.out
+    assert out.err.count("not in") == total
