@@ -81,6 +81,18 @@ def needs_eval(history: History) -> str | None:
     return None if n >= MIN_POINTS - 1 else f"needs >= {MIN_POINTS - 1} finite evaluations, the log has {n}"
 
 
+def needs_unsigned_loss(history: History) -> str | None:
+    """Why the loss is not a loss bounded below by 0, or None. Cross-entropy, MSE and KL never go negative, so a logged
+    value below 0 marks a signed objective (a policy-gradient, GRPO/PPO or DPO loss, a contrastive bound) that hovers
+    around 0 by construction: its level measures no progress, and the checks that read levels as ratios of it or its
+    distance from 0 (divergence, a flat loss, a loss at 0) cannot read it."""
+    name, series = primary_loss(history)
+    low = min(series.values, default=0.0)
+    if low >= 0:
+        return None
+    return f"{name} goes below 0 (to {fmt(low)}): a signed objective (an RL policy or preference loss), not a loss bounded by 0"
+
+
 def needs_lr(history: History) -> str | None:
     return None if len(history.lr.finite()) >= MIN_POINTS else "needs a logged learning rate"
 

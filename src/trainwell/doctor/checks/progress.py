@@ -3,6 +3,7 @@ to exactly zero."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -17,6 +18,7 @@ from trainwell.doctor.checks.base import (
     lr_change,
     mode_of,
     needs_loss,
+    needs_unsigned_loss,
     peak_lr,
     primary_loss,
     start_level,
@@ -25,7 +27,7 @@ from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import tail_level
 
 
-@check("flat_loss", Severity.ERROR, 3, t.SOURCES["FLAT_REL"], (needs_loss,), live=True, supersedes=("no_progress",))
+@check("flat_loss", Severity.ERROR, 3, t.SOURCES["FLAT_REL"], (needs_loss, needs_unsigned_loss), live=True, supersedes=("no_progress",))
 def flat_loss(history: History) -> Finding | None:
     """The loss barely moves from start to end: the LR is far too low, or the model is not connected."""
     name, series = primary_loss(history)
@@ -73,6 +75,20 @@ def _accuracy_near_prior(history: History, k: float | None) -> bool | None:
     return statistics.median(tail) <= 1 / k + t.CHANCE_ACC_MARGIN
 
 
+def _chance_corroborated(history: History, series: Series, start: int, chance: float, tol: float) -> bool:
+    """Whether more than the plateau's level says the run sits at chance, when no accuracy is logged: a loss that ends
+    near ln K by coincidence is common (a fine-tune's token loss converging at 0.686 is not a binary classifier at ln 2),
+    so one value near the level is not enough. Enough is a class count from the config, a plateau of at least MIN_POINTS
+    values, the loss at the same level from its first values (it never left chance: two values at each end), or the
+    other loss (train vs eval) plateaued at the same level."""
+    if history.hints.num_classes is not None or len(series) - start >= t.MIN_POINTS:
+        return True
+    if len(series) >= 4 and abs(start_level(series.values) - chance) <= tol * chance:
+        return True
+    others = [s for s in (history.train_loss.finite(), history.eval_loss.finite()) if s is not series]
+    return any((other := _plateau(s)) is not None and abs(other[0] - chance) <= tol * chance for s in others)
+
+
 @check(
     "chance_plateau",
     Severity.ERROR,
@@ -95,7 +111,7 @@ def chance_plateau(history: History) -> Finding | None:
                 continue
             k = round(math.exp(chance)) if "ln(" in meaning else 2
             prior = _accuracy_near_prior(history, k)
-            corroborated = prior if prior is not None else (history.hints.num_classes is not None or len(series) >= t.MIN_POINTS)
+            corroborated = prior if prior is not None else _chance_corroborated(history, series, start, chance, tol)
             if not corroborated:
                 continue
             evidence = [at(series, start, name, "plateau starts"), at(series, len(series) - 1, name, f"chance = {fmt(chance)}")]
@@ -145,16 +161,61 @@ def _needs_classification_loss(history: History) -> str | None:
     return None if why is None else f"{why}: an MSE's zero is the target's scale, not a sign of leakage"
 
 
+# What an RL trainer logs about its rewards' spread per group of completions (TRL's GRPO: the mean within-group reward
+# std, and the share of groups whose rewards were all equal). A group with equal rewards has zero advantage, so it adds
+# nothing to the policy loss or its gradient.
+_REWARD_SPREAD = ("reward_std", "frac_reward_zero_std")
+
+
+def _reward_spread(history: History) -> tuple[str, Series] | None:
+    for name in _REWARD_SPREAD:
+        series = history.train_metrics.get(name, Series()).finite()
+        if len(series) >= t.MIN_POINTS:
+            return name, series
+    return None
+
+
+def _needs_readable_zero(history: History) -> str | None:
+    """A loss whose zero means something: a cross-entropy-like loss bounded by 0, or an RL loss with its rewards' spread
+    logged (its zero is then read from the rewards, not the loss)."""
+    if _reward_spread(history) is not None:
+        return None
+    return _needs_classification_loss(history) or needs_unsigned_loss(history)
+
+
+def _no_reward_signal(history: History, name: str, series: Series) -> Finding | None:
+    """An RL run whose groups of completions all got equal rewards in ZERO_SHARE of its logged steps: the advantages,
+    and so the policy loss and its gradient, are zero there; the run learns nothing from those steps."""
+    dead = [i for i, v in enumerate(series.values) if (v >= 1.0 if name == "frac_reward_zero_std" else v <= 0.0)]
+    if len(dead) < t.ZERO_SHARE * len(series):
+        return None
+    what = "every group's rewards were equal" if name == "frac_reward_zero_std" else "the reward std was 0"
+    message = (
+        f"no learning signal: {what} at {len(dead)} of {len(series)} logged steps (from {history.x_unit} "
+        f"{series.steps[dead[0]]:g}), so the advantages and the policy loss are 0 there: the reward cannot tell the "
+        "completions apart (too easy or too hard a task, a reward that is constant, or completions that all look alike)"
+    )
+    fix = (
+        "no LR fixes this: make the reward graded rather than pass/fail, pick prompts the model sometimes solves, and "
+        "raise the group's diversity (GRPOConfig num_generations, temperature)"
+    )
+    found = finding("zero_loss", message, [at(series, dead[0], name, "no reward spread")], fix, step=series.steps[dead[0]])
+    return dataclasses.replace(found, source=f"{t.SOURCES['ZERO_SHARE']}; a group with equal rewards has zero advantage")
+
+
 @check(
     "zero_loss",
     Severity.ERROR,
     5,
     t.SOURCES["ZERO_EPS"],
-    (_needs_classification_loss,),
+    (_needs_readable_zero,),
     supersedes=("flat_loss", "saturating", "overfitting"),
 )
 def zero_loss(history: History) -> Finding | None:
     """The loss collapses to 0 (train early or often, or the eval loss early or exactly): label leakage, or a degenerate task."""
+    spread = _reward_spread(history)
+    if spread is not None:
+        return _no_reward_signal(history, *spread)
     series = history.train_loss.finite()
     # Near zero but not zero is read only for a loss known to be a cross-entropy: an MSE on targets of scale 0.01 sits
     # at 1e-4 from its first evaluation with nothing leaking. A bare loss counts as zero only when it is logged as 0.
@@ -164,9 +225,15 @@ def zero_loss(history: History) -> Finding | None:
     evals = history.eval_loss.finite()
     near_zero_eval = [i for i, v in enumerate(evals.values) if 0 <= v <= (t.ZERO_EVAL_EPS if cross_entropy else 0.0)]
     # A held-out loss near zero from the first evaluations is leakage; one reached gradually over many evaluations
-    # (the metric improving all the way) is an easy task learned. Exactly zero is degenerate wherever it falls.
-    eval_early = bool(near_zero_eval) and near_zero_eval[0] <= t.ZERO_EARLY_FRACTION * (len(evals) - 1)
-    eval_exact = [i for i in near_zero_eval if evals.values[i] <= eps]
+    # (the metric improving all the way) is an easy task learned. "Early" is both within the first quarter of the
+    # evaluations and within the first MIN_POINTS of them: a 150-epoch run that took 18 epochs of steady descent to
+    # reach 1e-3 (val accuracy 36% -> 100%) learned its task, though 18 is under a quarter of 150. Exactly zero is
+    # degenerate wherever it falls.
+    eval_early = bool(near_zero_eval) and near_zero_eval[0] <= min(t.ZERO_EARLY_FRACTION * (len(evals) - 1), t.MIN_POINTS - 1)
+    # "Exactly" zero: 0.0, or below ZERO_EPS only in an HF log, whose 4-decimal rounding is that band's reason; a Keras
+    # or Lightning val loss of 4e-5 is logged in full precision and is a confident model, not a zero.
+    exact_eps = eps if history.source == "hf-trainer-state" else 0.0
+    eval_exact = [i for i in near_zero_eval if evals.values[i] <= exact_eps]
     if not eval_early:
         near_zero_eval = eval_exact
     early = bool(zeros) and zeros[0] <= t.ZERO_EARLY_FRACTION * len(series)

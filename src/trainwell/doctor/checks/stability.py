@@ -23,6 +23,7 @@ from trainwell.doctor.checks.base import (
     needs_loss,
     needs_lr,
     needs_train_loss,
+    needs_unsigned_loss,
     primary_loss,
     quality_metrics,
     smoothed,
@@ -63,7 +64,7 @@ def nan_inf(history: History) -> Finding | None:
     Severity.ERROR,
     1,
     t.SOURCES["LR_DIVIDE"],
-    (needs_loss,),
+    (needs_loss, needs_unsigned_loss),
     live=True,
     supersedes=("spikes", "oscillation", "warmup_too_short", "saturating", "overfitting", "flat_loss", "loss_metric_disagree"),
 )
@@ -165,7 +166,7 @@ def _spike_indices(series: Series) -> list[int]:
     return hits
 
 
-@check("spikes", Severity.WARNING, 6, t.SOURCES["SPIKE_RATIO"], (needs_train_loss,), live=True)
+@check("spikes", Severity.WARNING, 6, t.SOURCES["SPIKE_RATIO"], (needs_train_loss, needs_unsigned_loss), live=True)
 def spikes(history: History) -> Finding | None:
     """Sudden jumps of the train loss far above its local level that come back down."""
     series = history.train_loss.finite()
@@ -441,7 +442,9 @@ def _needs_warmup_info(history: History) -> str | None:
     return None if history.hints.warmup_steps is not None else needs_lr(history)
 
 
-@check("warmup_too_short", Severity.WARNING, 4, t.SOURCES["WARMUP_MIN_FRACTION"], (needs_train_loss, _needs_warmup_info))
+@check(
+    "warmup_too_short", Severity.WARNING, 4, t.SOURCES["WARMUP_MIN_FRACTION"], (needs_train_loss, needs_unsigned_loss, _needs_warmup_info)
+)
 def warmup_too_short(history: History) -> Finding | None:
     """The loss rises early in the run while the warmup is shorter than 6% of it."""
     series = history.train_loss.finite()

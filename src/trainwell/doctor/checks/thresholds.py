@@ -116,7 +116,7 @@ SOURCES: dict[str, str] = {
     "ZERO_EPS": "rationale: HF rounds logged losses to 4 decimals, so 0.0 means < 5e-5",
     "ZERO_SHARE": "rationale: a quarter of all logged train losses at exactly 0 is a degenerate task wherever the first zero falls",
     "ZERO_EVAL_EPS": "rationale: a mean held-out cross-entropy below 1e-3 means >= 99.9% confidence on every held-out example: leakage or a trivial target, not skill; read only where the loss is known to be a cross-entropy (an HF Trainer log, a class count, or a classification metric beside it), since an MSE's scale is the target's",
-    "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run (of the logged train losses, or of the evaluations) is leakage, not memorisation; a held-out loss reached gradually over many evaluations is an easy task learned",
+    "ZERO_EARLY_FRACTION": "rationale: a loss at zero within the first quarter of the run (of the logged train losses, or of the evaluations, and then within their first MIN_POINTS) is leakage, not memorisation; a held-out loss reached gradually over many evaluations is an easy task learned",
     "CE_INIT_MAX": "rationale: a cross-entropy starts near ln(classes) and ln(262,144) (the largest vocabularies in common use) is 12.5; a first loss above twice that is a regression loss (MSE), whose scale is the target's and whose zero says nothing about leakage",
     "SPIKE_SKIP_FRACTION": "rationale: the first 5% of the run is warmup's domain (warmup_too_short)",
     "SPIKE_WINDOW": "rationale: the local level is a running median over 9 logged points",

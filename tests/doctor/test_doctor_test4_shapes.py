@@ -1,0 +1,112 @@
+"""The shapes test4 of benchmarks/doctor_corpus showed the doctor misreading (issue M): each test builds the shape
+synthetically, small and deterministic, and checks the generic rule that now reads it right."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from test_doctor_checks import decay, history, noisy
+
+from trainwell.doctor import History, Severity, diagnose
+
+
+def _rules(h: History) -> list[str]:
+    return [f.rule for f in diagnose(h).findings]
+
+
+def _errors(h: History) -> list[str]:
+    return [f.rule for f in diagnose(h).findings if f.severity >= Severity.ERROR]
+
+
+# ---- no error findings on healthy runs ---------------------------------------------------------------------------
+
+
+def _grpo_records(n: int, zero_std_every: int) -> list[dict[str, float]]:
+    """TRL GRPO log records: a policy loss hovering around 0 (negative at times, ~3e-5 where only the KL term is
+    left), a reward, its within-group std, and the share of groups whose rewards were all equal."""
+    records = []
+    for i in range(n):
+        dead = zero_std_every and i % zero_std_every != 0
+        loss = 3e-5 if dead or i % 3 == 0 else 0.04 * math.sin(1.7 * i) - 0.01
+        records.append(
+            {
+                "step": 5 * (i + 1),
+                "epoch": (i + 1) / n,
+                "loss": loss,
+                "grad_norm": 0.3 + 0.01 * (i % 4),
+                "learning_rate": 1e-5 * (1 - i / n),
+                "reward": 0.1 + 0.01 * i,
+                "reward_std": 0.0 if dead else 0.4,
+                "frac_reward_zero_std": 1.0 if dead else 0.1,
+                "kl": 1e-4 * i,
+            }
+        )
+    return records
+
+
+def test_a_signed_rl_policy_loss_near_zero_is_not_divergence_nor_zero_loss(tmp_path: Path) -> None:
+    # Rusheel86/Chaos-Economy: GRPO's policy loss hovers around 0 (-0.22 .. +0.04, ~3e-5 late): the doctor called it
+    # divergence ("rose from -0.05 to 5e-5") and zero_loss. A loss that goes below 0 is no loss bounded by 0.
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": _grpo_records(40, zero_std_every=0), "max_steps": 200}))
+    d = diagnose(path)
+    assert not [f for f in d.findings if f.severity >= Severity.WARNING], [f.rule for f in d.findings]
+    for rule in ("divergence", "flat_loss", "spikes", "warmup_too_short"):
+        assert "signed objective" in d.skipped[rule]
+
+
+def test_a_signed_loss_without_reward_logs_skips_zero_loss() -> None:
+    h = history([0.05 * math.sin(i) for i in range(40)])
+    assert _errors(h) == []
+    assert "zero_loss" not in _rules(h)
+
+
+def test_an_rl_run_whose_groups_all_get_equal_rewards_is_zero_loss(tmp_path: Path) -> None:
+    # aaravarora01/agent-memory-redteam: the reward std is 0 at 84 of 100 steps, so the advantages and the loss are 0.
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": _grpo_records(40, zero_std_every=5), "max_steps": 200}))
+    d = diagnose(path)
+    assert d.main_finding is not None and d.main_finding.rule == "zero_loss"
+    assert "no learning signal" in d.main_finding.message and "num_generations" in d.main_finding.fix
+
+
+def test_a_val_loss_converging_near_ln2_alone_is_not_chance_plateau() -> None:
+    # Tanya-garg10's LoRA fine-tune: 5 evaluations 0.734 -> 0.686 while the train loss ends near 0.82: one value near
+    # ln 2 is a coincidence, not a binary classifier at chance.
+    train = noisy(decay(110, 1.37, 0.8, 4.0), 0.05)
+    h = history(train, [0.734, 0.707, 0.693, 0.687, 0.686], every=22)
+    assert "chance_plateau" not in _rules(h)
+
+
+def test_chance_plateau_is_corroborated_by_a_long_plateau_the_start_or_the_other_loss() -> None:
+    # The same five evaluations, with the train loss also at ln 2: both losses at one chance level.
+    both = history(noisy([0.72] * 10 + [0.694] * 100, 0.004), [0.734, 0.707, 0.693, 0.687, 0.686], every=22)
+    assert diagnose(both).main_finding.rule == "chance_plateau"  # type: ignore[union-attr]
+    # Four train losses hovering at ln 2 from the first log (DevTorch/genome-lab-project): it never left chance.
+    start = history([0.722, 0.688, 0.716, 0.685])
+    assert "chance_plateau" in _rules(start)
+    # Two values at the start far above ln 2, then two at ln 2: one level near ln 2 is not enough.
+    assert "chance_plateau" not in _rules(history([0.95, 0.90, 0.70, 0.69]))
+
+
+def test_a_val_loss_reached_gradually_near_zero_in_full_precision_is_not_zero_loss() -> None:
+    # AlenGevorgyan/ArSen: 150 epochs, val loss 2.24 -> 9e-4 at epoch 18 over a steady descent (val accuracy 36% ->
+    # 100%), then ~1e-5 for 100 epochs: an easy task learned and a run idling, not leakage.
+    val = [2.24 * math.exp(-0.45 * i) for i in range(20)] + [1e-5 * (1.2 + 0.1 * math.sin(i)) for i in range(130)]
+    acc = [min(1.0, 0.36 + 0.04 * i) for i in range(150)]
+    h = history(decay(150, 2.8, 0.004, 8.0), val, every=1, val_accuracy=acc)
+    assert "zero_loss" not in _rules(h)
+    assert "saturating" in _rules(h)
+
+
+def test_a_held_out_loss_near_zero_from_the_first_evaluations_is_still_zero_loss() -> None:
+    h = history(decay(40, 0.7, 0.01), [0.0004, 0.0003, 0.0002, 0.0002, 0.0001, 0.0001], every=6, val_accuracy=[1.0] * 6)
+    assert diagnose(h).main_finding.rule == "zero_loss"  # type: ignore[union-attr]
+
+
+def test_exactly_zero_val_loss_late_in_a_long_run_is_still_zero_loss() -> None:
+    val = [2.0 * math.exp(-0.3 * i) for i in range(30)] + [0.0] * 10
+    h = history(decay(40, 2.3, 0.01), val, every=1, val_accuracy=[0.5 + 0.0125 * i for i in range(40)])
+    assert "zero_loss" in _errors(h)
