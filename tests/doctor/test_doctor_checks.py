@@ -341,15 +341,20 @@ def test_fewer_than_four_evaluations_are_stated_not_skipped() -> None:
 def test_the_fast_signal_helpers_match_their_definitions() -> None:
     import statistics
 
-    from trainwell.doctor.signal import prominent_peaks, rolling_median
+    from trainwell.doctor.signal import _MEDIANS, memoised, prominent_peaks, rolling_median
 
     rng = random.Random(3)
-    for n in (1, 2, 7, 60):
-        values = [rng.random() for _ in range(n)]
-        for window in (1, 3, 9):
+    for n, ties in itertools.product((1, 2, 7, 60), (False, True)):
+        values = [float(rng.randint(0, 3)) if ties else rng.random() for _ in range(n)]  # ties: equal heights and medians
+        for window in (1, 3, 9, 21, 121):
             half = window // 2
             naive = [statistics.median(values[max(0, i - half) : i + half + 1]) for i in range(n)]
             assert rolling_median(values, window) == naive
+            with memoised():  # the memo returns the same medians, each call its own copy, and is gone after the block
+                first = rolling_median(values, window)
+                first.append(-1.0)
+                assert rolling_median(values, window) == naive
+            assert _MEDIANS.get() is None
         naive_peaks = []
         for i in range(1, n - 1):
             if values[i] > values[i - 1] and values[i] >= values[i + 1]:

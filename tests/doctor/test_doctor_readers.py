@@ -276,3 +276,23 @@ def test_lightning_hparams_yaml_supplies_the_configured_lr(tmp_path: Path) -> No
     assert "0.01" in found.message and found.fix.startswith("lr=0.01 in hparams")
     (tmp_path / "hparams.yaml").write_text("lr: [unclosed\n", encoding="utf-8")
     assert any("hparams.yaml ignored" in note for note in read_history(path).notes)
+
+
+def test_a_json_log_is_parsed_once_and_nothing_stays_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sniffers peek at the file and its reader loads it: one parse (a 3 MB trainer_state.json took 0.07 CPU s each).
+    from trainwell.doctor.readers import base
+
+    calls: list[Path] = []
+    real = base.read_document
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        calls.append(Path(path))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(base, "read_document", counting)
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": [{"step": i, "loss": 2.0 / i} for i in range(1, 30)]}))
+    assert len(read_history(path).train_loss) == 29 and calls == [path]
+    path.write_text(json.dumps({"log_history": [{"step": i, "loss": 1.0 / i} for i in range(1, 10)]}))
+    assert len(read_history(path).train_loss) == 9 and calls == [path, path]  # the next read parses the edited file
+    assert base._PARSED.get() is None

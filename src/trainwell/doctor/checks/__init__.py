@@ -12,6 +12,7 @@ from pathlib import Path
 from trainwell.doctor.checks import generalisation, progress, schedule, stability, thresholds
 from trainwell.doctor.checks.base import CHECKS, Check
 from trainwell.doctor.history import Diagnosis, Finding, History
+from trainwell.doctor.signal import memoised
 
 __all__ = ["CHECKS", "Check", "diagnose", "generalisation", "progress", "rank", "run_checks", "schedule", "stability", "thresholds"]
 
@@ -20,15 +21,16 @@ def run_checks(history: History, names: list[str] | None = None) -> tuple[list[F
     """Run the named checks (default: all); return (findings, {check: why skipped})."""
     findings: list[Finding] = []
     skipped: dict[str, str] = {}
-    for name in names if names is not None else CHECKS.names():
-        spec = CHECKS.get(name)
-        reason = next((why for need in spec.needs if (why := need(history))), None)
-        if reason:
-            skipped[name] = reason
-            continue
-        found = spec.run(history)
-        if found is not None:
-            findings.append(found)
+    with memoised():  # the checks smooth the same series: once each
+        for name in names if names is not None else CHECKS.names():
+            spec = CHECKS.get(name)
+            reason = next((why for need in spec.needs if (why := need(history))), None)
+            if reason:
+                skipped[name] = reason
+                continue
+            found = spec.run(history)
+            if found is not None:
+                findings.append(found)
     return rank(findings), skipped
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from trainwell.doctor.history import History
 from trainwell.doctor.readers import hf, keras, lightning, tensorboard, trainwell_run
-from trainwell.doctor.readers.base import READERS, Reader, load_json
+from trainwell.doctor.readers.base import READERS, Reader, load_json, parse_once
 from trainwell.errors import DataError, Problem
 
 __all__ = ["READERS", "Reader", "hf", "keras", "lightning", "read_history", "sniff_format", "tensorboard", "trainwell_run"]
@@ -27,13 +27,14 @@ def read_history(path: str | Path) -> History:
     p = Path(path)
     if not p.exists():
         raise DataError(problems=[Problem(str(p), "log file or folder must exist", str(p), "check the path")])
-    reader = sniff_format(p)
-    if reader is None and p.is_file() and p.suffix.lower() == ".json":
-        load_json(p)  # a JSON log no reader recognises may be truncated or malformed: say that, not "unsupported"
-    if reader is None:
-        formats = "; ".join(READERS.describe(name) for name in READERS.names())
-        raise DataError(problems=[Problem(str(p), "must be a supported training log", p.name, f"supported: {formats}")])
-    history = reader.read(p)
+    with parse_once():  # the sniffers and the reader share one parse of a JSON log
+        reader = sniff_format(p)
+        if reader is None and p.is_file() and p.suffix.lower() == ".json":
+            load_json(p)  # a JSON log no reader recognises may be truncated or malformed: say that, not "unsupported"
+        if reader is None:
+            formats = "; ".join(READERS.describe(name) for name in READERS.names())
+            raise DataError(problems=[Problem(str(p), "must be a supported training log", p.name, f"supported: {formats}")])
+        history = reader.read(p)
     if not any(len(series) for series in [*history.all_series().values(), *history.extra.values()]):
         # A header-only CSV or a run killed before its first log: "nothing to fix" would be a claim about no data.
         raise DataError(
