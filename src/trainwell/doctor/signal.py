@@ -8,8 +8,12 @@ import itertools
 import math
 import statistics
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def odd_window(n: int, fraction: float, minimum: int = 3) -> int:
@@ -28,13 +32,18 @@ _MEDIANS: ContextVar[dict[tuple[int, int, int], tuple[Sequence[float], list[floa
 
 
 @contextmanager
-def memoised() -> Iterator[None]:
-    """Within the block a running median of the same list and window is computed once."""
-    token = _MEDIANS.set({})
+def memo_scope(memo: ContextVar[dict[K, V] | None]) -> Iterator[None]:
+    """An empty memo in ``memo`` for the block, and the one before it (usually none) back after it."""
+    token = memo.set({})
     try:
         yield
     finally:
-        _MEDIANS.reset(token)
+        memo.reset(token)
+
+
+def memoised() -> AbstractContextManager[None]:
+    """Within the block a running median of the same list and window is computed once."""
+    return memo_scope(_MEDIANS)
 
 
 def rolling_median(values: Sequence[float], window: int) -> list[float]:

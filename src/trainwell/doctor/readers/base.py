@@ -8,8 +8,8 @@ A reader is a ``sniff(path) -> bool`` that never raises and a ``read(path) -> Hi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 from trainwell.config.documents import LOG_LIMITS, read_document
 from trainwell.doctor.history import History, Series
 from trainwell.doctor.naming import classify, percent_to_fraction
+from trainwell.doctor.signal import memo_scope
 from trainwell.errors import DataError
 from trainwell.registry import Registry
 from trainwell.values import to_float
@@ -132,14 +133,9 @@ def _drop_unset_accuracy(history: History, group: dict[str, Series]) -> None:
 _PARSED: ContextVar[dict[Path, Any] | None] = ContextVar("trainwell_doctor_parsed_json", default=None)
 
 
-@contextmanager
-def parse_once() -> Iterator[None]:
+def parse_once() -> AbstractContextManager[None]:
     """Within the block each JSON log is parsed at most once; readers must not mutate what ``load_json`` returns."""
-    token = _PARSED.set({})
-    try:
-        yield
-    finally:
-        _PARSED.reset(token)
+    return memo_scope(_PARSED)
 
 
 def load_json(path: Path) -> Any:
