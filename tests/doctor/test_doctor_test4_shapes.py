@@ -7,9 +7,11 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 from test_doctor_checks import decay, history, noisy
 
 from trainwell.doctor import History, Severity, diagnose
+from trainwell.doctor.readers import read_history
 
 
 def _rules(h: History) -> list[str]:
@@ -110,3 +112,66 @@ def test_exactly_zero_val_loss_late_in_a_long_run_is_still_zero_loss() -> None:
     val = [2.0 * math.exp(-0.3 * i) for i in range(30)] + [0.0] * 10
     h = history(decay(40, 2.3, 0.01), val, every=1, val_accuracy=[0.5 + 0.0125 * i for i in range(40)])
     assert "zero_loss" in _errors(h)
+
+
+# ---- failures the doctor did not see -----------------------------------------------------------------------------
+
+
+def test_a_gan_whose_losses_are_nan_from_the_first_log_is_nan_inf(tmp_path: Path) -> None:
+    # AIRI-Institute/genrisk: generator and discriminator losses (kept as extras, no objective loss) NaN from the start.
+    rows = ["step,epoch,train_disc_loss,train_gen_loss", "0,0,1.6e+24,nan"] + [f"{i},{i // 4},nan,nan" for i in range(1, 40)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    d = diagnose(tmp_path / "metrics.csv")
+    assert not d.history.train_loss and d.main_finding is not None and d.main_finding.rule == "nan_inf"
+    assert "train_gen_loss (40x)" in d.main_finding.message and "clip" in d.main_finding.fix
+
+
+def test_a_nan_test_loss_kept_as_an_extra_is_not_a_training_blow_up(tmp_path: Path) -> None:
+    rows = ["step,epoch,train_loss,test_loss"] + [f"{i},{i // 10},{2.0 / (i + 1)},{'nan' if i == 39 else ''}" for i in range(40)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    assert "nan_inf" not in [f.rule for f in diagnose(tmp_path / "metrics.csv").findings]
+
+
+def _keras_event_file(folder: Path, tags: dict[str, list[float]]) -> Path:
+    """An event file as Keras' TensorBoard callback writes it: scalars by tag, step = the 0-based epoch."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    folder.mkdir(parents=True)
+    writer = EventFileWriter(str(folder))
+    for tag, values in tags.items():
+        for step, value in enumerate(values):
+            writer.add_event(Event(step=step, summary=Summary(value=[Summary.Value(tag=tag, simple_value=value)])))
+    writer.close()
+    return next(folder.glob("*tfevents*"))
+
+
+_KERAS_VAL = [0.143, 0.11, 0.095, 0.088, 0.082, 0.079, 0.0756, 0.0843, 0.0777, 0.0843]
+
+
+def test_a_keras_validation_event_file_is_the_validation_curve(tmp_path: Path) -> None:
+    # TheCodeheadMT/TensorBoard-Tutorial: logs/validation/ holds epoch_loss (the val loss) and Keras'
+    # evaluation_loss_vs_iterations copy; read alone it was "no train loss, no evaluations": no finding.
+    path = _keras_event_file(
+        tmp_path / "logs" / "validation",
+        {"epoch_loss": _KERAS_VAL, "epoch_accuracy": [0.978] * 10, "evaluation_loss_vs_iterations": _KERAS_VAL},
+    )
+    d = diagnose(path)
+    assert d.history.x_unit == "epoch" and not d.history.train_loss
+    assert d.history.eval["val_loss"].values == pytest.approx(_KERAS_VAL) and d.history.eval["val_loss"].steps[0] == 1.0
+    assert "val_evaluation_loss_vs_iterations" not in d.history.eval
+    assert d.main_finding is not None and d.main_finding.rule == "overfitting"
+    # The same file renamed out of its folder: Keras writes evaluation_*_vs_iterations only from its validation writer.
+    moved = tmp_path / "events.out.tfevents.1.host.v2"
+    path.rename(moved)
+    assert read_history(moved).eval["val_loss"].values == pytest.approx(_KERAS_VAL)
+
+
+def test_a_keras_log_folder_reads_both_sides(tmp_path: Path) -> None:
+    train = [0.5 * 0.8**i for i in range(10)]
+    _keras_event_file(tmp_path / "logs" / "train", {"epoch_loss": train, "epoch_accuracy": [0.9] * 10})
+    _keras_event_file(tmp_path / "logs" / "validation", {"epoch_loss": _KERAS_VAL})
+    h = read_history(tmp_path / "logs")
+    assert h.train_loss.values == pytest.approx(train) and h.eval["val_loss"].values == pytest.approx(_KERAS_VAL)
+    assert "accuracy" in h.train_metrics

@@ -38,14 +38,17 @@ def nan_inf(history: History) -> Finding | None:
     """NaN or Inf in the loss, the gradient norm or an evaluation metric."""
     bad: list[Point] = []
     counts: dict[str, int] = {}
-    for name, series in history.all_series().items():
+    # The other losses a run trains on count too (a GAN's generator and discriminator losses, a multi-term loss's
+    # terms: kept as extras because no other check reads them): a GAN whose losses are NaN from the first log blew up.
+    trained = {k: v for k, v in history.extra.items() if "loss" in k and not k.startswith(("test", "val", "eval"))}
+    for name, series in {**history.all_series(), **trained}.items():
         hits = [i for i, v in enumerate(series.values) if not math.isfinite(v)]
         if hits:
             counts[name] = len(hits)
             bad.append(at(series, hits[0], name, f"first of {len(hits)} non-finite values"))
     if not bad:
         return None
-    train_side = any(p.series in ("train_loss", "grad_norm") for p in bad)
+    train_side = any(p.series in ("train_loss", "grad_norm", *trained) for p in bad)
     where = ", ".join(f"{name} ({n}x)" for name, n in counts.items())
     if train_side:
         message = f"non-finite values in {where}: the optimisation blew up (LR too high or no gradient clipping)"
