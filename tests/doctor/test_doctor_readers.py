@@ -209,7 +209,7 @@ def test_tensorboard_missing_gives_the_install_hint(tmp_path: Path, monkeypatch:
 
     events = tmp_path / "events.out.tfevents.1.host"
     events.write_bytes(b"")
-    monkeypatch.setitem(sys.modules, "tensorboard.backend.event_processing.event_accumulator", None)
+    monkeypatch.setitem(sys.modules, "tensorboard.compat.proto.event_pb2", None)
     with pytest.raises(MissingDependencyError, match=r"trainwell\[tensorboard\]"):
         read_history(events)
 
