@@ -175,3 +175,30 @@ def test_a_keras_log_folder_reads_both_sides(tmp_path: Path) -> None:
     h = read_history(tmp_path / "logs")
     assert h.train_loss.values == pytest.approx(train) and h.eval["val_loss"].values == pytest.approx(_KERAS_VAL)
     assert "accuracy" in h.train_metrics
+
+
+# ---- noisy validation curves -------------------------------------------------------------------------------------
+
+_NOISY_PLATEAU = [0.47, 0.371, 0.351, 0.356, 0.402, 0.397, 0.323, 0.348, 0.328, 0.363]
+
+
+def test_a_noisy_plateau_after_its_luckiest_evaluation_is_not_overfitting() -> None:
+    # Abhash-Chakraborty/AgroHealty: 10 Keras epochs, val loss flat at 0.32-0.40 from epoch 3, its minimum at epoch 7,
+    # val accuracy flat at ~0.88, train loss falling: every evaluation after the best stays inside the earlier band.
+    train = [0.844, 0.361, 0.324, 0.3, 0.284, 0.273, 0.26, 0.252, 0.246, 0.238]
+    flat = [0.854, 0.873, 0.878, 0.878, 0.869, 0.869, 0.885, 0.878, 0.884, 0.878]
+    h = history(train, _NOISY_PLATEAU, every=1, val_accuracy=flat)
+    assert "overfitting" not in _rules(h)
+    # The same losses with the val accuracy falling from its best by 3%: the quality metric turned, so it is a turn.
+    turned = [0.854, 0.873, 0.878, 0.878, 0.869, 0.869, 0.885, 0.87, 0.865, 0.858]
+    assert "overfitting" in _rules(history(train, _NOISY_PLATEAU, every=1, val_accuracy=turned))
+    # And a rise out of the band (the last evaluation above anything since the plateau began) is a turn with no metric.
+    assert "overfitting" in _rules(history(train, [*_NOISY_PLATEAU[:-1], 0.43], every=1))
+
+
+def test_a_curve_that_gives_back_all_it_gained_has_turned_whatever_its_early_jitter() -> None:
+    # GharretWilcut/Mad_Corn_Disease: val loss 0.216 / 0.237 / 0.196 (best) then 0.23-0.28 for 17 epochs, ending above
+    # its first evaluation while the train loss falls to 0.007: overfitting, though the first epochs were noisy.
+    val = [0.216, 0.2366, 0.1957, 0.2049, 0.2311, 0.226, 0.2271, 0.2771, 0.2586, 0.2685, 0.2519, 0.2492, 0.2482]
+    train = [0.339 * 0.7**i for i in range(13)]
+    assert "overfitting" in _rules(history(train, val, every=1, val_accuracy=[0.924] * 13))

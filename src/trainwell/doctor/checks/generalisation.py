@@ -109,6 +109,11 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
         # A turn seen on only the last OVERFIT_MIN_AFTER evaluations must stand out of the curve's jitter: a noisy
         # flat curve's latest evaluations often sit above its luckiest one. A longer turn is evidence by persistence.
         return None
+    if _inside_plateau_noise(series, best, mode) and not _quality_turned(history, name):
+        # The curve flattened early and the rise after its best is within the jitter it wandered with on that plateau:
+        # the best was its luckiest evaluation, not a turn (a 10-epoch Keras val loss 0.35 / 0.36 / 0.40 / 0.40 / 0.32
+        # / 0.35 / 0.33 / 0.36 with val accuracy flat at 0.88). A quality metric that turned too makes it a turn.
+        return None
     if mode == "min" and max(series.values[best + 1 :]) >= t.VAL_SPIKE_RATIO * series.values[-1] > 0:
         # The loss rose after its best and came back down to half of that or less by the end: a blow-up (or spike) the run
         # recovered from, which val_spikes reports; overfitting is a rise that lasts.
@@ -135,15 +140,37 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
     return finding("overfitting", message, evidence, _overfit_fix(history, name, mode, best_step), step=best_step, severity=severity)
 
 
-def _beyond_jitter(series: Series, best: int, mode: str) -> bool:
+def _inside_plateau_noise(series: Series, best: int, mode: str) -> bool:
+    """Whether the curve plateaued in the first SATURATE_FRACTION of the run (saturating's reading), ends better than
+    its first evaluation (a curve that gave back all it gained has turned, whatever its jitter), and the rise after its
+    best stays within the jitter of the evaluations from that plateau's start to the best."""
+    found = _plateaued_early(series, mode, settled=True)
+    if found is None or best - found[0] < 2 or not _better(series.values[-1], series.values[0], mode):
+        return False
+    return not _beyond_jitter(series, best, mode, since=found[0])
+
+
+def _quality_turned(history: History, name: str) -> bool:
+    """Whether a quality metric the run optimises (other than ``name``) ends more than OVERFIT_DROP below its best."""
+    return any(
+        _worse_by(metric.values[-1], metric.values[_best_index(metric, mode)], mode) > t.OVERFIT_DROP
+        for other, metric, mode in quality_metrics(history)
+        if other != name
+    )
+
+
+def _beyond_jitter(series: Series, best: int, mode: str, since: int | None = None) -> bool:
     """Whether the rise past the best (at the end, or on average over the evaluations after it) exceeds
     OVERFIT_NOISE_Z robust standard deviations of the eval-to-eval jitter. The jitter is the MAD of successive
-    differences (from the middle of the curve to the best) over sqrt 2: a steady trend moves every difference alike
-    and adds none."""
+    differences (from ``since``, by default the middle of the curve, to the best) over sqrt 2: a steady trend moves
+    every difference alike and adds none."""
     values = series.values
     diffs = [b - a for a, b in itertools.pairwise(values)]
     # Jitter from the second half up to the best: an early steep descent is trend, and the turn's own rise is the signal.
-    before = diffs[len(diffs) // 2 : best] if best - len(diffs) // 2 >= 2 else diffs[:best]
+    if since is not None:
+        before = diffs[since:best]
+    else:
+        before = diffs[len(diffs) // 2 : best] if best - len(diffs) // 2 >= 2 else diffs[:best]
     jitter = mad(before) / math.sqrt(2) if len(before) >= 2 else 0.0
     if jitter == 0:
         return True
