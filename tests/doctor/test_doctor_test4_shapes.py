@@ -202,3 +202,16 @@ def test_a_curve_that_gives_back_all_it_gained_has_turned_whatever_its_early_jit
     val = [0.216, 0.2366, 0.1957, 0.2049, 0.2311, 0.226, 0.2271, 0.2771, 0.2586, 0.2685, 0.2519, 0.2492, 0.2482]
     train = [0.339 * 0.7**i for i in range(13)]
     assert "overfitting" in _rules(history(train, val, every=1, val_accuracy=[0.924] * 13))
+
+
+def test_a_train_only_loss_still_falling_is_not_underfitting_though_its_accuracy_is_low() -> None:
+    # AI-LAB-AGH/PSL-Translator: 30 epochs, no validation, loss 3.53 -> 0.84 still falling ~0.025 an epoch, accuracy on
+    # ~10 samples jumping 0.2-0.6: the loss has not stopped, so "cannot fit its training data" is premature.
+    loss = [3.53 * 0.93**i + 0.02 * ((-1) ** i) for i in range(30)]
+    acc = [0.2 + 0.4 * ((i * 7) % 5) / 4 for i in range(30)]
+    h = history(loss, train_accuracy=acc)
+    rules = _rules(h)
+    assert "underfitting" not in rules and "still_improving" in rules
+    # The same accuracies under a loss that has stopped (flat for its last two thirds): underfitting.
+    flat = [3.53 * 0.5**i + 1.5 + 0.02 * ((-1) ** i) for i in range(30)]
+    assert "underfitting" in _rules(history(flat, train_accuracy=acc))

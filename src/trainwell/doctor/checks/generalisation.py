@@ -142,12 +142,16 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
 
 def _inside_plateau_noise(series: Series, best: int, mode: str) -> bool:
     """Whether the curve plateaued in the first SATURATE_FRACTION of the run (saturating's reading), ends better than
-    its first evaluation (a curve that gave back all it gained has turned, whatever its jitter), and the rise after its
-    best stays within the jitter of the evaluations from that plateau's start to the best."""
+    its first evaluation (a curve that gave back all it gained has turned, whatever its jitter), and every evaluation
+    after its best stays inside the band the plateau held before the best (no worse than its worst) with a rise within
+    the jitter of that stretch (a rise that climbs out of the band, however steady, is a turn)."""
     found = _plateaued_early(series, mode, settled=True)
     if found is None or best - found[0] < 2 or not _better(series.values[-1], series.values[0], mode):
         return False
-    return not _beyond_jitter(series, best, mode, since=found[0])
+    band = series.values[found[0] : best]
+    worst = max(band) if mode == "min" else min(band)
+    inside = all(not _better(worst, v, mode) for v in series.values[best + 1 :])
+    return inside and not _beyond_jitter(series, best, mode, since=found[0])
 
 
 def _quality_turned(history: History, name: str) -> bool:
@@ -392,6 +396,13 @@ def _train_trend(history: History) -> tuple[float, float] | None:
     return mann_kendall_z(values), drop / total
 
 
+def _still_falling(history: History, trend: tuple[float, float] | None = None) -> bool:
+    """The train loss's last third still falls: a significant Mann-Kendall trend (TREND_Z) whose Theil-Sen line drops
+    more than 1 - SATURATE_LEVEL of the total improvement."""
+    trend = trend or _train_trend(history)
+    return trend is not None and trend[0] <= -t.TREND_Z and trend[1] > 1 - t.SATURATE_LEVEL
+
+
 def _watched(history: History) -> tuple[str, Series, str]:
     """The monitored eval metric when there are enough evaluations, else the smoothed train loss, else the
     few evaluations there are (a 3-epoch Keras run has 3 of each: its verdict is stated, not skipped)."""
@@ -436,7 +447,7 @@ def still_improving(history: History) -> Finding | None:
     trend = _train_trend(history) if name == "train_loss" else None
     # A train-only log is one noisy curve: its smoothed minimum wanders, so a significant downward trend over its last
     # third counts too (for an unfinished run the trend alone, as recent_best alone does).
-    falling = trend is not None and trend[0] <= -t.TREND_Z and (planned or trend[1] > 1 - t.SATURATE_LEVEL)
+    falling = trend is not None and trend[0] <= -t.TREND_Z and (bool(planned) or _still_falling(history, trend))
     if not (improving_at_end(series, mode) or (planned and recent_best) or falling):
         return None
     share, _ = _tail_gain(series, mode)
@@ -580,8 +591,8 @@ def _underfit_train_only(history: History, train: Series) -> Finding | None:
         return None
     final = tail_level(acc.values, t.EDGE_FRACTION)
     curve = Series(train.steps, smoothed(train))
-    if final >= t.UNDERFIT_ACC or improving_at_end(curve, "min"):
-        return None
+    if final >= t.UNDERFIT_ACC or improving_at_end(curve, "min") or _still_falling(history):
+        return None  # a train loss still falling (still_improving's reading of a train-only log) has not stopped
     share, _ = _tail_gain(curve, "min")
     evidence = [at(acc, len(acc) - 1, "train_accuracy", "end"), at(train, len(train) - 1, "train_loss", "end")]
     message = (
