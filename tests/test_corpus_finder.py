@@ -5,6 +5,7 @@ truth's companions (refined vertex, flatness, seed noise, near-best band) read t
 from __future__ import annotations
 
 import math
+import statistics
 from types import ModuleType
 from typing import Any
 
@@ -84,3 +85,26 @@ def test_the_fitted_rule_is_the_shipped_rule(corpus: dict[str, ModuleType]) -> N
         shipped = peak(RunShape(t["suggested_lr"], t["lr_min"], t["stop_lr"], "cosine", 0.5, 0.1, 1000, "scratch", False))
         assert shipped[0] == "warmup-and-decay"
         assert finder.rule_peak(t, rule) == pytest.approx(shipped[1]) == pytest.approx(finder.shipped_peak(t))
+
+
+def test_paired_compares_an_alternative_with_the_rule_setting_by_setting(corpus: dict[str, ModuleType]) -> None:
+    finder = corpus["finder"]
+    rule = {"a": {"regret": 0.5}, "b": {"regret": 1.0}, "c": {"regret": 0.0}}
+    alt = {"a": {"regret": 1.5}, "b": {"regret": 0.0}, "c": {"regret": 0.5}, "d": {"regret": 9.0}}  # d: the rule has no run
+    out = finder.paired(alt, rule)
+    diffs = [1.0, -1.0, 0.5]
+    assert out == {
+        "settings": 3,
+        "mean_difference": round(sum(diffs) / 3, 3),
+        "standard_error": round(statistics.stdev(diffs) / math.sqrt(3), 3),
+        "better": 1,
+        "worse": 2,
+    }
+
+
+def test_the_builtin_check_reads_the_peak_reason_the_shipped_rule_writes(corpus: dict[str, ModuleType]) -> None:
+    # finder.builtin reads the stop LR and the schedule's mean back from lr_find.json's recorded peak_reason: the
+    # pattern must keep matching what find/peak.py writes, or the check would silently score no picks
+    _, _, reason = peak(RunShape(0.003, 0.03, 0.167, "cosine", 0.5, 0.1, 225, "scratch", False))
+    found = corpus["finder"]._RECORDED.search(reason)
+    assert found is not None and (float(found[1]), float(found[2])) == (0.5, 0.167)
