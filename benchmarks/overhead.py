@@ -269,7 +269,7 @@ def engine_step(
     model: torch.nn.Module, train: Any, val: Any, total: int, work: Path, batch: dict[str, int] | None = None
 ) -> tuple[Any, StepFn]:
     """A trainwell Trainer on this benchmark's recipe (no evaluation, no logging) and one step of it: its StepRunner
-    plus the per-step bookkeeping and schedule. ``batch`` is the config's batch section where the step's batch is
+    plus the per-step bookkeeping, schedule and signal check. ``batch`` is the config's batch section where the step's batch is
     not the default (ddp_step.py: each rank's share). The caller closes ``trainer.log``."""
     from trainwell.engine.loop import Trainer
     from trainwell.engine.progress import ProgressBar
@@ -290,7 +290,10 @@ def engine_step(
     trainer.progress = ProgressBar(total, 0, "off")
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        trainer._after_step(trainer.runner.run([(x, y)]), epoch_end=False)
+        # as Trainer._epoch takes a step: its rows over every rank (the sampler's), the step, and whether to stop
+        # for a signal (under torchrun an all-reduce every few steps)
+        if trainer._after_step(trainer.runner.run([(x, y)], trainer.sampler.rows(0)), epoch_end=False) is None:
+            trainer._signalled()
 
     return trainer, step
 

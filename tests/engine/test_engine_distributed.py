@@ -302,8 +302,9 @@ def test_resume_matches_the_uninterrupted_run(killed: dict[str, Any], runs: dict
 @pytest.mark.slow
 def test_resume_with_dropout_matches_the_uninterrupted_run(tmp_path: Path) -> None:
     """Each rank's own dropout stream is saved and restored: a killed and resumed run with dropout is the
-    uninterrupted one, and it differs from a run whose ranks share one stream (the masks are drawn)."""
-    cfg = str(_config(tmp_path, model={"dropout": 0.2}))
+    uninterrupted one, and it differs from a run whose ranks share one stream (the masks are drawn). Logged
+    every 4 steps, the step-15 checkpoint holds each rank's part of steps 13-15's losses (step.py), restored."""
+    cfg = str(_config(tmp_path, model={"dropout": 0.2}, logging={"every": 4}))
     whole = _trainwell(cfg, "--nproc", "2", "--run-dir", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-3000:]
     kill = {"TW_KILL_RANK": "0", "TW_KILL_AT": str(20 * PER_RANK_STEP + 1)}

@@ -1,6 +1,8 @@
 """Many processes through torch.distributed: the process group torchrun asks for, and the few collectives
-the engine needs (a step's item counts and loss, riding on DDP's own gradient all-reduce; stop decisions,
-evaluation outputs and every rank's RNG at log, evaluation and checkpoint steps).
+the engine needs besides DDP's (FSDP's) own gradient reduction. A step makes none: its item count is the
+sampler's, the same on every rank, and its NaN decision is read off the reduced gradients, the same on every
+rank (engine/step.py). Losses are summed at log steps, signals shared every few steps, stop decisions,
+evaluation outputs and every rank's RNG at log, evaluation and checkpoint steps (engine/loop.py).
 
 A process is distributed when torchrun started it (``WORLD_SIZE``/``RANK`` in its environment). One process
 without torchrun is world 1 and never touches torch.distributed, so a plain run pays nothing for this module.
@@ -18,7 +20,6 @@ from typing import Any
 import torch
 
 from trainwell.config.schema import Config
-from trainwell.engine.precision import PrecisionStrategy
 from trainwell.errors import ConfigError, Problem, TrainingInterrupted
 
 
@@ -161,8 +162,8 @@ def process_group(config: Config, device_type: str) -> Iterator[World]:
         yield world()
         finished = True
     except TrainingInterrupted:
-        # An orderly stop: SIGINT/SIGTERM reached some rank, the step's all-reduce told every rank, and each
-        # raises this after the same step and its checkpoint. Every rank waits below for rank 0 to finish
+        # An orderly stop: SIGINT/SIGTERM reached some rank, the loop's next signal check told every rank
+        # (engine/loop.py), and each raises this after the same step and its checkpoint. Every rank waits below for rank 0 to finish
         # the run folder (summary, report): torchrun SIGTERMs the ranks still running as soon as one exits.
         finished = True
         raise
@@ -237,63 +238,8 @@ def full_value(value: torch.Tensor) -> torch.Tensor:
     return full() if full is not None else value  # type: ignore[no-any-return]
 
 
-class WithScalars(torch.nn.Module):
-    """What DDP wraps under torchrun: the task's model, whose forward pass it runs, and ``scalars``, a
-    parameter no forward pass reads, there to carry a step's scalars (``StepScalars``) as its gradient.
-
-    The model's own parameters and state are the task model's (checkpoints save that one, not this)."""
-
-    def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
-        super().__init__()
-        self.model = model
-        self.scalars = torch.nn.Parameter(torch.zeros(SCALARS, dtype=torch.float32, device=device))
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.model(*args, **kwargs)
-
-
-SCALARS = 4  # a step's weight, items, interrupt flag, loss sum
-
-
 def data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.parallel.DistributedDataParallel:
-    """``model`` (with its ``WithScalars`` carrier) in DistributedDataParallel. Gradients live in DDP's
-    all-reduce buckets rather than beside them: no second copy of them, so a rank needs what the batch
-    finder's one-process probe measured."""
+    """``model`` in DistributedDataParallel. Gradients live in DDP's all-reduce buckets rather than beside
+    them: no second copy of them, so a rank needs what the batch finder's one-process probe measured."""
     ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(WithScalars(model, device), device_ids=ids, gradient_as_bucket_view=True)
-
-
-class StepScalars:
-    """A step's scalars (the window's weight, items, interrupt flag, loss sum), summed over the ranks by the
-    backward pass that synchronises the gradients.
-
-    Under DDP they are the gradient of ``WithScalars.scalars``, handed to that backward pass as a second root
-    (``PrecisionStrategy.backward``'s ``carry``): DDP averages that parameter's gradient with the others, in
-    its own C++ all-reduce, in the bucket of the last layers. So a step makes no collective beyond DDP's and
-    runs no Python in between; the counts are sent times the world size, so that DDP's average is their sum,
-    exact in float32 below 2**24 / world size. (A communication hook appending them to the last bucket, the
-    earlier way, ran Python in the backward pass and copied the bucket: 12 % more CPU per step than a plain
-    DDP loop, benchmarks/ddp.py.) FSDP has no such parameter: its steps reduce the scalars in one all-reduce
-    of their own.
-    """
-
-    def __init__(self, model: Any, world: int) -> None:
-        self.world = world
-        holder = getattr(model, "module", None)
-        self.carrier: torch.nn.Parameter | None = holder.scalars if isinstance(holder, WithScalars) else None
-
-    def backward(self, precision: PrecisionStrategy, loss: torch.Tensor, counts: list[float], loss_sum: torch.Tensor) -> list[float]:
-        """Backpropagate ``loss`` (the window's last micro-batch: DDP synchronises); return ``[*counts, loss_sum]``
-        summed over every rank, the same numbers on each."""
-        if self.carrier is None:  # FSDP's steps read their values on the host anyway (loop.py: not deferred)
-            precision.backward(loss)
-            return all_sum([*counts, float(loss_sum)], loss_sum.device)
-        # DDP averages: the counts go times the world size (exact: their average is their sum); the loss
-        # sum, not an integer, is multiplied back here
-        grad = torch.tensor([c * self.world for c in counts] + [0.0], dtype=torch.float32, device=loss_sum.device)
-        grad[-1] = loss_sum
-        precision.backward(loss, (self.carrier, grad))
-        shared: list[float] = self.carrier.grad.tolist()  # type: ignore[union-attr]
-        self.carrier.grad = None  # the next step's backward pass starts it afresh
-        shared[-1] *= self.world
-        return shared
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)

@@ -15,9 +15,9 @@ What changes against DDP, and why:
 - Every forward pass is a collective (each unit's weights are gathered), so every rank evaluates the same
   number of batches: a rank whose validation shard has one batch fewer repeats its last one, its outputs
   discarded (``engine/evaluate.py``).
-- A step's scalars (items, loss, interrupt flag) take one all-reduce of their own: under DDP they ride
-  in its gradient all-reduce as the gradient of a parameter of their own (``distributed.StepScalars``),
-  which a sharded model has not.
+- A step communicates nothing besides the gradient reduce-scatter, as under DDP (engine/step.py): the
+  NaN decision reads the gradient norm, whose full value (``distributed.full_value``) is the same on
+  every rank.
 """
 
 from __future__ import annotations

@@ -30,10 +30,12 @@ from trainwell.engine.resume import Change, check_world, lr_ratio
 from trainwell.engine.run_folder import MetricsLog, read_records
 from trainwell.engine.setup import build_components, eval_rounds, train_loader, train_sampler, val_loader
 from trainwell.engine.state import LogWindow, LoopState
-from trainwell.engine.step import PendingStep, StepOutcome, StepRunner, skips_on_device, status_of
+from trainwell.engine.step import PendingStep, StepOutcome, StepRunner, skips_on_device
 from trainwell.errors import ConfigError, Problem, TrainingError
 from trainwell.registry import did_you_mean
 from trainwell.tasks.base import Task
+
+SIGNAL_EVERY = 10  # the most steps between two checks for a signal under torchrun (Trainer.signal_every)
 
 
 class NullLog:
@@ -81,13 +83,20 @@ class Trainer:
         self.val_loader = val_loader(config, task, self.c.device, self.world)
         self.interrupt = InterruptWatch()
         t = config.training
-        # on CPU the per-step sync is free; FSDP's sharded steps are synced (the device-side skip is untested there)
-        defer = self.c.device.type == "cuda" and skips_on_device(self.c.optimizer) and not self.c.sharded
+        # on CPU the per-step sync is free; FSDP's sharded steps are synced (the device-side skip is untested there),
+        # and so are fp16's under torchrun (telling a NaN from an overflow then takes every rank's loss: step.py)
+        defer = (
+            self.c.device.type == "cuda" and skips_on_device(self.c.optimizer) and not self.c.sharded
+            and not (self.world.size > 1 and self.c.precision.scales_loss)
+        )  # fmt: skip
         self.runner = StepRunner(
             self.c.forward_model, self.c.loss_fn, self.c.optimizer, self.c.precision, t.max_grad_norm, self.c.device,
             defer, t.nan_policy, t.max_nan_skips, task.count_items, self.world.size,
-            lambda: self.interrupt.signum is not None, config.batch.effective * self.world.size,
         )  # fmt: skip
+        # Under torchrun the ranks tell each other of a SIGINT/SIGTERM every this many steps (one all-reduce of
+        # one number; at every step it would cost a DDP step on CPU about 5 %): the job stops after the first
+        # such step after the signal, at most this many steps late, every rank after the same step.
+        self.signal_every = min(config.logging.every, SIGNAL_EVERY)
         self.pending: list[tuple[int, PendingStep]] = []  # deferred steps not yet read: (step, values)
         self.window = LogWindow()
         self.ckpt_root = run_dir / "checkpoints"
@@ -130,10 +139,18 @@ class Trainer:
         self.c.schedule.rebase(lr_scale)
         self.c.precision.load_state_dict(trainer["precision"])
         self.stopper.load_state_dict(trainer["early_stopping"])
-        self.window.load_state_dict(trainer["log_window"])
+        self.window.load_state_dict(self._log_window_of(trainer))
         self.state.load_counters(trainer["counters"])
         rng.restore(trainer["rng_ranks"][self.world.rank] if "rng_ranks" in trainer else trainer["rng"])
         return latest.step
+
+    def _log_window_of(self, trainer: dict[str, Any]) -> dict[str, Any]:
+        """This rank's log sums in a checkpoint. One written before the ranks kept their own parts of the
+        losses holds their sum on rank 0 alone."""
+        if "log_window_ranks" in trainer:
+            return trainer["log_window_ranks"][self.world.rank]  # type: ignore[no-any-return]
+        window: dict[str, Any] = trainer["log_window"]
+        return window if self.world.main else {**window, "loss": 0.0}
 
     def _save(self) -> None:
         s = self.state
@@ -146,8 +163,9 @@ class Trainer:
             "rng": rng.capture(),
             "world_size": self.world.size,
         }
-        if self.world.size > 1:  # every rank's RNG (the data position is the same on all of them)
+        if self.world.size > 1:  # every rank's RNG and its part of the losses (the data position is the same on all)
             trainer["rng_ranks"] = distributed.gather(trainer["rng"])
+            trainer["log_window_ranks"] = distributed.gather(trainer["log_window"])
         self._saved_step = s.step
         if self.c.sharded:  # every rank writes its shards (engine/fsdp.py), into the folder rank 0 makes
             write_weights: Any = partial(fsdp.save, self.c.model, self.c.optimizer, self.config.distributed.whole_weights)
@@ -192,23 +210,28 @@ class Trainer:
         batches = iter(train_loader(self.config, self.task, self.sampler, s.epoch_index, self.c.device))
         while True:
             window = list(islice(batches, k))  # the last window of an epoch may be short
-            if window:
-                s.batch_index += len(window)
+            rows = self.sampler.rows(s.batch_index, len(window))  # over every rank: each knows each one's share
+            s.batch_index += len(window)
             epoch_end = not window or s.batch_index >= self.c.batches_per_epoch
             if epoch_end:
                 s.epoch_index, s.batch_index = s.epoch_index + 1, 0
             if not window:
                 return None
-            stop = self._after_step(self.runner.run(window), epoch_end)
+            stop = self._after_step(self.runner.run(window, rows), epoch_end)
             if stop is None and self._signalled():
                 stop = self._interrupted()
             if stop is not None or epoch_end:
                 return stop
 
     def _signalled(self) -> bool:
-        """A signal reached this process, or (under torchrun) any rank by the end of this step's backward pass: the
-        step's all-reduce carried the flag, so every rank answers the same after the same step."""
-        return self.runner.any_signalled if self.world.size > 1 else self.interrupt.signum is not None
+        """A signal reached this process; under torchrun, any rank, asked every ``signal_every`` steps (one
+        all-reduce), so every rank answers the same after the same step."""
+        caught = self.interrupt.signum is not None
+        if self.world.size == 1:
+            return caught
+        if self.state.step % self.signal_every:
+            return False
+        return distributed.all_sum([float(caught)], self.c.device)[0] > 0
 
     def _after_step(self, outcome: StepOutcome | PendingStep, epoch_end: bool) -> Stop | None:
         s = self.state
@@ -280,7 +303,7 @@ class Trainer:
         stop, undo, now = None, 0, s.step
         for (step, p), (loss, norm) in zip(pending, rows):
             s.step = step  # the NaN message and a stop name the step itself
-            self._last = StepOutcome(status_of(loss, norm, self.c.precision.scales_loss), loss, norm, p.items, p.lr)
+            self._last = StepOutcome(self.runner.status(loss, norm), loss, norm, p.items, p.lr)
             undo += self._last.status != "ok"
             stop = self._account(self._last, scheduled=True)
             if stop is not None:
@@ -324,12 +347,14 @@ class Trainer:
         s, w = self.state, self.window
         if w.steps == 0 or self._last is None:
             return None  # every step since the last record was skipped
+        # under torchrun each rank's steps hold its part of their mean losses (step.py): the sum is the mean
+        loss = w.loss if self.world.size == 1 else distributed.all_sum([w.loss], self.c.device)[0]
         record = {
             "event": "train",
             "step": s.step,
             "epoch": s.epoch,
             "lr": self._last.lr,
-            "loss": w.loss / w.steps,
+            "loss": loss / w.steps,
             "grad_norm": w.grad_norm / w.steps,
             "samples": s.samples,
             "time": self._elapsed(),

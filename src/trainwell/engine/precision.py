@@ -24,17 +24,6 @@ if TYPE_CHECKING:
 
 
 _NO_AUTOCAST = contextlib.nullcontext()  # reusable and stateless: one instance for every step
-Carry = tuple["torch.Tensor", "torch.Tensor"]  # (a leaf tensor, its gradient): see PrecisionStrategy.backward
-
-
-def _backward(root: torch.Tensor, carry: Carry | None) -> None:
-    if carry is None:
-        root.backward()
-        return
-    import torch
-
-    # one backward pass from two roots: the loss, and the leaf whose gradient is given as it is
-    torch.autograd.backward((root, carry[0]), (None, carry[1]))
 
 
 class PrecisionStrategy:
@@ -53,10 +42,8 @@ class PrecisionStrategy:
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         return _NO_AUTOCAST
 
-    def backward(self, loss: torch.Tensor, carry: Carry | None = None) -> None:
-        """Backpropagate ``loss``; ``carry`` (a leaf tensor, the gradient to give it) joins the same backward
-        pass, unscaled (under torchrun it carries a step's scalars: ``distributed.WithScalars``)."""
-        _backward(loss, carry)
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
 
     def unscale(self, optimizer: torch.optim.Optimizer) -> None:
         """Make ``.grad`` hold true gradients (needed before clipping or measuring the norm)."""
@@ -144,8 +131,8 @@ class FP16Precision(PrecisionStrategy):
 
         return torch.autocast(device_type=self.device.type, dtype=torch.float16)
 
-    def backward(self, loss: torch.Tensor, carry: Carry | None = None) -> None:
-        _backward(self.scaler.scale(loss), carry)
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
 
     def unscale(self, optimizer: torch.optim.Optimizer) -> None:
         if not self._unscaled:  # GradScaler refuses a second unscale_ in one step

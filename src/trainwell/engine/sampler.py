@@ -40,6 +40,12 @@ class EpochBatchSampler(torch.utils.data.Sampler[list[int]]):
         rest = self.n % g
         return self.n - rest if 0 < rest < self.world else self.n
 
+    def rows(self, start: int, count: int = 1) -> int:
+        """Items of batches ``start`` .. ``start + count - 1`` over every rank (what one process at
+        ``batch_size x world`` reads there): each rank knows every rank's share without asking."""
+        g = self.batch_size * self.world
+        return max(0, min(self.used(), (start + count) * g) - start * g)
+
     def __iter__(self) -> Iterator[list[int]]:
         order = self.order()[: self.used()].tolist()
         g = self.batch_size * self.world
