@@ -201,6 +201,23 @@ def test_fsdp_resume_matches_the_uninterrupted_run(sharded_resumed: dict[str, An
     assert without_time(read_jsonl(sharded_resumed["run"] / "metrics.jsonl")) == without_time(read_jsonl(sharded / "metrics.jsonl"))
 
 
+@pytest.mark.slow
+def test_an_fsdp_run_keeping_only_its_shards_resumes_as_if_uninterrupted(sharded: Path, tmp_path: Path) -> None:
+    """``distributed.whole_weights: false``: the checkpoints hold the shards alone (no model.pt), and a run whose
+    rank 1 is killed after the step-30 checkpoint resumes from them to the uninterrupted FSDP run's metrics
+    (that run also wrote the whole weights, which change no number)."""
+    run = tmp_path / "shards-only"
+    kill = {"TW_KILL_RANK": "1", "TW_KILL_AT": str(35 * PER_RANK_STEP + 3)}
+    cfg = str(_config(tmp_path, distributed={"strategy": "fsdp", "whole_weights": False}))
+    first = _trainwell(cfg, "--nproc", "2", "--run-dir", str(run), env=kill)
+    assert first.returncode != 0 and 30 <= max(r["step"] for r in read_jsonl(run / "metrics.jsonl")) <= 35
+    assert len(list(run.glob("checkpoints/step-30/sharded/*.distcp"))) == 2 and not list(run.glob("checkpoints/*/model.pt"))
+    resumed = _trainwell("--resume", str(run), "--nproc", "2")
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert without_time(read_jsonl(run / "metrics.jsonl")) == without_time(read_jsonl(sharded / "metrics.jsonl"))
+    assert not list(run.glob("checkpoints/*/model.pt"))
+
+
 def test_fsdp_refuses_what_it_cannot_shard() -> None:
     """A task that saves an adapter or its library's own format needs the whole model in one process."""
     config = config_from_dict(
