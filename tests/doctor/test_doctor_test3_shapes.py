@@ -190,9 +190,9 @@ def test_saturating_offers_no_patience_the_run_already_has() -> None:
 def test_val_spikes_scan_a_long_evaluation_history_in_one_pass() -> None:
     # 3,000 evaluations of a falling val loss with eval noise and one blow-up two evaluations wide: found once, and
     # each start is scanned only while the excursion could still qualify (a slice-min per end took seconds here).
-    from trainwell.doctor.checks.stability import _val_excursions
+    from trainwell.doctor.checks.stability import val_excursions
 
     values = [1.0 / (1 + i / 50) + 0.01 * (((i * 7919) % 13) / 12) for i in range(3000)]
     values[1500:1502] = [5.0, 6.0]
-    assert _val_excursions(values) == [(1500, 1502)]
-    assert _val_excursions([1.0, *[5.0] * 3000]) == []  # a jump that never comes back is no spike
+    assert val_excursions(values) == [(1500, 1502)]
+    assert val_excursions([1.0, *[5.0] * 3000]) == []  # a jump that never comes back is no spike

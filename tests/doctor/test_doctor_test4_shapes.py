@@ -215,3 +215,20 @@ def test_a_train_only_loss_still_falling_is_not_underfitting_though_its_accuracy
     # The same accuracies under a loss that has stopped (flat for its last two thirds): underfitting.
     flat = [3.53 * 0.5**i + 1.5 + 0.02 * ((-1) ** i) for i in range(30)]
     assert "underfitting" in _rules(history(flat, train_accuracy=acc))
+
+
+def test_an_accuracy_gap_opened_by_a_val_blow_up_is_the_spike_not_memorisation() -> None:
+    # 065010-AmanMalhi/groww-sentiment-analyser: val loss 0.33 -> 5.0 / 7.2 -> 1.7 / 1.2 (an LR halving), val accuracy
+    # 0.85 -> 0.24 -> 0.61 while train accuracy reaches 0.97: the gap opened with the blow-up, it was 0.11 before it.
+    train = [1.095, 0.665, 0.454, 0.364, 0.285, 0.225, 0.25, 0.197, 0.171, 0.135]
+    val = [0.7286, 0.4989, 0.3873, 0.5213, 0.3333, 0.4409, 5.0336, 7.1756, 1.6807, 1.2049]
+    val_acc = [0.2222, 0.8845, 0.8715, 0.8385, 0.8759, 0.8507, 0.2535, 0.2378, 0.5278, 0.6146]
+    train_acc = [0.7245, 0.8344, 0.9002, 0.9303, 0.9453, 0.9592, 0.9572, 0.9655, 0.9633, 0.9722]
+    h = history(train, val, every=1, val_accuracy=val_acc, train_accuracy=train_acc)
+    d = diagnose(h)
+    assert d.main_finding is not None and d.main_finding.rule == "val_spikes"
+    assert "overfitting" not in _rules(h) and "saturating" not in _rules(h)  # it settled worse than it started
+    # The same gap with no blow-up before it is memorisation.
+    steady = [0.7286, 0.4989, 0.3873, 0.5213, 0.3333, 0.4409, 0.45, 0.47, 0.49, 0.5]
+    low = [0.2222, 0.6, 0.62, 0.61, 0.62, 0.6, 0.6, 0.61, 0.6, 0.6]
+    assert "overfitting" in _rules(history(train, steady, every=1, val_accuracy=low, train_accuracy=train_acc))

@@ -23,6 +23,7 @@ from trainwell.doctor.checks.base import (
     smoothed,
     start_level,
 )
+from trainwell.doctor.checks.stability import val_excursions
 from trainwell.doctor.history import Finding, History, Series, Severity
 from trainwell.doctor.signal import chunk_medians, mad, mann_kendall_z, position, tail_level, theil_sen_slope
 
@@ -212,6 +213,8 @@ def _accuracy_gap(history: History) -> Finding | None:
     train_end, val_end = tail_level(train.values, t.EDGE_FRACTION), tail_level(val.values, t.EDGE_FRACTION)
     if train_end < t.OVERFIT_ACC_MEMORISED or train_end - val_end < t.OVERFIT_ACC_GAP:
         return None
+    if _gap_opened_in_a_blow_up(history, train, val):
+        return None  # the val loss blew up and the accuracy has not recovered yet: val_spikes' finding, not memorisation
     message = (
         f"overfitting: train accuracy reaches {fmt(train_end)} while val_accuracy ends at {fmt(val_end)}, "
         f"{train_end - val_end:.2f} lower: the model memorised the training set (train acc >> val acc)"
@@ -225,6 +228,20 @@ def _accuracy_gap(history: History) -> Finding | None:
         lightning=f"weight_decay={new_wd} in configure_optimizers; raise dropout; more augmentation",
     )
     return finding("overfitting", message, evidence, fix, step=val.steps[-1])
+
+
+def _gap_opened_in_a_blow_up(history: History, train: Series, val: Series) -> bool:
+    """Whether the val loss had an excursion (val_spikes' reading: a jump to VAL_SPIKE_RATIO x and back) and, at the
+    evaluation before it, the val accuracy was within OVERFIT_ACC_GAP of the train accuracy: the gap opened with the
+    blow-up (a val loss 0.33 -> 7.2 -> 1.2 with val accuracy 0.85 -> 0.24 -> 0.61), it was not there before."""
+    loss = history.eval_loss.finite()
+    found = val_excursions(loss.values)
+    if not found:
+        return False
+    before = loss.steps[found[0][0] - 1]
+    val_then = [v for s, v in zip(val.steps, val.values) if s <= before]
+    train_then = [v for s, v in zip(train.steps, train.values) if s <= before]
+    return bool(val_then and train_then) and train_then[-1] - val_then[-1] < t.OVERFIT_ACC_GAP
 
 
 def _disagreement(history: History) -> tuple[str, Series, str, int, int] | None:
@@ -503,6 +520,8 @@ def _plateaued_early(series: Series, mode: str, settled: bool = False) -> tuple[
     # the raw best is the luckiest evaluation, and a line 5% above it is crossed late and by chance). Not for
     # overfitting's question (did the curve flatten before its turn?): a turn lifts the tail above the best.
     end = max(best, tail_level(values, t.EDGE_FRACTION)) if settled else best
+    if end >= begin:
+        return None  # the curve settled no better than it started (a blow-up it never recovered from): no plateau reached
     line = end + (1 - t.SATURATE_LEVEL) * (begin - end)
     reached = next(i for i, v in enumerate(values) if v <= line)
     where = position(series.steps[reached], series.steps[0], series.steps[-1])

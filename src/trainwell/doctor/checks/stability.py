@@ -215,7 +215,7 @@ def _recovered_after(history: History, step: float) -> str | None:
     return None
 
 
-def _val_excursions(values: list[float]) -> list[tuple[int, int]]:
+def val_excursions(values: list[float]) -> list[tuple[int, int]]:
     """(first, end) index ranges of evaluations that jump up and come back: every value in [first, end) is at least
     VAL_SPIKE_RATIO x both the evaluation before and the one it came back to (index end, before the last), and the jump
     undoes at least SPIKE_PROGRESS_FRACTION of the progress the run made (a doubling near a floor of 1e-4 is noise in the
@@ -250,7 +250,7 @@ def val_spikes(history: History) -> Finding | None:
     values = series.values
     if len(values) < 3:
         return None  # needs_eval found another metric: no eval loss to spike
-    hits = _val_excursions(values)
+    hits = val_excursions(values)
     if not hits:
         return None
     evidence = [
