@@ -232,3 +232,28 @@ def test_an_accuracy_gap_opened_by_a_val_blow_up_is_the_spike_not_memorisation()
     steady = [0.7286, 0.4989, 0.3873, 0.5213, 0.3333, 0.4409, 0.45, 0.47, 0.49, 0.5]
     low = [0.2222, 0.6, 0.62, 0.61, 0.62, 0.6, 0.6, 0.61, 0.6, 0.6]
     assert "overfitting" in _rules(history(train, steady, every=1, val_accuracy=low, train_accuracy=train_acc))
+
+
+# ---- after test5 was scored --------------------------------------------------------------------------------------
+
+
+def test_a_non_finite_grad_norm_with_finite_losses_is_a_skipped_step_warning(tmp_path: Path) -> None:
+    # test5 (MattthiasSchedel/DAT55-Project4): an HF log with one NaN grad_norm and every loss finite, labelled
+    # healthy, got a nan_inf ERROR. A mixed-precision scaler skips overflowing steps by design; a NaN loss stays an error.
+    records = [
+        {
+            "step": 10 * (i + 1),
+            "epoch": (i + 1) / 20,
+            "loss": 2.0 * 0.9**i,
+            "learning_rate": 1e-4 * (1 - i / 20),
+            "grad_norm": float("nan") if i == 1 else 1.0,
+        }
+        for i in range(20)
+    ]
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": records, "max_steps": 200}))
+    found = {f.rule: f for f in diagnose(path).findings}
+    assert found["nan_inf"].severity == Severity.WARNING and "skipped" in found["nan_inf"].message
+    records[5]["loss"] = float("nan")
+    path.write_text(json.dumps({"log_history": records, "max_steps": 200}))
+    assert "nan_inf" in _errors(read_history(path))

@@ -50,6 +50,16 @@ def nan_inf(history: History) -> Finding | None:
         return None
     train_side = any(p.series in ("train_loss", "grad_norm", *trained) for p in bad)
     where = ", ".join(f"{name} ({n}x)" for name, n in counts.items())
+    if set(counts) == {"grad_norm"}:
+        # Only the gradient norm, every loss finite: the steps whose gradients overflowed and were skipped, which a
+        # mixed-precision loss scaler does by design while it calibrates (HF Trainer logs their norm as NaN/Inf).
+        # A warning, not an error: the run went on; many of them mean the scale never settles.
+        message = (
+            f"non-finite values in {where} while every loss stayed finite: steps whose gradients overflowed "
+            "and were skipped (fp16 loss scaling); harmless if rare, a problem if they recur"
+        )
+        fix = f"training.precision: bf16 if the hardware has it; else {clip_fix(history, t.GRAD_CLIP)}"
+        return finding("nan_inf", message, bad, fix, step=min(p.step for p in bad), severity=Severity.WARNING)
     if train_side:
         message = f"non-finite values in {where}: the optimisation blew up (LR too high or no gradient clipping)"
         fix = f"{lr_change(history, 1 / t.LR_DIVIDE)}; {clip_fix(history, t.GRAD_CLIP)}"
