@@ -142,3 +142,28 @@ def test_an_interrupted_tune_says_how_to_go_on(tmp_path: Path, monkeypatch: pyte
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "run the same command again to go on (trainwell tune --trials 3 --run-dir" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "fix"),
+    [
+        ("task: digits\ntraining:\n  epochs: 3\n   lr: 2\n", "c.yaml:4:6", "fix the syntax at line 4: 'lr: 2'"),
+        ("task: digits\noptimizer: {lr: 0.1\n", "c.yaml:3:1", "close the bracket or quote opened at line 2, column 12"),
+        ('task: "digits\n', "c.yaml:2:1", "close the bracket or quote opened at line 1, column 7"),
+        ("task: !!python/object:os.system x\n", "c.yaml:1:7", "remove the tag at line 1"),
+    ],
+    ids=["indentation", "unclosed-brace", "unclosed-quote", "python-tag"],
+)
+@pytest.mark.parametrize("verb", [["config", "validate"], ["train"], ["lint"]])
+def test_a_yaml_syntax_error_names_its_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], text: str, where: str, fix: str, verb: list[str]
+) -> None:
+    """A YAML slip said only `c.yaml: must be valid YAML, but got 'mapping values are not allowed in this
+    context'`: no line, no column. Now `file:line:column` (1-based, as editors count), the parser's problem
+    and the line it is on."""
+    monkeypatch.chdir(tmp_path)  # `train` would make its run folder under ./runs
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    assert main([*verb, str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / where}: must be valid YAML, but got " in err and fix in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()

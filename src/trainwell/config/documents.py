@@ -87,9 +87,35 @@ def _parse_yaml(text: str, where: str, limits: Limits) -> tuple[Any, Problem | N
     except yaml.YAMLError as exc:
         if _libyaml_too_deep(exc):
             return None, _too_deep(where, limits)
-        return None, Problem(where, "must be valid YAML", _first_line(exc), "fix the syntax (python/ tags are refused)")
+        return None, _yaml_problem(exc, text, where)
     except ValueError as exc:  # e.g. a date out of range in a YAML timestamp
         return None, Problem(where, "must be valid YAML", _first_line(exc), "fix the value")
+
+
+def _yaml_problem(exc: Any, text: str, where: str) -> Problem:
+    """The parser's problem at its line and column (1-based, as editors count), in ``where`` as ``file:line:column``
+    so an editor can jump there; the fix quotes the line. PyYAML's marks are 0-based; an error without one
+    (rare) keeps the file alone."""
+    import yaml
+
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or _first_line(exc)
+    if mark is None:
+        return Problem(where, "must be valid YAML", problem, "fix the syntax (python/ tags are refused)")
+    line, column = mark.line + 1, mark.column + 1
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    opened = f"line {context_mark.line + 1}, column {context_mark.column + 1}" if context and context_mark is not None else ""
+    if opened:
+        problem += f" ({context} started at {opened})"
+    lines = text.splitlines()
+    shown = f": {lines[line - 1].strip()!r}" if 0 < line <= len(lines) and lines[line - 1].strip() else ""
+    if isinstance(exc, yaml.constructor.ConstructorError):  # a tag such as !!python/object: not a syntax slip
+        fix = f"remove the tag at line {line}{shown}; configs are plain YAML (python/ tags are refused)"
+    elif not "".join([lines[line - 1][column - 1 :] if line <= len(lines) else "", *lines[line:]]).strip():  # the parser wanted more and the file ended: an unclosed bracket or quote
+        fix = f"the file ends before it is closed: close the bracket or quote opened at {opened or 'the line above'}"
+    else:
+        fix = f"fix the syntax at line {line}{shown} (indentation, a missing ':' or closing bracket, or quote the value)"
+    return Problem(f"{where}:{line}:{column}", "must be valid YAML", problem, fix)
 
 
 def override_value(raw: str, where: str) -> tuple[Any, Problem | None]:
