@@ -124,9 +124,11 @@ def test_data_settings_a_built_in_task_would_not_read_are_refused(tmp_path: Path
     assert "2 problems found" in err and "  - data.options.foo: is not a data option of task 'digits'" in err
     assert "  - data.path: is not read by task 'digits'" in err and not (tmp_path / "run").exists()
     from trainwell.config import load_config
-    from trainwell.tasks.catalog import TASKS, data_problems
+    from trainwell.errors import ConfigError
 
-    (problem,) = data_problems(TASKS.get("tabular", "task"), load_config({"task": "tabular", "data": {"options": {"targt": "income"}}}))
+    with pytest.raises(ConfigError) as error:  # loading a config checks them too (config rule task-options)
+        load_config({"task": "tabular", "data": {"options": {"targt": "income"}}})
+    (problem,) = error.value.problems
     assert problem.where == "data.options.targt" and "did you mean 'target'" in problem.fix
 
 
@@ -167,3 +169,39 @@ def test_a_yaml_syntax_error_names_its_line_and_column(
     err = capsys.readouterr().err
     assert f"{tmp_path / where}: must be valid YAML, but got " in err and fix in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_config_validate_reports_the_tasks_model_and_data_options_as_train_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`config validate` said `valid` for `model: {hiddn: 3, dropout: lots}` and an unknown `data.options` key,
+    which `train` refused when it built the task. Now validate lists them with every other problem at once,
+    in the very words `train` uses (one check: tasks.catalog.task_problems)."""
+    monkeypatch.chdir(tmp_path)
+    options = "task: digits\nmodel: {hiddn: 3, dropout: lots}\ndata:\n  options: {foo: 1}\n"
+    (tmp_path / "opts.yaml").write_text(options, encoding="utf-8")
+    (tmp_path / "both.yaml").write_text(options + "training: {epochs: -1}\n", encoding="utf-8")
+    assert main(["train", "opts.yaml"]) == 2
+    trained = capsys.readouterr().err
+    assert main(["config", "validate", "opts.yaml"]) == 2
+    validated = capsys.readouterr().err
+    lines = ["model.hiddn: is not a model option of task 'digits', but got 3. Fix: did you mean 'hidden'?",
+             "model.dropout: must be a number in [0, 1) (the probability of zeroing a unit), but got 'lots'",
+             "data.options.foo: is not a data option of task 'digits', but got 1. Fix: task 'digits' takes no data.options"]  # fmt: skip
+    for line in lines:
+        assert line in trained and line in validated
+    assert "3 problems found" in validated and not (tmp_path / "runs").exists()
+    assert main(["config", "validate", "both.yaml"]) == 2
+    both = capsys.readouterr().err
+    assert "4 problems found" in both and "training.epochs" in both and all(line in both for line in lines)
+
+
+def test_config_validate_reports_the_causal_lm_adapter_options_and_loss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The causal-lm task's own checks (adapter options, its loss) ran only when the model was loaded."""
+    config = tmp_path / "sft.yaml"
+    config.write_text("task: causal-lm\nmodel: {adapter: qlora, lora_r: 0, lora_dropout: 1.5, lora_rank: 4}\nloss: {name: focal}\n")
+    assert main(["config", "validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    for where in ("model.adapter", "model.lora_r", "model.lora_dropout", "model.lora_rank", "loss.name"):
+        assert f"  - {where}: " in err
+    assert "5 problems found" in err and "Traceback" not in err

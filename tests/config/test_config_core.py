@@ -102,6 +102,7 @@ def test_every_cross_field_rule_fires(name: str) -> None:
         "fp16-needs-cuda": {"training": {"precision": "fp16", "device": "cpu"}},
         "lr-find-range": {"lr_find": {"min_lr": 1.0, "max_lr": 0.1}},
         "class-weights-loss": {"loss": {"name": "mse", "class_weights": "auto"}},
+        "task-options": {"model": {"hiddn": 3}},
     }
     assert name in breaking, f"add a breaking config for new rule {name}"
     rule = CONFIG_RULES.get(name)

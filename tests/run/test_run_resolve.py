@@ -117,6 +117,29 @@ def test_config_show_resolves_what_train_trains(tmp_path: Path, capsys: pytest.C
     assert {**shown, "training": {**shown["training"], "max_steps": 1}, "report": False} == trained
 
 
+def test_config_yaml_records_every_model_option_the_model_was_built_with(tmp_path: Path) -> None:
+    """A default digits run's config.yaml said `model: {dropout: 0.0}`: the recommended dropout only, not the
+    task's `hidden: 128, layers: 1` the MLP was built with. Now every option is recorded, the model that
+    config.yaml builds loads the run's weights, and a resume that sets an option to its default is no change."""
+    import torch
+
+    from trainwell.config import load_config
+    from trainwell.engine.resume import resume_changes
+    from trainwell.tasks.catalog import build_task
+
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), "training.max_steps=1", "report=false", "model.layers=2"]) == 0
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"] == {"hidden": 128, "layers": 2, "dropout": 0.0}
+    weights = torch.load(next((run / "checkpoints").glob("step-*")) / "model.pt", weights_only=True)
+    build_task(load_config(run / "config.yaml")).model.load_state_dict(weights)  # the same architecture, strictly
+    config = load_config(run / "config.yaml")
+    as_set = load_config({**saved, "model": {"layers": 2, "dropout": 0.0}})  # hidden left at the task's default
+    assert resume_changes(config, as_set, run) == [] and resume_changes(as_set, config, run) == []
+    with pytest.raises(ConfigError, match="model.hidden: cannot change on --resume"):
+        resume_changes(config, load_config({**saved, "model": {"hidden": 64}}), run)
+
+
 def test_the_request_records_what_the_user_set() -> None:
     request = load_request({"optimizer": {"lr": "find"}, "model": {"hidden": 8}}, ["batch.size=16"])
     assert request.is_given("optimizer.lr") and request.is_given("batch.size") and request.is_given("model.hidden")

@@ -50,18 +50,23 @@ def _show(args: argparse.Namespace) -> int:
     set by you (file, recipe, override), recommended for the task (rule and source), or the schema's default.
     A recipe is taken as it is, as `train` takes it. Measurements (`optimizer.lr: find`) are made by `train`."""
     from trainwell.config import dump
-    from trainwell.config.resolved import provenance
+    from trainwell.config.resolved import Origin, provenance
     from trainwell.run.resolve import facts_without_training, plan
+
+    from trainwell.tasks.catalog import with_model_options
 
     request = request_from_args(args)
     planned = plan(request, None if getattr(args, "recipe", None) else facts_without_training(request), None)
-    rows = provenance(planned.config, planned.origins)
+    config = with_model_options(planned.config)  # every model option, as the run folder's config.yaml records them
+    from_task = Origin("default", f"task {config.task}'s model default (docs/tasks.md)")
+    origins = {**{f"model.{key}": from_task for key in config.model if key not in planned.config.model}, **planned.origins}
+    rows = provenance(config, origins)
     if args.format == "json":
         from trainwell.config.structure import to_dict
 
-        print_json({"config": to_dict(planned.config), "provenance": rows} if args.provenance else to_dict(planned.config))
+        print_json({"config": to_dict(config), "provenance": rows} if args.provenance else to_dict(config))
         return 0
-    sys.stdout.write(dump(planned.config, "yaml"))
+    sys.stdout.write(dump(config, "yaml"))
     sys.stdout.write(_provenance_comments(rows))
     return 0
 
@@ -73,7 +78,7 @@ def _provenance_comments(rows: list[dict[str, Any]]) -> str:
         for row in (r for r in rows if r["kind"] == kind):
             why = f" ({row['rule']}: {row['why']}; {row['source']})" if kind == "recommended" else ""
             lines.append(f"# {kind}: {row['field']} = {row['value']!r}{why}")
-    lines.append("# default: every other value (the schema's defaults: `trainwell config fields`)")
+    lines.append("# default: every other value (the schema's defaults: `trainwell config fields`; a task's model options: docs/tasks.md)")
     return "\n".join(lines) + "\n"
 
 

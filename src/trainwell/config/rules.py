@@ -46,6 +46,19 @@ def _names(config: Config, total: int | None) -> list[Problem]:
     return [p for p in problems if p is not None]
 
 
+# The keys and values of the free-form mappings a built-in task reads (``model:``, ``data.options``) are that
+# task's vocabulary, owned like the names above by the tasks layer, which registers its check here. Run by
+# every validation (``config validate``, ``lint``, ``config show``, ``train``'s plan) with the other rules, so a
+# typo there is reported with every other problem instead of when training starts.
+OptionCheck = Callable[[Config], "list[Problem]"]
+OPTION_CHECKS: Registry[OptionCheck] = Registry("config option check")
+
+
+@CONFIG_RULES.decorator("task-options", "a built-in task's model options and data.options are ones it reads, with valid values")
+def _task_options(config: Config, total: int | None) -> list[Problem]:
+    return [problem for _, check in OPTION_CHECKS.items() for problem in check(config)]
+
+
 def warmup_overrun(ratio: float | None, steps: float | None, total: int | None) -> str | None:
     """Why the warmup never ends before training does: ``"ratio"`` (a warmup ratio of 1 or more),
     ``"steps"`` (as many warmup steps as the run has steps, or more), or None. An unknown total (None)

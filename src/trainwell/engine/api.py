@@ -25,6 +25,7 @@ from trainwell.engine.resume import Change
 from trainwell.engine.run_folder import environment, write_config, write_json
 from trainwell.errors import TrainingError, TrainingInterrupted
 from trainwell.tasks.base import Task
+from trainwell.tasks.catalog import with_model_options
 
 
 @dataclass
@@ -58,7 +59,9 @@ def run(
     config = resolved.config
     main = distributed.world().main  # under torchrun rank 0 alone writes the run folder
     if main:
-        write_config(run_dir, config)
+        # a built-in task builds its model from its option defaults under the config's `model:` section: record
+        # them all, so config.yaml describes the model that was trained (not only the options someone set)
+        write_config(run_dir, with_model_options(config))
     trainer = Trainer(resolved, task, run_dir, callbacks, resume=resume, changes=changes)
     c = trainer.c
     if main:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from trainwell.config.paths import flatten
 from trainwell.config.structure import to_dict
 from trainwell.errors import CheckpointError, ConfigError, Problem
+from trainwell.tasks.catalog import with_model_options
 
 if TYPE_CHECKING:
     import torch
@@ -92,8 +93,10 @@ def _refusal(field: str) -> str:
 def resume_changes(saved: Config, new: Config, run_dir: Path) -> list[Change]:
     """The fields ``new`` changes against the run's ``saved`` config; raises ConfigError listing every
     change a resume cannot make (and a new LR that is not a number), each with the fix."""
-    before = dict(flatten(to_dict(saved)))
-    changed = [(k, before.get(k), v) for k, v in flatten(to_dict(new)) if before.get(k) != v]
+    # both with the task's model defaults filled in: config.yaml records them all (engine.api.run), and a
+    # request that leaves them unset builds the same model
+    before = dict(flatten(to_dict(with_model_options(saved))))
+    changed = [(k, before.get(k), v) for k, v in flatten(to_dict(with_model_options(new))) if before.get(k) != v]
     problems = []
     for field, old, value in changed:
         if field not in RESUMABLE:

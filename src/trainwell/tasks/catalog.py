@@ -28,6 +28,9 @@ class TaskSpec:
     needs: str = ""  # what must be installed or present, for messages
     data_options: tuple[str, ...] = ()  # accepted `data.options` keys (the task module's docstring says what each does)
     reads_path: bool = True  # False: the task ships its data and a `data.path` would be recorded but never read
+    # The task's own checks of the config beyond its option names and MODEL_OPTION_RULES (torch-free: lint and
+    # `config validate` run them): the causal-lm task's adapter options and the loss it trains with.
+    check: Callable[[Config], list[Problem]] | None = None
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
@@ -84,6 +87,7 @@ for spec in (
         },
         "pip install 'trainwell[llm]', model.name_or_path to a causal LM folder and data.path to a JSONL file",
         ("generate_eval", "max_length", "packing", "train_on_inputs", "val_limit", "val_path"),
+        check=lambda config: causal_lm_problems(config),  # defined below the catalog
     ),
 ):
     TASKS.register(spec.name, spec, spec.help)
@@ -181,8 +185,37 @@ def build_task(config: Config) -> Task:
             )
         return built
     spec = TASKS.get(config.task, "task")
-    ConfigError.collect([*model_problems(spec, config.model), *data_problems(spec, config)])
+    ConfigError.collect(task_problems(config))
     return _load(spec.builder, "task")(config)  # type: ignore[no-any-return]
+
+
+def task_problems(config: Config) -> list[Problem]:
+    """Every problem with what a built-in task reads of the config besides the schema's fields: its ``model:``
+    options (names and values), its ``data.options`` and ``data.path``, and the task's own checks. The one
+    check behind ``build_task`` and the config rule ``task-options`` (so `config validate` and `lint` report
+    what `train` would refuse). A user task (``pkg.mod:fn``) reads what it likes; an unknown task name is the
+    ``task`` name check's problem."""
+    if ":" in config.task or config.task not in TASKS.names():
+        return []
+    spec = TASKS.get(config.task, "task")
+    return [*model_problems(spec, config.model), *data_problems(spec, config), *(spec.check(config) if spec.check else [])]
+
+
+def causal_lm_problems(config: Config) -> list[Problem]:
+    """The causal-lm task's adapter options (tasks/lora.check_options) and its loss: next-token cross-entropy."""
+    from trainwell.tasks.lora import check_options
+
+    problems = check_options(model_options(config))
+    if config.loss.name != "cross_entropy" or config.loss.class_weights != "none":
+        problems.append(
+            Problem(
+                "loss.name",
+                "the causal-lm task trains with next-token cross-entropy on response tokens",
+                config.loss.name if config.loss.name != "cross_entropy" else f"class_weights={config.loss.class_weights}",
+                "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
+            )
+        )
+    return problems
 
 
 def _whole(low: int, high: int) -> Callable[[Any], bool]:
@@ -192,7 +225,7 @@ def _whole(low: int, high: int) -> Callable[[Any], bool]:
 # The built-in MLP/CNN tasks' model options: (rule, check, fix) each, so a bad value is one clear error before
 # torch sees it (`model.hidden: -5` was torch's "negative dimension" traceback, `dropout: 1.5` nn.Dropout's).
 # The upper bounds keep a typo from allocating a model the machine cannot hold (the tasks' models are small).
-# The causal-lm task checks its own adapter options (tasks/lora.check_options).
+# The causal-lm task checks its own adapter options (causal_lm_problems, with tasks/lora.check_options).
 MODEL_OPTION_RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "hidden": ("must be an integer from 1 to 65536 (units per hidden layer)", _whole(1, 65536), "e.g. hidden: 128"),
     "layers": ("must be an integer from 0 to 64 (hidden layers; 0 is a linear model)", _whole(0, 64), "e.g. layers: 2"),
@@ -257,3 +290,12 @@ def model_options(config: Config) -> dict[str, Any]:
     """The task's model defaults overlaid with the config's ``model:`` section."""
     spec = TASKS.get(config.task, "task") if ":" not in config.task else None
     return {**(spec.model_defaults if spec else {}), **config.model}
+
+
+def with_model_options(config: Config) -> Config:
+    """``config`` with its ``model:`` section holding every option the task builds its model with (the defaults
+    under the ones set): what a run folder's config.yaml records, and what a resume compares, so that
+    `model.hidden: 128` set or left at digits' default is the same model."""
+    import dataclasses
+
+    return dataclasses.replace(config, model=model_options(config))

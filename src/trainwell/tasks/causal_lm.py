@@ -37,8 +37,8 @@ from trainwell.tasks._sft_data import check_one_format, is_chat, read_sft_jsonl
 from trainwell.tasks._sft_metrics import CausalLMLoss, Generation, perplexity_only, supervised_tokens
 from trainwell.tasks._sft_tokens import FEATURE, IGNORE, Encoder, LMDataset, check_packing, make_collate, pack
 from trainwell.tasks.base import StateDictFiles, Task, TaskFacts
-from trainwell.tasks.catalog import model_options
-from trainwell.tasks.lora import ADAPTER_DIR, AdapterFiles, apply_lora, check_options, trainable_parameters
+from trainwell.tasks.catalog import model_options, task_problems
+from trainwell.tasks.lora import ADAPTER_DIR, AdapterFiles, apply_lora, trainable_parameters
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
@@ -86,19 +86,9 @@ def load_model(name_or_path: Any) -> tuple[Any, torch.nn.Module]:
 
 
 def _options(config: Config) -> dict[str, Any]:
-    mo = model_options(config)
-    problems = check_options(mo)
-    if config.loss.name != "cross_entropy" or config.loss.class_weights != "none":
-        problems.append(
-            Problem(
-                "loss.name",
-                "the causal-lm task trains with next-token cross-entropy on response tokens",
-                config.loss.name if config.loss.name != "cross_entropy" else f"class_weights={config.loss.class_weights}",
-                "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
-            )
-        )
-    ConfigError.collect(problems)
-    return mo
+    # build_task checked these already; a Rebuild comes here without it
+    ConfigError.collect(task_problems(config))
+    return model_options(config)
 
 
 def _path(value: str | None, where: str) -> Path:
