@@ -71,15 +71,52 @@ def test_recommend_refuses_infinite_and_impossible_facts(capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     "argv", [["lr-find", "--run-dir", "x"], ["recommend", "--foo", "1"], ["config", "show", "--bar"], ["recipes", "ls", "--x"]]
 )
-def test_an_unknown_option_shows_the_verbs_usage(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+def test_an_unknown_option_names_the_verb(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     """`trainwell lr-find --run-dir x` printed the top-level usage (`trainwell [-h] [--version] COMMAND ...`),
-    which names none of lr-find's options."""
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
+    which names none of lr-find's options: the problem names the verb and where its options are listed."""
+    assert main(argv) == 2
     err = capsys.readouterr().err
     verb = " ".join(w for w in argv if not w.startswith("-") and w not in ("x", "1"))
-    assert f"usage: trainwell {verb} " in err and f"trainwell {verb}: error: unrecognized arguments" in err
+    option = next(w for w in argv if w.startswith("-"))
+    assert f"  - {option}: is not an option of trainwell {verb}, but got " in err and f"`trainwell {verb} --help` lists its options" in err
+
+
+def test_every_command_line_mistake_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse stopped at the first bad flag (`--epochs zero`: one usage error, the unknown --lr-budget and the
+    negative batch unsaid). Now each is a problem (the flag, the rule, the value, a fix), the verb's own checks
+    judge the values that did parse, exit 2, no usage dump, and the output is empty."""
+    assert main(["recommend", "--lr-budget", "x", "--batch-size", "-3", "--epochs", "zero", "--model", "mlpp"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("trainwell: error: 4 problems found:") and "usage:" not in captured.err
+    for line in (
+        "  - --epochs: must be a whole number, but got 'zero'. Fix: e.g. --epochs 10",
+        "  - --model: must be one of mlp, cnn, resnet, transformer, vit, rnn, llm, but got 'mlpp'. Fix: did you mean 'mlp'?",
+        "  - --lr-budget: is not an option of trainwell recommend, but got '--lr-budget x'. Fix: `trainwell recommend --help`",
+        "  - profile.batch_size: `batch_size >= 1` must hold (an integer), but got -3.",
+    ):
+        assert line in captured.err
+    # two options of an exclusive group no longer stop parsing either; a missing value or verb is one problem
+    assert main(["recommend", "--epochs", "3", "--duration", "short", "--gpus", "two"]) == 2
+    err = capsys.readouterr().err
+    assert "  - --duration: cannot be given together with --epochs" in err and "  - --gpus: must be a whole number" in err
+    assert main(["tune", "--trials", "x", "--workers", "y", "--strategy", "tpee"]) == 2
+    assert "3 problems found" in capsys.readouterr().err
+    assert main(["schedule"]) == 2
+    assert "  - --steps: is required, but got 'nothing'. Fix: e.g. `trainwell schedule --steps STEPS`" in capsys.readouterr().err
+    assert main(["config", "valdate", "x.yaml"]) == 2
+    assert "  - trainwell config ACTION: must name an action of trainwell config, but got 'valdate'. Fix: did you mean 'validate'?" in (
+        capsys.readouterr().err
+    )
+    assert main(["recommend", "--epochs"]) == 2
+    assert "  - --epochs: needs a value" in capsys.readouterr().err
+
+
+def test_help_still_lists_an_exclusive_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """The parser sets exclusive groups aside while it parses (to report a conflict with the other problems);
+    `--help`, printed while parsing, still shows them."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["recommend", "--help"])
+    assert exit_.value.code == 0 and "[--epochs EPOCHS | --duration {short,standard,long}]" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("url", ["foo://bar", "sqlite:///{tmp}/missing/folder/study.db", "mysql://user@localhost/db"])
@@ -196,12 +233,12 @@ def test_config_validate_reports_the_tasks_model_and_data_options_as_train_does(
     assert "4 problems found" in both and "training.epochs" in both and all(line in both for line in lines)
 
 
-def test_config_validate_reports_the_causal_lm_adapter_options_and_loss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The causal-lm task's own checks (adapter options, its loss) ran only when the model was loaded."""
+def test_config_validate_reports_the_causal_lm_adapter_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The causal-lm task's adapter options were checked only when the model was loaded."""
     config = tmp_path / "sft.yaml"
-    config.write_text("task: causal-lm\nmodel: {adapter: qlora, lora_r: 0, lora_dropout: 1.5, lora_rank: 4}\nloss: {name: focal}\n")
+    config.write_text("task: causal-lm\nmodel: {adapter: qlora, lora_r: 0, lora_dropout: 1.5, lora_rank: 4}\n")
     assert main(["config", "validate", str(config)]) == 2
     err = capsys.readouterr().err
-    for where in ("model.adapter", "model.lora_r", "model.lora_dropout", "model.lora_rank", "loss.name"):
+    for where in ("model.adapter", "model.lora_r", "model.lora_dropout", "model.lora_rank"):
         assert f"  - {where}: " in err
-    assert "5 problems found" in err and "Traceback" not in err
+    assert "4 problems found" in err and "Traceback" not in err

@@ -136,7 +136,7 @@ def test_config_yaml_records_every_model_option_the_model_was_built_with(tmp_pat
     config = load_config(run / "config.yaml")
     as_set = load_config({**saved, "model": {"layers": 2, "dropout": 0.0}})  # hidden left at the task's default
     assert resume_changes(config, as_set, run) == [] and resume_changes(as_set, config, run) == []
-    with pytest.raises(ConfigError, match="model.hidden: cannot change on --resume"):
+    with pytest.raises(ConfigError, match=r"model\.hidden: cannot change on --resume"):
         resume_changes(config, load_config({**saved, "model": {"hidden": 64}}), run)
 
 

@@ -8,37 +8,240 @@ import json
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
+
+
+class _Stopped(Exception):
+    """argparse cannot go on past this mistake (a verb it does not know, a missing value): the problems found
+    so far are reported."""
+
+
+_BAD = object()  # stands for a value that did not convert, so parsing goes on to find the other problems
+_TYPE_RULES = {int: ("must be a whole number", "10"), float: ("must be a number", "2.5")}
 
 
 class VerbParser(argparse.ArgumentParser):
-    """A verb's parser: positionals (CONFIG, key=value overrides, files) may come before, between or after
-    options, as people type them (``train t.yaml --run-dir r training.epochs=8``).
+    """trainwell's command-line parser: argparse's, with two changes.
 
-    argparse's intermixed parsing cannot drive a parser that has subcommands, so only a leaf verb intermixes;
-    ``config`` (which has actions) parses as usual and hands its actions' arguments to leaf parsers of this class.
+    Every mistake on a command line is reported at once, as the config's are: a problem each (the flag, the
+    rule, the value received, a fix) in one ConfigError (exit 2, no usage dump). argparse stops at the first
+    bad value; here a value that does not convert or is not a choice is recorded and parsing goes on, and the
+    verb's own checks (``check`` in its defaults: a function of the parsed arguments returning problems) judge
+    the values that did parse. ``--help`` is argparse's, untouched.
+
+    Positionals (CONFIG, key=value overrides, files) may come before, between or after options, as people type
+    them (``train t.yaml --run-dir r training.epochs=8``). argparse's intermixed parsing cannot drive a parser
+    that has subcommands, so only a leaf verb intermixes; ``config`` (which has actions) parses as usual and
+    hands its actions' arguments to leaf parsers of this class.
     """
 
     _intermixing = False
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
-        if self._intermixing or self._subparsers is not None:
-            return super().parse_known_args(args, namespace)
-        if not self._get_positional_actions():
-            return self._refuse_extras(*super().parse_known_args(args, namespace))
-        # parse_known_intermixed_args calls parse_known_args twice (options, then positionals): plain parsing there.
-        self._intermixing = True
-        try:
-            return self._refuse_extras(*self.parse_known_intermixed_args(args, namespace))
-        finally:
-            self._intermixing = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.exit_on_error = False  # argparse's ArgumentError reaches parse_known_args below, with its argument
+        self._problems: list[Any] = []
+        self._bad: set[str] = set()  # the destinations of values that did not convert or are not a choice
+        self._all_groups: list[Any] = self._mutually_exclusive_groups  # also while parsing sets them aside
 
-    def _refuse_extras(self, namespace: argparse.Namespace, extras: list[str]) -> tuple[argparse.Namespace, list[str]]:
-        """A leaf verb refuses what it does not know itself, with its own usage (`trainwell lr-find --run-dir x`
-        printed the top-level usage, which lists no options of lr-find)."""
-        if extras:
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
-        return namespace, extras
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        from trainwell.errors import ConfigError
+
+        self._problems, self._bad = [], set()
+        parsed: argparse.Namespace | None = None
+        extras: list[str] = []
+        # argparse stops at the second option of an exclusive group; judged after parsing instead (_exclusive)
+        self._all_groups, self._mutually_exclusive_groups = self._mutually_exclusive_groups, []
+        try:
+            if self._subparsers is not None or not self._get_positional_actions():
+                parsed, extras = super().parse_known_args(args, namespace)
+            else:
+                # parse_known_intermixed_args calls parse_known_args twice (options, then positionals): plain parsing there.
+                self._intermixing = True
+                try:
+                    parsed, extras = self.parse_known_intermixed_args(args, namespace)
+                finally:
+                    self._intermixing = False
+        except argparse.ArgumentError as exc:  # a mistake argparse stops at: a missing value, two exclusive options
+            self._problems.append(self._stopped_problem(exc))
+        except _Stopped:
+            pass
+        finally:
+            self._mutually_exclusive_groups = self._all_groups
+        if parsed is not None:
+            self._problems += self._exclusive(parsed)
+        if self._subparsers is None:  # a leaf refuses what it does not know itself (the top level hands the rest on)
+            self._problems += self._unknown(extras)
+            extras = []
+        if self._problems:
+            if parsed is not None:
+                self._problems += self._verb_checks(parsed)
+            raise ConfigError(problems=self._problems)
+        assert parsed is not None
+        return parsed, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # left over at the top level: `trainwell --foo`
+            from trainwell.errors import ConfigError
+
+            raise ConfigError(problems=self._unknown(extras))
+        return parsed
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError:
+            from trainwell.errors import Problem
+
+            name = _name(action)
+            rule, example = _TYPE_RULES.get(action.type, (f"must be a valid {getattr(action.type, '__name__', 'value')}", "..."))  # type: ignore[call-overload]
+            self._problems.append(Problem(name, rule, arg_string, f"e.g. {name} {example}" if action.option_strings else f"e.g. {example}"))
+            self._bad.add(action.dest)
+            return _BAD
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if value is _BAD or action.choices is None or value in action.choices:
+            return
+        from trainwell.errors import Problem
+        from trainwell.registry import did_you_mean
+
+        choices = [str(c) for c in action.choices]
+        if isinstance(action, argparse._SubParsersAction):  # no verb to parse the rest with
+            kind = str(action.metavar or "command").lower()
+            article = "an" if kind[:1] in "aeiou" else "a"
+            self._problems.append(
+                Problem(
+                    f"{self.prog} {action.metavar}", f"must name {article} {kind} of {self.prog}", value, did_you_mean(str(value), choices)
+                )
+            )
+            raise _Stopped
+        self._problems.append(Problem(_name(action), f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), choices)))
+        self._bad.add(action.dest)
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        """The mistakes argparse reports with a message alone: required arguments missing, words left over."""
+        from trainwell.errors import Problem
+
+        required, unknown = "the following arguments are required: ", "unrecognized arguments: "
+        if message.startswith(required):
+            for name in message[len(required) :].split(", "):
+                self._problems.append(
+                    Problem(name, "is required", "nothing", f"e.g. `{self.prog} {self._example(name)}` (`{self.prog} --help`)")
+                )
+        elif message.startswith(unknown):
+            self._problems += self._unknown(message[len(unknown) :].split(" "))
+        else:  # argparse's other complaints (none is known to reach here): its own words
+            self._problems.append(Problem(self.prog, message, "this command line", f"`{self.prog} --help` shows what it takes"))
+        raise _Stopped
+
+    def format_usage(self) -> str:
+        with self._groups_shown():
+            return super().format_usage()
+
+    def format_help(self) -> str:  # `--help` is printed while parsing, when the groups are set aside
+        with self._groups_shown():
+            return super().format_help()
+
+    @contextlib.contextmanager
+    def _groups_shown(self) -> Iterator[None]:
+        shown = self._mutually_exclusive_groups
+        self._mutually_exclusive_groups = self._all_groups
+        try:
+            yield
+        finally:
+            self._mutually_exclusive_groups = shown
+
+    def _exclusive(self, parsed: argparse.Namespace) -> list[Any]:
+        """A problem for each exclusive group given more than one of its options (or none, when it is required)."""
+        from trainwell.errors import Problem
+
+        problems = []
+        for group in self._all_groups:
+            names = [_name(a) for a in group._group_actions]
+            given = [_name(a) for a in group._group_actions if getattr(parsed, a.dest, a.default) is not a.default]
+            if len(given) > 1:
+                problems.append(
+                    Problem(
+                        given[-1],
+                        f"cannot be given together with {', '.join(given[:-1])}",
+                        " and ".join(given),
+                        f"keep one of {' and '.join(given)}",
+                    )
+                )
+            elif not given and group.required:
+                problems.append(Problem(" | ".join(names), "one of these is required", "none of them", f"add one of {', '.join(names)}"))
+        return problems
+
+    def _stopped_problem(self, exc: argparse.ArgumentError) -> Any:
+        from trainwell.errors import Problem
+
+        name = exc.argument_name or self.prog
+        if exc.message.startswith("ambiguous option: "):  # `--e` could be --epochs or --eval
+            option, _, matches = exc.message.removeprefix("ambiguous option: ").partition(" could match ")
+            return Problem(option.split("=")[0], f"could be any of {matches}", option, "write the option in full")
+        if exc.message.startswith("expected"):  # `--epochs` with nothing after it
+            return Problem(name, f"needs a value ({exc.message})", "nothing", f"e.g. {self._example(name)} (`{self.prog} --help`)")
+        if exc.message.startswith("not allowed with argument "):
+            other = exc.message.removeprefix("not allowed with argument ")
+            return Problem(name, f"cannot be given together with {other}", f"{name} and {other}", f"keep one of {name} and {other}")
+        return Problem(name, exc.message, "", f"`{self.prog} --help` shows what it takes")
+
+    def _example(self, name: str) -> str:
+        """How argument ``name`` is written with a value, from its help: ``--steps STEPS``, or ``FILE``."""
+        action = next((a for a in self._actions if name in (*a.option_strings, a.metavar, a.dest)), None)
+        if action is None or not action.option_strings:
+            return name.upper()
+        return f"{name} {action.metavar or action.dest.upper()}"
+
+    def _unknown(self, words: list[str]) -> list[Any]:
+        """A problem for each word the verb does not take: an unknown option (with the value after it, and the
+        closest option's name) or a stray argument."""
+        import difflib
+
+        from trainwell.errors import Problem
+
+        known = sorted({o for a in self._actions for o in a.option_strings if o.startswith("--")})
+        problems, i = [], 0
+        while i < len(words):
+            word = words[i]
+            if word.startswith("-") and len(word) > 1:
+                name = word.split("=", 1)[0]
+                taken = [word]
+                while i + 1 < len(words) and not words[i + 1].startswith("-"):  # its value, as typed
+                    i += 1
+                    taken.append(words[i])
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]}? " if close else ""
+                problems.append(
+                    Problem(name, f"is not an option of {self.prog}", " ".join(taken), f"{hint}`{self.prog} --help` lists its options")
+                )
+            else:
+                problems.append(
+                    Problem(word, f"is not an argument {self.prog} takes", word, f"remove it (`{self.prog} --help` shows the usage)")
+                )
+            i += 1
+        return problems
+
+    def _verb_checks(self, parsed: argparse.Namespace) -> list[Any]:
+        """The verb's own checks (``check`` in its defaults) of the values that did parse: the rest are unset."""
+        check = getattr(parsed, "check", None)
+        if check is None:
+            return []
+        for action in self._actions:
+            if action.dest in self._bad:  # already reported: the verb judges the others
+                setattr(parsed, action.dest, action.default)
+        found: list[Any] = check(parsed)
+        return found
+
+
+def _name(action: argparse.Action) -> str:
+    """How a person names an argument: its long option (``--output`` for ``-o/--output``), or its metavar."""
+    if action.option_strings:
+        return max(action.option_strings, key=len)
+    return str(action.metavar or action.dest)
 
 
 def add_config_args(p: argparse.ArgumentParser, recipe: bool = True) -> None:

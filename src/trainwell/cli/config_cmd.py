@@ -52,7 +52,6 @@ def _show(args: argparse.Namespace) -> int:
     from trainwell.config import dump
     from trainwell.config.resolved import Origin, provenance
     from trainwell.run.resolve import facts_without_training, plan
-
     from trainwell.tasks.catalog import with_model_options
 
     request = request_from_args(args)

@@ -37,7 +37,9 @@ VERBS: tuple[tuple[str, str, str], ...] = (
 def build_parser(verbs: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The CLI parser, with the arguments of ``verbs`` (default: every verb). Other verbs are listed with their
     help line only: their modules are not imported (argparse needs a verb's arguments only when it parses it)."""
-    parser = argparse.ArgumentParser(
+    from trainwell.cli.common import VerbParser
+
+    parser = VerbParser(
         prog="trainwell",
         description="Train PyTorch models well: validated configs, recommended hyperparameters with reasons, "
         "an engine that resumes exactly, LR and batch finders, search, diagnosis and reports.",
@@ -45,8 +47,6 @@ def build_parser(verbs: Collection[str] | None = None) -> argparse.ArgumentParse
     from trainwell import __version__
 
     parser.add_argument("--version", action="version", version=f"trainwell {__version__}")
-    from trainwell.cli.common import VerbParser
-
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=VerbParser)
     for name, module, summary in VERBS:
         verb_parser = sub.add_parser(name, help=summary)
@@ -67,12 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(argv) if argv is not None else sys.argv[1:]
     verb = chosen_verb(words)
     parser = build_parser(verbs=() if verb is None else (verb,))
-    args = parser.parse_args(words)
-    args.argv = words  # what `train --nproc` hands on to torchrun
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return 0
     try:
+        args = parser.parse_args(words)  # every mistake on the command line at once (cli/common.VerbParser)
+        args.argv = words  # what `train --nproc` hands on to torchrun
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return 0
         with notices():
             code: int = args.run(args)
         return code

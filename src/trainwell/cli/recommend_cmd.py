@@ -84,7 +84,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         "lightning: L.Trainer(...) + configure_optimizers), each value with its reason as a comment",
     )
     p.add_argument("-o", "--output", help="also write the commented YAML config here (train it with `trainwell train FILE`)")
-    p.set_defaults(run=_run)
+    p.set_defaults(run=_run, check=problems)
 
 
 def profile_from_args(args: argparse.Namespace) -> Any:
@@ -100,6 +100,20 @@ def profile_from_args(args: argparse.Namespace) -> Any:
     if args.task:
         return Profile.from_task(args.task, **facts)
     return Profile(**facts)
+
+
+def problems(args: argparse.Namespace) -> list[Any]:
+    """The profile's problems with these flags (Profile's own checks), for a command line that has others: all
+    are reported at once. A user task is not built for it: that runs the user's code, which `_run` does."""
+    from trainwell.errors import ConfigError
+
+    if args.task and ":" in args.task:
+        return []
+    try:
+        profile_from_args(args)
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 def _run(args: argparse.Namespace) -> int:

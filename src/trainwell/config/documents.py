@@ -109,9 +109,10 @@ def _yaml_problem(exc: Any, text: str, where: str) -> Problem:
         problem += f" ({context} started at {opened})"
     lines = text.splitlines()
     shown = f": {lines[line - 1].strip()!r}" if 0 < line <= len(lines) and lines[line - 1].strip() else ""
+    rest = "".join([lines[line - 1][column - 1 :] if line <= len(lines) else "", *lines[line:]])
     if isinstance(exc, yaml.constructor.ConstructorError):  # a tag such as !!python/object: not a syntax slip
         fix = f"remove the tag at line {line}{shown}; configs are plain YAML (python/ tags are refused)"
-    elif not "".join([lines[line - 1][column - 1 :] if line <= len(lines) else "", *lines[line:]]).strip():  # the parser wanted more and the file ended: an unclosed bracket or quote
+    elif not rest.strip():  # the parser wanted more and the file ended: an unclosed bracket or quote
         fix = f"the file ends before it is closed: close the bracket or quote opened at {opened or 'the line above'}"
     else:
         fix = f"fix the syntax at line {line}{shown} (indentation, a missing ':' or closing bracket, or quote the value)"

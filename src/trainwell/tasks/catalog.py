@@ -28,8 +28,8 @@ class TaskSpec:
     needs: str = ""  # what must be installed or present, for messages
     data_options: tuple[str, ...] = ()  # accepted `data.options` keys (the task module's docstring says what each does)
     reads_path: bool = True  # False: the task ships its data and a `data.path` would be recorded but never read
-    # The task's own checks of the config beyond its option names and MODEL_OPTION_RULES (torch-free: lint and
-    # `config validate` run them): the causal-lm task's adapter options and the loss it trains with.
+    # The task's own checks of its model options beyond their names and MODEL_OPTION_RULES (torch-free: lint and
+    # `config validate` run them): the causal-lm task's adapter options.
     check: Callable[[Config], list[Problem]] | None = None
 
 
@@ -202,20 +202,10 @@ def task_problems(config: Config) -> list[Problem]:
 
 
 def causal_lm_problems(config: Config) -> list[Problem]:
-    """The causal-lm task's adapter options (tasks/lora.check_options) and its loss: next-token cross-entropy."""
+    """The causal-lm task's adapter options (tasks/lora.check_options) on its resolved model options."""
     from trainwell.tasks.lora import check_options
 
-    problems = check_options(model_options(config))
-    if config.loss.name != "cross_entropy" or config.loss.class_weights != "none":
-        problems.append(
-            Problem(
-                "loss.name",
-                "the causal-lm task trains with next-token cross-entropy on response tokens",
-                config.loss.name if config.loss.name != "cross_entropy" else f"class_weights={config.loss.class_weights}",
-                "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
-            )
-        )
-    return problems
+    return check_options(model_options(config))
 
 
 def _whole(low: int, high: int) -> Callable[[Any], bool]:
