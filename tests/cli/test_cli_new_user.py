@@ -81,10 +81,11 @@ def test_an_unknown_option_names_the_verb(capsys: pytest.CaptureFixture[str], ar
     assert f"  - {option}: is not an option of trainwell {verb}, but got " in err and f"`trainwell {verb} --help` lists its options" in err
 
 
-def test_every_command_line_mistake_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_line_mistake_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """argparse stopped at the first bad flag (`--epochs zero`: one usage error, the unknown --lr-budget and the
     negative batch unsaid). Now each is a problem (the flag, the rule, the value, a fix), the verb's own checks
     judge the values that did parse, exit 2, no usage dump, and the output is empty."""
+    monkeypatch.chdir(tmp_path)
     assert main(["recommend", "--lr-budget", "x", "--batch-size", "-3", "--epochs", "zero", "--model", "mlpp"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("trainwell: error: 4 problems found:") and "usage:" not in captured.err
@@ -101,6 +102,18 @@ def test_every_command_line_mistake_at_once(capsys: pytest.CaptureFixture[str]) 
     assert "  - --duration: cannot be given together with --epochs" in err and "  - --gpus: must be a whole number" in err
     assert main(["tune", "--trials", "x", "--workers", "y", "--strategy", "tpee"]) == 2
     assert "3 problems found" in capsys.readouterr().err
+    # a verb that takes a config judges it too: the flags' problems and the config's, at once
+    assert main(["train", "--nproc", "x", "optimizer.lr=-1", "training.epochs=zero", "--run-dir", "never"]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems found" in err and "  - --nproc: must be a whole number, but got 'x'" in err
+    assert "  - optimizer.lr: " in err and "  - training.epochs: " in err
+    assert main(["tune", "--trials", "0", "--seeds", "x", "training.epochs=-1", "--run-dir", "never"]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems found" in err and "  - --seeds: must be a whole number" in err
+    assert "  - --trials: must be at least 1, but got 0" in err and "  - training.epochs: " in err
+    assert main(["lr-find", "missing.yaml", "--format", "xml"]) == 2
+    err = capsys.readouterr().err
+    assert "  - --format: must be one of text, json, but got 'xml'" in err and "missing.yaml: file must exist" in err
     assert main(["schedule"]) == 2
     assert "  - --steps: is required, but got 'nothing'. Fix: e.g. `trainwell schedule --steps STEPS`" in capsys.readouterr().err
     assert main(["config", "valdate", "x.yaml"]) == 2
@@ -109,6 +122,7 @@ def test_every_command_line_mistake_at_once(capsys: pytest.CaptureFixture[str]) 
     )
     assert main(["recommend", "--epochs"]) == 2
     assert "  - --epochs: needs a value" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing was run
 
 
 def test_help_still_lists_an_exclusive_group(capsys: pytest.CaptureFixture[str]) -> None:

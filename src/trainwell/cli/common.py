@@ -250,6 +250,19 @@ def add_config_args(p: argparse.ArgumentParser, recipe: bool = True) -> None:
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optimizer.lr=1e-4")
     if recipe:
         p.add_argument("--recipe", help="start from a named recipe (see `trainwell recipes ls`)")
+    p.set_defaults(check=config_problems)
+
+
+def config_problems(args: argparse.Namespace, load: Any = None) -> list[Any]:
+    """The problems of CONFIG, --recipe and the overrides (``load``: how the verb reads them, by default
+    ``request_from_args``), for a command line with other mistakes: VerbParser reports them all at once."""
+    from trainwell.errors import TrainwellError
+
+    try:
+        (load or request_from_args)(args)
+    except TrainwellError as exc:  # a ConfigError, or a DataError for a file that cannot be read
+        return exc.problems
+    return []
 
 
 def split_config_args(args: argparse.Namespace) -> tuple[str | None, list[str]]:

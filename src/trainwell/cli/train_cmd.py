@@ -46,7 +46,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     for flag, help_ in LAUNCH_FLAGS.items():
         launch.add_argument(flag, metavar="VALUE", help=help_)
     add_format(p)
-    p.set_defaults(run=_run)
+    p.set_defaults(run=_run, check=_problems)
+
+
+def _problems(args: argparse.Namespace) -> list[Any]:
+    """--nproc's range and the config's problems as `train` loads it (a resumed run's config.yaml, ...), for a
+    command line with other mistakes."""
+    from trainwell.cli.common import config_problems
+
+    return [*(_nproc_problems(args.nproc) if args.nproc is not None else []), *config_problems(args, _load)]
+
+
+def _nproc_problems(nproc: int) -> list[Any]:
+    from trainwell.errors import Problem
+
+    if 1 <= nproc <= 4096:
+        return []
+    return [Problem("--nproc", "must be a number of processes from 1 to 4096", nproc, "e.g. --nproc 2")]
 
 
 # torchrun's multi-node flags, handed to it as they are
@@ -79,10 +95,9 @@ def launch_command(argv: list[str], args: argparse.Namespace) -> list[str]:
     (torchrun picks a free port). torchrun runs through cli/launcher.py, which reports a failed job in a line."""
     import sys
 
-    from trainwell.errors import ConfigError, Problem
+    from trainwell.errors import ConfigError
 
-    if not 1 <= args.nproc <= 4096:
-        raise ConfigError(problems=[Problem("--nproc", "must be a number of processes from 1 to 4096", args.nproc, "e.g. --nproc 2")])
+    ConfigError.collect(_nproc_problems(args.nproc))
     ours = {"--nproc", *LAUNCH_FLAGS}
     launcher: list[str] = []
     rest: list[str] = []

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from trainwell.cli.common import add_config_args, add_format, doctor_lines, print_json, split_config_args
 
@@ -39,12 +40,37 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--heartbeat", type=int, default=30, help="seconds between worker heartbeats; a trial is retried after 4 missed")
     add_format(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, check=_problems)
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from trainwell.tune.api import TuneOptions
+
+    return TuneOptions(
+        trials=args.trials,
+        strategy=args.strategy,
+        storage=args.storage,
+        study=args.study,
+        workers=args.workers,
+        seeds=args.seeds,
+        run_dir=args.run_dir,
+        pruner=args.pruner,
+        find_lr=not args.no_find_lr,
+        heartbeat=args.heartbeat,
+        progress=False if args.format == "json" else None,
+    )
+
+
+def _problems(args: argparse.Namespace) -> list[Any]:
+    """The search's options and the config's problems, for a command line with other mistakes."""
+    from trainwell.cli.common import config_problems
+
+    return [*_options(args).problems(), *config_problems(args)]
 
 
 def run(args: argparse.Namespace) -> int:
     from trainwell.errors import require
-    from trainwell.tune.api import TuneOptions, start_config, tune
+    from trainwell.tune.api import start_config, tune
 
     require("optuna", "tune", "trainwell tune")
     import os
@@ -73,19 +99,7 @@ def run(args: argparse.Namespace) -> int:
     )
     path, overrides = split_config_args(args)
     config, reasons, notes = start_config(path, overrides, getattr(args, "recipe", None))
-    options = TuneOptions(
-        trials=args.trials,
-        strategy=args.strategy,
-        storage=args.storage,
-        study=args.study,
-        workers=args.workers,
-        seeds=args.seeds,
-        run_dir=args.run_dir,
-        pruner=args.pruner,
-        find_lr=not args.no_find_lr,
-        heartbeat=args.heartbeat,
-        progress=False if args.format == "json" else None,
-    )
+    options = _options(args)
     try:
         with doctor_lines():
             result = tune(config, options, reasons)
