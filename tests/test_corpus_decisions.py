@@ -5,6 +5,7 @@ else the guides' side), and the held-out recommendation switches exactly the rul
 from __future__ import annotations
 
 import importlib
+import math
 from types import ModuleType
 from typing import Any
 
@@ -129,3 +130,39 @@ def test_the_new_settings_read_their_data_as_their_family_does(corpus: dict[str,
     split = corpus["settings"].BY_NAME["digits-cnn16x1"].split()
     assert split.x_train.shape == (4, 1, 8, 8) and split.x_test.shape == (4, 1, 8, 8)
     assert np.array_equal(split.x_val[1, 0, 2], x[1, 16:24])  # row-major: the image's third row
+
+
+def test_what_is_frozen_from_the_sweeps_waits_for_every_settings_sweep(
+    corpus: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A setting added to the corpus is evidence for every other dataset's fold: the held-out law tables and the
+    finder's held-out constants (and the decisions read from them) are not made while its sweep still trains, and the
+    trainwell_loo runs are not named while the decisions can still change (they would be trained again)."""
+    fit, plan, settings, finder, decisions = (
+        importlib.import_module("fit"),
+        corpus["plan"],
+        corpus["settings"],
+        corpus["finder"],
+        corpus["decisions"],
+    )
+    two = [settings.BY_NAME["wine-mlp32x1"], settings.BY_NAME["digits-mlp128x1"]]
+    monkeypatch.setattr(fit, "SETTINGS", two)
+    monkeypatch.setattr(fit, "READY", 1)
+    facts = {"recommender_family": "mlp", "family": "mlp", "mode": "scratch", "width": 32, "depth": 1, "steps": 210, "batch": 16}
+    book: dict[str, Any] = {"settings": {s.name: {"key": s.key(), "facts": facts} for s in two}, "runs": {}}
+
+    def sweep(s: Any) -> None:
+        for i in plan.sweep_items(s, {})[0]:
+            lr = i.spec["overrides"]["optimizer.lr"]
+            acc = 0.9 - 0.1 * (math.log10(lr) + 2) ** 2  # a bowl with its top at 1e-2, inside the grid
+            book["runs"][i.key] = {"setting": s.name, "kind": "train", "seed": i.seed, "val_acc": acc, "test_acc": acc, "spec": {}}
+
+    sweep(two[0])
+    assert not fit.sweeps_complete(book) and fit.loo_table_for(book, "digits") is None
+    assert not finder.complete(book, "f")  # wine's range tests would be all there are, but digits is not swept
+    sweep(two[1])
+    assert fit.sweeps_complete(book) and fit.loo_table_for(book, "digits")["fitted_on"] == ["wine-mlp32x1"]
+    # decisions not final (no range tests, no ablations) and not frozen: the tables freeze, no run is named yet
+    assert not decisions.final(book, "f")
+    items, new = fit.loo_items(book, two, "f")
+    assert items == [] and set(new[fit.loo_key(book)]) == {"wine", "digits"}

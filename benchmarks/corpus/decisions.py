@@ -178,15 +178,21 @@ def ablations_complete(book: dict[str, Any], finder_hash: str) -> bool:
     return True
 
 
+def final(book: dict[str, Any], finder_hash: str) -> bool:
+    """Every range test and every rule ablation of the corpus is in: decisions made now would not change (read
+    before ``make``, which costs a worker about as much as an MLP run)."""
+    import finder
+
+    return finder.complete(book, finder_hash) and ablations_complete(book, finder_hash)
+
+
 def frozen_or_made(book: dict[str, Any], finder_hash: str) -> tuple[dict[str, Any], bool]:
     """(the decisions, whether they are new and final enough to freeze: made with every range test and every
     rule ablation in, so a decision never freezes before the evidence of a setting still training)."""
-    import finder
-
     stored = book.get(key(finder_hash))
     if stored is not None:
         return stored, False
-    return make(book, finder_hash), finder.complete(book, finder_hash) and ablations_complete(book, finder_hash)
+    return make(book, finder_hash), final(book, finder_hash)
 
 
 def configs(s: Setting, facts: dict[str, Any], config: dict[str, Any], decided: dict[str, Any]) -> list[dict[str, Any]]:

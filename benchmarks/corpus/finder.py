@@ -163,9 +163,11 @@ def _rounded(rule: Rule) -> dict[str, float]:
 
 
 def complete(book: dict[str, Any], finder_hash: str) -> bool:
-    """Every swept setting has its 3 range tests under ``finder_hash``: only then are the LOO constants final."""
+    """Every setting is swept (``fit.sweeps_complete``) and has its 3 range tests under ``finder_hash``: only then
+    are the LOO constants final."""
     tests = range_tests(book, finder_hash)
-    return len(tests) == len(methods.SEEDS) * len(fit.rows(book))
+    rs = fit.rows(book)
+    return fit.sweeps_complete(book, rs) and len(tests) == len(methods.SEEDS) * len(rs)
 
 
 def loo_picks(book: dict[str, Any], finder_hash: str, features: tuple[str, ...] = FEATURES) -> list[dict[str, Any]]:

@@ -325,14 +325,22 @@ def write_table(book: dict[str, Any], command: str, measure: dict[str, dict[str,
 READY = 10  # settings whose sweeps must be in before a leave-one-dataset-out law is fitted
 
 
+def sweeps_complete(book: dict[str, Any], rs: list[dict[str, Any]] | None = None) -> bool:
+    """Every setting of the corpus is measured and its sweep complete (``rs``: ``rows(book)`` if already read).
+    What is frozen from the sweeps (the held-out law tables, the finder's held-out constants and the decisions
+    read from them) waits for this: a setting added to the corpus is evidence for every other dataset's fold,
+    and a table frozen while its sweep still trains would never see it."""
+    return len(rows(book) if rs is None else rs) >= max(READY, len(SETTINGS))
+
+
 def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
     """The law fitted without ``dataset``: frozen in the ledger the first time it is asked for (so the
-    runs trained with it keep their meaning as later sweeps arrive), or None while too few sweeps are in."""
+    runs trained with it keep their meaning as later sweeps arrive), or None until every setting's sweep is in."""
     frozen = book.get(loo_key(book), {}).get(dataset)
     if frozen is not None:
         return frozen
     rs = rows(book)
-    if len(rs) < READY:
+    if not sweeps_complete(book, rs):
         return None
     prior = prior_table()
     train = [r for r in rs if r["setting"].dataset != dataset]
@@ -347,13 +355,21 @@ def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -
 
     out: list[plan.Item] = []
     tables: dict[str, dict[str, Any]] = {}
-    decided, final = decisions.frozen_or_made(book, finder_hash)
+    if loo_key(book) not in book and not sweeps_complete(book):
+        return out, {}  # no table is made before every sweep is in (loo_table_for): nothing to name or freeze
+    # a run trained with decisions still being made (a rule ablation or range test still training) would be trained
+    # again once they freeze: name the runs only then (the tables freeze as soon as every sweep is in)
+    frozen = decisions.key(finder_hash) in book
+    settled = frozen or decisions.final(book, finder_hash)
+    decided = decisions.frozen_or_made(book, finder_hash)[0] if settled else None
     for s in settings:
         table = tables.get(s.dataset) or loo_table_for(book, s.dataset)
         if table is None:
             continue
         if s.dataset not in book.get(loo_key(book), {}):
             tables[s.dataset] = table
+        if decided is None:
+            continue
         facts = book["settings"][s.name]["facts"]
         config = recommended_with(s, facts, table)
         if config is not None:
@@ -362,7 +378,7 @@ def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -
                 for seed, c in zip(methods.SEEDS, decisions.configs(s, facts, config, decided), strict=True)
             ]
     new = {loo_key(book): tables} if tables else {}
-    if final:
+    if decided is not None and not frozen:
         new[decisions.key(finder_hash)] = decided
     return out, new
 
