@@ -65,8 +65,12 @@ def plain(epochs: int, hidden: int, out: Path) -> None:
     if rank == 0:
         out.write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "steps": len(loader) * epochs}))
     # the DDP wrapper goes before its group: kept past destroy_process_group, torch 2.13's gloo aborted at exit
-    # in 2 of 26 of these jobs (trainwell's engine does the same in distributed.process_group)
+    # in 2 of 26 of these jobs (trainwell's engine does the same in distributed.process_group). That alone still
+    # aborted 2 of 20 jobs in session 8 ("terminate called without an active exception"): like the engine, no rank
+    # tears the group down while its peer may still have gloo work queued, so a barrier first.
     del model, opt, sched
+    if world > 1:
+        torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 
