@@ -134,3 +134,12 @@ def test_export_writes_trl_and_peft_fields_and_import_reads_them_back() -> None:
     assert back["model"] == {k: v for k, v in config.model.items()} | {"lora_dropout": 0.05}
     full = to_hf(load_config({"task": "causal-lm", "model": {"name_or_path": "./tiny"}}), hf_major=5).data
     assert full["use_peft"] is False and "lora_r" not in full
+
+
+@pytest.mark.parametrize("imbalance", [7.0, 12.0])
+def test_class_imbalance_rules_leave_an_llm_on_next_token_cross_entropy(imbalance: float) -> None:
+    # the severe-imbalance rule gave an LLM profile focal loss and macro-F1, which the causal-lm task refuses to train
+    c = recommend(Profile("llm", "finetune", imbalance=imbalance)).config
+    assert (c.loss.name, c.loss.class_weights, c.evaluation.metric) == ("cross_entropy", "none", "val_loss")
+    mlp = recommend(Profile("mlp", "scratch", imbalance=imbalance)).config
+    assert mlp.evaluation.metric == "val_f1_macro" and (mlp.loss.name == "focal" or mlp.loss.class_weights == "auto")

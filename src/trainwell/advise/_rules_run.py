@@ -37,6 +37,23 @@ rule(
     "weights classes to prioritise rare ones, which a balanced metric (macro-F1) rewards and accuracy does not",
     {"imbalance": 7.0, "metric": "accuracy"},
 )
+
+
+def _classifier(d: Draft) -> bool:
+    """Class imbalance is a classifier's: an LLM trains on next-token cross-entropy (the causal-lm task refuses
+    another loss or class weights) and has no classes whose F1 could be monitored."""
+    return d.profile.model != "llm"
+
+
+rule(
+    "loss.llm",
+    "loss",
+    Match(models=frozenset({"llm"})),
+    {"loss.name": "cross_entropy", "loss.class_weights": "none"},
+    "an LLM trains on next-token cross-entropy over its response tokens: class imbalance, weights and focal loss do not apply",
+    "trainwell.tasks.causal_lm (next-token cross-entropy on the responses); 003 §How to Monitor Training (train_loss, eval_loss)",
+    {"model": "llm", "mode": "finetune", "imbalance": 12.0},
+)
 rule(
     "loss.balanced",
     "loss",
@@ -248,7 +265,7 @@ rule(
 rule(
     "metric.f1-imbalanced",
     "metric",
-    Match(imbalance=(5, INF)),
+    Match(imbalance=(5, INF), test=_classifier, test_doc="a classifier, not an LLM"),
     {"evaluation.metric": "val_f1_macro", "evaluation.mode": "max"},
     "imbalanced classes: monitor macro-F1 (accuracy rewards ignoring rare classes; the weighted loss is not comparable across weightings)",
     "004 §Loss Functions: weighted CE / focal to prioritize rare classes",
