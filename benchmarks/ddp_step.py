@@ -25,8 +25,7 @@ from pathlib import Path
 
 import torch
 
-from _common import cosine_scheduler, decay_groups
-from overhead import BATCH, CLIP, LR, WARMUP, WD, alternate, digits, engine_step, make_model, paired_medians
+from overhead import BATCH, alternate, digits, engine_step, make_model, paired_medians, plain_step
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HERE = Path(__file__).resolve().parent
@@ -55,23 +54,11 @@ def interleaved(steps: int, hidden: int) -> tuple[list[int], list[int]]:
         for i in range(0, len(x_all) - BATCH + 1, BATCH)
     ]
     total = 10 * steps
-    model = torch.nn.parallel.DistributedDataParallel(make_model(hidden))
-    opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR)
-    sched = cosine_scheduler(opt, total, WARMUP)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def plain_step(x: torch.Tensor, y: torch.Tensor) -> None:
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        loss.item(), norm.item()
+    step = plain_step(torch.nn.parallel.DistributedDataParallel(make_model(hidden)), total, read=True)
 
     with tempfile.TemporaryDirectory() as work:
         trainer, trainwell_step = engine_step(make_model(hidden), train, val, total, Path(work), {"size": per})
-        times = alternate(plain_step, trainwell_step, batches, steps, time.thread_time_ns)
+        times = alternate(step, trainwell_step, batches, steps, time.thread_time_ns)
         trainer.log.close()
     return times
 

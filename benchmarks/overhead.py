@@ -320,6 +320,26 @@ def paired_medians(plain_ns: list[int], tw_ns: list[int]) -> tuple[float, float,
     return statistics.median(plain) / 1000, statistics.median(tw) / 1000, statistics.median(t - p for t, p in zip(tw, plain)) / 1000
 
 
+def plain_step(model: torch.nn.Module, total: int, read: bool) -> StepFn:
+    """The plain loop's step for the per-step harness: AdamW, cosine + warmup, clipping; ``read`` also reads the
+    loss and gradient norm back as Python numbers (the DDP comparison does, as trainwell's step does)."""
+    opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR)
+    sched = cosine_scheduler(opt, total, WARMUP)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if read:
+            loss.item(), norm.item()
+
+    return step
+
+
 def per_step(steps: int) -> dict[str, float]:
     """The loop's own cost, free of run-to-run drift: one plain step and one trainwell step (the engine's
     StepRunner plus its per-step bookkeeping and schedule), interleaved on the same batches, timed each.
@@ -328,22 +348,10 @@ def per_step(steps: int) -> dict[str, float]:
     x_all, y_all = train.tensors
     batches = [(x_all[i : i + BATCH], y_all[i : i + BATCH]) for i in range(0, len(x_all) - BATCH + 1, BATCH)]
     total = 10 * steps
-    model = make_model()
-    opt = torch.optim.AdamW(decay_groups(model, WD), lr=LR)
-    sched = cosine_scheduler(opt, total, WARMUP)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def plain_step(x: torch.Tensor, y: torch.Tensor) -> None:
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-
     with tempfile.TemporaryDirectory() as work:
+        step = plain_step(make_model(), total, read=False)
         trainer, trainwell_step = engine_step(make_model(), train, val, total, Path(work))
-        plain_ns, tw_ns = alternate(plain_step, trainwell_step, batches, steps, time.perf_counter_ns)
+        plain_ns, tw_ns = alternate(step, trainwell_step, batches, steps, time.perf_counter_ns)
         trainer.log.close()
     plain_us, tw_us, diff_us = paired_medians(plain_ns, tw_ns)
     return {"plain_step_us": plain_us, "trainwell_step_us": tw_us, "paired_overhead_us": diff_us, "overhead_ratio": 1 + diff_us / plain_us}
