@@ -66,8 +66,8 @@ def plain(epochs: int, hidden: int, out: Path) -> None:
         out.write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "steps": len(loader) * epochs}))
     # the DDP wrapper goes before its group: kept past destroy_process_group, torch 2.13's gloo aborted at exit
     # in 2 of 26 of these jobs (trainwell's engine does the same in distributed.process_group). That alone still
-    # aborted 2 of 20 jobs in session 8 ("terminate called without an active exception"): like the engine, no rank
-    # tears the group down while its peer may still have gloo work queued, so a barrier first.
+    # aborted 2 of 20 jobs in session 8; a barrier first, as the engine has, did not stop it (1 of 7 more): job()
+    # runs an aborted job again.
     del model, opt, sched
     if world > 1:
         torch.distributed.barrier()
@@ -110,6 +110,9 @@ def trainwell_run(epochs: int, hidden: int, out: Path) -> None:
         out.write_text(json.dumps({"wall_s": clock.wall, "cpu_s": clock.cpu, "steps": result.summary["steps"]}))
 
 
+ABORT_AT_EXIT = "terminate called without an active exception"
+
+
 def job(kind: str, nproc: int, epochs: int, hidden: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
@@ -123,9 +126,16 @@ def job(kind: str, nproc: int, epochs: int, hidden: int) -> dict[str, float]:
         }
         load = os.getloadavg()[0]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        aborted = 0
+        # gloo still aborts at exit now and then in the plain 2-process job, barrier or not (3 of ~27 plain jobs in
+        # session 8, none of ~35 trainwell jobs; cause not found): such a job is run again once, and the record says so
+        while done.returncode != 0 and ABORT_AT_EXIT in done.stderr and aborted < 1:
+            aborted += 1
+            print(f"{kind} x{nproc} aborted at exit; running it again", file=sys.stderr)
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:  # say why (torchrun's and the ranks' last words), not only that it failed
             raise SystemExit(f"{kind} x{nproc} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-        return {**json.loads(out.read_text()), "load_1min": load}
+        return {**json.loads(out.read_text()), "load_1min": load, "rerun_after_abort_at_exit": aborted}
 
 
 def order(rep: int) -> list[tuple[str, int]]:
