@@ -256,3 +256,34 @@ def test_config_validate_reports_the_causal_lm_adapter_options(tmp_path: Path, c
     for where in ("model.adapter", "model.lora_r", "model.lora_dropout", "model.lora_rank"):
         assert f"  - {where}: " in err
     assert "4 problems found" in err and "Traceback" not in err
+
+
+def test_validate_lint_and_train_refuse_a_classifiers_loss_and_metric_for_causal_lm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`config validate` and `lint` passed a causal-lm config with focal loss, class weights and macro-F1 (what
+    the recommender once gave an imbalanced LLM profile, before rule loss.llm), which `train` refused only when it
+    built the task, and the metric only at the first evaluation. One check (tasks.catalog.causal_lm_problems)
+    now reports both, in the same words, from every verb, before any model is loaded."""
+    monkeypatch.chdir(tmp_path)
+    config = "task: causal-lm\nmodel: {name_or_path: ./nowhere}\ndata: {path: t.jsonl}\nloss: {name: focal, class_weights: auto}\n"
+    (tmp_path / "sft.yaml").write_text(config + "evaluation: {metric: val_f1_macro, mode: max}\n", encoding="utf-8")
+    lines = [
+        "loss.name: the causal-lm task trains with next-token cross-entropy on response tokens, but got 'focal'",
+        "evaluation.metric: must name a metric the causal-lm task reports (val_loss, val_perplexity; "
+        "val_exact_match needs data.options.generate_eval), but got 'val_f1_macro'",
+    ]
+    for verb in (["config", "validate"], ["train"]):
+        assert main([*verb, "sft.yaml"]) == 2
+        err = capsys.readouterr().err
+        assert "2 problems found" in err and all(f"  - {line}" in err for line in lines) and "Traceback" not in err
+    assert main(["lint", "sft.yaml"]) == 1  # lint's exit for a file with errors
+    linted = capsys.readouterr().out
+    assert "2 errors" in linted and all(line.split(", but got")[0] in linted for line in lines)
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "ok.yaml").write_text(
+        "task: causal-lm\nmodel: {name_or_path: ./nowhere}\nevaluation: {metric: val_exact_match, mode: max}\n"
+        "data: {path: t.jsonl, options: {generate_eval: 4}}\n",
+        encoding="utf-8",
+    )
+    assert main(["config", "validate", "ok.yaml"]) == 0

@@ -28,8 +28,8 @@ class TaskSpec:
     needs: str = ""  # what must be installed or present, for messages
     data_options: tuple[str, ...] = ()  # accepted `data.options` keys (the task module's docstring says what each does)
     reads_path: bool = True  # False: the task ships its data and a `data.path` would be recorded but never read
-    # The task's own checks of its model options beyond their names and MODEL_OPTION_RULES (torch-free: lint and
-    # `config validate` run them): the causal-lm task's adapter options.
+    # The task's own rules beyond its option names and MODEL_OPTION_RULES (torch-free: lint and `config validate`
+    # run them, as build_task does): the causal-lm task's adapter options, loss and monitored metric.
     check: Callable[[Config], list[Problem]] | None = None
 
 
@@ -202,10 +202,34 @@ def task_problems(config: Config) -> list[Problem]:
 
 
 def causal_lm_problems(config: Config) -> list[Problem]:
-    """The causal-lm task's adapter options (tasks/lora.check_options) on its resolved model options."""
+    """The causal-lm task's own rules: its adapter options (tasks/lora.check_options, on the resolved model
+    options), its loss (next-token cross-entropy on the response tokens: focal loss and class weights are a
+    classifier's) and its monitored metric (it reports no accuracy or macro-F1, and the engine would find out only
+    at the first evaluation, after training steps had run)."""
+    from trainwell.registry import did_you_mean
     from trainwell.tasks.lora import check_options
 
-    return check_options(model_options(config))
+    problems = check_options(model_options(config))
+    if config.loss.name != "cross_entropy" or config.loss.class_weights != "none":
+        problems.append(
+            Problem(
+                "loss.name",
+                "the causal-lm task trains with next-token cross-entropy on response tokens",
+                config.loss.name if config.loss.name != "cross_entropy" else f"class_weights={config.loss.class_weights}",
+                "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
+            )
+        )
+    reported = ["val_loss", "val_perplexity", *(["val_exact_match"] if config.data.options.get("generate_eval") else [])]
+    if config.evaluation.metric not in reported:
+        problems.append(
+            Problem(
+                "evaluation.metric",
+                f"must name a metric the causal-lm task reports ({', '.join(reported)}; val_exact_match needs data.options.generate_eval)",
+                config.evaluation.metric,
+                did_you_mean(config.evaluation.metric, reported),
+            )
+        )
+    return problems
 
 
 def _whole(low: int, high: int) -> Callable[[Any], bool]:

@@ -86,18 +86,8 @@ def load_model(name_or_path: Any) -> tuple[Any, torch.nn.Module]:
 
 
 def _options(config: Config) -> dict[str, Any]:
-    # build_task checked the options already (a Rebuild comes here without it); the loss is this task's own rule
-    problems = task_problems(config)
-    if config.loss.name != "cross_entropy" or config.loss.class_weights != "none":
-        problems.append(
-            Problem(
-                "loss.name",
-                "the causal-lm task trains with next-token cross-entropy on response tokens",
-                config.loss.name if config.loss.name != "cross_entropy" else f"class_weights={config.loss.class_weights}",
-                "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
-            )
-        )
-    ConfigError.collect(problems)
+    # build_task checked the options already; a Rebuild comes here without it
+    ConfigError.collect(task_problems(config))
     return model_options(config)
 
 
