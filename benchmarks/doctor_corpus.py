@@ -10,7 +10,9 @@ as ``dev+test+test2`` writes each split under its own key). ``test2`` is a fresh
 repositories after dev and test had been scored; ``test3`` likewise after dev, test and test2 had been scored and
 used for development (its labels committed before the doctor ran on it); ``test4`` likewise after all four had been
 scored and used for development, with TensorBoard event files and Keras CSVLogger logs added; ``test5`` likewise after
-all five had been scored and used for development (labels committed before the doctor ran on it, to be scored once):
+all five had been scored and used for development (labels committed before the doctor ran on it, to be scored once);
+``test6`` likewise after all six, walked at paths no earlier split used, its labels following the explicit rules written
+in the manifest's "about" (to be scored once, after the doctor's last change):
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
 - error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
@@ -56,7 +58,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "spikes": frozenset({"spikes", "val_spikes"}),
     "too-few-evals": frozenset({"few_evals"}),
 }
-SPLITS = ("dev", "test", "test2", "test3", "test4", "test5")
+SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6")
 CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
 
 
