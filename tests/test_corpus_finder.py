@@ -108,3 +108,51 @@ def test_the_builtin_check_reads_the_peak_reason_the_shipped_rule_writes(corpus:
     _, _, reason = peak(RunShape(0.003, 0.03, 0.167, "cosine", 0.5, 0.1, 225, "scratch", False))
     found = corpus["finder"]._RECORDED.search(reason)
     assert found is not None and (float(found[1]), float(found[2])) == (0.5, 0.167)
+
+
+def test_truth_names_two_more_seeds_at_every_sweep_lr_and_reuses_the_oracle_runs(corpus: dict[str, ModuleType]) -> None:
+    plan = corpus["plan"]
+    s, book = _book(corpus, refine=False)
+    assert plan.truth_items(s, {}) == []  # no sweep yet
+    items = plan.truth_items(s, book["runs"])
+    sweep_lrs = sorted({i.spec["overrides"]["optimizer.lr"] for i in plan.sweep_items(s, book["runs"])[0]})
+    assert sorted((i.spec["overrides"]["optimizer.lr"], i.seed) for i in items) == [(lr, k) for lr in sweep_lrs for k in (2, 3)]
+    # the oracle stage's seed-2 run at a sweep LR has the same spec, hence the same key: it is not trained twice
+    oracle = plan._item(s, "oracle", "lr=0.01", 2, "train", {"optimizer.lr": 0.01})
+    assert oracle.key in {i.key for i in items}
+    assert plan.truth_curve(s, book["runs"]) is None  # until the extra seeds are in
+    for i in items:
+        acc = _accuracy(i.spec["overrides"]["optimizer.lr"], 0) + (0.02 if i.seed == 3 else 0.0)
+        book["runs"][i.key] = {"setting": s.name, "kind": "train", "seed": i.seed, "val_acc": acc, "test_acc": acc, "spec": {}}
+    curve = plan.truth_curve(s, book["runs"])
+    assert curve is not None and set(curve) == set(sweep_lrs)
+    # the 4-seed mean: seeds 0 (+0.004), 1 (-0.004), 2 (+0.004) and 3 (+0.024) around the bowl
+    assert curve[0.01] == pytest.approx(0.9 + 0.007)
+
+
+def test_decompose_splits_the_miss_from_the_reference_noise(corpus: dict[str, ModuleType]) -> None:
+    finder = corpus["finder"]
+    # a pick 0.3 decade off the optimum; single-seed references +-0.2 decade around it, the 2-seed one on it
+    one_seed = [0.3 + 0.2, 0.3 - 0.2, -0.3 + 0.2, -0.3 - 0.2]
+    two_seed = [0.3, -0.3]
+    s2, miss = finder.decompose(one_seed, two_seed)
+    assert s2 == pytest.approx(2 * 0.2**2) and miss == pytest.approx(0.3**2 - 0.2**2)
+    # a share can never come out negative, whatever the sample
+    assert finder.decompose([0.0], [1.0]) == (0.0, 1.0)
+    assert finder._share_normal(0.0) == 1.0 and finder._share_normal(math.log10(2) / 1.96) == pytest.approx(0.95, abs=1e-3)
+
+
+def test_the_law_feature_reads_the_law_fitted_without_the_fold(corpus: dict[str, ModuleType]) -> None:
+    finder = corpus["finder"]
+    t = {"mean": 0.5, "law": {"": 0.02, "wine": 0.04}}
+    assert finder.value(t, "law") == pytest.approx(math.log10(0.01))
+    assert finder.value(t, "law", "wine") == pytest.approx(math.log10(0.02))
+    # stop LR and law together: the fit recovers the weights the sweep-best was made with
+    tests = []
+    for k, (stop, law) in enumerate(((0.1, 0.01), (1.0, 0.002), (0.3, 0.003), (3.0, 0.03), (0.05, 0.001))):
+        average = 0.01 * stop**0.3 * (law * 0.5) ** 0.6
+        folds = {"": law, "x": law, **{f"d{j}": law for j in range(5)}}
+        tests.append({"mode": "scratch", "mean": 0.5, "stop_lr": stop, "law": folds, "dataset": f"d{k}", "row": {"vertex": average / 0.5}})
+    rule = finder.fit_rule(tests, ("stop_lr", "law"), fold="x")
+    assert rule == pytest.approx({"at_unit": 0.01, "stop_lr": 0.3, "law": 0.6}, rel=1e-6)
+    assert finder._within_2x_held_out(tests, ("stop_lr", "law")) == 5

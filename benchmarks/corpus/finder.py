@@ -80,6 +80,10 @@ ALTERNATIVES: tuple[tuple[str, ...], ...] = (
     ("stop_lr", "lr_min", "total"),
     ("stop_lr", "is_cnn", "is_head", "is_lstm", "is_transformer"),
     ("stop_lr", "lr_min", "is_cnn", "is_head", "is_lstm", "is_transformer"),
+    # the shrinkage estimator: the range test's stop LR and the model-aware LR law's LR (``law``: the recommender's
+    # value for the setting, fitted without the dataset scored), their weights fitted like the rule's; and the law alone
+    ("stop_lr", "law"),
+    ("law",),
 )
 # Alternatives whose held-out picks are trained too (stage find_loo), so their trained regret is measured beside the
 # rule's: the model-aware candidates, a family offset on the stop-LR rule (the families are what trainwell reads off a
@@ -92,11 +96,30 @@ TRAINED: tuple[tuple[str, ...], ...] = (
 )
 
 
-def value(t: dict[str, Any], feature: str) -> float:
-    """A feature as the fit reads it: log10 of an LR or count, or 0/1 for ``is_<family>``."""
+def value(t: dict[str, Any], feature: str, fold: str = "") -> float:
+    """A feature as the fit reads it: log10 of an LR or count, or 0/1 for ``is_<family>``. ``law``: log10 of the run's
+    average LR at the LR law's LR (``law_lrs``), the law fitted without the test's own dataset and ``fold`` (the
+    dataset a fit is held out from), so no fold sees its held-out dataset through the law either."""
     if feature.startswith("is_"):
         return float(t["family"] == feature[3:])
+    if feature == "law":
+        return math.log10(t["law"][fold] * t["mean"])
     return math.log10(t[feature])
+
+
+def law_lrs(book: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """setting -> {excluded dataset ("" for none): the LR law's LR for the setting (capped, as the recommender gives
+    it: fit.predict), fitted by fit.fit on every dataset but the setting's own and the excluded one}."""
+    prior = fit.prior_table()
+    rs = fit.rows(book)
+    datasets = sorted({r["setting"].dataset for r in rs})
+    out: dict[str, dict[str, float]] = {}
+    for extra in ("", *datasets):
+        for d in (d for d in datasets if d != extra):
+            table = fit.table_with(prior, fit.fit([r for r in rs if r["setting"].dataset not in (d, extra)], prior))
+            for r in (r for r in rs if r["setting"].dataset == d):
+                out.setdefault(r["setting"].name, {})[extra] = fit.predict(r, table)[0]
+    return out
 
 
 def range_tests(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
@@ -132,10 +155,11 @@ def range_tests(book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:
 Rule = dict[str, float]  # "at_unit" and one weight per feature
 
 
-def fit_rule(tests: list[dict[str, Any]], features: tuple[str, ...] = FEATURES) -> Rule:
-    """AT_UNIT and the weights: least squares of log10(sweep-best x mean) on the features, fine-tuning left out."""
+def fit_rule(tests: list[dict[str, Any]], features: tuple[str, ...] = FEATURES, fold: str = "") -> Rule:
+    """AT_UNIT and the weights: least squares of log10(sweep-best x mean) on the features, fine-tuning left out
+    (``fold``: the dataset held out from this fit, ``value``'s)."""
     used = [t for t in tests if t["mode"] != "finetune"]
-    x = np.array([[1.0, *(value(t, f) for f in features)] for t in used])
+    x = np.array([[1.0, *(value(t, f, fold) for f in features)] for t in used])
     y = np.array([math.log10(t["row"]["vertex"] * t["mean"]) for t in used])
     coef = np.linalg.lstsq(x, y, rcond=None)[0]
     return {"at_unit": float(10 ** coef[0]), **{f: float(w) for f, w in zip(features, coef[1:])}}
@@ -170,12 +194,19 @@ def complete(book: dict[str, Any], finder_hash: str) -> bool:
     return fit.sweeps_complete(book, rs) and len(tests) == len(methods.SEEDS) * len(rs)
 
 
-def loo_picks(book: dict[str, Any], finder_hash: str, features: tuple[str, ...] = FEATURES) -> list[dict[str, Any]]:
-    """Per range test: the constants fitted without its dataset and the pick they give, beside the shipped one."""
+def loo_picks(
+    book: dict[str, Any], finder_hash: str, features: tuple[str, ...] = FEATURES, law: dict[str, dict[str, float]] | None = None
+) -> list[dict[str, Any]]:
+    """Per range test: the constants fitted without its dataset and the pick they give, beside the shipped one
+    (``law``: ``law_lrs(book)``, needed when a feature is ``law``)."""
     tests = range_tests(book, finder_hash)
+    if "law" in features:
+        law = law or law_lrs(book)
+        for t in tests:
+            t["law"] = law[t["setting"]]
     out = []
     for d in sorted({t["dataset"] for t in tests}):
-        rule = fit_rule([t for t in tests if t["dataset"] != d], features)
+        rule = fit_rule([t for t in tests if t["dataset"] != d], features, fold=d)
         for t in (t for t in tests if t["dataset"] == d):
             vertex = t["row"]["vertex"]
             out.append(
@@ -201,6 +232,36 @@ def loo_picks(book: dict[str, Any], finder_hash: str, features: tuple[str, ...] 
                     }
                 )
     return out
+
+
+def _within_2x_held_out(tests: list[dict[str, Any]], features: tuple[str, ...]) -> int:
+    """How many of ``tests`` the rule on ``features`` puts within 2x of the sweep-best, each fitted without its dataset."""
+    n = 0
+    for d in sorted({t["dataset"] for t in tests}):
+        rule = fit_rule([t for t in tests if t["dataset"] != d], features, fold=d)
+        n += _within([rule_peak(t, rule) / t["row"]["vertex"] for t in tests if t["dataset"] == d])
+    return n
+
+
+def selection(book: dict[str, Any], finder_hash: str, law: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """What choosing the rule's inputs by their held-out score is worth, itself held out: for each dataset, the feature
+    set (the rule's or an alternative's) with the most picks within 2x held out by dataset on the *other* datasets,
+    fitted on them and scored on this one. A gain that survives this is the data's; one that does not is the luck of
+    the best of many held-out comparisons. (Inner folds read the law fitted without the test's own dataset and the
+    inner held-out one; the outer dataset is out of their rows, not of those law fits.)"""
+    tests = range_tests(book, finder_hash)
+    for t in tests:
+        t["law"] = law[t["setting"]]
+    candidates = (FEATURES, *ALTERNATIVES)
+    n, chosen = 0, {}
+    for d in sorted({t["dataset"] for t in tests}):
+        inner = [t for t in tests if t["dataset"] != d]
+        # ties go to the rule as shipped, then to the first candidate listed
+        best = max(candidates, key=lambda f: (_within_2x_held_out(inner, f), f == FEATURES))
+        chosen[d] = " + ".join(best)
+        rule = fit_rule(inner, best, fold=d)
+        n += _within([rule_peak(t, rule) / t["row"]["vertex"] for t in tests if t["dataset"] == d])
+    return {"picks": len(tests), "within_2x": n, "chosen_per_dataset": chosen}
 
 
 BAND_SE = 2.0  # the near-best band: within this many standard errors of the best 2-seed mean (as benchmarks/lr_find.py)
@@ -377,6 +438,104 @@ def noise(book: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _within(ratios: list[float]) -> int:
+    return sum(0.5 <= x <= 2 for x in ratios)
+
+
+def _share_normal(sd: float) -> float:
+    """P(|e| <= log10 2) for a normal error of standard deviation ``sd`` decades."""
+    return math.erf(math.log10(2) / (sd * math.sqrt(2))) if sd > 0 else 1.0
+
+
+def decompose(one_seed: list[float], two_seed: list[float]) -> tuple[float, float]:
+    """(s^2, m^2) from the log errors against single-seed and 2-seed references (``reach``): E[e_1^2] = m^2 + s^2,
+    E[e_2^2] = m^2 + s^2 / 2; both clipped at 0 (a sample can make either difference negative)."""
+    m1, m2 = statistics.fmean(x * x for x in one_seed), statistics.fmean(x * x for x in two_seed)
+    s2 = max(0.0, 2 * (m1 - m2))
+    return s2, max(0.0, m2 - s2 / 2)
+
+
+def reach(book: dict[str, Any], picks: list[dict[str, Any]], law: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """How much of the held-out picks' miss is the 2-seed reference's noise, and how much the picks' own error.
+
+    The pick's error against the k-seed sweep-best vertex, e_k = log10(pick / vertex_k), is its error against the
+    true optimum plus the reference's, independent of it (the reference's seeds are not the finder's): E[e_k^2] =
+    m^2 + s^2 / k. Seed 0's and seed 1's own vertices (k = 1) and the 2-seed one give s^2 = 2 (E[e_1^2] - E[e_2^2])
+    and m^2 = E[e_2^2] - s^2 / 2: the picks' mean-square miss of the true optimum, which no number of sweep seeds
+    removes. ``projected_share_within_2x`` puts a normal law on the error (a guide only: the corpus's errors have
+    heavier tails) for a 2-seed, a 4-seed and a noise-free reference. ``finder_vs_law``: the per-setting mean error
+    of the picks and of the LR law's held-out LR (fit.fit without the dataset), and their correlation: a shared miss
+    is one no combination of the two removes (``alternatives`` "stop_lr + law")."""
+    seed_vertex = {}
+    for r in fit.rows(book):
+        sweep, _ = plan.sweep_items(r["setting"], book["runs"])
+        seed_vertex[r["setting"].name] = [
+            plan.sweep_best(plan.sweep_means(sweep, book["runs"], seeds=(k,)))[1] for k in methods.SWEEP_SEEDS
+        ]
+    used = [p for p in picks if p["setting"] in seed_vertex]
+    e2 = [math.log10(p["loo_ratio"]) for p in used]
+    e1 = [math.log10(p["loo_peak"] / v) for p in used for v in seed_vertex[p["setting"]]]
+    s2, miss = decompose(e1, e2)
+    m2 = statistics.fmean(x * x for x in e2)
+    names = sorted({p["setting"] for p in used})
+    mine = [statistics.fmean(math.log10(p["loo_ratio"]) for p in used if p["setting"] == n) for n in names]
+    theirs = [math.log10(law[n][""] / next(p["sweep_vertex_lr"] for p in used if p["setting"] == n)) for n in names]
+    spread = [statistics.pstdev(math.log10(p["loo_ratio"]) for p in used if p["setting"] == n) for n in names]
+    return {
+        "picks": len(used),
+        "within_2x_of_seed_vertex": {
+            f"seed {k}": _within([p["loo_peak"] / seed_vertex[p["setting"]][k] for p in used]) for k in methods.SWEEP_SEEDS
+        },
+        "within_2x_of_2_seed_vertex": _within([p["loo_ratio"] for p in used]),
+        "reference_seed_sd_decades": round(math.sqrt(s2), 3),
+        "pick_miss_of_optimum_rms_decades": round(math.sqrt(miss), 3),
+        "rms_error_vs_2_seed_decades": round(math.sqrt(m2), 3),
+        "projected_share_within_2x": {
+            "2-seed reference": round(_share_normal(math.sqrt(miss + s2 / 2)), 3),
+            "4-seed reference": round(_share_normal(math.sqrt(miss + s2 / 4)), 3),
+            "noise-free reference": round(_share_normal(math.sqrt(miss)), 3),
+        },
+        "finder_vs_law": {
+            "settings": len(names),
+            "finder_setting_error_sd_decades": round(statistics.pstdev(mine), 3),
+            "finder_seed_spread_sd_decades": round(math.sqrt(statistics.fmean(x * x for x in spread)), 3),
+            "law_setting_error_sd_decades": round(statistics.pstdev(theirs), 3),
+            "correlation": round(float(np.corrcoef(mine, theirs)[0, 1]), 3),
+        },
+    }
+
+
+def four_seed(book: dict[str, Any], picks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The picks against the 4-seed sweep-best (seeds 0-3 at every sweep LR: plan.truth_items), on the settings whose
+    extra seeds are in, beside the issue's 2-seed sweep-best on the same picks; and the ceiling a whole sweep reaches
+    as a finder: the vertex of seeds 2 and 3's own 2-seed sweep against the 2-seed (0, 1) sweep-best, within 2x."""
+    out: dict[str, Any] = {"settings": 0}
+    vertex4, vertex2, sweep23 = {}, {}, {}
+    for r in fit.rows(book):
+        s = r["setting"]
+        curve = plan.truth_curve(s, book["runs"])
+        if curve is None:
+            continue
+        vertex4[s.name], vertex2[s.name] = plan.sweep_best(curve)[1], r["vertex"]
+        sweep, _ = plan.sweep_items(s, book["runs"])
+        items = sweep + plan.truth_items(s, book["runs"])
+        sweep23[s.name] = plan.sweep_best(plan.sweep_means(items, book["runs"], seeds=plan.TRUTH_SEEDS))[1] / r["vertex"]
+    used = [p for p in picks if p["setting"] in vertex4]
+    if not used:
+        return out
+    ratios = [p["loo_peak"] / vertex4[p["setting"]] for p in used]
+    return {
+        "settings": len(vertex4),
+        "setting_names": sorted(vertex4),
+        "picks": len(used),
+        "loo_within_2x_of_2_seed_vertex": _within([p["loo_ratio"] for p in used]),
+        "loo_within_2x_of_4_seed_vertex": _within(ratios),
+        "median_ratio_4_seed": round(statistics.median(ratios), 3),
+        "four_vs_two_seed_vertex_within_2x": _within([vertex4[n] / vertex2[n] for n in vertex4]),
+        "sweep_of_seeds_2_3_within_2x_of_seeds_0_1": _within(list(sweep23.values())),
+    }
+
+
 def scores(book: dict[str, Any], finder_hash: str | None = None) -> dict[str, Any]:
     """The all-data constants, the held-out and shipped scores overall and per family, and every pick."""
     finder_hash = finder_hash or ledger.finder_sources_hash()
@@ -384,6 +543,7 @@ def scores(book: dict[str, Any], finder_hash: str | None = None) -> dict[str, An
     if not tests:
         return {"finder": finder_hash, "picks": 0}
     picks = loo_picks(book, finder_hash)
+    law = law_lrs(book)
     truths = {r["setting"].name: truth(book, r) for r in fit.rows(book)}
     for p in picks:
         p.update({**judged(truths[p["setting"]], p["loo_peak"], "loo"), **judged(truths[p["setting"]], p["shipped_peak"], "shipped")})
@@ -400,9 +560,12 @@ def scores(book: dict[str, Any], finder_hash: str | None = None) -> dict[str, An
         "loo": aggregate(picks, "loo", loo_runs),
         "shipped": aggregate(picks, "shipped", shipped_runs),
         "loo_by_family": {f: aggregate([p for p in picks if p["family"] == f], "loo", loo_runs) for f in families},
-        "alternatives": alternatives(book, finder_hash, truths, loo_runs),
+        "alternatives": alternatives(book, finder_hash, truths, loo_runs, law),
         "builtin_tasks": builtin(book, finder_hash),
         "noise": noise(book),
+        "reach": reach(book, picks, law),
+        "selection": selection(book, finder_hash, law),
+        "four_seed_reference": four_seed(book, picks),
         "trained": {"loo": loo_runs, "shipped": shipped_runs},
         "per_setting_truth": truths,
         "per_pick": picks,
@@ -410,7 +573,11 @@ def scores(book: dict[str, Any], finder_hash: str | None = None) -> dict[str, An
 
 
 def alternatives(
-    book: dict[str, Any], finder_hash: str, truths: dict[str, dict[str, Any]], rule_runs: dict[str, dict[str, float]]
+    book: dict[str, Any],
+    finder_hash: str,
+    truths: dict[str, dict[str, Any]],
+    rule_runs: dict[str, dict[str, float]],
+    law: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
     """Other feature sets for the rule, held out by dataset the same way: read off the sweep curves, and trained where
     the ledger holds a run at every held-out pick of every setting (stage find_loo: a run is named by its LR, so an
@@ -418,7 +585,7 @@ def alternatives(
     per setting with the rule's own trained regret (``rule_runs``)."""
     out = {}
     for features in ALTERNATIVES:
-        picks = loo_picks(book, finder_hash, features)
+        picks = loo_picks(book, finder_hash, features, law)
         for p in picks:
             p.update(judged(truths[p["setting"]], p["loo_peak"], "loo"))
         runs = trained(book, picks, "loo_peak", "find_loo")
@@ -550,6 +717,33 @@ def markdown(f: dict[str, Any]) -> list[str]:
         f"2x either side of the vertex the sweep's curve loses {g['median_regret_2x_off_vertex_points']:.2f} points (median; within "
         f"2 standard errors on {g['flat_within_2se_at_2x']} of {g['settings']} settings). All-data constants: {weights}.",
     ]
+    r, sel, four = f["reach"], f["selection"], f["four_seed_reference"]
+    fl = r["finder_vs_law"]
+    alts = f["alternatives"]
+    lines += [
+        "",
+        f"Out of reach of these inputs, not of the reference: against seed 0's and seed 1's own sweep-best the held-out picks are "
+        f"within 2x on {r['within_2x_of_seed_vertex']['seed 0']} and {r['within_2x_of_seed_vertex']['seed 1']} of {r['picks']}, against "
+        f"the 2-seed one on {r['within_2x_of_2_seed_vertex']}: the reference's seed noise is {r['reference_seed_sd_decades']:.2f} decade "
+        f"(one seed's sweep-best), the picks miss the true optimum by {r['pick_miss_of_optimum_rms_decades']:.2f} decade (rms), so even a "
+        f"noise-free reference would put about {100 * r['projected_share_within_2x']['noise-free reference']:.0f} % within 2x (normal "
+        f"approximation; 2-seed {100 * r['projected_share_within_2x']['2-seed reference']:.0f} %, 4-seed "
+        f"{100 * r['projected_share_within_2x']['4-seed reference']:.0f} %). The miss is per setting (sd {fl['finder_setting_error_sd_decades']:.2f} "
+        f"decade; the 3 finder seeds spread {fl['finder_seed_spread_sd_decades']:.2f}) and shared with the LR law's held-out LR (sd "
+        f"{fl['law_setting_error_sd_decades']:.2f}, correlation {fl['correlation']:.2f} over {fl['settings']} settings), so their combination "
+        f"(stop LR + law, weights fitted held out) is within 2x on {alts['stop_lr + law']['within_2x']} (the law alone "
+        f"{alts['law']['within_2x']}). Choosing the rule's inputs by their held-out score, itself held out (`selection`): "
+        f"{sel['within_2x']} of {sel['picks']}.",
+    ]
+    if four["settings"]:
+        lines += [
+            "",
+            f"4-seed reference (sweep LRs x seeds 0-3, {four['settings']} settings so far): held-out picks within 2x of the 4-seed "
+            f"sweep-best {four['loo_within_2x_of_4_seed_vertex']} of {four['picks']} (of the 2-seed one, same picks: "
+            f"{four['loo_within_2x_of_2_seed_vertex']}); the 4-seed sweep-best is within 2x of the 2-seed one on "
+            f'{four["four_vs_two_seed_vertex_within_2x"]} of {four["settings"]} settings, and a whole sweep on seeds 2, 3 as the "finder" '
+            f"puts its sweep-best within 2x of seeds 0, 1's on {four['sweep_of_seeds_2_3_within_2x_of_seeds_0_1']} of {four['settings']}.",
+        ]
     trained_alts = {k: a for k, a in f["alternatives"].items() if "paired_vs_rule" in a}
     if trained_alts:
         loo = f["loo"]

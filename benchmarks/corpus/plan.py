@@ -17,6 +17,8 @@ Per setting, in this order (later stages read earlier results, so they appear on
             the half-decade grid puts its points 3.2x apart, coarser than the finder's 2x target, so
             finder.py scores the finder against this refined curve too (beside the issue's sweep-best).
             Planned apart like the ablations; the sweep-best, the LR law's target and the oracle never read it.
+  truth     the sweep's LRs x seeds 2, 3 (truth_items): a 4-seed sweep-best, finder.py's second reference beside
+            the issue's 2-seed one; trained only with run.py --stages truth.
 Every selection reads validation accuracy; test accuracy is only reported.
 """
 
@@ -172,11 +174,35 @@ def refine_items(s: Setting, runs: dict[str, Any]) -> list[Item]:
 
 def refined_curve(s: Setting, runs: dict[str, Any], field: str = "val_acc") -> dict[float, float] | None:
     """The sweep's 2-seed means with the refine stage's quarter-decade points added, or None until both are in."""
+    return _sweep_with(s, runs, refine_items(s, runs), methods.SWEEP_SEEDS, field)
+
+
+def _sweep_with(s: Setting, runs: dict[str, Any], extra: list[Item], seeds: tuple[int, ...], field: str) -> dict[float, float] | None:
+    """The means over ``seeds`` of the sweep's runs and ``extra``'s, or None until the sweep and every extra run are in."""
     sweep, swept = sweep_items(s, runs)
-    extra = refine_items(s, runs)
     if not swept or any(i.key not in runs for i in extra):
         return None
-    return dict(sorted({**sweep_means(sweep, runs, field=field), **sweep_means(extra, runs, field=field)}.items()))
+    return sweep_means(sweep + extra, runs, seeds=seeds, field=field)
+
+
+TRUTH_SEEDS = (2, 3)
+
+
+def truth_items(s: Setting, runs: dict[str, Any]) -> list[Item]:
+    """The sweep's LRs (its extensions included) x seeds 2, 3, once the sweep is complete: a 4-seed sweep-best for
+    finder.py to score the picks against beside the issue's 2-seed one (how much of a miss is the reference's seed
+    noise). Same spec as a sweep run, so the oracle stage's seed-2 runs at the two best LRs are reused. Trained
+    only when asked for (run.py --stages truth); the sweep-best, the LR law's target and the oracle never read it."""
+    sweep, swept = sweep_items(s, runs)
+    if not swept:
+        return []
+    lrs = sorted({i.spec["overrides"]["optimizer.lr"] for i in sweep})
+    return [_item(s, "truth", f"lr={lr:g}", seed, "train", {"optimizer.lr": lr}) for lr in lrs for seed in TRUTH_SEEDS]
+
+
+def truth_curve(s: Setting, runs: dict[str, Any], field: str = "val_acc") -> dict[float, float] | None:
+    """The sweep's LRs with the 4-seed means (seeds 0-3), or None until every run is in."""
+    return _sweep_with(s, runs, truth_items(s, runs), (*methods.SWEEP_SEEDS, *TRUTH_SEEDS), field)
 
 
 ABLATE_SEEDS = (0, 1)

@@ -188,8 +188,9 @@ class Pending:
     to_freeze: dict[str, dict[str, Any]]  # ledger key -> entries to freeze there first (fit.loo_items)
 
 
-def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, curves: str = "") -> Pending:
-    """``curves``: the finder sources whose recorded range tests the finder's picks are trained from (finder.py --curves)."""
+def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, curves: str = "", truth: bool = False) -> Pending:
+    """``curves``: the finder sources whose recorded range tests the finder's picks are trained from (finder.py --curves);
+    ``truth``: also the sweep's extra seeds (plan.truth_items), named only when asked for."""
     runs = book["runs"]
     todo: list[tuple[str, plan.Item]] = []
     incomplete = False
@@ -211,6 +212,7 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, cur
     for s in settings:
         todo += [(s.name, i) for i in plan.ablation_items(s, book["settings"][s.name]["facts"], finder_hash) if i.key not in runs]
         todo += [(s.name, i) for i in plan.refine_items(s, runs) if i.key not in runs]
+        todo += [(s.name, i) for i in (plan.truth_items(s, runs) if truth else []) if i.key not in runs]
     order = {s.name: k for k, s in enumerate(settings)}
     todo.sort(key=lambda t: priority(BY_NAME[t[0]], t[1], order))
     return Pending(todo, incomplete, {})
@@ -252,7 +254,7 @@ def worker(settings: list[Setting], deadline: float, stages: frozenset[str] = fr
     while time.time() < deadline:
         with ledger.locked():
             book = ledger.load()
-        found = pending(book, settings, finder_hash, curves)
+        found = pending(book, settings, finder_hash, curves, "truth" in stages)
         if found.to_freeze:
             with ledger.locked():
                 fresh = ledger.load()
@@ -301,7 +303,7 @@ def main() -> None:
     parser.add_argument("--settings", default="", help="comma-separated setting names (default: all)")
     parser.add_argument("--minutes", type=float, default=24 * 60.0, help="stop claiming new runs after this long")
     parser.add_argument("--plan", action="store_true", help="dry run: print what a worker would train, train nothing")
-    parser.add_argument("--stages", default="", help="comma-separated stages to train (default: every stage), e.g. refine")
+    parser.add_argument("--stages", default="", help="comma-separated stages to train (default: every stage but truth), e.g. refine")
     parser.add_argument(
         "--curves", default="", help="train the finder's picks on the range tests of these finder sources (finder.py --curves)"
     )
