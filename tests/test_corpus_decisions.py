@@ -33,20 +33,23 @@ def test_a_rule_is_decided_without_the_held_out_dataset(corpus: dict[str, Module
 
 def test_the_held_out_config_switches_only_rules_that_differ(corpus: dict[str, ModuleType]) -> None:
     decisions = corpus["decisions"]
-    s = corpus["settings"].BY_NAME["wine-mlp32x1"]
+    s = corpus["settings"].BY_NAME["digits-mlp128x1"]
     config = {"optimizer": {"lr": "find"}, "lr_find": {"fallback": 0.004}, "model": {"dropout": 0.0}, "schedule": {"warmup": 0.1}}
     shipped = {d.rule: {"side": d.shipped} for d in decisions.DECISIONS}
-    same = {"held_out": {"wine": {"rules": shipped, "measure": [], "picks": {}}}}
+    same = {"held_out": {"digits": {"rules": shipped, "measure": [], "picks": {}}}}
     seeds = decisions.configs(s, MLP, config, same)
     # nothing differs: the shipped config, its "find" resolved to the law's fallback (no held-out evidence to measure)
     assert len(seeds) == 3 and all(c == {**config, "optimizer": {"lr": 0.004}} for c in seeds)
     differ = {**shipped, "dropout.fc": {"side": "on"}, "schedule.adam-scratch-warmup": {"side": "off"}}
-    picks = {"wine-mlp32x1": {"0": 0.01, "1": 0.02, "2": 0.03}}
-    held = {"held_out": {"wine": {"rules": differ, "measure": ["mlp"], "picks": picks}}}
+    picks = {"digits-mlp128x1": {"0": 0.01, "1": 0.02, "2": 0.03}, "wine-mlp32x1": {"0": 0.01, "1": 0.02, "2": 0.03}}
+    held = {"held_out": {d: {"rules": differ, "measure": ["mlp"], "picks": picks} for d in ("digits", "wine")}}
     seeds = decisions.configs(s, MLP, config, held)
     assert [c["optimizer"]["lr"] for c in seeds] == [0.01, 0.02, 0.03]  # each seed trains at its range test's pick
     assert all(c["model"]["dropout"] == 0.3 and c["schedule"]["warmup"] == 0.0 for c in seeds)
     assert config["model"]["dropout"] == 0.0  # the recommendation itself is left as it was
+    # a small test set's extra seeds (methods.seeds) have no range test of their own: the law's value
+    wine = decisions.configs(corpus["settings"].BY_NAME["wine-mlp32x1"], MLP, config, held)
+    assert [c["optimizer"]["lr"] for c in wine] == [0.01, 0.02, 0.03, 0.004, 0.004]
 
 
 def test_a_settings_evidence_is_its_current_ablation_else_the_mean_of_earlier_ones(corpus: dict[str, ModuleType]) -> None:

@@ -26,10 +26,6 @@ class Scores:
     test: list[float] = field(default_factory=list)
 
     @property
-    def complete(self) -> bool:
-        return len(self.test) == len(methods.SEEDS)
-
-    @property
     def val_mean(self) -> float:
         return statistics.fmean(self.val)
 
@@ -56,12 +52,25 @@ def interpolate(curve: dict[float, float], lr: float) -> float:
     raise AssertionError("unreachable")
 
 
-def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: dict[str, list[plan.Item]] | None = None) -> dict[str, Any]:
-    """Everything the ledger says about one setting (``extra``: more method items, e.g. trainwell_loo)."""
+RECIPE_STAGES = ("peers", "trainwell", "trainwell_loo", "oracle")  # the stages a setting's extra seeds (methods.seeds) reach
+
+
+def setting_report(
+    s: Setting,
+    book: dict[str, Any],
+    finder_hash: str,
+    extra: dict[str, list[plan.Item]] | None = None,
+    seeds: tuple[int, ...] | None = None,
+) -> dict[str, Any]:
+    """Everything the ledger says about one setting (``extra``: more method items, e.g. trainwell_loo). ``seeds``: the
+    seeds the recipes and the oracle are scored on (default ``methods.seeds(s)``; ``methods.SEEDS`` gives the 3-seed
+    protocol on every setting). The finder's figures always read its 3 seeds."""
     runs = book["runs"]
     facts = book["settings"][s.name]["facts"]
+    wanted = seeds or methods.seeds(s)
     items, complete = plan.setting_items(s, facts, runs, finder_hash)
     items += (extra or {}).get(s.name, [])
+    items = [i for i in items if i.stage not in RECIPE_STAGES or i.seed in wanted]
     done = [i for i in items if i.key in runs]
     out: dict[str, Any] = {
         "setting": s.name,
@@ -72,16 +81,16 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
         "complete": complete and len(done) == len(items),
     }
     # Every trained config (sweep LR, random config, peer, recommendation) with its per-seed scores: the
-    # oracle is the best of those trained on all three seeds.
-    seeds: dict[str, dict[int, tuple[float, float]]] = {}
+    # oracle is the best of those trained on every seed scored (three, or five on a small test set).
+    seeds_of: dict[str, dict[int, tuple[float, float]]] = {}
     labels: dict[str, set[str]] = {}
     for i in done:
         if i.spec["kind"] != "train" or i.stage == "find_train":
             continue
         e, ident = runs[i.key], _identity(i.spec)
-        seeds.setdefault(ident, {})[i.seed] = (100 * e["val_acc"], 100 * e["test_acc"])
+        seeds_of.setdefault(ident, {})[i.seed] = (100 * e["val_acc"], 100 * e["test_acc"])
         labels.setdefault(ident, set()).add(i.method if i.stage in ("peers", "trainwell", "trainwell_loo") else f"{i.stage}:{i.method}")
-    by_config = {k: Scores([v[0] for v in per.values()], [v[1] for v in per.values()]) for k, per in seeds.items()}
+    by_config = {k: Scores([v[0] for v in per.values()], [v[1] for v in per.values()]) for k, per in seeds_of.items()}
     sweep, swept = plan.sweep_items(s, runs)
     if swept:
         val_curve = plan.sweep_means(sweep, runs)
@@ -93,7 +102,7 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
             "best_lr": best,
             "vertex_lr": vertex,
         }
-    candidates = {k: v for k, v in by_config.items() if v.complete}
+    candidates = {k: v for k, v in by_config.items() if len(v.test) == len(wanted)}
     oracle = None
     if out["complete"] and candidates:
         ident = max(candidates, key=lambda k: candidates[k].val_mean)
@@ -114,7 +123,7 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
         row: dict[str, Any] = {"seeds": len(test), "test": [round(t, 3) for t in test], "test_mean": round(statistics.fmean(test), 3)}
         row["lr"] = runs[mine[0].key].get("lr")
         row["failed"] = sum(runs[i.key].get("status", "ok") != "ok" for i in mine)
-        if oracle is not None and len(test) == len(methods.SEEDS):
+        if oracle is not None and len(test) == len(wanted):
             row["regret"] = round(oracle.test_mean - row["test_mean"], 3)
         out["methods"][name] = row
     finds = [i for i in done if i.stage == "find"]
@@ -136,9 +145,13 @@ def setting_report(s: Setting, book: dict[str, Any], finder_hash: str, extra: di
                 pick["test"] = round(100 * runs[trained[0].key]["test_acc"], 3)
             picks.append(pick)
         out["finder"] = {"picks": picks}
-        best_cfg = by_config.get(json.dumps({"optimizer.lr": out["sweep"]["best_lr"]}, sort_keys=True)) if "sweep" in out else None
+        # the sweep-best LR's 3-seed mean (seeds 0, 1, 2, as the finder's picks), whatever seeds the recipes are scored on
+        best_seeds = seeds_of.get(json.dumps({"optimizer.lr": out["sweep"]["best_lr"]}, sort_keys=True), {}) if "sweep" in out else {}
+        best_cfg = Scores(
+            [best_seeds[k][0] for k in methods.SEEDS if k in best_seeds], [best_seeds[k][1] for k in methods.SEEDS if k in best_seeds]
+        )
         tested = [p["test"] for p in picks if "test" in p]
-        if best_cfg is not None and best_cfg.complete and len(tested) == len(methods.SEEDS):
+        if len(best_cfg.test) == len(methods.SEEDS) and len(tested) == len(methods.SEEDS):
             out["finder"]["sweep_best_test_mean"] = round(best_cfg.test_mean, 3)
             out["finder"]["test_mean"] = round(statistics.fmean(tested), 3)
             out["finder"]["regret_vs_sweep_best"] = round(best_cfg.test_mean - statistics.fmean(tested), 3)
@@ -203,8 +216,10 @@ def summary(reports: list[dict[str, Any]], trainwell: str = "trainwell_loo") -> 
     return out
 
 
-def all_reports(book: dict[str, Any], finder_hash: str, extra: dict[str, list[plan.Item]] | None = None) -> list[dict[str, Any]]:
-    return [setting_report(s, book, finder_hash, extra) for s in SETTINGS if s.name in book["settings"]]
+def all_reports(
+    book: dict[str, Any], finder_hash: str, extra: dict[str, list[plan.Item]] | None = None, seeds: tuple[int, ...] | None = None
+) -> list[dict[str, Any]]:
+    return [setting_report(s, book, finder_hash, extra, seeds) for s in SETTINGS if s.name in book["settings"]]
 
 
 def ablations(s: Setting, book: dict[str, Any], finder_hash: str) -> list[dict[str, Any]]:

@@ -196,13 +196,15 @@ def frozen_or_made(book: dict[str, Any], finder_hash: str) -> tuple[dict[str, An
 
 
 def configs(s: Setting, facts: dict[str, Any], config: dict[str, Any], decided: dict[str, Any]) -> list[dict[str, Any]]:
-    """The held-out recommendation per seed (0, 1, 2): ``config`` with every rule that applies to the setting and
+    """The held-out recommendation per seed (``methods.seeds(s)``): ``config`` with every rule that applies to the setting and
     whose held-out side differs from the shipped one switched, and, where the held-out LR decision for the family
     is to measure, the range test's held-out pick of that seed as the LR (what the recommender's "find" resolves
     to); a "find" the held-out evidence does not support falls back to the law's value."""
     mine = decided["held_out"][s.dataset]
     out = []
-    for seed in methods.SEEDS:
+    # a seed with no range test of its own (methods.EXTRA_SEEDS: no small-test setting is in a measured family)
+    # falls back to the law's value, as an unreliable range test does
+    for seed in methods.seeds(s):
         c = copy.deepcopy(config)
         for d in DECISIONS:
             side = mine["rules"][d.rule]["side"]

@@ -375,7 +375,7 @@ def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -
         if config is not None:
             out += [
                 plan.config_item(s, "trainwell_loo", "trainwell_loo", seed, c, finder_hash)
-                for seed, c in zip(methods.SEEDS, decisions.configs(s, facts, config, decided), strict=True)
+                for seed, c in zip(methods.seeds(s), decisions.configs(s, facts, config, decided), strict=True)
             ]
     new = {loo_key(book): tables} if tables else {}
     if decided is not None and not frozen:

@@ -34,6 +34,29 @@ from trainwell.config.paths import get_path, set_path
 
 SEEDS = (0, 1, 2)
 SWEEP_SEEDS = (0, 1)
+# Settings whose test split has under 300 rows (TEST_ROWS, as data.py splits them): one test row is 0.4-2.8 points,
+# and a run's binomial standard error alone is 2-7 points at these accuracies, so a 3-seed mean cannot resolve the
+# regrets the issue judges (sst2-minilm-finetune-short's 3 held-out seeds scored 70.3 / 77.0 / 71.5). There every
+# recipe (peers, trainwell, trainwell_loo) and every oracle candidate (the two best sweep LRs, the three best random
+# configs) trains EXTRA_SEEDS too, uniformly, and the oracle is chosen on the 5-seed validation means; report.py
+# keeps the 3-seed figures beside (summary_3_seeds). Added in session 9; the sweep, random search, range tests and
+# ablations keep their seeds.
+EXTRA_SEEDS = (3, 4)
+SMALL_TEST = 300
+TEST_ROWS = {
+    "wine-mlp32x1": 36,
+    "diabetes3-mlp64x2": 88,
+    "breast_cancer-mlp64x2": 114,
+    "sst2-minilm-finetune-short": 256,
+    "sms-minilm-finetune-short": 256,
+}
+
+
+def seeds(s: Setting) -> tuple[int, ...]:
+    """The seeds every recipe and every oracle candidate trains on ``s``: SEEDS, and EXTRA_SEEDS on a small test set."""
+    return SEEDS + EXTRA_SEEDS if TEST_ROWS.get(s.name, SMALL_TEST) < SMALL_TEST else SEEDS
+
+
 RANDOM_CONFIGS = 16
 
 

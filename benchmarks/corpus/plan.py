@@ -3,7 +3,8 @@
 Per setting, in this order (later stages read earlier results, so they appear once those are in):
   sweep     7 half-decade LRs x seeds 0, 1 on trainwell's default stack (AdamW, wd 0.01, cosine, 10 %
             warmup, clip 1.0), extended by up to two half-decades past an edge that wins;
-  peers     each peer recipe x seeds 0, 1, 2;  trainwell: the recommender's config x seeds 0, 1, 2;
+  peers     each peer recipe x seeds 0, 1, 2;  trainwell: the recommender's config x seeds 0, 1, 2 (and 3, 4
+            on a setting with a small test set: methods.seeds, here and in the oracle stage);
   find      trainwell's LR finder (the sweep's stack with optimizer.lr: find) x finder seeds 0, 1, 2, and
             a training run at each seed's peak LR (find_train);
   random    16 configs around the sweep-best LR, seed 0;
@@ -127,10 +128,10 @@ def setting_items(s: Setting, facts: dict[str, Any], runs: dict[str, Any], finde
     items = list(sweep)
     complete = swept
     for name, overrides in methods.PEERS.items():
-        items += [_item(s, "peers", name, seed, "train", overrides) for seed in methods.SEEDS]
+        items += [_item(s, "peers", name, seed, "train", overrides) for seed in methods.seeds(s)]
     config, _ = _recommended(s, facts)
     if config is not None:
-        items += [config_item(s, "trainwell", "trainwell", seed, config, finder_hash) for seed in methods.SEEDS]
+        items += [config_item(s, "trainwell", "trainwell", seed, config, finder_hash) for seed in methods.seeds(s)]
     for seed in methods.SEEDS:
         find = _item(s, "find", "finder", seed, "find", {"optimizer.lr": "find"}, finder=finder_hash)
         items.append(find)
@@ -149,10 +150,11 @@ def setting_items(s: Setting, facts: dict[str, Any], runs: dict[str, Any], finde
         return items, False
     means = sweep_means(sweep, runs)
     top_lrs = sorted(means, key=lambda lr: -means[lr])[:2]
-    items += [_item(s, "oracle", f"lr={lr:g}", 2, "train", {"optimizer.lr": lr}) for lr in top_lrs]
+    # completed to every seed of the setting (methods.seeds): the sweep trained seeds 0, 1, the random search seed 0
+    items += [_item(s, "oracle", f"lr={lr:g}", seed, "train", {"optimizer.lr": lr}) for lr in top_lrs for seed in methods.seeds(s)[2:]]
     top_random = sorted(randoms, key=lambda r: -runs[r.key]["val_acc"])[:3]
     for r in top_random:
-        items += [_item(s, "oracle", r.method, seed, "train", r.spec["overrides"]) for seed in (1, 2)]
+        items += [_item(s, "oracle", r.method, seed, "train", r.spec["overrides"]) for seed in methods.seeds(s)[1:]]
     return items, complete
 
 
