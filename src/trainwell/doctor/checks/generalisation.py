@@ -381,15 +381,47 @@ def _tail_gain(series: Series, mode: str) -> tuple[float, float]:
     return ((before[-1] - tail_best) / total if total > 0 else 0.0), total
 
 
+def _bounded_below(series: Series, mode: str) -> bool:
+    """A loss or error rate (lower is better, every value > 0): a quantity bounded by 0, whose relative changes mean
+    the same at any level. An accuracy or a reward is not read this way (0.95 -> 0.96 is a fifth of the errors gone)."""
+    return mode == "min" and bool(series.values) and min(series.values) > 0
+
+
+def _edges_of(series: Series, start: int) -> tuple[float, float]:
+    """(the level where the stretch from ``start`` begins, the level at the end): medians of EDGE_FRACTION of the run's
+    points (at least 2) from ``start`` and at the end, so one lucky or unlucky evaluation sets neither."""
+    k = max(2, int(len(series) * t.EDGE_FRACTION))
+    return statistics.median(series.values[start : start + k]), tail_level(series.values, t.EDGE_FRACTION)
+
+
+def _cut_index(series: Series, fraction: float) -> int:
+    """The first index at or past ``fraction`` of the run (by position, not by count: evaluations may be uneven)."""
+    first, last = series.steps[0], series.steps[-1]
+    return next(i for i, s in enumerate(series.steps) if position(s, first, last) >= fraction)
+
+
+def relative_tail_drop(series: Series, mode: str) -> float | None:
+    """How far below the level where the last IMPROVING_TAIL starts the curve ends, relative to that level, for a loss
+    or error bounded by 0 (None otherwise)."""
+    if not _bounded_below(series, mode) or len(series) < t.FEW_EVALS:
+        return None
+    begin, end = _edges_of(series, _cut_index(series, 1 - t.IMPROVING_TAIL))
+    return (begin - end) / begin
+
+
 def improving_at_end(series: Series, mode: str) -> bool:
     """The best value is at (or next to) the end, and the last third brought IMPROVING_SHARE of the total gain, or
     the last value beats every earlier one by IMPROVING_LAST_GAIN (a curve whose early drop dwarfs a late one that is
-    still going on)."""
+    still going on), or (a loss or error bounded by 0) the end level is IMPROVING_REL_DROP below where the last third
+    started: the one reading of "still improving" that still_improving, saturating and underfitting share."""
     best = _best_index(series, mode)
     share, _ = _tail_gain(series, mode)
     if best < len(series) - 2:
         return False
     if share >= t.IMPROVING_SHARE:
+        return True
+    drop = relative_tail_drop(series, mode)
+    if drop is not None and drop >= t.IMPROVING_REL_DROP:
         return True
     earlier = series.values[:-1]
     if best != len(series) - 1 or not earlier:
@@ -398,9 +430,10 @@ def improving_at_end(series: Series, mode: str) -> bool:
     return _worse_by(previous, series.values[-1], mode) >= t.IMPROVING_LAST_GAIN
 
 
-def _train_trend(history: History) -> tuple[float, float] | None:
-    """(Mann-Kendall z, share of the total improvement the Theil-Sen line drops) over the last IMPROVING_TAIL of the raw
-    train loss, read on at most TREND_MAX_POINTS chunk medians; None with too few points to say."""
+def _train_trend(history: History) -> tuple[float, float, float] | None:
+    """(Mann-Kendall z, share of the total improvement the Theil-Sen line drops, that drop relative to the line's level
+    where the last third starts; 0 unless every value is > 0) over the last IMPROVING_TAIL of the raw train loss, read on
+    at most TREND_MAX_POINTS chunk medians; None with too few points to say."""
     train = history.train_loss.finite()
     if len(train) < t.MIN_POINTS * 3:
         return None
@@ -409,15 +442,20 @@ def _train_trend(history: History) -> tuple[float, float] | None:
     steps, values = chunk_medians(train.steps[cut:], train.values[cut:], t.TREND_MAX_POINTS)
     if len(values) < t.MIN_POINTS or total <= 0:
         return None
-    drop = -theil_sen_slope(steps, values) * (train.steps[-1] - train.steps[cut])
-    return mann_kendall_z(values), drop / total
+    slope = theil_sen_slope(steps, values)
+    drop = -slope * (train.steps[-1] - train.steps[cut])
+    # The line's level where the last third starts (Theil-Sen's intercept: the median of value - slope x step).
+    start = statistics.median(v - slope * s for s, v in zip(steps, values)) + slope * train.steps[cut]
+    relative = drop / start if min(train.values) > 0 and start > 0 else 0.0
+    return mann_kendall_z(values), drop / total, relative
 
 
-def _still_falling(history: History, trend: tuple[float, float] | None = None) -> bool:
+def _still_falling(history: History, trend: tuple[float, float, float] | None = None) -> bool:
     """The train loss's last third still falls: a significant Mann-Kendall trend (TREND_Z) whose Theil-Sen line drops
-    more than 1 - SATURATE_LEVEL of the total improvement."""
+    more than 1 - SATURATE_LEVEL of the total improvement, or (the loss bounded by 0) IMPROVING_REL_DROP of its level
+    where the last third starts."""
     trend = trend or _train_trend(history)
-    return trend is not None and trend[0] <= -t.TREND_Z and trend[1] > 1 - t.SATURATE_LEVEL
+    return trend is not None and trend[0] <= -t.TREND_Z and (trend[1] > 1 - t.SATURATE_LEVEL or trend[2] >= t.IMPROVING_REL_DROP)
 
 
 def _watched(history: History) -> tuple[str, Series, str]:
@@ -451,7 +489,7 @@ def _unfinished(history: History) -> float | None:
     return None
 
 
-@check("still_improving", Severity.INFO, 9, t.SOURCES["IMPROVING_TAIL"], (_needs_curve,))
+@check("still_improving", Severity.INFO, 9, t.SOURCES["IMPROVING_TAIL"], (_needs_curve,), supersedes=("saturating",))
 def still_improving(history: History) -> Finding | None:
     """The watched metric is still improving at the end: the run stopped too soon."""
     name, series, mode = _watched(history)
@@ -471,11 +509,14 @@ def still_improving(history: History) -> Finding | None:
     cut_index = next(i for i, s in enumerate(series.steps) if position(s, series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL)
     evidence = [at(series, cut_index, name, "last third starts"), at(series, len(series) - 1, name, "best, at the end")]
     message = f"{name} is still improving at the end: the last third of the run brought {share:.0%} of its total improvement"
+    drop = relative_tail_drop(series, mode)
+    if drop is not None and drop >= t.IMPROVING_REL_DROP:
+        message += f" and lowered it by {drop:.0%} of its level"
     if falling and trend is not None:
         evidence[-1] = at(series, len(series) - 1, name, "end of a falling trend")
         message = (
             f"{name} is still falling at the end: over the last third a robust trend line drops it by {trend[1]:.0%} of its "
-            f"total improvement (Mann-Kendall z = {trend[0]:.1f}, significant beyond {t.TREND_Z:g})"
+            f"total improvement, {trend[2]:.0%} of its level (Mann-Kendall z = {trend[0]:.1f}, significant beyond {t.TREND_Z:g})"
         )
     end = history.last_step
     if planned:
@@ -528,16 +569,48 @@ def _plateaued_early(series: Series, mode: str, settled: bool = False) -> tuple[
     return (reached, where) if where <= t.SATURATE_FRACTION else None
 
 
-@check("saturating", Severity.INFO, 10, t.SOURCES["SATURATE_FRACTION"], (needs_loss,))
+def _flat_after_early(series: Series, mode: str) -> tuple[int, float] | None:
+    """(index, relative change) when a loss or error bounded by 0 that improved by SATURATE_MIN_GAIN at all barely moved
+    (less than FLAT_REL of its level, flat_loss's own "barely moves") from SATURATE_FRACTION of the run to the end: the
+    level at the last point at or before that fraction (a median of EDGE_FRACTION of the points from there) against the
+    end level. A 0.0199 -> 0.0183 -> 0.0180 val RMSE gained 16% of its improvement late, but 1.6% of its level."""
+    if not _bounded_below(series, mode) or len(series) < t.MIN_POINTS - 1:
+        return None
+    begin = series.values[0]
+    if begin - min(series.values) < t.SATURATE_MIN_GAIN * begin:
+        return None
+    first, last = series.steps[0], series.steps[-1]
+    cut = max(i for i, s in enumerate(series.steps) if position(s, first, last) <= t.SATURATE_FRACTION)
+    level, end = _edges_of(series, cut)
+    if end >= begin or level <= 0:
+        return None
+    change = (level - end) / level
+    return (cut, change) if abs(change) < t.FLAT_REL else None
+
+
+@check("saturating", Severity.INFO, 10, t.SOURCES["SATURATE_FRACTION"], (_needs_curve,))
 def saturating(history: History) -> Finding | None:
     """The watched metric reached its plateau in the first 30% of the run: the rest was wasted."""
     name, series, mode = _watched(history)
     found = _plateaued_early(series, mode, settled=True)
-    if found is None:
+    flat = None if found is not None else _flat_after_early(series, mode)
+    if found is None and flat is None:
         return None
-    reached, where = found
-    evidence = [at(series, reached, name, f"{t.SATURATE_LEVEL:.0%} of the improvement"), at(series, len(series) - 1, name, "end")]
-    message = f"{name} plateaued {where:.0%} of the way through: {t.SATURATE_LEVEL:.0%} of its improvement came by {history.x_unit} {series.steps[reached]:g}"
+    if found is not None:
+        reached, where = found
+        message = (
+            f"{name} plateaued {where:.0%} of the way through: {t.SATURATE_LEVEL:.0%} of its improvement came by "
+            f"{history.x_unit} {series.steps[reached]:g}"
+        )
+        evidence = [at(series, reached, name, f"{t.SATURATE_LEVEL:.0%} of the improvement"), at(series, len(series) - 1, name, "end")]
+    else:
+        reached, change = flat  # type: ignore[misc]  # one of the two readings found the plateau
+        where = position(series.steps[reached], series.steps[0], series.steps[-1])
+        message = (
+            f"{name} barely moved after {history.x_unit} {series.steps[reached]:g} ({where:.0%} of the way through): "
+            f"{change:+.1%} of its level from there to the end (under {t.FLAT_REL:.0%})"
+        )
+        evidence = [at(series, reached, name, "flat from here"), at(series, len(series) - 1, name, "end")]
     stop_at = series.steps[0] + 1.5 * (series.steps[reached] - series.steps[0]) + 1
     fix = _length_fix(history, stop_at, "about")
     # Early stopping already at SATURATE_PATIENCE or tighter is no fix to offer (trainwell's default run has patience 5

@@ -265,8 +265,39 @@ def _stuck_accuracy(history: History) -> bool:
 
 
 def _needs_evals(history: History) -> str | None:
+    """FEW_EVALS evaluations of the val loss, or with no evaluation at all a train loss of MIN_POINTS (then the train
+    loss alone is read: 001's "loss barely moves" needs no held-out data)."""
     n = len(history.eval_loss.finite())
-    return None if n >= t.FEW_EVALS else f"needs >= {t.FEW_EVALS} evaluations of val_loss, the log has {n}"
+    if n >= t.FEW_EVALS or (not history.eval and len(history.train_loss.finite()) >= t.MIN_POINTS):
+        return None
+    return f"needs >= {t.FEW_EVALS} evaluations of val_loss (or none at all and a train loss), the log has {n}"
+
+
+def _stuck_fix(history: History) -> str:
+    """001's fix for a loss that barely moves (LR x10), and the data check that a loss stuck for another reason needs."""
+    return f"{lr_change(history, t.LR_MULTIPLY)} (if the loss never moved; divide instead if it jumped up first); check that labels line up with inputs"
+
+
+def _no_train_progress(history: History) -> Finding | None:
+    """A train-only log whose loss ended less than NO_PROGRESS_EVAL below where it started (the higher of its first
+    value and the median of its first EDGE_FRACTION, so a first log caught mid-drop still counts as the start): 001's
+    "loss barely moves", read on the only curve there is, by the held-out reading's own threshold (a one-epoch LoRA whose
+    LM loss eased 3.26 -> 3.0, -8%, is learning). A signed objective's level says nothing."""
+    if needs_unsigned_loss(history) is not None:
+        return None
+    train = history.train_loss.finite()
+    begin = max(train.values[0], start_level(train.values))
+    end = tail_level(train.values, t.EDGE_FRACTION)
+    if begin <= 0 or (begin - end) / begin >= t.NO_PROGRESS_EVAL:
+        return None
+    message = (
+        f"no progress: train_loss went from {fmt(begin)} at the start to {fmt(end)} at the end ({(end - begin) / begin:+.1%}, "
+        f"not {t.NO_PROGRESS_EVAL:.0%} below its start) and no evaluation was logged: the LR is far "
+        "off, the parameters are frozen, or the labels do not match the inputs"
+    )
+    evidence = [at(train, 0, "train_loss", "first logged"), at(train, len(train) - 1, "train_loss", "end")]
+    fix = _stuck_fix(history)
+    return finding("no_progress", message, evidence, fix, step=train.steps[0])
 
 
 @check(
@@ -278,9 +309,11 @@ def _needs_evals(history: History) -> str | None:
     supersedes=("saturating", "still_improving", "overfitting", "underfitting", "oscillation"),
 )
 def no_progress(history: History) -> Finding | None:
-    """Nothing improves on held-out data: the val loss never gets 5% below its first evaluation and no
-    accuracy-like metric moves (with a flat train loss: the LR or frozen weights; with a falling one that the val
+    """Nothing improves: the val loss never gets 5% below its first evaluation and no accuracy-like metric moves, or
+    with no evaluation logged the train loss falls by less than 10% (with a flat train loss: the LR or frozen weights; with a falling one that the val
     loss does not follow: nothing carries over to validation)."""
+    if not history.eval:
+        return _no_train_progress(history)
     val = history.eval_loss.finite()
     first, best = val.values[0], min(val.values)
     if first <= 0 or (first - best) / first >= t.NO_PROGRESS_EVAL:
@@ -325,5 +358,5 @@ def no_progress(history: History) -> Finding | None:
         )
         return finding("no_progress", message, evidence, fix, step=val.steps[0])
     message = "no progress: " + "; ".join(parts) + " (the LR is far off, the parameters are frozen, or the labels do not match the inputs)"
-    fix = f"{lr_change(history, t.LR_MULTIPLY)} (if the loss never moved; divide instead if it jumped up first); check that labels line up with inputs"
+    fix = _stuck_fix(history)
     return finding("no_progress", message, evidence, fix, step=val.steps[0])

@@ -54,12 +54,18 @@ def nan_inf(history: History) -> Finding | None:
         # Only the gradient norm, every loss finite: the steps whose gradients overflowed and were skipped, which a
         # mixed-precision loss scaler does by design while it calibrates (HF Trainer logs their norm as NaN/Inf).
         # A warning, not an error: the run went on; many of them mean the scale never settles.
+        share = counts["grad_norm"] / len(history.grad_norm)
+        rare = share < t.NAN_GRAD_RARE
         message = (
             f"non-finite values in {where} while every loss stayed finite: steps whose gradients overflowed "
-            "and were skipped (fp16 loss scaling); harmless if rare, a problem if they recur"
+            f"and were skipped (fp16 loss scaling); {share:.1%} of the logged norms, "
+            + ("rare: the loss scaler calibrating, harmless" if rare else "a problem: the loss scale never settles")
         )
         fix = f"training.precision: bf16 if the hardware has it; else {clip_fix(history, t.GRAD_CLIP)}"
-        return finding("nan_inf", message, bad, fix, step=min(p.step for p in bad), severity=Severity.WARNING)
+        if rare:
+            fix = f"nothing to change for this run; for the next, {fix}"
+        severity = Severity.INFO if rare else Severity.WARNING
+        return finding("nan_inf", message, bad, fix, step=min(p.step for p in bad), severity=severity)
     if train_side:
         message = f"non-finite values in {where}: the optimisation blew up (LR too high or no gradient clipping)"
         fix = f"{lr_change(history, 1 / t.LR_DIVIDE)}; {clip_fix(history, t.GRAD_CLIP)}"
@@ -135,6 +141,15 @@ def _rose_from_first(series: Series) -> bool:
     )
 
 
+def _clear_of_noise(series: Series) -> bool:
+    """The first value stands DIVERGE_START_Z robust standard deviations below the median of the rest: the lowest of 28
+    noisy values around a level (a probe whose loss wanders 2.35-3.99 from its first log) is a start the loss never
+    left, not one it rose from."""
+    rest = series.values[1:]
+    spread = mad(rest)
+    return spread == 0 or statistics.median(rest) - series.values[0] >= t.DIVERGE_START_Z * spread
+
+
 def _rising_from_start(history: History) -> Finding | None:
     """The train loss rises from its first log and never comes back (the eval loss too, when logged): the run
     diverged from its first updates. A rising eval loss alone is overfitting's business, not this."""
@@ -142,7 +157,7 @@ def _rising_from_start(history: History) -> Finding | None:
     planned, warmup = history.hints.planned_steps, history.hints.warmup_steps
     if (planned and history.last_step < t.WARMUP_EARLY_FRACTION * planned) or (warmup and history.last_step <= warmup):
         return None  # a live run still in its first 10% or in warmup: an early rise there is warmup_too_short's business
-    if not _rose_from_first(train) or (len(val) >= 3 and not _rose_from_first(val)):
+    if not (_rose_from_first(train) and _clear_of_noise(train)) or (len(val) >= 3 and not _rose_from_first(val)):
         return None
     evidence = [at(train, 0, "train_loss", "first logged (lowest)"), at(train, len(train) - 1, "train_loss", "last value")]
     message = f"train_loss rises from its first log: {fmt(train.values[0])} at {history.x_unit} {train.steps[0]:g}, never lower, {fmt(train.values[-1])} at the end"

@@ -18,6 +18,7 @@ DIVERGE_RATIO = 1.5
 DIVERGE_TAIL = 3
 DIVERGE_EXPLODE = 3.0
 DIVERGE_FROM_START = 0.2
+DIVERGE_START_Z = 3.0
 LR_DIVIDE = 10.0
 # Flat loss and chance level
 FLAT_REL = 0.02
@@ -77,12 +78,14 @@ UNDERFIT_CHANCE_FRACTION = 0.5
 IMPROVING_TAIL = 0.34
 IMPROVING_SHARE = 0.1
 IMPROVING_LAST_GAIN = 0.05
+IMPROVING_REL_DROP = 0.1
 TREND_Z = 1.96
 TREND_MAX_POINTS = 60
 SATURATE_LEVEL = 0.95
 SATURATE_FRACTION = 0.3
 SATURATE_MIN_GAIN = 0.05
 SATURATE_PATIENCE = 5
+NAN_GRAD_RARE = 0.01
 # Schedule and evaluation cadence
 WARMUP_EARLY_FRACTION = 0.1
 WARMUP_RISE = 0.1
@@ -104,6 +107,7 @@ SOURCES: dict[str, str] = {
     "DIVERGE_TAIL": "rationale: the last 3 points must all stay high (a sustained rise, not one spike)",
     "DIVERGE_EXPLODE": "001 'Signs you have the wrong LR': loss explodes immediately; rationale: the smoothed loss reaching 3x its starting level",
     "DIVERGE_FROM_START": "004 'Train Baseline': is the model learning? (loss decreasing); rationale: a train loss (and eval loss) never below its first logged value that ends 20% above it is rising from the start",
+    "DIVERGE_START_Z": "rationale: a loss that rose from its first log stands clear of its own noise: the first value at least 3 robust standard deviations (MAD of the later values) below their median, the OVERFIT_NOISE_Z scale of a real change; a noisy flat loss whose first value happens to be its lowest did not rise",
     "LR_DIVIDE": "001 'Signs you have the wrong LR': loss explodes -> LR too high -> divide by 10; 004 step 3",
     "FLAT_REL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: < 2% change start to end",
     "LR_MULTIPLY": "001 'Signs you have the wrong LR': multiply by 10; 004 'Adjust LR': flat -> increase by 10x",
@@ -147,7 +151,7 @@ SOURCES: dict[str, str] = {
     "OVERFIT_ACC_GAP": "004 'Train Baseline': overfitting = train acc >> val acc; rationale: >> = 0.2 apart at the end",
     "OVERFIT_NOISE_Z": "rationale: a turn seen on only OVERFIT_MIN_AFTER evaluations must rise past the best by 3 robust standard deviations of the eval-to-eval jitter (MAD of the successive differences from mid-run to the best / sqrt 2), so a noisy flat curve's last two evaluations are not a turn; a longer turn counts by persistence",
     "OVERFIT_ACC_MEMORISED": "004 'Train Baseline' (train acc >> val acc); rationale: the accuracy gap counts once train accuracy reaches 0.95 (the training set is memorised)",
-    "NO_PROGRESS_EVAL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: the best evaluation is < 5% better than the first",
+    "NO_PROGRESS_EVAL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: the best evaluation is < 5% better than the first; with no evaluation logged, the train loss (the only curve) read alike: its end level (median of the last 10%) < 5% below its start",
     "NO_PROGRESS_TRAIN": "001 'Signs you have the wrong LR': loss barely moves; rationale: the train loss fell < 10% from its first logged level",
     "NO_PROGRESS_ACC": "rationale: an accuracy-like metric that moved by < 0.02 (absolute) from its first evaluation did not improve",
     "WEIGHT_DECAY_RAISE": "003 'Overfitting': add/increase weight decay (0.01 -> 0.05)",
@@ -158,11 +162,13 @@ SOURCES: dict[str, str] = {
     "IMPROVING_TAIL": "001 'Number of Epochs': if val loss is still decreasing at the end, train longer; the end = the last third",
     "IMPROVING_SHARE": "rationale: the last third of the run still delivered >= 10% of the total improvement",
     "IMPROVING_LAST_GAIN": "rationale: or the last evaluation beats every earlier one by >= 5% (the OVERFIT_RISE scale of a real change): still going down at the end",
+    "IMPROVING_REL_DROP": "001 'Number of Epochs': if val loss is still decreasing at the end, train longer; rationale: for a loss or error bounded by 0 'still decreasing' is read on its own scale too: the level at the end (median of the last 10%) is >= 10% below the level where the last third starts (twice OVERFIT_RISE's 5% scale of a real change), with the best value at the end; a loss approaching 0 makes 0.053 -> 0.044 a tiny share of a 0.6 -> 0.044 descent but a real gain still going on",
     "TREND_Z": "Mann-Kendall trend test (Mann 1945, Kendall 1975) at the 5% level: a train-only log's last third still falls when z <= -1.96 and the robust (Theil-Sen) line over it drops by more than 1 - SATURATE_LEVEL of the total improvement (by saturating's own definition the curve has not plateaued)",
     "TREND_MAX_POINTS": "rationale: the trend test reads at most 60 chunk medians of the last third, so a 7,500-point log stays well under the doctor's 0.3 s",
     "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the level the curve settled at (the higher of its best value and the median of its last 10%, so one lucky evaluation in a noisy band does not set the line)",
-    "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs",
+    "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs; 'plateaued' is either SATURATE_LEVEL's reading or, for a loss or error bounded by 0, the level changing by < FLAT_REL (flat_loss's 'barely moves') from 30% of the run to the end",
     "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",
+    "NAN_GRAD_RARE": "torch.amp.GradScaler (growth_interval 2000, backoff_factor 0.5): mixed-precision training skips a step whose gradients overflow and halves the scale, by design, about once per 2000 steps once calibrated; rationale: non-finite gradient norms on < 1% of the logged steps, every loss finite, are that calibration (info), more are a scale that never settles (warning)",
     "SATURATE_PATIENCE": "004 'Early Stopping': patience 5-15 (the lower end: the run already plateaued)",
     "WARMUP_EARLY_FRACTION": "001 'Warmup Steps': early updates without warmup can be destructive; early = the first 10% of the run",
     "WARMUP_RISE": "rationale: the early smoothed loss rising 10% above where it started is instability",

@@ -1,0 +1,133 @@
+"""The one reading the doctor applies to the healthy / still-improving / plateau line (docs/doctor.md, "Healthy,
+still improving or plateaued"), and the rules added after test5 was developed on. Each test builds its shape
+synthetically, small and deterministic; none reads ../shared or the log cache."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+from test_doctor_checks import decay, history, noisy, series
+
+from trainwell.doctor import History, Severity, diagnose, run_checks
+
+
+def _rules(h: History) -> list[str]:
+    return [f.rule for f in diagnose(h).findings]
+
+
+def _calm(h: History) -> bool:
+    return all(f.severity < Severity.WARNING for f in diagnose(h).findings)
+
+
+# ---- still improving: read on the curve's own scale as well as on its share of the total gain ----------------------
+
+
+def test_a_val_loss_still_setting_minima_near_zero_is_still_improving_not_saturating() -> None:
+    # test4/test5 shape (a 50-epoch Keras run, a 100-epoch Lightning run): val loss 0.62 -> 0.044 with a new minimum at
+    # every late epoch (0.053 -> 0.044 over the last 10): the last third is ~1% of the total descent, so the share reading
+    # called it saturating; on its own scale the loss still fell ~20% over the last third.
+    val = [0.04 + 0.58 * math.exp(-8 * i / 49) + 0.02 * (1 - i / 49) for i in range(50)]
+    h = history(decay(50, 0.6, 0.05, 4.0), val, every=1)
+    rules = _rules(h)
+    assert "still_improving" in rules and "saturating" not in rules, rules
+    found = next(f for f in diagnose(h).findings if f.rule == "still_improving")
+    assert "of its level" in found.message and "max_epochs" not in found.fix  # a synthetic log: trainwell's names
+    # The same descent settled 30% through (flat to 1e-3 of its level) is a plateau, not still improving.
+    flat = [max(v, val[15]) for v in val]
+    assert "saturating" in _rules(history(decay(50, 0.6, 0.05, 4.0), flat, every=1))
+    assert "still_improving" not in _rules(history(decay(50, 0.6, 0.05, 4.0), flat, every=1))
+
+
+def test_a_train_only_loss_still_falling_on_its_own_scale_is_still_improving() -> None:
+    # test5 (a 300-epoch train-only Lightning log, per-step values noisy): 6.3 -> 0.24 with the last 50 epochs still
+    # ~30% lower; the trend line over the last third drops a small share of the total descent but a third of its level.
+    values = noisy([0.2 + 6.0 * math.exp(-10 * i / 299) + 0.25 * (1 - i / 299) for i in range(300)], 0.05, seed=3)
+    rules = _rules(history(values))
+    assert rules[0] == "still_improving", rules
+    settled = noisy([0.2 + 6.0 * math.exp(-10 * i / 299) for i in range(300)], 0.05, seed=3)
+    assert "still_improving" not in _rules(history(settled))
+
+
+def test_an_accuracy_is_not_read_on_the_relative_scale() -> None:
+    # 0.95 -> 0.96 is a fifth of the errors gone but 1% of the level: the relative readings are for losses only.
+    acc = [0.5 + 0.45 * (1 - math.exp(-6 * i / 29)) for i in range(30)]
+    h = history(decay(30), None, every=1, val_accuracy=acc)
+    assert "still_improving" not in _rules(h)
+
+
+# ---- plateau: flat on its own scale after the first 30% ------------------------------------------------------------
+
+
+def test_a_loss_that_barely_moves_after_30_percent_is_saturating() -> None:
+    # test5 (a Lightning val RMSE, no train loss): 0.0199 -> 0.0183 at epoch 1, then 0.0183 -> 0.0180 over 6 epochs:
+    # 16% of the improvement came late, but 1.6% of the level; and the check runs with no train loss at all.
+    h = History(source="synthetic")
+    h.eval["val_rmse_loss"] = series([0.01986, 0.01831, 0.01825, 0.01816, 0.01815, 0.01801, 0.01805, 0.01806])
+    h.finish()
+    found = {f.rule: f for f in diagnose(h).findings}
+    assert set(found) == {"saturating"}, found
+    assert "barely moved" in found["saturating"].message and found["saturating"].evidence
+    # Still 10% lower over the last epochs: not a plateau.
+    h2 = History(source="synthetic")
+    h2.eval["val_rmse_loss"] = series([0.0199, 0.0183, 0.0180, 0.0176, 0.0171, 0.0166, 0.0160, 0.0154])
+    h2.finish()
+    assert "saturating" not in _rules(h2)
+
+
+# ---- no progress without evaluations, and a noisy start that did not rise ------------------------------------------
+
+
+def test_a_train_only_loss_that_never_falls_is_no_progress_not_divergence() -> None:
+    # test5 (a 20-epoch probe, train-only): the loss wanders 2.35-3.99 around 3.0 with its first value the lowest: the
+    # doctor said divergence ("rises from its first log"); nothing rose, nothing was learned.
+    rng = random.Random(7)
+    values = [2.35, *(3.0 + rng.uniform(-0.4, 0.6) for _ in range(27))]
+    rules = _rules(history(values))
+    assert "divergence" not in rules and rules[0] == "no_progress", rules
+    found = next(f for f in diagnose(history(values)).findings if f.rule == "no_progress")
+    assert "no evaluation" in found.message and "optimizer.lr" in found.fix
+    # A loss barely moving (-2.6% over the run, smooth) is no progress too; one that fell 8% is learning.
+    assert "no_progress" in _rules(history([42.64 - 0.125 * i for i in range(10)]))
+    assert "no_progress" not in _rules(history([3.26 - 0.025 * i for i in range(12)]))
+
+
+def test_a_loss_that_jumps_from_its_first_log_and_stays_up_is_still_divergence() -> None:
+    # The Whisper run at LR 3e-3 (train 1.24 -> 2.03 -> 2.16 -> 1.99 -> 1.79): the first value stands far below the
+    # rest, well clear of their noise.
+    h = history([1.237, 2.028, 2.157, 1.985, 1.787], [2.55, 3.6, 3.5, 4.46, 3.9, 3.3, 3.42], every=1)
+    assert diagnose(h).main_finding is not None and diagnose(h).main_finding.rule == "divergence"  # type: ignore[union-attr]
+
+
+def test_a_signed_train_only_objective_is_not_no_progress() -> None:
+    values = [0.05 * math.sin(i) - 0.01 for i in range(40)]
+    assert run_checks(history(values), ["no_progress"])[0] == []
+
+
+# ---- a rare non-finite gradient norm -------------------------------------------------------------------------------
+
+
+def test_one_skipped_fp16_step_in_a_long_run_is_info(tmp_path: Path) -> None:
+    # test5 (MattthiasSchedel/DAT55-Project4): one NaN grad_norm in 1000 logged steps, every loss finite (labelled
+    # healthy): the loss scaler calibrating, harmless; recurring ones stay a warning.
+    def records(bad: set[int]) -> list[dict[str, float]]:
+        return [
+            {
+                "step": 10 * (i + 1),
+                "epoch": (i + 1) / 200,
+                "loss": 0.02 + 2.0 * 0.97**i,
+                "learning_rate": 1e-4 * (1 - i / 200),
+                "grad_norm": float("nan") if i in bad else 1.0,
+            }
+            for i in range(200)
+        ]
+
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": records({120}), "max_steps": 2000}))
+    found = {f.rule: f for f in diagnose(path).findings}
+    assert found["nan_inf"].severity == Severity.INFO and "harmless" in found["nan_inf"].message
+    path.write_text(json.dumps({"log_history": records({20, 60, 120}), "max_steps": 2000}))
+    found = {f.rule: f for f in diagnose(path).findings}
+    assert found["nan_inf"].severity == Severity.WARNING
