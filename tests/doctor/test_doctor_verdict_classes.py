@@ -131,3 +131,49 @@ def test_one_skipped_fp16_step_in_a_long_run_is_info(tmp_path: Path) -> None:
     path.write_text(json.dumps({"log_history": records({20, 60, 120}), "max_steps": 2000}))
     found = {f.rule: f for f in diagnose(path).findings}
     assert found["nan_inf"].severity == Severity.WARNING
+
+
+# ---- zero loss on a held-out test loss, a metric never computed, a spike the run got past ----------------------------
+
+
+def test_a_held_out_test_loss_at_exactly_zero_is_zero_loss() -> None:
+    # test5 (a 250-epoch Keras-style history, keys train_loss / test_loss): the held-out loss is exactly 0.0 at most
+    # epochs from epoch ~21 with test accuracy 1.0; the doctor read only val_loss and called the run still improving.
+    def make(test: list[float]) -> History:
+        h = history(noisy(decay(60, 0.3, 0.05), 0.3, seed=1), train_accuracy=[0.97 + 0.0004 * i for i in range(60)])
+        h.extra["test_loss"] = series(test)
+        return h
+
+    zeros = [0.003 * 0.5**i if i < 20 else (0.0 if i % 4 else 2e-9) for i in range(60)]
+    found = {f.rule: f for f in diagnose(make(zeros)).findings}
+    assert found["zero_loss"].severity == Severity.ERROR and "test_loss" in found["zero_loss"].message
+    assert "zero_loss" not in _rules(make(decay(60, 0.5, 0.05)))
+
+
+def test_a_training_side_metric_never_computed_is_info_but_a_nan_eval_metric_stays_an_error() -> None:
+    # test5 (a one-record RL history): avg_val_score NaN in its only record, every loss finite: nothing blew up.
+    h = history(decay(10))
+    h.train_metrics["avg_val_score"] = series([float("nan")] * 10)
+    found = {f.rule: f for f in diagnose(h).findings}
+    assert found["nan_inf"].severity == Severity.INFO and "never computed" in found["nan_inf"].message
+    # An AUC NaN at every evaluation beside a finite val loss: an evaluation with no valid labels, a data problem.
+    h2 = history(decay(10), decay(5, 0.5, 0.3), every=2)
+    h2.eval["val_roc_auc"] = series([float("nan")] * 5, 2, 2)
+    assert {f.rule: f for f in diagnose(h2).findings}["nan_inf"].severity == Severity.ERROR
+
+
+def test_a_spike_the_run_got_past_is_harmless() -> None:
+    # test5 (a 100-epoch regression): one early train spike, then the val loss kept setting new bests (ending a little
+    # above its best, in the noise of 5e-7): harmless; a train-only spike the loss never got past stays a warning.
+    train = noisy(decay(200, 2.0, 0.2), 0.01)
+    train[30] *= 6
+    val = [0.3 + 1.5 * math.exp(-i / 4) for i in range(20)]
+    val[-1] *= 1.08
+    found = {f.rule: f for f in diagnose(history(train, val, every=10)).findings}
+    assert found["spikes"].severity == Severity.INFO and "new best" in found["spikes"].message
+    got_past = {f.rule: f for f in diagnose(history(train)).findings}
+    assert got_past["spikes"].severity == Severity.INFO and "new low" in got_past["spikes"].message
+    stuck = noisy([2.0] * 20 + [1.0] * 180, 0.01)
+    stuck[150] *= 6
+    stuck[160:] = [v * 1.3 for v in stuck[160:]]
+    assert {f.rule: f for f in diagnose(history(stuck)).findings}["spikes"].severity == Severity.WARNING

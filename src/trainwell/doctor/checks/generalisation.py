@@ -446,7 +446,8 @@ def _train_trend(history: History) -> tuple[float, float, float] | None:
     drop = -slope * (train.steps[-1] - train.steps[cut])
     # The line's level where the last third starts (Theil-Sen's intercept: the median of value - slope x step).
     start = statistics.median(v - slope * s for s, v in zip(steps, values)) + slope * train.steps[cut]
-    relative = drop / start if min(train.values) > 0 and start > 0 else 0.0
+    # Capped at the whole level: a steep line over a noisy tail can reach below 0, where a loss bounded by 0 cannot go.
+    relative = min(drop, start) / start if min(train.values) > 0 and start > 0 else 0.0
     return mann_kendall_z(values), drop / total, relative
 
 

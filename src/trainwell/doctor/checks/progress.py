@@ -222,7 +222,7 @@ def zero_loss(history: History) -> Finding | None:
     cross_entropy = _cross_entropy(history) is not None
     eps = t.ZERO_EPS if cross_entropy else 0.0
     zeros = [i for i, v in enumerate(series.values) if abs(v) <= eps]
-    evals = history.eval_loss.finite()
+    held_out, evals = _held_out_loss(history)
     near_zero_eval = [i for i, v in enumerate(evals.values) if 0 <= v <= (t.ZERO_EVAL_EPS if cross_entropy else 0.0)]
     # A held-out loss near zero from the first evaluations is leakage; one reached gradually over many evaluations
     # (the metric improving all the way) is an easy task learned. "Early" is both within the first quarter of the
@@ -247,14 +247,23 @@ def zero_loss(history: History) -> Finding | None:
         parts.append(f"train_loss is 0 from {history.x_unit} {series.steps[zeros[0]]:g} ({len(zeros)} of {len(series)} logged values)")
     if near_zero_eval:
         first = near_zero_eval[0]
-        evidence.append(at(evals, first, "val_loss", f"eval loss {evals.values[first]:g}"))
+        evidence.append(at(evals, first, held_out, f"eval loss {evals.values[first]:g}"))
         parts.append(
-            f"val_loss is {fmt(evals.values[first])} at {history.x_unit} {evals.steps[first]:g} "
+            f"{held_out} is {fmt(evals.values[first])} at {history.x_unit} {evals.steps[first]:g} "
             f"(evaluation {first + 1} of {len(evals)}; below {t.ZERO_EVAL_EPS:g} on held-out data)"
         )
     message = "; ".join(parts) + ": the target leaks into the inputs, the task is degenerate (one class), or the loss ignores every label"
     fix = "no hyperparameter fixes this: check the data for a feature that copies the label and for a constant target; loss.name must match the task"
     return finding("zero_loss", message, evidence, fix, step=evidence[0].step)
+
+
+def _held_out_loss(history: History) -> tuple[str, Series]:
+    """The held-out loss: the val loss, else a test loss logged through the run (a Keras history's ``test_loss`` beside
+    ``loss``, kept as an extra since no other check reads it) with MIN_POINTS values: a zero on either is leakage."""
+    if history.eval_loss.finite() or not history.extra:
+        return "val_loss", history.eval_loss.finite()
+    tests = sorted((name, s.finite()) for name, s in history.extra.items() if name.startswith("test") and "loss" in name)
+    return next(((name, s) for name, s in tests if len(s) >= t.MIN_POINTS), ("val_loss", Series()))
 
 
 def _stuck_accuracy(history: History) -> bool:

@@ -41,11 +41,25 @@ def nan_inf(history: History) -> Finding | None:
     # The other losses a run trains on count too (a GAN's generator and discriminator losses, a multi-term loss's
     # terms: kept as extras because no other check reads them): a GAN whose losses are NaN from the first log blew up.
     trained = {k: v for k, v in history.extra.items() if "loss" in k and not k.startswith(("test", "val", "eval"))}
+    # Train-side metrics (not losses, not the gradient norm) with no finite value at all were never computed, nothing
+    # overflowed; an eval metric NaN throughout stays an error: an evaluation with no valid labels (an AUC on a val split
+    # with no positives) is a data problem.
+    never: list[Point] = []
     for name, series in {**history.all_series(), **trained}.items():
         hits = [i for i, v in enumerate(series.values) if not math.isfinite(v)]
-        if hits:
+        if hits and len(hits) == len(series) and "loss" not in name and name != "grad_norm" and name not in history.eval:
+            never.append(at(series, 0, name, "non-finite in every record"))
+        elif hits:
             counts[name] = len(hits)
             bad.append(at(series, hits[0], name, f"first of {len(hits)} non-finite values"))
+    if not bad and never:
+        names = ", ".join(p.series for p in never)
+        message = (
+            f"{names} is NaN/Inf in every record while every loss is finite: a training-side metric never computed (a "
+            "placeholder logged before its first value), not a blow-up"
+        )
+        fix = "nothing to change in training; log the metric once it has a value, or give the evaluation data"
+        return finding("nan_inf", message, never, fix, step=never[0].step, severity=Severity.INFO)
     if not bad:
         return None
     train_side = any(p.series in ("train_loss", "grad_norm", *trained) for p in bad)
@@ -206,6 +220,10 @@ def spikes(history: History) -> Finding | None:
     message = f"{len(hits)} loss spike(s): the train loss jumped to >= {t.SPIKE_RATIO:g}x its local level, first at {history.x_unit} {series.steps[hits[0]]:g}"
     severity = None
     recovered = _recovered_after(history, series.steps[hits[0]])
+    if not recovered and monitored(history) is None:
+        # No held-out data: the train loss itself shows whether the run got past the last jump.
+        low = _new_best_after(Series(series.steps, smoothed(series)), "min", series.steps[hits[-1]])
+        recovered = None if low is None else f"the smoothed train loss went on to a new low ({fmt(low)}) after it"
     if recovered:
         # Single hard batches of a per-step log (Lightning logs the batch loss itself, not a mean): the held-out
         # metric shows no harm, so the finding is information, not a change the run needs.
@@ -234,10 +252,22 @@ def _recovered_after(history: History, step: float) -> str | None:
             last, best = series.values[-1], (min if mode == "min" else max)(series.values)
             limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
             return f"{name} ends at {fmt(last)}, {'its best' if last == best else f'within {limit:.0%} of its best'}"
+        after = _new_best_after(series, mode, step)
+        if after is not None:
+            return f"{name} went on to a new best ({fmt(after)}) after it"
     quality = [q for q in quality_metrics(history) if found is None or q[0] != found[0]]
     if quality and all(len(s) >= 2 and s.steps[-1] > step and ends_near_best(s, m) for _, s, m in quality):
         return f"{', '.join(n for n, _, _ in quality)} end{'s' if len(quality) == 1 else ''} at or near the best"
     return None
+
+
+def _new_best_after(series: Series, mode: str, step: float) -> float | None:
+    """The best value after ``step`` when it beats every value up to ``step`` (the run got past where it was before the
+    trouble: whatever the jump cost, it was made good), else None."""
+    sign = 1.0 if mode == "min" else -1.0
+    before = [sign * v for s, v in zip(series.steps, series.values) if s <= step]
+    after = [sign * v for s, v in zip(series.steps, series.values) if s > step]
+    return sign * min(after) if before and after and min(after) < min(before) else None
 
 
 def val_excursions(values: list[float]) -> list[tuple[int, int]]:
