@@ -547,6 +547,16 @@ def still_improving(history: History) -> Finding | None:
     return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
 
 
+def _gained(values: list[float], gain: float) -> bool:
+    """Whether a curve improved at all: by SATURATE_MIN_GAIN of where it started, or, for a quantity with no zero to
+    measure from (a reward, a signed objective: some value <= 0), by OVERFIT_NOISE_Z robust standard deviations of its
+    step-to-step jitter (a val reward -114.5 -> -110.5 is 3.5% of its level but 20 times its noise)."""
+    if min(values) > 0:
+        return gain >= t.SATURATE_MIN_GAIN * abs(values[0])
+    jitter = mad([b - a for a, b in itertools.pairwise(values)]) / math.sqrt(2)
+    return gain > 0 and gain >= t.OVERFIT_NOISE_Z * jitter
+
+
 def _plateaued_early(series: Series, mode: str, settled: bool = False) -> tuple[int, float] | None:
     """(index, position in the run) where the curve got within 1 - SATURATE_LEVEL of its total improvement, when that is
     in the first SATURATE_FRACTION of the run and the curve improved by SATURATE_MIN_GAIN at all; else None. The
@@ -556,7 +566,7 @@ def _plateaued_early(series: Series, mode: str, settled: bool = False) -> tuple[
     sign = 1.0 if mode == "min" else -1.0
     values = [sign * v for v in series.values]
     best, begin = min(values), values[0]
-    if begin - best < t.SATURATE_MIN_GAIN * abs(begin):
+    if not _gained(series.values, begin - best):
         return None
     # The level the curve settled at: the higher of its best and the median of its last EDGE_FRACTION (in a noisy band
     # the raw best is the luckiest evaluation, and a line 5% above it is crossed late and by chance). Not for

@@ -252,9 +252,6 @@ def _recovered_after(history: History, step: float) -> str | None:
             last, best = series.values[-1], (min if mode == "min" else max)(series.values)
             limit = t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
             return f"{name} ends at {fmt(last)}, {'its best' if last == best else f'within {limit:.0%} of its best'}"
-        after = _new_best_after(series, mode, step)
-        if after is not None:
-            return f"{name} went on to a new best ({fmt(after)}) after it"
     quality = [q for q in quality_metrics(history) if found is None or q[0] != found[0]]
     if quality and all(len(s) >= 2 and s.steps[-1] > step and ends_near_best(s, m) for _, s, m in quality):
         return f"{', '.join(n for n, _, _ in quality)} end{'s' if len(quality) == 1 else ''} at or near the best"
@@ -263,7 +260,8 @@ def _recovered_after(history: History, step: float) -> str | None:
 
 def _new_best_after(series: Series, mode: str, step: float) -> float | None:
     """The best value after ``step`` when it beats every value up to ``step`` (the run got past where it was before the
-    trouble: whatever the jump cost, it was made good), else None."""
+    trouble), else None. Read on the train loss only where no evaluation says more: a held-out metric is harmless only
+    when it ends near its best (a new best after a spike followed by a 40% rise at the end is not harmless)."""
     sign = 1.0 if mode == "min" else -1.0
     before = [sign * v for s, v in zip(series.steps, series.values) if s <= step]
     after = [sign * v for s, v in zip(series.steps, series.values) if s > step]

@@ -167,7 +167,7 @@ SOURCES: dict[str, str] = {
     "TREND_MAX_POINTS": "rationale: the trend test reads at most 60 chunk medians of the last third, so a 7,500-point log stays well under the doctor's 0.3 s",
     "SATURATE_LEVEL": "rationale: 'plateaued' = within 5% of the total improvement from the level the curve settled at (the higher of its best value and the median of its last 10%, so one lucky evaluation in a noisy band does not set the line)",
     "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs; 'plateaued' is either SATURATE_LEVEL's reading or, for a loss or error bounded by 0, the level changing by < FLAT_REL (flat_loss's 'barely moves') from 30% of the run to the end",
-    "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies)",
+    "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies); a quantity with no zero to measure from (a reward: some value <= 0) must instead have improved by OVERFIT_NOISE_Z robust standard deviations of its step-to-step jitter",
     "NAN_GRAD_RARE": "torch.amp.GradScaler (growth_interval 2000, backoff_factor 0.5): mixed-precision training skips a step whose gradients overflow and halves the scale, by design, about once per 2000 steps once calibrated; rationale: non-finite gradient norms on < 1% of the logged steps, every loss finite, are that calibration (info), more are a scale that never settles (warning)",
     "SATURATE_PATIENCE": "004 'Early Stopping': patience 5-15 (the lower end: the run already plateaued)",
     "WARMUP_EARLY_FRACTION": "001 'Warmup Steps': early updates without warmup can be destructive; early = the first 10% of the run",
