@@ -56,7 +56,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 FORMATS = {
     "run-folder": (lambda run: run, "trainwell-run"),
     "tensorboard": (lambda run: run / "tb", "tensorboard"),
-    "csv-export": (lambda run: run.parent / f"{run.name}.csv", "lightning-csv"),
+    "csv-export": (lambda run: run.parent / f"{run.name}.csv", "csv"),
 }
 
 

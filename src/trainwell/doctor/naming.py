@@ -18,8 +18,13 @@ _TRAIN_PREFIXES = ("train_", "training_")
 _SUFFIXES = ("_step", "_epoch", "_batch")  # Lightning logs on_step / on_epoch copies; hand-written loops a per-batch one
 # Timing and throughput bookkeeping that HF, Lightning and Keras log next to the metrics.
 _BOOKKEEPING = re.compile(
-    r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$|^samples$|_samples$)"
+    r"(runtime|samples_per_second|steps_per_second|per_second|total_flos|num_input_tokens_seen|seconds|_time$|^time$|^samples$|_samples$"
+    r"|duration|timestamp|elapsed|^time_|^unnamed|^index$)"  # hand-written logs' timers; pandas' index column
 )
+# Row counters that are not metrics: the optimizer step (the x axis of a step-indexed log) and the other indexes a
+# hand-written loop numbers its rows by (an RL episode, a self-play round, a batch within an epoch).
+_STEP_NAMES = ("step", "global_step", "steps", "iteration", "iterations", "iter")
+INDEX_NAMES = ("episode", "episodes", "round", "rounds", "generation", "generations", "batch", "batch_idx")
 _ALIASES = {"acc": "accuracy", "f1_score": "f1"}
 # The objective under an aggregate's name: a multi-term loss (PINNs, detection, multi-task) logs its terms and
 # their mean or total, and that aggregate is the loss the optimizer minimises.
@@ -45,8 +50,10 @@ def classify(raw: str) -> tuple[Kind, str]:
     name = _flat(raw)
     if name in ("epoch", "epochs"):
         return "epoch", "epoch"
-    if name in ("step", "global_step", "steps"):
+    if name in _STEP_NAMES:
         return "step", "step"
+    if name in INDEX_NAMES:
+        return "step", name
     if _BOOKKEEPING.search(name):
         return "ignore", name
     if name.startswith("test_"):
@@ -77,6 +84,39 @@ def classify(raw: str) -> tuple[Kind, str]:
     if "loss" in bare:  # G_loss, D_loss, physics terms: not the objective the checks reason about
         return "extra", name
     return "train_metric", _ALIASES.get(bare, bare)
+
+
+def _side_and_bare(raw: str) -> tuple[str, str]:
+    """('val', 'o1_accuracy') for 'val_o1_accuracy': one eval or train prefix split off a flattened name."""
+    name = _flat(raw)
+    for side, prefixes in (("val", _EVAL_PREFIXES), ("train", _TRAIN_PREFIXES)):
+        for prefix in prefixes:
+            if name.startswith(prefix) and len(name) > len(prefix):
+                return side, name[len(prefix) :]
+    return "train", name
+
+
+def output_heads(keys: list[str]) -> list[str]:
+    """The outputs of a multi-output model, from Keras' names for them: the total ``loss`` beside one ``<output>_loss``
+    per output, and per-output metrics (``<output>_accuracy``, ``val_<output>_accuracy``). Two or more outputs with a
+    metric of their own; a multi-term loss (``recon_loss``, ``kld_loss``) with no per-term metric is not a model's outputs,
+    nor are several evaluation sets (HF's ``eval_<set>_loss``, ``eval_<set>_accuracy``)."""
+    sided = [_side_and_bare(k) for k in keys]
+    bare = [b for _, b in sided]
+    if "loss" not in bare:
+        return []
+    # Train-side per-output losses: HF's eval_<set>_loss for several eval sets is held-out data sets, not outputs.
+    heads = sorted(
+        {b[: -len("_loss")] for side, b in sided if side == "train" and b.endswith("_loss") and b != "loss" and not b.startswith("test_")}
+    )
+    with_metric = [h for h in heads if any(b.startswith(h + "_") and not b.endswith("_loss") for b in bare)]
+    return heads if len(heads) >= 2 and with_metric else []
+
+
+def head_of(raw: str, heads: list[str]) -> str | None:
+    """The output a key belongs to ('fused' for 'val_fused_accuracy'), or None."""
+    bare = _side_and_bare(raw)[1]
+    return next((h for h in heads if bare.startswith(h + "_")), None)
 
 
 def percent_to_fraction(name: str, values: list[float]) -> tuple[list[float], bool]:

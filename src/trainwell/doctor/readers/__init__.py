@@ -7,7 +7,7 @@ from pathlib import Path
 
 from trainwell.doctor.history import History
 from trainwell.doctor.readers import hf, keras, lightning, tensorboard, trainwell_run
-from trainwell.doctor.readers.base import READERS, Reader, load_json, parse_once
+from trainwell.doctor.readers.base import READERS, Reader, csv_rows, load_json, parse_once
 from trainwell.errors import DataError, Problem
 
 __all__ = ["READERS", "Reader", "hf", "keras", "lightning", "read_history", "sniff_format", "tensorboard", "trainwell_run"]
@@ -31,6 +31,8 @@ def read_history(path: str | Path) -> History:
         reader = sniff_format(p)
         if reader is None and p.is_file() and p.suffix.lower() == ".json":
             load_json(p)  # a JSON log no reader recognises may be truncated or malformed: say that, not "unsupported"
+        if reader is None and p.is_file() and p.suffix.lower() == ".csv":
+            next(csv_rows(p), None)  # likewise a CSV that is too big, not UTF-8 text or not well-formed
         if reader is None:
             formats = "; ".join(READERS.describe(name) for name in READERS.names())
             raise DataError(problems=[Problem(str(p), "must be a supported training log", p.name, f"supported: {formats}")])

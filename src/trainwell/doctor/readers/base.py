@@ -7,8 +7,10 @@ A reader is a ``sniff(path) -> bool`` that never raises and a ``read(path) -> Hi
 
 from __future__ import annotations
 
+import csv
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -17,9 +19,9 @@ from typing import Any
 
 from trainwell.config.documents import LOG_LIMITS, read_document
 from trainwell.doctor.history import History, Series
-from trainwell.doctor.naming import classify, percent_to_fraction
+from trainwell.doctor.naming import classify, head_of, output_heads, percent_to_fraction
 from trainwell.doctor.signal import memo_scope
-from trainwell.errors import DataError
+from trainwell.errors import DataError, Problem
 from trainwell.registry import Registry
 from trainwell.values import to_float
 
@@ -67,7 +69,16 @@ class Collector:
 
     def build(self, history: History) -> History:
         slots: dict[str, list[tuple[str, Series]]] = {}
+        heads = output_heads(list(self.raw))
+        if heads:
+            history.notes.append(
+                f"a multi-output model (outputs {', '.join(heads)}): its total loss and val_loss are read; the per-output "
+                "losses and metrics are kept aside, as which output is the model's answer cannot be told from their names"
+            )
         for key, series in self.raw.items():
+            if heads and head_of(key, heads):
+                history.extra[key] = series
+                continue
             kind, canon = classify(key)
             if kind in ("ignore", "step"):
                 continue
@@ -162,6 +173,70 @@ def peek_json(path: Path) -> Any:
         return load_json(path)
     except DataError:
         return None
+
+
+def within_limit(path: Path) -> None:
+    """A DataError when a text log (CSV, metrics.jsonl) is over the log size limit: its rows would all be held as
+    numbers, and no training log a person reads is that big (the same 200 MiB limit as a JSON log's)."""
+    size = path.stat().st_size
+    if size > LOG_LIMITS.max_bytes:
+        raise DataError(
+            problems=[
+                Problem(
+                    str(path),
+                    f"must be at most {LOG_LIMITS.max_bytes:,} bytes to be read as a log",
+                    f"{size:,} bytes",
+                    "is this the right file?",
+                )
+            ]
+        )
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV (a byte-order mark dropped), or [] when the file is not readable text; never raises."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return [column.strip() for column in next(csv.reader(handle), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of a CSV log as {column: text}, blank cells left out, read one at a time. A file over the size limit,
+    bytes that are not UTF-8, or a field longer than the csv module's limit (131,072 characters: no metric is; the
+    limit is not raised, since it is the csv module's global state) is a DataError saying which."""
+    within_limit(path)
+    reader = None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [column.strip() for column in next(reader, [])]
+            for row in reader:
+                yield {column: cell for column, cell in zip(header, row) if column and cell.strip()}
+    except (UnicodeDecodeError, csv.Error) as exc:
+        if isinstance(exc, UnicodeDecodeError):  # decoded a block at a time: the line number would not be this byte's
+            rule, value = "must be UTF-8 text", str(exc)
+        else:
+            rule, value = "must be a well-formed CSV", f"line {reader.line_num if reader else 1}: {exc}"
+        raise DataError(problems=[Problem(str(path), rule, value, "check that this is the CSV the logger wrote")]) from None
+
+
+def _natural(name: str) -> list[tuple[int, int, str]]:
+    """'version_10' after 'version_9': digit runs compare as numbers (and before text, so any two names compare)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+
+
+def newest_run(folders: list[Path], kind: str) -> tuple[Path, str | None]:
+    """The highest-numbered of the run folders a logger made side by side (Lightning's version_0, version_1 ...) and,
+    when there was more than one, a note saying which was read and how to read another."""
+    ordered = sorted(set(folders), key=lambda f: _natural(f.name))
+    if len(ordered) == 1:
+        return ordered[0], None
+    names = ", ".join(f.name for f in ordered)
+    return (
+        ordered[-1],
+        f"{len(ordered)} {kind} in {ordered[-1].parent}: {names}; read {ordered[-1].name}, the highest-numbered (point at a folder to read another)",
+    )
 
 
 def positive(value: Any) -> float | None:

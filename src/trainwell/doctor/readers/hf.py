@@ -1,14 +1,17 @@
 """Hugging Face ``trainer_state.json`` (also the copies under ``checkpoint-N/``): ``log_history`` holds
-train records (loss, learning_rate, grad_norm), eval records (eval_*), and one closing summary."""
+train records (loss, learning_rate, grad_norm), eval records (eval_*), and one closing summary. The same
+records saved as a CSV (``pandas.DataFrame(trainer.state.log_history).to_csv(...)``, a common way to keep them:
+one row per record, blank where a record has no such key) are read by the same loop, so they give the same findings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from trainwell.doctor.history import History
 from trainwell.doctor.naming import classify
-from trainwell.doctor.readers.base import Collector, Reader, load_json, peek_json, positive, register
+from trainwell.doctor.readers.base import Collector, Reader, csv_header, csv_rows, load_json, peek_json, positive, register
 from trainwell.doctor.readers.hf_args import beside
 from trainwell.errors import DataError, Problem
 
@@ -44,13 +47,44 @@ def _log_history(data: Any) -> list[Any] | None:
     return None
 
 
+# Keys only the Trainer writes into log_history (its speed and FLOP counters), and those of its train records.
+_HF_MARKERS = frozenset(
+    {"train_runtime", "total_flos", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "train_samples_per_second"}
+)
+_HF_TRAIN_KEYS = frozenset({"loss", "learning_rate", "grad_norm", "train_loss"})
+
+
+def _hf_csv(path: Path) -> bool:
+    """A CSV of log_history records: ``step`` and ``epoch`` columns and either a key only the Trainer writes, or the
+    Trainer's train-record keys (loss and learning_rate) with nothing but HF keys beside them."""
+    if not (path.is_file() and path.suffix.lower() == ".csv"):
+        return False
+    header = set(csv_header(path))
+    if not {"step", "epoch"} <= header:
+        return False
+    if header & _HF_MARKERS:
+        return True
+    others = header - _HF_TRAIN_KEYS - {"step", "epoch"}
+    return {"loss", "learning_rate"} <= header and all(k.startswith("eval_") or classify(k)[0] == "ignore" for k in others)
+
+
 def sniff(path: Path) -> bool:
     found = _state_file(path)
+    if found is not None and _hf_csv(found):
+        return True
     return _log_history(peek_json(found) if found else None) is not None
 
 
 def read(path: Path) -> History:
     found = _state_file(path)
+    if found is not None and _hf_csv(found):
+        history = History(source="hf-trainer-state", path=str(found))
+        history.notes.append(
+            "log_history records saved as CSV: no trainer state (max_steps, best checkpoint, callbacks) to read hints from"
+        )
+        _read_records(history, csv_rows(found))
+        _configured(history, found)
+        return history
     data = load_json(found) if found else None
     records = _log_history(data)
     if records is None:
@@ -58,6 +92,16 @@ def read(path: Path) -> History:
             problems=[Problem(str(path), "must be a trainer_state.json with a log_history list, or that list alone", type(data).__name__)]
         )
     history = History(source="hf-trainer-state", path=str(found))
+    _read_records(history, records)
+    if isinstance(data, dict):
+        _hints(history, data)
+        _configured(history, found)
+    else:
+        history.notes.append("a bare log_history list: no trainer state (max_steps, best checkpoint, callbacks) to read hints from")
+    return history
+
+
+def _read_records(history: History, records: Iterable[Any]) -> None:
     collector = Collector()
     for index, record in enumerate(records):
         if not isinstance(record, dict) or "train_runtime" in record:  # the closing summary averages the whole run
@@ -66,12 +110,6 @@ def read(path: Path) -> History:
         collector.add_record(record, step, skip=_SKIP)
         collector.add("epoch", step, record.get("epoch"))
     collector.build(history)
-    if isinstance(data, dict):
-        _hints(history, data)
-        _configured(history, found)
-    else:
-        history.notes.append("a bare log_history list: no trainer state (max_steps, best checkpoint, callbacks) to read hints from")
-    return history
 
 
 def _hints(history: History, data: dict[str, Any]) -> None:

@@ -1,68 +1,151 @@
-"""Lightning ``CSVLogger`` ``metrics.csv`` (and any CSV with an epoch or step column, such as Keras'
-``CSVLogger``). Rows are sparse: each ``self.log`` call fills its own columns at its own step."""
+"""CSV logs: Lightning ``CSVLogger``'s ``metrics.csv`` (a file, a version folder, or the folder of its versions),
+Keras' ``CSVLogger`` file, and hand-written CSVs with an epoch, step or other row-index column.
+
+Lightning's rows are sparse: each ``self.log`` call fills its own columns at its own step, so a validation
+row and a train row of one step are two rows. Keras writes one row per epoch, counted from 0. A hand-written
+log may count its epochs from 1, log several rows per epoch (per batch), or number its rows by RL episode or
+self-play round. The shape fixes the x axis, and the columns' names fix what each series is (naming.py); a
+CSV none of whose columns names a loss or a held-out metric is refused with the columns it holds, not guessed at.
+"""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from trainwell.config.documents import read_document
 from trainwell.doctor.history import History
-from trainwell.doctor.naming import classify
-from trainwell.doctor.readers.base import Collector, Reader, positive, register
+from trainwell.doctor.naming import INDEX_NAMES, classify
+from trainwell.doctor.readers.base import Collector, Reader, csv_header, csv_rows, newest_run, positive, register
 from trainwell.errors import DataError, Problem
 from trainwell.values import to_float
 
 
-def _csv_file(path: Path) -> Path | None:
+def _csv_file(path: Path) -> tuple[Path | None, str | None]:
+    """The CSV a path names and, for a folder of Lightning versions, a note saying which version was read."""
     if path.is_file() and path.suffix.lower() == ".csv":
-        return path
-    if path.is_dir():
-        found = sorted(path.glob("metrics.csv")) or sorted(path.glob("*/metrics.csv"))
-        return found[-1] if found else None
-    return None
+        return path, None
+    if not path.is_dir():
+        return None, None
+    if (path / "metrics.csv").is_file():
+        return path / "metrics.csv", None
+    versions = [found.parent for found in path.glob("*/metrics.csv")]
+    if not versions:
+        return None, None
+    chosen, note = newest_run(versions, "CSVLogger versions")
+    return chosen / "metrics.csv", note
 
 
-def _header(path: Path) -> list[str]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            return next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
+def _x_columns(header: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(step, epoch, row-index) columns: the optimizer step, the epoch, an episode/round counter."""
+    classified = [(column, *classify(column)) for column in header]
+    step = next((c for c, kind, canon in classified if kind == "step" and canon == "step"), None)
+    epoch = next((c for c, kind, _ in classified if kind == "epoch"), None)
+    index = next(
+        (c for c, kind, canon in classified if kind == "step" and canon in INDEX_NAMES and canon not in ("batch", "batch_idx")), None
+    )
+    return step, epoch, index
 
 
 def sniff(path: Path) -> bool:
-    found = _csv_file(path)
+    found, _ = _csv_file(path)
     if found is None or (path.is_dir() and (path / "metrics.jsonl").is_file()):  # a trainwell run folder
         return False
-    kinds = {classify(column)[0] for column in _header(found)}
-    return bool(kinds & {"step", "epoch"}) and len(kinds - {"ignore"}) > 1
+    header = csv_header(found)
+    kinds = {classify(column)[0] for column in header}
+    return any(_x_columns(header)) and len(kinds - {"ignore", "step", "epoch"}) >= 1
+
+
+def _source(found: Path, header: list[str], step: str | None) -> str:
+    """Which logger wrote the file, for fixes in its own terms: Lightning's CSVLogger writes a ``step`` column into a
+    file named metrics.csv (a copy may carry a prefix); Keras' writes ``epoch`` first and its metric names sorted,
+    ``loss`` among them. Any other CSV (a hand-written loop's, a spreadsheet export) is "csv"."""
+    if step == "step" and found.name.endswith("metrics.csv"):
+        return "lightning-csv"
+    if header[:1] == ["epoch"] and "loss" in header and header[1:] == sorted(header[1:]):
+        return "keras-csv"
+    return "csv"
 
 
 def read(path: Path) -> History:
-    found = _csv_file(path)
-    header = _header(found) if found else []
+    found, note = _csv_file(path)
+    header = csv_header(found) if found else []
     if found is None or not header:
         raise DataError(problems=[Problem(str(path), "must be a CSV file with a header row", str(path), "point at metrics.csv")])
-    step_column = next((c for c in header if classify(c)[0] == "step"), None)
-    epoch_column = next((c for c in header if classify(c)[0] == "epoch"), None)
-    history = History(source="lightning-csv", path=str(found), x_unit="step" if step_column else "epoch")
+    step_column, epoch_column, index_column = _x_columns(header)
+    history = History(source=_source(found, header, step_column), path=str(found))
+    _refuse_unnamed(history, header, found)
+    if note:
+        history.notes.append(note)
     collector = Collector()
-    with found.open(newline="", encoding="utf-8") as handle:
-        for index, row in enumerate(csv.DictReader(handle)):
-            x = to_float(row.get(step_column or epoch_column or "", ""))
-            if x is None:
-                x = float(index)
-            elif not step_column:
-                x += 1.0  # epochs count from 0 in Lightning; x = epochs completed
-            for column, value in row.items():
-                if column and column != step_column:
-                    collector.add(column, x, value)
+    # x is the step where there is one; otherwise the row number for now, mapped onto the epoch (or episode) below once
+    # it is known that each row is one epoch.
+    row_epochs: list[float | None] = []
+    for index, row in enumerate(csv_rows(found), start=1):
+        step = to_float(row[step_column]) if step_column and step_column in row else None
+        x = step if step is not None else float(index)
+        if not step_column:
+            by = epoch_column or index_column
+            row_epochs.append(to_float(row[by]) if by and by in row else None)
+        for column, value in row.items():
+            if column != step_column and column not in (None, ""):
+                collector.add(column, x, value)
     if not step_column:
-        history.notes.append("no step column: x is the epoch")
+        _index_by_epoch(history, collector, row_epochs, epoch_column or index_column)
     collector.build(history)
     _hparams(found.parent / "hparams.yaml", history)
     return history
+
+
+def _index_by_epoch(history: History, collector: Collector, row_epochs: list[float | None], column: str | None) -> None:
+    """With no step column, one row per epoch (or episode) puts x on that count, from 1 (Keras and Lightning count epochs
+    from 0, hand-written loops often from 1: x is always epochs completed). Several rows of one epoch (a per-batch log)
+    or rows without one keep x on the row number, in the step unit."""
+    known = [e for e in row_epochs if e is not None]
+    if column is None or len(known) < len(row_epochs) or len(set(known)) < len(known):
+        history.notes.append(f"no step column and several rows per {column or 'epoch'}: x is the row number")
+        return
+    offset = 1.0 if min(known, default=1.0) == 0 else 0.0
+    by_row = {float(row): epoch + offset for row, epoch in enumerate(known, start=1)}
+    for series in collector.raw.values():
+        series.steps = [by_row[s] for s in series.steps]
+    history.x_unit = "epoch"
+    if classify(column)[0] == "epoch":
+        history.notes.append("no step column: x is the epoch")
+    else:
+        history.notes.append(f"no step or epoch column: x is the '{column}' column, one row each, read as epochs")
+
+
+# How the refusal describes what each column was read as.
+_ROLES = {
+    "step": "a row index",
+    "epoch": "the epoch",
+    "train_metric": "a train-side metric, better higher or lower unknown",
+    "extra": "kept aside",
+    "ignore": "bookkeeping",
+    "lr": "the learning rate",
+    "grad_norm": "the gradient norm",
+}
+
+
+def _refuse_unnamed(history: History, header: list[str], found: Path) -> None:
+    """A CSV that is not a known logger's and names no loss (of any kind: a GAN's 'Gen Loss' counts) and no held-out
+    metric is refused: a column such as 'Env_1_Reward' could be a score to maximise or a cost, and the doctor does not
+    guess; reading it would end in "nothing to fix" about a log it could not interpret."""
+    named = [classify(column) for column in header]
+    if history.source != "csv" or any(kind in ("train_loss", "eval") or "loss" in canon for kind, canon in named):
+        return
+    columns = ", ".join(f"{column} ({_ROLES.get(kind, kind)})" for column, (kind, _) in zip(header, named))
+    raise DataError(
+        problems=[
+            Problem(
+                str(found),
+                "must name its loss or a held-out metric so the doctor can tell what each column is",
+                columns,
+                "rename the header: the training objective 'loss' or 'train_loss', held-out metrics 'val_<name>' "
+                "(val_loss, val_accuracy), the row index 'epoch' or 'step'",
+            )
+        ]
+    )
 
 
 def _hparams(path: Path, history: History) -> None:
@@ -80,4 +163,13 @@ def _hparams(path: Path, history: History) -> None:
     history.hints.weight_decay = to_float(data.get("weight_decay"))
 
 
-READER = register(Reader("lightning", 40, sniff, read, "Lightning CSVLogger metrics.csv (file or version folder), Keras CSVLogger files"))
+READER = register(
+    Reader(
+        "lightning",
+        40,
+        sniff,
+        read,
+        "CSV logs: Lightning CSVLogger metrics.csv (file, version folder or the folder of its versions), Keras CSVLogger files, "
+        "hand-written CSVs with an epoch, step, episode or round column",
+    )
+)

@@ -13,28 +13,42 @@ from pathlib import Path
 from typing import Any
 
 from trainwell.doctor.history import History
-from trainwell.doctor.readers.base import Collector, Reader, register
+from trainwell.doctor.readers.base import Collector, Reader, newest_run, register
 from trainwell.errors import DataError, Problem, require
 
 
-def _event_files(path: Path) -> list[Path]:
+def _event_files(path: Path) -> tuple[list[Path], str | None]:
+    """The event files of one run and, when a folder holds several runs, a note saying which was read.
+
+    A folder's own event files are one run (a resumed writer adds a file beside the first), and the subfolders
+    ``SummaryWriter.add_scalars`` makes beside them belong to it. With no event file of its own, a folder whose
+    subfolders are Keras' train/ and validation/ sides is one run; other subfolders (Lightning's version_0,
+    version_1 ..., one per fit) are separate runs, and the highest-numbered is read rather than all merged into one.
+    """
     if path.is_file():
-        return [path] if "tfevents" in path.name else []
-    if path.is_dir():
-        return sorted(path.glob("*tfevents*")) or sorted(path.glob("*/*tfevents*"))
-    return []
+        return ([path] if "tfevents" in path.name else []), None
+    if not path.is_dir():
+        return [], None
+    own, nested = sorted(path.glob("*tfevents*")), sorted(path.glob("*/*tfevents*"))
+    folders = sorted({f.parent for f in nested})
+    if own or len(folders) <= 1 or all(f.name.lower() in _KERAS_SIDES for f in folders):
+        return own + nested, None
+    chosen, note = newest_run([f for f in folders if f.name.lower() not in _KERAS_SIDES], "TensorBoard runs")
+    return [f for f in nested if f.parent == chosen], note
 
 
 def sniff(path: Path) -> bool:
-    return bool(_event_files(path))
+    return bool(_event_files(path)[0])
 
 
 def read(path: Path) -> History:
-    files = _event_files(path)
+    files, note = _event_files(path)
     if not files:
         raise DataError(problems=[Problem(str(path), "must be a TensorBoard event file or a folder holding one", str(path))])
     module = require("tensorboard.compat.proto.event_pb2", "tensorboard", "Reading TensorBoard logs")
     history = History(source="tensorboard", path=str(path))
+    if note:
+        history.notes.append(note)
     collector = Collector()
     keras_epochs = True  # every tag read is a Keras per-epoch one: the x axis is the epoch
     for events in files:
@@ -42,6 +56,8 @@ def read(path: Path) -> History:
         tags = list(dict.fromkeys(tag for tag, _, _ in scalars))
         side = _KERAS_SIDES.get(events.parent.name.lower()) or ("val_" if any(map(_keras_evaluation, tags)) else None)
         names = {tag: _keras_name(tag, side, history) for tag in tags}
+        if events.parent != path and path.is_dir() and side is None:
+            names = {tag: _add_scalars_name(tag, events.parent.name) for tag in tags}
         for tag, step, value in scalars:
             name = names[tag]
             if name is None:
@@ -79,6 +95,15 @@ def _keras_name(tag: str, side: str | None, history: History) -> str | None:
             history.notes.append(note)
         return None
     return side + tag.removeprefix("epoch_") if tag.startswith("epoch_") else tag
+
+
+def _add_scalars_name(tag: str, folder: str) -> str:
+    """``SummaryWriter.add_scalars("loss", {"train": a, "val": b})`` writes tag 'loss' into subfolders 'loss_train' and
+    'loss_val': the folder's tail names the series ('train/loss', 'val/loss'), or the two would merge into one 'loss'."""
+    prefix = tag.replace("/", "_") + "_"
+    if not folder.startswith(prefix) or len(folder) == len(prefix):
+        return tag
+    return f"{folder[len(prefix) :]}/{tag}"
 
 
 def _records(path: Path) -> Iterator[bytes]:

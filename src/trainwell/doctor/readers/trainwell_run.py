@@ -12,7 +12,7 @@ from typing import Any
 
 from trainwell.config.documents import read_document
 from trainwell.doctor.history import History, RunHints
-from trainwell.doctor.readers.base import Collector, Reader, load_json, positive, register
+from trainwell.doctor.readers.base import Collector, Reader, load_json, positive, register, within_limit
 from trainwell.errors import DataError, Problem
 from trainwell.values import to_float
 
@@ -58,15 +58,18 @@ def read(path: Path) -> History:
 
 def metrics_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
     """(line number, record) for each non-blank line of a metrics.jsonl; the record is None where the line
-    is not a JSON object (a run killed mid-write leaves a torn last line). The report reads the file with this too."""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        yield number, record if isinstance(record, dict) else None
+    is not a JSON object (a run killed mid-write leaves a torn last line, a disk fault bytes that are not UTF-8).
+    Read line by line, and a file over the log size limit is a DataError. The report reads the file with this too."""
+    within_limit(path)
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)  # bytes: json decodes UTF-8 itself and raises ValueError on anything else
+            except ValueError:
+                record = None
+            yield number, record if isinstance(record, dict) else None
 
 
 def _yaml(path: Path, history: History) -> dict[str, Any]:
