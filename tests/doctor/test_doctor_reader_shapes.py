@@ -166,3 +166,26 @@ def test_a_metrics_jsonl_line_that_is_not_utf8_is_skipped_with_a_note(tmp_path: 
     h = read_history(run)
     assert len(h.train_loss) == 8 and any("line 5 is not JSON" in n for n in h.notes)
     diagnose(h)
+
+
+# ---- which logged loss is the objective ------------------------------------------------------------------------------
+
+
+def test_a_lone_train_side_loss_under_its_own_name_is_the_train_loss(tmp_path: Path) -> None:
+    # Eve-ning/opal-v2: Lightning logs train/nll_loss and val/rmse_loss, no 'loss'; the NLL is what the run minimises.
+    rows = [{"epoch": s // 50, "step": s, "train/nll_loss": 0.06 / (1 + s / 100)} for s in range(49, 1000, 50)]
+    rows += [{"epoch": e, "step": 50 * e + 49, "val/rmse_loss": 0.02 - 0.0001 * e} for e in range(20)]
+    h = read_history(write_csv(tmp_path / "metrics.csv", rows, header=["epoch", "step", "train/nll_loss", "val/rmse_loss"]))
+    assert len(h.train_loss) == 20 and "train_nll_loss" not in h.extra and any("only train-side loss" in n for n in h.notes)
+    assert sorted(h.eval) == ["val_rmse_loss"]  # the held-out side is not renamed: RMSE and NLL are different quantities
+    # Two losses and no total (a GAN's generator and discriminator): neither is the objective.
+    gan = [{"epoch": 0, "step": s, "train_gen_loss": 0.7, "train_disc_loss": 1.3} for s in range(10)]
+    h = read_history(write_csv(tmp_path / "gan-metrics.csv", gan))
+    assert not h.train_loss and {"train_gen_loss", "train_disc_loss"} <= set(h.extra)
+
+
+def test_a_vae_elbo_loss_is_its_total_loss(tmp_path: Path) -> None:
+    rows = [{"epoch": s // 10, "step": s, "train_elbo_loss": 300 / (s + 1), "train_recon_loss": 250 / (s + 1)} for s in range(40)]
+    rows += [{"epoch": e, "step": 10 * e + 9, "val_elbo_loss": 5.0 - 0.1 * e, "val_recon_loss": 2.0} for e in range(4)]
+    h = read_history(write_csv(tmp_path / "metrics.csv", rows))
+    assert len(h.train_loss) == 40 and len(h.eval_loss) == 4 and "val_recon_loss" in h.eval

@@ -27,8 +27,9 @@ _STEP_NAMES = ("step", "global_step", "steps", "iteration", "iterations", "iter"
 INDEX_NAMES = ("episode", "episodes", "round", "rounds", "generation", "generations", "batch", "batch_idx")
 _ALIASES = {"acc": "accuracy", "f1_score": "f1"}
 # The objective under an aggregate's name: a multi-term loss (PINNs, detection, multi-task) logs its terms and
-# their mean or total, and that aggregate is the loss the optimizer minimises.
-_AGGREGATE_LOSSES = ("loss", "mean_loss", "avg_loss", "average_loss", "total_loss")
+# their mean or total, and that aggregate is the loss the optimizer minimises. A VAE's ELBO loss (the negative evidence
+# lower bound: reconstruction plus KL terms, each also logged) is such a total.
+_AGGREGATE_LOSSES = ("loss", "mean_loss", "avg_loss", "average_loss", "total_loss", "elbo_loss", "neg_elbo", "nelbo")
 
 
 def _flat(name: str) -> str:
@@ -111,6 +112,15 @@ def output_heads(keys: list[str]) -> list[str]:
     )
     with_metric = [h for h in heads if any(b.startswith(h + "_") and not b.endswith("_loss") for b in bare)]
     return heads if len(heads) >= 2 and with_metric else []
+
+
+def lone_loss_name(raw: str) -> str | None:
+    """The name of a train-side loss that is not under an aggregate's name ('nll_loss' for 'train/nll_loss_step'), or
+    None: the candidates for a run's objective when it logs no 'loss' (Collector.build takes one when it is alone)."""
+    side, bare = _side_and_bare(raw)
+    if side != "train" or "loss" not in bare or bare.startswith("test_") or classify(raw)[0] != "extra":
+        return None
+    return _strip_suffix(bare)
 
 
 def head_of(raw: str, heads: list[str]) -> str | None:

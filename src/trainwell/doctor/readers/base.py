@@ -19,7 +19,7 @@ from typing import Any
 
 from trainwell.config.documents import LOG_LIMITS, read_document
 from trainwell.doctor.history import History, Series
-from trainwell.doctor.naming import classify, head_of, output_heads, percent_to_fraction
+from trainwell.doctor.naming import classify, head_of, lone_loss_name, output_heads, percent_to_fraction
 from trainwell.doctor.signal import memo_scope
 from trainwell.errors import DataError, Problem
 from trainwell.registry import Registry
@@ -87,6 +87,7 @@ class Collector:
                 continue
             slot = kind if kind in (*_SLOTS, "epoch") else f"{kind}:{canon}"
             slots.setdefault(slot, []).append((key, series))
+        _lone_loss(self.raw, slots, history)
         for slot, candidates in slots.items():
             # The most populated candidate wins (train_loss_step over train_loss_epoch); the rest are kept as extras.
             # Not for an eval metric: Lightning's val_loss_step is one validation batch, val_loss_epoch the metric.
@@ -113,6 +114,23 @@ class Collector:
                 history.notes.append(f"{key} looks like a percentage; read as a fraction")
             target = history.eval if kind == "eval" else history.train_metrics
             target[canon] = Series(series.steps, values)
+
+
+def _lone_loss(raw: dict[str, Series], slots: dict[str, list[tuple[str, Series]]], history: History) -> None:
+    """A run that logs one train-side loss under its own name and none under an aggregate's ('train/nll_loss' alone,
+    or its _step and _epoch copies) trains on that loss: it fills the train-loss slot. Two or more (a GAN's generator and
+    discriminator, a multi-term loss without its total) stay extras: which one, or what sum, is the objective is unknown."""
+    if "train_loss" in slots:
+        return
+    named = {key: lone_loss_name(key) for key in raw}
+    losses = {name for name in named.values() if name}
+    if len(losses) != 1:
+        return
+    keys = [key for key, name in named.items() if name]
+    for key in keys:
+        history.extra.pop(classify(key)[1], None)
+    slots["train_loss"] = [(key, raw[key]) for key in keys]
+    history.notes.append(f"{keys[0]} is the only train-side loss logged: read as the train loss")
 
 
 def _accuracy_like(name: str) -> bool:

@@ -58,10 +58,10 @@ def sniff(path: Path) -> bool:
 def _source(found: Path, header: list[str], step: str | None) -> str:
     """Which logger wrote the file, for fixes in its own terms: Lightning's CSVLogger writes a ``step`` column into a
     file named metrics.csv (a copy may carry a prefix); Keras' writes ``epoch`` first and its metric names sorted,
-    ``loss`` among them. Any other CSV (a hand-written loop's, a spreadsheet export) is "csv"."""
+    ``loss`` among them, and no step. Any other CSV (a hand-written loop's, a spreadsheet export) is "csv"."""
     if step == "step" and found.name.endswith("metrics.csv"):
         return "lightning-csv"
-    if header[:1] == ["epoch"] and "loss" in header and header[1:] == sorted(header[1:]):
+    if step is None and header[:1] == ["epoch"] and "loss" in header and header[1:] == sorted(header[1:]):
         return "keras-csv"
     return "csv"
 
