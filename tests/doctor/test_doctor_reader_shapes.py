@@ -92,6 +92,20 @@ def test_add_scalars_subfolders_name_their_series(tmp_path: Path) -> None:
     write_events(run / "loss_val", [("loss", s, 2.1 - 0.05 * s) for s in range(0, 10, 2)])
     h = read_history(run)
     assert len(h.train_loss) == 10 and h.eval["val_loss"].values[0] == pytest.approx(2.1)
+    assert h.train_loss.steps[:2] == h.lr.steps[:2] == [0.0, 1.0] and h.x_unit == "step"  # the writer's own steps
+
+
+def test_a_keras_train_event_file_moved_out_of_its_folder_is_still_the_train_side(tmp_path: Path) -> None:
+    values = [2.0 * 0.9**e for e in range(12)]
+    write_events(
+        tmp_path / "logs" / "train", [("epoch_loss", e, v) for e, v in enumerate(values)] + [("epoch_mse", e, 1.0) for e in range(12)]
+    )
+    in_place = read_history(tmp_path / "logs" / "train")
+    moved = tmp_path / "events.out.tfevents.1.v2"
+    next((tmp_path / "logs" / "train").glob("*tfevents*")).rename(moved)
+    h = read_history(moved)
+    assert h.x_unit == in_place.x_unit == "epoch" and h.train_loss.steps == in_place.train_loss.steps
+    assert h.train_loss.steps[0] == 1.0 and "mse" in h.train_metrics and any("read as the train side" in n for n in h.notes)
 
 
 # ---- multi-output models -----------------------------------------------------------------------------------------------

@@ -54,17 +54,20 @@ def read(path: Path) -> History:
     for events in files:
         scalars = list(_scalars(events, module, history))
         tags = list(dict.fromkeys(tag for tag, _, _ in scalars))
-        side = _KERAS_SIDES.get(events.parent.name.lower()) or ("val_" if any(map(_keras_evaluation, tags)) else None)
-        names = {tag: _keras_name(tag, side, history) for tag in tags}
-        if events.parent != path and path.is_dir() and side is None:
-            names = {tag: _add_scalars_name(tag, events.parent.name) for tag in tags}
+        side = _keras_side(events, tags, history)
+        if side is None and events.parent != path and path.is_dir():
+            names: dict[str, str | None] = {tag: _add_scalars_name(tag, events.parent.name) for tag in tags}
+            shifted: set[str] = set()
+        else:
+            names = {tag: _keras_name(tag, side, history) for tag in tags}
+            shifted = {tag for tag, name in names.items() if name is not None and name != tag}
         for tag, step, value in scalars:
             name = names[tag]
             if name is None:
                 continue
             # Keras numbers its epochs from 0 in event files: from 1, as its History and CSVLogger logs are read.
-            collector.add(name, step + (1.0 if name != tag else 0.0), value)
-        keras_epochs = keras_epochs and all(name != tag for tag, name in names.items() if name is not None)
+            collector.add(name, step + (1.0 if tag in shifted else 0.0), value)
+        keras_epochs = keras_epochs and all(tag in shifted for tag, name in names.items() if name is not None)
     if not collector.raw:
         history.notes.append("the event files hold no scalar summaries")
     elif keras_epochs:
@@ -77,6 +80,19 @@ def read(path: Path) -> History:
 # evaluation_<metric>_vs_iterations (the same evaluations indexed by train step): those tags mark a validation file
 # whose folder name was lost (a copied or renamed event file).
 _KERAS_SIDES = {"train": "train_", "validation": "val_", "val": "val_", "valid": "val_"}
+
+
+def _keras_side(events: Path, tags: list[str], history: History) -> str | None:
+    """'train_' or 'val_' for a Keras event file, by its folder, else by its tags: the validation writer's
+    ``evaluation_*_vs_iterations``, or only ``epoch_*`` tags (Keras' epoch-end names; its validation writer adds the
+    evaluation tags), which a file moved out of logs/train keeps; None for any other writer's file."""
+    side = _KERAS_SIDES.get(events.parent.name.lower())
+    if side or any(map(_keras_evaluation, tags)):
+        return side or "val_"
+    if tags and all(tag.startswith("epoch_") and len(tag) > len("epoch_") for tag in tags):
+        history.notes.append(f"{events.name}: only Keras epoch_* tags, outside a train/ or validation/ folder: read as the train side")
+        return "train_"
+    return None
 
 
 def _keras_evaluation(tag: str) -> bool:
