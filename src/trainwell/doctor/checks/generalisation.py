@@ -10,6 +10,7 @@ import statistics
 from trainwell.doctor.checks import thresholds as t
 from trainwell.doctor.checks.base import (
     at,
+    beyond_jitter,
     check,
     decay_raise,
     finding,
@@ -106,7 +107,7 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
         # give did not help: weight decay 0.05 -> 0.25 -0.05 points, patience 3 -0.09 points
         # (benchmarks/results/default_run.json; issue G item 6).
         return None
-    if after <= t.OVERFIT_MIN_AFTER and not _beyond_jitter(series, best, mode):
+    if after <= t.OVERFIT_MIN_AFTER and not beyond_jitter(series, best, mode):
         # A turn seen on only the last OVERFIT_MIN_AFTER evaluations must stand out of the curve's jitter: a noisy
         # flat curve's latest evaluations often sit above its luckiest one. A longer turn is evidence by persistence.
         return None
@@ -152,7 +153,7 @@ def _inside_plateau_noise(series: Series, best: int, mode: str) -> bool:
     band = series.values[found[0] : best]
     worst = max(band) if mode == "min" else min(band)
     inside = all(not _better(worst, v, mode) for v in series.values[best + 1 :])
-    return inside and not _beyond_jitter(series, best, mode, since=found[0])
+    return inside and not beyond_jitter(series, best, mode, since=found[0])
 
 
 def _quality_turned(history: History, name: str) -> bool:
@@ -162,27 +163,6 @@ def _quality_turned(history: History, name: str) -> bool:
         for other, metric, mode in quality_metrics(history)
         if other != name
     )
-
-
-def _beyond_jitter(series: Series, best: int, mode: str, since: int | None = None) -> bool:
-    """Whether the rise past the best (at the end, or on average over the evaluations after it) exceeds
-    OVERFIT_NOISE_Z robust standard deviations of the eval-to-eval jitter. The jitter is the MAD of successive
-    differences (from ``since``, by default the middle of the curve, to the best) over sqrt 2: a steady trend moves
-    every difference alike and adds none."""
-    values = series.values
-    diffs = [b - a for a, b in itertools.pairwise(values)]
-    # Jitter from the second half up to the best: an early steep descent is trend, and the turn's own rise is the signal.
-    if since is not None:
-        before = diffs[since:best]
-    else:
-        before = diffs[len(diffs) // 2 : best] if best - len(diffs) // 2 >= 2 else diffs[:best]
-    jitter = mad(before) / math.sqrt(2) if len(before) >= 2 else 0.0
-    if jitter == 0:
-        return True
-    sign = 1.0 if mode == "min" else -1.0
-    after = values[best + 1 :]
-    rise = max(sign * (values[-1] - values[best]), sign * (statistics.fmean(after) - values[best]))
-    return rise >= t.OVERFIT_NOISE_Z * jitter
 
 
 def _overfit_fix(history: History, name: str, mode: str, best_step: float) -> str:
