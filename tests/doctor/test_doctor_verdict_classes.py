@@ -162,16 +162,20 @@ def test_a_training_side_metric_never_computed_is_info_but_a_nan_eval_metric_sta
     assert {f.rule: f for f in diagnose(h2).findings}["nan_inf"].severity == Severity.ERROR
 
 
-def test_a_train_only_spike_the_loss_got_past_is_harmless() -> None:
-    # With no evaluation, the train loss itself says whether the run got past a jump: a new low of the smoothed loss
-    # after the last spike is harmless (info); a spike the loss never got past stays a warning.
-    train = noisy(decay(200, 2.0, 0.2), 0.01)
-    train[30] *= 6
-    got_past = {f.rule: f for f in diagnose(history(train)).findings}
-    assert got_past["spikes"].severity == Severity.INFO and "new low" in got_past["spikes"].message
+def test_a_train_only_spike_the_loss_came_straight_back_from_is_harmless() -> None:
+    # test5 (a one-epoch SFT log, per-step losses noisy 0.39-0.85 at a flat level): one batch at 2x its local level, the
+    # loss straight back at its level after it: with no evaluation, the train loss itself shows no lasting harm (info).
+    flat = noisy([0.6 + 0.45 * math.exp(-i / 6) for i in range(128)], 0.12, seed=4)
+    flat[64] = 1.6
+    found = {f.rule: f for f in diagnose(history(flat)).findings}
+    assert found["spikes"].severity == Severity.INFO and "came straight back" in found["spikes"].message
+    falling = noisy(decay(200, 2.0, 0.2), 0.01)
+    falling[30] *= 6
+    assert {f.rule: f for f in diagnose(history(falling)).findings}["spikes"].severity == Severity.INFO
+    # A spike after which the loss stays 30% higher is a warning.
     stuck = noisy([2.0] * 20 + [1.0] * 180, 0.01)
     stuck[150] *= 6
-    stuck[160:] = [v * 1.3 for v in stuck[160:]]
+    stuck[151:] = [v * 1.3 for v in stuck[151:]]
     assert {f.rule: f for f in diagnose(history(stuck)).findings}["spikes"].severity == Severity.WARNING
 
 

@@ -222,8 +222,7 @@ def spikes(history: History) -> Finding | None:
     recovered = _recovered_after(history, series.steps[hits[0]])
     if not recovered and monitored(history) is None:
         # No held-out data: the train loss itself shows whether the run got past the last jump.
-        low = _new_best_after(Series(series.steps, smoothed(series)), "min", series.steps[hits[-1]])
-        recovered = None if low is None else f"the smoothed train loss went on to a new low ({fmt(low)}) after it"
+        recovered = _back_to_level(series, hits)
     if recovered:
         # Single hard batches of a per-step log (Lightning logs the batch loss itself, not a mean): the held-out
         # metric shows no harm, so the finding is information, not a change the run needs.
@@ -258,14 +257,21 @@ def _recovered_after(history: History, step: float) -> str | None:
     return None
 
 
-def _new_best_after(series: Series, mode: str, step: float) -> float | None:
-    """The best value after ``step`` when it beats every value up to ``step`` (the run got past where it was before the
-    trouble), else None. Read on the train loss only where no evaluation says more: a held-out metric is harmless only
-    when it ends near its best (a new best after a spike followed by a 40% rise at the end is not harmless)."""
-    sign = 1.0 if mode == "min" else -1.0
-    before = [sign * v for s, v in zip(series.steps, series.values) if s <= step]
-    after = [sign * v for s, v in zip(series.steps, series.values) if s > step]
-    return sign * min(after) if before and after and min(after) < min(before) else None
+def _back_to_level(series: Series, hits: list[int]) -> str | None:
+    """Why a train-only loss shows no lasting harm from its spikes: over the SPIKE_WINDOW points after the last spike its
+    median is within OVERFIT_RISE (or the batch noise) of the median over the SPIKE_WINDOW points before the first (the
+    loss came straight back to where it was: one hard batch in a noisy per-step log), else None."""
+    before = series.values[max(0, hits[0] - t.SPIKE_WINDOW) : hits[0]]
+    after = series.values[hits[-1] + 1 : hits[-1] + 1 + t.SPIKE_WINDOW]
+    if len(before) < t.MIN_POINTS or len(after) < t.MIN_POINTS:
+        return None
+    then, now = statistics.median(before), statistics.median(after)
+    # Within OVERFIT_RISE of the level, or within OVERFIT_NOISE_Z standard errors of a SPIKE_WINDOW-point median of the
+    # batch noise there (1.25 sigma / sqrt(n)): a 9-point median of a per-step loss noisy by 12% wobbles by ~5% itself.
+    noise = 1.25 * mad([*before, *after]) / math.sqrt(min(len(before), len(after)))
+    if now - then > max(t.OVERFIT_RISE * then, t.OVERFIT_NOISE_Z * noise):
+        return None
+    return f"the train loss came straight back to its level ({fmt(then)} before, {fmt(now)} after)"
 
 
 def val_excursions(values: list[float]) -> list[tuple[int, int]]:
