@@ -96,7 +96,7 @@ def test_every_command_line_mistake_at_once(tmp_path: Path, monkeypatch: pytest.
         "  - profile.batch_size: `batch_size >= 1` must hold (an integer), but got -3.",
     ):
         assert line in captured.err
-    # two options of an exclusive group no longer stop parsing either; a missing value or verb is one problem
+    # two options of an exclusive group no longer stop parsing either
     assert main(["recommend", "--epochs", "3", "--duration", "short", "--gpus", "two"]) == 2
     err = capsys.readouterr().err
     assert "  - --duration: cannot be given together with --epochs" in err and "  - --gpus: must be a whole number" in err
@@ -287,3 +287,37 @@ def test_validate_lint_and_train_refuse_a_classifiers_loss_and_metric_for_causal
         encoding="utf-8",
     )
     assert main(["config", "validate", "ok.yaml"]) == 0
+
+
+def test_a_flag_without_its_value_and_an_unknown_verb_are_reported_with_the_other_mistakes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse stopped at an option given without its value (`--nproc` last on the line) and at a verb it did
+    not know, so the line's other mistakes came one run at a time. Now the option is one problem among the rest
+    (the config's included), and an unknown verb is reported with the options before it the parser does not
+    know (the words after it are the verb's to judge)."""
+    argv = ["train", "optimizer.lr=-1", "training.epochs=zero", "--run-dir", "--nproc", "x", "--bogus", "3", "--resume"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    for line in (
+        "  - --run-dir: needs a value (expected one argument), but got 'nothing'. Fix: e.g. --run-dir RUN_DIR",
+        "  - --resume: needs a value (expected one argument), but got 'nothing'",
+        "  - --nproc: must be a whole number, but got 'x'",
+        "  - --bogus: is not an option of trainwell train, but got '--bogus 3'",
+        "  - optimizer.lr: `lr > 0.0` must hold, but got -1.0",
+        "  - training.epochs: must be int, but got 'zero'",
+    ):
+        assert line in err
+    assert "6 problems found" in err and "Traceback" not in err
+    assert main(["--bogus", "--quiet=1", "trian", "--nproc", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems found" in err and err.index("  - --bogus: is not an option of trainwell, but got '--bogus'") < err.index(
+        "  - trainwell COMMAND: must name a command of trainwell, but got 'trian'. Fix: did you mean 'train'?"
+    )
+    assert "  - --quiet: is not an option of trainwell, but got '--quiet=1'" in err
+    assert main(["config", "--foo", "valdate", "c.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems found" in err and "  - --foo: is not an option of trainwell config" in err and "but got 'valdate'" in err
+    assert main(["lr-find", "--curve=yes", "--format"]) == 2  # argparse stops at an option given a value it does not take
+    assert "  - --curve: takes no value, but got 'yes'. Fix: write --curve alone" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

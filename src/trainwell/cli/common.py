@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 
 
 class _Stopped(Exception):
-    """argparse cannot go on past this mistake (a verb it does not know, a missing value): the problems found
-    so far are reported."""
+    """argparse cannot go on past this mistake (a verb it does not know, a required argument missing): the
+    problems found so far are reported."""
 
 
 _BAD = object()  # stands for a value that did not convert, so parsing goes on to find the other problems
@@ -27,7 +27,10 @@ class VerbParser(argparse.ArgumentParser):
     rule, the value received, a fix) in one ConfigError (exit 2, no usage dump). argparse stops at the first
     bad value; here a value that does not convert or is not a choice is recorded and parsing goes on, and the
     verb's own checks (``check`` in its defaults: a function of the parsed arguments returning problems) judge
-    the values that did parse. ``--help`` is argparse's, untouched.
+    the values that did parse. An option given without its value (``--nproc`` at the end of the line) is a
+    problem and parsing goes on; an unknown verb is reported with the options before it that the parser does not
+    know (the words after it belong to a verb, so they are judged once the verb is named). ``--help`` is
+    argparse's, untouched.
 
     Positionals (CONFIG, key=value overrides, files) may come before, between or after options, as people type
     them (``train t.yaml --run-dir r training.epochs=8``). argparse's intermixed parsing cannot drive a parser
@@ -41,7 +44,8 @@ class VerbParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.exit_on_error = False  # argparse's ArgumentError reaches parse_known_args below, with its argument
         self._problems: list[Any] = []
-        self._bad: set[str] = set()  # the destinations of values that did not convert or are not a choice
+        self._bad: set[str] = set()  # the destinations of values that did not convert, are not a choice or are missing
+        self._unknown_verb: str | None = None  # the word where a parser with subcommands met no verb it knows
         self._all_groups: list[Any] = self._mutually_exclusive_groups  # also while parsing sets them aside
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
@@ -49,7 +53,7 @@ class VerbParser(argparse.ArgumentParser):
             return super().parse_known_args(args, namespace)
         from trainwell.errors import ConfigError
 
-        self._problems, self._bad = [], set()
+        self._problems, self._bad, self._unknown_verb = [], set(), None
         parsed: argparse.Namespace | None = None
         extras: list[str] = []
         # argparse stops at the second option of an exclusive group; judged after parsing instead (_exclusive)
@@ -67,7 +71,8 @@ class VerbParser(argparse.ArgumentParser):
         except argparse.ArgumentError as exc:  # a mistake argparse stops at: a missing value, two exclusive options
             self._problems.append(self._stopped_problem(exc))
         except _Stopped:
-            pass
+            if self._unknown_verb is not None:  # the options before it first, in the order they were typed
+                self._problems[-1:-1] = self._options_before(list(args if args is not None else sys.argv[1:]), self._unknown_verb)
         finally:
             self._mutually_exclusive_groups = self._all_groups
         if parsed is not None:
@@ -117,9 +122,28 @@ class VerbParser(argparse.ArgumentParser):
                     f"{self.prog} {action.metavar}", f"must name {article} {kind} of {self.prog}", value, did_you_mean(str(value), choices)
                 )
             )
+            self._unknown_verb = str(value)
             raise _Stopped
         self._problems.append(Problem(_name(action), f"must be one of {', '.join(choices)}", value, did_you_mean(str(value), choices)))
         self._bad.add(action.dest)
+
+    def _match_argument(self, action: argparse.Action, arg_strings_pattern: str) -> int:
+        """How many of the words after an option are its values; an option without its value (``--nproc`` last,
+        or followed by another option) is a problem, and parsing goes on with the words after it."""
+        try:
+            return super()._match_argument(action, arg_strings_pattern)
+        except argparse.ArgumentError as exc:
+            if not action.option_strings:
+                raise
+            self._problems.append(self._stopped_problem(exc))
+            self._bad.add(action.dest)  # set to [] by argparse: the verb's checks see its default (_verb_checks)
+            return 0
+
+    def _options_before(self, words: list[str], verb: str) -> list[Any]:
+        """The options before an unknown verb that this parser does not take (``trainwell --bogus trian``):
+        argparse set them aside for the verb's parser, which never ran."""
+        before = words[: words.index(verb)] if verb in words else []
+        return self._unknown([w for w in before if w.startswith("-") and w.split("=", 1)[0] not in self._option_string_actions])
 
     def error(self, message: str) -> NoReturn:  # type: ignore[override]
         """The mistakes argparse reports with a message alone: required arguments missing, words left over."""
@@ -184,6 +208,9 @@ class VerbParser(argparse.ArgumentParser):
             return Problem(option.split("=")[0], f"could be any of {matches}", option, "write the option in full")
         if exc.message.startswith("expected"):  # `--epochs` with nothing after it
             return Problem(name, f"needs a value ({exc.message})", "nothing", f"e.g. {self._example(name)} (`{self.prog} --help`)")
+        if exc.message.startswith("ignored explicit argument "):  # `--resume=yes` for an option that takes no value
+            value = exc.message.removeprefix("ignored explicit argument ").strip("'")
+            return Problem(name, "takes no value", value, f"write {name} alone")
         if exc.message.startswith("not allowed with argument "):
             other = exc.message.removeprefix("not allowed with argument ")
             return Problem(name, f"cannot be given together with {other}", f"{name} and {other}", f"keep one of {name} and {other}")
