@@ -227,7 +227,8 @@ def test_config_validate_reports_the_tasks_model_and_data_options_as_train_does(
 ) -> None:
     """`config validate` said `valid` for `model: {hiddn: 3, dropout: lots}` and an unknown `data.options` key,
     which `train` refused when it built the task. Now validate lists them with every other problem at once,
-    in the very words `train` uses (one check: tasks.catalog.task_problems)."""
+    in the very words `train` uses (one check: tasks.catalog.task_problems), and `train` lists them with the
+    config's other problems, not after those are fixed."""
     monkeypatch.chdir(tmp_path)
     options = "task: digits\nmodel: {hiddn: 3, dropout: lots}\ndata:\n  options: {foo: 1}\n"
     (tmp_path / "opts.yaml").write_text(options, encoding="utf-8")
@@ -242,9 +243,13 @@ def test_config_validate_reports_the_tasks_model_and_data_options_as_train_does(
     for line in lines:
         assert line in trained and line in validated
     assert "3 problems found" in validated and not (tmp_path / "runs").exists()
-    assert main(["config", "validate", "both.yaml"]) == 2
-    both = capsys.readouterr().err
-    assert "4 problems found" in both and "training.epochs" in both and all(line in both for line in lines)
+    for verb in (["config", "validate"], ["train"], ["lr-find"]):
+        # train (and every verb that resolves a config) reported the task's options in a second round, once
+        # training.epochs was fixed; now in the first message, as validate does
+        assert main([*verb, "both.yaml"]) == 2
+        both = capsys.readouterr().err
+        assert "4 problems found" in both and "  - training.epochs: " in both and all(line in both for line in lines)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_config_validate_reports_the_causal_lm_adapter_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -161,15 +161,18 @@ def load_request(
 
 def _request_problems(config: Config, reported: set[str]) -> list[Problem]:
     """What can be judged before the unset fields are filled, reported with the type and key problems so
-    the user sees them all at once: every field's range and every name (optimizer, schedule, loss, task;
-    a field left unset keeps a valid default, so this judges only what the user wrote). A field already
-    reported (a wrong type) is not judged again."""
+    the user sees them all at once: every field's range, every name (optimizer, schedule, loss, task) and a
+    built-in task's options (its ``model:`` and ``data.options`` keys and values, its own rules): a field left
+    unset keeps a default these rules pass, so they judge only what the user wrote (`train` reported a task's
+    options in a second round, once the rest was fixed). A field already reported (a wrong type) is not judged
+    again."""
     problems: list[Problem] = []
     check_ranges(config, "", problems)
-    try:
-        problems.extend(CONFIG_RULES.get("names-registered")(config, None))
-    except (TypeError, AttributeError):  # a name of the wrong type, reported by conversion
-        pass
+    for name in ("names-registered", "task-options"):
+        try:
+            problems.extend(CONFIG_RULES.get(name)(config, None))
+        except (TypeError, AttributeError):  # a field of the wrong type, reported by conversion
+            continue
     return [p for p in problems if p.where not in reported]
 
 
