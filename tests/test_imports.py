@@ -19,7 +19,7 @@ def _run_without_torch(argv: list[str], tmp_path: Path) -> subprocess.CompletedP
         f"        rc = main({argv!r})\n"
         "    except SystemExit as e:\n"
         "        rc = e.code\n"
-        "heavy = [m for m in ('torch', 'matplotlib', 'optuna', 'transformers') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'matplotlib', 'optuna', 'transformers', 'scipy') if m in sys.modules]\n"
         "print(rc, ','.join(heavy) or '-')\n"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
