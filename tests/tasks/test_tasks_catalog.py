@@ -62,6 +62,30 @@ def test_builtin_task_contract(name: str, request: pytest.FixtureRequest) -> Non
     assert task.metrics is not None and 0.0 <= task.metrics(logits, targets)["accuracy"] <= 1.0
 
 
+def test_a_tasks_data_options_and_defaults_are_declared_once_in_the_catalog(request: pytest.FixtureRequest) -> None:
+    """The catalog listed each task's data.options names while the task modules held their defaults (`header`
+    'auto', fashion-mnist's `validation` 'test', ...) in their own `opts.get` calls: two lists to keep in step.
+    Now TaskSpec.data_options holds names and defaults, the config check refuses any other key, and the tasks
+    read theirs through data_options(config), so a task that read an undeclared key would fail at its first build
+    (test_builtin_task_contract) instead of quietly taking a default of its own."""
+    from trainwell.tasks.catalog import data_options
+
+    tabular = TASKS.get("tabular").data_options
+    config = load_config({"task": "tabular", "data": {"options": {"target": "y", "drop": ["a"]}}})
+    assert data_options(config) == {**tabular, "target": "y", "drop": ["a"]} and tabular["header"] == "auto"
+    assert data_options(load_config({"task": "fashion-mnist"})) == {"validation": "test"}
+    assert data_options(load_config({"task": "digits"})) == {}
+    with pytest.raises(ConfigError, match="did you mean 'target'"):
+        load_config({"task": "tabular", "data": {"options": {"targt": "y"}}})
+    # the defaults written out build the same task as the options left unset
+    case = CASES["tabular"](request.getfixturevalue)
+    unset, spelled = (
+        build_task(load_config({"task": "tabular", **case, "data": {**case["data"], "options": o}})) for o in ({}, dict(tabular))
+    )
+    assert torch.equal(unset.train_data.tensors[0], spelled.train_data.tensors[0])
+    assert torch.equal(unset.val_data.tensors[1], spelled.val_data.tensors[1])
+
+
 def test_unknown_model_option_is_refused_with_a_suggestion() -> None:
     with pytest.raises(ConfigError, match="hidden"):
         build_task(load_config({"task": "digits", "model": {"hiden": 64}}))

@@ -202,14 +202,14 @@ LORA_TO_TRL = (("lora_r", "lora_r"), ("lora_alpha", "lora_alpha"), ("lora_dropou
 def sft_to_trl(config: Config) -> dict[str, Any]:
     """TRL SFTConfig fields (max_length, packing, completion_only_loss) and ModelConfig's model and peft
     LoraConfig fields (model_name_or_path, use_peft, lora_r, lora_alpha, lora_dropout, lora_target_modules)."""
-    from trainwell.tasks.catalog import model_options
+    from trainwell.tasks.catalog import data_options, model_options
 
-    model, options = model_options(config), config.data.options
+    model, options = model_options(config), data_options(config)
     out: dict[str, Any] = {
         "model_name_or_path": model.get("name_or_path"),
-        "max_length": int(options.get("max_length") or 512),
-        "packing": bool(options.get("packing", False)),
-        "completion_only_loss": not options.get("train_on_inputs", False),
+        "max_length": int(options["max_length"] or 512),  # causal-lm's own default, short of the model's limit
+        "packing": bool(options["packing"]),
+        "completion_only_loss": not options["train_on_inputs"],
         "use_peft": model.get("adapter") == "lora",
     }
     if out["use_peft"]:

@@ -26,7 +26,9 @@ class TaskSpec:
     facts: TaskFacts
     model_defaults: dict[str, Any] = field(default_factory=dict)  # accepted `model:` keys and defaults
     needs: str = ""  # what must be installed or present, for messages
-    data_options: tuple[str, ...] = ()  # accepted `data.options` keys (the task module's docstring says what each does)
+    # accepted `data.options` keys and their defaults (None: unset, the task decides; its module's docstring says
+    # what each does); the task reads them through data_options(config), as its model options through model_options
+    data_options: dict[str, Any] = field(default_factory=dict)
     reads_path: bool = True  # False: the task ships its data and a `data.path` would be recorded but never read
     # The task's own rules beyond its option names and MODEL_OPTION_RULES (torch-free: lint and `config validate`
     # run them, as build_task does): the causal-lm task's adapter options, loss and monitored metric.
@@ -50,7 +52,7 @@ for spec in (
         TaskFacts("cnn", "scratch", 60000, 10, 1.0, params=218586, width=16, depth=6),
         {"channels": 16, "dropout": 0.2},
         "IDX files under data.path, ../shared/data/fashion-mnist or /usr/share/datasets/fashion-mnist",
-        ("validation",),
+        {"validation": "test"},
     ),
     TaskSpec(
         "text-classification",
@@ -59,7 +61,7 @@ for spec in (
         TaskFacts("transformer", "finetune", 67349, 2, 1.3, params=22713986, width=384, depth=41),
         {"dropout": 0.1, "freeze_backbone": False},
         "pip install 'trainwell[hf]' and data.path to an SST-2 .tsv or emotion .txt file",
-        ("header", "max_length", "val_limit", "val_path"),
+        {"header": "auto", "max_length": None, "val_limit": None, "val_path": None},
     ),
     TaskSpec(
         "tabular",
@@ -68,7 +70,7 @@ for spec in (
         TaskFacts("mlp", "scratch", 32561, 2, 3.2, width=128, depth=3),  # params depend on the CSV's columns
         {"hidden": 128, "layers": 2, "dropout": 0.1},
         "data.path to a CSV file",
-        ("columns", "drop", "header", "target", "val_path"),
+        {"columns": None, "drop": None, "header": "auto", "target": None, "val_path": None},
     ),
     TaskSpec(
         "causal-lm",
@@ -86,7 +88,7 @@ for spec in (
             "gradient_checkpointing": False,
         },
         "pip install 'trainwell[llm]', model.name_or_path to a causal LM folder and data.path to a JSONL file",
-        ("generate_eval", "max_length", "packing", "train_on_inputs", "val_limit", "val_path"),
+        {"generate_eval": 0, "max_length": None, "packing": False, "train_on_inputs": False, "val_limit": None, "val_path": None},
         check=lambda config: causal_lm_problems(config),  # defined below the catalog
     ),
 ):
@@ -219,7 +221,7 @@ def causal_lm_problems(config: Config) -> list[Problem]:
                 "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
             )
         )
-    reported = ["val_loss", "val_perplexity", *(["val_exact_match"] if config.data.options.get("generate_eval") else [])]
+    reported = ["val_loss", "val_perplexity", *(["val_exact_match"] if data_options(config)["generate_eval"] else [])]
     if config.evaluation.metric not in reported:
         problems.append(
             Problem(
@@ -304,6 +306,13 @@ def model_options(config: Config) -> dict[str, Any]:
     """The task's model defaults overlaid with the config's ``model:`` section."""
     spec = TASKS.get(config.task, "task") if ":" not in config.task else None
     return {**(spec.model_defaults if spec else {}), **config.model}
+
+
+def data_options(config: Config) -> dict[str, Any]:
+    """A built-in task's data option defaults overlaid with the config's ``data.options`` (not recorded in
+    config.yaml: a run folder records what was set, and the task's module says what each default does)."""
+    spec = TASKS.get(config.task, "task") if ":" not in config.task else None
+    return {**(spec.data_options if spec else {}), **config.data.options}
 
 
 def with_model_options(config: Config) -> Config:

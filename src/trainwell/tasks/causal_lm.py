@@ -37,7 +37,7 @@ from trainwell.tasks._sft_data import check_one_format, is_chat, read_sft_jsonl
 from trainwell.tasks._sft_metrics import CausalLMLoss, Generation, perplexity_only, supervised_tokens
 from trainwell.tasks._sft_tokens import FEATURE, IGNORE, Encoder, LMDataset, check_packing, make_collate, pack
 from trainwell.tasks.base import StateDictFiles, Task, TaskFacts
-from trainwell.tasks.catalog import model_options, task_problems
+from trainwell.tasks.catalog import data_options, model_options, task_problems
 from trainwell.tasks.lora import ADAPTER_DIR, AdapterFiles, apply_lora, trainable_parameters
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def _rows(config: Config, opts: dict[str, Any]) -> tuple[list[dict[str, Any]], l
     train_path = _path(config.data.path, "data.path")
     rows = read_sft_jsonl(train_path)
     check_one_format(rows, str(train_path))
-    if opts.get("val_path"):
+    if opts["val_path"]:
         val_path = _path(str(opts["val_path"]), "data.options.val_path")
         val = read_sft_jsonl(val_path)
         check_one_format(rows + val, f"{train_path} and {val_path}")
@@ -115,7 +115,7 @@ def _rows(config: Config, opts: dict[str, Any]) -> tuple[list[dict[str, Any]], l
     if config.data.limit is not None and config.data.limit < len(train):
         keep = np.random.default_rng(config.seed + 1).permutation(len(train))[: config.data.limit]
         train = [train[i] for i in sorted(keep)]
-    val_limit = opts.get("val_limit")
+    val_limit = opts["val_limit"]
     return train, val[: int(val_limit)] if val_limit else val
 
 
@@ -165,7 +165,7 @@ class Rebuild:
 
 def _build(config: Config, loaded: tuple[Any, torch.nn.Module] | None) -> Task:
     mo = _options(config)
-    opts = dict(config.data.options)
+    opts = data_options(config)
     train_rows, val_rows = _rows(config, opts)
     tokenizer, model = loaded or load_model(mo["name_or_path"])
     chat = is_chat(train_rows)
@@ -177,17 +177,17 @@ def _build(config: Config, loaded: tuple[Any, torch.nn.Module] | None) -> Task:
             problems=[Problem("data.options.max_length", f"must fit the model's {limit} positions", max_length, f"use at most {limit}")]
         )
     encoder = Encoder(tokenizer, max_length, chat)
-    train_on_inputs = bool(opts.get("train_on_inputs", False))
+    train_on_inputs = bool(opts["train_on_inputs"])
     train_enc, val_enc = encoder(train_rows, train_on_inputs), encoder(val_rows)  # validation always scores responses
     if not train_enc:
         raise DataError(
             problems=[Problem("data.options.max_length", "must leave response tokens to train on", max_length, "raise max_length")]
         )
-    packing = bool(opts.get("packing", False))
+    packing = bool(opts["packing"])
     if packing:
         check_packing(model, len(tokenizer))
     train_set = pack(train_enc, max_length) if packing else train_enc
-    n_gen = min(int(opts.get("generate_eval", 0) or 0), len(val_rows))
+    n_gen = min(int(opts["generate_eval"] or 0), len(val_rows))
     pairs = [encoder.prompt_and_answer(r) for r in val_rows[:n_gen]]
     answers = [answer for _, answer in pairs]
     new_tokens = max((len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers), default=0) + 2

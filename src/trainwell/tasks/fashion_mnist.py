@@ -21,7 +21,7 @@ from trainwell.errors import ConfigError, DataError, Problem
 from trainwell.tasks import _data
 from trainwell.tasks._models import small_cnn
 from trainwell.tasks.base import Task, TaskFacts, classification_metrics
-from trainwell.tasks.catalog import model_options
+from trainwell.tasks.catalog import data_options, model_options
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
@@ -114,7 +114,7 @@ def load_arrays(folder: Path) -> dict[str, np.ndarray]:
 
 
 def _validation_mode(config: Config) -> str:
-    mode = str(config.data.options.get("validation", "test"))
+    mode = str(data_options(config)["validation"])
     if mode not in VALIDATION:
         raise ConfigError(
             problems=[

@@ -24,7 +24,7 @@ from trainwell.tasks import _data
 from trainwell.tasks._models import mlp
 from trainwell.tasks._table import Encoder, Table, clean_label, read_table, target_index
 from trainwell.tasks.base import Task, TaskFacts, classification_metrics
-from trainwell.tasks.catalog import model_options
+from trainwell.tasks.catalog import data_options, model_options
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
@@ -59,7 +59,7 @@ def _labels(table: Table, col: int, classes: list[str] | None, where: str) -> tu
 
 
 def _features(table: Table, opts: dict[str, Any], target: int) -> list[int]:
-    drop = [str(d) for d in opts.get("drop") or []]
+    drop = [str(d) for d in opts["drop"] or []]
     missing = [d for d in drop if d not in table.columns]
     if missing:
         raise DataError(
@@ -70,11 +70,11 @@ def _features(table: Table, opts: dict[str, Any], target: int) -> list[int]:
 
 def _split(config: Config, opts: dict[str, Any]) -> tuple[Table, np.ndarray, Table, np.ndarray, list[str], int]:
     """Training and validation rows with integer labels, the class names and the label column."""
-    header, columns = opts.get("header", "auto"), opts.get("columns")
+    header, columns = opts["header"], opts["columns"]
     train = read_table(_path(config.data.path, "data.path"), header, columns)
-    col = target_index(train, opts.get("target"), "data.options.target")
+    col = target_index(train, opts["target"], "data.options.target")
     y, classes = _labels(train, col, None, str(config.data.path))
-    if opts.get("val_path"):
+    if opts["val_path"]:
         val = read_table(_path(str(opts["val_path"]), "data.options.val_path"), header, columns or train.columns)
         if val.columns != train.columns:
             val = Table(train.columns, val.rows)  # a headerless validation file takes the training names
@@ -88,7 +88,7 @@ def _split(config: Config, opts: dict[str, Any]) -> tuple[Table, np.ndarray, Tab
 
 
 def build(config: Config) -> Task:
-    opts = dict(config.data.options)
+    opts = data_options(config)
     train, y_train, val, y_val, classes, target = _split(config, opts)
     encoder = Encoder.fit(train.rows, _features(train, opts, target))
     x_train, x_val = encoder.transform(train.rows), encoder.transform(val.rows)

@@ -27,7 +27,7 @@ from trainwell.errors import DataError, Problem, require
 from trainwell.tasks import _data
 from trainwell.tasks._text_files import class_names, read_labelled, sibling_validation
 from trainwell.tasks.base import Task, TaskFacts, classification_metrics
-from trainwell.tasks.catalog import model_options
+from trainwell.tasks.catalog import data_options, model_options
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
@@ -74,12 +74,12 @@ def _path(value: str | None, where: str) -> Path:
 
 def _texts(config: Config, opts: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], np.ndarray, list[str]]:
     """Training and validation texts with integer labels, after the split, limits and val_limit."""
-    header = opts.get("header", "auto")
+    header = opts["header"]
     train_path = _path(config.data.path, "data.path")
     texts, raw = read_labelled(train_path, header)
     classes = class_names(raw)
     y = _data.encode_labels(raw, classes, str(train_path))
-    val_path = _path(str(opts["val_path"]), "data.options.val_path") if opts.get("val_path") else sibling_validation(train_path)
+    val_path = _path(str(opts["val_path"]), "data.options.val_path") if opts["val_path"] else sibling_validation(train_path)
     if val_path is not None:
         val_texts, val_raw = read_labelled(val_path, header)
         y_val = _data.encode_labels(val_raw, classes, str(val_path))
@@ -88,7 +88,7 @@ def _texts(config: Config, opts: dict[str, Any]) -> tuple[list[str], np.ndarray,
         train_idx, val_idx = _data.stratified_split(y, config.data.val_fraction, config.seed)
         val_texts, y_val = [texts[i] for i in val_idx], y[val_idx]
     train_idx = _data.limit_indices(train_idx, y, config.data.limit, config.seed)
-    val_keep = _data.limit_indices(np.arange(len(y_val)), y_val, opts.get("val_limit"), config.seed)
+    val_keep = _data.limit_indices(np.arange(len(y_val)), y_val, opts["val_limit"], config.seed)
     return [texts[i] for i in train_idx], y[train_idx], [val_texts[i] for i in val_keep], y_val[val_keep], classes
 
 
@@ -116,7 +116,7 @@ def load_minilm(num_labels: int, dropout: float) -> tuple[Any, torch.nn.Module]:
 
 
 def build(config: Config) -> Task:
-    opts = dict(config.data.options)
+    opts = data_options(config)
     max_length = int(_data.option(opts, "max_length", DEFAULT_MAX_LENGTH))
     train_texts, y_train, val_texts, y_val, classes = _texts(config, opts)
     mo = model_options(config)
