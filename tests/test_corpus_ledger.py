@@ -181,3 +181,41 @@ def test_a_config_that_measures_its_lr_is_keyed_by_the_finder_sources_too(corpus
     rows = {r.get("finder"): r for r in analysis.ablations(s, read, FINDER) if r["base"] == ledger.spec_key(measured)}
     assert rows[FINDER]["test_delta"] == [pytest.approx(-5.0)] and rows["9876543210"]["test_delta"] == [pytest.approx(4.0)]
     assert not rows[FINDER]["current"]  # the recommender's current config for wine is not this one
+
+
+def test_a_dead_workers_claim_is_free_at_once_and_run_keys_stay_as_recorded(
+    corpus: dict[str, ModuleType], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corpus worker that crashed held its claims for CLAIM_TTL_S (30 minutes), so no other worker trained
+    those runs meanwhile. A claim made on this host whose process is gone is now free at once; a live worker's,
+    another host's and an old claim without a host keep the TTL. The run keys are not touched: a sweep run of
+    wine-mlp32x1 keeps the key it has in the shared ledger."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    ledger, plan = corpus["ledger"], corpus["plan"]
+    monkeypatch.setattr(ledger, "CLAIMS", tmp_path / "corpus_ledger.json.claims")
+    monkeypatch.setattr(ledger, "LOCK", tmp_path / "corpus_ledger.json.lock")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=60)  # reaped: its pid names no process
+    here, now = socket.gethostname(), time.time()
+    claims = {
+        "alive": {"t": now, "pid": os.getpid(), "host": here},
+        "crashed": {"t": now, "pid": dead.pid, "host": here},
+        "elsewhere": {"t": now, "pid": dead.pid, "host": here + "-other"},
+        "old-form": {"t": now, "pid": dead.pid},
+        "expired": {"t": now - ledger.CLAIM_TTL_S - 1, "pid": os.getpid(), "host": here},
+    }
+    ledger.CLAIMS.write_text(json.dumps(claims))
+    with ledger.locked():
+        assert ledger.claim(["alive", "elsewhere", "old-form", "crashed"]) == "crashed"
+        assert ledger.claim(["alive", "elsewhere", "old-form", "crashed", "expired"]) == "expired"
+        assert ledger.claim(["alive", "elsewhere", "old-form", "crashed", "expired"]) is None
+    held = json.loads(ledger.CLAIMS.read_text())
+    assert held["crashed"]["pid"] == held["expired"]["pid"] == os.getpid() and held["crashed"]["host"] == here
+    assert held["elsewhere"] == claims["elsewhere"] and held["old-form"] == claims["old-form"]
+    sweep, _ = plan.sweep_items(corpus["settings"].BY_NAME["wine-mlp32x1"], {})
+    assert (sweep[0].key, sweep[0].spec["overrides"], sweep[0].seed) == ("04d78e9a2fb7b844", {"optimizer.lr": 0.0001}, 0)

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LEDGER = Path(os.environ.get("CORPUS_LEDGER", ROOT / "benchmarks" / "results" / "corpus_ledger.json"))
 LOCK = LEDGER.with_name(LEDGER.name + ".lock")  # beside the ledger, ignored by git
 CLAIMS = LEDGER.with_name(LEDGER.name + ".claims")
-CLAIM_TTL_S = 1800.0  # a claim older than this belongs to a worker that died
+CLAIM_TTL_S = 1800.0  # a claim older than this belongs to a worker that died (on another host: its pid cannot be asked)
 
 
 def spec_key(spec: dict[str, Any]) -> str:
@@ -147,14 +148,34 @@ def save(ledger: dict[str, Any], path: Path | None = None) -> None:
     tmp.replace(path)
 
 
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
+def held(entry: dict[str, Any], now: float) -> bool:
+    """Whether a claim still holds: younger than CLAIM_TTL_S and, when it was made on this host, its worker
+    still running (a crashed or killed worker's claims are free at once, not after half an hour). A claim from
+    another host, or from a worker before claims named their host, waits out the TTL; a pid reused by another
+    process only keeps a dead claim until then."""
+    if now - float(entry["t"]) >= CLAIM_TTL_S:
+        return False
+    return not (entry.get("host") == socket.gethostname() and _pid_gone(int(entry["pid"])))
+
+
 def claim(candidates: list[str]) -> str | None:
     """Claim the first candidate no live worker holds (call under ``locked()``)."""
     claims = _read(CLAIMS, {})
     now = time.time()
-    live = {k: v for k, v in claims.items() if now - float(v["t"]) < CLAIM_TTL_S}
+    live = {k: v for k, v in claims.items() if held(v, now)}
     for key in candidates:
         if key not in live:
-            live[key] = {"t": now, "pid": os.getpid()}
+            live[key] = {"t": now, "pid": os.getpid(), "host": socket.gethostname()}
             _write(CLAIMS, live)
             return key
     _write(CLAIMS, live)
