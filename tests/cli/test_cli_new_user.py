@@ -326,3 +326,42 @@ def test_a_flag_without_its_value_and_an_unknown_verb_are_reported_with_the_othe
     assert main(["lr-find", "--curve=yes", "--format"]) == 2  # argparse stops at an option given a value it does not take
     assert "  - --curve: takes no value, but got 'yes'. Fix: write --curve alone" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_data_option_values_a_task_cannot_read_are_refused_before_it_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data.options.drop=5` and `columns=3` were TypeError tracebacks when tabular built, `header=maybe` read the
+    first row as a header, and fashion-mnist's `validation: holdout` passed `config validate`: every data option's
+    value is now judged with the config (tasks.catalog.DATA_OPTION_RULES), all at once, by every verb."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i % 7},{'xyz'[i % 3]},{i % 2}\n" for i in range(20)), encoding="utf-8")
+    files = {
+        "tab.yaml": "task: tabular\ndata: {path: t.csv, options: {drop: 5, columns: 3, header: maybe, target: true}}\n",
+        "lm.yaml": "task: causal-lm\nmodel: {name_or_path: ./nowhere}\n"
+        "data: {options: {max_length: 0, packing: yes please, generate_eval: -1, val_limit: abc}}\n",
+        "fashion.yaml": "task: fashion-mnist\ndata: {options: {validation: holdout}}\n",
+        "ok.yaml": "task: tabular\ndata: {path: t.csv, options: {target: null, drop: [], header: false}}\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert main(["train", "tab.yaml"]) == 2
+    trained = capsys.readouterr().err
+    assert main(["config", "validate", "tab.yaml"]) == 2
+    validated = capsys.readouterr().err
+    for line in (
+        "  - data.options.drop: must be a list of column names, but got 5. Fix: e.g. drop: [fnlwgt]",
+        "  - data.options.columns: must be a non-empty list of column names, but got 3",
+        "  - data.options.header: must be true, false or auto, but got 'maybe'",
+        "  - data.options.target: must be a column name or index, but got True",
+    ):
+        assert line in trained and line in validated
+    assert "4 problems found" in trained and "Traceback" not in trained and not (tmp_path / "runs").exists()
+    assert main(["config", "validate", "lm.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "4 problems found" in err and "  - data.options.packing: must be true or false, but got 'yes please'" in err
+    for where in ("max_length", "generate_eval", "val_limit"):
+        assert f"  - data.options.{where}: must be an integer from " in err
+    assert main(["config", "validate", "fashion.yaml"]) == 2
+    assert "  - data.options.validation: must be test or split, but got 'holdout'" in capsys.readouterr().err
+    assert main(["config", "validate", "ok.yaml"]) == 0  # an option the task decides may be null; drop may be empty

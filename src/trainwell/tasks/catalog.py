@@ -255,10 +255,48 @@ MODEL_OPTION_RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
 }
 
 
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _column_names(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v)
+
+
+# The built-in tasks' data options, as MODEL_OPTION_RULES: (rule, check, fix) each, so a value a task cannot read is
+# one clear error before it builds (`drop: 5` and `columns: 3` were TypeError tracebacks; `header: maybe` read the
+# first row as a header). An option whose default is None (the task decides) may be left None.
+DATA_OPTION_RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
+    "header": ("must be true, false or auto", lambda v: _is_bool(v) or v == "auto", "e.g. header: auto (a first row without numbers)"),
+    "columns": ("must be a non-empty list of column names", lambda v: _column_names(v) and bool(v), "e.g. columns: [age, income]"),
+    "drop": ("must be a list of column names", _column_names, "e.g. drop: [fnlwgt]"),
+    "target": (
+        "must be a column name or index",
+        lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
+        "e.g. target: income (or -1 for the last column)",
+    ),
+    "val_path": ("must be a file path", lambda v: isinstance(v, str) and bool(v), "e.g. val_path: adult.test"),
+    "val_limit": ("must be an integer from 1 to 10000000 (validation items scored)", _whole(1, 10_000_000), "e.g. val_limit: 500"),
+    "max_length": ("must be an integer from 1 to 1000000 (tokens per example)", _whole(1, 1_000_000), "e.g. max_length: 128"),
+    "validation": (
+        "must be test or split",
+        lambda v: v in ("test", "split"),
+        "'test' scores on the official 10k test set; 'split' holds out data.val_fraction of training",
+    ),
+    "packing": ("must be true or false", _is_bool, "packing: true joins examples into rows of max_length"),
+    "train_on_inputs": ("must be true or false", _is_bool, "train_on_inputs: true trains on the prompt tokens too"),
+    "generate_eval": (
+        "must be an integer from 0 to 100000 (validation prompts to answer greedily)",
+        _whole(0, 100_000),
+        "e.g. generate_eval: 50 (0: none)",
+    ),
+}
+
+
 def data_problems(spec: TaskSpec, config: Config) -> list[Problem]:
     """A built-in task's ``data:`` settings it would not read: an unknown ``data.options`` key (a typo such as
-    ``targt`` trained on the default target, silently) and a ``data.path`` for a task that ships its data
-    (config.yaml recorded a file the run never read)."""
+    ``targt`` trained on the default target, silently), a value outside its option's rule (DATA_OPTION_RULES)
+    and a ``data.path`` for a task that ships its data (config.yaml recorded a file the run never read)."""
     from trainwell.registry import did_you_mean
 
     problems = [
@@ -273,6 +311,11 @@ def data_problems(spec: TaskSpec, config: Config) -> list[Problem]:
         for key, value in config.data.options.items()
         if key not in spec.data_options
     ]
+    for key, value in config.data.options.items():
+        if key in spec.data_options and key in DATA_OPTION_RULES and not (value is None and spec.data_options[key] is None):
+            rule, check, fix = DATA_OPTION_RULES[key]
+            if not check(value):
+                problems.append(Problem(f"data.options.{key}", rule, value, fix))
     if config.data.path is not None and not spec.reads_path:
         problems.append(
             Problem(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainwell.errors import ConfigError, DataError, Problem
+from trainwell.errors import DataError, Problem
 from trainwell.tasks import _data
 from trainwell.tasks._models import small_cnn
 from trainwell.tasks.base import Task, TaskFacts, classification_metrics
@@ -36,7 +36,6 @@ FILES = {
 SHARED = Path("..") / "shared" / "data" / "fashion-mnist"
 SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 REPO_ROOT = Path(__file__).resolve().parents[3]  # src/trainwell/tasks/ -> the checkout (editable installs)
-VALIDATION = ("test", "split")
 
 
 def candidate_folders(path: str | None) -> list[Path]:
@@ -113,24 +112,8 @@ def load_arrays(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _validation_mode(config: Config) -> str:
-    mode = str(data_options(config)["validation"])
-    if mode not in VALIDATION:
-        raise ConfigError(
-            problems=[
-                Problem(
-                    "data.options.validation",
-                    f"must be one of {', '.join(VALIDATION)}",
-                    mode,
-                    "'test' scores on the official 10k test set; 'split' holds out data.val_fraction of training",
-                )
-            ]
-        )
-    return mode
-
-
 def build(config: Config) -> Task:
-    mode = _validation_mode(config)
+    mode = data_options(config)["validation"]  # test or split: build_task checked it (catalog.DATA_OPTION_RULES)
     arrays = load_arrays(find_folder(config.data.path))
     x, y = arrays["train_images"], arrays["train_labels"].astype(np.int64)
     if mode == "split":
