@@ -63,6 +63,25 @@ def test_a_byte_order_mark_and_pandas_index_column_are_not_column_names(tmp_path
     assert classify("Unnamed: 0")[0] == classify("index")[0] == "ignore"
 
 
+def test_a_keras_history_saved_by_pandas_with_no_epoch_column_is_read_one_row_per_epoch(tmp_path: Path) -> None:
+    # pd.DataFrame(history.history).to_csv(...): the metrics and pandas' unnamed index, or (index=False) the metrics
+    # alone. Found held out in test6, where 5 of 63 logs were refused as "not a supported training log".
+    body = "".join(f"{e},{0.5 + e / 20},{1.5 / (e + 1)},{0.6 + e / 25},{1.6 / (e + 1)}\n" for e in range(8))
+    (tmp_path / "indexed.csv").write_text(",accuracy,loss,val_accuracy,val_loss\n" + body, encoding="utf-8")
+    (tmp_path / "bare.csv").write_text(
+        "accuracy,loss,val_accuracy,val_loss\n" + "".join(line.split(",", 1)[1] + "\n" for line in body.splitlines()),
+        encoding="utf-8",
+    )
+    for name in ("indexed.csv", "bare.csv"):
+        h = read_history(tmp_path / name)
+        assert h.x_unit == "epoch" and h.eval["val_loss"].steps == [float(e) for e in range(1, 9)], name
+        assert len(h.train_loss) == 8 and any("each row is read as one epoch" in n for n in h.notes), name
+    # Without a loss or held-out metric the file is still refused, not read as epochs of unknown numbers.
+    (tmp_path / "scores.csv").write_text("score,reward\n1,2\n3,4\n", encoding="utf-8")
+    with pytest.raises(DataError):
+        read_history(tmp_path / "scores.csv")
+
+
 # ---- folders of runs ---------------------------------------------------------------------------------------------------
 
 

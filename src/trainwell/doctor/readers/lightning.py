@@ -52,7 +52,14 @@ def sniff(path: Path) -> bool:
         return False
     header = csv_header(found)
     kinds = {classify(column)[0] for column in header}
-    return any(_x_columns(header)) and len(kinds - {"ignore", "step", "epoch"}) >= 1
+    return (any(_x_columns(header)) or _names_a_loss(header)) and len(kinds - {"ignore", "step", "epoch"}) >= 1
+
+
+def _names_a_loss(header: list[str]) -> bool:
+    """Whether a CSV names its loss (of any kind) or a held-out metric. Enough to read a file with no step, epoch or
+    episode column: ``pd.DataFrame(history.history).to_csv(...)``, the usual way a Keras history reaches disk, writes
+    only the metrics (and pandas' unnamed index)."""
+    return any(kind in ("train_loss", "eval") or "loss" in canon for kind, canon in map(classify, header))
 
 
 def _source(found: Path, header: list[str], step: str | None) -> str:
@@ -85,7 +92,8 @@ def read(path: Path) -> History:
         x = step if step is not None else float(index)
         if not step_column:
             by = epoch_column or index_column
-            row_epochs.append(to_float(row[by]) if by and by in row else None)
+            # No x column at all: each row is one epoch, in order (the row number from 0, as Keras counts).
+            row_epochs.append((to_float(row[by]) if by in row else None) if by else float(index - 1))
         for column, value in row.items():
             if column != step_column and column not in (None, ""):
                 collector.add(column, x, value)
@@ -101,7 +109,7 @@ def _index_by_epoch(history: History, collector: Collector, row_epochs: list[flo
     from 0, hand-written loops often from 1: x is always epochs completed). Several rows of one epoch (a per-batch log)
     or rows without one keep x on the row number, in the step unit."""
     known = [e for e in row_epochs if e is not None]
-    if column is None or len(known) < len(row_epochs) or len(set(known)) < len(known):
+    if len(known) < len(row_epochs) or len(set(known)) < len(known):
         history.notes.append(f"no step column and several rows per {column or 'epoch'}: x is the row number")
         return
     offset = 1.0 if min(known, default=1.0) == 0 else 0.0
@@ -109,7 +117,9 @@ def _index_by_epoch(history: History, collector: Collector, row_epochs: list[flo
     for series in collector.raw.values():
         series.steps = [by_row[s] for s in series.steps]
     history.x_unit = "epoch"
-    if classify(column)[0] == "epoch":
+    if column is None:
+        history.notes.append("no step, epoch or episode column: each row is read as one epoch, in file order")
+    elif classify(column)[0] == "epoch":
         history.notes.append("no step column: x is the epoch")
     else:
         history.notes.append(f"no step or epoch column: x is the '{column}' column, one row each, read as epochs")
