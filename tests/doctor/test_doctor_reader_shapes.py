@@ -28,6 +28,20 @@ def test_a_per_batch_csv_is_indexed_by_row_not_collapsed_to_one_value_per_epoch(
     assert "batch" not in h.train_metrics  # the batch counter is an index, not a metric
 
 
+def test_a_running_loss_reset_every_epoch_is_read_at_each_epochs_last_row_not_as_an_explosion(tmp_path: Path) -> None:
+    # running_loss += loss / len(loader), written every batch (test6's only error on a healthy run, held out): row by
+    # row it climbs through each epoch, and the doctor called it divergence.
+    means = [0.65, 0.42, 0.30, 0.22, 0.18, 0.16]
+    rows = [{"epoch": e + 1, "train_loss": means[e] * (b + 1) / 20, "train_acc": 70 + 4 * e} for e in range(6) for b in range(20)]
+    h = read_history(write_csv(tmp_path / "train_log.csv", rows))
+    assert h.x_unit == "epoch" and h.train_loss.steps == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert h.train_loss.values == pytest.approx(means) and any("accumulates within each epoch" in n for n in h.notes)
+    assert "divergence" not in {f.rule for f in diagnose(h).findings}
+    # A noisy per-batch loss that happens to rise in one epoch is not a running total: rows stay rows.
+    noisy = [{"epoch": e, "train_loss": 1.0 / (1 + e) + (0.01 if b % 2 else 0.0)} for e in range(4) for b in range(6)]
+    assert read_history(write_csv(tmp_path / "noisy.csv", noisy)).x_unit == "step"
+
+
 def test_an_episode_or_round_column_indexes_a_hand_written_log(tmp_path: Path) -> None:
     rows = [
         {"episode": i, "num_examples": 100 * i, "train_loss": 2.0 - 0.05 * i, "val_loss": 2.1 - 0.04 * i, "duration_min": 3.0}

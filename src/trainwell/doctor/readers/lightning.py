@@ -109,6 +109,9 @@ def _index_by_epoch(history: History, collector: Collector, row_epochs: list[flo
     from 0, hand-written loops often from 1: x is always epochs completed). Several rows of one epoch (a per-batch log)
     or rows without one keep x on the row number, in the step unit."""
     known = [e for e in row_epochs if e is not None]
+    if len(known) == len(row_epochs) and len(set(known)) < len(known) and _accumulates(collector, known):
+        _last_row_per_epoch(history, collector, known, column)
+        return
     if len(known) < len(row_epochs) or len(set(known)) < len(known):
         history.notes.append(f"no step column and several rows per {column or 'epoch'}: x is the row number")
         return
@@ -123,6 +126,51 @@ def _index_by_epoch(history: History, collector: Collector, row_epochs: list[flo
         history.notes.append("no step column: x is the epoch")
     else:
         history.notes.append(f"no step or epoch column: x is the '{column}' column, one row each, read as epochs")
+
+
+def _epoch_runs(epochs: list[float]) -> list[range]:
+    """The row ranges (0-based) of consecutive rows sharing one epoch."""
+    runs, start = [], 0
+    for i in range(1, len(epochs) + 1):
+        if i == len(epochs) or epochs[i] != epochs[start]:
+            runs.append(range(start, i))
+            start = i
+    return runs
+
+
+def _accumulates(collector: Collector, epochs: list[float]) -> bool:
+    """Whether a per-batch log's train loss is a running total reset every epoch (``running_loss += loss.item() /
+    len(loader)`` printed each batch): never falling within any epoch and falling back at each new one. Read row by
+    row, such a column climbs through every epoch and looks like a loss exploding; its last row per epoch is the
+    epoch's mean loss. Every row of every epoch must agree (at least 2 epochs, 3 rows each), so a real per-batch loss,
+    which is noisy, never qualifies."""
+    runs = _epoch_runs(epochs)
+    if len(runs) < 2 or min(len(r) for r in runs) < 3:
+        return False
+    for key, series in collector.raw.items():
+        if classify(key)[0] != "train_loss" or len(series.values) != len(epochs):
+            continue
+        v = series.values
+        rising = all(v[i] <= v[i + 1] for r in runs for i in r[:-1])
+        resets = all(v[b.start] < v[a.stop - 1] for a, b in zip(runs, runs[1:]))
+        if rising and resets and v[runs[0].stop - 1] > v[runs[0].start]:
+            return True
+    return False
+
+
+def _last_row_per_epoch(history: History, collector: Collector, epochs: list[float], column: str | None) -> None:
+    """Keep each epoch's last row (a running total or running mean at the epoch's end), x on epochs completed."""
+    runs = _epoch_runs(epochs)
+    offset = 1.0 if min(epochs) == 0 else 0.0
+    last_rows = {float(r.stop): epochs[r.start] + offset for r in runs}  # x of a row is its 1-based row number
+    for series in collector.raw.values():
+        kept = [(last_rows[x], y) for x, y in zip(series.steps, series.values) if x in last_rows]
+        series.steps, series.values = [x for x, _ in kept], [y for _, y in kept]
+    history.x_unit = "epoch"
+    history.notes.append(
+        f"the train loss accumulates within each {column or 'epoch'} (a running total reset every {column or 'epoch'}): "
+        f"each {column or 'epoch'}'s last row is read"
+    )
 
 
 # How the refusal describes what each column was read as.
