@@ -10,6 +10,7 @@ CSV none of whose columns names a loss or a held-out metric is refused with the 
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from trainwell.config.documents import read_document
@@ -152,7 +153,7 @@ def _accumulates(collector: Collector, epochs: list[float]) -> bool:
             continue
         v = series.values
         rising = all(v[i] <= v[i + 1] for r in runs for i in r[:-1])
-        resets = all(v[b.start] < v[a.stop - 1] for a, b in zip(runs, runs[1:]))
+        resets = all(v[b.start] < v[a.stop - 1] for a, b in pairwise(runs))
         if rising and resets and v[runs[0].stop - 1] > v[runs[0].start]:
             return True
     return False
