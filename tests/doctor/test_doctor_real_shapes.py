@@ -74,6 +74,16 @@ def test_a_regression_loss_converging_to_zero_is_not_degenerate() -> None:
     assert "zero_loss" not in _rules(named)
 
 
+def test_a_lone_batch_loss_of_zero_early_in_a_noisy_run_is_not_leakage() -> None:
+    # A Lightning train_loss_step at 0.0 twice among 345 values in a run hovering at 0.6 (test6, after scoring):
+    # one small batch rounding to 0, not a degenerate task. Leakage keeps the loss at zero.
+    noisy = [0.9 - 0.3 * (i / 100) + (0.1 if i % 3 else -0.1) for i in range(100)]
+    noisy[7] = noisy[60] = 0.0
+    assert "zero_loss" not in _rules(history(noisy))
+    stays = noisy[:7] + [0.0] * 8 + noisy[15:]  # at zero from the 8th value for 8 values (under a quarter): still found
+    assert "zero_loss" in _rules(history(stays))
+
+
 # ---- metric-aware generalisation ---------------------------------------------------------------------------------
 
 

@@ -236,8 +236,12 @@ def zero_loss(history: History) -> Finding | None:
     eval_exact = [i for i in near_zero_eval if evals.values[i] <= exact_eps]
     if not eval_early:
         near_zero_eval = eval_exact
-    early = bool(zeros) and zeros[0] <= t.ZERO_EARLY_FRACTION * len(series)
     often = bool(zeros) and len(zeros) >= t.ZERO_SHARE * len(series)
+    # An early zero counts only where the loss stays there: a per-step loss of one small batch can round to 0.0 in a run
+    # hovering at 0.6 (a Lightning train_loss_step at 0.0 twice among 345 values), which says nothing about the task.
+    # Leakage puts the loss at zero and keeps it there: the median of the MIN_POINTS values from the zero on is zero too.
+    zeros = [i for i in zeros if often or statistics.median(series.values[i : i + t.MIN_POINTS]) <= eps]
+    early = bool(zeros) and zeros[0] <= t.ZERO_EARLY_FRACTION * len(series)
     if not (early or often or near_zero_eval):
         return None
     evidence: list[Point] = []
