@@ -69,6 +69,20 @@ def test_a_csv_naming_no_loss_and_no_held_out_metric_is_refused_with_its_columns
         read_history(tmp_path / "empty.csv")
 
 
+def test_metrics_under_a_stage_namespace_are_read_by_the_name_after_it(tmp_path: Path) -> None:
+    # self.log(f"{stage}/train_loss", ...) in Lightning (test6, after scoring): 'finetuning/train_loss_step' was read as
+    # nothing, so the doctor saw no series at all and said "nothing to fix".
+    assert classify("finetuning/train_loss_step") == ("train_loss", "train_loss")
+    assert classify("stage2/val_acc") == ("eval", "val_accuracy") and classify("finetuning/val_loss") == ("eval", "val_loss")
+    # A split word is the name's own prefix, and a namespaced term or score keeps its reading from the whole name.
+    assert classify("train/loss") == ("train_loss", "train_loss") and classify("losses/value_loss")[0] == "extra"
+    assert classify("charts/episodic_return")[0] == "train_metric" and classify("test/loss")[0] == "extra"
+    rows = [{"epoch": 0, "step": 49 + 50 * i, "finetuning/train_loss_step": 0.7 - 0.02 * i, "finetuning/val_loss": ""} for i in range(6)]
+    rows.append({"epoch": 0, "step": 299, "finetuning/train_loss_step": "", "finetuning/val_loss": 0.4})
+    h = read_history(write_csv(tmp_path / "metrics.csv", rows))
+    assert len(h.train_loss) == 6 and h.eval["val_loss"].values == [0.4]
+
+
 def test_a_byte_order_mark_and_pandas_index_column_are_not_column_names(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_text("\ufeffepoch,loss,val_loss\n" + "".join(f"{e},{1 / (e + 1)},{1.2 / (e + 1)}\n" for e in range(6)), encoding="utf-8")

@@ -48,6 +48,9 @@ def classify(raw: str) -> tuple[Kind, str]:
     """(kind, canonical name) for one logged key."""
     if raw.lower().startswith("lr-") or raw.lower().startswith("lr_"):  # Lightning LearningRateMonitor: lr-Adam, lr-SGD/pg1
         return "lr", "lr"
+    namespaced = _namespaced(raw)
+    if namespaced is not None:
+        return namespaced
     name = _flat(raw)
     if name in ("epoch", "epochs"):
         return "epoch", "epoch"
@@ -85,6 +88,23 @@ def classify(raw: str) -> tuple[Kind, str]:
     if "loss" in bare:  # G_loss, D_loss, physics terms: not the objective the checks reason about
         return "extra", name
     return "train_metric", _ALIASES.get(bare, bare)
+
+
+# What a name under a stage's namespace is read as: only the series the checks reason about, so 'losses/value_loss'
+# (PPO's term) or 'charts/episodic_return' keep their reading from the whole name.
+_NAMESPACED_KINDS = ("train_loss", "eval", "epoch", "step")
+
+
+def _namespaced(raw: str) -> tuple[Kind, str] | None:
+    """A metric logged under a stage's namespace ('finetuning/train_loss_step', 'stage2/val_acc': Lightning's
+    self.log(f"{stage}/...") ) is read as the name after it, when the namespace is no split word (train/, val/: those
+    are the name's own prefix) and the rest names a loss, an evaluation or the x axis."""
+    head, sep, rest = raw.partition("/")
+    flat_head = _flat(head) + "_"
+    if not sep or not rest or not head or flat_head in _EVAL_PREFIXES or flat_head in _TRAIN_PREFIXES or flat_head == "test_":
+        return None
+    kind, canon = classify(rest)
+    return (kind, canon) if kind in _NAMESPACED_KINDS else None
 
 
 def _side_and_bare(raw: str) -> tuple[str, str]:
