@@ -110,10 +110,11 @@ def _index_by_epoch(history: History, collector: Collector, row_epochs: list[flo
     from 0, hand-written loops often from 1: x is always epochs completed). Several rows of one epoch (a per-batch log)
     or rows without one keep x on the row number, in the step unit."""
     known = [e for e in row_epochs if e is not None]
-    if len(known) == len(row_epochs) and len(set(known)) < len(known) and _accumulates(collector, known):
+    every_row, one_row_each = len(known) == len(row_epochs), len(set(known)) == len(known)
+    if every_row and not one_row_each and _accumulates(collector, known):
         _last_row_per_epoch(history, collector, known, column)
         return
-    if len(known) < len(row_epochs) or len(set(known)) < len(known):
+    if not (every_row and one_row_each):
         history.notes.append(f"no step column and several rows per {column or 'epoch'}: x is the row number")
         return
     offset = 1.0 if min(known, default=1.0) == 0 else 0.0
@@ -190,10 +191,10 @@ def _refuse_unnamed(history: History, header: list[str], found: Path) -> None:
     """A CSV that is not a known logger's and names no loss (of any kind: a GAN's 'Gen Loss' counts) and no held-out
     metric is refused: a column such as 'Env_1_Reward' could be a score to maximise or a cost, and the doctor does not
     guess; reading it would end in "nothing to fix" about a log it could not interpret."""
-    named = [classify(column) for column in header]
-    if history.source != "csv" or any(kind in ("train_loss", "eval") or "loss" in canon for kind, canon in named):
+    if history.source != "csv" or _names_a_loss(header):
         return
-    columns = ", ".join(f"{column} ({_ROLES.get(kind, kind)})" for column, (kind, _) in zip(header, named))
+    kinds = [classify(column)[0] for column in header]
+    columns = ", ".join(f"{column} ({_ROLES.get(kind, kind)})" for column, kind in zip(header, kinds))
     raise DataError(
         problems=[
             Problem(
