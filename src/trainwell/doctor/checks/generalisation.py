@@ -611,11 +611,28 @@ def saturating(history: History) -> Finding | None:
     return finding("saturating", message, evidence, fix, step=series.steps[reached])
 
 
+def _passes(history: History) -> float | None:
+    """How many passes over the training data the log covers: the planned epochs (HF num_train_epochs), else the last
+    logged epoch (HF logs fractional epochs), else the x axis when it counts epochs; None when the log does not say."""
+    epochs = history.epochs.finite().values
+    if history.hints.epochs:
+        return history.hints.epochs
+    if epochs:
+        return max(epochs)
+    return history.last_step if history.x_unit == "epoch" else None
+
+
 def _high(history: History, train_end: float, train_begin: float) -> str | None:
     """Why the final train loss counts as high, or None."""
     acc = next((s.finite() for k, s in history.train_metrics.items() if "accuracy" in k), None)
     if acc:
         final = tail_level(acc.values, t.EDGE_FRACTION)
+        val = history.eval.get("val_accuracy", Series()).finite()
+        if val and tail_level(val.values, t.EDGE_FRACTION) >= t.UNDERFIT_ACC:
+            # 004's underfitting is both accuracies low. A val accuracy that got good while the train accuracy stayed low
+            # measures the train side under dropout, augmentation or mixup (a train loss above the val loss throughout),
+            # not a model that cannot fit its data.
+            return None
         return f"train accuracy {final:.2f} < {t.UNDERFIT_ACC}" if final < t.UNDERFIT_ACC else None
     k = history.hints.num_classes
     if k and train_end > t.UNDERFIT_CHANCE_FRACTION * math.log(k):
@@ -657,6 +674,12 @@ def underfitting(history: History) -> Finding | None:
     train_end, train_begin = tail_level(train.values, t.EDGE_FRACTION), train.values[0]
     val_end = tail_level(val.values, t.EDGE_FRACTION)
     if train_end < (1 - t.UNDERFIT_GAP) * val_end:
+        return None
+    passes = _passes(history)
+    if passes is not None and passes <= 1 and not _both_accuracies_low(history):
+        # One pass over the data (an LLM fine-tune's single epoch): every train batch was new to the model when its loss
+        # was logged, so the train loss is a held-out estimate itself and sits on the val loss whatever the capacity;
+        # 003's "no generalisation gap" says nothing until the model has seen its data twice.
         return None
     why = _high(history, train_end, train_begin)
     if why is None:

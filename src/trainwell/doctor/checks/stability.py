@@ -69,11 +69,24 @@ def nan_inf(history: History) -> Finding | None:
         # mixed-precision loss scaler does by design while it calibrates (HF Trainer logs their norm as NaN/Inf).
         # A warning, not an error: the run went on; many of them mean the scale never settles.
         share = counts["grad_norm"] / len(history.grad_norm)
-        rare = share < t.NAN_GRAD_RARE
+        norms = history.grad_norm
+        # The scaler's first calibration: it starts at 2**16 and halves on each overflow, so the first steps of an fp16
+        # run are skipped until the scale fits; non-finite norms only in the first NAN_GRAD_EARLY of the run are that.
+        early = all(
+            position(s, norms.steps[0], norms.steps[-1]) <= t.NAN_GRAD_EARLY
+            for s, v in zip(norms.steps, norms.values)
+            if not math.isfinite(v)
+        )
+        if share < t.NAN_GRAD_RARE:
+            verdict = "rare: the loss scaler calibrating, harmless"
+        elif early:
+            verdict = f"only in the first {t.NAN_GRAD_EARLY:.0%} of the run: the loss scaler's first calibration, harmless"
+        else:
+            verdict = "a problem: the loss scale never settles"
+        rare = share < t.NAN_GRAD_RARE or early
         message = (
             f"non-finite values in {where} while every loss stayed finite: steps whose gradients overflowed "
-            f"and were skipped (fp16 loss scaling); {share:.1%} of the logged norms, "
-            + ("rare: the loss scaler calibrating, harmless" if rare else "a problem: the loss scale never settles")
+            f"and were skipped (fp16 loss scaling); {share:.1%} of the logged norms, {verdict}"
         )
         fix = f"training.precision: bf16 if the hardware has it; else {clip_fix(history, t.GRAD_CLIP)}"
         if rare:

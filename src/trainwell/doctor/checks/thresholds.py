@@ -86,6 +86,7 @@ SATURATE_FRACTION = 0.3
 SATURATE_MIN_GAIN = 0.05
 SATURATE_PATIENCE = 5
 NAN_GRAD_RARE = 0.01
+NAN_GRAD_EARLY = 0.05
 # Schedule and evaluation cadence
 WARMUP_EARLY_FRACTION = 0.1
 WARMUP_RISE = 0.1
@@ -169,6 +170,7 @@ SOURCES: dict[str, str] = {
     "SATURATE_FRACTION": "001 'Number of Epochs': if val loss plateaued 30% through, reduce epochs; 'plateaued' is either SATURATE_LEVEL's reading or, for a loss or error bounded by 0, the level changing by < FLAT_REL (flat_loss's 'barely moves') from 30% of the run to the end",
     "SATURATE_MIN_GAIN": "rationale: the curve must have improved by >= 5% at all (otherwise flat_loss applies); a quantity with no zero to measure from (a reward: some value <= 0) must instead have improved by OVERFIT_NOISE_Z robust standard deviations of its step-to-step jitter",
     "NAN_GRAD_RARE": "torch.amp.GradScaler (growth_interval 2000, backoff_factor 0.5): mixed-precision training skips a step whose gradients overflow and halves the scale, by design, about once per 2000 steps once calibrated; rationale: non-finite gradient norms on < 1% of the logged steps, every loss finite, are that calibration (info), more are a scale that never settles (warning)",
+    "NAN_GRAD_EARLY": "torch.amp.GradScaler starts at init_scale 2**16 and halves it on every overflow, skipping that step, so an fp16 run skips its first steps until the scale fits (a handful of halvings); rationale: non-finite gradient norms only in the first 5% of the run (warmup's domain, as SPIKE_SKIP_FRACTION), every loss finite, are that first calibration (info), whatever their share of a short log",
     "SATURATE_PATIENCE": "004 'Early Stopping': patience 5-15 (the lower end: the run already plateaued)",
     "WARMUP_EARLY_FRACTION": "001 'Warmup Steps': early updates without warmup can be destructive; early = the first 10% of the run",
     "WARMUP_RISE": "rationale: the early smoothed loss rising 10% above where it started is instability",

@@ -157,7 +157,7 @@ def _configured(history: History, state_file: Path | None) -> None:
         if name in history.eval:
             better = args.get("greater_is_better")
             hints.metric = name
-            hints.mode = ("max" if better else "min") if isinstance(better, bool) else ("min" if "loss" in name else "max")
+            hints.mode = ("max" if better else "min") if isinstance(better, bool) else _default_mode(name)
     history.notes.append(
         f"configured (from {where.name}): learning_rate {args.get('learning_rate')}, lr_scheduler_type {schedule}, "
         f"warmup {hints.warmup_steps:g} steps"
@@ -169,7 +169,7 @@ def _best_metric(history: History, data: dict[str, Any]) -> None:
 
     trainer_state.json does not name the metric, but it records ``best_metric`` and
     ``best_model_checkpoint``: the eval series whose value at that checkpoint's step equals
-    ``best_metric`` is the one. Its mode follows from whether that value is the series' min or max so far.
+    ``best_metric`` is the one. Its mode follows from whether that value is the series' min or max so far (``_mode``).
     """
     best = positive(data.get("best_metric")) if not isinstance(data.get("best_metric"), bool) else None
     checkpoint = data.get("best_model_checkpoint")
@@ -184,9 +184,26 @@ def _best_metric(history: History, data: dict[str, Any]) -> None:
             continue
         values = [v for _, v in pairs]
         history.hints.metric = name
-        history.hints.mode = "min" if best <= min(values) else "max"
+        history.hints.mode = _mode(name, best, values)
         history.notes.append(f"best checkpoint chosen by {name} ({history.hints.mode}): {checkpoint}")
         return
+
+
+def _mode(name: str, best: float, values: list[float]) -> str:
+    """Whether the best checkpoint's metric was minimised or maximised: the extreme of the evaluations so far that
+    ``best_metric`` equals. Neither (the Trainer compares only the evaluations it saved a checkpoint at, so with
+    save_steps a multiple of eval_steps the best checkpoint need not hold the best evaluation) leaves the Trainer's own
+    default for ``greater_is_better``: False for a metric whose name ends in "loss", True otherwise."""
+    if best <= min(values) and best < max(values):
+        return "min"
+    if best >= max(values) and best > min(values):
+        return "max"
+    return _default_mode(name)
+
+
+def _default_mode(name: str) -> str:
+    """TrainingArguments' default: greater_is_better = not metric_for_best_model.endswith("loss")."""
+    return "min" if name.endswith("loss") else "max"
 
 
 def _callbacks(data: dict[str, Any]) -> list[Any]:

@@ -1,0 +1,101 @@
+"""Rules added while developing on test6's misses (after its single held-out scoring), each on a synthetic shape:
+small, deterministic, none reading ../shared or the log cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_doctor_checks import decay, history, noisy
+
+from trainwell.doctor import Severity, diagnose, read_history, run_checks
+
+# ---- non-finite gradient norms only at the start: the loss scaler's first calibration ------------------------------
+
+
+def _fp16_state(tmp_path: Path, bad: set[int]) -> Path:
+    records = [
+        {
+            "step": i + 1,
+            "epoch": (i + 1) / 24,
+            "loss": 0.4 + 3.9 * 0.85**i,
+            "learning_rate": 2e-4 * (1 - i / 120),
+            "grad_norm": float("nan") if i in bad else 1.0,
+        }
+        for i in range(120)
+    ]
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"log_history": records, "max_steps": 120, "num_train_epochs": 5}))
+    return path
+
+
+def test_non_finite_grad_norms_only_in_the_first_steps_are_the_scalers_calibration(tmp_path: Path) -> None:
+    # test6 (a 5-epoch LoRA SFT, fp16, labelled healthy): grad_norm NaN at steps 1, 2 and 6 of 120 (2.5% of the logged
+    # norms, over NAN_GRAD_RARE), every loss finite: GradScaler starts at 2**16 and skips steps until the scale fits.
+    found = {f.rule: f for f in diagnose(_fp16_state(tmp_path, {0, 1, 5})).findings}
+    assert found["nan_inf"].severity == Severity.INFO and "first calibration" in found["nan_inf"].message
+    # The same three skipped steps spread through the run are a scale that never settles: a warning, as before.
+    found = {f.rule: f for f in diagnose(_fp16_state(tmp_path, {0, 60, 110})).findings}
+    assert found["nan_inf"].severity == Severity.WARNING
+
+
+# ---- the best checkpoint's metric: min or max ----------------------------------------------------------------------
+
+
+def test_a_best_checkpoint_at_a_saved_step_that_is_not_the_best_evaluation_keeps_a_loss_minimised(tmp_path: Path) -> None:
+    # test6 (a segmentation checkpoint at step 500 of 800, labelled still-improving): the Trainer saved checkpoints every
+    # 500 steps and evaluated every 20, so best_metric (eval_loss 0.774 at checkpoint-500) is neither the lowest
+    # evaluation (0.758 at 480) nor the highest; the mode was read as "max" and a falling val loss became overfitting.
+    val = [*decay(24, 1.7, 0.7, 2.0), 0.774]
+    val[-2] = 0.758
+    records: list[dict[str, float]] = []
+    for i, v in enumerate(val):
+        step = 20.0 * (i + 1)
+        records.append({"step": step, "epoch": step / 16, "loss": v + 0.03, "learning_rate": 6e-5})
+        records.append({"step": step, "epoch": step / 16, "eval_loss": v})
+    path = tmp_path / "trainer_state.json"
+    state = {"log_history": records, "max_steps": 800, "best_metric": 0.774, "best_model_checkpoint": "out/checkpoint-500"}
+    path.write_text(json.dumps(state))
+    h = read_history(path)
+    assert (h.hints.metric, h.hints.mode) == ("val_loss", "min")
+    rules = [f.rule for f in diagnose(h).findings]
+    assert "overfitting" not in rules and "still_improving" in rules, rules
+    # The lowest evaluation so far is still read as minimised, whatever the metric is called, and the highest as
+    # maximised (an accuracy selected at a step where it was at its best).
+    path.write_text(json.dumps({**state, "best_metric": val[-2], "best_model_checkpoint": "out/checkpoint-480"}))
+    assert read_history(path).hints.mode == "min"
+    for record in records:
+        if "eval_loss" in record:
+            record["eval_accuracy"] = 1.0 - record["eval_loss"] / 2
+    path.write_text(
+        json.dumps({**state, "log_history": records, "best_metric": 1.0 - val[-2] / 2, "best_model_checkpoint": "out/checkpoint-480"})
+    )
+    assert (read_history(path).hints.metric, read_history(path).hints.mode) == ("val_accuracy", "max")
+
+
+# ---- underfitting: both accuracies low, and not on a single pass over the data --------------------------------------
+
+
+def test_a_low_train_accuracy_beside_a_good_val_accuracy_is_not_underfitting() -> None:
+    # test6 (a 40-epoch CNN with heavy augmentation, labelled healthy): train accuracy 0.31 -> 0.43 while val accuracy
+    # rose 0.59 -> 0.75 and the train loss stayed above the val loss: the train side is measured under augmentation.
+    train, val = noisy(decay(40, 1.56, 1.19, 3.0), 0.005), noisy(decay(40, 1.27, 0.96, 3.0), 0.005, seed=1)
+    good = history(
+        train, val, every=1, train_accuracy=[0.3 + 0.003 * i for i in range(40)], val_accuracy=[0.59 + 0.004 * i for i in range(40)]
+    )
+    assert run_checks(good, ["underfitting"])[0] == []
+    # Both accuracies low (004's underfitting) is still underfitting.
+    low = history(
+        train, val, every=1, train_accuracy=[0.3 + 0.003 * i for i in range(40)], val_accuracy=[0.35 + 0.002 * i for i in range(40)]
+    )
+    assert [f.rule for f in run_checks(low, ["underfitting"])[0]] == ["underfitting"]
+
+
+def test_a_single_pass_fine_tune_whose_train_loss_sits_on_its_val_loss_is_not_underfitting() -> None:
+    # test6 (a 1-epoch LLM SFT, labelled healthy): eval loss 1.275 -> 1.147 converging, train loss 1.30 -> 1.17: in one
+    # pass every train batch is new to the model, so train ~ val says nothing about capacity.
+    train = noisy(decay(100, 1.3, 1.15, 4.0), 0.01)
+    val = decay(10, 1.275, 1.145, 4.0)
+    assert run_checks(history(train, val, every=10, epochs=1.0), ["underfitting"])[0] == []
+    # Several passes over the data with the train loss still on the val loss and barely lowered: underfitting.
+    assert [f.rule for f in run_checks(history(train, val, every=10, epochs=3.0), ["underfitting"])[0]] == ["underfitting"]
