@@ -426,6 +426,8 @@ def test_fixes_use_the_names_of_the_tool_that_wrote_the_log() -> None:
     runs = {
         "hf-trainer-state": "TrainingArguments(learning_rate=3e-05)",
         "lightning-csv": "lr=3e-05 in configure_optimizers",
+        "keras-history": "the optimizer's learning_rate=3e-05",
+        "hf-log-history-csv": "TrainingArguments(learning_rate=3e-05)",
         "x": "optimizer.lr: 0.0003 → 3e-05",
     }
     for source, expected in runs.items():
@@ -436,6 +438,8 @@ def test_fixes_use_the_names_of_the_tool_that_wrote_the_log() -> None:
     h = history(decay(60), grad_norm=[1.0 + 0.7 * i for i in range(60)])
     h.source = "lightning-csv"
     assert "Trainer(gradient_clip_val=1)" in run_checks(h, ["grad_norm_growth"])[0][0].fix
+    h.source = "keras-csv"
+    assert "global_clipnorm=1" in run_checks(h, ["grad_norm_growth"])[0][0].fix
 
 
 def test_a_gradient_norm_spike_against_a_collapsed_loss_is_not_an_explosion() -> None:
@@ -473,7 +477,8 @@ def test_schedule_length_and_cadence_fixes_follow_the_tool() -> None:
         ),
     }
     for name, (make, hf, lightning) in cases.items():
-        for source, expected in (("hf-trainer-state", hf), ("lightning-csv", lightning)):
+        keras = {"lr_never_decays": "CosineDecay", "saturating": "model.fit(", "eval_too_sparse": "model.fit("}[name]
+        for source, expected in (("hf-trainer-state", hf), ("lightning-csv", lightning), ("keras-tensorboard", keras)):
             h = make()
             h.source = source
             (found,), _ = run_checks(h, [name])

@@ -112,12 +112,19 @@ def test_an_hf_log_history_reads_the_same_from_trainer_state_its_bare_list_and_i
         "pandas-csv": write_csv(tmp_path / "log_history.csv", records, index=True),
         "plain-csv": write_csv(tmp_path / "plain.csv", records),
     }
-    sources = dict.fromkeys(formats, "hf-trainer-state")
+    # The source says what was read; every form is an HF Trainer's log, so the fixes use TrainingArguments' names.
+    sources = {
+        "trainer_state": "hf-trainer-state",
+        "bare-list": "hf-log-history",
+        "pandas-csv": "hf-log-history-csv",
+        "plain-csv": "hf-log-history-csv",
+    }
     base = assert_same(formats, "trainer_state", sources)
     assert base.main_finding is not None and base.main_finding.rule == "overfitting"
     csv_history = read_history(formats["pandas-csv"])
     assert "train_loss" not in csv_history.extra  # the closing summary row is skipped, as in the JSON
     assert sniff_format(formats["pandas-csv"]).name == "hf"  # type: ignore[union-attr]
+    assert {"TrainingArguments" in diagnose(path).findings[0].fix for path in formats.values()} == {True}
 
 
 def test_a_csv_with_hf_like_names_beside_its_own_columns_is_not_taken_for_hf(tmp_path: Path) -> None:
@@ -166,9 +173,13 @@ def test_a_keras_history_reads_the_same_from_json_records_csvlogger_and_tensorbo
         "records": "keras-history",
         "csvlogger": "keras-csv",
         "custom-csv": "csv",
-        "tensorboard": "tensorboard",
+        "tensorboard": "keras-tensorboard",
     }
     base = assert_same(formats, "history", sources)
+    # Every Keras form gets its fixes in Keras' names; the hand-written loop's CSV in trainwell's.
+    fixes = {name: diagnose(path).findings[0].fix for name, path in formats.items()}
+    assert all("keras.callbacks.EarlyStopping" in fixes[name] for name in ("history", "records", "csvlogger", "tensorboard")), fixes
+    assert fixes["custom-csv"].startswith("early_stopping.patience"), fixes
     assert base.history.x_unit == "epoch" and base.history.eval["val_loss"].steps[:2] == [1.0, 2.0]
     assert base.main_finding is not None and base.main_finding.rule == "overfitting"
 

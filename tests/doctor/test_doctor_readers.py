@@ -257,7 +257,7 @@ def test_a_bare_log_history_list_reads_like_its_trainer_state(tmp_path: Path) ->
     bare.write_text(json.dumps(json.loads(HF_STATE.replace("NaN", "null").replace("Infinity", "1e400"))["log_history"]), encoding="utf-8")
     assert sniff_format(bare) is READERS.get("hf")
     history = read_history(bare)
-    assert history.source == "hf-trainer-state" and history.train_loss.values == state.train_loss.values
+    assert history.source == "hf-log-history" and history.train_loss.values == state.train_loss.values
     assert history.eval["val_accuracy"].values == [0.5, 0.7]
     assert history.hints.patience is None and any("bare log_history" in note for note in history.notes)
     (tmp_path / "other.json").write_text(json.dumps([{"a": 1}, {"b": 2}]), encoding="utf-8")

@@ -25,7 +25,7 @@ def test_a_history_kept_as_a_list_of_per_epoch_records_is_read(tmp_path: Path) -
     path = tmp_path / "training_history.json"
     path.write_text(json.dumps(records))
     h = read_history(path)
-    assert h.source == "keras-history" and h.x_unit == "epoch"
+    assert h.source == "json-history" and h.x_unit == "epoch"  # no Keras "loss" key: a hand-written loop's history
     assert h.eval["val_cos"].values[-1] == records[-1]["val_cos"] and len(h.epochs) == 12
     assert mode_of("val_cos") == "max" and mode_of("val_r2") == "max" and mode_of("val_mape") == "min" and mode_of("cost") == "min"
 

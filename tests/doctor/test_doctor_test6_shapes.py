@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from test_doctor_checks import decay, history, noisy
+from test_doctor_reader_parity import write_csv
 
 from trainwell.doctor import Severity, diagnose, read_history, run_checks
 
@@ -99,3 +100,32 @@ def test_a_single_pass_fine_tune_whose_train_loss_sits_on_its_val_loss_is_not_un
     assert run_checks(history(train, val, every=10, epochs=1.0), ["underfitting"])[0] == []
     # Several passes over the data with the train loss still on the val loss and barely lowered: underfitting.
     assert [f.rule for f in run_checks(history(train, val, every=10, epochs=3.0), ["underfitting"])[0]] == ["underfitting"]
+
+
+# ---- the source says what was read, and the fixes use that tool's names ---------------------------------------------
+
+
+def test_a_keras_history_saved_with_pandas_is_read_as_keras_and_fixed_in_keras_names(tmp_path: Path) -> None:
+    # test6: four Keras histories saved with pd.DataFrame(history.history).to_csv() (pandas' index column, Keras' own
+    # keys, no epoch column) were read as hand-written CSVs and given trainwell keys as fixes.
+    val = [0.9, 0.6, 0.45, 0.4, 0.42, 0.47, 0.52, 0.58]
+    rows = [{"accuracy": 0.6 + 0.05 * e, "loss": 1.2 * 0.7**e, "val_accuracy": 0.7, "val_loss": v} for e, v in enumerate(val)]
+    h = read_history(write_csv(tmp_path / "training_history.csv", rows, index=True))
+    assert h.source == "keras-csv" and h.x_unit == "epoch"
+    (found,) = [f for f in diagnose(h).findings if f.rule == "overfitting"]
+    assert "keras.callbacks.EarlyStopping(monitor='val_loss', mode='min', patience=3, restore_best_weights=True)" in found.fix
+    # A hand-written loop's names (train_loss) are not a Keras History: trainwell's keys.
+    own = [{"train_loss": r["loss"], "val_loss": r["val_loss"]} for r in rows]
+    h = read_history(write_csv(tmp_path / "own.csv", own, index=True))
+    assert h.source == "csv" and "early_stopping.patience: 3" in next(f.fix for f in diagnose(h).findings if f.rule == "overfitting")
+
+
+def test_keras_fixes_name_keras_arguments(tmp_path: Path) -> None:
+    h = history(decay(30, 2.3, 0.3, 1.0), decay(6, 1.5, 0.5, 1.0), every=5)
+    h.source = "keras-history"
+    fixes = {f.rule: f.fix for f in run_checks(h)[0]}
+    assert fixes["still_improving"].startswith("model.fit(..., epochs="), fixes
+    h = history(noisy(decay(60, 2.3, 1.0) + [1.0 + 0.1 * i for i in range(1, 41)]))
+    h.source = "keras-history"
+    (found,), _ = run_checks(h, ["divergence"])
+    assert "keras.optimizers.Adam(learning_rate=...)" in found.fix and "divide by 10" in found.fix

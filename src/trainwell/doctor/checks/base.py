@@ -231,12 +231,14 @@ def lr_change(history: History, factor: float) -> str:
             trainwell=f"optimizer.lr: {verb} (the log does not record the LR)",
             hf=f"TrainingArguments(learning_rate=...): {verb} (the log does not record the LR)",
             lightning=f"the optimizer's lr in configure_optimizers: {verb} (the log does not record the LR)",
+            keras=f"the optimizer's learning_rate (keras.optimizers.Adam(learning_rate=...)): {verb} (the log does not record the LR)",
         )
     return for_tool(
         history,
         trainwell=f"optimizer.lr: {fmt(lr)} → {fmt(lr * factor)}",
         hf=f"TrainingArguments(learning_rate={fmt(lr * factor)})  # was {fmt(lr)}",
         lightning=f"lr={fmt(lr * factor)} in configure_optimizers (was {fmt(lr)})",
+        keras=f"the optimizer's learning_rate={fmt(lr * factor)} (was {fmt(lr)})",
     )
 
 
@@ -247,6 +249,7 @@ def clip_fix(history: History, max_norm: float) -> str:
         trainwell=f"training.max_grad_norm: {fmt(max_norm)}",
         hf=f"TrainingArguments(max_grad_norm={fmt(max_norm)})",
         lightning=f"Trainer(gradient_clip_val={fmt(max_norm)})",
+        keras=f"the optimizer's global_clipnorm={fmt(max_norm)} (keras.optimizers.Adam(global_clipnorm=...))",
     )
 
 
@@ -257,6 +260,7 @@ def cosine_fix(history: History) -> str:
         trainwell=f"schedule.name: {history.hints.schedule or 'constant'} → cosine",
         hf="TrainingArguments(lr_scheduler_type='cosine')",
         lightning="CosineAnnealingLR(optimizer, T_max=max_steps) returned from configure_optimizers (interval 'step')",
+        keras="learning_rate=keras.optimizers.schedules.CosineDecay(initial_learning_rate, decay_steps=epochs * steps_per_epoch)",
     )
 
 
@@ -283,14 +287,31 @@ def unit(history: History) -> str:
     return history.x_unit
 
 
-def for_tool(history: History, trainwell: str, hf: str | None = None, lightning: str | None = None) -> str:
-    """A fix written for the tool that produced the log: HF ``TrainingArguments`` names for a trainer_state,
-    Lightning ``Trainer``/callback arguments for a Lightning CSV, trainwell config keys otherwise."""
-    if history.source == "hf-trainer-state" and hf:
-        return hf
-    if history.source == "lightning-csv" and lightning:
-        return lightning
-    return trainwell
+# The tool that wrote a log of each source (the readers name the source): a fix is written in that tool's names. Any other
+# source (a hand-written CSV or JSON history, a TensorBoard run of unknown origin, a trainwell run) gets trainwell's keys.
+TOOL_OF_SOURCE: dict[str, str] = {
+    "hf-trainer-state": "hf",
+    "hf-log-history": "hf",
+    "hf-log-history-csv": "hf",
+    "lightning-csv": "lightning",
+    "keras-history": "keras",
+    "keras-csv": "keras",
+    "keras-tensorboard": "keras",
+}
+
+
+def tool(history: History) -> str:
+    """'hf', 'lightning', 'keras' or 'trainwell': whose names the fixes for this log use."""
+    return TOOL_OF_SOURCE.get(history.source, "trainwell")
+
+
+def for_tool(history: History, trainwell: str, hf: str | None = None, lightning: str | None = None, keras: str | None = None) -> str:
+    """A fix written for the tool that produced the log: HF ``TrainingArguments`` names for a trainer_state (or its
+    log_history saved alone or as CSV), Lightning ``Trainer``/callback arguments for a Lightning CSV, Keras ``fit``,
+    optimizer and callback arguments for a Keras History, CSVLogger file or TensorBoard callback run, trainwell config
+    keys otherwise."""
+    chosen = {"hf": hf, "lightning": lightning, "keras": keras}.get(tool(history))
+    return chosen or trainwell
 
 
 def finding(

@@ -63,6 +63,7 @@ def _length_fix(history: History, at_step: float, verb: str = "stop near") -> st
             trainwell=f"training.epochs: {history.last_step:g} → {epochs:g}",
             hf=f"TrainingArguments(num_train_epochs={epochs:g})  # was {history.last_step:g}",
             lightning=f"Trainer(max_epochs={epochs:g})  # was {history.last_step:g}",
+            keras=f"model.fit(..., epochs={epochs:g})  # was {history.last_step:g}",
         )
     steps = max(1, round(at_step))
     return for_tool(
@@ -70,6 +71,7 @@ def _length_fix(history: History, at_step: float, verb: str = "stop near") -> st
         trainwell=f"training.max_steps: {steps:g} ({verb} {history.x_unit} {at_step:g})",
         hf=f"TrainingArguments(max_steps={steps:g})  # {verb} step {at_step:g}",
         lightning=f"Trainer(max_steps={steps:g})  # {verb} step {at_step:g}",
+        keras=f"model.fit(..., epochs=...) ending near step {at_step:g} ({verb})",
     )
 
 
@@ -81,6 +83,7 @@ def _patience_fix(history: History, patience: int, monitor: str = "val_loss", mo
         hf=f"EarlyStoppingCallback(early_stopping_patience={patience})"
         + ("" if history.hints.load_best else " with TrainingArguments(load_best_model_at_end=True)"),
         lightning=f"EarlyStopping(monitor='{monitor}', mode='{mode}', patience={patience})",
+        keras=f"keras.callbacks.EarlyStopping(monitor='{monitor}', mode='{mode}', patience={patience}, restore_best_weights=True)",
     )
 
 
@@ -180,6 +183,10 @@ def _overfit_fix(history: History, name: str, mode: str, best_step: float) -> st
             f"EarlyStopping(monitor='{name}', mode='{mode}', patience={t.OVERFIT_PATIENCE}) and "
             f"ModelCheckpoint(monitor='{name}', mode='{mode}', save_top_k=1); weight_decay={new_wd} in configure_optimizers"
         ),
+        keras=(
+            f"keras.callbacks.EarlyStopping(monitor='{name}', mode='{mode}', patience={t.OVERFIT_PATIENCE}, "
+            f"restore_best_weights=True); the optimizer's weight_decay={new_wd} (keras.optimizers.AdamW)"
+        ),
     )
 
 
@@ -206,6 +213,7 @@ def _accuracy_gap(history: History) -> Finding | None:
         trainwell=f"{decay}; model.dropout: raise it; more data augmentation (004 'Add Regularization')",
         hf=f"TrainingArguments(weight_decay={new_wd}); raise the model's dropout (config.hidden_dropout_prob)",
         lightning=f"weight_decay={new_wd} in configure_optimizers; raise dropout; more augmentation",
+        keras=f"the optimizer's weight_decay={new_wd} (keras.optimizers.AdamW); raise the Dropout layers' rate; more augmentation",
     )
     return finding("overfitting", message, evidence, fix, step=val.steps[-1])
 
@@ -278,6 +286,10 @@ def loss_metric_disagree(history: History) -> Finding | None:
         trainwell=f"early_stopping.monitor: {name} (mode {mode}); keep the best checkpoint by {name}, not by val_loss",
         hf=f"TrainingArguments(metric_for_best_model='{hf_name}', greater_is_better={mode == 'max'}, load_best_model_at_end=True)",
         lightning=f"ModelCheckpoint(monitor='{name}', mode='{mode}') and EarlyStopping(monitor='{name}', mode='{mode}')",
+        keras=(
+            f"keras.callbacks.ModelCheckpoint(path, monitor='{name}', mode='{mode}', save_best_only=True) and "
+            f"EarlyStopping(monitor='{name}', mode='{mode}', restore_best_weights=True)"
+        ),
     )
     return finding("loss_metric_disagree", message, evidence, fix, step=metric.steps[metric_best])
 
@@ -310,6 +322,7 @@ def few_evals(history: History) -> Finding | None:
         trainwell=f"eval.every: {every} (or more epochs) so that the run has >= {2 * t.FEW_EVALS} evaluations",
         hf=f"TrainingArguments(eval_strategy='steps', eval_steps={every})",
         lightning=f"Trainer(val_check_interval={every}) or check_val_every_n_epoch=1",
+        keras=f"model.fit(..., validation_data=..., validation_freq=1) over more epochs, so that the run has >= {2 * t.FEW_EVALS} evaluations",
     )
     return finding("few_evals", message, [at(series, len(series) - 1, name, "last evaluation")], fix, step=series.steps[-1])
 
@@ -516,6 +529,7 @@ def still_improving(history: History) -> Finding | None:
             trainwell=f"training.epochs: {epochs:g} → {2 * epochs:g}",
             hf=f"TrainingArguments(num_train_epochs={2 * epochs:g})  # was {epochs:g}",
             lightning=f"Trainer(max_epochs={2 * epochs:g})  # was {epochs:g}",
+            keras=f"model.fit(..., epochs={2 * epochs:g})  # was {epochs:g}",
         )
     else:
         fix = for_tool(
@@ -523,6 +537,7 @@ def still_improving(history: History) -> Finding | None:
             trainwell=f"training.max_steps: {end:g} → {2 * end:g}",
             hf=f"TrainingArguments(max_steps={2 * end:g})  # was {end:g}",
             lightning=f"Trainer(max_steps={2 * end:g})  # was {end:g}",
+            keras=f"model.fit(..., epochs=...) for twice the steps ({2 * end:g}, was {end:g})",
         )
     return finding("still_improving", message, evidence, fix, step=series.steps[cut_index])
 
@@ -717,6 +732,7 @@ def _underfit_fix(history: History) -> str:
         trainwell=f"optimizer.weight_decay: {fmt(wd)} → {fmt(wd / 10)}" if wd else "lower dropout (model.dropout) and weight decay",
         hf=f"TrainingArguments(weight_decay={fmt(wd / 10)})" if wd else "lower the model's dropout and TrainingArguments(weight_decay=...)",
         lightning=f"weight_decay={fmt(wd / 10)} in configure_optimizers" if wd else "lower dropout and the optimizer's weight_decay",
+        keras="lower the Dropout layers' rate and the optimizer's weight_decay (or the layers' kernel_regularizer)",
     )
     fix = f"{lr_change(history, 2.0)}; {decay}"
     r = history.hints.lora_r

@@ -22,6 +22,7 @@ from trainwell.doctor.checks.base import (
     peak_lr,
     primary_loss,
     start_level,
+    tool,
 )
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
 from trainwell.doctor.signal import tail_level
@@ -144,7 +145,7 @@ def _cross_entropy(history: History) -> str | None:
     """What shows the loss is a cross-entropy (the only loss whose near-zero value has a meaning: near-certainty on
     every example), or None: an HF Trainer log (its models' losses are cross-entropies), a known class count, or a
     classification metric logged beside the loss. A bare train/val loss pair may as well be an MSE on small targets."""
-    if history.source == "hf-trainer-state":
+    if tool(history) == "hf":
         return "an HF Trainer loss"
     if history.hints.num_classes:
         return f"{history.hints.num_classes} classes"
@@ -232,7 +233,7 @@ def zero_loss(history: History) -> Finding | None:
     eval_early = bool(near_zero_eval) and near_zero_eval[0] <= min(t.ZERO_EARLY_FRACTION * (len(evals) - 1), t.MIN_POINTS - 1)
     # "Exactly" zero: 0.0, or below ZERO_EPS only in an HF log, whose 4-decimal rounding is that band's reason; a Keras
     # or Lightning val loss of 4e-5 is logged in full precision and is a confident model, not a zero.
-    exact_eps = eps if history.source == "hf-trainer-state" else 0.0
+    exact_eps = eps if tool(history) == "hf" else 0.0
     eval_exact = [i for i in near_zero_eval if evals.values[i] <= exact_eps]
     if not eval_early:
         near_zero_eval = eval_exact
@@ -368,6 +369,7 @@ def no_progress(history: History) -> Finding | None:
             trainwell=f"{decay}; model.dropout: raise it",
             hf=f"TrainingArguments(weight_decay={new_wd}); raise the model's dropout",
             lightning=f"weight_decay={new_wd} in configure_optimizers; raise dropout",
+            keras=f"the optimizer's weight_decay={new_wd} (keras.optimizers.AdamW); raise the Dropout layers' rate",
         )
         return finding("no_progress", message, evidence, fix, step=val.steps[0])
     message = "no progress: " + "; ".join(parts) + " (the LR is far off, the parameters are frozen, or the labels do not match the inputs)"

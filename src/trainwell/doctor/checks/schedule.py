@@ -90,6 +90,10 @@ def lr_mismatch(history: History) -> Finding | None:
             f"lr={fmt(peak)} in hparams (was {fmt(configured)}) if the logged LR is the one you meant; else pass "
             "self.hparams.lr to the optimizer in configure_optimizers and build the scheduler from it"
         ),
+        keras=(
+            f"the optimizer's learning_rate={fmt(peak)} (was {fmt(configured)}) if the logged LR is the one you meant; else "
+            "check the callbacks that set it (LearningRateScheduler, ReduceLROnPlateau) and the schedule passed as learning_rate"
+        ),
     )
     return finding("lr_mismatch", message, evidence, fix, step=lr.steps[peak_index])
 
@@ -125,12 +129,20 @@ def eval_too_sparse(history: History) -> Finding | None:
         trainwell=f"evaluation.every: {current} → {every} (steps; about {target} evaluations)",
         hf=f"TrainingArguments(eval_strategy='steps', eval_steps={every})  # about {target} evaluations",
         lightning=f"Trainer(val_check_interval={every})  # about {target} evaluations",
+        keras=(
+            f"model.fit(..., steps_per_epoch={every}, epochs=...): Keras validates at the end of each epoch, so epochs of "
+            f"{every} steps give about {target} evaluations"
+        ),
     )
     if history.x_unit == "epoch":
         fix = for_tool(
             history,
             trainwell=f"evaluation.strategy: steps; evaluation.every: a fraction of an epoch (about {target} evaluations per run)",
             lightning=f"Trainer(val_check_interval=0.25)  # four evaluations per epoch, about {target} per run",
+            keras=(
+                "model.fit(..., steps_per_epoch=steps // 4, epochs=4 * epochs): Keras validates at the end of each epoch, "
+                f"so quarter epochs give four evaluations per pass, about {target} per run"
+            ),
         )
     evidence = [at(series, 0, name, "first evaluation"), at(series, len(series) - 1, name, "last evaluation")]
     return finding("eval_too_sparse", message, evidence, fix, step=series.steps[-1], severity=severity)

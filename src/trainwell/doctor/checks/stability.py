@@ -88,7 +88,7 @@ def nan_inf(history: History) -> Finding | None:
             f"non-finite values in {where} while every loss stayed finite: steps whose gradients overflowed "
             f"and were skipped (fp16 loss scaling); {share:.1%} of the logged norms, {verdict}"
         )
-        fix = f"training.precision: bf16 if the hardware has it; else {clip_fix(history, t.GRAD_CLIP)}"
+        fix = f"{_bf16_fix(history)} if the hardware has it; else {clip_fix(history, t.GRAD_CLIP)}"
         if rare:
             fix = f"nothing to change for this run; for the next, {fix}"
         severity = Severity.INFO if rare else Severity.WARNING
@@ -101,8 +101,19 @@ def nan_inf(history: History) -> Finding | None:
             f"non-finite values in {where} while the train loss is finite: evaluation overflows "
             "(fp16 logits) or its batches have no valid labels"
         )
-        fix = "training.precision: bf16 (or fp32) for evaluation; check that validation labels are not all ignored (-100)"
+        fix = f"{_bf16_fix(history)} (or fp32) for evaluation; check that validation labels are not all ignored (-100)"
     return finding("nan_inf", message, bad, fix, step=min(p.step for p in bad))
+
+
+def _bf16_fix(history: History) -> str:
+    """bf16 mixed precision (fp32's exponent range: nothing overflows, no loss scaler) in the producing tool's names."""
+    return for_tool(
+        history,
+        trainwell="training.precision: bf16",
+        hf="TrainingArguments(bf16=True, fp16=False)",
+        lightning="Trainer(precision='bf16-mixed')",
+        keras="keras.mixed_precision.set_global_policy('mixed_bfloat16')",
+    )
 
 
 @check(
@@ -436,6 +447,7 @@ def oscillation(history: History) -> Finding | None:
             trainwell="shuffle the training data each epoch (a custom dataset or sampler that fixes the order overrides it)",
             hf="keep Trainer's shuffling: no custom sampler or IterableDataset in a fixed order (TrainingArguments needs no change)",
             lightning="DataLoader(train_set, shuffle=True) in train_dataloader",
+            keras="model.fit(..., shuffle=True) for arrays; dataset.shuffle(buffer_size) before .batch() for a tf.data pipeline",
         )
         return finding("oscillation", message, evidence, fix, step=series.steps[peaks[0]], severity=Severity.INFO)
     fix = lr_change(history, 1 / t.LR_MILD_DIVIDE)
@@ -542,5 +554,9 @@ def warmup_too_short(history: History) -> Finding | None:
         trainwell=f"schedule.warmup: {current} → {t.WARMUP_MIN_FRACTION:g}",
         hf=f"TrainingArguments(warmup_ratio={t.WARMUP_MIN_FRACTION:g})  # was {current}",
         lightning=f"a linear warmup over {t.WARMUP_MIN_FRACTION:.0%} of the steps (LinearLR, then the decay, via SequentialLR)",
+        keras=(
+            f"learning_rate=keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=peak_lr, "
+            f"warmup_steps={t.WARMUP_MIN_FRACTION:g} * total_steps)"
+        ),
     )
     return finding("warmup_too_short", message, evidence, fix, step=series.steps[index])

@@ -78,7 +78,7 @@ def sniff(path: Path) -> bool:
 def read(path: Path) -> History:
     found = _state_file(path)
     if found is not None and _hf_csv(found):
-        history = History(source="hf-trainer-state", path=str(found))
+        history = History(source="hf-log-history-csv", path=str(found))
         history.notes.append(
             "log_history records saved as CSV: no trainer state (max_steps, best checkpoint, callbacks) to read hints from"
         )
@@ -91,7 +91,8 @@ def read(path: Path) -> History:
         raise DataError(
             problems=[Problem(str(path), "must be a trainer_state.json with a log_history list, or that list alone", type(data).__name__)]
         )
-    history = History(source="hf-trainer-state", path=str(found))
+    # The source says what was read: the Trainer's state, or its log_history list saved alone (fixes use HF names for both).
+    history = History(source="hf-trainer-state" if isinstance(data, dict) else "hf-log-history", path=str(found))
     _read_records(history, records)
     if isinstance(data, dict):
         _hints(history, data)

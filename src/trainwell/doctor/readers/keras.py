@@ -73,7 +73,9 @@ def read(path: Path) -> History:
         )
     # Per-epoch series share one length; shorter lists are metadata such as phase boundaries.
     length = Counter(len(v) for v in lists.values()).most_common(1)[0][0]
-    history = History(source="keras-history", path=str(path), x_unit="epoch")
+    # Keras' History always holds its objective under "loss"; a hand-written loop's dict of lists names its own keys
+    # (train_loss, val_cos) and its fixes are written in trainwell's names, not Keras'.
+    history = History(source="keras-history" if "loss" in lists else "json-history", path=str(path), x_unit="epoch")
     collector = Collector()
     for key, values in lists.items():
         if len(values) != length:

@@ -66,12 +66,29 @@ def _names_a_loss(header: list[str]) -> bool:
 def _source(found: Path, header: list[str], step: str | None) -> str:
     """Which logger wrote the file, for fixes in its own terms: Lightning's CSVLogger writes a ``step`` column into a
     file named metrics.csv (a copy may carry a prefix); Keras' writes ``epoch`` first and its metric names sorted,
-    ``loss`` among them, and no step. Any other CSV (a hand-written loop's, a spreadsheet export) is "csv"."""
+    ``loss`` among them, and no step; ``pd.DataFrame(history.history).to_csv()`` writes a Keras History's own keys
+    (``_keras_history_columns``). Any other CSV (a hand-written loop's, a spreadsheet export) is "csv"."""
     if step == "step" and found.name.endswith("metrics.csv"):
         return "lightning-csv"
     if step is None and header[:1] == ["epoch"] and "loss" in header and header[1:] == sorted(header[1:]):
         return "keras-csv"
+    if step is None and _keras_history_columns(header):
+        return "keras-csv"
     return "csv"
+
+
+def _keras_history_columns(header: list[str]) -> bool:
+    """Whether the metric columns are a Keras History's keys: its objective ``loss``, metrics under Keras' own names
+    (no ``train_`` prefix), each ``val_<name>`` beside its ``<name>``, and the LR a scheduler callback adds; pandas'
+    index column and an ``epoch`` column aside (a file with a batch or episode counter is a hand-written loop's)."""
+    if any(classify(c)[0] == "step" for c in header):
+        return False
+    metrics = [c for c in header if c and classify(c)[0] not in ("epoch", "ignore")]
+    return (
+        "loss" in metrics
+        and not any(c.startswith("train_") for c in metrics)
+        and all(c.removeprefix("val_") in metrics for c in metrics if c.startswith("val_"))
+    )
 
 
 def read(path: Path) -> History:

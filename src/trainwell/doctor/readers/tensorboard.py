@@ -72,6 +72,7 @@ def read(path: Path) -> History:
         history.notes.append("the event files hold no scalar summaries")
     elif keras_epochs:
         history.x_unit = "epoch"
+        history.source = "keras-tensorboard"  # Keras' TensorBoard callback wrote every tag read: fixes in Keras' names
     return collector.build(history)
 
 
