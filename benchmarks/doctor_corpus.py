@@ -12,7 +12,8 @@ used for development (its labels committed before the doctor ran on it); ``test4
 scored and used for development, with TensorBoard event files and Keras CSVLogger logs added; ``test5`` likewise after
 all five had been scored and used for development (labels committed before the doctor ran on it, to be scored once);
 ``test6`` likewise after all six, walked at paths no earlier split used, its labels following the explicit rules written
-in the manifest's "about" (to be scored once, after the doctor's last change):
+in the manifest's "about" (to be scored once, after the doctor's last change); ``test7`` likewise after all seven, at
+further new paths, labelled by those rules applied literally (scored once, at the end of the session):
 - main-finding agreement: the doctor's verdict matches the label under ``AGREES`` below;
 - error-severity findings on logs labelled healthy (must be none);
 - crashes: any exception other than trainwell's own clean ``TrainwellError`` refusal;
@@ -58,7 +59,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "spikes": frozenset({"spikes", "val_spikes"}),
     "too-few-evals": frozenset({"few_evals"}),
 }
-SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6")
+SPLITS = ("dev", "test", "test2", "test3", "test4", "test5", "test6", "test7")
 CALM_LABELS = frozenset({"healthy", "still-improving", "too-few-evals", "too-short", "loss-metric-disagree"})
 
 
