@@ -129,3 +129,21 @@ def test_keras_fixes_name_keras_arguments(tmp_path: Path) -> None:
     h.source = "keras-history"
     (found,), _ = run_checks(h, ["divergence"])
     assert "keras.optimizers.Adam(learning_rate=...)" in found.fix and "divide by 10" in found.fix
+
+
+# ---- a late turn in a noisy curve -----------------------------------------------------------------------------------
+
+
+def test_a_rise_from_the_luckiest_of_a_noisy_runs_last_evaluations_is_not_overfitting() -> None:
+    # test6 (a 100-epoch Keras audio classifier, labelled spikes): a val loss jumping 3-10x for single epochs all run long
+    # and best at epoch 97 (0.056), 0.085 three epochs later, was overfitting: 3 evaluations after the best are under
+    # OVERFIT_LATE_FRACTION of 100, and the rise is inside the curve's jitter. Here: best at evaluation 35 of 40, five
+    # evaluations after it, up to 30% above it, in a curve that jitters by +-35%.
+    val = noisy(decay(40, 2.0, 0.1, 6.0), 0.35, seed=3)
+    low = min(val) * 0.8
+    val[34:] = [low * r for r in (1.0, 1.3, 1.0, 1.25, 1.15, 1.3)]
+    train = decay(400, 2.3, 0.05, 6.0)
+    assert run_checks(history(train, val, every=10), ["overfitting"])[0] == []
+    # A clean curve whose late turn climbs well out of its jitter is still overfitting.
+    clean = [*decay(37, 2.0, 0.1, 6.0), 0.14, 0.18, 0.22]
+    assert [f.rule for f in run_checks(history(train, clean, every=10), ["overfitting"])[0]] == ["overfitting"]

@@ -110,9 +110,12 @@ def _overfit_turn(history: History, name: str, series: Series, mode: str) -> Fin
         # give did not help: weight decay 0.05 -> 0.25 -0.05 points, patience 3 -0.09 points
         # (benchmarks/results/default_run.json; issue G item 6).
         return None
-    if after <= t.OVERFIT_MIN_AFTER and not beyond_jitter(series, best, mode):
-        # A turn seen on only the last OVERFIT_MIN_AFTER evaluations must stand out of the curve's jitter: a noisy
-        # flat curve's latest evaluations often sit above its luckiest one. A longer turn is evidence by persistence.
+    late = after < t.OVERFIT_LATE_FRACTION * (len(series) - 1)
+    if (after <= t.OVERFIT_MIN_AFTER or late) and not beyond_jitter(series, best, mode):
+        # A turn seen on only the last OVERFIT_MIN_AFTER evaluations, or on fewer than OVERFIT_LATE_FRACTION of them,
+        # must stand out of the curve's jitter: a noisy curve's latest evaluations often sit above its luckiest one (a
+        # spiky 100-epoch val loss best at epoch 97, 0.056, and 0.085 three epochs later). A longer turn is evidence by
+        # persistence.
         return None
     if _inside_plateau_noise(series, best, mode) and not _quality_turned(history, name):
         # The curve flattened early and the rise after its best is within the jitter it wandered with on that plateau:

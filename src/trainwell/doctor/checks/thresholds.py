@@ -56,6 +56,7 @@ GRAD_CLIP = 1.0
 LR_MILD_DIVIDE = 2.0
 # Generalisation and length
 OVERFIT_MIN_AFTER = 2
+OVERFIT_LATE_FRACTION = 0.2
 FEW_EVALS = 4
 PARTIAL_RUN_FRACTION = 0.9
 OVERFIT_RISE = 0.05
@@ -143,6 +144,7 @@ SOURCES: dict[str, str] = {
     "PARTIAL_RUN_FRACTION": "rationale: a log ending before 90% of the trainer state's own max_steps is a checkpoint of an unfinished run (resume it; do not lengthen it)",
     "FEW_EVALS": "rationale: a turn needs a best evaluation plus OVERFIT_MIN_AFTER after it, and one before it to be a turn: 4 evaluations",
     "OVERFIT_MIN_AFTER": "rationale: the turn needs at least 2 evaluations after the best one",
+    "OVERFIT_LATE_FRACTION": "rationale: a turn whose evaluations after the best are fewer than 20% of the run's has had little time to persist, so like a turn of OVERFIT_MIN_AFTER evaluations it must rise past the best by OVERFIT_NOISE_Z robust standard deviations of the eval jitter; a practitioner reads a best in the last fifth of a noisy run as its luckiest evaluation, not a turn (the test6 label rules' 'the best lies before the last 20% of evaluations')",
     "OVERFIT_RISE": "003 'Warning Signs': validation loss increases while training loss decreases; rationale: >= 5% above the best",
     "OVERFIT_GAP_RATIO": "003 'Overfitting (train loss << eval loss)'; rationale: << = the final val loss 3x the final train loss, val no longer improving",
     "OVERFIT_DROP": "rationale: for higher-is-better metrics a 2% relative drop from the best",
