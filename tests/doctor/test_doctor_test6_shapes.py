@@ -147,3 +147,23 @@ def test_a_rise_from_the_luckiest_of_a_noisy_runs_last_evaluations_is_not_overfi
     # A clean curve whose late turn climbs well out of its jitter is still overfitting.
     clean = [*decay(37, 2.0, 0.1, 6.0), 0.14, 0.18, 0.22]
     assert [f.rule for f in run_checks(history(train, clean, every=10), ["overfitting"])[0]] == ["overfitting"]
+
+
+# ---- a late blow-up of both losses --------------------------------------------------------------------------------
+
+
+def test_a_val_loss_blowing_up_at_the_end_while_the_train_loss_rises_too_is_divergence() -> None:
+    # test6 (a Keras CSVLogger run whose cosine schedule restarts to 1e-3 at epoch 10, labelled diverging): val loss
+    # 8.33 -> 0.055 at epoch 10, then 0.64, 0.20, 0.19, 0.17, 0.48, 1.14 (20x its best, climbing) while the train loss
+    # rose 0.037 -> 0.06 at the restart: overfitting handed it over ("both got worse") and divergence read only the train
+    # loss, so only saturating (info) was left.
+    val = [8.33, 0.2, 0.22, 0.25, 0.12, 0.18, 0.11, 0.083, 0.062, 0.055, 0.64, 0.2, 0.19, 0.17, 0.48, 1.14]
+    train = [0.40, 0.13, 0.10, 0.087, 0.074, 0.062, 0.053, 0.046, 0.040, 0.037, 0.089, 0.075, 0.072, 0.066, 0.063, 0.057]
+    found = diagnose(history(train, val, every=1)).findings
+    assert found[0].rule == "divergence" and "val_loss blew up" in found[0].message, found
+    # The same held-out blow-up while the train loss keeps falling is overfitting's to read, not divergence.
+    falling = [0.40 * 0.8**i for i in range(16)]
+    assert "divergence" not in [f.rule for f in diagnose(history(falling, val, every=1)).findings]
+    # A blow-up the run came back from is not divergence either.
+    back = [*val[:-2], 0.48, 0.06]
+    assert "divergence" not in [f.rule for f in diagnose(history(train, back, every=1)).findings]

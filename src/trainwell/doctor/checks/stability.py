@@ -126,7 +126,9 @@ def _bf16_fix(history: History) -> str:
     supersedes=("spikes", "oscillation", "warmup_too_short", "saturating", "overfitting", "flat_loss", "loss_metric_disagree"),
 )
 def divergence(history: History) -> Finding | None:
-    """The loss explodes (3x where it started) or rises and stays up (gives back half its progress)."""
+    """The loss explodes (3x its start) or rises and stays up (half its progress back), or val and train loss both blow up late.
+
+    The last: the val loss ends DIVERGE_EXPLODE x its best and still climbing while the train loss rises too."""
     name, series = primary_loss(history)
     smooth_values = smoothed(series)
     begin = start_level(series.values)
@@ -149,6 +151,9 @@ def divergence(history: History) -> Finding | None:
     rising = _rising_from_start(history)
     if rising is not None:
         return rising
+    blown = _eval_blow_up(history)
+    if blown is not None:
+        return blown
     best_index = min(range(len(smooth_values)), key=smooth_values.__getitem__)
     best = smooth_values[best_index]
     tail = series.values[-t.DIVERGE_TAIL :]
@@ -166,6 +171,33 @@ def divergence(history: History) -> Finding | None:
         f"then rose to {fmt(series.values[-1])} (started at {fmt(begin)})"
     )
     return finding("divergence", message, evidence, lr_change(history, 1 / t.LR_DIVIDE), step=series.steps[first_up])
+
+
+def _eval_blow_up(history: History) -> Finding | None:
+    """The eval loss climbs to DIVERGE_EXPLODE x its best after it and is still climbing at its last evaluation (the
+    worst since the best), while the train loss ends above where it was at that best: both sides got worse, so it is
+    not overfitting (which hands this case over) but the run coming apart late (an LR restart or a schedule that rose
+    again, an update that broke the weights)."""
+    val, train = history.eval_loss.finite(), history.train_loss.finite()
+    if len(val) < t.FEW_EVALS or len(train) < 2:
+        return None
+    best = min(range(len(val)), key=val.values.__getitem__)
+    after = val.values[best + 1 :]
+    if len(after) < 2 or val.values[best] <= 0 or val.values[-1] < t.DIVERGE_EXPLODE * val.values[best]:
+        return None
+    if val.values[-1] < max(after) or val.values[-1] <= val.values[-2]:
+        return None  # it came back down, or is no longer climbing: val_spikes' or overfitting's business
+    then = [v for s, v in zip(train.steps, train.values) if s <= val.steps[best]]
+    now = tail_level(train.values, t.EDGE_FRACTION)
+    if not then or now <= then[-1]:
+        return None  # the train loss kept falling: the held-out side alone got worse, which overfitting reads
+    evidence = [at(val, best, "val_loss", "best"), at(val, len(val) - 1, "val_loss", "last evaluation, still climbing")]
+    message = (
+        f"val_loss blew up: {fmt(val.values[best])} at {history.x_unit} {val.steps[best]:g}, then {fmt(val.values[-1])} "
+        f"({val.values[-1] / val.values[best]:.0f}x) at the last evaluation and still climbing, while the train loss rose too "
+        f"({fmt(then[-1])} → {fmt(now)})"
+    )
+    return finding("divergence", message, evidence, lr_change(history, 1 / t.LR_DIVIDE), step=val.steps[best])
 
 
 def _rose_from_first(series: Series) -> bool:
