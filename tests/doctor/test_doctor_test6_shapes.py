@@ -167,3 +167,26 @@ def test_a_val_loss_blowing_up_at_the_end_while_the_train_loss_rises_too_is_dive
     # A blow-up the run came back from is not divergence either.
     back = [*val[:-2], 0.48, 0.06]
     assert "divergence" not in [f.rule for f in diagnose(history(train, back, every=1)).findings]
+
+
+# ---- an evaluation logged twice --------------------------------------------------------------------------------------
+
+
+def test_an_evaluation_logged_again_after_training_counts_once(tmp_path: Path) -> None:
+    # test6 (a 3-epoch MNIST Lightning run, labelled too-few-evals): val_loss 0.254, 0.203, 0.168 at the epoch ends and
+    # 0.168 again at the next step (trainer.validate after fit): four evaluations, so few_evals was skipped.
+    rows: list[dict[str, float]] = []
+    for step in range(10, 2346, 50):
+        rows.append({"epoch": step // 782, "step": step, "train_loss": 1.1 * 0.95 ** (step / 50) + 0.1})
+    for epoch, (step, value) in enumerate(((781, 0.2543), (1563, 0.2034), (2345, 0.1682), (2346, 0.1682))):
+        rows.append({"epoch": epoch, "step": step, "val_loss": value})
+    folder = tmp_path / "lightning_logs" / "version_1"
+    folder.mkdir(parents=True)
+    h = read_history(write_csv(folder / "metrics.csv", rows, header=["epoch", "step", "train_loss", "val_loss"]))
+    assert h.eval_loss.values == [0.2543, 0.2034, 0.1682] and any("counted once" in n for n in h.notes)
+    assert "few_evals" in [f.rule for f in diagnose(h).findings]
+    # The same value again after more training is a second evaluation (the weights changed): kept.
+    rows.append({"epoch": 3, "step": 2400, "train_loss": 0.12})
+    rows.append({"epoch": 3, "step": 2401, "val_loss": 0.1682})
+    h = read_history(write_csv(folder / "metrics.csv", rows, header=["epoch", "step", "train_loss", "val_loss"]))
+    assert h.eval_loss.values == [0.2543, 0.2034, 0.1682, 0.1682]

@@ -91,6 +91,29 @@ class History:
     hints: RunHints = field(default_factory=RunHints)
     notes: list[str] = field(default_factory=list)
 
+    def _drop_relogged_evaluations(self) -> None:
+        """An evaluation logged twice counts once: the val loss at a later step equal to the one before it to every
+        logged digit, with no train step logged between them, is the same weights evaluated again (Lightning's
+        ``trainer.validate(model)`` after ``fit`` logs the last epoch's value once more at the next step); every eval
+        metric of that record goes with it. A train loss logged after the first (up to and at the second: an epoch's train
+        loss shares its end step with the evaluation) means training changed the weights between them, and an equal value
+        then is kept."""
+        loss = self.eval.get("val_loss")
+        if loss is None or len(loss) < 2:
+            return
+        train = self.train_loss.steps
+        dropped = {
+            b
+            for (a, u), (b, v) in zip(zip(loss.steps, loss.values), zip(loss.steps[1:], loss.values[1:]))
+            if u == v and math.isfinite(u) and not any(a < s <= b for s in train)
+        }
+        if not dropped:
+            return
+        for key, series in self.eval.items():
+            kept = [(s, v) for s, v in zip(series.steps, series.values) if s not in dropped]
+            self.eval[key] = Series([s for s, _ in kept], [v for _, v in kept])
+        self.notes.append(f"{len(dropped)} evaluation(s) logged again with the same val_loss and no training between: counted once")
+
     @property
     def eval_loss(self) -> Series:
         return self.eval.get("val_loss", Series())
@@ -121,6 +144,7 @@ class History:
                 group[key] = group[key].sorted()
                 if not group[key]:
                     del group[key]
+        self._drop_relogged_evaluations()
         if not self.train_loss:
             self.notes.append("no train loss series: checks on the training curve are skipped")
         if not self.eval:
