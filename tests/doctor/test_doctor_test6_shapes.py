@@ -9,7 +9,7 @@ from pathlib import Path
 from test_doctor_checks import decay, history, noisy
 from test_doctor_reader_parity import write_csv
 
-from trainwell.doctor import Severity, diagnose, read_history, run_checks
+from trainwell.doctor import Series, Severity, diagnose, read_history, run_checks
 
 # ---- non-finite gradient norms only at the start: the loss scaler's first calibration ------------------------------
 
@@ -190,3 +190,18 @@ def test_an_evaluation_logged_again_after_training_counts_once(tmp_path: Path) -
     rows.append({"epoch": 3, "step": 2401, "val_loss": 0.1682})
     h = read_history(write_csv(folder / "metrics.csv", rows, header=["epoch", "step", "train_loss", "val_loss"]))
     assert h.eval_loss.values == [0.2543, 0.2034, 0.1682, 0.1682]
+
+
+# ---- still improving: not when the last evaluation fell away from the best -----------------------------------------
+
+
+def test_a_metric_that_collapsed_at_its_last_evaluation_is_not_still_improving() -> None:
+    # test6 (a seq2seq fine-tune selecting its checkpoint by BLEU): eval BLEU 0, 0, 0.18, 2.49, 0.007 was "still improving
+    # at the end" because its best was next to the end, though the last evaluation gave back all of it.
+    h = history(decay(50, 0.33, 0.24, 3.0), every=10)
+    h.eval["val_bleu"] = Series([10.0, 20.0, 30.0, 40.0, 50.0], [0.0, 0.0, 0.18, 2.49, 0.007])
+    h.hints.metric, h.hints.mode = "val_bleu", "max"
+    assert "still_improving" not in [f.rule for f in run_checks(h)[0]]
+    # The best next to the end with the last evaluation near it still counts.
+    h.eval["val_bleu"] = Series([10.0, 20.0, 30.0, 40.0, 50.0], [0.0, 0.5, 1.2, 2.49, 2.47])
+    assert "still_improving" in [f.rule for f in run_checks(h)[0]]
