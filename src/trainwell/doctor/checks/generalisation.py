@@ -13,6 +13,7 @@ from trainwell.doctor.checks.base import (
     beyond_jitter,
     check,
     decay_raise,
+    ends_near_best,
     finding,
     fmt,
     for_tool,
@@ -406,17 +407,16 @@ def relative_tail_drop(series: Series, mode: str) -> float | None:
 
 
 def improving_at_end(series: Series, mode: str) -> bool:
-    """The best value is at (or next to, the last within OVERFIT_RISE / OVERFIT_DROP of it) the end, and the last third
-    brought IMPROVING_SHARE of the total gain, or the last value beats every earlier one by IMPROVING_LAST_GAIN (a curve
-    whose early drop dwarfs a late one that is still going on), or (a loss or error bounded by 0) the end level is IMPROVING_REL_DROP below where the last third
-    started: the one reading of "still improving" that still_improving, saturating and underfitting share."""
+    """The best value is at (or next to, the last near it by ends_near_best) the end, and the last third brought
+    IMPROVING_SHARE of the total gain, or the last value beats every earlier one by IMPROVING_LAST_GAIN (a curve whose
+    early drop dwarfs a late one that is still going on), or (a loss or error bounded by 0) the end level is
+    IMPROVING_REL_DROP below where the last third started: the one reading of "still improving" that still_improving,
+    saturating and underfitting share."""
     best = _best_index(series, mode)
     share, _ = _tail_gain(series, mode)
     if best < len(series) - 2:
         return False
-    if best == len(series) - 2 and _worse_by(series.values[-1], series.values[best], mode) > (
-        t.OVERFIT_RISE if mode == "min" else t.OVERFIT_DROP
-    ):
+    if best == len(series) - 2 and not ends_near_best(series, mode):
         return False  # the last evaluation fell away from the best (a BLEU 2.49 -> 0.007): a turn or a collapse, not improving
     if share >= t.IMPROVING_SHARE:
         return True
