@@ -10,6 +10,7 @@ from test_doctor_checks import decay, history, noisy
 from test_doctor_reader_parity import write_csv
 
 from trainwell.doctor import Series, Severity, diagnose, read_history, run_checks
+from trainwell.doctor.checks.generalisation import _passes
 
 # ---- non-finite gradient norms only at the start: the loss scaler's first calibration ------------------------------
 
@@ -205,3 +206,14 @@ def test_a_metric_that_collapsed_at_its_last_evaluation_is_not_still_improving()
     # The best next to the end with the last evaluation near it still counts.
     h.eval["val_bleu"] = Series([10.0, 20.0, 30.0, 40.0, 50.0], [0.0, 0.5, 1.2, 2.49, 2.47])
     assert "still_improving" in [f.rule for f in run_checks(h)[0]]
+
+
+def test_the_passes_over_the_data_are_counted_from_the_logs_epoch_index() -> None:
+    # Lightning and Keras write the epoch index from 0: epochs 0 and 1 are two passes, where HF's fractional 1.0 is one.
+    h = history(decay(20), decay(4), every=5)
+    h.epochs = Series([5.0, 10.0, 15.0, 20.0], [0.0, 0.0, 1.0, 1.0])
+    assert _passes(h) == 2
+    h.epochs = Series([5.0, 10.0, 15.0, 20.0], [0.25, 0.5, 0.75, 1.0])
+    assert _passes(h) == 1
+    h.hints.epochs = 3.0
+    assert _passes(h) == 3

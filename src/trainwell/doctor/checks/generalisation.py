@@ -634,11 +634,14 @@ def saturating(history: History) -> Finding | None:
 
 
 def _passes(history: History) -> float | None:
-    """How many passes over the training data the log covers: the planned epochs (HF num_train_epochs), else the last
-    logged epoch (HF logs fractional epochs), else the x axis when it counts epochs; None when the log does not say."""
-    epochs = history.epochs.finite().values
+    """How many passes over the training data the log covers: the planned epochs (HF num_train_epochs), else the epochs
+    the log went through (an epoch index counted from 0, as Lightning and Keras write it: the number of epochs seen; HF's
+    fractional progress: the passes completed), else the x axis when it counts epochs; None when the log does not say."""
     if history.hints.epochs:
         return history.hints.epochs
+    epochs = history.epochs.finite().values
+    if epochs and all(v.is_integer() for v in epochs):
+        return max(epochs) - min(epochs) + 1
     if epochs:
         return max(epochs)
     return history.last_step if history.x_unit == "epoch" else None
