@@ -217,3 +217,16 @@ def test_the_passes_over_the_data_are_counted_from_the_logs_epoch_index() -> Non
     assert _passes(h) == 1
     h.hints.epochs = 3.0
     assert _passes(h) == 3
+
+
+# ---- a spike jumps up from the values before it ---------------------------------------------------------------------
+
+
+def test_the_second_log_of_a_steep_early_descent_is_not_a_spike() -> None:
+    # test6 (a 750-step Lightning run logging a per-step loss every 50 steps, labelled healthy): 5.17, 3.90, 1.17, 1.10,
+    # 0.66 ... read 3.90 as a spike (2x the running median there) though the loss was falling into it from 5.17.
+    values = [5.17, 3.90, 1.17, 1.10, 0.66, 0.88, 0.61, 0.71, 0.82, 0.75, 0.80, 0.70, 0.55, 0.61, 0.85]
+    assert run_checks(history(values), ["spikes"])[0] == []
+    # The same run with a jump up from its level is a spike.
+    values[9] = 3.2
+    assert [f.rule for f in run_checks(history(values), ["spikes"])[0]] == ["spikes"]

@@ -258,6 +258,8 @@ def _spike_indices(series: Series) -> list[int]:
         jump = v - m
         if v <= m * t.SPIKE_RATIO or jump <= t.SPIKE_PROGRESS_FRACTION * progress:
             continue
+        if i > 0 and v <= max(values[max(0, i - t.SPIKE_WINDOW // 2) : i]):
+            continue  # not a jump up: the loss was higher just before (an early descent's second log)
         noise = mad(residuals[max(0, i - half) : i + half + 1])  # local: noise differs between early and late training
         if noise == 0 or jump / noise > t.SPIKE_Z:
             hits.append(i)
