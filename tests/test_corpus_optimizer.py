@@ -48,26 +48,3 @@ def test_no_rule_past_the_margin_means_never_switch(optimizer: ModuleType) -> No
     chosen = optimizer.choose(rows)
     assert chosen["text"] == "never switch" and chosen["switched_training"] == []
     assert not chosen["rule"].switches({"steps": 50, "width": 64})
-
-
-def test_the_shipped_rule_is_arm_b_on_top_of_the_adamw_recommendation(optimizer: ModuleType) -> None:
-    """The recommender's SGD config for an MLP on few examples is exactly arm B of the AdamW recommendation the corpus
-    scored it against, so the held-out and in-sample runs of a switched setting are the arm's runs (same keys)."""
-    from unittest import mock
-
-    from trainwell.advise import _rules_optim
-    from trainwell.advise.recommender import Profile, recommend
-    from trainwell.config.structure import to_dict
-
-    profile = Profile("mlp", "scratch", dataset_size=266, epochs=30, batch_size=32, num_classes=3, width=64, metric="accuracy")
-    shipped = recommend(profile)
-    assert "optimizer.sgd-mlp-small-data" in shipped.rules and shipped.config.optimizer.name == "sgd"
-    with mock.patch.object(_rules_optim, "SGD_MLP_MAX_EXAMPLES", -1):
-        adamw = to_dict(recommend(profile).config)
-    assert adamw["optimizer"]["name"] == "adamw"
-    assert optimizer.sgd_config(adamw) == to_dict(shipped.config)
-    # one example more than the threshold keeps AdamW and the LR law
-    larger = recommend(
-        Profile("mlp", "scratch", dataset_size=_rules_optim.SGD_MLP_MAX_EXAMPLES + 1, epochs=30, batch_size=32, num_classes=3)
-    )
-    assert larger.config.optimizer.name == "adamw" and "optimizer.sgd-mlp-small-data" not in larger.rules

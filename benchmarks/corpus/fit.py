@@ -347,17 +347,11 @@ def loo_table_for(book: dict[str, Any], dataset: str) -> dict[str, Any] | None:
     return {**table_with(prior, fit(train, prior)), "fitted_on": sorted(r["setting"].name for r in train)}
 
 
-def loo_items(
-    book: dict[str, Any], settings: list[Setting], finder_hash: str, optimizer_rule: bool = True
-) -> tuple[list[plan.Item], dict[str, dict[str, Any]]]:
+def loo_items(book: dict[str, Any], settings: list[Setting], finder_hash: str) -> tuple[list[plan.Item], dict[str, dict[str, Any]]]:
     """trainwell's recommendation for each setting with the law fitted without its dataset and the corpus-made
     decisions remade without it (decisions.py), 3 seeds each, and what is newly made for that: ledger key -> the
-    entries the caller freezes there (the law's tables under ``loo_key(book)``, the decisions under ``decisions.key``).
-    ``optimizer_rule``: SGD on the MLPs that the optimizer rule chosen without the setting's dataset switches
-    (optimizer.py; until both of its arms are trained, none); False gives optimizer.py's arm A, the recommendation
-    with AdamW on every MLP."""
+    entries the caller freezes there (the law's tables under ``loo_key(book)``, the decisions under ``decisions.key``)."""
     import decisions
-    import optimizer
 
     out: list[plan.Item] = []
     tables: dict[str, dict[str, Any]] = {}
@@ -368,7 +362,6 @@ def loo_items(
     frozen = decisions.key(finder_hash) in book
     settled = frozen or decisions.final(book, finder_hash)
     decided = decisions.frozen_or_made(book, finder_hash)[0] if settled else None
-    switch = optimizer.fold_rules(book, finder_hash) if optimizer_rule and decided is not None else None
     for s in settings:
         table = tables.get(s.dataset) or loo_table_for(book, s.dataset)
         if table is None:
@@ -380,12 +373,9 @@ def loo_items(
         facts = book["settings"][s.name]["facts"]
         config = recommended_with(s, facts, table)
         if config is not None:
-            configs = decisions.configs(s, facts, config, decided)
-            if switch is not None and switch[s.dataset].switches(facts) and s.family == optimizer.FAMILY:
-                configs = [optimizer.sgd_config(c) for c in configs]
             out += [
                 plan.config_item(s, "trainwell_loo", "trainwell_loo", seed, c, finder_hash)
-                for seed, c in zip(methods.seeds(s), configs, strict=True)
+                for seed, c in zip(methods.seeds(s), decisions.configs(s, facts, config, decided), strict=True)
             ]
     new = {loo_key(book): tables} if tables else {}
     if decided is not None and not frozen:
@@ -394,15 +384,14 @@ def loo_items(
 
 
 def recommended_with(s: Setting, facts: dict[str, Any], table_dict: dict[str, Any]) -> dict[str, Any] | None:
-    """The recommender's config with ``table_dict`` in place of the shipped law table and its corpus-chosen optimizer
-    rule (``optimizer.sgd-mlp-small-data``) switched off: that rule's held-out side is each fold's own (loo_items)."""
+    """The recommender's config with ``table_dict`` in place of the shipped law table."""
     from unittest import mock
 
     import methods
-    from trainwell.advise import _rules_optim, lr_law
+    from trainwell.advise import lr_law
 
     table = lr_law.LawTable.from_dict(table_dict)
-    with mock.patch.object(lr_law, "_shipped", lambda: table), mock.patch.object(_rules_optim, "SGD_MLP_MAX_EXAMPLES", -1):
+    with mock.patch.object(lr_law, "_shipped", lambda: table):
         config, _ = methods.trainwell_config(s, facts)
     return config
 

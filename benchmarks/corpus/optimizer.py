@@ -56,62 +56,30 @@ class Rule:
         return "never switch" if self.fact is None else f"SGD where {self.fact} {self.op} {self.threshold:g}"
 
 
-def sgd_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Arm B's config: ``config`` with the SGD peer's optimizer block on top (probe.py's ``sgd-mlp`` variant, a copy)."""
-    return probe.variant_config(config, VARIANT)
-
-
-def _by_setting(items: list[plan.Item]) -> dict[str, list[plan.Item]]:
+def loo_items(book: dict[str, Any], finder_hash: str) -> dict[str, list[plan.Item]]:
+    """setting -> its ``trainwell_loo`` items (the tables and decisions frozen in the ledger), as report.build names them."""
+    frozen = book.get(fit.loo_key(book), {})
     out: dict[str, list[plan.Item]] = {}
-    for i in items:
-        out.setdefault(i.setting, []).append(i)
+    for i in fit.loo_items(book, SETTINGS, finder_hash)[0]:
+        if BY_NAME[i.setting].dataset in frozen:
+            out.setdefault(i.setting, []).append(i)
     return out
 
 
-def arms(book: dict[str, Any], finder_hash: str) -> tuple[dict[str, list[plan.Item]], dict[str, list[plan.Item]]]:
-    """(arm A, arm B) per MLP setting, one item per seed: A is the held-out recommendation with AdamW (the law's LR),
-    as report.py names it (the tables frozen in the ledger), B the same config per seed with SGD on top. B's spec is
-    a plain recommended config's, so where a fold switches, the held-out (and in-sample) recommendation is B's run."""
-    frozen = book.get(fit.loo_key(book), {})
-    found = [i for i in fit.loo_items(book, SETTINGS, finder_hash, optimizer_rule=False)[0] if BY_NAME[i.setting].dataset in frozen]
-    a = {name: items for name, items in _by_setting(found).items() if BY_NAME[name].family == FAMILY}
-    b = {
-        name: [
-            plan.config_item(BY_NAME[name], "optimizer", f"optimizer:{VARIANT}", i.seed, sgd_config(i.spec["config"]), finder_hash)
+def sgd_items(loo: dict[str, list[plan.Item]], finder_hash: str) -> dict[str, list[plan.Item]]:
+    """setting -> arm B's items: each MLP's held-out config per seed with the SGD variant on top."""
+    out = {}
+    for name, items in loo.items():
+        s = BY_NAME[name]
+        if s.family != FAMILY:
+            continue
+        out[name] = [
+            plan.config_item(
+                s, "probe", f"probe:{VARIANT}", i.seed, probe.variant_config(i.spec["config"], VARIANT), finder_hash, probe=VARIANT
+            )
             for i in items
         ]
-        for name, items in a.items()
-    }
-    return a, b
-
-
-def gains(book: dict[str, Any], a: dict[str, list[plan.Item]], b: dict[str, list[plan.Item]]) -> list[dict[str, Any]]:
-    """Per MLP setting: its dataset, the candidate facts, both arms' validation means and the gain B minus A (points)."""
-    rows = []
-    for name in a:
-        va, vb = val_mean(book, a[name]), val_mean(book, b[name])
-        facts = book["settings"][name]["facts"]
-        rows.append(
-            {
-                "setting": name,
-                "dataset": BY_NAME[name].dataset,
-                "facts": {f: facts[f] for f in FACTS},
-                "val_a": round(va, 3),
-                "val_b": round(vb, 3),
-                "gain": vb - va,
-            }
-        )
-    return rows
-
-
-def fold_rules(book: dict[str, Any], finder_hash: str) -> dict[str, Rule] | None:
-    """Per dataset of the corpus, the rule chosen without it (``choose``), or None until both arms are trained on every
-    MLP (then no fold switches: the held-out recommendation is arm A)."""
-    a, b = arms(book, finder_hash)
-    if not a or any(i.key not in book["runs"] for items in (*a.values(), *b.values()) for i in items):
-        return None
-    rows = gains(book, a, b)
-    return {d: choose([r for r in rows if r["dataset"] != d])["rule"] for d in sorted({s.dataset for s in SETTINGS})}
+    return out
 
 
 def val_mean(book: dict[str, Any], items: list[plan.Item]) -> float:
@@ -168,31 +136,48 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def as_loo(items: list[plan.Item]) -> list[plan.Item]:
+    """Arm B's runs standing in for the held-out recommendation's (the report scores the ``trainwell_loo`` method)."""
+    return [plan.Item(i.setting, "trainwell_loo", "trainwell_loo", i.seed, i.spec, i.key) for i in items]
+
+
 def evaluate(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
-    a, b = arms(book, finder_hash)
-    if fold_rules(book, finder_hash) is None:
-        raise SystemExit("arm A or B is not complete in the ledger: run with --train first")
-    rows = gains(book, a, b)
+    loo = loo_items(book, finder_hash)
+    sgd = sgd_items(loo, finder_hash)
+    missing = [i for items in sgd.values() for i in items if i.key not in book["runs"]]
+    if missing:
+        raise SystemExit(f"{len(missing)} runs of arm B are not in the ledger: run with --train first")
+    rows = []
+    for name, items in sgd.items():
+        s = BY_NAME[name]
+        a, b = val_mean(book, loo[name]), val_mean(book, items)
+        facts = book["settings"][name]["facts"]
+        rows.append(
+            {
+                "setting": name,
+                "dataset": s.dataset,
+                "facts": {f: facts[f] for f in FACTS},
+                "val_a": round(a, 3),
+                "val_b": round(b, 3),
+                "gain": b - a,
+            }
+        )
     folds = {}
+    after = dict(loo)
     for d in sorted({r["dataset"] for r in rows}):
         chosen = choose([r for r in rows if r["dataset"] != d])
         held = [r for r in rows if r["dataset"] == d]
         switched = [r["setting"] for r in held if chosen["rule"].switches(r["facts"])]
+        for name in switched:
+            after[name] = as_loo(sgd[name])
         folds[d] = {**{k: v for k, v in chosen.items() if k != "rule"}, "held_out": [r["setting"] for r in held], "switched": switched}
     all_data = choose(rows)
-    frozen = book.get(fit.loo_key(book), {})
-
-    def loo(rule: bool) -> dict[str, list[plan.Item]]:
-        found = fit.loo_items(book, SETTINGS, finder_hash, optimizer_rule=rule)[0]
-        return _by_setting([i for i in found if BY_NAME[i.setting].dataset in frozen])
-
-    # before: arm A everywhere (the held-out recommendation without the rule); after: each fold's rule applied
-    before, now = scored(book, finder_hash, loo(False)), scored(book, finder_hash, loo(True))
+    before, now = scored(book, finder_hash, loo), scored(book, finder_hash, after)
     per_setting = []
     for r in rows:
         name = r["setting"]
         b_reg, a_reg = before["reports"][name]["methods"]["trainwell_loo"], now["reports"][name]["methods"]["trainwell_loo"]
-        sgd_test = statistics.fmean(100 * book["runs"][i.key]["test_acc"] for i in b[name])
+        sgd_test = statistics.fmean(100 * book["runs"][i.key]["test_acc"] for i in sgd[name])
         per_setting.append(
             {
                 **{k: (round(v, 3) if k == "gain" else v) for k, v in r.items()},
@@ -222,8 +207,8 @@ def evaluate(book: dict[str, Any], finder_hash: str) -> dict[str, Any]:
         "folds": folds,
         "all_data_rule": {k: v for k, v in all_data.items() if k != "rule"},
         "per_setting": per_setting,
-        "runs": sum(len(v) for v in b.values()),
-        "wall_s": round(sum(book["runs"][i.key].get("wall_s", 0.0) for items in b.values() for i in items), 1),
+        "runs": sum(len(v) for v in sgd.values()),
+        "wall_s": round(sum(book["runs"][i.key].get("wall_s", 0.0) for items in sgd.values() for i in items), 1),
     }
 
 
@@ -234,9 +219,8 @@ def main() -> None:
     finder_hash = ledger.finder_sources_hash()
     book = ledger.load()
     if args.train:
-        a, b = arms(book, finder_hash)
-        for name in a:
-            probe.train_missing(BY_NAME[name], book["settings"][name]["facts"], [*a[name], *b[name]], book)
+        for name, items in sgd_items(loo_items(book, finder_hash), finder_hash).items():
+            probe.train_missing(BY_NAME[name], book["settings"][name]["facts"], items, book)
         book = ledger.load()
     result = {
         "git_revision": ledger.git_revision(),

@@ -33,7 +33,6 @@ import finder
 import fit
 import ledger
 import methods
-import optimizer
 import plan
 from settings import BY_NAME, SETTINGS, Setting
 from trainwell.config.paths import set_path
@@ -206,12 +205,6 @@ def pending(book: dict[str, Any], settings: list[Setting], finder_hash: str, cur
         return Pending(todo, True, to_freeze)
     incomplete |= len({i.setting for i in loo}) < len(settings)
     todo += [(i.setting, i) for i in loo if i.key not in runs]
-    # the two arms the held-out optimizer rule is chosen on (optimizer.py): until both are in, no fold switches an MLP
-    a, b = optimizer.arms(book, curves or finder_hash) if loo else ({}, {})
-    names, named = {s.name for s in settings}, {i.key for i in loo}
-    arms = [i for arm in (a, b) for name, items in arm.items() if name in names for i in items if i.key not in runs and i.key not in named]
-    incomplete |= bool(arms)
-    todo += [(i.setting, i) for i in arms]
     # training at the finder's held-out picks (finder.py), named once every range test of these sources is in
     # (a range test still running keeps its setting's plan incomplete, so no worker leaves before they are named)
     found = finder.loo_items(book, settings, curves or finder_hash)

@@ -31,8 +31,7 @@ def test_train_logs_params_reasons_metrics_and_artifacts(tmp_path: Path, monkeyp
     experiment = client.get_experiment_by_name("tw-test")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED" and run.info.run_name == "run"
-    # the params are the run's config: 200 digits examples get the recommender's SGD rule for MLPs on <= 300 examples
-    assert run.data.params["optimizer.name"] == "sgd" and run.data.params["training.max_steps"] == "8"
+    assert run.data.params["optimizer.name"] == "adamw" and run.data.params["training.max_steps"] == "8"
     reasons = {k: v for k, v in run.data.tags.items() if k.startswith("reason.")}
     assert "reason.optimizer.lr" in reasons and "rule" in reasons["reason.optimizer.lr"]  # the recommender's why
     losses = client.get_metric_history(run.info.run_id, "loss")

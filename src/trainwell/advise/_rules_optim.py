@@ -31,50 +31,6 @@ rule(
     "001 §Optimizer Choice: CNN from scratch; 004 §Optimizer Comparison: SGD for 5000+ per class",
     {"model": "resnet", "dataset_size": 1_281_167, "num_classes": 1000},
 )
-# An MLP from scratch on a few hundred examples: the calibration corpus's one optimizer rule, chosen leave-one-dataset-out
-# by a test written down before it was run (benchmarks/corpus/PREREG_optimizer.md): per held-out dataset, a one-fact
-# threshold (steps, width, depth, examples, batch or classes) on the other datasets' validation gain of SGD over AdamW
-# at the LR law. Module data so that the corpus's held-out machinery (benchmarks/corpus/fit.py) can switch it off and
-# apply each fold's own threshold instead.
-SGD_MLP_MAX_EXAMPLES = 300
-SGD_MLP_RECIPE = {
-    # torchvision's classification reference recipe (references/classification/train.py), the corpus's SGD peer: its
-    # LR is not rescaled to the batch, as measured (0.1 at batches 16-32; the corpus has no SGD sweep to fit a law on)
-    "optimizer.name": "sgd",
-    "optimizer.lr": 0.1,
-    "optimizer.momentum": 0.9,
-    "optimizer.nesterov": False,
-    "optimizer.weight_decay": 1e-4,
-    "schedule.name": "cosine",
-    "schedule.warmup": 0.0,
-    "training.max_grad_norm": None,
-}
-
-
-def _few_examples(d: Draft) -> bool:
-    n = d.profile.dataset_size
-    return n is not None and n <= SGD_MLP_MAX_EXAMPLES
-
-
-rule(
-    "optimizer.sgd-mlp-small-data",
-    "optimizer",
-    Match(models=S({"mlp"}), modes=SCRATCH, test=_few_examples, test_doc=f"dataset_size ≤ {SGD_MLP_MAX_EXAMPLES}"),
-    SGD_MLP_RECIPE,
-    "an MLP from scratch on a few hundred examples: SGD 0.1 with momentum 0.9, cosine without warmup, weight decay 1e-4, "
-    "no clipping (the LR, schedule, weight decay and clipping stages keep this recipe). Measured, not from a guide: on "
-    "trainwell's calibration corpus the threshold was chosen per held-out dataset from the facts by the other datasets' "
-    "validation gain over AdamW at the LR law; held out, trainwell then beat every peer on 33 of 41 settings instead of 32, "
-    "mean regret 0.42 and worst 1.99 points unchanged. Weak evidence: the one held-out switch is wine-mlp32x1 (106 examples, "
-    "36 test rows, validation 100 % with either optimizer; +2.2 test points, under one test row a seed); on test it cost "
-    "the other two small sets 0.9 (digits, 300 examples) and 1.4 points (diabetes, 266) in-sample; on the 19 larger MLPs "
-    "SGD 0.1 lost up to 13.6 validation points (deep MLPs)",
-    "trainwell corpus, benchmarks/results/corpus_optimizer.json (benchmarks/corpus/optimizer.py, pre-registered in "
-    "benchmarks/corpus/PREREG_optimizer.md); the recipe is torchvision's references/classification (SGD 0.1, momentum 0.9, "
-    "wd 1e-4, cosine); 001 §Optimizer Choice has no MLP row, and 004 §Optimizer Comparison's SGD is for 5000+ examples per class",
-    {"model": "mlp", "dataset_size": 200, "epochs": 20, "batch_size": 16},
-    effect_doc="optimizer sgd, lr 0.1, momentum 0.9, nesterov off, weight_decay 1e-4, cosine, warmup 0, max_grad_norm none",
-)
 rule(
     "optimizer.adamw-gpt",
     "optimizer",
