@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_doctor_checks import series
 
-from trainwell.doctor import History, Severity, diagnose
+from trainwell.doctor import History, Severity, diagnose, run_checks
 from trainwell.doctor.checks.base import mode_of
 from trainwell.doctor.readers import read_history
 
@@ -106,7 +106,9 @@ def test_evaluation_noise_on_a_plateau_is_not_oscillation() -> None:
     assert "oscillation" not in _rules(h)
     long = _with_val(train, [0.71, 0.66, *_jitter(198, 0.62, 0.008)], every=1)
     assert "oscillation" not in _rules(long)
-    assert diagnose(long).main_finding.rule == "saturating"  # type: ignore[union-attr]
+    # 0.71 -> 0.62 (13% below its first value) and flat for the last half: a stall at a poor level (rule 9 of the
+    # corpus label rules; 10wins13 is labelled plateau), which supersedes the saturating reading of the same plateau.
+    assert diagnose(long).main_finding.rule == "no_progress"  # type: ignore[union-attr]
     # Swings that undo most of the progress are still oscillation.
     swinging = _with_val(train[:12], [1.0, 0.6, 0.9, 0.5, 0.85, 0.45, 0.8, 0.4, 0.7, 0.38, 0.65, 0.36], every=1)
     assert "oscillation" in _rules(swinging)
@@ -172,7 +174,8 @@ def test_a_plateau_is_measured_from_the_level_the_curve_settled_at_not_its_lucki
     band[150] = 0.606
     train = [0.6 * 0.98**i + 0.41 for i in range(200)]
     h = _with_val(train, [*creep, *band], every=1)
-    found = next(f for f in diagnose(h).findings if f.rule == "saturating")
+    # saturating alone: on this log no_progress (a stall 13% below the first value) supersedes it in diagnose.
+    found = next(f for f in run_checks(h, ["saturating"])[0] if f.rule == "saturating")
     assert found.step is not None and found.step <= 0.3 * 200
 
 
@@ -183,7 +186,7 @@ def test_saturating_offers_no_patience_the_run_already_has() -> None:
     train = [0.6 * 0.98**i + 0.41 for i in range(200)]
     without, tight = _with_val(train, [*creep, *band], every=1), _with_val(train, [*creep, *band], every=1)
     tight.hints.patience = 5
-    fixes = [next(f for f in diagnose(h).findings if f.rule == "saturating").fix for h in (without, tight)]
+    fixes = [next(f for f in run_checks(h, ["saturating"])[0] if f.rule == "saturating").fix for h in (without, tight)]
     assert "patience" in fixes[0] and "patience" not in fixes[1], fixes
 
 

@@ -12,6 +12,7 @@ from trainwell.doctor.checks.base import (
     at,
     check,
     decay_raise,
+    ends_near_best,
     finding,
     fmt,
     for_tool,
@@ -21,11 +22,12 @@ from trainwell.doctor.checks.base import (
     needs_unsigned_loss,
     peak_lr,
     primary_loss,
+    quality_metrics,
     start_level,
     tool,
 )
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
-from trainwell.doctor.signal import tail_level
+from trainwell.doctor.signal import mann_kendall_z, rolling_median, tail_level
 
 
 @check("flat_loss", Severity.ERROR, 3, t.SOURCES["FLAT_REL"], (needs_loss, needs_unsigned_loss), live=True, supersedes=("no_progress",))
@@ -325,7 +327,13 @@ def _no_train_progress(history: History) -> Finding | None:
 def no_progress(history: History) -> Finding | None:
     """Nothing improves: the val loss never gets 5% below its first evaluation and no accuracy-like metric moves, or
     with no evaluation logged the train loss falls by less than 10% (with a flat train loss: the LR or frozen weights; with a falling one that the val
-    loss does not follow: nothing carries over to validation)."""
+    loss does not follow: nothing carries over to validation); or a model trained from scratch stalls early, its loss
+    less than a quarter below its first value and flat for the last half of the run."""
+    found = _no_progress_from_start(history)
+    return found if found is not None else _stalled_low(history)
+
+
+def _no_progress_from_start(history: History) -> Finding | None:
     if not history.eval:
         return _no_train_progress(history)
     val = history.eval_loss.finite()
@@ -375,3 +383,61 @@ def no_progress(history: History) -> Finding | None:
     message = "no progress: " + "; ".join(parts) + " (the LR is far off, the parameters are frozen, or the labels do not match the inputs)"
     fix = _stuck_fix(history)
     return finding("no_progress", message, evidence, fix, step=val.steps[0])
+
+
+def _judged_curve(history: History) -> tuple[str, Series, Series]:
+    """The curve a run is judged by: its val loss when evaluations are logged (no_progress needs FEW_EVALS of them), else
+    its train loss; as logged, and read through its noise (a median of 3 neighbours) from PLATEAU_SMOOTH_MIN points on."""
+    name, series = ("val_loss", history.eval_loss.finite()) if history.eval else ("train_loss", history.train_loss.finite())
+    if len(series) < t.PLATEAU_SMOOTH_MIN:
+        return name, series, series
+    return name, series, Series(list(series.steps), rolling_median(series.values, 3))
+
+
+def _got_good(history: History) -> str | None:
+    """The quality metric the run tracks reached UNDERFIT_ACC (on a 0-1 scale): the run got good, whatever its loss. The
+    tracked metric is the one it selects by or a headline metric, else any metric logged with the evaluations, or with
+    the training when there are none (a segmentation log's train IoU reaching 0.8 while its Dice loss eases 0.12 -> 0.11)."""
+    logged = history.eval if history.eval else history.train_metrics
+    for name, series, mode in quality_metrics(history) or [
+        (n, s.finite(), mode_of(n)) for n, s in sorted(logged.items()) if "loss" not in n and s.finite()
+    ]:
+        if mode != "max" or max(abs(v) for v in series.values) > 1:
+            continue
+        if max(series.values) >= t.UNDERFIT_ACC:
+            return name
+    return None
+
+
+def _stalled_low(history: History) -> Finding | None:
+    """A run that never got good and stopped moving: the judged curve's best is less than PLATEAU_GAIN below its first
+    value, its last half brings less than PLATEAU_TAIL_SHARE of that fall (or less than PLATEAU_TAIL_LEVEL of its level,
+    or no Mann-Kendall trend), it ends at its floor (a rise is overfitting's), and no tracked 0-1 metric reached
+    UNDERFIT_ACC. A fine-tune (an HF Trainer log) starts from a good model, so a small fall means nothing there."""
+    if tool(history) == "hf" or needs_unsigned_loss(history) is not None or _got_good(history) is not None:
+        return None
+    name, raw, series = _judged_curve(history)
+    if len(series) < t.MIN_POINTS:
+        return None
+    values = series.values
+    # The first value as logged when it is higher than its smoothed reading (a first log caught mid-drop is the start).
+    first, best = max(raw.values[0], values[0]), min(values)
+    if first <= 0 or best <= 0 or (first - best) / first >= t.PLATEAU_GAIN:
+        return None
+    half = len(values) // 2
+    tail = values[half:]
+    gain = values[half] - min(tail)
+    flat = gain < t.PLATEAU_TAIL_SHARE * (first - best) or gain < t.PLATEAU_TAIL_LEVEL * values[half] or mann_kendall_z(tail) > -t.TREND_Z
+    # The end is read as logged: a last value that rises out of the band (above every value of the last half before it
+    # and OVERFIT_RISE above the best) is a turn, overfitting's to report, which the median of its neighbours would hide.
+    end = raw.values[-1]
+    turned = end > max(raw.values[half:-1], default=end) and end > (1 + t.OVERFIT_RISE) * min(raw.values)
+    if not flat or turned or not ends_near_best(raw, "min"):
+        return None
+    message = (
+        f"stalled at a poor level: {name} fell only {(first - best) / first:.0%} from its first value ({fmt(first)}, best "
+        f"{fmt(best)}) and its last half, from {history.x_unit} {series.steps[half]:g}, is flat: the model never got good "
+        "(an LR far off, a model too small or wrongly wired, or inputs that do not carry the target)"
+    )
+    evidence = [at(series, 0, name, "first"), at(series, values.index(best), name, "best"), at(series, len(series) - 1, name, "end")]
+    return finding("no_progress", message, evidence, _stuck_fix(history), step=series.steps[half])

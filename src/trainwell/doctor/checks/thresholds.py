@@ -71,6 +71,10 @@ OVERFIT_NOISE_Z = 3.0
 NO_PROGRESS_EVAL = 0.05
 NO_PROGRESS_TRAIN = 0.1
 NO_PROGRESS_ACC = 0.02
+PLATEAU_GAIN = 0.25
+PLATEAU_TAIL_SHARE = 0.05
+PLATEAU_TAIL_LEVEL = 0.01
+PLATEAU_SMOOTH_MIN = 8
 WEIGHT_DECAY_RAISE = 5.0
 UNDERFIT_ACC = 0.7
 UNDERFIT_GAP = 0.05
@@ -157,6 +161,10 @@ SOURCES: dict[str, str] = {
     "NO_PROGRESS_EVAL": "001 'Signs you have the wrong LR': loss barely moves -> LR too low; rationale: the best evaluation is < 5% better than the first; with no evaluation logged, the train loss (the only curve) read alike: its end level (median of the last 10%) < 5% below its start",
     "NO_PROGRESS_TRAIN": "001 'Signs you have the wrong LR': loss barely moves; rationale: the train loss fell < 10% from its first logged level",
     "NO_PROGRESS_ACC": "rationale: an accuracy-like metric that moved by < 0.02 (absolute) from its first evaluation did not improve",
+    "PLATEAU_GAIN": "the corpus label rules (manifest 'about', rule 9, how a practitioner reads a curve): a model trained from scratch that lowered its judged loss by less than a quarter of its first value never got good",
+    "PLATEAU_TAIL_SHARE": "the corpus label rules (rule 9): the last half of the curve is flat when it brings less than 5% of the fall from the first point to the best",
+    "PLATEAU_TAIL_LEVEL": "the corpus label rules (rule 9): or less than 1% of the loss level (or no Mann-Kendall trend at TREND_Z: it moves within its noise)",
+    "PLATEAU_SMOOTH_MIN": "the corpus label rules: a curve of 8 or more points is read through its noise, a median of 3 neighbours",
     "WEIGHT_DECAY_RAISE": "003 'Overfitting': add/increase weight decay (0.01 -> 0.05)",
     "UNDERFIT_ACC": "004 'Train Baseline': underfitting = both accuracies low; rationale: train accuracy below 0.7",
     "UNDERFIT_GAP": "003 'Underfitting (both losses high)': no generalisation gap, train loss >= 95% of eval loss",
