@@ -46,3 +46,13 @@ def test_a_stalled_loss_with_a_metric_that_got_good_or_a_fall_of_a_quarter_is_no
     # A curve still going down through its last half is not flat.
     falling = history(train, [0.68 - 0.002 * i for i in range(40)], every=10)
     assert all("stalled" not in f.message for f in diagnose(falling).findings)
+
+
+def test_a_stall_is_measured_from_the_first_point_as_logged_not_its_smoothed_edge() -> None:
+    # test5 (Andrew-D-Gibson, a self-play loop labelled plateau): val loss 2.20, a blow-up to 5.11 at round 1, then
+    # 2.2 -> ~1.96 by round 7 and flat for 16 rounds. The median at the edge (2.20, 5.11) put the start at 3.65.
+    # The same shape at 1.5x its levels here, away from every ln K a chance plateau would read.
+    rng = random.Random(5)
+    val = [3.3, 7.6, 3.22, 3.15, 3.07, 3.0, 2.97, *(2.95 + rng.uniform(-0.04, 0.04) for _ in range(17))]
+    h = history(decay(240, 2.9, 2.3, 2.0), val, every=10)
+    assert any("stalled at a poor level" in f.message for f in diagnose(h).findings)

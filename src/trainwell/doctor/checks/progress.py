@@ -420,8 +420,9 @@ def _stalled_low(history: History) -> Finding | None:
     if len(series) < t.MIN_POINTS:
         return None
     values = series.values
-    # The first value as logged when it is higher than its smoothed reading (a first log caught mid-drop is the start).
-    first, best = max(raw.values[0], values[0]), min(values)
+    # The first point as logged (the label rules' D runs from it): at the edge the median has only two neighbours, so a
+    # blow-up at the second evaluation would lift a smoothed first point (2.20, 5.11 -> 3.65) and hide the stall.
+    first, best = raw.values[0], min(values)
     if first <= 0 or best <= 0 or (first - best) / first >= t.PLATEAU_GAIN:
         return None
     half = len(values) // 2
