@@ -69,7 +69,12 @@ def test_a_verb_imports_only_its_own_module(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[-1].split(",") == ["trainwell.cli.common", "trainwell.cli.doctor_cmd", "trainwell.cli.main"]
+    assert out.stdout.split()[-1].split(",") == [
+        "trainwell.cli.common",
+        "trainwell.cli.doctor_cmd",
+        "trainwell.cli.main",
+        "trainwell.cli.parser",
+    ]
     top = subprocess.run([sys.executable, "-m", "trainwell", "--help"], capture_output=True, text=True, timeout=60)
     from trainwell.cli.main import VERBS
 

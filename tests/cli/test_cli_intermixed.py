@@ -1,5 +1,5 @@
 """Item 12 of issue H: CONFIG, key=value overrides and options may come in any order, for every verb that
-takes overrides (argparse's intermixed parsing in cli/common.VerbParser)."""
+takes overrides (argparse's intermixed parsing in cli/parser.VerbParser)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ VERBS: tuple[tuple[str, str, str], ...] = (
 def build_parser(verbs: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The CLI parser, with the arguments of ``verbs`` (default: every verb). Other verbs are listed with their
     help line only: their modules are not imported (argparse needs a verb's arguments only when it parses it)."""
-    from trainwell.cli.common import VerbParser
+    from trainwell.cli.parser import VerbParser
 
     parser = VerbParser(
         prog="trainwell",
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = chosen_verb(words)
     parser = build_parser(verbs=() if verb is None else (verb,))
     try:
-        args = parser.parse_args(words)  # every mistake on the command line at once (cli/common.VerbParser)
+        args = parser.parse_args(words)  # every mistake on the command line at once (cli/parser.VerbParser)
         args.argv = words  # what `train --nproc` hands on to torchrun
         if not getattr(args, "run", None):
             parser.print_help()
