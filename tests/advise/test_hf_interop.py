@@ -141,6 +141,9 @@ def test_import_reads_early_stopping_and_hf_metric_rule() -> None:
     assert (result.data["evaluation"]["metric"], result.data["evaluation"]["mode"]) == ("val_f1", "max")
     assert result.data["schedule"]["warmup"] == 0.05 and result.data["training"]["epochs"] == 3
     assert any("rounded up" in n for n in result.notes)
+    # f1 is the HF run's own metric, not one trainwell owns: the import names no built-in task (whose metrics the
+    # config check judges, so `val_f1` for digits would refuse the import and the HF callback that uses it)
+    assert result.data["task"] == "hf:model" and any("names no task" in n for n in result.notes)
 
 
 def test_import_lists_unknown_keys_as_notes() -> None:

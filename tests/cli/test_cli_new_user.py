@@ -275,8 +275,8 @@ def test_validate_lint_and_train_refuse_a_classifiers_loss_and_metric_for_causal
     (tmp_path / "sft.yaml").write_text(config + "evaluation: {metric: val_f1_macro, mode: max}\n", encoding="utf-8")
     lines = [
         "loss.name: the causal-lm task trains with next-token cross-entropy on response tokens, but got 'focal'",
-        "evaluation.metric: must name a metric the causal-lm task reports (val_loss, val_perplexity; "
-        "val_exact_match needs data.options.generate_eval), but got 'val_f1_macro'",
+        "evaluation.metric: must name a metric the causal-lm task reports (val_loss, val_perplexity, val_exact_match), "
+        "but got 'val_f1_macro'",
     ]
     for verb in (["config", "validate"], ["train"]):
         assert main([*verb, "sft.yaml"]) == 2
@@ -292,6 +292,39 @@ def test_validate_lint_and_train_refuse_a_classifiers_loss_and_metric_for_causal
         encoding="utf-8",
     )
     assert main(["config", "validate", "ok.yaml"]) == 0
+    (tmp_path / "no_gen.yaml").write_text(
+        "task: causal-lm\nmodel: {name_or_path: ./nowhere}\nevaluation: {metric: val_exact_match, mode: max}\ndata: {path: t.jsonl}\n",
+        encoding="utf-8",
+    )
+    assert main(["config", "validate", "no_gen.yaml"]) == 2
+    assert (
+        "  - evaluation.metric: val_exact_match is reported only when data.options.generate_eval is above 0 (prompts answered at "
+        "each evaluation), but got 'val_exact_match with generate_eval 0'. Fix: set data.options.generate_eval: 50, or monitor val_loss"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("metric", ["val_acuracy", "accuracy", "val_f1"])
+def test_a_misspelt_monitored_metric_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], metric: str
+) -> None:
+    """A classifier's evaluation.metric that names no metric the task reports (`val_acuracy`, `accuracy` without the
+    engine's val_ prefix) passed `config validate` and `lint`; `train` wrote its run folder, trained an epoch and
+    stopped at the first evaluation. Each built-in task declares its metrics in the catalog (TaskSpec.metrics)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(f"evaluation: {{metric: {metric}, mode: max}}\n", encoding="utf-8")
+    line = (
+        f"  - evaluation.metric: must name a metric the digits task reports (val_loss, val_accuracy, val_f1_macro), but got '{metric}'. "
+        "Fix: did you mean 'val_"
+    )
+    for verb in (["config", "validate"], ["train"], ["tune", "--trials", "2"]):
+        assert main([*verb, "m.yaml"]) == 2
+        err = capsys.readouterr().err
+        assert line in err and "1 problem found" in err and "Traceback" not in err
+    assert main(["lint", "m.yaml"]) == 1
+    assert "evaluation.metric" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]  # no run folder: nothing trained
+    (tmp_path / "mine.yaml").write_text(f"task: mypkg.tasks:build\nevaluation: {{metric: {metric}, mode: max}}\n", encoding="utf-8")
+    assert main(["config", "validate", "mine.yaml"]) == 0  # a user task names its own metrics
 
 
 def test_a_flag_without_its_value_and_an_unknown_verb_are_reported_with_the_other_mistakes(

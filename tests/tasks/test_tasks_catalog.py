@@ -60,6 +60,7 @@ def test_builtin_task_contract(name: str, request: pytest.FixtureRequest) -> Non
     logits = getattr(out, "logits", out)
     assert logits.shape == (4, task.num_classes) and targets.dtype == torch.int64
     assert task.metrics is not None and 0.0 <= task.metrics(logits, targets)["accuracy"] <= 1.0
+    assert set(task.metrics(logits, targets)) == set(spec.metrics)  # what `config validate` lets evaluation.metric name
 
 
 def test_a_tasks_data_options_and_defaults_are_declared_once_in_the_catalog(request: pytest.FixtureRequest) -> None:

@@ -14,6 +14,10 @@ from trainwell.config.paths import set_path
 from trainwell.errors import ConfigError, Problem
 from trainwell.optim.schedules import SCHEDULE_FROM_HF, SCHEDULE_TO_HF
 
+# The task of an imported HF run (not a TRL SFT file, which is the causal-lm task): the HF callback names the model's
+# class in its place (integrations/hf_config.py).
+UNNAMED_TASK = "hf:model"
+
 
 def _hf_value(args: dict[str, Any], key: str) -> Any:
     value = args.get(key)
@@ -244,5 +248,13 @@ def from_hf(args: dict[str, Any]) -> Conversion:
         out.update(task=sft["task"], model=sft["model"])
         out.setdefault("data", {})["options"] = sft["data"]["options"]
         notes.append("model_name_or_path and the TRL/peft fields became the causal-lm task; set data.path to a JSONL file")
+    else:
+        # The file trains an HF model on data it does not name: no built-in task (whose metric names trainwell owns and
+        # checks: tasks.catalog.metric_problems) is that run, and `metric_for_best_model: f1` is the HF run's own name.
+        out["task"] = UNNAMED_TASK
+        notes.append(
+            f"the file names no task: task is {UNNAMED_TASK} (the HF model's); to train this config with trainwell, set task to "
+            "your 'pkg.module:function' (docs/tasks.md) or a built-in task whose metrics evaluation.metric names"
+        )
     notes.extend(_leftovers(args))
     return Conversion(to_dict(config_from_dict(out)), notes)

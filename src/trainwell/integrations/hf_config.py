@@ -13,7 +13,7 @@ def config_from_args(args: Any, model: Any = None) -> tuple[Config, list[str]]:
     """A trainwell Config for a TrainingArguments (or SFTConfig) object, with notes on what did not carry
     over. A setting trainwell cannot express (an optimizer or schedule it lacks) is dropped with a note:
     the callback must never stop someone's training because trainwell does not know a value."""
-    from trainwell.advise.hf_import import from_hf
+    from trainwell.advise.hf_import import UNNAMED_TASK, from_hf
     from trainwell.config.io import config_from_dict
 
     data = {k: v for k, v in args.to_dict().items() if v is not None}
@@ -30,7 +30,7 @@ def config_from_args(args: Any, model: Any = None) -> tuple[Config, list[str]]:
                 raise
             dropped.extend(f"{k}={data.pop(k)!r}" for k in sorted(keys))
     out = dict(conversion.data)
-    out["task"] = f"hf:{type(model).__name__}" if model is not None else "hf:model"
+    out["task"] = f"hf:{type(model).__name__}" if model is not None else UNNAMED_TASK
     notes = [*conversion.notes, *(f"not imported (trainwell has no such value): {d}" for d in dropped)]
     return config_from_dict(out), notes + ([precision_note] if precision_note else [])
 

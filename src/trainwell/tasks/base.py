@@ -125,6 +125,11 @@ def count_labels(dataset: Any, *, iterate: bool) -> list[int] | None:
     return [int(n) for n in torch.bincount(labels.long())]
 
 
+# What classification_metrics reports (the engine adds the val_ prefix): the catalog's classifiers declare these
+# names so `config validate` can judge evaluation.metric before any training (tasks.catalog.metric_problems).
+CLASSIFICATION_METRICS = ("accuracy", "f1_macro")
+
+
 def classification_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     """Accuracy and macro-F1 (the latter matters on imbalanced sets such as emotion), by scikit-learn.
 

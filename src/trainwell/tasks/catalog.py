@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainwell.errors import ConfigError, Notice, Problem
 from trainwell.registry import Registry
-from trainwell.tasks.base import TaskFacts
+from trainwell.tasks.base import CLASSIFICATION_METRICS, TaskFacts
 
 if TYPE_CHECKING:
     from trainwell.config.schema import Config
@@ -30,6 +30,9 @@ class TaskSpec:
     # what each does); the task reads them through data_options(config), as its model options through model_options
     data_options: dict[str, Any] = field(default_factory=dict)
     reads_path: bool = True  # False: the task ships its data and a `data.path` would be recorded but never read
+    # the metrics the task reports besides val_loss, as its metric functions name them (the engine prefixes val_):
+    # what evaluation.metric may name (metric_problems)
+    metrics: tuple[str, ...] = CLASSIFICATION_METRICS
     # The task's own rules beyond its option names and MODEL_OPTION_RULES (torch-free: lint and `config validate`
     # run them, as build_task does): the causal-lm task's adapter options, loss and monitored metric.
     check: Callable[[Config], list[Problem]] | None = None
@@ -89,6 +92,7 @@ for spec in (
         },
         "pip install 'trainwell[llm]', model.name_or_path to a causal LM folder and data.path to a JSONL file",
         {"generate_eval": 0, "max_length": None, "packing": False, "train_on_inputs": False, "val_limit": None, "val_path": None},
+        metrics=("perplexity", "exact_match"),
         check=lambda config: causal_lm_problems(config),  # defined below the catalog
     ),
 ):
@@ -200,15 +204,40 @@ def task_problems(config: Config) -> list[Problem]:
     if ":" in config.task or config.task not in TASKS.names():
         return []
     spec = TASKS.get(config.task, "task")
-    return [*model_problems(spec, config.model), *data_problems(spec, config), *(spec.check(config) if spec.check else [])]
+    return [
+        *model_problems(spec, config.model),
+        *data_problems(spec, config),
+        *metric_problems(spec, config),
+        *(spec.check(config) if spec.check else []),
+    ]
+
+
+def metric_problems(spec: TaskSpec, config: Config) -> list[Problem]:
+    """The monitored metric must be one the task reports: val_loss (the engine always adds it) or one of the task's
+    metrics with the engine's val_ prefix. A typo (``val_acuracy``, or ``accuracy`` without the prefix) was found
+    only at the first evaluation, after training steps had run and the run folder was written. Only a built-in
+    task's metric names are trainwell's: a user task and the integrations' runs (HF, Lightning) name their own."""
+    from trainwell.registry import did_you_mean
+
+    reported = ["val_loss", *(f"val_{name}" for name in spec.metrics)]
+    metric = config.evaluation.metric
+    if metric in reported:
+        return []
+    return [
+        Problem(
+            "evaluation.metric",
+            f"must name a metric the {spec.name} task reports ({', '.join(reported)})",
+            metric,
+            did_you_mean(metric, reported),
+        )
+    ]
 
 
 def causal_lm_problems(config: Config) -> list[Problem]:
     """The causal-lm task's own rules: its adapter options (tasks/lora.check_options, on the resolved model
     options), its loss (next-token cross-entropy on the response tokens: focal loss and class weights are a
-    classifier's) and its monitored metric (it reports no accuracy or macro-F1, and the engine would find out only
-    at the first evaluation, after training steps had run)."""
-    from trainwell.registry import did_you_mean
+    classifier's) and val_exact_match, which it reports only when data.options.generate_eval asks for it (the
+    metric's name is judged with every task's, metric_problems)."""
     from trainwell.tasks.lora import check_options
 
     problems = check_options(model_options(config))
@@ -221,14 +250,13 @@ def causal_lm_problems(config: Config) -> list[Problem]:
                 "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
             )
         )
-    reported = ["val_loss", "val_perplexity", *(["val_exact_match"] if data_options(config)["generate_eval"] else [])]
-    if config.evaluation.metric not in reported:
+    if config.evaluation.metric == "val_exact_match" and not data_options(config)["generate_eval"]:
         problems.append(
             Problem(
                 "evaluation.metric",
-                f"must name a metric the causal-lm task reports ({', '.join(reported)}; val_exact_match needs data.options.generate_eval)",
-                config.evaluation.metric,
-                did_you_mean(config.evaluation.metric, reported),
+                "val_exact_match is reported only when data.options.generate_eval is above 0 (prompts answered at each evaluation)",
+                f"val_exact_match with generate_eval {data_options(config)['generate_eval']}",
+                "set data.options.generate_eval: 50, or monitor val_loss",
             )
         )
     return problems
