@@ -1,4 +1,4 @@
-"""`trainwell doctor PATH... [--format text|json] [--plot out.png]`: diagnose training logs.
+"""`trainwell doctor PATH... [--format text|json] [--plot out.png] [--rename OLD=NEW]`: diagnose training logs.
 
 PATH is a trainwell run folder, an HF trainer_state.json (or its output/checkpoint folder), a
 Lightning metrics.csv, a Keras History JSON or TensorBoard event files. Findings print ranked by
@@ -15,6 +15,7 @@ from trainwell.cli.common import add_format, print_json
 
 if TYPE_CHECKING:
     from trainwell.doctor.history import Diagnosis
+    from trainwell.errors import Problem
 
 _FAIL_ON = ("never", "error", "warning", "info", "critical")  # critical: the old name of error, still accepted
 
@@ -33,17 +34,48 @@ def configure(p: argparse.ArgumentParser) -> None:
         default="never",
         help="exit 1 when a finding this severe (or worse) is found, for CI (critical = error)",
     )
-    p.set_defaults(run=_run)
+    p.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="read a CSV log's column OLD as NEW without editing the file (repeatable), e.g. --rename cost=loss "
+        "--rename 'Dev Acc=val_accuracy'",
+    )
+    p.set_defaults(run=_run, check=_rename_problems)
+
+
+def _renames(words: list[str]) -> dict[str, str]:
+    return dict(word.split("=", 1) for word in words)
+
+
+def _rename_problems(args: argparse.Namespace) -> list[Problem]:
+    """Each --rename must be OLD=NEW, both named, and rename a column once."""
+    from trainwell.errors import Problem
+
+    problems: list[Problem] = []
+    renamed: set[str] = set()
+    for word in args.rename:
+        old, _, new = word.partition("=")
+        if not old or not new:
+            problems.append(
+                Problem("--rename", "must be OLD=NEW (a column of the CSV and the name to read it as)", word, "e.g. --rename cost=loss")
+            )
+        elif old in renamed:
+            problems.append(Problem("--rename", "must rename each column once", word, f"keep one --rename {old}=..."))
+        renamed.add(old)
+    return problems
 
 
 def _run(args: argparse.Namespace) -> int:
     from trainwell.doctor import diagnose, read_history
-    from trainwell.errors import DataError, TrainwellError
+    from trainwell.errors import ConfigError, DataError, TrainwellError
 
+    ConfigError.collect(_rename_problems(args))  # (the parser asks the check only when the line has other mistakes)
     histories, problems = [], []
     for path in args.paths:
         try:
-            histories.append(read_history(path))
+            histories.append(read_history(path, _renames(args.rename)))
         except TrainwellError as exc:  # report every unreadable path at once
             problems.extend(exc.problems)
     if problems:

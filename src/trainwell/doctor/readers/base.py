@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -210,11 +210,53 @@ def within_limit(path: Path) -> None:
         )
 
 
+@dataclass
+class Renames:
+    """A CSV log's columns read under other names (``doctor --rename OLD=NEW``): a loss column the doctor does not
+    recognise is named for it without editing the file. ``seen`` gathers the header names read, to tell a rename that
+    matched no column."""
+
+    names: dict[str, str]
+    seen: set[str] = field(default_factory=set)
+
+
+# The renames of one read_history call, scoped to it as _PARSED is (a ContextVar reset on exit): the CSV reader's sniff,
+# its x-axis and refusal decisions and its rows all read the header through csv_header/csv_rows, so all see the same names.
+_RENAMES: ContextVar[Renames | None] = ContextVar("trainwell_doctor_renames", default=None)
+
+
+@contextmanager
+def renamed(names: Mapping[str, str]) -> Iterator[Renames]:
+    """Within the block a CSV log's column ``old`` is read as ``names[old]``."""
+    scope = Renames(dict(names))
+    token = _RENAMES.set(scope)
+    try:
+        yield scope
+    finally:
+        _RENAMES.reset(token)
+
+
+def _header(row: list[str]) -> list[str]:
+    columns = [column.strip() for column in row]
+    scope = _RENAMES.get()
+    if scope is None or not scope.names:
+        return columns
+    scope.seen.update(columns)
+    return [scope.names.get(column, column) for column in columns]
+
+
+def renaming() -> bool:
+    """Whether the CSV being read had a column renamed: its header is then not as its logger wrote it."""
+    scope = _RENAMES.get()
+    return scope is not None and not scope.seen.isdisjoint(scope.names)
+
+
 def csv_header(path: Path) -> list[str]:
-    """The header row of a CSV (a byte-order mark dropped), or [] when the file is not readable text; never raises."""
+    """The header row of a CSV (a byte-order mark dropped, columns renamed), or [] when the file is not readable text;
+    never raises."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            return [column.strip() for column in next(csv.reader(handle), [])]
+            return _header(next(csv.reader(handle), []))
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
@@ -228,7 +270,7 @@ def csv_rows(path: Path) -> Iterator[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
-            header = [column.strip() for column in next(reader, [])]
+            header = _header(next(reader, []))
             for row in reader:
                 yield {column: cell for column, cell in zip(header, row) if column and cell.strip()}
     except (UnicodeDecodeError, csv.Error) as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 from trainwell.config.documents import read_document
 from trainwell.doctor.history import History
 from trainwell.doctor.naming import INDEX_NAMES, classify
-from trainwell.doctor.readers.base import Collector, Reader, csv_header, csv_rows, newest_run, positive, register
+from trainwell.doctor.readers.base import Collector, Reader, csv_header, csv_rows, newest_run, positive, register, renaming
 from trainwell.errors import DataError, Problem
 from trainwell.values import to_float
 
@@ -67,9 +67,12 @@ def _source(found: Path, header: list[str], step: str | None) -> str:
     """Which logger wrote the file, for fixes in its own terms: Lightning's CSVLogger writes a ``step`` column into a
     file named metrics.csv (a copy may carry a prefix); Keras' writes ``epoch`` first and its metric names sorted,
     ``loss`` among them, and no step; ``pd.DataFrame(history.history).to_csv()`` writes a Keras History's own keys
-    (``_keras_history_columns``). Any other CSV (a hand-written loop's, a spreadsheet export) is "csv"."""
+    (``_keras_history_columns``). Any other CSV (a hand-written loop's, a spreadsheet export, one read with renamed
+    columns: ``doctor --rename``, whose header is not as a logger wrote it) is "csv"."""
     if step == "step" and found.name.endswith("metrics.csv"):
         return "lightning-csv"
+    if renaming():
+        return "csv"
     if step is None and header[:1] == ["epoch"] and "loss" in header and header[1:] == sorted(header[1:]):
         return "keras-csv"
     if step is None and _keras_history_columns(header):
@@ -218,8 +221,9 @@ def _refuse_unnamed(history: History, header: list[str], found: Path) -> None:
                 str(found),
                 "must name its loss or a held-out metric so the doctor can tell what each column is",
                 columns,
-                "rename the header: the training objective 'loss' or 'train_loss', held-out metrics 'val_<name>' "
-                "(val_loss, val_accuracy), the row index 'epoch' or 'step'",
+                f"name them for the doctor without editing the file, `trainwell doctor {found} --rename COLUMN=NAME` "
+                "(repeatable): the training objective 'loss' or 'train_loss', held-out metrics 'val_<name>' (val_loss, "
+                "val_accuracy), the row index 'epoch' or 'step'; or rename the header",
             )
         ]
     )
