@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from trainwell.config.documents import LOG_LIMITS, read_document
 from trainwell.doctor.history import History, Series
@@ -251,12 +251,24 @@ def renaming() -> bool:
     return scope is not None and not scope.seen.isdisjoint(scope.names)
 
 
+# Keras' CSVLogger(separator=...) and spreadsheets in comma-decimal locales write ';' or tabs between the columns.
+_SEPARATORS = (",", ";", "\t")
+_HEADER_PEEK = 65536  # characters of the first line read to choose the separator: far more than any header
+
+
+def _separator(handle: TextIO) -> str:
+    """The separator the header line uses most (',' on a tie or when it has none); the handle is rewound."""
+    first = handle.readline(_HEADER_PEEK)
+    handle.seek(0)
+    return max(_SEPARATORS, key=first.count)
+
+
 def csv_header(path: Path) -> list[str]:
     """The header row of a CSV (a byte-order mark dropped, columns renamed), or [] when the file is not readable text;
     never raises."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            return _header(next(csv.reader(handle), []))
+            return _header(next(csv.reader(handle, delimiter=_separator(handle)), []))
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
@@ -269,7 +281,7 @@ def csv_rows(path: Path) -> Iterator[dict[str, str]]:
     reader = None
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=_separator(handle))
             header = _header(next(reader, []))
             for row in reader:
                 yield {column: cell for column, cell in zip(header, row) if column and cell.strip()}
