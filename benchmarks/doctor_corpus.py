@@ -86,6 +86,22 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
 
+def run_record(script: str, argv: list[str] | None) -> dict[str, Any]:
+    """What every doctor-corpus results file opens with: the revision, whether the tree was dirty, the exact command."""
+    return {
+        "git_revision": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "command": " ".join(["python", f"benchmarks/{script}", *(argv if argv is not None else sys.argv[1:])]),
+    }
+
+
+def write_result(out: Path | None, result: dict[str, Any]) -> None:
+    """Write a results file when ``--out`` names one."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def unreadable(entry: dict[str, Any], cache: Path) -> str | None:
     """Why an entry's log cannot be scored from ``cache`` (absent, or not the manifest's bytes), or None when it can."""
     path = cache / entry["id"]
@@ -200,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.split}: {len(chosen) - len(problems)} of {len(chosen)} logs in {args.cache} with the manifest's sha256")
         return 1 if problems else 0
     result: dict[str, Any] = {
-        "git_revision": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "command": " ".join(["python", "benchmarks/doctor_corpus.py", *(argv if argv is not None else sys.argv[1:])]),
+        **run_record("doctor_corpus.py", argv),
         "split": args.split,
         "manifest_logs": len(manifest["logs"]),
     }
@@ -215,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             result.update(scored)
         else:
             result[split] = scored
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result)
     return 0
 
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from doctor_corpus import DEFAULT_CACHE, MANIFEST, _git, score
+from doctor_corpus import DEFAULT_CACHE, MANIFEST, run_record, score, write_result
 
 SECOND = MANIFEST.parent / "second_labels.json"
 
@@ -81,11 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text())
     second = {row["id"]: row for row in json.loads(SECOND.read_text())["labels"]}
-    result: dict[str, Any] = {
-        "git_revision": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "command": " ".join(["python", "benchmarks/doctor_interrater.py", *(argv if argv is not None else sys.argv[1:])]),
-    }
+    result = run_record("doctor_interrater.py", argv)
     for split in args.split.split("+"):
         part = compare([e for e in manifest["logs"] if e["split"] == split], second, args.cache)
         result[split] = part
@@ -96,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for pair, n in part["label_pairs"].items():
             print(f"  {n} x {pair}")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result)
     return 0
 
 
