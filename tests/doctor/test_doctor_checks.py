@@ -5,9 +5,11 @@ without cases fails here."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +52,24 @@ def history(train: list[float] | None = None, val: list[float] | None = None, ev
         else:
             setattr(h.hints, key, value)
     return h.finish()
+
+
+def nan_grad_state(path: Path, loss: list[float], bad: set[int], *, every: int, per_epoch: int, peak_lr: float, **top: object) -> Path:
+    """An HF trainer_state.json at ``path``: one record every ``every`` steps with the given losses, a linearly
+    decaying LR and a grad_norm that is NaN at the records in ``bad`` (skipped fp16 steps), 1.0 elsewhere;
+    ``top`` adds the state's own keys (max_steps ...)."""
+    records = [
+        {
+            "step": every * (i + 1),
+            "epoch": (i + 1) / per_epoch,
+            "loss": value,
+            "learning_rate": peak_lr * (1 - i / len(loss)),
+            "grad_norm": float("nan") if i in bad else 1.0,
+        }
+        for i, value in enumerate(loss)
+    ]
+    path.write_text(json.dumps({"log_history": records, **top}))
+    return path
 
 
 def _clean() -> History:

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from test_doctor_checks import decay, history, noisy
+from test_doctor_checks import decay, history, nan_grad_state, noisy
 
 from trainwell.doctor import History, Severity, diagnose
 from trainwell.doctor.readers import read_history
@@ -240,20 +240,10 @@ def test_an_accuracy_gap_opened_by_a_val_blow_up_is_the_spike_not_memorisation()
 def test_a_non_finite_grad_norm_with_finite_losses_is_a_skipped_step_warning(tmp_path: Path) -> None:
     # test5 (MattthiasSchedel/DAT55-Project4): an HF log with one NaN grad_norm and every loss finite, labelled
     # healthy, got a nan_inf ERROR. A mixed-precision scaler skips overflowing steps by design; a NaN loss stays an error.
-    records = [
-        {
-            "step": 10 * (i + 1),
-            "epoch": (i + 1) / 20,
-            "loss": 2.0 * 0.9**i,
-            "learning_rate": 1e-4 * (1 - i / 20),
-            "grad_norm": float("nan") if i == 1 else 1.0,
-        }
-        for i in range(20)
-    ]
-    path = tmp_path / "trainer_state.json"
-    path.write_text(json.dumps({"log_history": records, "max_steps": 200}))
+    loss = [2.0 * 0.9**i for i in range(20)]
+    path = nan_grad_state(tmp_path / "trainer_state.json", loss, {1}, every=10, per_epoch=20, peak_lr=1e-4, max_steps=200)
     found = {f.rule: f for f in diagnose(path).findings}
     assert found["nan_inf"].severity == Severity.WARNING and "skipped" in found["nan_inf"].message
-    records[5]["loss"] = float("nan")
-    path.write_text(json.dumps({"log_history": records, "max_steps": 200}))
+    loss[5] = float("nan")
+    nan_grad_state(path, loss, {1}, every=10, per_epoch=20, peak_lr=1e-4, max_steps=200)
     assert "nan_inf" in _errors(read_history(path))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_doctor_checks import decay, history, noisy
+from test_doctor_checks import decay, history, nan_grad_state, noisy
 from test_doctor_reader_parity import write_csv
 
 from trainwell.doctor import Series, Severity, diagnose, read_history, run_checks
@@ -16,19 +16,10 @@ from trainwell.doctor.checks.generalisation import _passes
 
 
 def _fp16_state(tmp_path: Path, bad: set[int]) -> Path:
-    records = [
-        {
-            "step": i + 1,
-            "epoch": (i + 1) / 24,
-            "loss": 0.4 + 3.9 * 0.85**i,
-            "learning_rate": 2e-4 * (1 - i / 120),
-            "grad_norm": float("nan") if i in bad else 1.0,
-        }
-        for i in range(120)
-    ]
-    path = tmp_path / "trainer_state.json"
-    path.write_text(json.dumps({"log_history": records, "max_steps": 120, "num_train_epochs": 5}))
-    return path
+    loss = [0.4 + 3.9 * 0.85**i for i in range(120)]
+    return nan_grad_state(
+        tmp_path / "trainer_state.json", loss, bad, every=1, per_epoch=24, peak_lr=2e-4, max_steps=120, num_train_epochs=5
+    )
 
 
 def test_non_finite_grad_norms_only_in_the_first_steps_are_the_scalers_calibration(tmp_path: Path) -> None:

@@ -4,12 +4,11 @@ synthetically, small and deterministic; none reads ../shared or the log cache.""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
 
-from test_doctor_checks import decay, history, noisy, series
+from test_doctor_checks import decay, history, nan_grad_state, noisy, series
 
 from trainwell.doctor import History, Severity, diagnose, run_checks
 
@@ -112,23 +111,11 @@ def test_a_signed_train_only_objective_is_not_no_progress() -> None:
 def test_one_skipped_fp16_step_in_a_long_run_is_info(tmp_path: Path) -> None:
     # test5 (MattthiasSchedel/DAT55-Project4): one NaN grad_norm in 1000 logged steps, every loss finite (labelled
     # healthy): the loss scaler calibrating, harmless; recurring ones stay a warning.
-    def records(bad: set[int]) -> list[dict[str, float]]:
-        return [
-            {
-                "step": 10 * (i + 1),
-                "epoch": (i + 1) / 200,
-                "loss": 0.02 + 2.0 * 0.97**i,
-                "learning_rate": 1e-4 * (1 - i / 200),
-                "grad_norm": float("nan") if i in bad else 1.0,
-            }
-            for i in range(200)
-        ]
-
-    path = tmp_path / "trainer_state.json"
-    path.write_text(json.dumps({"log_history": records({120}), "max_steps": 2000}))
+    loss = [0.02 + 2.0 * 0.97**i for i in range(200)]
+    path = nan_grad_state(tmp_path / "trainer_state.json", loss, {120}, every=10, per_epoch=200, peak_lr=1e-4, max_steps=2000)
     found = {f.rule: f for f in diagnose(path).findings}
     assert found["nan_inf"].severity == Severity.INFO and "harmless" in found["nan_inf"].message
-    path.write_text(json.dumps({"log_history": records({20, 60, 120}), "max_steps": 2000}))
+    nan_grad_state(path, loss, {20, 60, 120}, every=10, per_epoch=200, peak_lr=1e-4, max_steps=2000)
     found = {f.rule: f for f in diagnose(path).findings}
     assert found["nan_inf"].severity == Severity.WARNING
 
