@@ -8,6 +8,8 @@ and ``notes`` says what was missing. Checks skip themselves when their inputs ar
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,11 +103,11 @@ class History:
         loss = self.eval.get("val_loss")
         if loss is None or len(loss) < 2:
             return
-        train = self.train_loss.steps
+        train = self.train_loss.steps  # sorted by finish(): a bisection finds whether a train step lies in (a, b]
         dropped = {
             b
-            for (a, u), (b, v) in zip(zip(loss.steps, loss.values), zip(loss.steps[1:], loss.values[1:]))
-            if u == v and math.isfinite(u) and not any(a < s <= b for s in train)
+            for (a, u), (b, v) in itertools.pairwise(zip(loss.steps, loss.values))
+            if u == v and math.isfinite(u) and bisect.bisect_right(train, a) == bisect.bisect_right(train, b)
         }
         if not dropped:
             return
