@@ -8,7 +8,6 @@ the more specific finding is reported).
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from trainwell.doctor.checks.thresholds import (
     WEIGHT_DECAY_RAISE,
 )
 from trainwell.doctor.history import Finding, History, Point, Series, Severity
-from trainwell.doctor.signal import head_level, mad, smooth
+from trainwell.doctor.signal import head_level, smooth, step_jitter
 from trainwell.registry import Registry
 
 Need = Callable[[History], str | None]  # returns why the check cannot run, or None
@@ -188,13 +187,11 @@ def beyond_jitter(series: Series, best: int, mode: str, since: int | None = None
     differences (from ``since``, by default the middle of the curve, to the best) over sqrt 2: a steady trend moves
     every difference alike and adds none."""
     values = series.values
-    diffs = [b - a for a, b in itertools.pairwise(values)]
     # Jitter from the second half up to the best: an early steep descent is trend, and the turn's own rise is the signal.
-    if since is not None:
-        before = diffs[since:best]
-    else:
-        before = diffs[len(diffs) // 2 : best] if best - len(diffs) // 2 >= 2 else diffs[:best]
-    jitter = mad(before) / math.sqrt(2) if len(before) >= 2 else 0.0
+    if since is None:
+        half = (len(values) - 1) // 2
+        since = half if best - half >= 2 else 0
+    jitter = step_jitter(values[since : best + 1])
     if jitter == 0:
         return True
     sign = 1.0 if mode == "min" else -1.0

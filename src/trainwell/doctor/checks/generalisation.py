@@ -3,7 +3,6 @@ at the end, and saturating long before the end."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 
@@ -27,7 +26,7 @@ from trainwell.doctor.checks.base import (
 )
 from trainwell.doctor.checks.stability import val_excursions
 from trainwell.doctor.history import Finding, History, Series, Severity
-from trainwell.doctor.signal import chunk_medians, mad, mann_kendall_z, position, tail_level, theil_sen_slope
+from trainwell.doctor.signal import chunk_medians, mann_kendall_z, position, step_jitter, tail_level, theil_sen_slope
 
 
 def _better(a: float, b: float, mode: str) -> bool:
@@ -438,7 +437,7 @@ def _train_trend(history: History) -> tuple[float, float, float] | None:
     if len(train) < t.MIN_POINTS * 3:
         return None
     total = start_level(train.values) - min(smoothed(train))
-    cut = next(i for i, s in enumerate(train.steps) if position(s, train.steps[0], train.steps[-1]) >= 1 - t.IMPROVING_TAIL)
+    cut = _cut_index(train, 1 - t.IMPROVING_TAIL)
     steps, values = chunk_medians(train.steps[cut:], train.values[cut:], t.TREND_MAX_POINTS)
     if len(values) < t.MIN_POINTS or total <= 0:
         return None
@@ -507,7 +506,7 @@ def still_improving(history: History) -> Finding | None:
     if not (improving_at_end(series, mode) or (planned and recent_best) or falling):
         return None
     share, _ = _tail_gain(series, mode)
-    cut_index = next(i for i, s in enumerate(series.steps) if position(s, series.steps[0], series.steps[-1]) >= 1 - t.IMPROVING_TAIL)
+    cut_index = _cut_index(series, 1 - t.IMPROVING_TAIL)
     evidence = [at(series, cut_index, name, "last third starts"), at(series, len(series) - 1, name, "best, at the end")]
     message = f"{name} is still improving at the end: the last third of the run brought {share:.0%} of its total improvement"
     drop = relative_tail_drop(series, mode)
@@ -555,8 +554,7 @@ def _gained(values: list[float], gain: float) -> bool:
     step-to-step jitter (a val reward -114.5 -> -110.5 is 3.5% of its level but 20 times its noise)."""
     if min(values) > 0:
         return gain >= t.SATURATE_MIN_GAIN * abs(values[0])
-    jitter = mad([b - a for a, b in itertools.pairwise(values)]) / math.sqrt(2)
-    return gain > 0 and gain >= t.OVERFIT_NOISE_Z * jitter
+    return gain > 0 and gain >= t.OVERFIT_NOISE_Z * step_jitter(values)
 
 
 def _plateaued_early(series: Series, mode: str, settled: bool = False) -> tuple[int, float] | None:

@@ -115,9 +115,7 @@ def read(path: Path) -> History:
             by = epoch_column or index_column
             # No x column at all: each row is one epoch, in order (the row number from 0, as Keras counts).
             row_epochs.append((to_float(row[by]) if by in row else None) if by else float(index - 1))
-        for column, value in row.items():
-            if column != step_column and column not in (None, ""):
-                collector.add(column, x, value)
+        collector.add_record(row, x, skip=(step_column,) if step_column else ())  # csv_rows drops unnamed columns
     if not step_column:
         _index_by_epoch(history, collector, row_epochs, epoch_column or index_column)
     collector.build(history)
