@@ -110,8 +110,11 @@ def test_callback_logs_to_mlflow_and_mlflows_client_reads_it_back(tmp_path: Path
 
 def test_config_from_args_drops_what_trainwell_cannot_express() -> None:
     args = hf.transformers.TrainingArguments(output_dir="x", optim="adamw_torch", lr_scheduler_type="cosine", report_to=[])
-    config, notes = hf.config_from_args(args, tiny_bert())
+    model = tiny_bert()
+    config, notes = hf.config_from_args(args, model)
     assert config.schedule.name == "cosine" and config.optimizer.name == "adamw"
+    # The note names the task the config records: the watched model's class, not the import's placeholder.
+    assert config.task == f"hf:{type(model).__name__}" and any(f"task is {config.task} " in n for n in notes)
     bad = hf.transformers.TrainingArguments(output_dir="x", optim="sgd", lr_scheduler_type="cosine", report_to=[])
     bad.lr_scheduler_type = "made_up"  # a schedule trainwell lacks must not stop the user's training
     config, notes = hf.config_from_args(bad)

@@ -227,8 +227,9 @@ def _check_is_hf(args: dict[str, Any]) -> None:
     raise ConfigError(problems=[Problem("import", "the file must hold HF TrainingArguments keys", f"{dialect.title} (keys: {keys})", fix)])
 
 
-def from_hf(args: dict[str, Any]) -> Conversion:
-    """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem."""
+def from_hf(args: dict[str, Any], task: str = UNNAMED_TASK) -> Conversion:
+    """A validated trainwell config dict from HF TrainingArguments keys; raises ConfigError listing every problem.
+    ``task`` names the run's task when the file names none (the HF callback knows the model's class)."""
     from trainwell.config.io import config_from_dict
     from trainwell.config.structure import to_dict
 
@@ -251,9 +252,9 @@ def from_hf(args: dict[str, Any]) -> Conversion:
     else:
         # The file trains an HF model on data it does not name: no built-in task (whose metric names trainwell owns and
         # checks: tasks.catalog.metric_problems) is that run, and `metric_for_best_model: f1` is the HF run's own name.
-        out["task"] = UNNAMED_TASK
+        out["task"] = task
         notes.append(
-            f"the file names no task: task is {UNNAMED_TASK} (the HF model's); to train this config with trainwell, set task to "
+            f"the file names no task: task is {task} (the HF model's); to train this config with trainwell, set task to "
             "your 'pkg.module:function' (docs/tasks.md) or a built-in task whose metrics evaluation.metric names"
         )
     notes.extend(_leftovers(args))

@@ -19,10 +19,11 @@ def config_from_args(args: Any, model: Any = None) -> tuple[Config, list[str]]:
     data = {k: v for k, v in args.to_dict().items() if v is not None}
     precision, precision_note = trainer_precision(args)
     data["fp16"], data["bf16"] = precision == "fp16", precision == "bf16"  # what the Trainer does, not what was asked
+    task = f"hf:{type(model).__name__}" if model is not None else UNNAMED_TASK
     dropped: list[str] = []
     while True:  # each pass drops the keys the last one could not import; the mapping shrinks, so this ends
         try:
-            conversion = from_hf(data)
+            conversion = from_hf(data, task)
             break
         except ConfigError as exc:
             keys = {p.where.split(".")[0] for p in exc.problems} & set(data)
@@ -30,7 +31,7 @@ def config_from_args(args: Any, model: Any = None) -> tuple[Config, list[str]]:
                 raise
             dropped.extend(f"{k}={data.pop(k)!r}" for k in sorted(keys))
     out = dict(conversion.data)
-    out["task"] = f"hf:{type(model).__name__}" if model is not None else UNNAMED_TASK
+    out["task"] = task  # the run the callback records is the HF model it watches, a TRL SFT file's included
     notes = [*conversion.notes, *(f"not imported (trainwell has no such value): {d}" for d in dropped)]
     return config_from_dict(out), notes + ([precision_note] if precision_note else [])
 
