@@ -72,10 +72,10 @@ def _run(args: argparse.Namespace) -> int:
     from trainwell.errors import ConfigError, DataError, TrainwellError
 
     ConfigError.collect(_rename_problems(args))  # (the parser asks the check only when the line has other mistakes)
-    histories, problems = [], []
+    histories, problems, renames = [], [], _renames(args.rename)
     for path in args.paths:
         try:
-            histories.append(read_history(path, _renames(args.rename)))
+            histories.append(read_history(path, renames))
         except TrainwellError as exc:  # report every unreadable path at once
             problems.extend(exc.problems)
     if problems:

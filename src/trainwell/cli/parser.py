@@ -61,11 +61,12 @@ class VerbParser(argparse.ArgumentParser):
         from trainwell.errors import ConfigError
 
         self._problems, self._bad, self._unknown_verb = [], set(), None
+        words = list(args if args is not None else sys.argv[1:])
         parsed: argparse.Namespace | None = None
         extras: list[str] = []
         set_aside: list[list[str]] = []
         if self._subparsers is None:  # a leaf: what is left once its unknown options are set aside is parsed as usual
-            args, set_aside = self._set_aside(list(args if args is not None else sys.argv[1:]))
+            args, set_aside = self._set_aside(words)
         # argparse stops at the second option of an exclusive group; judged after parsing instead (_exclusive)
         self._all_groups, self._mutually_exclusive_groups = self._mutually_exclusive_groups, []
         try:
@@ -82,7 +83,7 @@ class VerbParser(argparse.ArgumentParser):
             self._problems.append(self._stopped_problem(exc))
         except _Stopped:
             if self._unknown_verb is not None:  # the options before it first, in the order they were typed
-                self._problems[-1:-1] = self._options_before(list(args if args is not None else sys.argv[1:]), self._unknown_verb)
+                self._problems[-1:-1] = self._options_before(words, self._unknown_verb)
         finally:
             self._mutually_exclusive_groups = self._all_groups
         if parsed is not None:
@@ -244,11 +245,15 @@ class VerbParser(argparse.ArgumentParser):
         actions = self._option_string_actions
         return word in actions or word.split("=", 1)[0] in actions or (word[1] not in self.prefix_chars and word[:2] in actions)
 
+    def _takes_overrides(self) -> bool:
+        """Whether this verb takes key=value config overrides after its options."""
+        return any(a.dest == "overrides" for a in self._actions)
+
     def _set_aside(self, words: list[str]) -> tuple[list[str], list[list[str]]]:
         """The words without the options this parser does not know, and those options, each with its value as
         typed: the word after it, unless that word is an option or (for a verb that takes overrides) a key=value
         override, which are the verb's to judge. Words after ``--`` are positionals."""
-        overrides = any(a.dest == "overrides" for a in self._actions)
+        overrides = self._takes_overrides()
         kept: list[str] = []
         set_aside: list[list[str]] = []
         i = 0
@@ -301,7 +306,7 @@ class VerbParser(argparse.ArgumentParser):
         begun = [o for o in known if o.startswith(name) and name.startswith("--")]
         if begun:
             return f"options are written in full: did you mean {' or '.join(begun)}? "
-        if any(a.dest == "overrides" for a in self._actions):
+        if self._takes_overrides():
             settings = [f"{field}={value or 'VALUE'}" for field in _config_fields(name.lstrip("-"))]
             if settings:
                 return f"a config field is set as key=value: did you mean {' or '.join(settings)}? "

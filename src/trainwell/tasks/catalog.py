@@ -250,12 +250,13 @@ def causal_lm_problems(config: Config) -> list[Problem]:
                 "leave loss.name: cross_entropy without class_weights (label_smoothing is honoured)",
             )
         )
-    if config.evaluation.metric == "val_exact_match" and not data_options(config)["generate_eval"]:
+    generate_eval = data_options(config)["generate_eval"]
+    if config.evaluation.metric == "val_exact_match" and not generate_eval:
         problems.append(
             Problem(
                 "evaluation.metric",
                 "val_exact_match is reported only when data.options.generate_eval is above 0 (prompts answered at each evaluation)",
-                f"val_exact_match with generate_eval {data_options(config)['generate_eval']}",
+                f"val_exact_match with generate_eval {generate_eval}",
                 "set data.options.generate_eval: 50, or monitor val_loss",
             )
         )
@@ -264,6 +265,10 @@ def causal_lm_problems(config: Config) -> list[Problem]:
 
 def _whole(low: int, high: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
 
 
 # The built-in MLP/CNN tasks' model options: (rule, check, fix) each, so a bad value is one clear error before
@@ -279,12 +284,8 @@ MODEL_OPTION_RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
         "e.g. dropout: 0.1",
     ),
-    "freeze_backbone": ("must be true or false", lambda v: isinstance(v, bool), "freeze_backbone: true trains the head only"),
+    "freeze_backbone": ("must be true or false", _is_bool, "freeze_backbone: true trains the head only"),
 }
-
-
-def _is_bool(v: Any) -> bool:
-    return isinstance(v, bool)
 
 
 def _column_names(v: Any) -> bool:
@@ -373,16 +374,21 @@ def model_problems(spec: TaskSpec, model: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _builtin(config: Config) -> TaskSpec | None:
+    """The built-in task a config names, or None for a user task (``pkg.mod:fn``, ``hf:Model``)."""
+    return TASKS.get(config.task, "task") if ":" not in config.task else None
+
+
 def model_options(config: Config) -> dict[str, Any]:
     """The task's model defaults overlaid with the config's ``model:`` section."""
-    spec = TASKS.get(config.task, "task") if ":" not in config.task else None
+    spec = _builtin(config)
     return {**(spec.model_defaults if spec else {}), **config.model}
 
 
 def data_options(config: Config) -> dict[str, Any]:
     """A built-in task's data option defaults overlaid with the config's ``data.options`` (not recorded in
     config.yaml: a run folder records what was set, and the task's module says what each default does)."""
-    spec = TASKS.get(config.task, "task") if ":" not in config.task else None
+    spec = _builtin(config)
     return {**(spec.data_options if spec else {}), **config.data.options}
 
 
