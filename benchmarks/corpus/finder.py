@@ -200,6 +200,7 @@ def loo_picks(
     """Per range test: the constants fitted without its dataset and the pick they give, beside the shipped one
     (``law``: ``law_lrs(book)``, needed when a feature is ``law``)."""
     tests = range_tests(book, finder_hash)
+    current = finder_hash == ledger.finder_sources_hash()  # the stored peaks are the shipped rule's: hashed once, not per pick
     if "law" in features:
         law = law or law_lrs(book)
         for t in tests:
@@ -222,7 +223,7 @@ def loo_picks(
                     "sweep_vertex_lr": round(vertex, 6),
                 }
             )
-            shipped = t["peak_lr"] if finder_hash == ledger.finder_sources_hash() else shipped_peak(t)
+            shipped = t["peak_lr"] if current else shipped_peak(t)
             for key, pick in (("loo", rule_peak(t, rule)), ("shipped", shipped)):
                 out[-1].update(
                     {
@@ -366,12 +367,12 @@ def _sweep_best_test(book: dict[str, Any], s: Setting, best: float) -> float | N
 def trained(book: dict[str, Any], picks: list[dict[str, Any]], key: str, stage: str) -> dict[str, dict[str, float]]:
     """setting -> the 3-seed test mean of training at its ``key`` picks and its regret against the sweep-best LR."""
     out = {}
+    rows = {r["setting"].name: r for r in fit.rows(book)}  # once: it reads every sweep in the ledger
     for name in sorted({p["setting"] for p in picks}):
         s = BY_NAME[name]
         mine = [p for p in picks if p["setting"] == name]
         keys = [plan._item(s, stage, "", p["seed"], "train", {"optimizer.lr": methods.lr_round(p[key])}).key for p in mine]
-        row = next(r for r in fit.rows(book) if r["setting"].name == name)
-        best = _sweep_best_test(book, s, row["best"])
+        best = _sweep_best_test(book, s, rows[name]["best"])
         if len(keys) != len(methods.SEEDS) or best is None or any(k not in book["runs"] for k in keys):
             continue
         test = statistics.fmean(100 * book["runs"][k]["test_acc"] for k in keys)
