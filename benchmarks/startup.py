@@ -59,6 +59,10 @@ def main() -> None:
     args = parser.parse_args()
     baseline = None
     if args.baseline_src is not None:
+        if not (args.baseline_src / "trainwell" / "__init__.py").is_file():
+            # _once does not check exit codes (lint and doctor exit non-zero on findings): a missing tree would time
+            # a failed import as the baseline's start-up.
+            parser.error(f"--baseline-src {args.baseline_src} holds no trainwell package: give another tree's src folder")
         baseline = {**os.environ, "PYTHONPATH": str(args.baseline_src.resolve())}
     tmp = Path(tempfile.mkdtemp())
     cfg = tmp / "c.yaml"
