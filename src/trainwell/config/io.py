@@ -144,8 +144,9 @@ def load_request(
     label: str = "",
 ) -> ConfigRequest:
     """What the user asked for, read once: the layers of ``load_config`` parsed into a Config (types and
-    field ranges checked, every problem at once) and the dotted fields they set. The cross-field rules
-    run once, on the resolved config, when the run's length is known (``trainwell.run``)."""
+    field ranges checked, every problem at once) and the dotted fields they set. Of the cross-field rules only
+    the names and a built-in task's options are judged here (``_request_problems``); the rest run once, on the
+    resolved config, when the run's length is known (``trainwell.run``)."""
     from trainwell.config.resolved import ConfigRequest, leaf_paths
 
     problems: list[Problem] = []

@@ -326,7 +326,7 @@ def _no_train_progress(history: History) -> Finding | None:
 )
 def no_progress(history: History) -> Finding | None:
     """Nothing improves: the val loss never gets 5% below its first evaluation and no accuracy-like metric moves, or
-    with no evaluation logged the train loss falls by less than 10% (with a flat train loss: the LR or frozen weights; with a falling one that the val
+    with no evaluation logged the train loss falls by less than 5% (NO_PROGRESS_EVAL) (with a flat train loss: the LR or frozen weights; with a falling one that the val
     loss does not follow: nothing carries over to validation); or a model trained from scratch stalls early, its loss
     less than a quarter below its first value and flat for the last half of the run."""
     found = _no_progress_from_start(history)
